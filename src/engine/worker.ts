@@ -1,0 +1,110 @@
+/**
+ * Engine worker: owns the ONNX Runtime sessions and the external-data blobs (model weights), so the
+ * synchronous `run()` never blocks the main thread's event loop.
+ */
+import { parentPort } from 'node:worker_threads';
+import { openSync, readSync, closeSync } from 'node:fs';
+import * as ort from 'onnxruntime-node';
+import type { Reply, Request, TensorData } from './protocol.js';
+import type { BlobSpec } from '../weights/weight-set.js';
+
+const blobs = new Map<string, Uint8Array>();
+const sessions = new Map<string, ort.InferenceSession>();
+
+function assemble(spec: BlobSpec): Uint8Array {
+  const blob = new Uint8Array(spec.size);
+  const fds = new Map<string, number>();
+  try {
+    for (const piece of spec.pieces) {
+      if (piece.kind === 'bytes') {
+        blob.set(piece.bytes.subarray(0, piece.length), piece.to);
+        continue;
+      }
+      let fd = fds.get(piece.path);
+      if (fd === undefined) {
+        fd = openSync(piece.path, 'r');
+        fds.set(piece.path, fd);
+      }
+      let done = 0;
+      while (done < piece.length) {
+        const n = readSync(fd, blob, piece.to + done, piece.length - done, piece.from + done);
+        if (n === 0) throw new Error(`${piece.path}: unexpected end of file at byte ${piece.from + done}`);
+        done += n;
+      }
+    }
+  } finally {
+    for (const fd of fds.values()) closeSync(fd);
+  }
+  return blob;
+}
+
+function toOrt(t: TensorData): ort.Tensor {
+  return new ort.Tensor(t.dtype, t.data, t.dims);
+}
+
+function fromOrt(t: ort.Tensor): TensorData {
+  const data = t.data as Float32Array | BigInt64Array;
+  // Copy out of ORT-owned memory so the buffer can be transferred to the main thread.
+  const copy = data instanceof Float32Array ? new Float32Array(data) : new BigInt64Array(data);
+  return { dtype: t.type as TensorData['dtype'], dims: [...t.dims], data: copy };
+}
+
+async function handle(req: Request): Promise<{ result: unknown; transfer: ArrayBuffer[] }> {
+  switch (req.op) {
+    case 'blob':
+      blobs.set(req.name, assemble(req.spec));
+      return { result: null, transfer: [] };
+    case 'session': {
+      const externalData = req.blobs.map((name) => {
+        const data = blobs.get(name);
+        if (!data) throw new Error(`unknown blob ${name}`);
+        return { path: name, data };
+      });
+      const o = req.options;
+      const sessionOptions: ort.InferenceSession.SessionOptions = {
+        executionProviders: [o.executionProvider ?? 'cpu'],
+        interOpNumThreads: 1,
+        graphOptimizationLevel: o.optimization ?? 'all',
+        // The arena keeps the high-water mark of long inputs allocated for the process lifetime.
+        enableCpuMemArena: false,
+        externalData,
+      };
+      if (o.threads !== undefined) sessionOptions.intraOpNumThreads = o.threads;
+      if (o.profilePrefix !== undefined) {
+        sessionOptions.enableProfiling = true;
+        sessionOptions.profileFilePrefix = `${o.profilePrefix}_${req.id}`;
+      }
+      const session = await ort.InferenceSession.create(req.model, sessionOptions);
+      sessions.get(req.id)?.release();
+      sessions.set(req.id, session);
+      return { result: { inputs: session.inputNames, outputs: session.outputNames }, transfer: [] };
+    }
+    case 'run': {
+      const session = sessions.get(req.id);
+      if (!session) throw new Error(`no session ${req.id}`);
+      const feeds: Record<string, ort.Tensor> = {};
+      for (const [k, v] of Object.entries(req.feeds)) feeds[k] = toOrt(v);
+      const out = await session.run(feeds, req.fetches);
+      const result: Record<string, TensorData> = {};
+      for (const name of req.fetches) result[name] = fromOrt(out[name]!);
+      for (const t of Object.values(out)) t.dispose();
+      return { result, transfer: Object.values(result).map((t) => t.data.buffer as ArrayBuffer) };
+    }
+    case 'release':
+      await sessions.get(req.id)?.release();
+      sessions.delete(req.id);
+      return { result: null, transfer: [] };
+    case 'endProfiling':
+      sessions.get(req.id)?.endProfiling();
+      return { result: null, transfer: [] };
+  }
+}
+
+parentPort!.on('message', async (msg: { seq: number; req: Request }) => {
+  try {
+    const { result, transfer } = await handle(msg.req);
+    parentPort!.postMessage({ seq: msg.seq, ok: true, result } satisfies Reply, transfer);
+  } catch (e) {
+    parentPort!.postMessage({ seq: msg.seq, ok: false, error: e instanceof Error ? e.message : String(e) } satisfies Reply);
+  }
+});

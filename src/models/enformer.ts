@@ -1,0 +1,251 @@
+/**
+ * Enformer (Avsec et al. 2021), as in DeepMind's Sonnet code and the enformer-pytorch port:
+ *
+ *   one-hot DNA ─► stem: conv15 ─ residual(BN-GELU-conv1) ─ softmax-pool/2
+ *               ─► conv tower × (num_downsamples-1): BN-GELU-conv5 ─ residual(BN-GELU-conv1) ─ pool/2
+ *               ─► transformer × depth: residual(LN-relative MHA) ─ residual(LN-Linear-ReLU-Linear)
+ *               ─► centre crop to target_length ─► BN-GELU-conv1 (2·dim) ─ GELU ─► softplus heads
+ *
+ * The convolutional part (stem + tower) is local and runs as its own graph, possibly on tiles; the
+ * transformer and heads form a second graph that takes the whole sequence.
+ */
+import type { Graph, Value } from '../engine/graph.js';
+import type { ExpectedTensor } from '../weights/weight-set.js';
+import { relativeAttention } from './attention.js';
+import { attentionPool, batchNorm, batchNormChannelsLast, conv, gelu, layerNorm, linear, maxPool, toChannelsFirst, toChannelsLast, type LayerContext } from './layers.js';
+import { enformerPositionalFeatures } from './positional.js';
+import { ConfigError, optionalBool, optionalInt, optionalString, readHeads, requireInt } from './config.js';
+import { exponentialLinspaceInt } from './schedule.js';
+import type { Architecture, FlopCount } from './architecture.js';
+
+const EPS = 1e-5;
+
+export interface EnformerConfig {
+  dim: number;
+  depth: number;
+  heads: number;
+  outputHeads: Record<string, number>;
+  targetLength: number;
+  attnDimKey: number;
+  numDownsamples: number;
+  dimDivisibleBy: number;
+  useTfGamma: boolean;
+  poolType: 'attention' | 'max';
+}
+
+/** Reads the enformer-pytorch `config.json` keys (defaults as in its EnformerConfig). */
+export function parseEnformerConfig(json: Record<string, unknown>, source: string): EnformerConfig {
+  const dim = requireInt(json, 'dim', source, 1536);
+  const heads = requireInt(json, 'heads', source, 8);
+  if (dim % heads !== 0) throw new ConfigError(`${source}: dim (${dim}) must be divisible by heads (${heads})`);
+  if ((dim / heads) % 6 !== 0) throw new ConfigError(`${source}: dim/heads (${dim / heads}) must be divisible by 6 (relative position features)`);
+  if (dim % 2 !== 0) throw new ConfigError(`${source}: dim (${dim}) must be even`);
+  const poolType = optionalString(json, 'pool_type', source) ?? 'attention';
+  if (poolType !== 'attention' && poolType !== 'max') throw new ConfigError(`${source}: pool_type must be "attention" or "max", not "${poolType}"`);
+  const numDownsamples = requireInt(json, 'num_downsamples', source, 7);
+  if (numDownsamples < 2) throw new ConfigError(`${source}: num_downsamples must be at least 2`);
+  return {
+    dim,
+    depth: requireInt(json, 'depth', source, 11),
+    heads,
+    outputHeads: readHeads(json, 'output_heads', source, { human: 5313, mouse: 1643 }),
+    targetLength: optionalInt(json, 'target_length', source) ?? 896,
+    attnDimKey: requireInt(json, 'attn_dim_key', source, 64),
+    numDownsamples,
+    dimDivisibleBy: requireInt(json, 'dim_divisible_by', source, 128),
+    useTfGamma: optionalBool(json, 'use_tf_gamma', source) ?? false,
+    poolType,
+  };
+}
+
+export class Enformer implements Architecture {
+  readonly kind = 'enformer';
+  readonly binSize: number;
+  readonly trunkResolution: number;
+  readonly channels: number[];
+  readonly gelu = 'sigmoid' as const;
+  /** Length of the sequence the published model was trained on. */
+  readonly defaultSequenceLength = 196_608;
+
+  constructor(readonly config: EnformerConfig) {
+    this.binSize = 2 ** config.numDownsamples;
+    this.trunkResolution = this.binSize;
+    const half = config.dim / 2;
+    this.channels = [half, ...exponentialLinspaceInt(half, config.dim, config.numDownsamples - 1, config.dimDivisibleBy)];
+  }
+
+  tracks(head: string): number {
+    const n = this.config.outputHeads[head];
+    if (n === undefined) throw new Error(`no head named '${head}' (heads: ${this.headNames.join(', ')})`);
+    return n;
+  }
+
+  get headNames(): string[] {
+    return Object.keys(this.config.outputHeads);
+  }
+
+  get embeddingSize(): number {
+    return 2 * this.config.dim;
+  }
+
+  get positionFeatures(): number {
+    return this.config.dim / this.config.heads;
+  }
+
+  /** Half-width in bp of the convolutional stack's receptive field, rounded up to whole bins. */
+  get trunkHaloBp(): number {
+    let radius = 7; // stem conv k15
+    for (let i = 0; i < this.channels.length - 1; i++) radius += 2 * 2 ** (i + 1); // k5 at resolution 2^(i+1)
+    return Math.ceil(radius / this.binSize) * this.binSize;
+  }
+
+  expectedWeights(): ExpectedTensor[] {
+    const { dim, depth, heads, attnDimKey } = this.config;
+    const t: ExpectedTensor[] = [];
+    const bn = (p: string, c: number) => ['weight', 'bias', 'running_mean', 'running_var'].forEach((n) => t.push({ name: `${p}.${n}`, shape: [c] }));
+    const convW = (p: string, out: number, inCh: number, k: number) => t.push({ name: `${p}.weight`, shape: [out, inCh, k] }, { name: `${p}.bias`, shape: [out] });
+    const pool = (p: string, c: number) => {
+      if (this.config.poolType === 'attention') t.push({ name: `${p}.to_attn_logits.weight`, shape: [c, c, 1, 1] });
+    };
+    const half = this.channels[0]!;
+    convW('stem.0', half, 4, 15);
+    bn('stem.1.fn.0', half);
+    convW('stem.1.fn.2', half, half, 1);
+    pool('stem.2', half);
+    for (let i = 0; i + 1 < this.channels.length; i++) {
+      const [inCh, out] = [this.channels[i]!, this.channels[i + 1]!];
+      bn(`conv_tower.${i}.0.0`, inCh);
+      convW(`conv_tower.${i}.0.2`, out, inCh, 5);
+      bn(`conv_tower.${i}.1.fn.0`, out);
+      convW(`conv_tower.${i}.1.fn.2`, out, out, 1);
+      pool(`conv_tower.${i}.2`, out);
+    }
+    const dv = dim / heads;
+    for (let j = 0; j < depth; j++) {
+      const a = `transformer.${j}.0.fn`;
+      t.push({ name: `${a}.0.weight`, shape: [dim] }, { name: `${a}.0.bias`, shape: [dim] });
+      t.push({ name: `${a}.1.to_q.weight`, shape: [heads * attnDimKey, dim] });
+      t.push({ name: `${a}.1.to_k.weight`, shape: [heads * attnDimKey, dim] });
+      t.push({ name: `${a}.1.to_v.weight`, shape: [heads * dv, dim] });
+      t.push({ name: `${a}.1.to_out.weight`, shape: [dim, heads * dv] }, { name: `${a}.1.to_out.bias`, shape: [dim] });
+      t.push({ name: `${a}.1.to_rel_k.weight`, shape: [heads * attnDimKey, this.positionFeatures] });
+      t.push({ name: `${a}.1.rel_content_bias`, shape: [1, heads, 1, attnDimKey] }, { name: `${a}.1.rel_pos_bias`, shape: [1, heads, 1, attnDimKey] });
+      const m = `transformer.${j}.1.fn`;
+      t.push({ name: `${m}.0.weight`, shape: [dim] }, { name: `${m}.0.bias`, shape: [dim] });
+      t.push({ name: `${m}.1.weight`, shape: [2 * dim, dim] }, { name: `${m}.1.bias`, shape: [2 * dim] });
+      t.push({ name: `${m}.4.weight`, shape: [dim, 2 * dim] }, { name: `${m}.4.bias`, shape: [dim] });
+    }
+    bn('final_pointwise.1.0', dim);
+    convW('final_pointwise.1.2', 2 * dim, dim, 1);
+    for (const [head, tracks] of Object.entries(this.config.outputHeads)) {
+      t.push({ name: `_heads.${head}.0.weight`, shape: [tracks, 2 * dim] }, { name: `_heads.${head}.0.bias`, shape: [tracks] });
+    }
+    return t;
+  }
+
+  /** enformer-pytorch registers the trunk twice (`_trunk.*` aliases) and keeps BN step counters. */
+  canonicalName(name: string): string | null {
+    if (name.startsWith('_trunk.') || name.endsWith('.num_batches_tracked')) return null;
+    return name;
+  }
+
+  /** Stem and conv tower: dna [B, L, 4] -> trunk [B, L/binSize, dim]. */
+  buildTrunk(c: LayerContext): void {
+    const g = c.g;
+    const dna = g.input('dna', 'float32', ['batch', 'length', 4]);
+    const pool = (x: Value, p: string) => (this.config.poolType === 'attention' ? attentionPool(c, x, p) : maxPool(c, x));
+    const block = (x: Value, p: string) => conv(c, gelu(c, batchNorm(c, x, `${p}.0`, EPS), this.gelu), `${p}.2`);
+
+    let x = conv(c, toChannelsFirst(c, dna), 'stem.0');
+    x = g.op('Add', [x, block(x, 'stem.1.fn')]);
+    x = pool(x, 'stem.2');
+    for (let i = 0; i + 1 < this.channels.length; i++) {
+      x = block(x, `conv_tower.${i}.0`);
+      x = g.op('Add', [x, block(x, `conv_tower.${i}.1.fn`)]);
+      x = pool(x, `conv_tower.${i}.2`);
+    }
+    g.output(toChannelsLast(c, x), 'trunk', 'float32', ['batch', 'bins', this.config.dim]);
+  }
+
+  /** Transformer, crop, final pointwise and heads: trunk [B, n, dim] -> heads [B, T, tracks]. */
+  buildHead(c: LayerContext): void {
+    const g: Graph = c.g;
+    const { dim, depth, heads, attnDimKey } = this.config;
+    let x = g.input('trunk', 'float32', ['batch', 'bins', dim]);
+    const positions = g.input('positions', 'float32', ['distances', this.positionFeatures]);
+    const crop = g.input('crop', 'int64', [2]);
+    const shape = { heads, keySize: attnDimKey, valueSize: dim / heads };
+    for (let j = 0; j < depth; j++) {
+      const a = `transformer.${j}.0.fn`;
+      x = g.op('Add', [x, relativeAttention(c, layerNorm(c, x, `${a}.0`, EPS), positions, `${a}.1`, shape)]);
+      const m = `transformer.${j}.1.fn`;
+      const hidden = g.op('Relu', [linear(c, layerNorm(c, x, `${m}.0`, EPS), `${m}.1`)]);
+      x = g.op('Add', [x, linear(c, hidden, `${m}.4`)]);
+    }
+    const start = g.op('Slice', [crop, g.ints([0]), g.ints([1])]);
+    const end = g.op('Slice', [crop, g.ints([1]), g.ints([2])]);
+    x = g.op('Slice', [x, start, end, g.ints([1])]);
+
+    const pointwise = 'final_pointwise.1';
+    let e = gelu(c, batchNormChannelsLast(c, x, `${pointwise}.0`, EPS), this.gelu);
+    e = gelu(c, linear(c, e, `${pointwise}.2`, { weightDims: [2 * dim, dim] }), this.gelu);
+    g.output(e, 'embeddings', 'float32', ['batch', 'targets', 2 * dim]);
+    for (const [head, tracks] of Object.entries(this.config.outputHeads)) {
+      g.output(g.op('Softplus', [linear(c, e, `_heads.${head}.0`)]), head, 'float32', ['batch', 'targets', tracks]);
+    }
+  }
+
+  /** Why a sequence length cannot be used, or null. */
+  lengthProblem(length: number): string | null {
+    const t = this.config.targetLength;
+    const minimum = Math.max(t, 1) * this.binSize;
+    if (length % this.binSize !== 0 || length < minimum) {
+      return `the model accepts multiples of ${this.binSize} bp of at least ${minimum} bp (${Math.max(t, 1)} output bins)`;
+    }
+    return null;
+  }
+
+  /** Trunk positions kept by the centre crop, with enformer-pytorch's rounding for odd differences. */
+  cropRange(length: number): { start: number; end: number } {
+    const n = length / this.binSize;
+    const t = this.config.targetLength;
+    if (t === -1 || t === n) return { start: 0, end: n };
+    const trim = Math.floor((t - n) / 2); // negative, floor division as in the port
+    return { start: -trim, end: n + trim };
+  }
+
+  positions(n: number, gammaTable?: Float32Array): Float32Array {
+    return Float32Array.from(enformerPositionalFeatures(n, this.positionFeatures, { gammaTable }));
+  }
+
+  flops(length: number, headNames = this.headNames): FlopCount {
+    const { dim, depth, heads, attnDimKey } = this.config;
+    const half = this.channels[0]!;
+    const stem = 2 * length * half * (4 * 15 + half + (this.config.poolType === 'attention' ? half : 0));
+    let tower = 0;
+    for (let i = 0; i + 1 < this.channels.length; i++) {
+      const li = length / 2 ** (i + 1);
+      const [inCh, out] = [this.channels[i]!, this.channels[i + 1]!];
+      tower += 2 * li * out * (inCh * 5 + out + (this.config.poolType === 'attention' ? out : 0));
+    }
+    const n = length / this.binSize;
+    const dv = dim / heads;
+    const perLayer =
+      2 * n * dim * (2 * heads * attnDimKey + 2 * heads * dv) +
+      2 * (2 * n - 1) * this.positionFeatures * heads * attnDimKey +
+      2 * heads * n * n * attnDimKey +
+      2 * heads * n * (2 * n - 1) * attnDimKey +
+      2 * heads * n * n * dv +
+      2 * n * dim * 2 * dim * 2;
+    const { start, end } = this.cropRange(length);
+    const targets = end - start;
+    const stages: Record<string, number> = {
+      stem,
+      conv_tower: tower,
+      transformer: depth * perLayer,
+      final_pointwise: 2 * targets * dim * 2 * dim,
+    };
+    for (const h of headNames) stages[`heads.${h}`] = 2 * targets * 2 * dim * this.config.outputHeads[h]!;
+    return { stages, total: Object.values(stages).reduce((a, b) => a + b, 0) };
+  }
+}

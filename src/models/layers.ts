@@ -1,0 +1,148 @@
+/**
+ * Layers shared by the model families, written against the graph builder. Convolutional stages are
+ * channels-first; with layout '2d' every 1-D convolution runs as a 2-D one of height 1 (tensors
+ * [B, C, 1, L]), which lets ONNX Runtime use its NCHWc convolution kernels on x86.
+ */
+import type { Graph, Value } from '../engine/graph.js';
+
+export type ConvLayout = '1d' | '2d';
+
+export interface WeightRef {
+  offset: number;
+  length: number;
+}
+
+/** Graph builder plus access to the model's named weights in the external blob. */
+export class LayerContext {
+  private registered = new Map<string, Value>();
+
+  constructor(
+    readonly g: Graph,
+    private readonly weights: Map<string, WeightRef>,
+    private readonly shapes: Map<string, number[]>,
+    readonly layout: ConvLayout,
+    readonly blob = 'weights',
+  ) {}
+
+  shape(name: string): number[] {
+    const s = this.shapes.get(name);
+    if (!s) throw new Error(`weight '${name}' is not part of this model`);
+    return s;
+  }
+
+  /** A named weight as an initializer; `dims` may reinterpret its shape (same element count). */
+  param(name: string, dims?: number[]): Value {
+    const key = dims ? `${name}#${dims.join('x')}` : name;
+    const known = this.registered.get(key);
+    if (known) return known;
+    const ref = this.weights.get(name);
+    if (!ref) throw new Error(`weight '${name}' is not part of this model`);
+    const shape = dims ?? this.shape(name);
+    const value = this.g.initializer(key, {
+      dtype: 'float32',
+      dims: shape,
+      data: { kind: 'external', blob: this.blob, offset: ref.offset, length: ref.length },
+    });
+    this.registered.set(key, value);
+    return value;
+  }
+
+  /** A conv weight [out, in, k] in this layout's rank. */
+  convWeight(name: string): Value {
+    const [out, inCh, k] = this.shape(name) as [number, number, number];
+    return this.layout === '2d' ? this.param(name, [out, inCh, 1, k]) : this.param(name, [out, inCh, k]);
+  }
+}
+
+export type Gelu = 'sigmoid' | 'tanh';
+
+/** Enformer's x·σ(1.702x) or Keras' tanh approximation used by Borzoi. */
+export function gelu(c: LayerContext, x: Value, kind: Gelu): Value {
+  const g = c.g;
+  if (kind === 'sigmoid') return g.op('Mul', [x, g.op('Sigmoid', [g.op('Mul', [x, g.scalar(1.702)])])]);
+  const inner = g.op('Mul', [g.op('Add', [x, g.op('Mul', [g.op('Mul', [g.op('Mul', [x, x]), x]), g.scalar(0.044715)])]), g.scalar(Math.sqrt(2 / Math.PI))]);
+  return g.op('Mul', [g.op('Mul', [x, g.scalar(0.5)]), g.op('Add', [g.op('Tanh', [inner]), g.scalar(1)])]);
+}
+
+/** Inference batch norm on channels-first activations; PyTorch names weight/bias/running_mean/running_var. */
+export function batchNorm(c: LayerContext, x: Value, prefix: string, eps: number): Value {
+  const params = ['weight', 'bias', 'running_mean', 'running_var'].map((p) => c.param(`${prefix}.${p}`));
+  return c.g.op('BatchNormalization', [x, ...params], { epsilon: { float: eps } });
+}
+
+/** Batch norm over the last axis of [B, n, C] activations: y = x·s + t with s, t folded in the graph. */
+export function batchNormChannelsLast(c: LayerContext, x: Value, prefix: string, eps: number): Value {
+  const g = c.g;
+  const scale = g.op('Div', [c.param(`${prefix}.weight`), g.op('Sqrt', [g.op('Add', [c.param(`${prefix}.running_var`), g.scalar(eps)])])]);
+  const shift = g.op('Sub', [c.param(`${prefix}.bias`), g.op('Mul', [c.param(`${prefix}.running_mean`), scale])]);
+  return g.op('Add', [g.op('Mul', [x, scale]), shift]);
+}
+
+/** 1-D convolution with 'same' padding (odd kernel), PyTorch weight [out, in, k]. */
+export function conv(c: LayerContext, x: Value, prefix: string, opts: { bias?: boolean; dilation?: number; group?: number } = {}): Value {
+  const [, , k] = c.shape(`${prefix}.weight`) as [number, number, number];
+  const dilation = opts.dilation ?? 1;
+  const pad = (dilation * (k - 1)) / 2;
+  const is2d = c.layout === '2d';
+  const attrs = {
+    kernel_shape: is2d ? [1, k] : [k],
+    pads: is2d ? [0, pad, 0, pad] : [pad, pad],
+    dilations: is2d ? [1, dilation] : [dilation],
+    group: opts.group ?? 1,
+  };
+  const inputs = [x, c.convWeight(`${prefix}.weight`), opts.bias === false ? null : c.param(`${prefix}.bias`)];
+  return c.g.op('Conv', opts.bias === false ? inputs.slice(0, 2) : inputs, attrs);
+}
+
+/** y = x Wᵀ + b over the last axis, PyTorch Linear weight [out, in]. */
+export function linear(c: LayerContext, x: Value, prefix: string, opts: { bias?: boolean; weightDims?: [number, number] } = {}): Value {
+  const g = c.g;
+  const w = g.op('Transpose', [c.param(`${prefix}.weight`, opts.weightDims)], { perm: [1, 0] });
+  const y = g.op('MatMul', [x, w]);
+  return opts.bias === false ? y : g.op('Add', [y, c.param(`${prefix}.bias`)]);
+}
+
+export function layerNorm(c: LayerContext, x: Value, prefix: string, eps: number): Value {
+  return c.g.op('LayerNormalization', [x, c.param(`${prefix}.weight`), c.param(`${prefix}.bias`)], { axis: -1, epsilon: { float: eps } });
+}
+
+/** Splits the length axis into (length/2, 2) pairs: [B, C, (1,) L] -> [B, C, L/2, 2]. */
+function pairs(c: LayerContext, x: Value): Value {
+  return c.g.op('Reshape', [x, c.g.ints([0, 0, -1, 2])]);
+}
+
+/** Back from a reduced [B, C, L/2] to this layout's rank. */
+function unpair(c: LayerContext, x: Value): Value {
+  return c.layout === '2d' ? c.g.op('Unsqueeze', [x, c.g.ints([2])]) : x;
+}
+
+/**
+ * Enformer's softmax (attention) pooling by 2: logits = W x (1x1, no bias, full channel mixing),
+ * softmax over each pair of positions per channel, weighted sum.
+ */
+export function attentionPool(c: LayerContext, x: Value, prefix: string): Value {
+  const g = c.g;
+  const [out, inCh] = c.shape(`${prefix}.to_attn_logits.weight`) as [number, number];
+  const w = c.layout === '2d' ? c.param(`${prefix}.to_attn_logits.weight`, [out, inCh, 1, 1]) : c.param(`${prefix}.to_attn_logits.weight`, [out, inCh, 1]);
+  const logits = g.op('Conv', [x, w], c.layout === '2d' ? { kernel_shape: [1, 1] } : { kernel_shape: [1] });
+  const weights = g.op('Softmax', [pairs(c, logits)], { axis: -1 });
+  const pooled = g.op('ReduceSum', [g.op('Mul', [pairs(c, x), weights]), g.ints([-1])], { keepdims: 0 });
+  return unpair(c, pooled);
+}
+
+export function maxPool(c: LayerContext, x: Value): Value {
+  const is2d = c.layout === '2d';
+  return c.g.op('MaxPool', [x], { kernel_shape: is2d ? [1, 2] : [2], strides: is2d ? [1, 2] : [2] });
+}
+
+/** [B, L, 4] one-hot to this layout's channels-first tensor. */
+export function toChannelsFirst(c: LayerContext, x: Value): Value {
+  const t = c.g.op('Transpose', [x], { perm: [0, 2, 1] });
+  return c.layout === '2d' ? c.g.op('Unsqueeze', [t, c.g.ints([2])]) : t;
+}
+
+/** Channels-first back to [B, L, C]. */
+export function toChannelsLast(c: LayerContext, x: Value): Value {
+  const flat = c.layout === '2d' ? c.g.op('Squeeze', [x, c.g.ints([2])]) : x;
+  return c.g.op('Transpose', [flat], { perm: [0, 2, 1] });
+}

@@ -1,0 +1,86 @@
+/** Opens a model directory as on the Hugging Face hub: `config.json` beside one safetensors weights file. */
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SafetensorsFile } from '../weights/safetensors.js';
+import { WeightSet } from '../weights/weight-set.js';
+import { ConfigError } from './config.js';
+import { Enformer, parseEnformerConfig } from './enformer.js';
+import type { Architecture } from './architecture.js';
+import { Model, type ModelOptions } from './model.js';
+
+export class ModelDirError extends Error {}
+
+/** Picks the architecture named by a config (`model_type` or `architectures`). */
+export function architectureFromConfig(json: Record<string, unknown>, source: string): Architecture {
+  const type = String(json.model_type ?? (Array.isArray(json.architectures) ? json.architectures[0] : '') ?? '').toLowerCase();
+  if (type.includes('enformer')) return new Enformer(parseEnformerConfig(json, source));
+  throw new ConfigError(`${source}: unknown model_type ${JSON.stringify(json.model_type ?? json.architectures)} (supported: enformer)`);
+}
+
+export async function readConfig(path: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new ModelDirError(`${path}: cannot read config (${(e as NodeJS.ErrnoException).code ?? e})`);
+  }
+  try {
+    const json = JSON.parse(text);
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error('not an object');
+    return json;
+  } catch (e) {
+    throw new ConfigError(`${path}: not a JSON object (${(e as Error).message})`);
+  }
+}
+
+/** The weights file of a model directory: model.safetensors, weights.safetensors, or the only *.safetensors. */
+export async function findWeightsFile(dir: string): Promise<string> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (e) {
+    throw new ModelDirError(`${dir}: cannot read model directory (${(e as NodeJS.ErrnoException).code ?? e})`);
+  }
+  for (const preferred of ['model.safetensors', 'weights.safetensors']) if (names.includes(preferred)) return join(dir, preferred);
+  const candidates = names.filter((n) => n.endsWith('.safetensors'));
+  if (candidates.length === 1) return join(dir, candidates[0]!);
+  if (candidates.length === 0) {
+    const other = names.filter((n) => /\.(bin|pt|pth|h5|ckpt)$/.test(n));
+    const hint = other.length ? ` (found ${other.join(', ')}: convert it to safetensors first)` : '';
+    throw new ModelDirError(`${dir}: no *.safetensors weights file${hint}`);
+  }
+  throw new ModelDirError(`${dir}: several safetensors files (${candidates.join(', ')}); name the weights model.safetensors`);
+}
+
+/** Reads a gamma table file (safetensors with `tf_gammas` [2n-1, F/6]). */
+export async function readGammaTable(path: string): Promise<{ n: number; values: Float32Array }> {
+  const file = await SafetensorsFile.open(path);
+  const info = file.tensors.get('tf_gammas');
+  if (!info || info.shape.length !== 2) throw new ModelDirError(`${path}: expected a tensor 'tf_gammas' of shape [2n-1, features]`);
+  return { n: (info.shape[0]! + 1) / 2, values: file.readFloat32('tf_gammas') };
+}
+
+export interface LoadOptions extends ModelOptions {
+  /** Path of the TF gamma table for Enformer configs with `use_tf_gamma` (default: `tf_gammas.safetensors` in the model dir). */
+  gammaTablePath?: string;
+}
+
+/** Loads a model directory and starts its engine. */
+export async function loadModel(dir: string, options: LoadOptions = {}): Promise<Model> {
+  const configPath = join(dir, 'config.json');
+  const json = await readConfig(configPath);
+  const arch = architectureFromConfig(json, configPath);
+  const weightsPath = await findWeightsFile(dir);
+  const file = await SafetensorsFile.open(weightsPath);
+  const weights = WeightSet.fromSafetensors(file, (n) => arch.canonicalName(n));
+  let gammaTable = options.gammaTable;
+  if (!gammaTable && arch instanceof Enformer && arch.config.useTfGamma) {
+    const path = options.gammaTablePath ?? join(dir, 'tf_gammas.safetensors');
+    try {
+      gammaTable = await readGammaTable(path);
+    } catch (e) {
+      throw new ModelDirError(`${configPath} sets use_tf_gamma, but the TF gamma table could not be read: ${(e as Error).message}`);
+    }
+  }
+  return Model.create(arch, weights, weightsPath, { ...options, gammaTable });
+}

@@ -1,0 +1,199 @@
+/**
+ * A loaded model: an architecture, its weights inside an engine worker, and the two sessions (trunk,
+ * head). `predict` runs the trunk on overlapping tiles when the input is longer than `tileLength`,
+ * which bounds memory and gives exactly the untiled result (tiles align with the pooling grid and
+ * their halos cover the receptive field).
+ */
+import { Graph } from '../engine/graph.js';
+import { Engine, type EngineOptions, type TensorData } from '../engine/engine.js';
+import { checkWeights, type WeightSet } from '../weights/weight-set.js';
+import { LayerContext, type ConvLayout } from './layers.js';
+import type { Architecture } from './architecture.js';
+import { oneHotInto } from '../genome/one-hot.js';
+
+export interface ModelOptions extends EngineOptions {
+  /** Core length in bp of a trunk tile (rounded to the trunk grid); 0 disables tiling. */
+  tileLength?: number;
+  /** Convolution layout: '2d' (height-1 NCHW, default) or '1d'. */
+  layout?: ConvLayout;
+  /** Gamma positional table to use at the length it was made for (Enformer `use_tf_gamma`). */
+  gammaTable?: { n: number; values: Float32Array };
+}
+
+export interface Track3D {
+  data: Float32Array;
+  shape: [number, number, number];
+}
+
+export interface Prediction {
+  heads: Record<string, Track3D>;
+  embeddings?: Track3D;
+}
+
+export interface PredictOptions {
+  heads?: string[];
+  embeddings?: boolean;
+}
+
+/** A batch of one-hot sequences, [batch, length, 4] row-major. */
+export interface OneHotBatch {
+  data: Float32Array;
+  batch: number;
+  length: number;
+}
+
+export class LengthError extends Error {}
+
+const DEFAULT_TILE = 32_768;
+
+export class Model {
+  private positionsCache = new Map<number, Float32Array>();
+
+  private constructor(
+    readonly arch: Architecture,
+    readonly source: string,
+    private readonly engine: Engine,
+    private readonly ownsEngine: boolean,
+    private readonly options: ModelOptions,
+  ) {}
+
+  /** Checks the weights against the architecture, then builds both graphs inside an engine worker. */
+  static async create(arch: Architecture, weights: WeightSet, source: string, options: ModelOptions = {}, engine?: Engine): Promise<Model> {
+    const expected = arch.expectedWeights();
+    checkWeights(weights, expected, source);
+    const { spec, offsets } = weights.pack(expected.map((t) => t.name));
+    const shapes = new Map(expected.map((t) => [t.name, t.shape]));
+    const layout = options.layout ?? '2d';
+    const trunk = new Graph(`${arch.kind}_trunk`);
+    arch.buildTrunk(new LayerContext(trunk, offsets, shapes, layout));
+    const head = new Graph(`${arch.kind}_head`);
+    arch.buildHead(new LayerContext(head, offsets, shapes, layout));
+
+    const eng = engine ?? Engine.start(options);
+    try {
+      await eng.loadBlob('weights', spec);
+      await eng.createSession('trunk', trunk.toModel(), ['weights']);
+      await eng.createSession('head', head.toModel(), ['weights']);
+    } catch (e) {
+      if (!engine) await eng.close();
+      throw e;
+    }
+    return new Model(arch, source, eng, !engine, options);
+  }
+
+  get headNames(): string[] {
+    return this.arch.headNames;
+  }
+
+  get binSize(): number {
+    return this.arch.binSize;
+  }
+
+  /** Throws a LengthError unless `length` bp is a valid input length. */
+  checkLength(length: number, what = 'sequence'): void {
+    const problem = this.arch.lengthProblem(length);
+    if (problem) throw new LengthError(`${what} has length ${length} bp; ${problem}`);
+  }
+
+  /** Number of output bins for an input of `length` bp. */
+  outputBins(length: number): number {
+    const { start, end } = this.arch.cropRange(length);
+    return end - start;
+  }
+
+  /** Offset in bp from the input start to the first output bin. */
+  outputOffset(length: number): number {
+    return this.arch.cropRange(length).start * this.arch.trunkResolution;
+  }
+
+  private positions(n: number): Float32Array {
+    let p = this.positionsCache.get(n);
+    if (!p) {
+      const table = this.options.gammaTable?.n === n ? this.options.gammaTable.values : undefined;
+      p = this.arch.positions(n, table);
+      this.positionsCache.set(n, p);
+    }
+    return p;
+  }
+
+  /** Encodes equal-length sequences into a one-hot batch. */
+  static encode(sequences: string[], names?: string[]): OneHotBatch {
+    const length = sequences[0]?.length ?? 0;
+    const data = new Float32Array(sequences.length * length * 4);
+    sequences.forEach((s, i) => {
+      if (s.length !== length) throw new LengthError(`all sequences of a batch must have one length (${names?.[i] ?? `#${i + 1}`} has ${s.length}, the first ${length})`);
+      oneHotInto(s, data, i * length * 4, names?.[i] ?? `sequence ${i + 1}`);
+    });
+    return { data, batch: sequences.length, length };
+  }
+
+  /** Trunk features [B, L/res, C] for a one-hot batch, tile by tile. */
+  async trunk(input: OneHotBatch): Promise<TensorData> {
+    const { batch, length } = input;
+    const res = this.arch.trunkResolution;
+    const requested = this.options.tileLength ?? DEFAULT_TILE;
+    const core = requested <= 0 ? length : Math.max(res, Math.floor(requested / res) * res);
+    if (core >= length) {
+      return (await this.engine.run('trunk', { dna: { dtype: 'float32', dims: [batch, length, 4], data: input.data } }, ['trunk'])).trunk!;
+    }
+    const halo = this.arch.trunkHaloBp;
+    const positions = length / res;
+    let out: Float32Array | undefined;
+    let channels = 0;
+    for (let s = 0; s < length; s += core) {
+      const e = Math.min(length, s + core);
+      const ts = Math.max(0, s - halo);
+      const te = Math.min(length, e + halo);
+      const tileLen = te - ts;
+      const tile = new Float32Array(batch * tileLen * 4);
+      for (let b = 0; b < batch; b++) tile.set(input.data.subarray((b * length + ts) * 4, (b * length + te) * 4), b * tileLen * 4);
+      const r = (await this.engine.run('trunk', { dna: { dtype: 'float32', dims: [batch, tileLen, 4], data: tile } }, ['trunk'])).trunk!;
+      channels = r.dims[2]!;
+      out ??= new Float32Array(batch * positions * channels);
+      const tilePositions = tileLen / res;
+      const skip = (s - ts) / res;
+      const keep = (e - s) / res;
+      const data = r.data as Float32Array;
+      for (let b = 0; b < batch; b++) {
+        const src = data.subarray((b * tilePositions + skip) * channels, (b * tilePositions + skip + keep) * channels);
+        out.set(src, (b * positions + s / res) * channels);
+      }
+    }
+    return { dtype: 'float32', dims: [batch, positions, channels], data: out! };
+  }
+
+  /** Head outputs from trunk features of a sequence of `length` bp. */
+  async head(trunk: TensorData, length: number, opts: PredictOptions = {}): Promise<Prediction> {
+    const heads = opts.heads ?? this.arch.headNames;
+    for (const h of heads) this.arch.tracks(h);
+    const n = trunk.dims[1]!;
+    const { start, end } = this.arch.cropRange(length);
+    const positions = this.positions(n);
+    const fetches = [...heads, ...(opts.embeddings ? ['embeddings'] : [])];
+    const out = await this.engine.run(
+      'head',
+      {
+        trunk,
+        positions: { dtype: 'float32', dims: [2 * n - 1, positions.length / (2 * n - 1)], data: positions },
+        crop: { dtype: 'int64', dims: [2], data: BigInt64Array.from([BigInt(start), BigInt(end)]) },
+      },
+      fetches,
+    );
+    const asTrack = (t: TensorData): Track3D => ({ data: t.data as Float32Array, shape: t.dims as [number, number, number] });
+    const result: Prediction = { heads: {} };
+    for (const h of heads) result.heads[h] = asTrack(out[h]!);
+    if (opts.embeddings) result.embeddings = asTrack(out.embeddings!);
+    return result;
+  }
+
+  /** Predicts a batch of equal-length sequences (strings or one-hot). */
+  async predict(input: string[] | OneHotBatch, opts: PredictOptions = {}): Promise<Prediction> {
+    const batch = Array.isArray(input) ? Model.encode(input) : input;
+    this.checkLength(batch.length);
+    return this.head(await this.trunk(batch), batch.length, opts);
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsEngine) await this.engine.close();
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * The named float32 tensors a model is built from, and where their bytes live. A model graph refers to
+ * them by offset into one packed blob; `pack()` describes how the engine worker assembles that blob
+ * (reading file ranges itself), so the main thread never holds the weights.
+ */
+import type { SafetensorsFile } from './safetensors.js';
+import { toFloat32 } from './safetensors.js';
+
+export type WeightBytes =
+  | { kind: 'file'; path: string; offset: number; length: number }
+  | { kind: 'bytes'; bytes: Uint8Array };
+
+export interface WeightEntry {
+  shape: number[];
+  source: WeightBytes;
+}
+
+export type BlobPiece =
+  | { to: number; length: number; kind: 'file'; path: string; from: number }
+  | { to: number; length: number; kind: 'bytes'; bytes: Uint8Array };
+
+/** How the engine assembles an external-data blob: pieces copied into a buffer of `size` bytes. */
+export interface BlobSpec {
+  size: number;
+  pieces: BlobPiece[];
+}
+
+export class WeightSet {
+  readonly entries = new Map<string, WeightEntry>();
+
+  /** Wraps a safetensors file; `rename` maps file names to canonical ones (null drops a tensor). */
+  static fromSafetensors(file: SafetensorsFile, rename: (name: string) => string | null = (n) => n): WeightSet {
+    const set = new WeightSet();
+    for (const info of file.tensors.values()) {
+      const name = rename(info.name);
+      if (name === null) continue;
+      const source: WeightBytes =
+        info.dtype === 'F32'
+          ? { kind: 'file', path: file.path, offset: info.offset, length: info.length }
+          : (() => {
+              const f32 = toFloat32(file.readBytes(info.name), info.dtype, `${file.path}: ${info.name}`);
+              return { kind: 'bytes' as const, bytes: new Uint8Array(f32.buffer, f32.byteOffset, f32.byteLength) };
+            })();
+      set.entries.set(name, { shape: info.shape, source });
+    }
+    return set;
+  }
+
+  static fromArrays(tensors: Iterable<[string, { shape: number[]; data: Float32Array }]>): WeightSet {
+    const set = new WeightSet();
+    for (const [name, t] of tensors) {
+      set.entries.set(name, { shape: t.shape, source: { kind: 'bytes', bytes: new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength) } });
+    }
+    return set;
+  }
+
+  has(name: string): boolean {
+    return this.entries.has(name);
+  }
+
+  shape(name: string): number[] {
+    const e = this.entries.get(name);
+    if (!e) throw new Error(`weight '${name}' is missing`);
+    return e.shape;
+  }
+
+  /** Packs the named tensors (64-byte aligned) and returns each one's offset in the blob. */
+  pack(names: Iterable<string>): { spec: BlobSpec; offsets: Map<string, { offset: number; length: number }> } {
+    const offsets = new Map<string, { offset: number; length: number }>();
+    const pieces: BlobPiece[] = [];
+    let size = 0;
+    for (const name of names) {
+      if (offsets.has(name)) continue;
+      const e = this.entries.get(name);
+      if (!e) throw new Error(`weight '${name}' is missing`);
+      const length = e.source.kind === 'file' ? e.source.length : e.source.bytes.length;
+      offsets.set(name, { offset: size, length });
+      pieces.push(
+        e.source.kind === 'file'
+          ? { to: size, length, kind: 'file', path: e.source.path, from: e.source.offset }
+          : { to: size, length, kind: 'bytes', bytes: e.source.bytes },
+      );
+      size += Math.ceil(length / 64) * 64;
+    }
+    return { spec: { size, pieces }, offsets };
+  }
+}
+
+export interface ExpectedTensor {
+  name: string;
+  shape: number[];
+}
+
+/** Compares a weight set with what an architecture needs; lists every problem by name. */
+export function checkWeights(weights: WeightSet, expected: ExpectedTensor[], source: string): void {
+  const problems: string[] = [];
+  const wanted = new Set<string>();
+  for (const t of expected) {
+    wanted.add(t.name);
+    const e = weights.entries.get(t.name);
+    if (!e) problems.push(`missing ${t.name} [${t.shape}]`);
+    else if (e.shape.length !== t.shape.length || e.shape.some((d, i) => d !== t.shape[i])) {
+      problems.push(`mis-shaped ${t.name}: [${e.shape}] in the file, the config needs [${t.shape}]`);
+    }
+  }
+  for (const name of weights.entries.keys()) if (!wanted.has(name)) problems.push(`unexpected ${name} [${weights.entries.get(name)!.shape}]`);
+  if (problems.length > 0) {
+    const shown = problems.slice(0, 20).join('; ');
+    const more = problems.length > 20 ? `; … and ${problems.length - 20} more` : '';
+    throw new WeightsMismatchError(`${source}: weights do not match the config (${problems.length} problems): ${shown}${more}`, problems);
+  }
+}
+
+export class WeightsMismatchError extends Error {
+  constructor(message: string, readonly problems: string[]) {
+    super(message);
+  }
+}

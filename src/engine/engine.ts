@@ -55,7 +55,12 @@ export class Engine {
 
   /** Assembles a weight blob inside the worker (file ranges are read there, not here). */
   loadBlob(name: string, spec: BlobSpec): Promise<void> {
-    return this.call({ op: 'blob', name, spec });
+    return this.call({ op: 'blob', name, spec }, spec.buffer ? [spec.buffer] : []);
+  }
+
+  /** Frees a blob once every session that needs it exists. */
+  dropBlob(name: string, opts: { poison?: boolean } = {}): Promise<void> {
+    return this.call({ op: 'dropBlob', name, poison: opts.poison });
   }
 
   createSession(id: string, model: Uint8Array, blobs: string[]): Promise<{ inputs: string[]; outputs: string[] }> {

@@ -12,6 +12,7 @@ const blobs = new Map<string, Uint8Array>();
 const sessions = new Map<string, ort.InferenceSession>();
 
 function assemble(spec: BlobSpec): Uint8Array {
+  if (spec.buffer) return new Uint8Array(spec.buffer, 0, spec.size);
   const blob = new Uint8Array(spec.size);
   const fds = new Map<string, number>();
   try {
@@ -53,6 +54,12 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: ArrayB
   switch (req.op) {
     case 'blob':
       blobs.set(req.name, assemble(req.spec));
+      return { result: null, transfer: [] };
+    case 'dropBlob':
+      // ONNX Runtime copies in-memory external data into its own initializers at session creation,
+      // so the blob is garbage once the sessions exist. `poison` overwrites it first (tests prove the copy).
+      if (req.poison) blobs.get(req.name)?.fill(0xff);
+      blobs.delete(req.name);
       return { result: null, transfer: [] };
     case 'session': {
       const externalData = req.blobs.map((name) => {

@@ -94,12 +94,18 @@ export function conv(c: LayerContext, x: Value, prefix: string, opts: { bias?: b
   return c.g.op('Conv', opts.bias === false ? inputs.slice(0, 2) : inputs, attrs);
 }
 
-/** y = x Wᵀ + b over the last axis, PyTorch Linear weight [out, in]. */
+/**
+ * y = x Wᵀ + b over the last axis, PyTorch Linear weight [out, in]. Runs as Gemm with transB on a
+ * 2-D view, so ORT packs the weight in place instead of folding a transposed copy of it.
+ */
 export function linear(c: LayerContext, x: Value, prefix: string, opts: { bias?: boolean; weightDims?: [number, number] } = {}): Value {
   const g = c.g;
-  const w = g.op('Transpose', [c.param(`${prefix}.weight`, opts.weightDims)], { perm: [1, 0] });
-  const y = g.op('MatMul', [x, w]);
-  return opts.bias === false ? y : g.op('Add', [y, c.param(`${prefix}.bias`)]);
+  const w = c.param(`${prefix}.weight`, opts.weightDims);
+  const [out, inCh] = opts.weightDims ?? (c.shape(`${prefix}.weight`) as [number, number]);
+  const leading = g.op('Shape', [x], { start: 0, end: -1 });
+  const flat = g.op('Reshape', [x, g.ints([-1, inCh])]);
+  const y = g.op('Gemm', [flat, w, opts.bias === false ? null : c.param(`${prefix}.bias`)].filter((v): v is Value => v !== null), { transB: 1 });
+  return g.op('Reshape', [y, g.op('Concat', [leading, g.ints([out])], { axis: 0 })]);
 }
 
 export function layerNorm(c: LayerContext, x: Value, prefix: string, eps: number): Value {

@@ -18,6 +18,8 @@ export interface ModelOptions extends EngineOptions {
   layout?: ConvLayout;
   /** Gamma positional table to use at the length it was made for (Enformer `use_tf_gamma`). */
   gammaTable?: { n: number; values: Float32Array };
+  /** Testing aid: overwrite the weight blob after the sessions are made (proves ORT holds its own copy). */
+  poisonWeightBlob?: boolean;
 }
 
 export interface Track3D {
@@ -74,6 +76,7 @@ export class Model {
       await eng.loadBlob('weights', spec);
       await eng.createSession('trunk', trunk.toModel(), ['weights']);
       await eng.createSession('head', head.toModel(), ['weights']);
+      await eng.dropBlob('weights', { poison: options.poisonWeightBlob });
     } catch (e) {
       if (!engine) await eng.close();
       throw e;

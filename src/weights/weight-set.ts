@@ -19,10 +19,14 @@ export type BlobPiece =
   | { to: number; length: number; kind: 'file'; path: string; from: number }
   | { to: number; length: number; kind: 'bytes'; bytes: Uint8Array };
 
-/** How the engine assembles an external-data blob: pieces copied into a buffer of `size` bytes. */
+/**
+ * How the engine assembles an external-data blob: pieces copied into a buffer of `size` bytes, or,
+ * when the weights already sit packed in one buffer, that buffer itself (transferred, not copied).
+ */
 export interface BlobSpec {
   size: number;
   pieces: BlobPiece[];
+  buffer?: ArrayBuffer;
 }
 
 export class WeightSet {
@@ -50,6 +54,28 @@ export class WeightSet {
     const set = new WeightSet();
     for (const [name, t] of tensors) {
       set.entries.set(name, { shape: t.shape, source: { kind: 'bytes', bytes: new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength) } });
+    }
+    return set;
+  }
+
+  /**
+   * Allocates the named tensors packed exactly as `pack()` lays them out, filled by `fill`, so that
+   * `pack()` hands the engine this one buffer instead of copying (used for generated weights).
+   */
+  static allocatePacked(tensors: { name: string; shape: number[] }[], fill: (name: string, data: Float32Array) => void): WeightSet {
+    let size = 0;
+    const placed = tensors.map((t) => {
+      const length = t.shape.reduce((a, b) => a * b, 1) * 4;
+      const at = size;
+      size += Math.ceil(length / 64) * 64;
+      return { ...t, at, length };
+    });
+    const buffer = new ArrayBuffer(size);
+    const set = new WeightSet();
+    for (const t of placed) {
+      const data = new Float32Array(buffer, t.at, t.length / 4);
+      fill(t.name, data);
+      set.entries.set(t.name, { shape: t.shape, source: { kind: 'bytes', bytes: new Uint8Array(buffer, t.at, t.length) } });
     }
     return set;
   }
@@ -82,6 +108,12 @@ export class WeightSet {
       );
       size += Math.ceil(length / 64) * 64;
     }
+    const first = pieces[0];
+    const packed =
+      first?.kind === 'bytes' &&
+      first.bytes.buffer.byteLength >= size &&
+      pieces.every((p) => p.kind === 'bytes' && p.bytes.buffer === first.bytes.buffer && p.bytes.byteOffset === p.to);
+    if (packed) return { spec: { size, pieces: [], buffer: first.bytes.buffer as ArrayBuffer }, offsets };
     return { spec: { size, pieces }, offsets };
   }
 }

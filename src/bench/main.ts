@@ -1,0 +1,143 @@
+/**
+ * Full-size forward benchmark with random weights generated in memory (nothing downloaded or stored).
+ *   npm run bench -- enformer [--runs 3] [--threads N] [--layout 2d|1d] [--tile-length BP] [--length BP]
+ * Prints seconds per sequence (median of the timed runs after one warm-up), the FLOP count from the
+ * config, effective GFLOP/s, peak RSS, and a final machine-readable RESULT line.
+ */
+import { readFileSync, existsSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { Enformer, parseEnformerConfig } from '../models/enformer.js';
+import type { Architecture } from '../models/architecture.js';
+import { Model } from '../models/model.js';
+import { WeightSet } from '../weights/weight-set.js';
+import type { ConvLayout } from '../models/layers.js';
+
+interface BenchModel {
+  arch: Architecture;
+  length: number;
+  /** Where the peer's reference timings for this model are recorded, if anywhere. */
+  baselineModel: string;
+}
+
+const MODELS: Record<string, () => BenchModel> = {
+  enformer: () => ({
+    arch: new Enformer(parseEnformerConfig({ dim: 1536, depth: 11, heads: 8, output_heads: { human: 5313, mouse: 1643 }, target_length: 896, attn_dim_key: 64, num_downsamples: 7, dim_divisible_by: 128 }, 'enformer full size')),
+    length: 196_608,
+    baselineModel: 'enformer',
+  }),
+};
+
+/** xorshift32 uniform with unit variance: cheap, deterministic, scale-correct random weights. */
+function randomFiller(seed: number) {
+  let s = seed >>> 0 || 1;
+  const uniform = () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return (s / 4294967296 - 0.5) * 2 * Math.sqrt(3);
+  };
+  return (name: string, shape: number[], data: Float32Array) => {
+    const fanIn = shape.slice(1).reduce((a, b) => a * b, 1);
+    let f: () => number;
+    if (name.endsWith('running_var')) f = () => 1 + 0.2 * uniform();
+    else if (name.endsWith('running_mean')) f = () => 0.1 * uniform();
+    else if (shape.length === 1 && name.endsWith('weight')) f = () => 1 + 0.1 * uniform();
+    else if (shape.length === 1) f = () => 0.1 * uniform();
+    else if (name.includes('rel_content_bias') || name.includes('rel_pos_bias')) f = () => 0.3 * uniform();
+    else f = () => uniform() / Math.sqrt(fanIn);
+    for (let i = 0; i < data.length; i++) data[i] = f();
+  };
+}
+
+function randomSequence(length: number, seed: number): string {
+  let s = seed;
+  const letters = 'ACGT';
+  let out = '';
+  for (let i = 0; i < length; i++) {
+    s = (s * 1103515245 + 12345) >>> 0;
+    out += letters[(s >>> 16) & 3];
+  }
+  return out;
+}
+
+function peakRssMb(): number {
+  return process.resourceUsage().maxRSS / 1024;
+}
+
+function baselineLine(model: string): string | null {
+  const path = new URL('../../../shared/fixtures/cpu-baseline.json', import.meta.url);
+  if (!existsSync(path)) return null;
+  const runs = (JSON.parse(readFileSync(path, 'utf8')) as { runs: { model: string; times_s: number[]; peak_rss_mb: number; blas: string }[] }).runs;
+  const best = runs.filter((r) => r.model === model).sort((a, b) => Math.min(...a.times_s) - Math.min(...b.times_s))[0];
+  if (!best) return null;
+  return `baseline (reference PyTorch port, ${best.blas}, recorded on this machine class): ${best.times_s.map((t) => t.toFixed(1)).join(', ')} s, peak RSS ${best.peak_rss_mb.toFixed(0)} MB`;
+}
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      runs: { type: 'string', default: '3' },
+      threads: { type: 'string' },
+      layout: { type: 'string', default: '2d' },
+      'tile-length': { type: 'string' },
+      length: { type: 'string' },
+      profile: { type: 'string' },
+    },
+  });
+  const name = positionals[0] ?? 'enformer';
+  const make = MODELS[name];
+  if (!make) throw new Error(`unknown model '${name}' (known: ${Object.keys(MODELS).join(', ')})`);
+  const { arch, length: defaultLength, baselineModel } = make();
+  const length = values.length ? Number(values.length) : defaultLength;
+  const runs = Math.max(1, Number(values.runs));
+
+  const t0 = performance.now();
+  const fill = randomFiller(1234);
+  const expected = arch.expectedWeights();
+  const weights = WeightSet.allocatePacked(expected, (n, data) => fill(n, expected.find((t) => t.name === n)!.shape, data));
+  const params = expected.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0);
+  console.log(`${name}: ${(params / 1e6).toFixed(1)} M parameters generated in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+
+  const t1 = performance.now();
+  const model = await Model.create(arch, weights, `${name} (random weights)`, {
+    threads: values.threads ? Number(values.threads) : undefined,
+    layout: values.layout as ConvLayout,
+    tileLength: values['tile-length'] !== undefined ? Number(values['tile-length']) : undefined,
+    profilePrefix: values.profile,
+  });
+  console.log(`sessions ready in ${((performance.now() - t1) / 1000).toFixed(1)} s, RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB`);
+
+  const batch = Model.encode([randomSequence(length, 42)]);
+  const flops = arch.flops(length);
+  const times: number[] = [];
+  for (let i = 0; i <= runs; i++) {
+    const a = performance.now();
+    const trunk = await model.trunk(batch);
+    const b = performance.now();
+    await model.head(trunk, length);
+    const c = performance.now();
+    const s = (c - a) / 1000;
+    console.log(`${i === 0 ? 'warm-up' : `run ${i}`}: ${s.toFixed(2)} s (trunk ${((b - a) / 1000).toFixed(2)} s, head ${((c - b) / 1000).toFixed(2)} s), peak RSS ${peakRssMb().toFixed(0)} MB`);
+    if (i > 0) times.push(s);
+  }
+  await model.close();
+  times.sort((a, b) => a - b);
+  const median = times[Math.floor(times.length / 2)]!;
+  const gflops = flops.total / 1e9;
+  console.log(`FLOPs per sequence (${length} bp, from the config): ${gflops.toFixed(1)} GFLOP`);
+  for (const [stage, f] of Object.entries(flops.stages)) console.log(`  ${stage}: ${(f / 1e9).toFixed(1)} GFLOP`);
+  console.log(`seconds per sequence (median of ${times.length}): ${median.toFixed(2)}`);
+  console.log(`effective GFLOP/s: ${(gflops / median).toFixed(1)}`);
+  console.log(`peak RSS: ${peakRssMb().toFixed(0)} MB`);
+  const baseline = baselineLine(baselineModel);
+  if (baseline && length === defaultLength) console.log(baseline);
+  console.log(`RESULT model=${name} seconds_per_seq=${median.toFixed(3)} gflops=${gflops.toFixed(1)} effective_gflops=${(gflops / median).toFixed(1)} peak_rss_mb=${peakRssMb().toFixed(0)}`);
+}
+
+main().catch((e) => {
+  console.error(`bench: error: ${e instanceof Error ? e.message : e}`);
+  process.exit(1);
+});

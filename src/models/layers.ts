@@ -146,3 +146,12 @@ export function toChannelsLast(c: LayerContext, x: Value): Value {
   const flat = c.layout === '2d' ? c.g.op('Squeeze', [x, c.g.ints([2])]) : x;
   return c.g.op('Transpose', [flat], { perm: [0, 2, 1] });
 }
+
+/** Nearest-neighbour upsampling by 2 along the length axis (each position repeated twice). */
+export function upsampleNearest2(c: LayerContext, x: Value): Value {
+  const g = c.g;
+  const axis = c.layout === '2d' ? 4 : 3;
+  const u = g.op('Unsqueeze', [x, g.ints([axis])]);
+  const twice = g.op('Concat', [u, u], { axis });
+  return g.op('Reshape', [twice, g.ints(c.layout === '2d' ? [0, 0, 0, -1] : [0, 0, -1])]);
+}

@@ -295,8 +295,8 @@ export class Borzoi implements Architecture {
   cropRange(length: number): { start: number; end: number } {
     const n = length / this.binSize;
     const target = this.config.returnCenterBinsOnly ? Math.min(this.config.binsToReturn, n) : Math.max(n - 2 * FULL_OUTPUT_MARGIN, 1);
-    const trim = Math.floor((target - n) / 2);
-    return { start: -trim, end: n + trim };
+    const margin = Math.ceil((n - target) / 2); // = -floor((T - N) / 2)
+    return { start: margin, end: n - margin };
   }
 
   /** Borzoi: the [2n-1, 32] relative-position basis; Flashzoi: rotary cos/sin tables [n, 64]. */

@@ -5,6 +5,13 @@ import { readFile } from 'node:fs/promises';
 import { loadModel } from '../models/load.js';
 import type { Model } from '../models/model.js';
 import type { TensorData } from '../engine/protocol.js';
+import { Graph } from '../engine/graph.js';
+import { Engine } from '../engine/engine.js';
+import { SafetensorsFile } from '../weights/safetensors.js';
+import { WeightSet } from '../weights/weight-set.js';
+import { LayerContext, layerNorm, linear } from '../models/layers.js';
+import { relativeAttention, rotaryAttention } from '../models/attention.js';
+import { Borzoi, parseBorzoiConfig } from '../models/borzoi.js';
 import { assertClose, channelsLast, maxAbsDiff, openFixture, readRef, type Fixture } from './fixtures.js';
 
 /** The issue's bar for float32 intermediates: atol 5e-5 + rtol 1e-4 (≥ 10x the reference's own f32-vs-f64 error). */
@@ -74,6 +81,47 @@ export function unetParityTests(fixtureName: string, kind: 'borzoi' | 'flashzoi'
         assert.ok(d <= 1e-5, `${layout} ${name}: tiled differs from untiled by ${d}`);
       }
       assertClose(prediction.heads.human!.data, readRef(fx.outputs, 'human_f64'), { atol: 3e-5 }, `${layout} tiled human`);
+    }
+  });
+}
+
+/**
+ * Attention of transformer block 0 alone, fed the reference's transformer_in:
+ * attention_out_block_0 (and, for Flashzoi, the fused qkv projection attention_qkv_block_0).
+ */
+export function attentionBlockTest(fixtureName: string): void {
+  test(`${fixtureName}: attention of block 0 matches the reference intermediates`, async () => {
+    const fx = await openFixture(fixtureName);
+    const arch = new Borzoi(parseBorzoiConfig(JSON.parse(await readFile(`${fx.dir}/config.json`, 'utf8')), 'config.json'));
+    const { dim, heads, attnDimKey, attnDimValue, flashed } = arch.config;
+    const weights = WeightSet.fromSafetensors(await SafetensorsFile.open(`${fx.dir}/weights.safetensors`));
+    const expected = arch.expectedWeights();
+    const { spec, offsets } = weights.pack(expected.map((t) => t.name));
+    const g = new Graph('attention_block_0');
+    const c = new LayerContext(g, offsets, new Map(expected.map((t) => [t.name, t.shape])), '2d');
+    const x = layerNorm(c, g.input('x', 'float32', ['batch', 'n', dim]), 'transformer.0.0.fn.0', 1e-3);
+    const prefix = 'transformer.0.0.fn.1';
+    if (flashed) {
+      const cos = g.input('rotary_cos', 'float32', ['n', 64]);
+      const sin = g.input('rotary_sin', 'float32', ['n', 64]);
+      const shape = { heads, kvHeads: heads / 2, headDim: dim / heads, rotaryDim: 128 };
+      g.output(rotaryAttention(c, x, cos, sin, `${prefix}.mha`, shape), 'out', 'float32', ['batch', 'n', dim]);
+      g.output(linear(c, x, `${prefix}.mha.Wqkv`), 'qkv', 'float32', ['batch', 'n', 'qkv']);
+    } else {
+      const positions = g.input('positions', 'float32', ['distances', 32]);
+      g.output(relativeAttention(c, x, positions, prefix, { heads, keySize: attnDimKey, valueSize: attnDimValue }), 'out', 'float32', ['batch', 'n', dim]);
+    }
+    const engine = Engine.start();
+    try {
+      await engine.loadBlob('weights', spec);
+      await engine.createSession('attention', g.toModel(), ['weights']);
+      const xin = fx.outputs.readFloat32('transformer_in');
+      const feeds = { x: { dtype: 'float32' as const, dims: fx.outputs.tensors.get('transformer_in')!.shape, data: xin }, ...arch.positionFeeds(fx.length) };
+      const out = await engine.run('attention', feeds, flashed ? ['out', 'qkv'] : ['out']);
+      assertClose(out.out!.data as Float32Array, readRef(fx.outputs, 'attention_out_block_0'), INTERMEDIATE_TOL, 'attention_out_block_0');
+      if (flashed) assertClose(out.qkv!.data as Float32Array, readRef(fx.outputs, 'attention_qkv_block_0'), INTERMEDIATE_TOL, 'attention_qkv_block_0');
+    } finally {
+      await engine.close();
     }
   });
 }

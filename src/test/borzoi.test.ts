@@ -7,11 +7,12 @@ import { Model } from '../models/model.js';
 import { SafetensorsFile } from '../weights/safetensors.js';
 import { WeightSet, WeightsMismatchError } from '../weights/weight-set.js';
 import { fixturePath, openFixture, readRef } from './fixtures.js';
-import { unetParityTests } from './borzoi-suite.js';
+import { attentionBlockTest, unetParityTests } from './borzoi-suite.js';
 
 const FIXTURE = 'borzoi-small';
 
 unetParityTests(FIXTURE, 'borzoi');
+attentionBlockTest(FIXTURE);
 
 test('borzoi: relative-position basis equals the reference table', async () => {
   const fx = await openFixture(FIXTURE);

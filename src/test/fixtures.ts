@@ -48,7 +48,7 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
-/** Asserts |got - want| <= atol + rtol·|want| everywhere; returns the max abs difference. */
+/** Asserts |got - want| <= atol + rtol·|want| everywhere; returns the max abs difference (printed with PARITY_LOG=1). */
 export function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, tol: { atol: number; rtol?: number }, what: string): number {
   assert.equal(got.length, want.length, `${what}: ${got.length} values, expected ${want.length}`);
   const rtol = tol.rtol ?? 0;
@@ -61,6 +61,7 @@ export function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, tol
     }
   }
   const m = maxAbsDiff(got, want);
+  if (process.env.PARITY_LOG) console.log(`# ${what}: max abs diff ${m.toExponential(2)}`);
   assert.ok(worst < 0, `${what}: element ${worst} is ${got[worst]}, expected ${want[worst]} (atol ${tol.atol}, rtol ${rtol}; max abs diff ${m.toExponential(2)})`);
   return m;
 }

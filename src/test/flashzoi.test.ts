@@ -4,11 +4,12 @@ import { readFile } from 'node:fs/promises';
 import { Borzoi, parseBorzoiConfig } from '../models/borzoi.js';
 import { architectureFromConfig } from '../models/load.js';
 import { assertClose, fixturePath, openFixture, readRef } from './fixtures.js';
-import { unetParityTests } from './borzoi-suite.js';
+import { attentionBlockTest, unetParityTests } from './borzoi-suite.js';
 
 const FIXTURE = 'flashzoi-small';
 
 unetParityTests(FIXTURE, 'flashzoi');
+attentionBlockTest(FIXTURE);
 
 test('flashzoi: rotary tables match the reference run', async () => {
   const fx = await openFixture(FIXTURE);

@@ -281,6 +281,8 @@ export class Borzoi implements Architecture {
   lengthProblem(length: number): string | null {
     const grid = this.transformerResolution;
     if (!Number.isInteger(length) || length <= 0 || length % grid !== 0) return `the model accepts positive multiples of ${grid} bp`;
+    const { start, end } = this.cropRange(length);
+    if (end <= start) return `the centre crop leaves no output bins (use more than ${2 * FULL_OUTPUT_MARGIN * this.binSize} bp)`;
     return null;
   }
 
@@ -294,7 +296,7 @@ export class Borzoi implements Architecture {
    */
   cropRange(length: number): { start: number; end: number } {
     const n = length / this.binSize;
-    const target = this.config.returnCenterBinsOnly ? Math.min(this.config.binsToReturn, n) : Math.max(n - 2 * FULL_OUTPUT_MARGIN, 1);
+    const target = this.config.returnCenterBinsOnly ? Math.min(this.config.binsToReturn, n) : n - 2 * FULL_OUTPUT_MARGIN;
     const margin = Math.ceil((n - target) / 2); // = -floor((T - N) / 2)
     return { start: margin, end: n - margin };
   }

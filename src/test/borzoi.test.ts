@@ -33,6 +33,8 @@ test('borzoi: config picks the architecture; crop rule for other lengths', async
   assert.deepEqual(full.cropRange(393_216), { start: 3072, end: 9216 }); // 12288 bins -> centre 6144
   const all = new Borzoi(parseBorzoiConfig({ return_center_bins_only: false }, 'hub'));
   assert.deepEqual(all.cropRange(524_288), { start: 16, end: 16368 }); // 16384 - 32, as the reference
+  assert.deepEqual(all.cropRange(8192), { start: 16, end: 240 }); // 16 bins off each end at any length
+  assert.match(all.lengthProblem(1024) ?? '', /no output bins/);
   assert.equal(full.trunkHaloBp % 128, 0);
   assert.ok(full.trunkHaloBp >= 259);
 });

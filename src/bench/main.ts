@@ -97,14 +97,17 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const fill = randomFiller(1234);
   const expected = arch.expectedWeights();
-  const weights = WeightSet.allocatePacked(expected, (n, data) => fill(n, expected.find((t) => t.name === n)!.shape, data));
+  const shapes = new Map(expected.map((t) => [t.name, t.shape]));
+  const layout = values.layout as ConvLayout;
+  const groups = Model.weightParts(arch, layout).map((p) => p.names.map((n) => ({ name: n, shape: shapes.get(n)! })));
+  const weights = WeightSet.allocatePacked(groups, fill);
   const params = expected.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0);
   console.log(`${name}: ${(params / 1e6).toFixed(1)} M parameters generated in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
   const t1 = performance.now();
   const model = await Model.create(arch, weights, `${name} (random weights)`, {
     threads: values.threads ? Number(values.threads) : undefined,
-    layout: values.layout as ConvLayout,
+    layout,
     tileLength: values['tile-length'] !== undefined ? Number(values['tile-length']) : undefined,
     profilePrefix: values.profile,
   });

@@ -1,8 +1,13 @@
 /**
  * What the model runner needs from a model family. Each family splits into a local trunk graph
  * (convolutions only, finite receptive field, so it may run on overlapping tiles) and a global head
- * graph (attention, crop, heads) that sees the whole sequence.
+ * graph (attention, U-Net decoder, crop, heads) that sees the whole sequence.
+ *
+ * The trunk may have several named outputs, each [B, positions, C] at its own resolution (bp per
+ * position); the head graph takes them as inputs of the same names, plus the positional feeds from
+ * `positionFeeds` and an int64 `crop` = [start, end) in output bins.
  */
+import type { TensorData } from '../engine/protocol.js';
 import type { ExpectedTensor } from '../weights/weight-set.js';
 import type { LayerContext } from './layers.js';
 
@@ -11,13 +16,27 @@ export interface FlopCount {
   total: number;
 }
 
+export interface TrunkOutput {
+  /** Output name of the trunk graph and input name of the head graph. */
+  name: string;
+  /** bp per position along axis 1 of the output [B, positions, C]. */
+  resolution: number;
+  channels: number;
+}
+
+/** A precomputed table for the head graph at one sequence length (e.g. Enformer's distance basis). */
+export interface GammaTable {
+  n: number;
+  values: Float32Array;
+}
+
 export interface Architecture {
   readonly kind: string;
   /** bp per output bin. */
   readonly binSize: number;
-  /** bp per position of the trunk output. */
-  readonly trunkResolution: number;
-  /** Halo in bp that makes a trunk tile exact; a multiple of the trunk's pooling grid. */
+  /** The trunk graph's outputs, finest first. */
+  readonly trunkOutputs: TrunkOutput[];
+  /** Halo in bp that makes a trunk tile exact; a multiple of the coarsest trunk resolution. */
   readonly trunkHaloBp: number;
   readonly defaultSequenceLength: number;
   readonly headNames: string[];
@@ -25,11 +44,20 @@ export interface Architecture {
   tracks(head: string): number;
   expectedWeights(): ExpectedTensor[];
   canonicalName(name: string): string | null;
+  /** Optional: adapt to the tensors present in a weights file (e.g. which output heads exist). */
+  adaptToWeights?(names: ReadonlySet<string>): void;
   buildTrunk(c: LayerContext): void;
   buildHead(c: LayerContext): void;
   lengthProblem(length: number): string | null;
+  /** Output bins kept by the centre crop, as [start, end) in bins of `binSize` bp. */
   cropRange(length: number): { start: number; end: number };
-  /** The head graph's positional input for n trunk positions. */
-  positions(n: number, gammaTable?: Float32Array): Float32Array;
+  /** The head graph's positional inputs (relative-position basis, rotary tables) for `length` bp. */
+  positionFeeds(length: number, gammaTable?: GammaTable): Record<string, TensorData>;
   flops(length: number, headNames?: string[]): FlopCount;
+}
+
+/** The coarsest grid of a trunk (least common multiple of its output resolutions). */
+export function trunkGrid(outputs: TrunkOutput[]): number {
+  const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+  return outputs.reduce((l, o) => (l * o.resolution) / gcd(l, o.resolution), 1);
 }

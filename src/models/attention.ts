@@ -62,3 +62,53 @@ export function relativeAttention(c: LayerContext, x: Value, positions: Value, p
   const out = mergeHeads(c, g.op('MatMul', [attn, v]));
   return linear(c, out, `${prefix}.to_out`);
 }
+
+export interface RotaryAttentionShape {
+  heads: number;
+  /** Key/value heads; query head j uses kv head floor(j / (heads / kvHeads)). */
+  kvHeads: number;
+  headDim: number;
+  /** Leading head dims that get the rotary embedding. */
+  rotaryDim: number;
+}
+
+/**
+ * Rotate-half (GPT-NeoX, flash-attn non-interleaved) rotary embedding of x [B, H, n, d] on its first
+ * `dim` channels: with x1, x2 the two halves, (x1 cos - x2 sin, x2 cos + x1 sin, rest).
+ * cos, sin: [n, dim/2].
+ */
+export function applyRotary(c: LayerContext, x: Value, cos: Value, sin: Value, dim: number, headDim: number): Value {
+  const g = c.g;
+  const axis = g.ints([3]);
+  const x1 = g.op('Slice', [x, g.ints([0]), g.ints([dim / 2]), axis]);
+  const x2 = g.op('Slice', [x, g.ints([dim / 2]), g.ints([dim]), axis]);
+  const r1 = g.op('Sub', [g.op('Mul', [x1, cos]), g.op('Mul', [x2, sin])]);
+  const r2 = g.op('Add', [g.op('Mul', [x2, cos]), g.op('Mul', [x1, sin])]);
+  const parts = [r1, r2];
+  if (headDim > dim) parts.push(g.op('Slice', [x, g.ints([dim]), g.ints([headDim]), axis]));
+  return g.op('Concat', parts, { axis: 3 });
+}
+
+/**
+ * Flash-attn `MHA` as used by Flashzoi: fused `Wqkv` (bias) -> q (heads), k and v (kvHeads), each head
+ * of size headDim; rotary on q and k; softmax(q kᵀ / √headDim) v with each kv head shared by a group
+ * of query heads; heads concatenated; `out_proj` (bias). x: [B, n, C]; cos/sin: [n, rotaryDim/2].
+ */
+export function rotaryAttention(c: LayerContext, x: Value, cos: Value, sin: Value, prefix: string, s: RotaryAttentionShape): Value {
+  const g = c.g;
+  const { heads, kvHeads, headDim: d } = s;
+  const group = heads / kvHeads;
+  const qkv = linear(c, x, `${prefix}.Wqkv`);
+  const [q0, k0, v0] = g.opMulti('Split', [qkv, g.ints([heads * d, kvHeads * d, kvHeads * d])], 3, { axis: -1 }) as [Value, Value, Value];
+  const q = applyRotary(c, splitHeads(c, q0, heads), cos, sin, s.rotaryDim, d);
+  const k = applyRotary(c, splitHeads(c, k0, kvHeads), cos, sin, s.rotaryDim, d);
+  const v = splitHeads(c, v0, kvHeads);
+
+  // Query heads grouped by their kv head: [B, Hkv, G, n, d] against k, v as [B, Hkv, 1, n, d].
+  const qg = g.op('Mul', [g.op('Reshape', [q, g.ints([0, kvHeads, group, -1, d])]), g.scalar(d ** -0.5)]);
+  const kT = g.op('Unsqueeze', [g.op('Transpose', [k], { perm: [0, 1, 3, 2] }), g.ints([2])]);
+  const attn = g.op('Softmax', [g.op('MatMul', [qg, kT])], { axis: -1 });
+  const out = g.op('MatMul', [attn, g.op('Unsqueeze', [v, g.ints([2])])]);
+  const merged = mergeHeads(c, g.op('Reshape', [out, g.ints([0, heads, -1, d])]));
+  return linear(c, merged, `${prefix}.out_proj`);
+}

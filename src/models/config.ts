@@ -47,3 +47,12 @@ export function readHeads(json: Record<string, unknown>, key: string, source: st
   if (Object.keys(out).length === 0) throw new ConfigError(`${source}: field "${key}" names no heads`);
   return out;
 }
+
+export function optionalIntArray(json: Record<string, unknown>, key: string, source: string, length: number): number[] | undefined {
+  const v = json[key];
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v) || v.length !== length || !v.every((x) => typeof x === 'number' && Number.isInteger(x) && x > 0)) {
+    throw new ConfigError(`${source}: field "${key}" must be a list of ${length} positive integers, found ${JSON.stringify(v)}`);
+  }
+  return v as number[];
+}

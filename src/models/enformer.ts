@@ -16,7 +16,8 @@ import { attentionPool, batchNorm, batchNormChannelsLast, conv, gelu, layerNorm,
 import { enformerPositionalFeatures } from './positional.js';
 import { ConfigError, optionalBool, optionalInt, optionalString, readHeads, requireInt } from './config.js';
 import { exponentialLinspaceInt } from './schedule.js';
-import type { Architecture, FlopCount } from './architecture.js';
+import type { Architecture, FlopCount, GammaTable, TrunkOutput } from './architecture.js';
+import type { TensorData } from '../engine/protocol.js';
 
 const EPS = 1e-5;
 
@@ -78,6 +79,10 @@ export class Enformer implements Architecture {
     const n = this.config.outputHeads[head];
     if (n === undefined) throw new Error(`no head named '${head}' (heads: ${this.headNames.join(', ')})`);
     return n;
+  }
+
+  get trunkOutputs(): TrunkOutput[] {
+    return [{ name: 'trunk', resolution: this.trunkResolution, channels: this.config.dim }];
   }
 
   get headNames(): string[] {
@@ -214,8 +219,16 @@ export class Enformer implements Architecture {
     return { start: -trim, end: n + trim };
   }
 
+  /** The [2n-1, F] relative-position basis for n trunk positions. */
   positions(n: number, gammaTable?: Float32Array): Float32Array {
     return Float32Array.from(enformerPositionalFeatures(n, this.positionFeatures, { gammaTable }));
+  }
+
+  /** `positions` for the head graph; a given gamma table is used only at the length it was made for. */
+  positionFeeds(length: number, gammaTable?: GammaTable): Record<string, TensorData> {
+    const n = length / this.binSize;
+    const data = this.positions(n, gammaTable?.n === n ? gammaTable.values : undefined);
+    return { positions: { dtype: 'float32', dims: [2 * n - 1, this.positionFeatures], data } };
   }
 
   flops(length: number, headNames = this.headNames): FlopCount {

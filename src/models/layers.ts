@@ -18,9 +18,10 @@ export class LayerContext {
 
   constructor(
     readonly g: Graph,
-    private readonly weights: Map<string, WeightRef>,
+    private readonly resolve: (name: string) => WeightRef | undefined,
     private readonly shapes: Map<string, number[]>,
     readonly layout: ConvLayout,
+    /** Name of the external-data blob the weights are read from. */
     readonly blob = 'weights',
   ) {}
 
@@ -35,7 +36,7 @@ export class LayerContext {
     const key = dims ? `${name}#${dims.join('x')}` : name;
     const known = this.registered.get(key);
     if (known) return known;
-    const ref = this.weights.get(name);
+    const ref = this.resolve(name);
     if (!ref) throw new Error(`weight '${name}' is not part of this model`);
     const shape = dims ?? this.shape(name);
     const value = this.g.initializer(key, {
@@ -151,4 +152,13 @@ export function toChannelsFirst(c: LayerContext, x: Value): Value {
 export function toChannelsLast(c: LayerContext, x: Value): Value {
   const flat = c.layout === '2d' ? c.g.op('Squeeze', [x, c.g.ints([2])]) : x;
   return c.g.op('Transpose', [flat], { perm: [0, 2, 1] });
+}
+
+/** Nearest-neighbour upsampling by 2 along the length axis (each position repeated twice). */
+export function upsampleNearest2(c: LayerContext, x: Value): Value {
+  const g = c.g;
+  const axis = c.layout === '2d' ? 4 : 3;
+  const u = g.op('Unsqueeze', [x, g.ints([axis])]);
+  const twice = g.op('Concat', [u, u], { axis });
+  return g.op('Reshape', [twice, g.ints(c.layout === '2d' ? [0, 0, 0, -1] : [0, 0, -1])]);
 }

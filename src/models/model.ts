@@ -8,7 +8,7 @@ import { Graph } from '../engine/graph.js';
 import { Engine, type EngineOptions, type TensorData } from '../engine/engine.js';
 import { checkWeights, type WeightSet } from '../weights/weight-set.js';
 import { LayerContext, type ConvLayout } from './layers.js';
-import type { Architecture } from './architecture.js';
+import { trunkGrid, type Architecture, type GammaTable } from './architecture.js';
 import { oneHotInto } from '../genome/one-hot.js';
 
 export interface ModelOptions extends EngineOptions {
@@ -17,7 +17,7 @@ export interface ModelOptions extends EngineOptions {
   /** Convolution layout: '2d' (height-1 NCHW, default) or '1d'. */
   layout?: ConvLayout;
   /** Gamma positional table to use at the length it was made for (Enformer `use_tf_gamma`). */
-  gammaTable?: { n: number; values: Float32Array };
+  gammaTable?: GammaTable;
   /** Testing aid: overwrite the weight blob after the sessions are made (proves ORT holds its own copy). */
   poisonWeightBlob?: boolean;
 }
@@ -46,10 +46,18 @@ export interface OneHotBatch {
 
 export class LengthError extends Error {}
 
+type SessionPart = 'trunk' | 'head';
+const SESSION_PARTS: SessionPart[] = ['trunk', 'head'];
+
+function buildPart(arch: Architecture, part: SessionPart, c: LayerContext): void {
+  if (part === 'trunk') arch.buildTrunk(c);
+  else arch.buildHead(c);
+}
+
 const DEFAULT_TILE = 32_768;
 
 export class Model {
-  private positionsCache = new Map<number, Float32Array>();
+  private positionsCache = new Map<number, Record<string, TensorData>>();
 
   private constructor(
     readonly arch: Architecture,
@@ -59,24 +67,50 @@ export class Model {
     private readonly options: ModelOptions,
   ) {}
 
-  /** Checks the weights against the architecture, then builds both graphs inside an engine worker. */
+  /**
+   * The weights each session uses, in blob order: a dry build of each graph records what it reads.
+   * Every expected weight must be read by some graph.
+   */
+  static weightParts(arch: Architecture, layout: ConvLayout = '2d'): { id: SessionPart; names: string[] }[] {
+    const shapes = new Map(arch.expectedWeights().map((t) => [t.name, t.shape]));
+    const parts = SESSION_PARTS.map((id) => {
+      const names: string[] = [];
+      const record = (name: string) => {
+        const shape = shapes.get(name);
+        if (!shape) return undefined;
+        if (!names.includes(name)) names.push(name);
+        return { offset: 0, length: shape.reduce((a, b) => a * b, 1) * 4 };
+      };
+      buildPart(arch, id, new LayerContext(new Graph(id), record, shapes, layout));
+      return { id, names };
+    });
+    const used = new Set(parts.flatMap((p) => p.names));
+    const unused = [...shapes.keys()].filter((n) => !used.has(n));
+    if (unused.length) throw new Error(`${arch.kind}: weights expected but used by no graph: ${unused.join(', ')}`);
+    return parts;
+  }
+
+  /**
+   * Checks the weights against the architecture, then makes the two sessions inside an engine worker.
+   * Each session gets its own weight blob, dropped once ONNX Runtime has copied it, so peak memory
+   * holds at most one part twice.
+   */
   static async create(arch: Architecture, weights: WeightSet, source: string, options: ModelOptions = {}, engine?: Engine): Promise<Model> {
+    arch.adaptToWeights?.(new Set(weights.entries.keys()));
     const expected = arch.expectedWeights();
     checkWeights(weights, expected, source);
-    const { spec, offsets } = weights.pack(expected.map((t) => t.name));
     const shapes = new Map(expected.map((t) => [t.name, t.shape]));
     const layout = options.layout ?? '2d';
-    const trunk = new Graph(`${arch.kind}_trunk`);
-    arch.buildTrunk(new LayerContext(trunk, offsets, shapes, layout));
-    const head = new Graph(`${arch.kind}_head`);
-    arch.buildHead(new LayerContext(head, offsets, shapes, layout));
-
     const eng = engine ?? Engine.start(options);
     try {
-      await eng.loadBlob('weights', spec);
-      await eng.createSession('trunk', trunk.toModel(), ['weights']);
-      await eng.createSession('head', head.toModel(), ['weights']);
-      await eng.dropBlob('weights', { poison: options.poisonWeightBlob });
+      for (const { id, names } of Model.weightParts(arch, layout)) {
+        const { spec, offsets } = weights.pack(names);
+        const graph = new Graph(`${arch.kind}_${id}`);
+        buildPart(arch, id, new LayerContext(graph, (n) => offsets.get(n), shapes, layout, id));
+        await eng.loadBlob(id, spec);
+        await eng.createSession(id, graph.toModel(), [id]);
+        await eng.dropBlob(id, { poison: options.poisonWeightBlob });
+      }
     } catch (e) {
       if (!engine) await eng.close();
       throw e;
@@ -106,15 +140,14 @@ export class Model {
 
   /** Offset in bp from the input start to the first output bin. */
   outputOffset(length: number): number {
-    return this.arch.cropRange(length).start * this.arch.trunkResolution;
+    return this.arch.cropRange(length).start * this.arch.binSize;
   }
 
-  private positions(n: number): Float32Array {
-    let p = this.positionsCache.get(n);
+  private positionFeeds(length: number): Record<string, TensorData> {
+    let p = this.positionsCache.get(length);
     if (!p) {
-      const table = this.options.gammaTable?.n === n ? this.options.gammaTable.values : undefined;
-      p = this.arch.positions(n, table);
-      this.positionsCache.set(n, p);
+      p = this.arch.positionFeeds(length, this.options.gammaTable);
+      this.positionsCache.set(length, p);
     }
     return p;
   }
@@ -130,19 +163,25 @@ export class Model {
     return { data, batch: sequences.length, length };
   }
 
-  /** Trunk features [B, L/res, C] for a one-hot batch, tile by tile. */
-  async trunk(input: OneHotBatch): Promise<TensorData> {
+  /**
+   * Trunk features for a one-hot batch: one [B, L/resolution, C] tensor per trunk output (Enformer:
+   * `trunk`; Borzoi: `x_unet0`, `x_unet1`, `transformer_in`). Runs tile by tile when the input is
+   * longer than the tile length; each output is concatenated along its position axis.
+   */
+  async trunk(input: OneHotBatch): Promise<Record<string, TensorData>> {
     const { batch, length } = input;
-    const res = this.arch.trunkResolution;
+    const outputs = this.arch.trunkOutputs;
+    const names = outputs.map((o) => o.name);
+    const grid = trunkGrid(outputs);
+    if (length % grid !== 0) throw new LengthError(`sequence has length ${length} bp; the trunk needs a multiple of ${grid} bp`);
     const requested = this.options.tileLength ?? DEFAULT_TILE;
-    const core = requested <= 0 ? length : Math.max(res, Math.floor(requested / res) * res);
-    if (core >= length) {
-      return (await this.engine.run('trunk', { dna: { dtype: 'float32', dims: [batch, length, 4], data: input.data } }, ['trunk'])).trunk!;
-    }
+    const core = requested <= 0 ? length : Math.max(grid, Math.floor(requested / grid) * grid);
+    const run = (data: Float32Array, len: number) => this.engine.run('trunk', { dna: { dtype: 'float32', dims: [batch, len, 4], data } }, names);
+    if (core >= length) return run(input.data, length);
+
     const halo = this.arch.trunkHaloBp;
-    const positions = length / res;
-    let out: Float32Array | undefined;
-    let channels = 0;
+    if (halo % grid !== 0) throw new Error(`${this.arch.kind}: trunk halo ${halo} bp is not a multiple of the trunk grid ${grid} bp`);
+    const result: Record<string, TensorData> = {};
     for (let s = 0; s < length; s += core) {
       const e = Math.min(length, s + core);
       const ts = Math.max(0, s - halo);
@@ -150,34 +189,41 @@ export class Model {
       const tileLen = te - ts;
       const tile = new Float32Array(batch * tileLen * 4);
       for (let b = 0; b < batch; b++) tile.set(input.data.subarray((b * length + ts) * 4, (b * length + te) * 4), b * tileLen * 4);
-      const r = (await this.engine.run('trunk', { dna: { dtype: 'float32', dims: [batch, tileLen, 4], data: tile } }, ['trunk'])).trunk!;
-      channels = r.dims[2]!;
-      out ??= new Float32Array(batch * positions * channels);
-      const tilePositions = tileLen / res;
-      const skip = (s - ts) / res;
-      const keep = (e - s) / res;
-      const data = r.data as Float32Array;
-      for (let b = 0; b < batch; b++) {
-        const src = data.subarray((b * tilePositions + skip) * channels, (b * tilePositions + skip + keep) * channels);
-        out.set(src, (b * positions + s / res) * channels);
+      const r = await run(tile, tileLen);
+      for (const { name, resolution } of outputs) {
+        const t = r[name]!;
+        const channels = t.dims[2]!;
+        const positions = length / resolution;
+        result[name] ??= { dtype: 'float32', dims: [batch, positions, channels], data: new Float32Array(batch * positions * channels) };
+        const out = result[name].data as Float32Array;
+        const tilePositions = tileLen / resolution;
+        const skip = (s - ts) / resolution;
+        const keep = (e - s) / resolution;
+        const data = t.data as Float32Array;
+        for (let b = 0; b < batch; b++) {
+          const src = data.subarray((b * tilePositions + skip) * channels, (b * tilePositions + skip + keep) * channels);
+          out.set(src, (b * positions + s / resolution) * channels);
+        }
       }
     }
-    return { dtype: 'float32', dims: [batch, positions, channels], data: out! };
+    return result;
   }
 
-  /** Head outputs from trunk features of a sequence of `length` bp. */
-  async head(trunk: TensorData, length: number, opts: PredictOptions = {}): Promise<Prediction> {
+  /**
+   * Head outputs from trunk features of a sequence of `length` bp. `trunk` is the record from
+   * `trunk()`, or a single tensor for architectures with a single trunk output.
+   */
+  async head(trunk: Record<string, TensorData> | TensorData, length: number, opts: PredictOptions = {}): Promise<Prediction> {
     const heads = opts.heads ?? this.arch.headNames;
     for (const h of heads) this.arch.tracks(h);
-    const n = trunk.dims[1]!;
+    const features = isTensor(trunk) ? singleOutput(this.arch.trunkOutputs.map((o) => o.name), trunk) : trunk;
     const { start, end } = this.arch.cropRange(length);
-    const positions = this.positions(n);
     const fetches = [...heads, ...(opts.embeddings ? ['embeddings'] : [])];
     const out = await this.engine.run(
       'head',
       {
-        trunk,
-        positions: { dtype: 'float32', dims: [2 * n - 1, positions.length / (2 * n - 1)], data: positions },
+        ...features,
+        ...this.positionFeeds(length),
         crop: { dtype: 'int64', dims: [2], data: BigInt64Array.from([BigInt(start), BigInt(end)]) },
       },
       fetches,
@@ -199,4 +245,13 @@ export class Model {
   async close(): Promise<void> {
     if (this.ownsEngine) await this.engine.close();
   }
+}
+
+function isTensor(x: Record<string, TensorData> | TensorData): x is TensorData {
+  return Array.isArray((x as Partial<TensorData>).dims);
+}
+
+function singleOutput(names: string[], t: TensorData): Record<string, TensorData> {
+  if (names.length !== 1) throw new Error(`this model's trunk has several outputs (${names.join(', ')}); pass the record from trunk()`);
+  return { [names[0]!]: t };
 }

@@ -94,3 +94,44 @@ export function enformerPositionalFeatures(n: number, features: number, opts: Po
   }
   return out;
 }
+
+/**
+ * Borzoi's relative-position basis (baskerville `positional_features_central_mask`, 32 features):
+ * 16 central-mask features 1[w_k > |d|] with widths w_k = pow_rate^k - 1, pow_rate = exp(ln(n+1)/16)
+ * (k = 1..16, float32 like the reference, so the last width is n), then the same times sign(d).
+ * Returns the [2n-1, 32] table, row r for distance r-(n-1).
+ */
+export function borzoiPositionalFeatures(n: number, features = 32): Float32Array {
+  const basis = features / 2;
+  const powRate = Math.fround(Math.exp(Math.log(n + 1) / basis));
+  const widths = Array.from({ length: basis }, (_, k) => Math.fround(Math.fround(powRate ** (k + 1)) - 1));
+  const rows = 2 * n - 1;
+  const out = new Float32Array(rows * features);
+  for (let r = 0; r < rows; r++) {
+    const d = r - (n - 1);
+    for (let k = 0; k < basis; k++) {
+      const m = widths[k]! > Math.abs(d) ? 1 : 0;
+      out[r * features + k] = m;
+      out[r * features + basis + k] = Math.sign(d) * m;
+    }
+  }
+  return out;
+}
+
+/**
+ * Rotary embedding tables of flash-attn's RotaryEmbedding (non-interleaved): angle(p, i) = p · base^(-2i/dim)
+ * for positions p = 0..n-1 and i = 0..dim/2-1, computed in float64. Returns cos and sin, each [n, dim/2].
+ */
+export function rotaryTables(n: number, dim: number, base: number): { cos: Float32Array; sin: Float32Array } {
+  const half = dim / 2;
+  const cos = new Float32Array(n * half);
+  const sin = new Float32Array(n * half);
+  for (let i = 0; i < half; i++) {
+    const invFreq = base ** (-(2 * i) / dim);
+    for (let p = 0; p < n; p++) {
+      cos[p * half + i] = Math.cos(p * invFreq);
+      sin[p * half + i] = Math.sin(p * invFreq);
+    }
+  }
+  return { cos, sin };
+}

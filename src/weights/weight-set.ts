@@ -59,23 +59,24 @@ export class WeightSet {
   }
 
   /**
-   * Allocates the named tensors packed exactly as `pack()` lays them out, filled by `fill`, so that
-   * `pack()` hands the engine this one buffer instead of copying (used for generated weights).
+   * Allocates tensors packed exactly as `pack()` lays them out, one buffer per group, filled by
+   * `fill`, so that `pack(group)` hands the engine that buffer instead of copying (generated weights).
    */
-  static allocatePacked(tensors: { name: string; shape: number[] }[], fill: (name: string, data: Float32Array) => void): WeightSet {
-    let size = 0;
-    const placed = tensors.map((t) => {
-      const length = t.shape.reduce((a, b) => a * b, 1) * 4;
-      const at = size;
-      size += Math.ceil(length / 64) * 64;
-      return { ...t, at, length };
-    });
-    const buffer = new ArrayBuffer(size);
+  static allocatePacked(groups: { name: string; shape: number[] }[][], fill: (name: string, shape: number[], data: Float32Array) => void): WeightSet {
     const set = new WeightSet();
-    for (const t of placed) {
-      const data = new Float32Array(buffer, t.at, t.length / 4);
-      fill(t.name, data);
-      set.entries.set(t.name, { shape: t.shape, source: { kind: 'bytes', bytes: new Uint8Array(buffer, t.at, t.length) } });
+    for (const tensors of groups) {
+      let size = 0;
+      const placed = tensors.map((t) => {
+        const length = t.shape.reduce((a, b) => a * b, 1) * 4;
+        const at = size;
+        size += Math.ceil(length / 64) * 64;
+        return { ...t, at, length };
+      });
+      const buffer = new ArrayBuffer(size);
+      for (const t of placed) {
+        fill(t.name, t.shape, new Float32Array(buffer, t.at, t.length / 4));
+        set.entries.set(t.name, { shape: t.shape, source: { kind: 'bytes', bytes: new Uint8Array(buffer, t.at, t.length) } });
+      }
     }
     return set;
   }

@@ -1,0 +1,356 @@
+/**
+ * Borzoi (Linder et al. 2025) and Flashzoi (Hingerl et al. 2024), as in johahi/borzoi-pytorch:
+ *
+ *   one-hot DNA ─► conv_dna: conv15 (bias, no norm) ─ max-pool/2                           L/2
+ *               ─► res_tower: 5 × BN-GELU-conv5, max-pool/2 between them           ─► x_unet0  L/32
+ *               ─► unet1: max-pool/2 ─ BN-GELU-conv5 (→ dim)                         ─► x_unet1  L/64
+ *               ─► max-pool/2 ─► transformer × depth                                          L/128
+ *                    residual(LN ─ attention) ─ residual(LN ─ Linear ─ ReLU ─ Linear)
+ *                    attention: Borzoi = relative (Transformer-XL, central-mask basis);
+ *                               Flashzoi = grouped-query attention with rotary embedding
+ *               ─► upsampling_unet1: BN-GELU-conv1 ─ nearest ×2 ─ + horizontal_conv1(x_unet1) ─ separable1
+ *               ─► upsampling_unet0: BN-GELU-conv1 ─ nearest ×2 ─ + horizontal_conv0(x_unet0) ─ separable0
+ *               ─► centre crop ─► final_joined_convs: BN-GELU-conv1 ─ GELU ─► softplus heads (conv1)
+ *
+ * Every GELU is the tanh approximation; BatchNorm and LayerNorm use eps 1e-3. The encoder up to the
+ * last max-pool is local and forms the (tileable) trunk graph with three outputs, x_unet0, x_unet1
+ * and transformer_in; the transformer and the U-Net decoder form the head graph.
+ */
+import type { Value } from '../engine/graph.js';
+import type { TensorData } from '../engine/protocol.js';
+import type { ExpectedTensor } from '../weights/weight-set.js';
+import { relativeAttention, rotaryAttention } from './attention.js';
+import { batchNorm, batchNormChannelsLast, conv, gelu, layerNorm, linear, maxPool, toChannelsFirst, toChannelsLast, upsampleNearest2, type LayerContext } from './layers.js';
+import { borzoiPositionalFeatures, rotaryTables } from './positional.js';
+import { ConfigError, optionalBool, optionalIntArray, requireInt } from './config.js';
+import type { Architecture, FlopCount, TrunkOutput } from './architecture.js';
+
+const EPS = 1e-3;
+const GELU = 'tanh' as const;
+/** Relative-position features of Borzoi's attention (hard-coded in the reference). */
+const REL_POS_FEATURES = 32;
+/** Flashzoi's rotary embedding (hard-coded in the reference's FlashAttention). */
+const ROTARY_DIM = 128;
+const ROTARY_BASE = 20_000;
+/** Bins dropped at each end when `return_center_bins_only` is false (the reference's 16384 - 32). */
+const FULL_OUTPUT_MARGIN = 16;
+
+export interface BorzoiConfig {
+  dim: number;
+  depth: number;
+  heads: number;
+  attnDimKey: number;
+  /** Value size per head (relative attention). */
+  attnDimValue: number;
+  /** Flashzoi: rotary grouped-query attention instead of relative attention. */
+  flashed: boolean;
+  sequenceLength: number;
+  convDnaChannels: number;
+  resTowerChannels: number[];
+  finalJoinedChannels: number;
+  /** Track counts of the heads the config enables (human, mouse). */
+  outputHeads: Record<string, number>;
+  /** Track counts of both heads (`num_tracks_human`, `num_tracks_mouse`), enabled or not. */
+  tracks: { human: number; mouse: number };
+  returnCenterBinsOnly: boolean;
+  binsToReturn: number;
+}
+
+/**
+ * Reads the borzoi-pytorch hub `config.json` (BorzoiConfig keys, defaults as there) plus the extension
+ * keys for the widths the reference hard-codes (full-size defaults).
+ */
+export function parseBorzoiConfig(json: Record<string, unknown>, source: string): BorzoiConfig {
+  const dim = requireInt(json, 'dim', source, 1536);
+  const heads = requireInt(json, 'heads', source, 8);
+  const flashed = optionalBool(json, 'flashed', source) ?? false;
+  if (flashed) {
+    if (dim % heads !== 0) throw new ConfigError(`${source}: dim (${dim}) must be divisible by heads (${heads}) for flashed attention`);
+    if (heads % 2 !== 0) throw new ConfigError(`${source}: heads (${heads}) must be even for flashed attention (heads/2 key-value heads)`);
+    if (dim / heads < ROTARY_DIM) throw new ConfigError(`${source}: head size dim/heads (${dim / heads}) must be at least ${ROTARY_DIM} (rotary dims)`);
+  }
+  const tracks = { human: requireInt(json, 'num_tracks_human', source, 7611), mouse: requireInt(json, 'num_tracks_mouse', source, 2608) };
+  const outputHeads: Record<string, number> = {};
+  if (optionalBool(json, 'enable_human_head', source) ?? true) outputHeads.human = tracks.human;
+  if (optionalBool(json, 'enable_mouse_head', source) ?? false) outputHeads.mouse = tracks.mouse;
+  return {
+    dim,
+    depth: requireInt(json, 'depth', source, 8),
+    heads,
+    attnDimKey: requireInt(json, 'attn_dim_key', source, 64),
+    attnDimValue: requireInt(json, 'attn_dim_value', source, 192),
+    flashed,
+    sequenceLength: requireInt(json, 'sequence_length', source, 524_288),
+    convDnaChannels: requireInt(json, 'conv_dna_channels', source, 512),
+    resTowerChannels: optionalIntArray(json, 'res_tower_channels', source, 5) ?? [608, 736, 896, 1056, 1280],
+    finalJoinedChannels: requireInt(json, 'final_joined_channels', source, 1920),
+    outputHeads,
+    tracks,
+    returnCenterBinsOnly: optionalBool(json, 'return_center_bins_only', source) ?? true,
+    binsToReturn: requireInt(json, 'bins_to_return', source, 6144),
+  };
+}
+
+export class Borzoi implements Architecture {
+  readonly kind: 'borzoi' | 'flashzoi';
+  /** bp per output bin (the resolution of x_unet0 and of the decoder output). */
+  readonly binSize = 32;
+  /** bp per transformer position. */
+  readonly transformerResolution = 128;
+  readonly defaultSequenceLength: number;
+  private outputHeads: Record<string, number>;
+
+  constructor(readonly config: BorzoiConfig) {
+    this.kind = config.flashed ? 'flashzoi' : 'borzoi';
+    this.defaultSequenceLength = config.sequenceLength;
+    this.outputHeads = { ...config.outputHeads };
+  }
+
+  get headNames(): string[] {
+    return Object.keys(this.outputHeads);
+  }
+
+  tracks(head: string): number {
+    const n = this.outputHeads[head];
+    if (n === undefined) throw new Error(`no head named '${head}' (heads: ${this.headNames.join(', ')})`);
+    return n;
+  }
+
+  get embeddingSize(): number {
+    return this.config.finalJoinedChannels;
+  }
+
+  /** Output channels of the encoder: conv_dna, then the five res-tower blocks. */
+  get channels(): number[] {
+    return [this.config.convDnaChannels, ...this.config.resTowerChannels];
+  }
+
+  get trunkOutputs(): TrunkOutput[] {
+    const { dim } = this.config;
+    return [
+      { name: 'x_unet0', resolution: 32, channels: this.channels[5]! },
+      { name: 'x_unet1', resolution: 64, channels: dim },
+      { name: 'transformer_in', resolution: this.transformerResolution, channels: dim },
+    ];
+  }
+
+  /**
+   * Receptive-field radius in bp of the encoder (conv15 at 1 bp, conv5 at 2..32 bp, unet1's conv5 at
+   * 64 bp; the max-pools align with tile boundaries on the 128-bp grid), rounded up to that grid.
+   */
+  get trunkHaloBp(): number {
+    let radius = 7;
+    for (let i = 0; i < 5; i++) radius += 2 * 2 ** (i + 1);
+    radius += 2 * 64;
+    return Math.ceil(radius / this.transformerResolution) * this.transformerResolution;
+  }
+
+  /** Heads present in the weights decide which heads run (human-only checkpoints lack mouse_head). */
+  adaptToWeights(names: ReadonlySet<string>): void {
+    const present = (['human', 'mouse'] as const).filter((h) => names.has(`${h}_head.weight`));
+    if (present.length === 0) return; // keep the configured heads, so the weight check names them
+    this.outputHeads = Object.fromEntries(present.map((h) => [h, this.config.tracks[h]]));
+  }
+
+  expectedWeights(): ExpectedTensor[] {
+    const { dim, depth, heads, attnDimKey, attnDimValue, finalJoinedChannels: joined } = this.config;
+    const t: ExpectedTensor[] = [];
+    const bn = (p: string, ch: number) => ['weight', 'bias', 'running_mean', 'running_var'].forEach((n) => t.push({ name: `${p}.${n}`, shape: [ch] }));
+    const convW = (p: string, out: number, inCh: number, k: number, bias = true) => {
+      t.push({ name: `${p}.weight`, shape: [out, inCh, k] });
+      if (bias) t.push({ name: `${p}.bias`, shape: [out] });
+    };
+    const block = (p: string, inCh: number, out: number, k: number) => {
+      bn(`${p}.norm`, inCh);
+      convW(`${p}.conv_layer`, out, inCh, k);
+    };
+    const ch = this.channels;
+    convW('conv_dna.conv_layer', ch[0]!, 4, 15);
+    for (let i = 0; i < 5; i++) block(`res_tower.${2 * i}`, ch[i]!, ch[i + 1]!, 5);
+    block('unet1.1', ch[5]!, dim, 5);
+    block('horizontal_conv0', ch[5]!, dim, 1);
+    block('horizontal_conv1', dim, dim, 1);
+    for (let j = 0; j < depth; j++) {
+      const a = `transformer.${j}.0.fn`;
+      t.push({ name: `${a}.0.weight`, shape: [dim] }, { name: `${a}.0.bias`, shape: [dim] });
+      if (this.config.flashed) {
+        const d = dim / heads;
+        const qkv = d * (heads + 2 * (heads / 2));
+        t.push({ name: `${a}.1.mha.Wqkv.weight`, shape: [qkv, dim] }, { name: `${a}.1.mha.Wqkv.bias`, shape: [qkv] });
+        t.push({ name: `${a}.1.mha.out_proj.weight`, shape: [dim, dim] }, { name: `${a}.1.mha.out_proj.bias`, shape: [dim] });
+      } else {
+        t.push({ name: `${a}.1.rel_content_bias`, shape: [1, heads, 1, attnDimKey] }, { name: `${a}.1.rel_pos_bias`, shape: [1, heads, 1, attnDimKey] });
+        t.push({ name: `${a}.1.to_q.weight`, shape: [heads * attnDimKey, dim] });
+        t.push({ name: `${a}.1.to_k.weight`, shape: [heads * attnDimKey, dim] });
+        t.push({ name: `${a}.1.to_v.weight`, shape: [heads * attnDimValue, dim] });
+        t.push({ name: `${a}.1.to_out.weight`, shape: [dim, heads * attnDimValue] }, { name: `${a}.1.to_out.bias`, shape: [dim] });
+        t.push({ name: `${a}.1.to_rel_k.weight`, shape: [heads * attnDimKey, REL_POS_FEATURES] });
+      }
+      const m = `transformer.${j}.1.fn`;
+      t.push({ name: `${m}.0.weight`, shape: [dim] }, { name: `${m}.0.bias`, shape: [dim] });
+      t.push({ name: `${m}.1.weight`, shape: [2 * dim, dim] }, { name: `${m}.1.bias`, shape: [2 * dim] });
+      t.push({ name: `${m}.4.weight`, shape: [dim, 2 * dim] }, { name: `${m}.4.bias`, shape: [dim] });
+    }
+    for (const u of ['upsampling_unet1', 'upsampling_unet0']) block(`${u}.0`, dim, dim, 1);
+    for (const s of ['separable1', 'separable0']) {
+      convW(`${s}.conv_layer.0`, dim, 1, 3, false);
+      convW(`${s}.conv_layer.1`, dim, dim, 1);
+    }
+    block('final_joined_convs.0', dim, joined, 1);
+    for (const [head, tracks] of Object.entries(this.outputHeads)) convW(`${head}_head`, tracks, joined, 1);
+    return t;
+  }
+
+  /** BatchNorm step counters are not used in inference; a rotary `inv_freq` buffer is recomputed. */
+  canonicalName(name: string): string | null {
+    if (name.endsWith('.num_batches_tracked') || name.endsWith('.rotary_emb.inv_freq')) return null;
+    return name;
+  }
+
+  /** Encoder: dna [B, L, 4] -> x_unet0 [B, L/32, c5], x_unet1 [B, L/64, dim], transformer_in [B, L/128, dim]. */
+  buildTrunk(c: LayerContext): void {
+    const g = c.g;
+    const { dim } = this.config;
+    const dna = g.input('dna', 'float32', ['batch', 'length', 4]);
+    const block = (x: Value, p: string) => conv(c, gelu(c, batchNorm(c, x, `${p}.norm`, EPS), GELU), `${p}.conv_layer`);
+
+    let x = maxPool(c, conv(c, toChannelsFirst(c, dna), 'conv_dna.conv_layer'));
+    for (let i = 0; i < 5; i++) {
+      if (i > 0) x = maxPool(c, x);
+      x = block(x, `res_tower.${2 * i}`);
+    }
+    const unet0 = x;
+    const unet1 = block(maxPool(c, unet0), 'unet1.1');
+    const transformerIn = maxPool(c, unet1);
+
+    g.output(toChannelsLast(c, unet0), 'x_unet0', 'float32', ['batch', 'bins', this.channels[5]!]);
+    g.output(toChannelsLast(c, unet1), 'x_unet1', 'float32', ['batch', 'half_bins', dim]);
+    g.output(toChannelsLast(c, transformerIn), 'transformer_in', 'float32', ['batch', 'positions', dim]);
+  }
+
+  /** Transformer, U-Net decoder, crop, final convs and heads -> heads [B, T, tracks], embeddings [B, T, joined]. */
+  buildHead(c: LayerContext): void {
+    const g = c.g;
+    const { dim, depth, heads, attnDimKey, attnDimValue, finalJoinedChannels: joined } = this.config;
+    const unet0 = g.input('x_unet0', 'float32', ['batch', 'bins', this.channels[5]!]);
+    const unet1 = g.input('x_unet1', 'float32', ['batch', 'half_bins', dim]);
+    let x = g.input('transformer_in', 'float32', ['batch', 'positions', dim]);
+    const crop = g.input('crop', 'int64', [2]);
+    const block = (v: Value, p: string) => conv(c, gelu(c, batchNorm(c, v, `${p}.norm`, EPS), GELU), `${p}.conv_layer`);
+
+    let attention: (v: Value, prefix: string) => Value;
+    if (this.config.flashed) {
+      const cos = g.input('rotary_cos', 'float32', ['positions', ROTARY_DIM / 2]);
+      const sin = g.input('rotary_sin', 'float32', ['positions', ROTARY_DIM / 2]);
+      const shape = { heads, kvHeads: heads / 2, headDim: dim / heads, rotaryDim: ROTARY_DIM };
+      attention = (v, prefix) => rotaryAttention(c, v, cos, sin, `${prefix}.mha`, shape);
+    } else {
+      const positions = g.input('positions', 'float32', ['distances', REL_POS_FEATURES]);
+      const shape = { heads, keySize: attnDimKey, valueSize: attnDimValue };
+      attention = (v, prefix) => relativeAttention(c, v, positions, prefix, shape);
+    }
+    for (let j = 0; j < depth; j++) {
+      const a = `transformer.${j}.0.fn`;
+      x = g.op('Add', [x, attention(layerNorm(c, x, `${a}.0`, EPS), `${a}.1`)]);
+      const m = `transformer.${j}.1.fn`;
+      const hidden = g.op('Relu', [linear(c, layerNorm(c, x, `${m}.0`, EPS), `${m}.1`)]);
+      x = g.op('Add', [x, linear(c, hidden, `${m}.4`)]);
+    }
+
+    // U-Net decoder, channels-first: upsample the deep path, add the skip path, separable conv.
+    const separable = (v: Value, p: string) => conv(c, conv(c, v, `${p}.conv_layer.0`, { bias: false, group: dim }), `${p}.conv_layer.1`);
+    let y = upsampleNearest2(c, block(toChannelsFirst(c, x), 'upsampling_unet1.0'));
+    y = separable(g.op('Add', [y, block(toChannelsFirst(c, unet1), 'horizontal_conv1')]), 'separable1');
+    y = upsampleNearest2(c, block(y, 'upsampling_unet0.0'));
+    y = separable(g.op('Add', [y, block(toChannelsFirst(c, unet0), 'horizontal_conv0')]), 'separable0');
+
+    // Centre crop (bins [crop[0], crop[1])), then the pointwise layers channels-last.
+    const start = g.op('Slice', [crop, g.ints([0]), g.ints([1])]);
+    const end = g.op('Slice', [crop, g.ints([1]), g.ints([2])]);
+    const cropped = g.op('Slice', [toChannelsLast(c, y), start, end, g.ints([1])]);
+    const final = 'final_joined_convs.0';
+    let e = gelu(c, batchNormChannelsLast(c, cropped, `${final}.norm`, EPS), GELU);
+    e = gelu(c, linear(c, e, `${final}.conv_layer`, { weightDims: [joined, dim] }), GELU);
+    g.output(e, 'embeddings', 'float32', ['batch', 'targets', joined]);
+    for (const [head, tracks] of Object.entries(this.outputHeads)) {
+      g.output(g.op('Softplus', [linear(c, e, `${head}_head`, { weightDims: [tracks, joined] })]), head, 'float32', ['batch', 'targets', tracks]);
+    }
+  }
+
+  /** Seven max-pools by 2 down to the transformer, and the decoder upsamples back by 2 twice. */
+  lengthProblem(length: number): string | null {
+    const grid = this.transformerResolution;
+    if (!Number.isInteger(length) || length <= 0 || length % grid !== 0) return `the model accepts positive multiples of ${grid} bp`;
+    const { start, end } = this.cropRange(length);
+    if (end <= start) return `the centre crop leaves no output bins (use more than ${2 * FULL_OUTPUT_MARGIN * this.binSize} bp)`;
+    return null;
+  }
+
+  /**
+   * Output bins kept from the N = L/32 decoder bins. The reference crops centrally to `bins_to_return`
+   * (6144 of 16384 at 524,288 bp) or, with `return_center_bins_only` false, to 16384 - 32 (16 bins off
+   * each end). For any other length: the target T is `bins_to_return` capped at N (all bins when the
+   * input is shorter than T·32 bp), or N - 32 without centre-only output; the crop itself is the
+   * reference's TargetLengthCrop: trim = floor((T - N) / 2), bins [-trim, N + trim) — exactly T bins
+   * when N - T is even (8192 bp, bins_to_return 128: bins [64, 192)).
+   */
+  cropRange(length: number): { start: number; end: number } {
+    const n = length / this.binSize;
+    const target = this.config.returnCenterBinsOnly ? Math.min(this.config.binsToReturn, n) : n - 2 * FULL_OUTPUT_MARGIN;
+    const margin = Math.ceil((n - target) / 2); // = -floor((T - N) / 2)
+    return { start: margin, end: n - margin };
+  }
+
+  /** Borzoi: the [2n-1, 32] relative-position basis; Flashzoi: rotary cos/sin tables [n, 64]. */
+  positionFeeds(length: number): Record<string, TensorData> {
+    const n = length / this.transformerResolution;
+    if (this.config.flashed) {
+      const { cos, sin } = rotaryTables(n, ROTARY_DIM, ROTARY_BASE);
+      return {
+        rotary_cos: { dtype: 'float32', dims: [n, ROTARY_DIM / 2], data: cos },
+        rotary_sin: { dtype: 'float32', dims: [n, ROTARY_DIM / 2], data: sin },
+      };
+    }
+    return { positions: { dtype: 'float32', dims: [2 * n - 1, REL_POS_FEATURES], data: borzoiPositionalFeatures(n, REL_POS_FEATURES) } };
+  }
+
+  /** Multiply-add FLOPs (2 per MAC) of convolutions, projections and attention products, per stage. */
+  flops(length: number, headNames = this.headNames): FlopCount {
+    const { dim, depth, heads, attnDimKey: dk, attnDimValue: dv, finalJoinedChannels: joined } = this.config;
+    const ch = this.channels;
+    const conv = (positions: number, inCh: number, out: number, k: number) => 2 * positions * inCh * out * k;
+    const x0 = length / 32;
+    const x1 = length / 64;
+    const n = length / this.transformerResolution;
+    let tower = 0;
+    for (let i = 0; i < 5; i++) tower += conv(length / 2 ** (i + 1), ch[i]!, ch[i + 1]!, 5);
+    let attention: number;
+    if (this.config.flashed) {
+      const d = dim / heads;
+      attention = 2 * n * dim * d * (heads + 2 * (heads / 2)) + 2 * n * dim * dim + 2 * 2 * heads * n * n * d;
+    } else {
+      attention =
+        2 * n * dim * (2 * heads * dk + 2 * heads * dv) + // q, k, v, out projections
+        2 * (2 * n - 1) * REL_POS_FEATURES * heads * dk + // to_rel_k
+        2 * heads * n * n * dk + // content logits
+        2 * heads * n * (2 * n - 1) * dk + // positional logits before the shift
+        2 * heads * n * n * dv; // attention × values
+    }
+    const mlp = 2 * 2 * n * dim * 2 * dim;
+    const upsampling =
+      conv(n, dim, dim, 1) + conv(x1, dim, dim, 1) + conv(x1, 1, dim, 3) + conv(x1, dim, dim, 1) + // unet1 level
+      conv(x1, dim, dim, 1) + conv(x0, ch[5]!, dim, 1) + conv(x0, 1, dim, 3) + conv(x0, dim, dim, 1); // unet0 level
+    const { start, end } = this.cropRange(length);
+    const targets = end - start;
+    const stages: Record<string, number> = {
+      stem: conv(length, 4, ch[0]!, 15),
+      res_tower: tower,
+      unet1: conv(x1, ch[5]!, dim, 5),
+      transformer: depth * (attention + mlp),
+      upsampling,
+      final_joined_convs: conv(targets, dim, joined, 1),
+    };
+    for (const h of headNames) stages[`heads.${h}`] = conv(targets, joined, this.tracks(h), 1);
+    return { stages, total: Object.values(stages).reduce((a, b) => a + b, 0) };
+  }
+}

@@ -1,0 +1,127 @@
+/** Parity tests shared by the Borzoi and Flashzoi fixtures (same network apart from attention). */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { loadModel } from '../models/load.js';
+import type { Model } from '../models/model.js';
+import type { TensorData } from '../engine/protocol.js';
+import { Graph } from '../engine/graph.js';
+import { Engine } from '../engine/engine.js';
+import { SafetensorsFile } from '../weights/safetensors.js';
+import { WeightSet } from '../weights/weight-set.js';
+import { LayerContext, layerNorm, linear } from '../models/layers.js';
+import { relativeAttention, rotaryAttention } from '../models/attention.js';
+import { Borzoi, parseBorzoiConfig } from '../models/borzoi.js';
+import { assertClose, channelsLast, maxAbsDiff, openFixture, readRef, type Fixture } from './fixtures.js';
+
+/** The issue's bar for float32 intermediates: atol 5e-5 + rtol 1e-4 (≥ 10x the reference's own f32-vs-f64 error). */
+export const INTERMEDIATE_TOL = { atol: 5e-5, rtol: 1e-4 };
+
+interface Suggested {
+  [name: string]: { atol: number };
+}
+
+export async function suggestedTolerances(fixture: Fixture): Promise<Suggested> {
+  const ref = JSON.parse(await readFile(`${fixture.dir}/reference.json`, 'utf8'));
+  return ref.suggested_tolerances as Suggested;
+}
+
+async function withModel<T>(dir: string, options: Parameters<typeof loadModel>[1], fn: (m: Model) => Promise<T>): Promise<T> {
+  const model = await loadModel(dir, options);
+  try {
+    return await fn(model);
+  } finally {
+    await model.close();
+  }
+}
+
+export function unetParityTests(fixtureName: string, kind: 'borzoi' | 'flashzoi'): void {
+  test(`${fixtureName}: trunk outputs, heads and embeddings match the reference`, async () => {
+    const fx = await openFixture(fixtureName);
+    const tol = await suggestedTolerances(fx);
+    const out = fx.outputs;
+    await withModel(fx.dir, { tileLength: 0 }, async (model) => {
+      assert.equal(model.arch.kind, kind);
+      assert.deepEqual(model.headNames, ['human', 'mouse']);
+      const trunk = await model.trunk({ data: fx.x, batch: fx.batch, length: fx.length });
+      const shape = (n: string) => out.tensors.get(n)!.shape;
+      // Trunk outputs are [B, positions, C]; the reference's conv stages are channels-first.
+      assertClose(trunk.x_unet0!.data as Float32Array, channelsLast(readRef(out, 'after_res_tower'), shape('after_res_tower')), INTERMEDIATE_TOL, 'x_unet0 vs after_res_tower');
+      assertClose(trunk.x_unet1!.data as Float32Array, channelsLast(readRef(out, 'after_unet1'), shape('after_unet1')), INTERMEDIATE_TOL, 'x_unet1 vs after_unet1');
+      assertClose(trunk.transformer_in!.data as Float32Array, readRef(out, 'transformer_in'), INTERMEDIATE_TOL, 'transformer_in');
+
+      const p = await model.head(trunk, fx.length, { embeddings: true });
+      for (const head of ['human', 'mouse']) {
+        const got = p.heads[head]!;
+        assert.deepEqual(got.shape, shape(head));
+        // README: atol vs *_f64 = 10x the reference's own float32 error; allow 2x that against float32.
+        assertClose(got.data, readRef(out, `${head}_f64`), { atol: tol[head]!.atol }, `${head} vs ${head}_f64`);
+        assertClose(got.data, readRef(out, head), { atol: 2 * tol[head]!.atol }, `${head} vs float32 ${head}`);
+      }
+      const emb = p.embeddings!;
+      assertClose(emb.data, channelsLast(readRef(out, 'embeddings_f64'), shape('embeddings')), { atol: tol.embeddings!.atol }, 'embeddings vs embeddings_f64');
+      assertClose(emb.data, channelsLast(readRef(out, 'embeddings'), shape('embeddings')), { atol: 2 * tol.embeddings!.atol }, 'embeddings vs float32');
+    });
+  });
+
+  test(`${fixtureName}: tiled trunk equals the untiled one, in both conv layouts`, async () => {
+    const fx = await openFixture(fixtureName);
+    const input = { data: fx.x, batch: fx.batch, length: fx.length };
+    const whole = await withModel(fx.dir, { tileLength: 0 }, (m) => m.trunk(input));
+    for (const layout of ['2d', '1d'] as const) {
+      // 512-bp tiles: core on the 128-bp grid, halo 384 bp, so most tiles have both halos.
+      const { tiled, prediction } = await withModel(fx.dir, { tileLength: 512, layout }, async (m) => {
+        const t = await m.trunk(input);
+        return { tiled: t, prediction: await m.head(t, fx.length) };
+      });
+      for (const [name, t] of Object.entries(whole)) {
+        const other: TensorData = tiled[name]!;
+        assert.deepEqual(other.dims, t.dims, name);
+        const d = maxAbsDiff(other.data as Float32Array, t.data as Float32Array);
+        assert.ok(d <= 1e-5, `${layout} ${name}: tiled differs from untiled by ${d}`);
+      }
+      assertClose(prediction.heads.human!.data, readRef(fx.outputs, 'human_f64'), { atol: 3e-5 }, `${layout} tiled human`);
+    }
+  });
+}
+
+/**
+ * Attention of transformer block 0 alone, fed the reference's transformer_in:
+ * attention_out_block_0 (and, for Flashzoi, the fused qkv projection attention_qkv_block_0).
+ */
+export function attentionBlockTest(fixtureName: string): void {
+  test(`${fixtureName}: attention of block 0 matches the reference intermediates`, async () => {
+    const fx = await openFixture(fixtureName);
+    const arch = new Borzoi(parseBorzoiConfig(JSON.parse(await readFile(`${fx.dir}/config.json`, 'utf8')), 'config.json'));
+    const { dim, heads, attnDimKey, attnDimValue, flashed } = arch.config;
+    const weights = WeightSet.fromSafetensors(await SafetensorsFile.open(`${fx.dir}/weights.safetensors`));
+    const expected = arch.expectedWeights();
+    const { spec, offsets } = weights.pack(expected.map((t) => t.name));
+    const g = new Graph('attention_block_0');
+    const c = new LayerContext(g, (n) => offsets.get(n), new Map(expected.map((t) => [t.name, t.shape])), '2d');
+    const x = layerNorm(c, g.input('x', 'float32', ['batch', 'n', dim]), 'transformer.0.0.fn.0', 1e-3);
+    const prefix = 'transformer.0.0.fn.1';
+    if (flashed) {
+      const cos = g.input('rotary_cos', 'float32', ['n', 64]);
+      const sin = g.input('rotary_sin', 'float32', ['n', 64]);
+      const shape = { heads, kvHeads: heads / 2, headDim: dim / heads, rotaryDim: 128 };
+      g.output(rotaryAttention(c, x, cos, sin, `${prefix}.mha`, shape), 'out', 'float32', ['batch', 'n', dim]);
+      g.output(linear(c, x, `${prefix}.mha.Wqkv`), 'qkv', 'float32', ['batch', 'n', 'qkv']);
+    } else {
+      const positions = g.input('positions', 'float32', ['distances', 32]);
+      g.output(relativeAttention(c, x, positions, prefix, { heads, keySize: attnDimKey, valueSize: attnDimValue }), 'out', 'float32', ['batch', 'n', dim]);
+    }
+    const engine = Engine.start();
+    try {
+      await engine.loadBlob('weights', spec);
+      await engine.createSession('attention', g.toModel(), ['weights']);
+      const xin = fx.outputs.readFloat32('transformer_in');
+      const feeds = { x: { dtype: 'float32' as const, dims: fx.outputs.tensors.get('transformer_in')!.shape, data: xin }, ...arch.positionFeeds(fx.length) };
+      const out = await engine.run('attention', feeds, flashed ? ['out', 'qkv'] : ['out']);
+      assertClose(out.out!.data as Float32Array, readRef(fx.outputs, 'attention_out_block_0'), INTERMEDIATE_TOL, 'attention_out_block_0');
+      if (flashed) assertClose(out.qkv!.data as Float32Array, readRef(fx.outputs, 'attention_qkv_block_0'), INTERMEDIATE_TOL, 'attention_qkv_block_0');
+    } finally {
+      await engine.close();
+    }
+  });
+}

@@ -8,3 +8,5 @@ export { SafetensorsFile, writeSafetensors, type TensorInfo } from './weights/sa
 export { WeightSet, checkWeights, WeightsMismatchError } from './weights/weight-set.js';
 export { Engine, type EngineOptions } from './engine/engine.js';
 export { Graph } from './engine/graph.js';
+export { readFasta, readFastaRecords, FastaError, type FastaRecord } from './genome/fasta.js';
+export { predictFasta, predictRecords, PredictInputError, type FastaPrediction, type PredictFastaOptions } from './tasks/predict-fasta.js';

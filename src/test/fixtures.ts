@@ -1,14 +1,77 @@
 /**
- * Test helpers: the shared parity fixtures (`<repo>/../shared/fixtures`, reached from dist/test) and
- * element-wise comparisons.
+ * Test helpers: the shared parity fixtures (`../shared/fixtures` beside the repository root, reached
+ * from dist/test), temporary directories and element-wise comparisons. Tests that need a fixture set
+ * skip (with the reason) when it is absent, e.g. in a clone without the shared folder.
  */
 import assert from 'node:assert/strict';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { SafetensorsFile } from '../weights/safetensors.js';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SafetensorsFile, writeSafetensors, type TensorToWrite } from '../weights/safetensors.js';
+
+/** From dist/test/ up to the repository root, then to its sibling `shared/`. */
+export const FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/', import.meta.url));
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const CLI = join(REPO_ROOT, 'dist', 'cli', 'main.js');
+
+/** Absolute path of a fixture file or set, or undefined when it is not there. */
+export function fixture(name: string): string | undefined {
+  const path = join(FIXTURES, name);
+  return existsSync(path) ? path : undefined;
+}
+
+/** For `test(name, { skip: skipUnless('enformer-small') }, …)`: false, or the reason to skip. */
+export function skipUnless(name: string): false | string {
+  return fixture(name) ? false : `fixture ${join(FIXTURES, name)} not found (needs ../shared/fixtures beside the repo)`;
+}
+
+/** A fresh temporary directory under os.tmpdir(), removed by the returned cleanup. */
+export function tempDir(prefix = 'seq2track-test-'): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Largest |a - b| and whether every element is within atol + rtol·|b|. */
+export function compare(a: ArrayLike<number>, b: ArrayLike<number>, atol: number, rtol = 0): { maxAbs: number; ok: boolean; worst: number } {
+  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
+  let maxAbs = 0;
+  let ok = true;
+  let worst = -1;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i]! - b[i]!);
+    if (!(d <= atol + rtol * Math.abs(b[i]!))) {
+      if (ok) worst = i;
+      ok = false;
+    }
+    if (d > maxAbs || Number.isNaN(d)) maxAbs = Number.isNaN(d) ? Infinity : d;
+  }
+  return { maxAbs, ok, worst };
+}
+
+/** A copy of the fixture model whose weights miss one tensor, carry an extra one and mis-shape a third. */
+export async function brokenModelDir(dir: string): Promise<string> {
+  const src = fixture('enformer-small')!;
+  copyFileSync(join(src, 'config.json'), join(dir, 'config.json'));
+  const file = await SafetensorsFile.open(join(src, 'weights.safetensors'));
+  const tensors: TensorToWrite[] = [];
+  for (const info of file.tensors.values()) {
+    if (info.name === 'stem.0.bias' || info.name === '_trunk.1.0.bias') continue;
+    if (info.name === '_heads.mouse.0.bias') {
+      tensors.push({ name: info.name, dtype: 'F32', shape: [7], data: new Float32Array(7) });
+      continue;
+    }
+    tensors.push({ name: info.name, dtype: 'F32', shape: info.shape, data: file.readFloat32(info.name) });
+  }
+  tensors.push({ name: 'transformer.9.extra.weight', dtype: 'F32', shape: [2], data: new Float32Array(2) });
+  await writeSafetensors(join(dir, 'weights.safetensors'), tensors);
+  return dir;
+}
+
 
 /** Absolute path of a fixture folder or file, e.g. fixturePath('borzoi-small', 'config.json'). */
 export function fixturePath(...parts: string[]): string {
-  return fileURLToPath(new URL(`../../../shared/fixtures/${parts.join('/')}`, import.meta.url));
+  return join(FIXTURES, ...parts);
 }
 
 export interface Fixture {
@@ -51,17 +114,8 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 /** Asserts |got - want| <= atol + rtol·|want| everywhere; returns the max abs difference (printed with PARITY_LOG=1). */
 export function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, tol: { atol: number; rtol?: number }, what: string): number {
   assert.equal(got.length, want.length, `${what}: ${got.length} values, expected ${want.length}`);
-  const rtol = tol.rtol ?? 0;
-  let worst = -1;
-  for (let i = 0; i < want.length; i++) {
-    const d = Math.abs(got[i]! - want[i]!);
-    if (!(d <= tol.atol + rtol * Math.abs(want[i]!))) {
-      worst = i;
-      break;
-    }
-  }
-  const m = maxAbsDiff(got, want);
-  if (process.env.PARITY_LOG) console.log(`# ${what}: max abs diff ${m.toExponential(2)}`);
-  assert.ok(worst < 0, `${what}: element ${worst} is ${got[worst]}, expected ${want[worst]} (atol ${tol.atol}, rtol ${rtol}; max abs diff ${m.toExponential(2)})`);
-  return m;
+  const { maxAbs, ok, worst } = compare(got, want, tol.atol, tol.rtol ?? 0);
+  if (process.env.PARITY_LOG) console.log(`# ${what}: max abs diff ${maxAbs.toExponential(2)}`);
+  assert.ok(ok, `${what}: element ${worst} is ${got[worst]}, expected ${want[worst]} (atol ${tol.atol}, rtol ${tol.rtol ?? 0}; max abs diff ${maxAbs.toExponential(2)})`);
+  return maxAbs;
 }

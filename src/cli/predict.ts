@@ -1,0 +1,67 @@
+/** `seq2track predict`: options in, FASTA through the model, one output file out. */
+import { extname } from 'node:path';
+import { loadModel } from '../models/load.js';
+import { readFastaRecords } from '../genome/fasta.js';
+import { predictRecords } from '../tasks/predict-fasta.js';
+import { writeTsv } from '../formats/tsv.js';
+import { writePredictionSafetensors } from '../formats/safetensors-out.js';
+import { UsageError } from './errors.js';
+import { Progress } from './progress.js';
+
+export interface PredictArgs {
+  model: string;
+  fasta: string;
+  out: string;
+  heads?: string[];
+  embeddings?: boolean;
+  batchSize: number;
+  threads?: number;
+  tileLength?: number;
+  device: 'cpu' | 'cuda';
+}
+
+const FORMATS = { '.safetensors': 'safetensors', '.tsv': 'tsv' } as const;
+
+export async function runPredict(args: PredictArgs): Promise<void> {
+  const started = Date.now();
+  // Cheap checks first: a typo in --out should not cost a model load.
+  const format = FORMATS[extname(args.out).toLowerCase() as keyof typeof FORMATS];
+  if (!format) throw new UsageError(`--out ${args.out}: unknown output format (use a .safetensors or .tsv file name)`);
+  const records = await readFastaRecords(args.fasta);
+
+  const model = await loadModel(args.model, {
+    threads: args.threads,
+    tileLength: args.tileLength,
+    executionProvider: args.device,
+  });
+  const progress = new Progress('records');
+  try {
+    const p = await predictRecords(model, records, args.fasta, {
+      heads: args.heads,
+      embeddings: args.embeddings,
+      batchSize: args.batchSize,
+      onProgress: (done, total) => progress.update(done, total),
+    });
+    progress.done();
+    const tensors = Object.entries(p.heads).map(([name, tensor]) => ({ name, tensor }));
+    if (p.embeddings) tensors.push({ name: 'embeddings', tensor: p.embeddings });
+    if (format === 'tsv') {
+      await writeTsv(args.out, { records: p.records, binSize: p.binSize, tensors });
+    } else {
+      await writePredictionSafetensors(args.out, tensors, {
+        producer: 'seq2track predict',
+        records: JSON.stringify(p.records.map((r) => r.name)),
+        lengths: JSON.stringify(p.records.map((r) => r.length)),
+        first_bin_offsets: JSON.stringify(p.records.map((r) => r.offset)),
+        bin_size: String(p.binSize),
+      });
+    }
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    process.stderr.write(
+      `seq2track: predicted ${p.records.length} record${p.records.length === 1 ? '' : 's'} × ${p.bins} bins (${tensors.map((t) => t.name).join(', ')}) in ${seconds} s -> ${args.out}\n`,
+    );
+  } finally {
+    progress.done();
+    await model.close();
+  }
+}

@@ -7,6 +7,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Enformer, parseEnformerConfig } from '../models/enformer.js';
+import { Borzoi, parseBorzoiConfig } from '../models/borzoi.js';
 import type { Architecture } from '../models/architecture.js';
 import { Model } from '../models/model.js';
 import { WeightSet } from '../weights/weight-set.js';
@@ -25,6 +26,9 @@ const MODELS: Record<string, () => BenchModel> = {
     length: 196_608,
     baselineModel: 'enformer',
   }),
+  // The published replicates: human head (7,611 tracks), 524,288 bp in, 6,144 bins out.
+  borzoi: () => ({ arch: new Borzoi(parseBorzoiConfig({}, 'borzoi full size')), length: 524_288, baselineModel: 'borzoi' }),
+  flashzoi: () => ({ arch: new Borzoi(parseBorzoiConfig({ flashed: true }, 'flashzoi full size')), length: 524_288, baselineModel: 'borzoi' }),
 };
 
 /** xorshift32 uniform with unit variance: cheap, deterministic, scale-correct random weights. */

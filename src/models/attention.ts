@@ -6,11 +6,6 @@
 import type { Value } from '../engine/graph.js';
 import { linear, type LayerContext } from './layers.js';
 
-export interface RelativeAttentionShape {
-  heads: number;
-  keySize: number;
-  valueSize: number;
-}
 
 /** [B, n, H·d] -> [B, H, n, d] */
 function splitHeads(c: LayerContext, x: Value, heads: number): Value {
@@ -26,17 +21,36 @@ export function mergeHeads(c: LayerContext, x: Value): Value {
 }
 
 /**
- * out[b, h, i, j] = x[b, h, i, (n-1) + j - i] for x of shape [B, H, n, 2n-1]: pad one zero column in
- * front, view as [2n, n], drop the first row, view as [n, 2n-1], keep the first n columns.
+ * Relative shift of the positional logits of query rows [r0, r0 + c): x is [B, H, c, n + c - 1], made
+ * from the key-distance columns n - r0 - c .. 2n - 2 - r0, and out[i, j] = x[i, (c-1) + j - i].
+ * Pad one zero column in front, flatten the last two axes, drop the first c values, view as
+ * [c, n + c - 1] and keep the first n columns. With c = n this is Transformer-XL's shift.
  */
-export function relativeShift(c: LayerContext, x: Value): Value {
+export function relativeShift(c: LayerContext, x: Value, rows: Value, n: Value): Value {
   const g = c.g;
-  const n = g.op('Shape', [x], { start: 2, end: 3 });
   const padded = g.op('Pad', [x, g.ints([0, 0, 0, 1, 0, 0, 0, 0])]);
-  const tall = g.op('Reshape', [padded, g.op('Concat', [g.ints([0, 0, -1]), n], { axis: 0 })]);
-  const dropped = g.op('Slice', [tall, g.ints([1]), g.ints([Number.MAX_SAFE_INTEGER]), g.ints([2])]);
-  const wide = g.op('Reshape', [dropped, g.op('Concat', [g.ints([0, 0]), n, g.ints([-1])], { axis: 0 })]);
+  const flat = g.op('Reshape', [padded, g.ints([0, 0, -1])]);
+  const dropped = g.op('Slice', [flat, rows, g.ints([Number.MAX_SAFE_INTEGER]), g.ints([2])]);
+  const wide = g.op('Reshape', [dropped, g.op('Concat', [g.ints([0, 0]), rows, g.ints([-1])], { axis: 0 })]);
   return g.op('Slice', [wide, g.ints([0]), n, g.ints([3])]);
+}
+
+/**
+ * Splits the query axis into `count` nearly equal row ranges [start, end) (1-D int64 values), for any
+ * length known only at run time. Attending chunk by chunk bounds the [rows, keys] logits in memory.
+ */
+export function queryChunks(c: LayerContext, n: Value, count: number): { start: Value; end: Value }[] {
+  const g = c.g;
+  const bound = (i: number) => (i === 0 ? g.ints([0]) : i === count ? n : g.op('Div', [g.op('Mul', [n, g.ints([i])]), g.ints([count])]));
+  return Array.from({ length: count }, (_, i) => ({ start: bound(i), end: bound(i + 1) }));
+}
+
+export interface RelativeAttentionShape {
+  heads: number;
+  keySize: number;
+  valueSize: number;
+  /** Query rows are processed in this many chunks (memory, not results, depends on it). */
+  queryChunks?: number;
 }
 
 /**
@@ -49,18 +63,28 @@ export function relativeAttention(c: LayerContext, x: Value, positions: Value, p
   const q = g.op('Mul', [q0, g.scalar(s.keySize ** -0.5)]);
   const k = splitHeads(c, linear(c, x, `${prefix}.to_k`, { bias: false }), s.heads);
   const v = splitHeads(c, linear(c, x, `${prefix}.to_v`, { bias: false }), s.heads);
-
   const kT = g.op('Transpose', [k], { perm: [0, 1, 3, 2] });
-  const content = g.op('MatMul', [g.op('Add', [q, c.param(`${prefix}.rel_content_bias`)]), kT]);
+  const qContent = g.op('Add', [q, c.param(`${prefix}.rel_content_bias`)]);
+  const qPosition = g.op('Add', [q, c.param(`${prefix}.rel_pos_bias`)]);
 
-  // r: [2n-1, H·dk] -> [H, dk, 2n-1]
+  // r: [2n-1, H·dk] -> [H, dk, 2n-1]; column m holds distance m - (n-1).
   const r = linear(c, positions, `${prefix}.to_rel_k`, { bias: false });
   const rT = g.op('Transpose', [g.op('Reshape', [r, g.ints([0, s.heads, s.keySize])])], { perm: [1, 2, 0] });
-  const rel = relativeShift(c, g.op('MatMul', [g.op('Add', [q, c.param(`${prefix}.rel_pos_bias`)]), rT]));
 
-  const attn = g.op('Softmax', [g.op('Add', [content, rel])], { axis: -1 });
-  const out = mergeHeads(c, g.op('MatMul', [attn, v]));
-  return linear(c, out, `${prefix}.to_out`);
+  const n = g.op('Shape', [x], { start: 1, end: 2 });
+  const twoNMinus1 = g.op('Sub', [g.op('Mul', [n, g.ints([2])]), g.ints([1])]);
+  const rowsAxis = g.ints([2]);
+  const outputs = queryChunks(c, n, s.queryChunks ?? 1).map(({ start, end }) => {
+    const rows = g.op('Sub', [end, start]);
+    const content = g.op('MatMul', [g.op('Slice', [qContent, start, end, rowsAxis]), kT]);
+    // Distances needed by rows [start, end): columns n - end .. 2n - 2 - start.
+    const rChunk = g.op('Slice', [rT, g.op('Sub', [n, end]), g.op('Sub', [twoNMinus1, start]), rowsAxis]);
+    const rel = relativeShift(c, g.op('MatMul', [g.op('Slice', [qPosition, start, end, rowsAxis]), rChunk]), rows, n);
+    const attn = g.op('Softmax', [g.op('Add', [content, rel])], { axis: -1 });
+    return g.op('MatMul', [attn, v]);
+  });
+  const out = outputs.length === 1 ? outputs[0]! : g.op('Concat', outputs, { axis: 2 });
+  return linear(c, mergeHeads(c, out), `${prefix}.to_out`);
 }
 
 export interface RotaryAttentionShape {
@@ -70,6 +94,8 @@ export interface RotaryAttentionShape {
   headDim: number;
   /** Leading head dims that get the rotary embedding. */
   rotaryDim: number;
+  /** Query rows are processed in this many chunks (memory, not results, depends on it). */
+  queryChunks?: number;
 }
 
 /**
@@ -107,8 +133,14 @@ export function rotaryAttention(c: LayerContext, x: Value, cos: Value, sin: Valu
   // Query heads grouped by their kv head: [B, Hkv, G, n, d] against k, v as [B, Hkv, 1, n, d].
   const qg = g.op('Mul', [g.op('Reshape', [q, g.ints([0, kvHeads, group, -1, d])]), g.scalar(d ** -0.5)]);
   const kT = g.op('Unsqueeze', [g.op('Transpose', [k], { perm: [0, 1, 3, 2] }), g.ints([2])]);
-  const attn = g.op('Softmax', [g.op('MatMul', [qg, kT])], { axis: -1 });
-  const out = g.op('MatMul', [attn, g.op('Unsqueeze', [v, g.ints([2])])]);
+  const vg = g.op('Unsqueeze', [v, g.ints([2])]);
+  const n = g.op('Shape', [x], { start: 1, end: 2 });
+  const rowsAxis = g.ints([3]);
+  const chunks = queryChunks(c, n, s.queryChunks ?? 1).map(({ start, end }) => {
+    const attn = g.op('Softmax', [g.op('MatMul', [g.op('Slice', [qg, start, end, rowsAxis]), kT])], { axis: -1 });
+    return g.op('MatMul', [attn, vg]);
+  });
+  const out = chunks.length === 1 ? chunks[0]! : g.op('Concat', chunks, { axis: 3 });
   const merged = mergeHeads(c, g.op('Reshape', [out, g.ints([0, heads, -1, d])]));
   return linear(c, merged, `${prefix}.out_proj`);
 }

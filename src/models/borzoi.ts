@@ -95,6 +95,8 @@ export class Borzoi implements Architecture {
   readonly kind: 'borzoi' | 'flashzoi';
   /** bp per output bin (the resolution of x_unet0 and of the decoder output). */
   readonly binSize = 32;
+  /** Attention runs over this many chunks of query rows: at 4,096 positions one [8, n, 2n] logit tensor is 1 GB. */
+  queryChunks = 8;
   /** bp per transformer position. */
   readonly transformerResolution = 128;
   readonly defaultSequenceLength: number;
@@ -242,11 +244,11 @@ export class Borzoi implements Architecture {
     if (this.config.flashed) {
       const cos = g.input('rotary_cos', 'float32', ['positions', ROTARY_DIM / 2]);
       const sin = g.input('rotary_sin', 'float32', ['positions', ROTARY_DIM / 2]);
-      const shape = { heads, kvHeads: heads / 2, headDim: dim / heads, rotaryDim: ROTARY_DIM };
+      const shape = { heads, kvHeads: heads / 2, headDim: dim / heads, rotaryDim: ROTARY_DIM, queryChunks: this.queryChunks };
       attention = (v, prefix) => rotaryAttention(c, v, cos, sin, `${prefix}.mha`, shape);
     } else {
       const positions = g.input('positions', 'float32', ['distances', REL_POS_FEATURES]);
-      const shape = { heads, keySize: attnDimKey, valueSize: attnDimValue };
+      const shape = { heads, keySize: attnDimKey, valueSize: attnDimValue, queryChunks: this.queryChunks };
       attention = (v, prefix) => relativeAttention(c, v, positions, prefix, shape);
     }
     for (let j = 0; j < depth; j++) {

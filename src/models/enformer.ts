@@ -65,6 +65,8 @@ export class Enformer implements Architecture {
   readonly trunkResolution: number;
   readonly channels: number[];
   readonly gelu = 'sigmoid' as const;
+  /** Attention runs over this many chunks of query rows: bounds the logits' memory, not the result. */
+  queryChunks = 2;
   /** Length of the sequence the published model was trained on. */
   readonly defaultSequenceLength = 196_608;
 
@@ -179,7 +181,7 @@ export class Enformer implements Architecture {
     let x = g.input('trunk', 'float32', ['batch', 'bins', dim]);
     const positions = g.input('positions', 'float32', ['distances', this.positionFeatures]);
     const crop = g.input('crop', 'int64', [2]);
-    const shape = { heads, keySize: attnDimKey, valueSize: dim / heads };
+    const shape = { heads, keySize: attnDimKey, valueSize: dim / heads, queryChunks: this.queryChunks };
     for (let j = 0; j < depth; j++) {
       const a = `transformer.${j}.0.fn`;
       x = g.op('Add', [x, relativeAttention(c, layerNorm(c, x, `${a}.0`, EPS), positions, `${a}.1`, shape)]);

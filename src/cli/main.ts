@@ -56,6 +56,7 @@ export function buildProgram(): Command {
     .option('--batch-size <n>', 'records per model run (equal-length neighbours share a run)', integer(1, 'a positive integer'), 1)
     .option('--threads <n>', 'ONNX Runtime intra-op threads (default: all cores)', integer(1, 'a positive integer'))
     .option('--tile-length <bp>', 'run the convolutional trunk in tiles of this many bp (0: no tiling)', integer(0, 'a non-negative integer'))
+    .option('--tf-gamma <file>', 'Enformer with use_tf_gamma: the TF gamma table (default: tf_gammas.safetensors in the model dir)')
     .addOption(new Option('--device <device>', 'execution provider').choices(['cpu', 'cuda']).default('cpu'))
     .exitOverride()
     .configureOutput({ outputError: () => {} })
@@ -69,6 +70,7 @@ export function buildProgram(): Command {
         batchSize: opts.batchSize,
         threads: opts.threads,
         tileLength: opts.tileLength,
+        gammaTablePath: opts.tfGamma,
         device: opts.device,
       });
     });

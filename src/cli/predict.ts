@@ -17,6 +17,7 @@ export interface PredictArgs {
   batchSize: number;
   threads?: number;
   tileLength?: number;
+  gammaTablePath?: string;
   device: 'cpu' | 'cuda';
 }
 
@@ -32,6 +33,7 @@ export async function runPredict(args: PredictArgs): Promise<void> {
   const model = await loadModel(args.model, {
     threads: args.threads,
     tileLength: args.tileLength,
+    gammaTablePath: args.gammaTablePath,
     executionProvider: args.device,
   });
   const progress = new Progress('records');

@@ -20,6 +20,8 @@ import type { Architecture, FlopCount, GammaTable, TrunkOutput } from './archite
 import type { TensorData } from '../engine/protocol.js';
 
 const EPS = 1e-5;
+/** Transformer length of the published TF gamma table (196,608 bp / 128). */
+const TF_GAMMA_POSITIONS = 1536;
 
 export interface EnformerConfig {
   dim: number;
@@ -226,9 +228,18 @@ export class Enformer implements Architecture {
     return Float32Array.from(enformerPositionalFeatures(n, this.positionFeatures, { gammaTable }));
   }
 
-  /** `positions` for the head graph; a given gamma table is used only at the length it was made for. */
+  /**
+   * `positions` for the head graph. With `use_tf_gamma`, the published TF table replaces the gamma
+   * block at the length it was made for (1,536 positions = 196,608 bp); at other lengths, where no
+   * table exists, the TF-normalised formula is computed (it matches the table to ~2.5e-3).
+   */
   positionFeeds(length: number, gammaTable?: GammaTable): Record<string, TensorData> {
     const n = length / this.binSize;
+    if (this.config.useTfGamma && n === TF_GAMMA_POSITIONS && gammaTable?.n !== n) {
+      throw new ConfigError(
+        `the config sets use_tf_gamma: ${length} bp needs the TF gamma table (tf_gammas.safetensors beside the weights, or gammaTablePath / --tf-gamma FILE; \`seq2track weights fetch enformer\` brings it)`,
+      );
+    }
     const data = this.positions(n, gammaTable?.n === n ? gammaTable.values : undefined);
     return { positions: { dtype: 'float32', dims: [2 * n - 1, this.positionFeatures], data } };
   }

@@ -1,5 +1,5 @@
 /** Opens a model directory as on the Hugging Face hub: `config.json` beside one safetensors weights file. */
-import { readFile, readdir } from 'node:fs/promises';
+import { access, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SafetensorsFile } from '../weights/safetensors.js';
 import { WeightSet } from '../weights/weight-set.js';
@@ -58,6 +58,15 @@ export async function findWeightsFile(dir: string): Promise<string> {
   throw new ModelDirError(`${dir}: several safetensors files (${candidates.join(', ')}); name the weights model.safetensors`);
 }
 
+export const TF_GAMMA_FILE = 'tf_gammas.safetensors';
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
+
 /** Reads a gamma table file (safetensors with `tf_gammas` [2n-1, F/6]). */
 export async function readGammaTable(path: string): Promise<{ n: number; values: Float32Array }> {
   const file = await SafetensorsFile.open(path);
@@ -81,11 +90,18 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
   const weights = WeightSet.fromSafetensors(file, (n) => arch.canonicalName(n));
   let gammaTable = options.gammaTable;
   if (!gammaTable && arch instanceof Enformer && arch.config.useTfGamma) {
-    const path = options.gammaTablePath ?? join(dir, 'tf_gammas.safetensors');
-    try {
-      gammaTable = await readGammaTable(path);
-    } catch (e) {
-      throw new ModelDirError(`${configPath} sets use_tf_gamma, but the TF gamma table could not be read: ${(e as Error).message}`);
+    // Needed only at the table's own length (1,536 positions); other lengths compute the formula.
+    const path = options.gammaTablePath ?? join(dir, TF_GAMMA_FILE);
+    if (options.gammaTablePath !== undefined || (await exists(path))) {
+      try {
+        gammaTable = await readGammaTable(path);
+      } catch (e) {
+        throw new ModelDirError(`${configPath} sets use_tf_gamma, but the TF gamma table could not be read: ${(e as Error).message}`);
+      }
+      const basis = gammaTable.values.length / (2 * gammaTable.n - 1);
+      if (basis !== arch.positionFeatures / 6) {
+        throw new ModelDirError(`${path}: the gamma table has ${basis} basis functions, this model needs ${arch.positionFeatures / 6} (dim/heads/6)`);
+      }
     }
   }
   return Model.create(arch, weights, weightsPath, { ...options, gammaTable });

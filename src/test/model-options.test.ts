@@ -90,22 +90,28 @@ test('gamma: with use_tf_gamma the table replaces the gamma block at its length 
   assert.deepEqual(other.data, Float32Array.from(enformerPositionalFeatures(1024, 192)));
 });
 
-test('gamma: use_tf_gamma without a table file is a clear error; with one, predictions still match at other lengths', { skip }, async () => {
+test('gamma: use_tf_gamma needs the table only at 196,608 bp; a table of the wrong size is refused', { skip }, async () => {
   const src = fixture('enformer-small')!;
   const tmp = tempDir();
   try {
     const config = JSON.parse((await import('node:fs')).readFileSync(join(src, 'config.json'), 'utf8'));
     writeFileSync(join(tmp.dir, 'config.json'), JSON.stringify({ ...config, use_tf_gamma: true }));
     copyFileSync(join(src, 'weights.safetensors'), join(tmp.dir, 'weights.safetensors'));
-    await assert.rejects(loadModel(tmp.dir), /use_tf_gamma.*TF gamma table/);
+    const { x, outputs } = await fixtureInput();
+    const long = Model.encode(['ACGTN'.repeat(196_608 / 5) + 'ACG']);
+    const noTable = await loadModel(tmp.dir, { threads: 1 });
+    try {
+      // Other lengths compute the TF-normalised formula: the fixture is reproduced.
+      assertHeads(await noTable.predict(x), outputs, 'use_tf_gamma at n=64');
+      await assert.rejects(noTable.predict(long), /use_tf_gamma: 196608 bp needs the TF gamma table/);
+    } finally {
+      await noTable.close();
+    }
+    await assert.rejects(loadModel(tmp.dir, { gammaTablePath: join(tmp.dir, 'missing.safetensors') }), /use_tf_gamma.*could not be read/);
     if (!skipUnless('tf-gamma')) {
-      const { x, outputs } = await fixtureInput();
-      const model = await loadModel(tmp.dir, { gammaTablePath: fixturePath('tf-gamma', 'tf_gammas.safetensors'), threads: 1 });
-      try {
-        assertHeads(await model.predict(x), outputs, 'use_tf_gamma at n=64');
-      } finally {
-        await model.close();
-      }
+      copyFileSync(fixturePath('tf-gamma', 'tf_gammas.safetensors'), join(tmp.dir, 'tf_gammas.safetensors'));
+      // The published table is for the full model's 32 gamma basis functions; the small one has 4.
+      await assert.rejects(loadModel(tmp.dir, { threads: 1 }), /gamma table has 32 basis functions, this model needs 4/);
     }
   } finally {
     tmp.cleanup();

@@ -280,15 +280,16 @@ export interface ResolveOptions extends RegistryOptions {
   fetch?: boolean;
 }
 
-/** A model directory for a path or a published name (fetched into the cache on first use). */
+/**
+ * A model directory for a path or a published name (fetched into the cache on first use). Anything that
+ * looks like a path (has a slash) is returned as is, so the loader reports what is missing there.
+ */
 export async function resolveModel(nameOrDir: string, options: ResolveOptions = {}): Promise<string> {
-  if (existsSync(nameOrDir)) {
-    if (!statSync(nameOrDir).isDirectory()) throw new RegistryError(`${nameOrDir}: not a model directory (a file; convert it with: seq2track weights convert)`);
-    return nameOrDir;
-  }
+  if (existsSync(nameOrDir)) return nameOrDir;
   const model = findPublished(nameOrDir);
   if (!model) {
-    if (/[\\/]/.test(nameOrDir)) throw new RegistryError(`${nameOrDir}: no such model directory`);
+    // A path: let the model loader name what is missing (config.json, weights).
+    if (/[\\/]/.test(nameOrDir)) return nameOrDir;
     throw new RegistryError(`${nameOrDir}: neither a model directory nor a known model name (known: ${PUBLISHED_MODELS.map((m) => m.name).join(', ')})`);
   }
   const cached = cachedModelDir(nameOrDir, options);

@@ -10,3 +10,6 @@ export { Engine, type EngineOptions } from './engine/engine.js';
 export { Graph } from './engine/graph.js';
 export { readFasta, readFastaRecords, FastaError, type FastaRecord } from './genome/fasta.js';
 export { predictFasta, predictRecords, PredictInputError, type FastaPrediction, type PredictFastaOptions } from './tasks/predict-fasta.js';
+export { convertModel, readWeights, detectFormat, ConvertError, type ConvertOptions, type ConvertResult, type WeightsFormat } from './weights/convert.js';
+export { resolveModel, fetchModel, listCached, cacheRoot, PUBLISHED_MODELS, RegistryError, type RegistryOptions, type ResolveOptions } from './weights/registry.js';
+export { PickleError } from './weights/pickle.js';

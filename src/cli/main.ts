@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { runPredict } from './predict.js';
+import { runConvert, runFetch, runList } from './weights.js';
 import { oneLine } from './errors.js';
 
 function fail(e: unknown): never {
@@ -48,7 +49,8 @@ export function buildProgram(): Command {
   program
     .command('predict')
     .description('predict tracks for every record of a FASTA file (one batch item per record, in order)')
-    .requiredOption('--model <dir>', 'model directory: config.json and one *.safetensors weights file')
+    .requiredOption('--model <dir|name>', 'model directory (config.json + *.safetensors), or a published name (seq2track weights list --all), fetched into the cache on first use')
+    .option('--cache-dir <dir>', 'model cache (default: $SEQ2TRACK_CACHE, else $XDG_CACHE_HOME/seq2track, else ~/.cache/seq2track)')
     .requiredOption('--fasta <file>', 'input FASTA (plain or gzip); each record is one sequence')
     .requiredOption('--out <file>', 'output: FILE.safetensors (one float32 tensor per head) or FILE.tsv (table)')
     .option('--heads <list>', 'comma-separated heads to compute (default: all)', headList)
@@ -63,6 +65,7 @@ export function buildProgram(): Command {
     .action(async (opts) => {
       await runPredict({
         model: opts.model,
+        cacheDir: opts.cacheDir,
         fasta: opts.fasta,
         out: opts.out,
         heads: opts.heads,
@@ -74,6 +77,47 @@ export function buildProgram(): Command {
         device: opts.device,
       });
     });
+
+  const weights = program
+    .command('weights')
+    .description('convert published checkpoints to model directories, fetch and cache published models')
+    .exitOverride()
+    .configureOutput({ outputError: () => {} });
+  weights
+    .command('convert')
+    .description('convert a checkpoint (PyTorch .bin, Keras .h5, safetensors incl. MultiMolecule names) into a verified model directory')
+    .argument('<in>', 'model directory (config.json beside the weights file) or a weights file')
+    .requiredOption('--out <dir>', 'output model directory (config.json + model.safetensors)')
+    .option('--config <file>', 'config.json for a bare weights file (or to override the directory one)')
+    .option('--weights <name>', 'weights file to use in a directory holding several')
+    .option('--mouse-h5 <file>', 'Borzoi: merge the mouse head of this model1_best.h5 into a model0_best.h5 conversion')
+    .option('--species <name>', 'MultiMolecule checkpoints: the species of token_head (default: its config, else human)')
+    .option('--gamma-table <file>', 'Enformer: TF gamma table (safetensors, tensor tf_gammas) to place in the output')
+    .option('--force', 'replace a model already in --out')
+    .exitOverride()
+    .configureOutput({ outputError: () => {} })
+    .action(async (input: string, opts) => {
+      await runConvert({ input, out: opts.out, config: opts.config, weights: opts.weights, mouseH5: opts.mouseH5, species: opts.species, gammaTable: opts.gammaTable, force: opts.force === true });
+    });
+  weights
+    .command('fetch')
+    .description('download, verify (size, sha256/md5) and convert published models into the cache')
+    .argument('<name...>', 'published model names (see: seq2track weights list --all)')
+    .option('--cache-dir <dir>', 'model cache (default: $SEQ2TRACK_CACHE, else $XDG_CACHE_HOME/seq2track, else ~/.cache/seq2track)')
+    .option('--force', 'fetch again even when cached')
+    .exitOverride()
+    .configureOutput({ outputError: () => {} })
+    .action(async (names: string[], opts) => {
+      await runFetch(names, { cacheDir: opts.cacheDir, force: opts.force === true });
+    });
+  weights
+    .command('list')
+    .description('list the cached models (--all: every published name)')
+    .option('--cache-dir <dir>', 'model cache (default: $SEQ2TRACK_CACHE, else $XDG_CACHE_HOME/seq2track, else ~/.cache/seq2track)')
+    .option('--all', 'also list published models that are not cached')
+    .exitOverride()
+    .configureOutput({ outputError: () => {} })
+    .action((opts) => runList({ cacheDir: opts.cacheDir, all: opts.all === true }));
   return program;
 }
 

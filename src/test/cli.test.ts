@@ -67,7 +67,7 @@ after(() => tmp.cleanup());
 test('cli: --help and --version exit 0', () => {
   const r = run(['predict', '--help']);
   assert.equal(r.code, 0);
-  assert.match(r.stdout, /--model <dir>/);
+  assert.match(r.stdout, /--model <dir\|name>/);
   assert.match(r.stdout, /--out <file>/);
   const v = run(['--version']);
   assert.equal(v.code, 0);
@@ -195,7 +195,7 @@ test('cli: bad options', { skip }, () => {
   expectError([...base, '--out', out, '--tile-length', '-5'], /--tile-length <bp>.*'-5' is invalid.*non-negative/);
   expectError([...base, '--out', out, '--device', 'tpu'], /--device.*'tpu' is invalid/);
   expectError([...base, '--out', out, '--frobnicate'], /unknown option '--frobnicate'/);
-  expectError(['predict', '--fasta', fasta, '--out', out], /required option '--model <dir>' not specified/);
+  expectError(['predict', '--fasta', fasta, '--out', out], /required option '--model <dir\|name>' not specified/);
   expectError(['frob'], /unknown command 'frob'/);
   expectError([...base, '--out', join(tmp.dir, 'no-such-dir', 'x.safetensors')], /ENOENT/);
 });

@@ -1,0 +1,80 @@
+/** `seq2track weights convert | fetch | list`. */
+import { convertModel } from '../weights/convert.js';
+import { PUBLISHED_MODELS, cacheRoot, cachedModelDir, fetchModel, listCached, type RegistryOptions } from '../weights/registry.js';
+
+const say = (line: string) => process.stderr.write(`seq2track: ${line}\n`);
+
+/** Download progress on stderr, only on a terminal. */
+export function downloadProgress(): { onProgress: RegistryOptions['onProgress']; done: () => void } {
+  const tty = process.stderr.isTTY === true;
+  let active = false;
+  let last = 0;
+  return {
+    onProgress: (file, done, total) => {
+      if (!tty) return;
+      const now = Date.now();
+      if (now - last < 100 && done !== total) return;
+      last = now;
+      active = true;
+      const mb = (n: number) => (n / 1e6).toFixed(1);
+      if (total) {
+        const width = 30;
+        const filled = Math.round((done / total) * width);
+        process.stderr.write(`\r\x1b[K${file} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${mb(done)}/${mb(total)} MB`);
+      } else process.stderr.write(`\r\x1b[K${file} ${mb(done)} MB`);
+    },
+    done: () => {
+      if (active) process.stderr.write('\r\x1b[K');
+      active = false;
+    },
+  };
+}
+
+export interface ConvertArgs {
+  input: string;
+  out: string;
+  config?: string;
+  weights?: string;
+  mouseH5?: string;
+  species?: string;
+  gammaTable?: string;
+  force?: boolean;
+}
+
+export async function runConvert(args: ConvertArgs): Promise<void> {
+  const started = Date.now();
+  const r = await convertModel({ ...args, log: say });
+  say(`converted ${r.source} (${r.format}) -> ${r.out}: ${r.kind}, heads ${r.heads.join(', ')}, ${r.tensors} tensors, verified, in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
+export async function runFetch(names: string[], options: { cacheDir?: string; force?: boolean }): Promise<void> {
+  for (const name of names) {
+    const progress = downloadProgress();
+    try {
+      const dir = cachedModelDir(name, options);
+      if (dir && !options.force) {
+        say(`${name} is cached: ${dir}`);
+        continue;
+      }
+      const out = await fetchModel(name, { ...options, log: say, onProgress: progress.onProgress });
+      process.stdout.write(`${out}\n`);
+    } finally {
+      progress.done();
+    }
+  }
+}
+
+export function runList(options: { cacheDir?: string; all?: boolean }): void {
+  const cached = listCached(options);
+  const byName = new Map(cached.map((c) => [c.name, c]));
+  const rows: string[] = [];
+  for (const m of PUBLISHED_MODELS) {
+    const c = byName.get(m.name);
+    if (!c && !options.all) continue;
+    rows.push(`${m.name}\t${c ? `cached\t${(c.bytes / 1e6).toFixed(1)} MB\t${c.dir}` : 'not cached\t-\t-'}\t${m.description}`);
+  }
+  for (const c of cached) if (!c.known) rows.push(`${c.name}\tcached\t${(c.bytes / 1e6).toFixed(1)} MB\t${c.dir}\t(not a published name)`);
+  process.stdout.write(`# cache: ${cacheRoot(options)}\n`);
+  if (rows.length === 0) process.stdout.write(`# nothing cached; see all names with: seq2track weights list --all\n`);
+  else process.stdout.write(`name\tstatus\tsize\tdir\tdescription\n${rows.join('\n')}\n`);
+}

@@ -1,0 +1,189 @@
+/**
+ * Every format fixture (`shared/fixtures/formats`: torch.save .bin with the port's aliases and counters,
+ * official-layout Keras .h5) converts to the sibling weights.safetensors bit for bit and the converted
+ * model predicts the fixture outputs; MultiMolecule names and layouts map back exactly.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { convertModel } from '../weights/convert.js';
+import { SafetensorsFile, writeSafetensors, type TensorToWrite } from '../weights/safetensors.js';
+import { fixturePath, skipUnless, tempDir } from './fixtures.js';
+import { expectPredicts, expectSameTensors, runCli } from './weights-helpers.js';
+
+const skip = skipUnless('formats');
+
+for (const name of ['enformer-small', 'borzoi-small', 'flashzoi-small']) {
+  test(`convert: ${name}/pytorch_model.bin -> exactly the reference tensors, and the fixture outputs`, { skip }, async () => {
+    const tmp = tempDir();
+    try {
+      const out = join(tmp.dir, 'model');
+      const r = await convertModel({ input: fixturePath('formats', name), weights: 'pytorch_model.bin', out });
+      assert.equal(r.format, 'pytorch-zip');
+      const n = await expectSameTensors(out, name);
+      assert.equal(n, { 'enformer-small': 129, 'borzoi-small': 110, 'flashzoi-small': 90 }[name]);
+      assert.deepEqual(readdirSync(out).sort(), ['config.json', 'model.safetensors']);
+      await expectPredicts(out, name, ['human', 'mouse']);
+    } finally {
+      tmp.cleanup();
+    }
+  });
+}
+
+for (const [file, head, other] of [
+  ['model0_best.h5', 'human', 'mouse'],
+  ['model1_best.h5', 'mouse', 'human'],
+] as const) {
+  test(`convert: borzoi-small/${file} (Keras) -> every tensor but the ${other} head, bit-identical; predicts ${head}`, { skip }, async () => {
+    const tmp = tempDir();
+    try {
+      const out = join(tmp.dir, 'model');
+      const r = await convertModel({ input: fixturePath('formats', 'borzoi-small', file), config: fixturePath('formats', 'borzoi-small', 'config.json'), out });
+      assert.equal(r.format, 'keras-h5');
+      assert.deepEqual(r.heads, [head]);
+      assert.equal(await expectSameTensors(out, 'borzoi-small', (n) => n.startsWith(`${other}_head.`)), 108);
+      const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
+      assert.equal(config[`enable_${other}_head`], false);
+      await expectPredicts(out, 'borzoi-small', [head]);
+    } finally {
+      tmp.cleanup();
+    }
+  });
+}
+
+test('convert: a directory with both Keras files merges the heads (trunks checked equal)', { skip }, async () => {
+  const tmp = tempDir();
+  try {
+    const src = join(tmp.dir, 'keras');
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(src);
+    for (const f of ['config.json', 'model0_best.h5', 'model1_best.h5']) copyFileSync(fixturePath('formats', 'borzoi-small', f), join(src, f));
+    const out = join(tmp.dir, 'model');
+    const r = await convertModel({ input: src, out, loadCheck: false });
+    assert.deepEqual(r.heads, ['human', 'mouse']);
+    assert.equal(await expectSameTensors(out, 'borzoi-small'), 110);
+  } finally {
+    tmp.cleanup();
+  }
+});
+
+test('convert (CLI): a bare file with --config, then a second run refuses to overwrite', { skip }, async () => {
+  const tmp = tempDir();
+  try {
+    const out = join(tmp.dir, 'model');
+    const args = ['weights', 'convert', fixturePath('formats', 'borzoi-small', 'pytorch_model.bin'), '--config', fixturePath('formats', 'borzoi-small', 'config.json'), '--out', out];
+    const r = await runCli(args);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /converted .*pytorch_model\.bin \(pytorch-zip\) -> .*: borzoi, heads human, mouse, 110 tensors, verified/);
+    await expectSameTensors(out, 'borzoi-small');
+    const again = await runCli(args);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /^seq2track: error: .*already holds config\.json, model\.safetensors \(use --force to replace\)\n$/);
+  } finally {
+    tmp.cleanup();
+  }
+});
+
+/** Reference name -> MultiMolecule name (an independent table, the inverse of what the reader does). */
+function toMultiMolecule(name: string, kind: 'enformer' | 'borzoi'): string | null {
+  const sub = (re: RegExp, to: string) => (re.test(name) ? name.replace(re, to) : null);
+  const common = [
+    sub(/^transformer\.(\d+)\.0\.fn\.0\./, 'model.encoder.layers.$1.attention.layer_norm.'),
+    sub(/^transformer\.(\d+)\.0\.fn\.1\./, 'model.encoder.layers.$1.attention.'),
+    sub(/^transformer\.(\d+)\.1\.fn\.0\./, 'model.encoder.layers.$1.intermediate.layer_norm.'),
+    sub(/^transformer\.(\d+)\.1\.fn\.1\./, 'model.encoder.layers.$1.intermediate.dense1.'),
+    sub(/^transformer\.(\d+)\.1\.fn\.4\./, 'model.encoder.layers.$1.intermediate.dense2.'),
+  ];
+  const specific =
+    kind === 'enformer'
+      ? [
+          sub(/^_trunk\..*/, ''),
+          sub(/^_heads\.mouse\..*/, ''),
+          sub(/^stem\.0\./, 'model.encoder.stem.conv1.'),
+          sub(/^stem\.1\.fn\.0\./, 'model.encoder.stem.conv_block.batch_norm1.'),
+          sub(/^stem\.1\.fn\.2\./, 'model.encoder.stem.conv_block.conv1.'),
+          sub(/^stem\.2\./, 'model.encoder.stem.pool.'),
+          sub(/^conv_tower\.(\d+)\.0\.0\./, 'model.encoder.conv_tower.$1.conv_block.batch_norm1.'),
+          sub(/^conv_tower\.(\d+)\.0\.2\./, 'model.encoder.conv_tower.$1.conv_block.conv1.'),
+          sub(/^conv_tower\.(\d+)\.1\.fn\.0\./, 'model.encoder.conv_tower.$1.conv_block_residual.batch_norm1.'),
+          sub(/^conv_tower\.(\d+)\.1\.fn\.2\./, 'model.encoder.conv_tower.$1.conv_block_residual.conv1.'),
+          sub(/^conv_tower\.(\d+)\.2\./, 'model.encoder.conv_tower.$1.pool.'),
+          sub(/^final_pointwise\.1\.0\./, 'model.encoder.head.conv_block.batch_norm1.'),
+          sub(/^final_pointwise\.1\.2\./, 'model.encoder.head.conv_block.conv1.'),
+          sub(/^_heads\.human\.0\./, 'token_head.decoder.'),
+        ]
+      : [
+          sub(/^human_head\..*/, ''),
+          sub(/^conv_dna\.conv_layer\./, 'model.encoder.stem.conv1.'),
+          ...[0, 1, 2, 3, 4].flatMap((i) => [
+            sub(new RegExp(`^res_tower\\.${2 * i}\\.conv_layer\\.`), `model.encoder.conv_tower.${i}.conv1.`),
+            sub(new RegExp(`^res_tower\\.${2 * i}\\.norm\\.`), `model.encoder.conv_tower.${i}.batch_norm1.`),
+          ]),
+          ...[
+            ['unet1\\.1', 'unet_bottleneck'],
+            ['upsampling_unet1\\.0', 'upsample1'],
+            ['horizontal_conv1', 'skip1_proj'],
+            ['upsampling_unet0\\.0', 'upsample0'],
+            ['horizontal_conv0', 'skip0_proj'],
+            ['final_joined_convs\\.0', 'head'],
+          ].flatMap(([ours, mm]) => [sub(new RegExp(`^${ours}\\.conv_layer\\.`), `model.encoder.${mm}.conv1.`), sub(new RegExp(`^${ours}\\.norm\\.`), `model.encoder.${mm}.batch_norm1.`)]),
+          sub(/^(separable[01])\.conv_layer\.0\./, 'model.encoder.$1.depthwise.'),
+          sub(/^(separable[01])\.conv_layer\.1\./, 'model.encoder.$1.pointwise.'),
+          sub(/^mouse_head\./, 'token_head.decoder.'),
+        ];
+  for (const r of [...specific, ...common]) if (r !== null) return r === '' ? null : r;
+  throw new Error(`test table misses ${name}`);
+}
+
+for (const [fixtureName, kind, species] of [
+  ['enformer-small', 'enformer', 'human'],
+  ['borzoi-small', 'borzoi', 'mouse'],
+] as const) {
+  test(`convert: MultiMolecule-named ${kind} safetensors (vocab-ordered stem, ${species} token_head) map back exactly`, { skip: skipUnless(fixtureName) }, async () => {
+    const tmp = tempDir();
+    try {
+      const src = join(tmp.dir, 'mm');
+      const { mkdirSync } = await import('node:fs');
+      mkdirSync(src);
+      const ref = await SafetensorsFile.open(fixturePath(fixtureName, 'weights.safetensors'));
+      const vocab = ['N', 'T', 'A', 'G', 'C'];
+      const tensors: TensorToWrite[] = [];
+      for (const info of ref.tensors.values()) {
+        const to = toMultiMolecule(info.name, kind);
+        if (to === null) continue;
+        let data = ref.readFloat32(info.name);
+        let shape = info.shape;
+        if (to === 'model.encoder.stem.conv1.weight') {
+          // Input channels in tokenizer order, N all zero (as MultiMolecule's converter does).
+          const [o, , k] = shape as [number, number, number];
+          const wide = new Float32Array(o * vocab.length * k);
+          for (let a = 0; a < o; a++) for (const [c, base] of ['A', 'C', 'G', 'T'].entries()) wide.set(data.subarray((a * 4 + c) * k, (a * 4 + c + 1) * k), (a * vocab.length + vocab.indexOf(base)) * k);
+          data = wide;
+          shape = [o, vocab.length, k];
+        }
+        if (to === 'token_head.decoder.weight' && shape.length === 3) shape = shape.slice(0, 2);
+        tensors.push({ name: to, dtype: 'F32', shape, data });
+      }
+      tensors.push({ name: 'model.encoder.layers.0.attention.gamma_position_basis', dtype: 'F32', shape: [5, 2], data: new Float32Array(10).fill(0.5) });
+      await writeSafetensors(join(src, 'model.safetensors'), tensors);
+      writeFileSync(join(src, 'vocab.txt'), vocab.join('\n') + '\n');
+      writeFileSync(join(src, 'config.json'), JSON.stringify({ model_type: kind, hidden_size: 96, species }));
+      const config = JSON.parse(readFileSync(fixturePath(fixtureName, 'config.json'), 'utf8'));
+      if (kind === 'enformer') config.output_heads = { human: config.output_heads.human };
+      const hubConfig = join(tmp.dir, 'config.json');
+      writeFileSync(hubConfig, JSON.stringify(config));
+
+      // Without a hub-style config the MultiMolecule config is refused by name.
+      await assert.rejects(convertModel({ input: src, out: join(tmp.dir, 'x') }), /MultiMolecule-style config/);
+      const out = join(tmp.dir, 'model');
+      const r = await convertModel({ input: src, config: hubConfig, out });
+      assert.deepEqual(r.heads, [species]);
+      const other = species === 'human' ? 'mouse' : 'human';
+      await expectSameTensors(out, fixtureName, (n) => (kind === 'enformer' ? n.startsWith('_heads.mouse.') : n.startsWith(`${other}_head.`)));
+      assert.ok(readdirSync(out).includes('tf_gammas.safetensors'), 'the gamma basis comes along as the TF gamma table');
+    } finally {
+      tmp.cleanup();
+    }
+  });
+}

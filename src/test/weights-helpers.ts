@@ -1,0 +1,154 @@
+/** Test helpers for the weight readers: tensor comparisons, fixture predictions, hand-made zips and pickles. */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import * as zlib from 'node:zlib';
+import { SafetensorsFile } from '../weights/safetensors.js';
+import { loadModel } from '../models/load.js';
+import { spawn } from 'node:child_process';
+import { CLI, compare, fixturePath, openFixture } from './fixtures.js';
+
+/** The converted model holds exactly the fixture's canonical tensors (minus `except`), bit for bit. */
+export async function expectSameTensors(modelDir: string, fixtureName: string, except: (name: string) => boolean = () => false): Promise<number> {
+  const got = await SafetensorsFile.open(join(modelDir, 'model.safetensors'));
+  const ref = await SafetensorsFile.open(fixturePath(fixtureName, 'weights.safetensors'));
+  const wanted = [...ref.tensors.keys()].filter((n) => !n.startsWith('_trunk.') && !except(n)).sort();
+  assert.deepEqual([...got.tensors.keys()].sort(), wanted, `${modelDir}: tensor names`);
+  for (const name of wanted) {
+    assert.equal(got.tensors.get(name)!.dtype, 'F32', name);
+    assert.deepEqual(got.tensors.get(name)!.shape, ref.tensors.get(name)!.shape, name);
+    assert.ok(Buffer.from(got.readBytes(name)).equals(Buffer.from(ref.readBytes(name))), `${name}: not bit-identical`);
+  }
+  return wanted.length;
+}
+
+/** The model predicts the fixture's head outputs (atol 5e-5 + rtol 1e-4). */
+export async function expectPredicts(modelDir: string, fixtureName: string, heads: string[]): Promise<void> {
+  const fx = await openFixture(fixtureName);
+  const model = await loadModel(modelDir, { threads: 1 });
+  try {
+    assert.deepEqual([...model.headNames].sort(), [...heads].sort());
+    const p = await model.predict({ data: fx.x, batch: fx.batch, length: fx.length });
+    for (const h of heads) {
+      assert.deepEqual(p.heads[h]!.shape, fx.outputs.tensors.get(h)!.shape, h);
+      const c = compare(p.heads[h]!.data, fx.outputs.readFloat32(h), 5e-5, 1e-4);
+      assert.ok(c.ok, `${fixtureName} ${h}: max abs ${c.maxAbs.toExponential(2)}`);
+    }
+  } finally {
+    await model.close();
+  }
+}
+
+export interface ZipInput {
+  name: string;
+  data: Uint8Array;
+  /** Claim this size in the headers instead of the real one (a lying header). */
+  claimSize?: number;
+}
+
+/** A stored (uncompressed) zip, as torch.save writes. */
+export function makeZip(entries: ZipInput[]): Buffer {
+  const crc = (zlib as unknown as { crc32: (d: Uint8Array) => number }).crc32;
+  const locals: Buffer[] = [];
+  const centrals: Buffer[] = [];
+  let offset = 0;
+  for (const e of entries) {
+    const name = Buffer.from(e.name, 'utf8');
+    const size = e.claimSize ?? e.data.length;
+    const sum = crc(e.data) >>> 0;
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(20, 4);
+    local.writeUInt32LE(sum, 14);
+    local.writeUInt32LE(size, 18);
+    local.writeUInt32LE(size, 22);
+    local.writeUInt16LE(name.length, 26);
+    const central = Buffer.alloc(46);
+    central.writeUInt32LE(0x02014b50, 0);
+    central.writeUInt16LE(20, 4);
+    central.writeUInt16LE(20, 6);
+    central.writeUInt32LE(sum, 16);
+    central.writeUInt32LE(size, 20);
+    central.writeUInt32LE(size, 24);
+    central.writeUInt16LE(name.length, 28);
+    central.writeUInt32LE(offset, 42);
+    locals.push(local, name, Buffer.from(e.data));
+    centrals.push(central, name);
+    offset += 30 + name.length + e.data.length;
+  }
+  const cd = Buffer.concat(centrals);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(entries.length, 8);
+  end.writeUInt16LE(entries.length, 10);
+  end.writeUInt32LE(cd.length, 12);
+  end.writeUInt32LE(offset, 16);
+  return Buffer.concat([...locals, cd, end]);
+}
+
+/** Pickle protocol-2 building blocks. */
+export const P = {
+  proto: Buffer.from([0x80, 0x02]),
+  global: (module: string, name: string) => Buffer.from(`c${module}\n${name}\n`, 'utf8'),
+  str: (s: string) => {
+    const b = Buffer.from(s, 'utf8');
+    const h = Buffer.alloc(5);
+    h[0] = 0x58;
+    h.writeUInt32LE(b.length, 1);
+    return Buffer.concat([h, b]);
+  },
+  int: (n: number) => {
+    const b = Buffer.alloc(5);
+    b[0] = 0x4a;
+    b.writeInt32LE(n, 1);
+    return b;
+  },
+  mark: Buffer.from('('),
+  tuple: Buffer.from('t'),
+  emptyTuple: Buffer.from(')'),
+  reduce: Buffer.from('R'),
+  persid: Buffer.from('Q'),
+  newfalse: Buffer.from([0x89]),
+  emptyDict: Buffer.from('}'),
+  setitem: Buffer.from('s'),
+  stop: Buffer.from('.'),
+};
+
+/** `_rebuild_tensor_v2(storage(key, numel), 0, shape, row-major stride, False, OrderedDict())` as pickle bytes. */
+export function tensorPickle(key: string, shape: number[], storage = 'FloatStorage'): Buffer {
+  const numel = shape.reduce((a, b) => a * b, 1);
+  const strides = shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1));
+  return Buffer.concat([
+    P.global('torch._utils', '_rebuild_tensor_v2'),
+    P.mark,
+    P.mark, P.str('storage'), P.global('torch', storage), P.str(key), P.str('cpu'), P.int(numel), P.tuple, P.persid,
+    P.int(0),
+    P.mark, ...shape.map(P.int), P.tuple,
+    P.mark, ...strides.map(P.int), P.tuple,
+    P.newfalse,
+    P.global('collections', 'OrderedDict'), P.emptyTuple, P.reduce,
+    P.tuple,
+    P.reduce,
+  ]);
+}
+
+/** A torch.save-style zip of one float32 tensor (e.g. the TF gamma table `tf_gammas.pt`). */
+export function torchSaveTensor(data: Float32Array, shape: number[]): Buffer {
+  return makeZip([
+    { name: 'archive/data.pkl', data: Buffer.concat([P.proto, tensorPickle('0', shape), P.stop]) },
+    { name: 'archive/data/0', data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) },
+    { name: 'archive/version', data: Buffer.from('3\n') },
+  ]);
+}
+
+/** Runs the built CLI without blocking the event loop (an in-process test server keeps serving). */
+export function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+

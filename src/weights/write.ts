@@ -1,0 +1,53 @@
+/**
+ * Writes a weight set as float32 safetensors, streaming each tensor from where it lives (a byte range of
+ * the source file, or memory), so converting a 1 GB checkpoint never holds it all at once.
+ */
+import { open, type FileHandle } from 'node:fs/promises';
+import type { WeightSet } from './weight-set.js';
+
+const CHUNK = 16 * 1024 * 1024;
+
+export async function writeWeightSet(path: string, weights: WeightSet, names: string[], metadata?: Record<string, string>): Promise<void> {
+  const header: Record<string, unknown> = {};
+  if (metadata) header.__metadata__ = metadata;
+  let offset = 0;
+  for (const name of names) {
+    const e = weights.entries.get(name);
+    if (!e) throw new Error(`weight '${name}' is missing`);
+    const length = e.source.kind === 'file' ? e.source.length : e.source.bytes.length;
+    header[name] = { dtype: 'F32', shape: e.shape, data_offsets: [offset, offset + length] };
+    offset += length;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
+  const headerBytes = Buffer.from(json, 'utf8');
+  const prefix = Buffer.alloc(8);
+  prefix.writeBigUInt64LE(BigInt(headerBytes.length));
+  const out = await open(path, 'w');
+  const inputs = new Map<string, FileHandle>();
+  try {
+    await out.write(prefix);
+    await out.write(headerBytes);
+    const buffer = Buffer.alloc(CHUNK);
+    for (const name of names) {
+      const s = weights.entries.get(name)!.source;
+      if (s.kind === 'bytes') {
+        await out.write(s.bytes);
+        continue;
+      }
+      let input = inputs.get(s.path);
+      if (!input) inputs.set(s.path, (input = await open(s.path, 'r')));
+      for (let done = 0; done < s.length; ) {
+        const n = Math.min(CHUNK, s.length - done);
+        const { bytesRead } = await input.read(buffer, 0, n, s.offset + done);
+        if (bytesRead !== n) throw new Error(`${s.path}: short read for '${name}' (file truncated?)`);
+        await out.write(buffer.subarray(0, n));
+        done += n;
+      }
+    }
+    await out.sync();
+  } finally {
+    await out.close();
+    for (const h of inputs.values()) await h.close();
+  }
+}

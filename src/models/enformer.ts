@@ -235,10 +235,16 @@ export class Enformer implements Architecture {
    */
   positionFeeds(length: number, gammaTable?: GammaTable): Record<string, TensorData> {
     const n = length / this.binSize;
-    if (this.config.useTfGamma && n === TF_GAMMA_POSITIONS && gammaTable?.n !== n) {
-      throw new ConfigError(
-        `the config sets use_tf_gamma: ${length} bp needs the TF gamma table (tf_gammas.safetensors beside the weights, or gammaTablePath / --tf-gamma FILE; \`seq2track weights fetch enformer\` brings it)`,
-      );
+    if (this.config.useTfGamma && n === TF_GAMMA_POSITIONS) {
+      if (gammaTable?.n !== n) {
+        throw new ConfigError(
+          `the config sets use_tf_gamma: ${length} bp needs the TF gamma table (tf_gammas.safetensors beside the weights, or gammaTablePath / --tf-gamma FILE; \`seq2track weights fetch enformer\` brings it)`,
+        );
+      }
+      const basis = gammaTable.values.length / (2 * n - 1);
+      if (basis !== this.positionFeatures / 6) {
+        throw new ConfigError(`the TF gamma table has ${basis} basis functions, this model needs ${this.positionFeatures / 6} (dim/heads/6)`);
+      }
     }
     const data = this.positions(n, gammaTable?.n === n ? gammaTable.values : undefined);
     return { positions: { dtype: 'float32', dims: [2 * n - 1, this.positionFeatures], data } };

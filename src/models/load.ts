@@ -98,10 +98,6 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
       } catch (e) {
         throw new ModelDirError(`${configPath} sets use_tf_gamma, but the TF gamma table could not be read: ${(e as Error).message}`);
       }
-      const basis = gammaTable.values.length / (2 * gammaTable.n - 1);
-      if (basis !== arch.positionFeatures / 6) {
-        throw new ModelDirError(`${path}: the gamma table has ${basis} basis functions, this model needs ${arch.positionFeatures / 6} (dim/heads/6)`);
-      }
     }
   }
   return Model.create(arch, weights, weightsPath, { ...options, gammaTable });

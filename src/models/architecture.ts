@@ -36,6 +36,8 @@ export interface Architecture {
   readonly binSize: number;
   /** The trunk graph's outputs, finest first. */
   readonly trunkOutputs: TrunkOutput[];
+  /** Names of the `flops()` stages computed by the trunk graph. */
+  readonly trunkStages: string[];
   /** Halo in bp that makes a trunk tile exact; a multiple of the coarsest trunk resolution. */
   readonly trunkHaloBp: number;
   readonly defaultSequenceLength: number;

@@ -127,6 +127,8 @@ export class Borzoi implements Architecture {
     return [this.config.convDnaChannels, ...this.config.resTowerChannels];
   }
 
+  readonly trunkStages = ['stem', 'res_tower', 'unet1'];
+
   get trunkOutputs(): TrunkOutput[] {
     const { dim } = this.config;
     return [

@@ -85,6 +85,8 @@ export class Enformer implements Architecture {
     return n;
   }
 
+  readonly trunkStages = ['stem', 'conv_tower'];
+
   get trunkOutputs(): TrunkOutput[] {
     return [{ name: 'trunk', resolution: this.trunkResolution, channels: this.config.dim }];
   }

@@ -169,44 +169,89 @@ export class Model {
    * longer than the tile length; each output is concatenated along its position axis.
    */
   async trunk(input: OneHotBatch): Promise<Record<string, TensorData>> {
-    const { batch, length } = input;
-    const outputs = this.arch.trunkOutputs;
-    const names = outputs.map((o) => o.name);
-    const grid = trunkGrid(outputs);
-    if (length % grid !== 0) throw new LengthError(`sequence has length ${length} bp; the trunk needs a multiple of ${grid} bp`);
+    const { length } = input;
+    const grid = this.trunkGrid(length);
     const requested = this.options.tileLength ?? DEFAULT_TILE;
     const core = requested <= 0 ? length : Math.max(grid, Math.floor(requested / grid) * grid);
-    const run = (data: Float32Array, len: number) => this.engine.run('trunk', { dna: { dtype: 'float32', dims: [batch, len, 4], data } }, names);
-    if (core >= length) return run(input.data, length);
+    if (core >= length) return this.runTrunk(input.data, input.batch, length);
+    const result = this.emptyTrunk(input.batch, length);
+    for (let s = 0; s < length; s += core) await this.trunkTile(input, s, Math.min(length, s + core), result);
+    return result;
+  }
 
+  /**
+   * Exact trunk features of `alt`, a batch that equals the one `ref` was computed from except at
+   * bases [start, end): only the trunk positions those bases reach (the receptive field) are
+   * recomputed, on one tile, and spliced into a copy of `ref`. For a SNV that is ~1 % of the trunk.
+   */
+  async trunkPatch(ref: Record<string, TensorData>, alt: OneHotBatch, start: number, end: number): Promise<Record<string, TensorData>> {
+    const { length } = alt;
+    const grid = this.trunkGrid(length);
+    const halo = this.arch.trunkHaloBp;
+    const cs = Math.max(0, Math.floor((start - halo) / grid) * grid);
+    const ce = Math.min(length, Math.ceil((end + halo) / grid) * grid);
+    const result: Record<string, TensorData> = {};
+    for (const [name, t] of Object.entries(ref)) result[name] = { ...t, dims: [...t.dims], data: (t.data as Float32Array).slice() };
+    await this.trunkTile(alt, cs, ce, result);
+    return result;
+  }
+
+  /** Trunk FLOPs for `length` bp of input (they scale with the length). */
+  trunkFlops(length: number): number {
+    const stages = this.arch.flops(length).stages;
+    return this.arch.trunkStages.reduce((a, s) => a + (stages[s] ?? 0), 0);
+  }
+
+  private trunkGrid(length: number): number {
+    const grid = trunkGrid(this.arch.trunkOutputs);
+    if (length % grid !== 0) throw new LengthError(`sequence has length ${length} bp; the trunk needs a multiple of ${grid} bp`);
     const halo = this.arch.trunkHaloBp;
     if (halo % grid !== 0) throw new Error(`${this.arch.kind}: trunk halo ${halo} bp is not a multiple of the trunk grid ${grid} bp`);
+    return grid;
+  }
+
+  private runTrunk(data: Float32Array, batch: number, length: number): Promise<Record<string, TensorData>> {
+    const names = this.arch.trunkOutputs.map((o) => o.name);
+    return this.engine.run('trunk', { dna: { dtype: 'float32', dims: [batch, length, 4], data } }, names);
+  }
+
+  private emptyTrunk(batch: number, length: number): Record<string, TensorData> {
     const result: Record<string, TensorData> = {};
-    for (let s = 0; s < length; s += core) {
-      const e = Math.min(length, s + core);
-      const ts = Math.max(0, s - halo);
-      const te = Math.min(length, e + halo);
-      const tileLen = te - ts;
-      const tile = new Float32Array(batch * tileLen * 4);
-      for (let b = 0; b < batch; b++) tile.set(input.data.subarray((b * length + ts) * 4, (b * length + te) * 4), b * tileLen * 4);
-      const r = await run(tile, tileLen);
-      for (const { name, resolution } of outputs) {
-        const t = r[name]!;
-        const channels = t.dims[2]!;
-        const positions = length / resolution;
-        result[name] ??= { dtype: 'float32', dims: [batch, positions, channels], data: new Float32Array(batch * positions * channels) };
-        const out = result[name].data as Float32Array;
-        const tilePositions = tileLen / resolution;
-        const skip = (s - ts) / resolution;
-        const keep = (e - s) / resolution;
-        const data = t.data as Float32Array;
-        for (let b = 0; b < batch; b++) {
-          const src = data.subarray((b * tilePositions + skip) * channels, (b * tilePositions + skip + keep) * channels);
-          out.set(src, (b * positions + s / resolution) * channels);
-        }
-      }
+    for (const { name, resolution, channels } of this.arch.trunkOutputs) {
+      const positions = length / resolution;
+      result[name] = { dtype: 'float32', dims: [batch, positions, channels], data: new Float32Array(batch * positions * channels) };
     }
     return result;
+  }
+
+  /**
+   * Computes trunk positions of bases [s, e) (on the trunk grid) from a tile widened by the halo on
+   * interior sides, and writes them into `result`. At the sequence ends the tile ends where the
+   * sequence does, so every layer pads exactly as in the untiled run.
+   */
+  private async trunkTile(input: OneHotBatch, s: number, e: number, result: Record<string, TensorData>): Promise<void> {
+    const { batch, length } = input;
+    const halo = this.arch.trunkHaloBp;
+    const ts = Math.max(0, s - halo);
+    const te = Math.min(length, e + halo);
+    const tileLen = te - ts;
+    const tile = new Float32Array(batch * tileLen * 4);
+    for (let b = 0; b < batch; b++) tile.set(input.data.subarray((b * length + ts) * 4, (b * length + te) * 4), b * tileLen * 4);
+    const r = await this.runTrunk(tile, batch, tileLen);
+    for (const { name, resolution } of this.arch.trunkOutputs) {
+      const t = r[name]!;
+      const channels = t.dims[2]!;
+      const positions = length / resolution;
+      const out = result[name]!.data as Float32Array;
+      const tilePositions = tileLen / resolution;
+      const skip = (s - ts) / resolution;
+      const keep = (e - s) / resolution;
+      const data = t.data as Float32Array;
+      for (let b = 0; b < batch; b++) {
+        const src = data.subarray((b * tilePositions + skip) * channels, (b * tilePositions + skip + keep) * channels);
+        out.set(src, (b * positions + s / resolution) * channels);
+      }
+    }
   }
 
   /**

@@ -155,3 +155,40 @@ test('engine: inference runs in a worker, the event loop keeps ticking', { skip 
     await model.close();
   }
 });
+
+for (const name of ['enformer-small', 'borzoi-small']) {
+  test(`trunkPatch: an SNV's alt trunk from the ref trunk plus one tile equals the full alt trunk (${name})`, { skip: skipUnless(name) }, async () => {
+    const dir = fixture(name)!;
+    const inputs = await SafetensorsFile.open(join(dir, 'inputs.safetensors'));
+    const [batch, length] = inputs.tensors.get('x')!.shape as [number, number];
+    const ref = { data: inputs.readFloat32('x'), batch, length };
+    const model = await loadModel(dir, { threads: 1, tileLength: 0 });
+    try {
+      const refTrunk = await model.trunk(ref);
+      for (const pos of [length / 2, 3, length - 2]) {
+        const alt = { ...ref, data: ref.data.slice() };
+        for (let b = 0; b < batch; b++) {
+          const row = alt.data.subarray((b * length + pos) * 4, (b * length + pos + 1) * 4);
+          const hot = row.indexOf(1);
+          row.fill(0);
+          row[(hot + 1) % 4] = 1; // another base (N becomes C)
+        }
+        const patched = await model.trunkPatch(refTrunk, alt, pos, pos + 1);
+        const full = await model.trunk(alt);
+        const first = Object.keys(full)[0]!;
+        assert.ok(!compare(full[first]!.data as Float32Array, refTrunk[first]!.data as Float32Array, 1e-3).ok, 'the SNV changes the trunk');
+        for (const k of Object.keys(full)) {
+          // Same kernels on a shorter tile: summation order may differ at float32 rounding.
+          const r = compare(patched[k]!.data as Float32Array, full[k]!.data as Float32Array, 1e-5);
+          assert.ok(r.ok, `${k} at ${pos}: max abs ${r.maxAbs.toExponential(2)}`);
+        }
+        const a = await model.head(patched, length);
+        const b = await model.head(full, length);
+        for (const h of Object.keys(b.heads)) assert.ok(compare(a.heads[h]!.data, b.heads[h]!.data, 1e-5, 1e-5).ok, `${h} at ${pos}`);
+      }
+      assert.ok(model.trunkFlops(length) > 0 && model.trunkFlops(2 * length) === 2 * model.trunkFlops(length));
+    } finally {
+      await model.close();
+    }
+  });
+}

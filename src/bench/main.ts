@@ -1,6 +1,7 @@
 /**
  * Full-size forward benchmark with random weights generated in memory (nothing downloaded or stored).
- *   npm run bench -- enformer [--runs 3] [--threads N] [--layout 2d|1d] [--tile-length BP] [--length BP]
+ *   npm run bench -- enformer|borzoi|flashzoi [--runs 3] [--threads N] [--layout 2d|1d] [--tile-length BP] [--length BP]
+ *   npm run bench -- variants [MODEL] [--variants 2]   (SNV scoring: brute force vs incremental)
  * Prints seconds per sequence (median of the timed runs after one warm-up), the FLOP count from the
  * config, effective GFLOP/s, peak RSS, and a final machine-readable RESULT line.
  */
@@ -12,6 +13,7 @@ import type { Architecture } from '../models/architecture.js';
 import { Model } from '../models/model.js';
 import { WeightSet } from '../weights/weight-set.js';
 import type { ConvLayout } from '../models/layers.js';
+import { benchVariants } from './variants.js';
 
 interface BenchModel {
   arch: Architecture;
@@ -89,9 +91,12 @@ async function main(): Promise<void> {
       'tile-length': { type: 'string' },
       length: { type: 'string' },
       profile: { type: 'string' },
+      variants: { type: 'string', default: '2' },
     },
   });
-  const name = positionals[0] ?? 'enformer';
+  const mode = positionals[0] === 'variants' ? 'variants' : 'forward';
+  // `variants [MODEL]` scores SNVs on MODEL (default enformer); otherwise the argument is the model.
+  const name = (mode === 'variants' ? positionals[1] : positionals[0]) ?? 'enformer';
   const make = MODELS[name];
   if (!make) throw new Error(`unknown model '${name}' (known: ${Object.keys(MODELS).join(', ')})`);
   const { arch, length: defaultLength, baselineModel } = make();
@@ -116,6 +121,18 @@ async function main(): Promise<void> {
     profilePrefix: values.profile,
   });
   console.log(`sessions ready in ${((performance.now() - t1) / 1000).toFixed(1)} s, RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB`);
+
+  if (mode === 'variants') {
+    const count = Math.max(1, Number(values.variants));
+    const windows = Array.from({ length: count }, (_, i) => Model.encode([randomSequence(length, 100 + i)]));
+    // Warm-up: one forward pass allocates what the timed runs reuse.
+    await model.head(await model.trunk(windows[0]!), length);
+    const fields = await benchVariants(model, windows);
+    await model.close();
+    console.log(`peak RSS: ${peakRssMb().toFixed(0)} MB`);
+    console.log(`RESULT model=${name} mode=variants ${fields} peak_rss_mb=${peakRssMb().toFixed(0)}`);
+    return;
+  }
 
   const batch = Model.encode([randomSequence(length, 42)]);
   const flops = arch.flops(length);

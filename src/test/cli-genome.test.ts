@@ -11,7 +11,7 @@ import { copyFileSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeF
 import { join } from 'node:path';
 import { BigWig } from '@gmod/bbi';
 import { SafetensorsFile, writeSafetensors, type TensorToWrite } from '../weights/safetensors.js';
-import { CLI, fixture, skipUnless, tempDir } from './fixtures.js';
+import { CLI, fixture, REPO_ROOT, skipUnless, tempDir } from './fixtures.js';
 import { randomGenome, serveDirectory, writeBgzipFasta, writeFastaFai, writeTwoBit, type StaticServer } from './genome-files.js';
 
 const skip = skipUnless('enformer-small') || skipUnless('borzoi-small');
@@ -320,4 +320,17 @@ test('genome: every bad input is one clear line', { skip }, async () => {
   await expectError(['predict', '--model', ENFORMER, '--out', path('f.tsv')], /give --genome with --region\/--bed, or --fasta/);
   symlinkSync(fa, path('linked.fa'));
   await expectError([...base, '--genome', path('linked.fa'), '--region', 'chr1:1-100', ...out], /linked\.fa\.fai: cannot read FASTA index/);
+});
+
+test("genome: the README's first command runs (its --out redirected to a temporary directory)", { skip }, async () => {
+  const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+  const first = /```sh\n([^\n]+)\n/.exec(readme)![1]!;
+  const m = /^npm install && npx seq2track (.+)$/.exec(first);
+  assert.ok(m, `first README command: ${first}`);
+  const args = m[1]!.split(' ').map((a) => a.replace(/^\.\.\/shared\/fixtures\/enformer-small$/, ENFORMER).replace(/^examples\//, join(REPO_ROOT, 'examples') + '/'));
+  const outAt = args.indexOf('--out');
+  args[outAt + 1] = path('readme-tracks/');
+  assert.equal(args[args.indexOf('--genome') + 1], join(REPO_ROOT, 'examples', 'genome.fa'));
+  await ok(args);
+  assert.deepEqual(readdirSync(path('readme-tracks')).sort(), ['human_0.bw', 'human_1.bw', 'human_2.bw', 'human_3.bw']);
 });

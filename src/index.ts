@@ -13,3 +13,11 @@ export { predictFasta, predictRecords, PredictInputError, type FastaPrediction, 
 export { convertModel, readWeights, detectFormat, ConvertError, type ConvertOptions, type ConvertResult, type WeightsFormat } from './weights/convert.js';
 export { resolveModel, fetchModel, listCached, cacheRoot, PUBLISHED_MODELS, RegistryError, type RegistryOptions, type ResolveOptions } from './weights/registry.js';
 export { PickleError } from './weights/pickle.js';
+export { openGenome, PUBLIC_GENOMES, GenomeError, type Reference } from './genome/reference.js';
+export { parseRegion, readBed, planRegion, RegionError, type Region, type RegionPlan } from './genome/regions.js';
+export { predictRegions, type RegionJobOptions, type RegionJobResult } from './tasks/predict-region.js';
+export { writeRegionOutputs, outputKind } from './tasks/region-outputs.js';
+export { encodeBigWig, writeBigWig, type BigWigSection } from './formats/bigwig.js';
+export { writeBedGraph } from './formats/bedgraph.js';
+export { readTargets, parseTargets, selectTracks, PUBLISHED_TARGETS, type Track, type TargetsTable } from './formats/targets.js';
+export { cacheDir } from './cache.js';

@@ -7,6 +7,8 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { runPredict } from './predict.js';
 import { runConvert, runFetch, runList } from './weights.js';
+import { runPredictGenome } from './predict-genome.js';
+import { UsageError } from './errors.js';
 import { oneLine } from './errors.js';
 
 function fail(e: unknown): never {
@@ -37,6 +39,22 @@ function headList(value: string): string[] {
   return heads;
 }
 
+function modelList(value: string, previous: string[] | undefined): string[] {
+  const models = value.split(',').map((m) => m.trim()).filter((m) => m !== '');
+  if (models.length === 0) throw new InvalidArgumentError('must name a model directory');
+  return [...(previous ?? []), ...models];
+}
+
+function regionList(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+function shiftList(value: string): number[] {
+  const shifts = value.split(',').map((s) => s.trim());
+  if (shifts.length === 0 || shifts.some((s) => !/^[+-]?\d+$/.test(s))) throw new InvalidArgumentError('must be a comma-separated list of integers, e.g. 0,1,-1');
+  return shifts.map(Number);
+}
+
 export function buildProgram(): Command {
   const program = new Command('seq2track')
     .description('Enformer/Borzoi genomics models on ONNX Runtime')
@@ -48,14 +66,23 @@ export function buildProgram(): Command {
 
   program
     .command('predict')
-    .description('predict tracks for every record of a FASTA file (one batch item per record, in order)')
-    .requiredOption('--model <dir|name>', 'model directory (config.json + *.safetensors), or a published name (seq2track weights list --all), fetched into the cache on first use')
+    .description('predict tracks for regions of a genome (--genome), or for every record of a FASTA file (--fasta)')
+    .requiredOption('--model <dir|name>', 'model directory (config.json + *.safetensors) or a published name (seq2track weights list --all), fetched into the cache on first use; repeat or comma-separate to average replicates (--genome)', modelList)
     .option('--cache-dir <dir>', 'model cache (default: $SEQ2TRACK_CACHE, else $XDG_CACHE_HOME/seq2track, else ~/.cache/seq2track)')
-    .requiredOption('--fasta <file>', 'input FASTA (plain or gzip); each record is one sequence')
-    .requiredOption('--out <file>', 'output: FILE.safetensors (one float32 tensor per head) or FILE.tsv (table)')
-    .option('--heads <list>', 'comma-separated heads to compute (default: all)', headList)
-    .option('--embeddings', 'also write the trunk embeddings as tensor "embeddings"')
-    .option('--batch-size <n>', 'records per model run (equal-length neighbours share a run)', integer(1, 'a positive integer'), 1)
+    .option('--genome <file|url>', 'reference: FASTA + .fai, bgzip FASTA + .fai + .gzi, or .2bit; path or http(s) URL; hg38 / mm10 for the UCSC 2bit')
+    .option('--region <chr:start-end>', 'region, 1-based inclusive (commas allowed); repeatable', regionList)
+    .option('--bed <file>', 'BED file of regions (0-based half-open)')
+    .option('--tracks <list>', 'tracks to write: indices (0-based, a-b ranges), identifiers, or regexes on the description; comma-separated (default: all)')
+    .option('--targets <file|url>', 'targets table naming the head\'s tracks (default: the published table when its track count matches)')
+    .option('--head <name>', 'head to predict with --genome (default: the first, e.g. human)')
+    .option('--window-length <bp>', 'model window in bp (default: the config\'s sequence_length, else the published input length)', integer(1, 'a positive integer'))
+    .option('--rc', 'average with the reverse-complement prediction (flipped back, stranded tracks swapped)')
+    .option('--shifts <list>', 'average over these shifts in bp, e.g. 0,1,-1 (N-padded)', shiftList)
+    .option('--fasta <file>', 'input FASTA (plain or gzip); each record is one sequence')
+    .requiredOption('--out <file>', '--genome: DIR/ (one bigWig per track), X.bedGraph, X.tsv or X.safetensors; --fasta: FILE.safetensors or FILE.tsv')
+    .option('--heads <list>', '--fasta: comma-separated heads to compute (default: all)', headList)
+    .option('--embeddings', '--fasta: also write the trunk embeddings as tensor "embeddings"')
+    .option('--batch-size <n>', 'sequences per model run', integer(1, 'a positive integer'), 1)
     .option('--threads <n>', 'ONNX Runtime intra-op threads (default: all cores)', integer(1, 'a positive integer'))
     .option('--tile-length <bp>', 'run the convolutional trunk in tiles of this many bp (0: no tiling)', integer(0, 'a non-negative integer'))
     .option('--tf-gamma <file>', 'Enformer with use_tf_gamma: the TF gamma table (default: tf_gammas.safetensors in the model dir)')
@@ -63,8 +90,37 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ outputError: () => {} })
     .action(async (opts) => {
+      if (opts.genome !== undefined) {
+        if (opts.fasta !== undefined) throw new UsageError('give --genome or --fasta, not both');
+        for (const o of ['heads', 'embeddings'] as const) if (opts[o] !== undefined) throw new UsageError(`--${o} is for --fasta; with --genome use --head`);
+        await runPredictGenome({
+          models: opts.model,
+          genome: opts.genome,
+          region: opts.region,
+          bed: opts.bed,
+          tracks: opts.tracks,
+          targets: opts.targets,
+          head: opts.head,
+          windowLength: opts.windowLength,
+          rc: opts.rc === true,
+          shifts: opts.shifts,
+          out: opts.out,
+          batchSize: opts.batchSize,
+          threads: opts.threads,
+          tileLength: opts.tileLength,
+          gammaTablePath: opts.tfGamma,
+          cacheDir: opts.cacheDir,
+          device: opts.device,
+        });
+        return;
+      }
+      if (opts.fasta === undefined) throw new UsageError('give --genome with --region/--bed, or --fasta');
+      for (const o of ['region', 'bed', 'tracks', 'targets', 'head', 'windowLength', 'rc', 'shifts'] as const) {
+        if (opts[o] !== undefined) throw new UsageError(`--${o.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --genome`);
+      }
+      if (opts.model.length !== 1) throw new UsageError('--fasta takes one --model');
       await runPredict({
-        model: opts.model,
+        model: opts.model[0],
         cacheDir: opts.cacheDir,
         fasta: opts.fasta,
         out: opts.out,

@@ -7,8 +7,7 @@ import { writeTsv } from '../formats/tsv.js';
 import { writePredictionSafetensors } from '../formats/safetensors-out.js';
 import { UsageError } from './errors.js';
 import { Progress } from './progress.js';
-import { resolveModel } from '../weights/registry.js';
-import { downloadProgress } from './weights.js';
+import { resolveModelArg } from './weights.js';
 
 export interface PredictArgs {
   /** A model directory or a published model name. */
@@ -34,17 +33,7 @@ export async function runPredict(args: PredictArgs): Promise<void> {
   if (!format) throw new UsageError(`--out ${args.out}: unknown output format (use a .safetensors or .tsv file name)`);
   const records = await readFastaRecords(args.fasta);
 
-  const download = downloadProgress();
-  let dir: string;
-  try {
-    dir = await resolveModel(args.model, {
-      cacheDir: args.cacheDir,
-      log: (line) => process.stderr.write(`seq2track: ${line}\n`),
-      onProgress: download.onProgress,
-    });
-  } finally {
-    download.done();
-  }
+  const dir = await resolveModelArg(args.model, args.cacheDir);
   const model = await loadModel(dir, {
     threads: args.threads,
     tileLength: args.tileLength,

@@ -1,10 +1,24 @@
 /** `seq2track weights convert | fetch | list`. */
 import { convertModel } from '../weights/convert.js';
-import { PUBLISHED_MODELS, cacheRoot, cachedModelDir, fetchModel, listCached, type RegistryOptions } from '../weights/registry.js';
+import { PUBLISHED_MODELS, cacheRoot, cachedModelDir, fetchModel, listCached, resolveModel, type RegistryOptions } from '../weights/registry.js';
 
 const say = (line: string) => process.stderr.write(`seq2track: ${line}\n`);
 
 /** Download progress on stderr, only on a terminal. */
+/** `--model NAME|DIR` to a model directory, fetching a published model on first use (progress on stderr). */
+export async function resolveModelArg(model: string, cacheDir?: string): Promise<string> {
+  const download = downloadProgress();
+  try {
+    return await resolveModel(model, {
+      cacheDir,
+      log: (line) => process.stderr.write(`seq2track: ${line}\n`),
+      onProgress: download.onProgress,
+    });
+  } finally {
+    download.done();
+  }
+}
+
 export function downloadProgress(): { onProgress: RegistryOptions['onProgress']; done: () => void } {
   const tty = process.stderr.isTTY === true;
   let active = false;

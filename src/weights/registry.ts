@@ -16,12 +16,12 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { basename, join } from 'node:path';
 import { convertModel } from './convert.js';
 import { DownloadError, download, probe, type RemoteFile } from './download.js';
 import { readTorchTensor } from './torch-checkpoint.js';
 import { writeSafetensors } from './safetensors.js';
+import { cacheDir } from '../cache.js';
 
 export class RegistryError extends Error {}
 
@@ -122,10 +122,7 @@ export interface RegistryOptions {
 }
 
 export function cacheRoot(options: RegistryOptions = {}): string {
-  if (options.cacheDir) return options.cacheDir;
-  if (process.env.SEQ2TRACK_CACHE) return process.env.SEQ2TRACK_CACHE;
-  const xdg = process.env.XDG_CACHE_HOME;
-  return join(xdg && xdg.trim() !== '' ? xdg : join(homedir(), '.cache'), 'seq2track');
+  return cacheDir(options.cacheDir);
 }
 
 function baseUrl(origin: Origin, options: RegistryOptions): string {

@@ -1,0 +1,68 @@
+/** `seq2track predict --genome …`: options in, regions through the model(s), tracks out. */
+import { openGenome } from '../genome/reference.js';
+import { parseRegion, readBed, type Region } from '../genome/regions.js';
+import { predictRegions } from '../tasks/predict-region.js';
+import { checkNoOverlap, outputKind, writeRegionOutputs } from '../tasks/region-outputs.js';
+import { resolveModelArg } from './weights.js';
+import { UsageError } from './errors.js';
+import { Progress } from './progress.js';
+
+export interface PredictGenomeArgs {
+  models: string[];
+  genome: string;
+  region?: string[];
+  bed?: string;
+  tracks?: string;
+  targets?: string;
+  head?: string;
+  windowLength?: number;
+  rc: boolean;
+  shifts?: number[];
+  out: string;
+  batchSize: number;
+  threads?: number;
+  tileLength?: number;
+  gammaTablePath?: string;
+  cacheDir?: string;
+  device: 'cpu' | 'cuda';
+}
+
+export async function runPredictGenome(args: PredictGenomeArgs): Promise<void> {
+  const started = Date.now();
+  if (!args.region?.length && !args.bed) throw new UsageError('--genome needs --region chr:start-end or --bed FILE');
+  if (args.region?.length && args.bed) throw new UsageError('give --region or --bed, not both');
+  const kind = await outputKind(args.out);
+  const regions: Region[] = args.bed ? await readBed(args.bed) : args.region!.map(parseRegion);
+  const models: string[] = [];
+  for (const m of args.models) models.push(await resolveModelArg(m, args.cacheDir));
+  const genome = await openGenome(args.genome);
+
+  const progress = new Progress('windows');
+  try {
+    const p = await predictRegions({
+      models,
+      genome,
+      regions,
+      head: args.head,
+      windowLength: args.windowLength,
+      tracks: args.tracks,
+      targets: args.targets,
+      rc: args.rc,
+      shifts: args.shifts,
+      batchSize: args.batchSize,
+      load: { threads: args.threads, tileLength: args.tileLength, gammaTablePath: args.gammaTablePath, executionProvider: args.device },
+      checkPlan: kind === 'bigwig' || kind === 'bedgraph' ? checkNoOverlap : undefined,
+      onProgress: (done, total) => progress.update(done, total),
+    });
+    progress.done();
+    const files = await writeRegionOutputs(args.out, kind, p);
+    const bins = p.results.reduce((a, r) => a + r.plan.bins, 0);
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    const ens = p.ensemble > 1 ? `, mean of ${p.ensemble} runs per window` : '';
+    process.stderr.write(
+      `seq2track: predicted ${regions.length} region${regions.length === 1 ? '' : 's'} (${p.windows} window${p.windows === 1 ? '' : 's'}${ens}) × ${bins} bins × ${p.tracks.length} track${p.tracks.length === 1 ? '' : 's'} of ${p.head} in ${seconds} s -> ${files.length === 1 ? files[0] : `${args.out} (${files.length} files)`}\n`,
+    );
+  } finally {
+    progress.done();
+  }
+}

@@ -1,0 +1,26 @@
+/** String-level sequence edits for ensembling: reverse complement and zero-padded (N) shifts. */
+
+const COMPLEMENT: Record<string, string> = { A: 'T', C: 'G', G: 'C', T: 'A', a: 't', c: 'g', g: 'c', t: 'a' };
+
+/** Reverse complement; anything but ACGT (either case) becomes N. */
+export function reverseComplement(seq: string): string {
+  const out = new Array<string>(seq.length);
+  for (let i = 0; i < seq.length; i++) out[seq.length - 1 - i] = COMPLEMENT[seq[i]!] ?? 'N';
+  return out.join('');
+}
+
+/**
+ * Shifts a sequence by `shift` bp keeping its length: positive moves it right (N fill on the left),
+ * negative moves it left (N fill on the right), as upstream's `shift_sequence` with pad value 0.
+ */
+export function shiftSequence(seq: string, shift: number): string {
+  const n = seq.length;
+  if (shift === 0) return seq;
+  if (Math.abs(shift) >= n) return 'N'.repeat(n);
+  return shift > 0 ? 'N'.repeat(shift) + seq.slice(0, n - shift) : seq.slice(-shift) + 'N'.repeat(-shift);
+}
+
+/** Maps every letter other than ACGT (either case) to N, so IUPAC codes in a reference read as unknown. */
+export function onlyAcgtn(seq: string): string {
+  return /[^ACGTNacgtn]/.test(seq) ? seq.replace(/[^ACGTacgt]/g, 'N') : seq;
+}

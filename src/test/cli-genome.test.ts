@@ -310,7 +310,7 @@ test('genome: every bad input is one clear line', { skip }, async () => {
   await expectError(['predict', '--model', ENFORMER, ...g, '--region', 'chr1:1-100', '--window-length', '8000', ...out], /--window-length has length 8000 bp/);
   await expectError([...base, ...g, '--region', 'chr1:1-100', '--shifts', '0,x', ...out], /--shifts <list>.*comma-separated list of integers/);
   await expectError([...base, ...g, '--region', 'chr1:1-100', '--region', 'chr1:50-300', '--out', path('ov/')], /overlap in their output bins/);
-  await expectError(['predict', '--model', 'no-such-model', ...g, '--region', 'chr1:1-100', ...out], /unknown model name 'no-such-model' \(known: enformer, /);
+  await expectError(['predict', '--model', 'no-such-model', ...g, '--region', 'chr1:1-100', ...out], /no-such-model: neither a model directory nor a known model name \(known: enformer, /);
   const noWeights = path('no-weights');
   mkdirSync(noWeights);
   copyFileSync(join(ENFORMER, 'config.json'), join(noWeights, 'config.json'));

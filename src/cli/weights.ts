@@ -1,5 +1,5 @@
 /** `seq2track weights convert | fetch | list`. */
-import { convertModel } from '../weights/convert.js';
+import { convertModel, type ConvertOptions } from '../weights/convert.js';
 import { PUBLISHED_MODELS, cacheRoot, cachedModelDir, fetchModel, listCached, resolveModel, type RegistryOptions } from '../weights/registry.js';
 
 const say = (line: string) => process.stderr.write(`seq2track: ${line}\n`);
@@ -44,16 +44,7 @@ export function downloadProgress(): { onProgress: RegistryOptions['onProgress'];
   };
 }
 
-export interface ConvertArgs {
-  input: string;
-  out: string;
-  config?: string;
-  weights?: string;
-  mouseH5?: string;
-  species?: string;
-  gammaTable?: string;
-  force?: boolean;
-}
+export type ConvertArgs = Pick<ConvertOptions, 'input' | 'out' | 'config' | 'weights' | 'mouseH5' | 'species' | 'gammaTable' | 'force'>;
 
 export async function runConvert(args: ConvertArgs): Promise<void> {
   const started = Date.now();

@@ -159,27 +159,34 @@ export interface TensorToWrite {
   data: Float32Array | Float64Array | BigInt64Array;
 }
 
-/** Writes tensors in the order given, 8-byte aligned data section. */
-export async function writeSafetensors(path: string, tensors: TensorToWrite[], metadata?: Record<string, string>): Promise<void> {
+/**
+ * The bytes before the data section: u64 header length, then the JSON header padded with spaces so
+ * the data starts 8-byte aligned. Tensors are laid out back to back in the order given.
+ */
+export function encodeSafetensorsHeader(tensors: { name: string; dtype: SafetensorsDType; shape: number[]; length: number }[], metadata?: Record<string, string>): Buffer {
   const header: Record<string, unknown> = {};
   if (metadata) header.__metadata__ = metadata;
   let offset = 0;
   for (const t of tensors) {
-    const length = t.data.byteLength;
     const expected = t.shape.reduce((a, b) => a * b, 1) * BYTES[t.dtype];
-    if (length !== expected) throw new Error(`tensor ${t.name}: ${length} bytes for ${t.dtype}[${t.shape}]`);
-    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + length] };
-    offset += length;
+    if (t.length !== expected) throw new Error(`tensor ${t.name}: ${t.length} bytes for ${t.dtype}[${t.shape}]`);
+    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + t.length] };
+    offset += t.length;
   }
   let json = JSON.stringify(header);
   json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
   const headerBytes = Buffer.from(json, 'utf8');
   const prefix = Buffer.alloc(8);
   prefix.writeBigUInt64LE(BigInt(headerBytes.length));
+  return Buffer.concat([prefix, headerBytes]);
+}
+
+/** Writes tensors in the order given, 8-byte aligned data section. */
+export async function writeSafetensors(path: string, tensors: TensorToWrite[], metadata?: Record<string, string>): Promise<void> {
+  const header = encodeSafetensorsHeader(tensors.map((t) => ({ ...t, length: t.data.byteLength })), metadata);
   const handle = await open(path, 'w');
   try {
-    await handle.write(prefix);
-    await handle.write(headerBytes);
+    await handle.write(header);
     for (const t of tensors) await handle.write(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
   } finally {
     await handle.close();

@@ -4,30 +4,23 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import type { WeightSet } from './weight-set.js';
+import { encodeSafetensorsHeader } from './safetensors.js';
 
 const CHUNK = 16 * 1024 * 1024;
 
 export async function writeWeightSet(path: string, weights: WeightSet, names: string[], metadata?: Record<string, string>): Promise<void> {
-  const header: Record<string, unknown> = {};
-  if (metadata) header.__metadata__ = metadata;
-  let offset = 0;
-  for (const name of names) {
-    const e = weights.entries.get(name);
-    if (!e) throw new Error(`weight '${name}' is missing`);
-    const length = e.source.kind === 'file' ? e.source.length : e.source.bytes.length;
-    header[name] = { dtype: 'F32', shape: e.shape, data_offsets: [offset, offset + length] };
-    offset += length;
-  }
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
-  const headerBytes = Buffer.from(json, 'utf8');
-  const prefix = Buffer.alloc(8);
-  prefix.writeBigUInt64LE(BigInt(headerBytes.length));
+  const header = encodeSafetensorsHeader(
+    names.map((name) => {
+      const e = weights.entries.get(name);
+      if (!e) throw new Error(`weight '${name}' is missing`);
+      return { name, dtype: 'F32' as const, shape: e.shape, length: e.source.kind === 'file' ? e.source.length : e.source.bytes.length };
+    }),
+    metadata,
+  );
   const out = await open(path, 'w');
   const inputs = new Map<string, FileHandle>();
   try {
-    await out.write(prefix);
-    await out.write(headerBytes);
+    await out.write(header);
     const buffer = Buffer.alloc(CHUNK);
     for (const name of names) {
       const s = weights.entries.get(name)!.source;

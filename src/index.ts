@@ -21,3 +21,8 @@ export { encodeBigWig, writeBigWig, type BigWigSection } from './formats/bigwig.
 export { writeBedGraph } from './formats/bedgraph.js';
 export { readTargets, parseTargets, selectTracks, PUBLISHED_TARGETS, type Track, type TargetsTable } from './formats/targets.js';
 export { cacheDir } from './cache.js';
+export { openVcf, alleles, VcfError, type VcfRecord, type VcfReader } from './genome/vcf.js';
+export { variantWindows, altWindow, windowStart } from './tasks/variant-windows.js';
+export { variantStats, VariantScorer, STATS, type Stats, type PreparedRecord } from './tasks/variant-scores.js';
+export { scoreVcf, parseShard, shardRange, type ScoreVcfOptions, type ScoreVcfResult } from './tasks/score-variants.js';
+export { TsvScores, formatScore } from './formats/score-tsv.js';

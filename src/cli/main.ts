@@ -8,6 +8,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { runPredict } from './predict.js';
 import { runConvert, runFetch, runList } from './weights.js';
 import { runPredictGenome } from './predict-genome.js';
+import { runMerge, runScoreVariants } from './score-variants.js';
 import { UsageError } from './errors.js';
 import { oneLine } from './errors.js';
 
@@ -132,6 +133,69 @@ export function buildProgram(): Command {
         gammaTablePath: opts.tfGamma,
         device: opts.device,
       });
+    });
+
+  program
+    .command('score-variants')
+    .description('score the effect of every variant of a VCF on every selected track (SAD, SAR, D2, SAX)')
+    .requiredOption('--model <dir|name>', 'model directory or published name; repeat or comma-separate to average replicates (all are loaded at once)', modelList)
+    .requiredOption('--genome <file|url>', 'reference: FASTA + .fai, bgzip FASTA + .fai + .gzi, or .2bit; path or http(s) URL; hg38 / mm10')
+    .requiredOption('--vcf <file>', 'variants: VCF, plain, gzip or bgzip (+ .tbi/.csi: --region/--bed read through the index)')
+    .requiredOption('--out <file>', 'X.tsv (resumable), X.parquet or X.h5')
+    .option('--cache-dir <dir>', 'model cache (default: $SEQ2TRACK_CACHE, else $XDG_CACHE_HOME/seq2track, else ~/.cache/seq2track)')
+    .option('--region <chr:start-end>', 'only variants whose POS lies in this region (1-based inclusive); repeatable', regionList)
+    .option('--bed <file>', 'only variants whose POS lies in a region of this BED file')
+    .option('--tracks <list>', 'tracks to score: indices, a-b ranges, identifiers, or description regexes (default: all)')
+    .option('--targets <file|url>', 'targets table naming the head\'s tracks (default: the published table when its track count matches)')
+    .option('--head <name>', 'head to score (default: the first, e.g. human)')
+    .option('--window-length <bp>', 'model window in bp (default: the config\'s sequence_length, else the published input length)', integer(1, 'a positive integer'))
+    .option('--rc', 'average ref and alt predictions with their reverse complements before scoring')
+    .option('--shifts <list>', 'average ref and alt predictions over these shifts in bp before scoring, e.g. 0,1,-1', shiftList)
+    .option('--shard <i/N>', 'score only shard i of N (1-based; contiguous blocks of records); join the shards with seq2track merge')
+    .option('--strict', 'stop at the first REF mismatch or unknown chromosome instead of skipping the variant')
+    .option('--brute-force', 'two full forward passes per SNV instead of reusing the ref trunk (for checks and benchmarks)')
+    .option('--batch-size <n>', 'VCF records per chunk: their windows share model runs', integer(1, 'a positive integer'), 1)
+    .option('--threads <n>', 'ONNX Runtime intra-op threads (default: all cores)', integer(1, 'a positive integer'))
+    .option('--tile-length <bp>', 'run the convolutional trunk in tiles of this many bp (0: no tiling)', integer(0, 'a non-negative integer'))
+    .option('--tf-gamma <file>', 'Enformer with use_tf_gamma: the TF gamma table (default: tf_gammas.safetensors in the model dir)')
+    .addOption(new Option('--device <device>', 'execution provider').choices(['cpu', 'cuda']).default('cpu'))
+    .exitOverride()
+    .configureOutput({ outputError: () => {} })
+    .action(async (opts) => {
+      await runScoreVariants({
+        models: opts.model,
+        genome: opts.genome,
+        vcf: opts.vcf,
+        out: opts.out,
+        region: opts.region,
+        bed: opts.bed,
+        tracks: opts.tracks,
+        targets: opts.targets,
+        head: opts.head,
+        windowLength: opts.windowLength,
+        rc: opts.rc === true,
+        shifts: opts.shifts,
+        shard: opts.shard,
+        strict: opts.strict === true,
+        bruteForce: opts.bruteForce === true,
+        batchSize: opts.batchSize,
+        threads: opts.threads,
+        tileLength: opts.tileLength,
+        gammaTablePath: opts.tfGamma,
+        cacheDir: opts.cacheDir,
+        device: opts.device,
+      });
+    });
+
+  program
+    .command('merge')
+    .description('join score-variants shard TSVs (given in shard order) into one TSV, as the unsharded run writes it')
+    .argument('<out>', 'merged TSV')
+    .argument('<shard...>', 'shard TSVs, in shard order (1/N, 2/N, ...)')
+    .exitOverride()
+    .configureOutput({ outputError: () => {} })
+    .action(async (out: string, shards: string[]) => {
+      await runMerge(out, shards);
     });
 
   const weights = program

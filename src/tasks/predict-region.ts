@@ -11,11 +11,12 @@
 import { loadModel, type LoadOptions } from '../models/load.js';
 import { Model } from '../models/model.js';
 import type { Reference } from '../genome/reference.js';
-import { checkRegion, planRegion, RegionError, type Region, type RegionPlan, type WindowGeometry } from '../genome/regions.js';
+import { checkRegion, planRegion, RegionError, type Region, type RegionPlan } from '../genome/regions.js';
 import { onlyAcgtn, reverseComplement, shiftSequence } from '../genome/sequence.js';
-import { PUBLISHED_TARGETS, readTargets, selectTracks, TargetsError, unnamedTracks, type TargetsTable, type Track } from '../formats/targets.js';
+import { selectTracks, type TargetsTable, type Track } from '../formats/targets.js';
+import { accumulate, checkShifts, RegionJobError, sameSetup, setupFor, tableFor } from './ensemble.js';
 
-export class RegionJobError extends Error {}
+export { RegionJobError, tableFor };
 
 export interface RegionJobOptions {
   /** Model directories; more than one are averaged (replicates of one architecture and head). */
@@ -61,48 +62,6 @@ export interface RegionJobResult {
   windows: number;
 }
 
-interface Setup {
-  head: string;
-  geometry: WindowGeometry;
-  headTracks: number;
-  kind: string;
-}
-
-function family(kind: string): string {
-  return kind === 'flashzoi' ? 'borzoi' : kind;
-}
-
-/** The targets table of a head: `--targets`, else the published one when the track count matches, else `<head>_<i>`. */
-export async function tableFor(kind: string, head: string, headTracks: number, targets: string | undefined, cache?: string): Promise<TargetsTable> {
-  if (targets !== undefined) {
-    const table = await readTargets(targets, cache);
-    if (table.tracks.length !== headTracks) {
-      throw new TargetsError(`${targets}: the targets table has ${table.tracks.length} tracks but the ${head} head has ${headTracks}`);
-    }
-    return table;
-  }
-  const published = PUBLISHED_TARGETS[family(kind)]?.[head];
-  if (published && published.tracks === headTracks) return readTargets(published.url, cache);
-  return unnamedTracks(head, headTracks);
-}
-
-function setupFor(model: Model, head: string | undefined, windowLength: number | undefined, rc: boolean): Setup {
-  const h = head ?? model.headNames[0]!;
-  if (!model.headNames.includes(h)) throw new RegionJobError(`unknown head '${h}' (the model has: ${model.headNames.join(', ')})`);
-  const length = windowLength ?? model.arch.defaultSequenceLength;
-  model.checkLength(length, '--window-length');
-  const geometry = { length, offset: model.outputOffset(length), bins: model.outputBins(length), binSize: model.binSize };
-  if (rc && 2 * geometry.offset + geometry.bins * geometry.binSize !== length) {
-    throw new RegionJobError(`--rc needs output bins centred in the window; a ${length} bp window is cropped unevenly (choose another --window-length)`);
-  }
-  return { head: h, geometry, headTracks: model.arch.tracks(h), kind: model.arch.kind };
-}
-
-function sameSetup(a: Setup, b: Setup, source: string): void {
-  const g = (s: Setup) => `${family(s.kind)} head ${s.head} (${s.headTracks} tracks), ${s.geometry.bins} bins of ${s.geometry.binSize} bp at +${s.geometry.offset} bp`;
-  if (g(a) !== g(b)) throw new RegionJobError(`${source}: models to average must agree: ${g(b)} vs ${g(a)}`);
-}
-
 interface Item {
   region: number;
   window: number;
@@ -113,8 +72,7 @@ interface Item {
 export async function predictRegions(opts: RegionJobOptions): Promise<RegionJobResult> {
   if (opts.models.length === 0) throw new RegionJobError('no model given');
   if (opts.regions.length === 0) throw new RegionError('no regions given');
-  const shifts = opts.shifts ?? [0];
-  if (shifts.length === 0 || new Set(shifts).size !== shifts.length) throw new RegionJobError(`--shifts must list distinct integers (got ${shifts.join(',')})`);
+  const shifts = checkShifts(opts.shifts);
   const strands = opts.rc ? [false, true] : [false];
   const batchSize = opts.batchSize ?? 1;
 
@@ -168,17 +126,7 @@ export async function predictRegions(opts: RegionJobOptions): Promise<RegionJobR
           sequences.push(it.rc ? reverseComplement(shifted) : shifted);
         }
         const out = (await model.predict(Model.encode(sequences), { heads: [setup.head] })).heads[setup.head]!;
-        batch.forEach((it, j) => {
-          const sum = sums[it.region]!;
-          for (let b = 0; b < bins; b++) {
-            const target = ((it.window * bins) + (it.rc ? bins - 1 - b : b)) * K;
-            const src = (j * bins + b) * T;
-            for (let k = 0; k < K; k++) {
-              const t = tracks[k]!;
-              sum[target + k] += out.data[src + (it.rc ? t.strandPair : t.index)]!;
-            }
-          }
-        });
+        batch.forEach((it, j) => accumulate(sums[it.region]!, it.window * bins * K, out.data, j, bins, T, tracks, it.rc));
         done += batch.length;
         opts.onProgress?.(done, total);
       }

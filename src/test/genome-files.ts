@@ -55,7 +55,7 @@ export function writeFastaFai(path: string, genome: Map<string, string>, width =
 }
 
 /** One BGZF block: a gzip member with the BC extra field giving its size. */
-function bgzfBlock(data: Buffer): Buffer {
+export function bgzfBlock(data: Buffer): Buffer {
   const deflated = deflateRawSync(data, { level: 6 });
   const block = Buffer.alloc(18 + deflated.length + 8);
   block.set([0x1f, 0x8b, 8, 4, 0, 0, 0, 0, 0, 0xff, 6, 0, 0x42, 0x43, 2, 0], 0);

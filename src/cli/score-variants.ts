@@ -1,0 +1,200 @@
+/** `seq2track score-variants` and `seq2track merge`: options in, VCF through the models, scores out. */
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
+import { extname, resolve } from 'node:path';
+import { openGenome } from '../genome/reference.js';
+import { parseRegion, readBed, type Region } from '../genome/regions.js';
+import { openVcf } from '../genome/vcf.js';
+import { openH5Scores, openParquetScores } from '../formats/score-writers.js';
+import { progressPath, TSV_HEADER, TsvScores } from '../formats/score-tsv.js';
+import { parseShard, scoreVcf, type Sink } from '../tasks/score-variants.js';
+import { resolveModelArg } from './weights.js';
+import { UsageError } from './errors.js';
+import { Progress } from './progress.js';
+
+export interface ScoreVariantsArgs {
+  models: string[];
+  genome: string;
+  vcf: string;
+  out: string;
+  region?: string[];
+  bed?: string;
+  tracks?: string;
+  targets?: string;
+  head?: string;
+  windowLength?: number;
+  rc: boolean;
+  shifts?: number[];
+  shard?: string;
+  strict: boolean;
+  bruteForce: boolean;
+  batchSize: number;
+  threads?: number;
+  tileLength?: number;
+  gammaTablePath?: string;
+  cacheDir?: string;
+  device: 'cpu' | 'cuda';
+}
+
+type ScoreOutput = 'tsv' | 'parquet' | 'h5';
+
+export function scoreOutputKind(out: string): ScoreOutput {
+  const ext = extname(out).toLowerCase();
+  if (ext === '.tsv') return 'tsv';
+  if (ext === '.parquet') return 'parquet';
+  if (ext === '.h5' || ext === '.hdf5') return 'h5';
+  throw new UsageError(`--out ${out}: unknown output kind (X.tsv, X.parquet or X.h5)`);
+}
+
+/** What decides the output's bytes (not --threads): a resume must match it. */
+function fingerprintArgs(args: ScoreVariantsArgs, models: string[]): Record<string, unknown> {
+  const file = (p: string | undefined) => {
+    if (p === undefined) return undefined;
+    const s = statSync(p);
+    return { path: resolve(p), size: s.size, mtime: s.mtimeMs };
+  };
+  return {
+    '--model': models.map((m) => resolve(m)),
+    '--genome': /^https?:/.test(args.genome) || !existsSync(args.genome) ? args.genome : resolve(args.genome),
+    '--vcf': file(args.vcf),
+    '--region': args.region,
+    '--bed': file(args.bed),
+    '--tracks': args.tracks,
+    '--targets': args.targets,
+    '--head': args.head,
+    '--window-length': args.windowLength,
+    '--rc': args.rc,
+    '--shifts': args.shifts,
+    '--shard': args.shard,
+    '--strict': args.strict,
+    '--brute-force': args.bruteForce,
+    '--batch-size': args.batchSize,
+    '--tile-length': args.tileLength,
+    '--tf-gamma': args.gammaTablePath,
+    '--device': args.device,
+  };
+}
+
+export async function runScoreVariants(args: ScoreVariantsArgs): Promise<void> {
+  const started = Date.now();
+  if (args.region?.length && args.bed) throw new UsageError('give --region or --bed, not both');
+  const kind = scoreOutputKind(args.out);
+  const shard = args.shard === undefined ? undefined : parseShard(args.shard);
+  const regions: Region[] | undefined = args.bed ? await readBed(args.bed) : args.region?.map(parseRegion);
+  const vcf = await openVcf(args.vcf, regions);
+  const models: string[] = [];
+  for (const m of args.models) models.push(await resolveModelArg(m, args.cacheDir));
+  const genome = await openGenome(args.genome);
+  const fpArgs = fingerprintArgs(args, models);
+  const fingerprint = createHash('sha256').update(JSON.stringify(fpArgs)).digest('hex');
+
+  const progress = new Progress('records');
+  const tty = process.stderr.isTTY === true;
+  const warn = (line: string) => {
+    progress.done();
+    process.stderr.write(`seq2track: warning: ${line}\n`);
+  };
+  let tsv: TsvScores | undefined;
+  const openSink = async (scorer: { tracks: { identifier: string; description: string }[] }): Promise<Sink> => {
+    const tracks = scorer.tracks.map((t) => ({ identifier: t.identifier, description: t.description }));
+    if (kind === 'tsv') {
+      const w = TsvScores.open(args.out, tracks, fingerprint, fpArgs);
+      tsv = w;
+      if (w.recordsDone > 0) process.stderr.write(`seq2track: resuming ${args.out} after ${w.recordsDone} records (${progressPath(args.out)})\n`);
+      return { writer: w, recordsDone: w.recordsDone, commit: (n) => w.commit(n) };
+    }
+    const writer = kind === 'parquet' ? await openParquetScores(args.out, tracks) : await openH5Scores(args.out, tracks);
+    return { writer, recordsDone: 0 };
+  };
+  try {
+    const r = await scoreVcf({
+      models,
+      genome,
+      vcf,
+      head: args.head,
+      windowLength: args.windowLength,
+      tracks: args.tracks,
+      targets: args.targets,
+      rc: args.rc,
+      shifts: args.shifts,
+      batchSize: args.batchSize,
+      bruteForce: args.bruteForce,
+      strict: args.strict,
+      shard,
+      count: tty,
+      load: { threads: args.threads, tileLength: args.tileLength, gammaTablePath: args.gammaTablePath, executionProvider: args.device },
+      cacheDir: args.cacheDir,
+      openSink,
+      warn,
+      onProgress: (done, total) => {
+        if (total !== undefined) progress.update(done, total);
+      },
+    });
+    progress.done();
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    const ens = r.ensemble > 1 ? `, mean of ${r.ensemble} runs per window` : '';
+    const skipped = r.skipped ? `, ${r.skipped} skipped` : '';
+    const resumed = r.resumedAt ? ` (resumed after ${r.resumedAt} records)` : '';
+    const sh = shard ? ` shard ${shard.index}/${shard.count}:` : '';
+    process.stderr.write(
+      `seq2track:${sh} scored ${r.scored} variant${r.scored === 1 ? '' : 's'} from ${r.records} VCF record${r.records === 1 ? '' : 's'}${skipped}${resumed} × ${r.tracks} track${r.tracks === 1 ? '' : 's'} of ${r.head}${ens} in ${seconds} s -> ${args.out}\n`,
+    );
+  } catch (e) {
+    tsv?.abandon();
+    throw e;
+  } finally {
+    progress.done();
+  }
+}
+
+/** `seq2track merge OUT SHARD...`: the shards' TSVs, in the order given, under one header. */
+export async function runMerge(out: string, shards: string[]): Promise<void> {
+  if (scoreOutputKind(out) !== 'tsv') throw new UsageError(`merge joins TSV shards; --out ${out} is not X.tsv`);
+  if (shards.length === 0) throw new UsageError('merge needs the shard files, in shard order');
+  for (const s of shards) {
+    if (resolve(s) === resolve(out)) throw new UsageError(`merge: the output ${out} is also a shard`);
+    if (existsSync(progressPath(s))) throw new UsageError(`${s}: unfinished (${progressPath(s)} exists); finish that shard first`);
+  }
+  const tmp = `${out}.merging`;
+  const fh = await open(tmp, 'w');
+  let rows = 0;
+  try {
+    await fh.write(TSV_HEADER);
+    for (const s of shards) {
+      let first = true;
+      let rest = '';
+      const take = async (text: string) => {
+        if (first) {
+          if (!text.startsWith(TSV_HEADER)) throw new UsageError(`${s}: not a score-variants TSV (its first line is not the header ${JSON.stringify(TSV_HEADER.trim())})`);
+          text = text.slice(TSV_HEADER.length);
+          first = false;
+        }
+        rows += (text.match(/\n/g) ?? []).length;
+        await fh.write(text);
+      };
+      try {
+        for await (const chunk of createReadStream(s, { encoding: 'utf8' })) {
+          if (first) {
+            rest += chunk as string;
+            if (rest.length < TSV_HEADER.length && !rest.includes('\n')) continue;
+            const text = rest;
+            rest = '';
+            await take(text);
+          } else await take(chunk as string);
+        }
+      } catch (e) {
+        if (e instanceof UsageError) throw e;
+        throw new UsageError(`${s}: cannot read shard (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      }
+      if (first) await take(rest);
+    }
+    await fh.close();
+    await rename(tmp, out);
+  } catch (e) {
+    await fh.close().catch(() => {});
+    await rm(tmp, { force: true });
+    throw e;
+  }
+  process.stderr.write(`seq2track: merged ${shards.length} shard${shards.length === 1 ? '' : 's'} (${rows} rows) -> ${out}\n`);
+}

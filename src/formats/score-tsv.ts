@@ -1,0 +1,147 @@
+/**
+ * Variant scores as TSV, resumable:
+ *
+ *   chrom  pos  id  ref  alt  track  SAD  SAR  D2  SAX
+ *
+ * one row per variant (ALT) and track, numbers with 7 significant digits (float32 carries about
+ * that many), so a rerun writes the same bytes. Rows are appended as the run goes; after each
+ * committed chunk a sidecar `X.tsv.progress` records (atomically, by rename) the run's fingerprint,
+ * the records done and the TSV's byte length at that point. A run killed at any moment and started
+ * again with the same fingerprint truncates the TSV to the recorded length and goes on after the
+ * recorded records, so the finished file equals an uninterrupted run's. `close()` deletes the
+ * sidecar: a TSV without one is complete.
+ */
+import { closeSync, ftruncateSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import type { ScoreColumns, ScoreStat, ScoreTrack, ScoreWriter } from './score-writers.js';
+
+export class ResumeError extends Error {}
+
+export const TSV_HEADER = 'chrom\tpos\tid\tref\talt\ttrack\tSAD\tSAR\tD2\tSAX\n';
+const STAT_ORDER: ScoreStat[] = ['SAD', 'SAR', 'D2', 'SAX'];
+
+/** Seven significant digits, shortest form (`0.1`, `-2.5e-7`); deterministic for a float32 value. */
+export function formatScore(v: number): string {
+  return String(Number(v.toPrecision(7)));
+}
+
+export interface Progress {
+  /** Identifies the run's inputs and options; a resume must match it. */
+  fingerprint: string;
+  /** The options behind the fingerprint, to say what differs. */
+  args: Record<string, unknown>;
+  records: number;
+  bytes: number;
+}
+
+export const progressPath = (path: string) => `${path}.progress`;
+
+function readProgress(path: string): Progress | undefined {
+  let text: string;
+  try {
+    text = readFileSync(progressPath(path), 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    const p = JSON.parse(text) as Progress;
+    if (typeof p.fingerprint !== 'string' || !Number.isSafeInteger(p.records) || !Number.isSafeInteger(p.bytes)) throw new Error('missing fields');
+    return p;
+  } catch (e) {
+    throw new ResumeError(`${progressPath(path)}: unreadable progress file (${(e as Error).message}); delete it (and ${path}) to start over`);
+  }
+}
+
+export class TsvScores implements ScoreWriter {
+  private pending: string[] = [];
+  private committed = 0;
+
+  private constructor(
+    readonly path: string,
+    private fd: number | undefined,
+    private bytes: number,
+    private readonly tracks: string[],
+    private readonly fingerprint: string,
+    private readonly args: Record<string, unknown>,
+    /** Records already done by an earlier, interrupted run (0 for a fresh one). */
+    readonly recordsDone: number,
+  ) {}
+
+  /**
+   * Opens `path` for a run: resumes an unfinished run with the same fingerprint, refuses one with
+   * another, and otherwise starts a new file (replacing a finished one).
+   */
+  static open(path: string, tracks: ScoreTrack[], fingerprint: string, args: Record<string, unknown>): TsvScores {
+    const ids = tracks.map((t) => t.identifier);
+    const bad = ids.find((id) => /[\t\n\r]/.test(id));
+    if (bad !== undefined) throw new ResumeError(`track identifier ${JSON.stringify(bad)} contains a tab or newline`);
+    const previous = readProgress(path);
+    if (previous) {
+      if (previous.fingerprint !== fingerprint) {
+        const keys = new Set([...Object.keys(previous.args ?? {}), ...Object.keys(args)]);
+        const differ = [...keys].filter((k) => JSON.stringify(previous.args?.[k]) !== JSON.stringify(args[k]));
+        throw new ResumeError(
+          `${path}: an unfinished run with other arguments${differ.length ? ` (${differ.join(', ')} differ)` : ''} is in progress (${progressPath(path)}); rerun its command to finish it, or delete ${progressPath(path)} to start over`,
+        );
+      }
+      let size: number;
+      try {
+        size = statSync(path).size;
+      } catch {
+        throw new ResumeError(`${path}: the unfinished run's TSV is missing (${progressPath(path)} exists); delete ${progressPath(path)} to start over`);
+      }
+      if (size < previous.bytes) throw new ResumeError(`${path}: shorter (${size} bytes) than its progress file records (${previous.bytes}); delete ${progressPath(path)} to start over`);
+      const fd = openSync(path, 'r+');
+      ftruncateSync(fd, previous.bytes);
+      return new TsvScores(path, fd, previous.bytes, ids, fingerprint, args, previous.records);
+    }
+    const fd = openSync(path, 'w');
+    const w = new TsvScores(path, fd, 0, ids, fingerprint, args, 0);
+    w.pending.push(TSV_HEADER);
+    w.commit(0);
+    return w;
+  }
+
+  async write(v: ScoreColumns, stats: Record<ScoreStat, Float32Array>): Promise<void> {
+    const prefix = `${v.chrom}\t${v.pos}\t${v.id}\t${v.ref}\t${v.alt}\t`;
+    const rows = this.tracks.map((t, k) => `${prefix}${t}\t${STAT_ORDER.map((s) => formatScore(stats[s][k]!)).join('\t')}\n`);
+    this.pending.push(rows.join(''));
+  }
+
+  /** Appends the pending rows, then records that `records` records (of this run's stream) are done. */
+  commit(records: number): void {
+    if (this.fd === undefined) throw new Error(`${this.path}: already closed`);
+    const buf = Buffer.from(this.pending.join(''));
+    this.pending = [];
+    let at = 0;
+    while (at < buf.length) at += writeSync(this.fd, buf, at, buf.length - at, this.bytes + at);
+    this.bytes += buf.length;
+    this.committed = Math.max(this.committed, records);
+    const p: Progress = { fingerprint: this.fingerprint, args: this.args, records, bytes: this.bytes };
+    const tmp = `${progressPath(this.path)}.tmp`;
+    writeFileSync(tmp, JSON.stringify(p) + '\n');
+    renameSync(tmp, progressPath(this.path));
+  }
+
+  /**
+   * After a failed run: when no record was ever committed (nothing to resume) the file and its
+   * sidecar are removed, so the next run starts afresh; otherwise they stay for a resume.
+   */
+  abandon(): void {
+    if (this.fd === undefined) return;
+    closeSync(this.fd);
+    this.fd = undefined;
+    if (Math.max(this.committed, this.recordsDone) === 0) {
+      rmSync(progressPath(this.path), { force: true });
+      rmSync(this.path, { force: true });
+    }
+  }
+
+  /** Finishes the file: pending rows written, the sidecar removed. */
+  async close(): Promise<void> {
+    if (this.fd === undefined) return;
+    if (this.pending.length) this.commit(-1);
+    closeSync(this.fd);
+    this.fd = undefined;
+    rmSync(progressPath(this.path), { force: true });
+  }
+}

@@ -332,6 +332,42 @@ test('variants: shards merged equal the unsharded run; gzip and bgzip+tabix inpu
   }
 });
 
+test('variants: --out X.parquet and X.h5 hold the TSV scores (float32)', { skip }, async () => {
+  const args = ['score-variants', ...ARGS(), '--tracks', '0,5', '--vcf', path('v.vcf')];
+  await ok([...args, '--out', path('fmt.tsv')]);
+  await ok([...args, '--out', path('fmt.parquet')]);
+  await ok([...args, '--out', path('fmt.h5')]);
+  const tsv = parseTsv(path('fmt.tsv'));
+  // The TSV prints 7 significant digits; the binary outputs hold float32.
+  const near = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) <= 1e-6 * Math.max(1, Math.abs(b)), `${what}: ${a} vs ${b}`);
+
+  const { asyncBufferFromFile, parquetReadObjects } = await import('hyparquet');
+  const rows = (await parquetReadObjects({ file: await asyncBufferFromFile(path('fmt.parquet')) })) as Record<string, unknown>[];
+  assert.equal(rows.length, tsv.length);
+  rows.forEach((r, i) => {
+    const t = tsv[i]!;
+    assert.deepEqual([r.chrom, Number(r.pos), r.id, r.ref, r.alt, r.track], [t.chrom, t.pos, t.id, t.ref, t.alt, t.track]);
+    for (const k of ['SAD', 'SAR', 'D2', 'SAX'] as const) near(Number(r[k]), t[k], `parquet ${k} row ${i}`);
+  });
+
+  const h5wasm = (await import('h5wasm/node')).default;
+  await h5wasm.ready;
+  const f = new h5wasm.File(path('fmt.h5'), 'r');
+  try {
+    const tracks = [...new Set(tsv.map((t) => t.track))];
+    const sad = f.get('SAD') as InstanceType<typeof h5wasm.Dataset>;
+    assert.deepEqual(sad.shape, [tsv.length / tracks.length, tracks.length]);
+    assert.deepEqual((f.get('target_ids') as InstanceType<typeof h5wasm.Dataset>).value, tracks);
+    for (const k of ['SAD', 'SAR', 'D2', 'SAX'] as const) {
+      const values = (f.get(k) as InstanceType<typeof h5wasm.Dataset>).value as Float32Array;
+      tsv.forEach((t, i) => near(values[i]!, t[k], `h5 ${k} row ${i}`));
+    }
+    assert.deepEqual(Array.from((f.get('pos') as InstanceType<typeof h5wasm.Dataset>).value as Uint32Array), tsv.filter((_, i) => i % tracks.length === 0).map((t) => t.pos));
+  } finally {
+    f.close();
+  }
+});
+
 test('variants: the Snakemake workflow fans out shards and merges them', { skip: skip || (spawnSync('snakemake', ['--version']).status === 0 ? false : 'snakemake is not on PATH (apt-get install snakemake)') }, async () => {
   const cfg = [
     `seq2track: "${process.execPath} ${CLI}"`,

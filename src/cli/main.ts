@@ -56,6 +56,15 @@ function shiftList(value: string): number[] {
   return shifts.map(Number);
 }
 
+/** Options of every command that runs models: how ONNX Runtime runs them. */
+function modelOptions(command: Command): Command {
+  return command
+    .option('--threads <n>', 'ONNX Runtime intra-op threads (default: all cores)', integer(1, 'a positive integer'))
+    .option('--tile-length <bp>', 'run the convolutional trunk in tiles of this many bp (0: no tiling)', integer(0, 'a non-negative integer'))
+    .option('--tf-gamma <file>', 'Enformer with use_tf_gamma: the TF gamma table (default: tf_gammas.safetensors in the model dir)')
+    .addOption(new Option('--device <device>', 'execution provider').choices(['cpu', 'cuda']).default('cpu'));
+}
+
 export function buildProgram(): Command {
   const program = new Command('seq2track')
     .description('Enformer/Borzoi genomics models on ONNX Runtime')
@@ -65,8 +74,7 @@ export function buildProgram(): Command {
     // Commander's own messages are reprinted by fail() in our one-line format.
     .configureOutput({ outputError: () => {} });
 
-  program
-    .command('predict')
+  modelOptions(program.command('predict'))
     .description('predict tracks for regions of a genome (--genome), or for every record of a FASTA file (--fasta)')
     .requiredOption('--model <dir|name>', 'model directory (config.json + *.safetensors) or a published name (seq2track weights list --all), fetched into the cache on first use; repeat or comma-separate to average replicates (--genome)', modelList)
     .option('--cache-dir <dir>', 'model cache (default: $SEQ2TRACK_CACHE, else $XDG_CACHE_HOME/seq2track, else ~/.cache/seq2track)')
@@ -84,10 +92,6 @@ export function buildProgram(): Command {
     .option('--heads <list>', '--fasta: comma-separated heads to compute (default: all)', headList)
     .option('--embeddings', '--fasta: also write the trunk embeddings as tensor "embeddings"')
     .option('--batch-size <n>', 'sequences per model run', integer(1, 'a positive integer'), 1)
-    .option('--threads <n>', 'ONNX Runtime intra-op threads (default: all cores)', integer(1, 'a positive integer'))
-    .option('--tile-length <bp>', 'run the convolutional trunk in tiles of this many bp (0: no tiling)', integer(0, 'a non-negative integer'))
-    .option('--tf-gamma <file>', 'Enformer with use_tf_gamma: the TF gamma table (default: tf_gammas.safetensors in the model dir)')
-    .addOption(new Option('--device <device>', 'execution provider').choices(['cpu', 'cuda']).default('cpu'))
     .exitOverride()
     .configureOutput({ outputError: () => {} })
     .action(async (opts) => {
@@ -135,8 +139,7 @@ export function buildProgram(): Command {
       });
     });
 
-  program
-    .command('score-variants')
+  modelOptions(program.command('score-variants'))
     .description('score the effect of every variant of a VCF on every selected track (SAD, SAR, D2, SAX)')
     .requiredOption('--model <dir|name>', 'model directory or published name; repeat or comma-separate to average replicates (all are loaded at once)', modelList)
     .requiredOption('--genome <file|url>', 'reference: FASTA + .fai, bgzip FASTA + .fai + .gzi, or .2bit; path or http(s) URL; hg38 / mm10')
@@ -155,10 +158,6 @@ export function buildProgram(): Command {
     .option('--strict', 'stop at the first REF mismatch or unknown chromosome instead of skipping the variant')
     .option('--brute-force', 'two full forward passes per SNV instead of reusing the ref trunk (for checks and benchmarks)')
     .option('--batch-size <n>', 'VCF records per chunk: their windows share model runs', integer(1, 'a positive integer'), 1)
-    .option('--threads <n>', 'ONNX Runtime intra-op threads (default: all cores)', integer(1, 'a positive integer'))
-    .option('--tile-length <bp>', 'run the convolutional trunk in tiles of this many bp (0: no tiling)', integer(0, 'a non-negative integer'))
-    .option('--tf-gamma <file>', 'Enformer with use_tf_gamma: the TF gamma table (default: tf_gammas.safetensors in the model dir)')
-    .addOption(new Option('--device <device>', 'execution provider').choices(['cpu', 'cuda']).default('cpu'))
     .exitOverride()
     .configureOutput({ outputError: () => {} })
     .action(async (opts) => {

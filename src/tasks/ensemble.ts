@@ -7,10 +7,34 @@
  * caller divides the sum by the number of runs (models × shifts × strands).
  */
 import type { Model } from '../models/model.js';
+import type { LoadOptions } from '../models/load.js';
 import type { WindowGeometry } from '../genome/regions.js';
 import { PUBLISHED_TARGETS, readTargets, TargetsError, unnamedTracks, type TargetsTable, type Track } from '../formats/targets.js';
 
 export class RegionJobError extends Error {}
+
+/** The model-side options the genome job and the variant job share. */
+export interface EnsembleOptions {
+  /** Model directories; more than one are averaged (replicates of one architecture and head). */
+  models: string[];
+  /** Head to predict (default: the model's first). */
+  head?: string;
+  /** Window length in bp (default: the model's `sequence_length`, else the published input length). */
+  windowLength?: number;
+  /** Track selection (indices, identifiers, description regexes; default all). */
+  tracks?: string;
+  /** Targets table file or URL (default: the published table when the head's track count matches it). */
+  targets?: string;
+  /** Average with the reverse-complement prediction. */
+  rc?: boolean;
+  /** Shifts in bp (default [0]). */
+  shifts?: number[];
+  /** Windows per model run. */
+  batchSize?: number;
+  load?: LoadOptions;
+  /** Cache directory for fetched targets tables. */
+  cacheDir?: string;
+}
 
 export interface Setup {
   head: string;

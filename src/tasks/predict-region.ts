@@ -14,33 +14,16 @@ import type { Reference } from '../genome/reference.js';
 import { checkRegion, planRegion, RegionError, type Region, type RegionPlan } from '../genome/regions.js';
 import { onlyAcgtn, reverseComplement, shiftSequence } from '../genome/sequence.js';
 import { selectTracks, type TargetsTable, type Track } from '../formats/targets.js';
-import { accumulate, checkShifts, RegionJobError, sameSetup, setupFor, tableFor } from './ensemble.js';
+import { accumulate, checkShifts, RegionJobError, sameSetup, setupFor, tableFor, type EnsembleOptions } from './ensemble.js';
 
 export { RegionJobError, tableFor };
 
-export interface RegionJobOptions {
-  /** Model directories; more than one are averaged (replicates of one architecture and head). */
-  models: string[];
+export interface RegionJobOptions extends EnsembleOptions {
   genome: Reference;
   regions: Region[];
-  /** Head to predict (default: the model's first). */
-  head?: string;
-  /** Window length in bp (default: the model's `sequence_length`, else the published input length). */
-  windowLength?: number;
-  /** Track selection (indices, identifiers, description regexes; default all). */
-  tracks?: string;
-  /** Targets table file or URL (default: the published table when the head's track count matches it). */
-  targets?: string;
-  rc?: boolean;
-  /** Shifts in bp (default [0]). */
-  shifts?: number[];
-  batchSize?: number;
-  load?: LoadOptions;
   /** Checked after the plan is made and before the first model run (e.g. output constraints). */
   checkPlan?: (plans: RegionPlan[]) => void;
   onProgress?: (done: number, total: number) => void;
-  /** Cache directory for fetched targets tables. */
-  cacheDir?: string;
 }
 
 export interface RegionResult {

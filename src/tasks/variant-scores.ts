@@ -19,7 +19,7 @@ import { Model } from '../models/model.js';
 import type { TensorData } from '../engine/engine.js';
 import { reverseComplement, shiftSequence } from '../genome/sequence.js';
 import { selectTracks, type TargetsTable, type Track } from '../formats/targets.js';
-import { accumulate, checkShifts, sameSetup, setupFor, tableFor, type Setup } from './ensemble.js';
+import { accumulate, checkShifts, sameSetup, setupFor, tableFor, type EnsembleOptions, type Setup } from './ensemble.js';
 import { diffRange } from './variant-windows.js';
 
 export const STATS = ['SAD', 'SAR', 'D2', 'SAX'] as const;
@@ -58,20 +58,9 @@ export interface PreparedRecord {
   alts: { alt: string; window: string; /** equal length to REF: alt differs from ref only there */ substitution: boolean }[];
 }
 
-export interface ScorerOptions {
-  models: string[];
-  head?: string;
-  windowLength?: number;
-  tracks?: string;
-  targets?: string;
-  rc?: boolean;
-  shifts?: number[];
-  /** Windows per model run. */
-  batchSize?: number;
+export interface ScorerOptions extends EnsembleOptions {
   /** Two full passes for every variant (no trunk reuse). */
   bruteForce?: boolean;
-  load?: LoadOptions;
-  cacheDir?: string;
 }
 
 /** Rows `rows` of every trunk tensor ([B, P, C]) as a new batch. */

@@ -47,7 +47,7 @@ export interface Architecture {
   expectedWeights(): ExpectedTensor[];
   canonicalName(name: string): string | null;
   /** Optional: adapt to the tensors present in a weights file (e.g. which output heads exist). */
-  adaptToWeights?(names: ReadonlySet<string>): void;
+  adaptToWeights?(shapes: ReadonlyMap<string, number[]>): void;
   buildTrunk(c: LayerContext): void;
   buildHead(c: LayerContext): void;
   lengthProblem(length: number): string | null;

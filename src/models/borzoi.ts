@@ -95,6 +95,8 @@ export class Borzoi implements Architecture {
   readonly kind: 'borzoi' | 'flashzoi';
   /** bp per output bin (the resolution of x_unet0 and of the decoder output). */
   readonly binSize = 32;
+  /** Flashzoi's key/value heads (each shared by heads/kvHeads query heads); published: 8 / 4. */
+  kvHeads: number;
   /** Attention runs over this many chunks of query rows: at 4,096 positions one [8, n, 2n] logit tensor is 1 GB. */
   queryChunks = 8;
   /** bp per transformer position. */
@@ -106,6 +108,7 @@ export class Borzoi implements Architecture {
     this.kind = config.flashed ? 'flashzoi' : 'borzoi';
     this.defaultSequenceLength = config.sequenceLength;
     this.outputHeads = { ...config.outputHeads };
+    this.kvHeads = config.heads / 2;
   }
 
   get headNames(): string[] {
@@ -149,11 +152,19 @@ export class Borzoi implements Architecture {
     return Math.ceil(radius / this.transformerResolution) * this.transformerResolution;
   }
 
-  /** Heads present in the weights decide which heads run (human-only checkpoints lack mouse_head). */
-  adaptToWeights(names: ReadonlySet<string>): void {
-    const present = (['human', 'mouse'] as const).filter((h) => names.has(`${h}_head.weight`));
-    if (present.length === 0) return; // keep the configured heads, so the weight check names them
-    this.outputHeads = Object.fromEntries(present.map((h) => [h, this.config.tracks[h]]));
+  /**
+   * Heads present in the weights decide which heads run (human-only checkpoints lack mouse_head);
+   * Flashzoi's key/value head count is read off the fused qkv projection (the config has no key).
+   */
+  adaptToWeights(shapes: ReadonlyMap<string, number[]>): void {
+    const present = (['human', 'mouse'] as const).filter((h) => shapes.has(`${h}_head.weight`));
+    if (present.length > 0) this.outputHeads = Object.fromEntries(present.map((h) => [h, this.config.tracks[h]]));
+    const qkv = shapes.get('transformer.0.0.fn.1.mha.Wqkv.weight');
+    if (this.config.flashed && qkv) {
+      const { dim, heads } = this.config;
+      const kv = (qkv[0]! / (dim / heads) - heads) / 2;
+      if (Number.isInteger(kv) && kv > 0 && heads % kv === 0) this.kvHeads = kv;
+    }
   }
 
   expectedWeights(): ExpectedTensor[] {
@@ -179,7 +190,7 @@ export class Borzoi implements Architecture {
       t.push({ name: `${a}.0.weight`, shape: [dim] }, { name: `${a}.0.bias`, shape: [dim] });
       if (this.config.flashed) {
         const d = dim / heads;
-        const qkv = d * (heads + 2 * (heads / 2));
+        const qkv = d * (heads + 2 * this.kvHeads);
         t.push({ name: `${a}.1.mha.Wqkv.weight`, shape: [qkv, dim] }, { name: `${a}.1.mha.Wqkv.bias`, shape: [qkv] });
         t.push({ name: `${a}.1.mha.out_proj.weight`, shape: [dim, dim] }, { name: `${a}.1.mha.out_proj.bias`, shape: [dim] });
       } else {
@@ -246,7 +257,7 @@ export class Borzoi implements Architecture {
     if (this.config.flashed) {
       const cos = g.input('rotary_cos', 'float32', ['positions', ROTARY_DIM / 2]);
       const sin = g.input('rotary_sin', 'float32', ['positions', ROTARY_DIM / 2]);
-      const shape = { heads, kvHeads: heads / 2, headDim: dim / heads, rotaryDim: ROTARY_DIM, queryChunks: this.queryChunks };
+      const shape = { heads, kvHeads: this.kvHeads, headDim: dim / heads, rotaryDim: ROTARY_DIM, queryChunks: this.queryChunks };
       attention = (v, prefix) => rotaryAttention(c, v, cos, sin, `${prefix}.mha`, shape);
     } else {
       const positions = g.input('positions', 'float32', ['distances', REL_POS_FEATURES]);
@@ -331,7 +342,7 @@ export class Borzoi implements Architecture {
     let attention: number;
     if (this.config.flashed) {
       const d = dim / heads;
-      attention = 2 * n * dim * d * (heads + 2 * (heads / 2)) + 2 * n * dim * dim + 2 * 2 * heads * n * n * d;
+      attention = 2 * n * dim * d * (heads + 2 * this.kvHeads) + 2 * n * dim * dim + 2 * 2 * heads * n * n * d;
     } else {
       attention =
         2 * n * dim * (2 * heads * dk + 2 * heads * dv) + // q, k, v, out projections

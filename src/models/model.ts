@@ -96,7 +96,7 @@ export class Model {
    * holds at most one part twice.
    */
   static async create(arch: Architecture, weights: WeightSet, source: string, options: ModelOptions = {}, engine?: Engine): Promise<Model> {
-    arch.adaptToWeights?.(new Set(weights.entries.keys()));
+    arch.adaptToWeights?.(weights.shapes());
     const expected = arch.expectedWeights();
     checkWeights(weights, expected, source);
     const shapes = new Map(expected.map((t) => [t.name, t.shape]));

@@ -192,3 +192,48 @@ for (const name of ['enformer-small', 'borzoi-small']) {
     }
   });
 }
+
+test('flashzoi: kv heads come from the qkv weights; grouped heads equal repeated key/value heads', { skip: skipUnless('flashzoi-small') }, async () => {
+  const dir = fixture('flashzoi-small')!;
+  const config = JSON.parse((await import('node:fs')).readFileSync(join(dir, 'config.json'), 'utf8'));
+  const file = await SafetensorsFile.open(join(dir, 'weights.safetensors'));
+  const { dim, heads } = config as { dim: number; heads: number };
+  const d = dim / heads;
+  const kv = 2; // the fixture: 4 query heads share 2 key/value heads
+  // Repeat each kv head's rows so every query head gets its own copy: 4 kv heads, same function.
+  const tensors: [string, { shape: number[]; data: Float32Array }][] = [];
+  for (const info of file.tensors.values()) {
+    if (info.name.endsWith('inv_freq') || info.name.endsWith('num_batches_tracked')) continue;
+    let data = file.readFloat32(info.name);
+    let shape = info.shape;
+    if (info.name.endsWith('mha.Wqkv.weight') || info.name.endsWith('mha.Wqkv.bias')) {
+      const cols = shape.length === 2 ? shape[1]! : 1;
+      const rows = (h: number) => data.subarray(h * d * cols, (h + 1) * d * cols);
+      const q = data.subarray(0, heads * d * cols);
+      const part = (start: number) => Array.from({ length: heads }, (_, j) => rows(start + Math.floor(j / (heads / kv))));
+      const out = new Float32Array(3 * heads * d * cols);
+      out.set(q, 0);
+      part(heads).forEach((r, j) => out.set(r, (heads + j) * d * cols));
+      part(heads + kv).forEach((r, j) => out.set(r, (2 * heads + j) * d * cols));
+      data = out;
+      shape = shape.length === 2 ? [3 * heads * d, cols] : [3 * heads * d];
+    }
+    tensors.push([info.name, { shape, data }]);
+  }
+  const { Borzoi, parseBorzoiConfig } = await import('../models/borzoi.js');
+  const arch = new Borzoi(parseBorzoiConfig(config, 'config.json'));
+  const model = await Model.create(arch, WeightSet.fromArrays(tensors), 'repeated kv heads', { threads: 1 });
+  try {
+    assert.equal(arch.kvHeads, heads);
+    const inputs = await SafetensorsFile.open(join(dir, 'inputs.safetensors'));
+    const [batch, length] = inputs.tensors.get('x')!.shape as [number, number];
+    const p = await model.predict({ data: inputs.readFloat32('x'), batch, length });
+    const outputs = await SafetensorsFile.open(join(dir, 'outputs.safetensors'));
+    for (const h of ['human', 'mouse']) {
+      const r = compare(p.heads[h]!.data, outputs.readFloat32(h), 5e-5, 1e-4);
+      assert.ok(r.ok, `${h}: max abs ${r.maxAbs.toExponential(2)}`);
+    }
+  } finally {
+    await model.close();
+  }
+});

@@ -221,7 +221,7 @@ export async function convertModel(options: ConvertOptions): Promise<ConvertResu
     await mergeMouseHead(weights, mouseH5, arch, weightsPath);
     log(`merged the mouse head of ${mouseH5}`);
   }
-  arch.adaptToWeights?.(new Set(weights.entries.keys()));
+  arch.adaptToWeights?.(weights.shapes());
   const expected = arch.expectedWeights();
   checkWeights(weights, expected, weightsPath);
   if (arch instanceof Borzoi) {

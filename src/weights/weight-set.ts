@@ -82,6 +82,11 @@ export class WeightSet {
     return set;
   }
 
+  /** Every tensor's shape by name. */
+  shapes(): Map<string, number[]> {
+    return new Map([...this.entries].map(([name, e]) => [name, e.shape]));
+  }
+
   has(name: string): boolean {
     return this.entries.has(name);
   }

@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { BigWig } from '@gmod/bbi';
 import { writeBigWig, encodeBigWig, type BigWigSection } from '../formats/bigwig.js';
 import { rng } from './genome-files.js';
@@ -108,4 +109,38 @@ test('bigwig: overlapping or out-of-range intervals are refused', () => {
   assert.throws(() => encodeBigWig([{ chrom: 'c', starts: [0, 50], ends: [100, 150], values: [1, 2] }], sizes), /intervals overlap on c \(0-100 and 50-150\)/);
   assert.throws(() => encodeBigWig([{ chrom: 'c', starts: [900], ends: [1100], values: [1] }], sizes), /outside the chromosome/);
   assert.throws(() => encodeBigWig([{ chrom: 'd', starts: [0], ends: [1], values: [1] }], sizes), /no length given for chromosome d/);
+});
+
+/** Python with pyBigWig (libBigWig, Debian python3-pybigwig): an independent reader of our files. */
+const python = ['python3', '/usr/bin/python3'].find((p) => spawnSync(p, ['-c', 'import pyBigWig']).status === 0);
+const pyBigWig = python ? false : 'python3 with pyBigWig is not installed (apt-get install python3-pybigwig)';
+
+test('bigwig: libBigWig (pyBigWig) reads the same intervals, summary and zoom-level means', { skip: pyBigWig }, async () => {
+  const tmp = tempDir('seq2track-bw-');
+  try {
+    const sizes = new Map([['chr2', 50_000], ['chr1', 300_333]]);
+    const sections = [section('chr1', 0, 2_400, 128, 300_333, 5, 500), section('chr2', 77, 40, 32, 50_000, 6)];
+    const path = join(tmp.dir, 'py.bw');
+    await writeBigWig(path, sections, sizes);
+    const script = `
+import json, sys, pyBigWig
+b = pyBigWig.open(sys.argv[1])
+out = {'chroms': b.chroms(), 'intervals': {c: b.intervals(c) for c in b.chroms()}, 'levels': b.header()['nLevels'],
+       'zoom': b.stats('chr1', 0, 300000, type='mean', nBins=4), 'exact': b.stats('chr1', 0, 300000, type='mean', nBins=4, exact=True)}
+print(json.dumps(out))`;
+    const r = spawnSync(python!, ['-c', script, path], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const got = JSON.parse(r.stdout) as { chroms: Record<string, number>; intervals: Record<string, [number, number, number][]>; levels: number; zoom: number[]; exact: number[] };
+    assert.deepEqual(got.chroms, Object.fromEntries(sizes));
+    for (const s of sections) {
+      const iv = got.intervals[s.chrom]!;
+      assert.equal(iv.length, s.starts.length);
+      iv.forEach(([start, end, value], i) => assert.deepEqual([start, end, value], [s.starts[i], s.ends[i], s.values[i]]));
+    }
+    assert.ok(got.levels >= 2, 'zoom levels');
+    // Zoom summaries are coarser than the data: their bin means agree with the exact ones to a few %.
+    got.zoom.forEach((z, i) => assert.ok(Math.abs(z - got.exact[i]!) <= 0.05 * Math.abs(got.exact[i]!) + 0.05, `zoom mean ${z} vs exact ${got.exact[i]}`));
+  } finally {
+    tmp.cleanup();
+  }
 });

@@ -366,6 +366,19 @@ test('variants: --out X.parquet and X.h5 hold the TSV scores (float32)', { skip 
   } finally {
     f.close();
   }
+  // h5py (Debian python3-h5py), as the official scores are read: byte strings, uint32, [variants, targets].
+  const python = ['python3', '/usr/bin/python3'].find((p) => spawnSync(p, ['-c', 'import h5py']).status === 0);
+  if (python) {
+    const script = "import h5py, json, sys; f = h5py.File(sys.argv[1], 'r'); print(json.dumps({k: [f[k].dtype.str, list(f[k].shape)] for k in f}))";
+    const r = spawnSync(python, ['-c', script, path('fmt.h5')], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const layout = JSON.parse(r.stdout) as Record<string, [string, number[]]>;
+    const n = tsv.length / 2;
+    for (const k of ['snp', 'chr', 'ref', 'alt']) assert.match(layout[k]![0], /^\|S\d+$/, k);
+    assert.deepEqual(layout.pos, ['<u4', [n]]);
+    assert.deepEqual(layout.target_ids![1], [2]);
+    for (const k of ['SAD', 'SAR', 'D2', 'SAX']) assert.deepEqual(layout[k], ['<f4', [n, 2]], k);
+  }
 });
 
 test('variants: the Snakemake workflow fans out shards and merges them', { skip: skip || (spawnSync('snakemake', ['--version']).status === 0 ? false : 'snakemake is not on PATH (apt-get install snakemake)') }, async () => {

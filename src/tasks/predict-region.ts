@@ -8,7 +8,7 @@
  * by n bp with N filling the vacated end, and its output is used as is; the result is the plain mean
  * over models × shifts × strands. Models are loaded one at a time (never two in memory).
  */
-import { loadModel, type LoadOptions } from '../models/load.js';
+import { loadModel } from '../models/load.js';
 import { Model } from '../models/model.js';
 import type { Reference } from '../genome/reference.js';
 import { checkRegion, planRegion, RegionError, type Region, type RegionPlan } from '../genome/regions.js';

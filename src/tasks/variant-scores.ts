@@ -14,7 +14,7 @@
  * tile its receptive field reaches is recomputed), and only the head runs again. Indels change the
  * window everywhere after the variant, so they take two full passes, as does `bruteForce`.
  */
-import { loadModel, type LoadOptions } from '../models/load.js';
+import { loadModel } from '../models/load.js';
 import { Model } from '../models/model.js';
 import type { TensorData } from '../engine/engine.js';
 import { reverseComplement, shiftSequence } from '../genome/sequence.js';

@@ -6,12 +6,11 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BigWig } from '@gmod/bbi';
 import { SafetensorsFile, writeSafetensors, type TensorToWrite } from '../weights/safetensors.js';
-import { CLI, fixture, REPO_ROOT, skipUnless, tempDir } from './fixtures.js';
+import { fixture, REPO_ROOT, skipUnless, tempDir, runCli, assertCliError } from './fixtures.js';
 import { randomGenome, serveDirectory, writeBgzipFasta, writeFastaFai, writeTwoBit, type StaticServer } from './genome-files.js';
 
 const skip = skipUnless('enformer-small') || skipUnless('borzoi-small');
@@ -30,18 +29,7 @@ const ENF = { length: 8192, offset: 2048, bins: 32, binSize: 128, tracks: 12 };
 const BRZ = { length: 8192, offset: 2048, bins: 128, binSize: 32, tracks: 12 };
 type Geo = typeof ENF;
 
-/** Runs the CLI without blocking this process (its HTTP server must keep answering). */
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, SEQ2TRACK_CACHE: join(tmp.dir, 'cache') } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = (args: string[]) => runCli(args, { SEQ2TRACK_CACHE: join(tmp.dir, 'cache') });
 
 async function ok(args: string[]) {
   const r = await run(args);
@@ -50,13 +38,7 @@ async function ok(args: string[]) {
 }
 
 async function expectError(args: string[], pattern: RegExp) {
-  const r = await run(args);
-  const lines = r.stderr.split('\n').filter((l) => l !== '');
-  assert.equal(r.code, 1, `exit code for ${args.join(' ')}: ${r.stderr}`);
-  assert.equal(lines.length, 1, `expected one stderr line, got:\n${r.stderr}`);
-  assert.match(lines[0]!, /^seq2track: error: /);
-  assert.doesNotMatch(r.stderr, /\n\s+at |node:internal/);
-  assert.match(lines[0]!, pattern);
+  assertCliError(await run(args), pattern, args.join(' '));
 }
 
 const path = (name: string) => join(tmp.dir, name);

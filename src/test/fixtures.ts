@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -118,4 +119,33 @@ export function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, tol
   if (process.env.PARITY_LOG) console.log(`# ${what}: max abs diff ${maxAbs.toExponential(2)}`);
   assert.ok(ok, `${what}: element ${worst} is ${got[worst]}, expected ${want[worst]} (atol ${tol.atol}, rtol ${tol.rtol ?? 0}; max abs diff ${maxAbs.toExponential(2)})`);
   return maxAbs;
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built CLI without blocking the event loop (an in-process test server keeps serving). */
+export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Asserts a CLI run failed as every bad input must: exit 1, one `seq2track: error:` line (warnings aside), no stack trace. */
+export function assertCliError(r: CliResult, pattern: RegExp, what: string): void {
+  const lines = r.stderr.split('\n').filter((l) => l !== '' && !l.startsWith('seq2track: warning:'));
+  assert.equal(r.code, 1, `exit code for ${what}: ${r.stderr}`);
+  assert.equal(lines.length, 1, `expected one error line, got:\n${r.stderr}`);
+  assert.match(lines[0]!, /^seq2track: error: /);
+  assert.doesNotMatch(r.stderr, /\n\s+at |node:internal/);
+  assert.match(lines[0]!, pattern);
 }

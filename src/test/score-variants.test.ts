@@ -17,7 +17,7 @@ import { variantStats } from '../tasks/variant-scores.js';
 import { shardRange } from '../tasks/score-variants.js';
 import { formatScore } from '../formats/score-tsv.js';
 import type { Reference } from '../genome/reference.js';
-import { CLI, fixture, REPO_ROOT, skipUnless, tempDir } from './fixtures.js';
+import { CLI, fixture, REPO_ROOT, skipUnless, tempDir, runCli, assertCliError } from './fixtures.js';
 import { randomGenome, writeFastaFai } from './genome-files.js';
 import { writeBgzipTabix } from './vcf-files.js';
 
@@ -54,17 +54,7 @@ function add(chrom: string, pos: number, id: string, ref: string, alts: string[]
 
 const ARGS = () => ['--model', ENFORMER, '--genome', path('g.fa'), '--window-length', String(L)];
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, SEQ2TRACK_CACHE: join(tmp.dir, 'cache') } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = (args: string[]) => runCli(args, { SEQ2TRACK_CACHE: join(tmp.dir, 'cache') });
 
 async function ok(args: string[]) {
   const r = await run(args);
@@ -73,13 +63,7 @@ async function ok(args: string[]) {
 }
 
 async function expectError(args: string[], pattern: RegExp) {
-  const r = await run(args);
-  const lines = r.stderr.split('\n').filter((l) => l !== '' && !l.startsWith('seq2track: warning:'));
-  assert.equal(r.code, 1, `exit code for ${args.join(' ')}: ${r.stderr}`);
-  assert.equal(lines.length, 1, `expected one error line, got:\n${r.stderr}`);
-  assert.match(lines[0]!, /^seq2track: error: /);
-  assert.doesNotMatch(r.stderr, /\n\s+at |node:internal/);
-  assert.match(lines[0]!, pattern);
+  assertCliError(await run(args), pattern, args.join(' '));
 }
 
 function parseTsv(file: string) {

@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import * as zlib from 'node:zlib';
 import { SafetensorsFile } from '../weights/safetensors.js';
 import { loadModel } from '../models/load.js';
-import { spawn } from 'node:child_process';
-import { CLI, compare, fixturePath, openFixture } from './fixtures.js';
+import { compare, fixturePath, openFixture } from './fixtures.js';
 
 /** The converted model holds exactly the fixture's canonical tensors (minus `except`), bit for bit. */
 export async function expectSameTensors(modelDir: string, fixtureName: string, except: (name: string) => boolean = () => false): Promise<number> {
@@ -140,15 +139,5 @@ export function torchSaveTensor(data: Float32Array, shape: number[]): Buffer {
   ]);
 }
 
-/** Runs the built CLI without blocking the event loop (an in-process test server keeps serving). */
-export function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+export { runCli } from './fixtures.js';
 

@@ -34,7 +34,6 @@ export interface UnpickleHooks {
   persistentLoad(pid: unknown): unknown;
 }
 
-const MARK = Symbol('mark');
 
 /** Names of every pickle opcode, so a refused one is named in the error. */
 const OPCODE_NAMES: Record<number, string> = {

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { runPredict } from './predict.js';
 import { runConvert, runFetch, runList } from './weights.js';
-import { runPredictGenome } from './predict-genome.js';
+import { runPredictGenome, type GenomeJobArgs } from './predict-genome.js';
 import { runMerge, runScoreVariants } from './score-variants.js';
 import { UsageError } from './errors.js';
 import { oneLine } from './errors.js';
@@ -56,13 +56,38 @@ function shiftList(value: string): number[] {
   return shifts.map(Number);
 }
 
-/** Options of every command that runs models: how ONNX Runtime runs them. */
+/** Options of every command that runs models: where they are cached, their window and tracks, how ONNX Runtime runs them. */
 function modelOptions(command: Command): Command {
   return command
+    .option('--cache-dir <dir>', 'model cache (default: $SEQ2TRACK_CACHE, else $XDG_CACHE_HOME/seq2track, else ~/.cache/seq2track)')
+    .option('--targets <file|url>', 'targets table naming the head\'s tracks (default: the published table when its track count matches)')
+    .option('--window-length <bp>', 'model window in bp (default: the config\'s sequence_length, else the published input length)', integer(1, 'a positive integer'))
     .option('--threads <n>', 'ONNX Runtime intra-op threads (default: all cores)', integer(1, 'a positive integer'))
     .option('--tile-length <bp>', 'run the convolutional trunk in tiles of this many bp (0: no tiling)', integer(0, 'a non-negative integer'))
     .option('--tf-gamma <file>', 'Enformer with use_tf_gamma: the TF gamma table (default: tf_gammas.safetensors in the model dir)')
     .addOption(new Option('--device <device>', 'execution provider').choices(['cpu', 'cuda']).default('cpu'));
+}
+
+/** The parsed options that the genome job and the variant job share. */
+function genomeJobArgs(opts: Record<string, any>): GenomeJobArgs {
+  return {
+    models: opts.model,
+    genome: opts.genome,
+    region: opts.region,
+    bed: opts.bed,
+    tracks: opts.tracks,
+    targets: opts.targets,
+    head: opts.head,
+    windowLength: opts.windowLength,
+    rc: opts.rc === true,
+    shifts: opts.shifts,
+    batchSize: opts.batchSize,
+    threads: opts.threads,
+    tileLength: opts.tileLength,
+    gammaTablePath: opts.tfGamma,
+    cacheDir: opts.cacheDir,
+    device: opts.device,
+  };
 }
 
 export function buildProgram(): Command {
@@ -74,49 +99,31 @@ export function buildProgram(): Command {
     // Commander's own messages are reprinted by fail() in our one-line format.
     .configureOutput({ outputError: () => {} });
 
-  modelOptions(program.command('predict'))
-    .description('predict tracks for regions of a genome (--genome), or for every record of a FASTA file (--fasta)')
-    .requiredOption('--model <dir|name>', 'model directory (config.json + *.safetensors) or a published name (seq2track weights list --all), fetched into the cache on first use; repeat or comma-separate to average replicates (--genome)', modelList)
-    .option('--cache-dir <dir>', 'model cache (default: $SEQ2TRACK_CACHE, else $XDG_CACHE_HOME/seq2track, else ~/.cache/seq2track)')
-    .option('--genome <file|url>', 'reference: FASTA + .fai, bgzip FASTA + .fai + .gzi, or .2bit; path or http(s) URL; hg38 / mm10 for the UCSC 2bit')
-    .option('--region <chr:start-end>', 'region, 1-based inclusive (commas allowed); repeatable', regionList)
-    .option('--bed <file>', 'BED file of regions (0-based half-open)')
-    .option('--tracks <list>', 'tracks to write: indices (0-based, a-b ranges), identifiers, or regexes on the description; comma-separated (default: all)')
-    .option('--targets <file|url>', 'targets table naming the head\'s tracks (default: the published table when its track count matches)')
-    .option('--head <name>', 'head to predict with --genome (default: the first, e.g. human)')
-    .option('--window-length <bp>', 'model window in bp (default: the config\'s sequence_length, else the published input length)', integer(1, 'a positive integer'))
-    .option('--rc', 'average with the reverse-complement prediction (flipped back, stranded tracks swapped)')
-    .option('--shifts <list>', 'average over these shifts in bp, e.g. 0,1,-1 (N-padded)', shiftList)
-    .option('--fasta <file>', 'input FASTA (plain or gzip); each record is one sequence')
-    .requiredOption('--out <file>', '--genome: DIR/ (one bigWig per track), X.bedGraph, X.tsv or X.safetensors; --fasta: FILE.safetensors or FILE.tsv')
-    .option('--heads <list>', '--fasta: comma-separated heads to compute (default: all)', headList)
-    .option('--embeddings', '--fasta: also write the trunk embeddings as tensor "embeddings"')
-    .option('--batch-size <n>', 'sequences per model run', integer(1, 'a positive integer'), 1)
+  modelOptions(
+    program
+      .command('predict')
+      .description('predict tracks for regions of a genome (--genome), or for every record of a FASTA file (--fasta)')
+      .requiredOption('--model <dir|name>', 'model directory (config.json + *.safetensors) or a published name (seq2track weights list --all), fetched into the cache on first use; repeat or comma-separate to average replicates (--genome)', modelList)
+      .option('--genome <file|url>', 'reference: FASTA + .fai, bgzip FASTA + .fai + .gzi, or .2bit; path or http(s) URL; hg38 / mm10 for the UCSC 2bit')
+      .option('--region <chr:start-end>', 'region, 1-based inclusive (commas allowed); repeatable', regionList)
+      .option('--bed <file>', 'BED file of regions (0-based half-open)')
+      .option('--tracks <list>', 'tracks to write: indices (0-based, a-b ranges), identifiers, or regexes on the description; comma-separated (default: all)')
+      .option('--head <name>', 'head to predict with --genome (default: the first, e.g. human)')
+      .option('--rc', 'average with the reverse-complement prediction (flipped back, stranded tracks swapped)')
+      .option('--shifts <list>', 'average over these shifts in bp, e.g. 0,1,-1 (N-padded)', shiftList)
+      .option('--fasta <file>', 'input FASTA (plain or gzip); each record is one sequence')
+      .requiredOption('--out <file>', '--genome: DIR/ (one bigWig per track), X.bedGraph, X.tsv or X.safetensors; --fasta: FILE.safetensors or FILE.tsv')
+      .option('--heads <list>', '--fasta: comma-separated heads to compute (default: all)', headList)
+      .option('--embeddings', '--fasta: also write the trunk embeddings as tensor "embeddings"')
+      .option('--batch-size <n>', 'sequences per model run', integer(1, 'a positive integer'), 1)
+  )
     .exitOverride()
     .configureOutput({ outputError: () => {} })
     .action(async (opts) => {
       if (opts.genome !== undefined) {
         if (opts.fasta !== undefined) throw new UsageError('give --genome or --fasta, not both');
         for (const o of ['heads', 'embeddings'] as const) if (opts[o] !== undefined) throw new UsageError(`--${o} is for --fasta; with --genome use --head`);
-        await runPredictGenome({
-          models: opts.model,
-          genome: opts.genome,
-          region: opts.region,
-          bed: opts.bed,
-          tracks: opts.tracks,
-          targets: opts.targets,
-          head: opts.head,
-          windowLength: opts.windowLength,
-          rc: opts.rc === true,
-          shifts: opts.shifts,
-          out: opts.out,
-          batchSize: opts.batchSize,
-          threads: opts.threads,
-          tileLength: opts.tileLength,
-          gammaTablePath: opts.tfGamma,
-          cacheDir: opts.cacheDir,
-          device: opts.device,
-        });
+        await runPredictGenome({ ...genomeJobArgs(opts), out: opts.out });
         return;
       }
       if (opts.fasta === undefined) throw new UsageError('give --genome with --region/--bed, or --fasta');
@@ -139,50 +146,35 @@ export function buildProgram(): Command {
       });
     });
 
-  modelOptions(program.command('score-variants'))
-    .description('score the effect of every variant of a VCF on every selected track (SAD, SAR, D2, SAX)')
-    .requiredOption('--model <dir|name>', 'model directory or published name; repeat or comma-separate to average replicates (all are loaded at once)', modelList)
-    .requiredOption('--genome <file|url>', 'reference: FASTA + .fai, bgzip FASTA + .fai + .gzi, or .2bit; path or http(s) URL; hg38 / mm10')
-    .requiredOption('--vcf <file>', 'variants: VCF, plain, gzip or bgzip (+ .tbi/.csi: --region/--bed read through the index)')
-    .requiredOption('--out <file>', 'X.tsv (resumable), X.parquet or X.h5')
-    .option('--cache-dir <dir>', 'model cache (default: $SEQ2TRACK_CACHE, else $XDG_CACHE_HOME/seq2track, else ~/.cache/seq2track)')
-    .option('--region <chr:start-end>', 'only variants whose POS lies in this region (1-based inclusive); repeatable', regionList)
-    .option('--bed <file>', 'only variants whose POS lies in a region of this BED file')
-    .option('--tracks <list>', 'tracks to score: indices, a-b ranges, identifiers, or description regexes (default: all)')
-    .option('--targets <file|url>', 'targets table naming the head\'s tracks (default: the published table when its track count matches)')
-    .option('--head <name>', 'head to score (default: the first, e.g. human)')
-    .option('--window-length <bp>', 'model window in bp (default: the config\'s sequence_length, else the published input length)', integer(1, 'a positive integer'))
-    .option('--rc', 'average ref and alt predictions with their reverse complements before scoring')
-    .option('--shifts <list>', 'average ref and alt predictions over these shifts in bp before scoring, e.g. 0,1,-1', shiftList)
-    .option('--shard <i/N>', 'score only shard i of N (1-based; contiguous blocks of records); join the shards with seq2track merge')
-    .option('--strict', 'stop at the first REF mismatch or unknown chromosome instead of skipping the variant')
-    .option('--brute-force', 'two full forward passes per SNV instead of reusing the ref trunk (for checks and benchmarks)')
-    .option('--batch-size <n>', 'VCF records per chunk: their windows share model runs', integer(1, 'a positive integer'), 1)
+  modelOptions(
+    program
+      .command('score-variants')
+      .description('score the effect of every variant of a VCF on every selected track (SAD, SAR, D2, SAX)')
+      .requiredOption('--model <dir|name>', 'model directory or published name; repeat or comma-separate to average replicates (all are loaded at once)', modelList)
+      .requiredOption('--genome <file|url>', 'reference: FASTA + .fai, bgzip FASTA + .fai + .gzi, or .2bit; path or http(s) URL; hg38 / mm10')
+      .requiredOption('--vcf <file>', 'variants: VCF, plain, gzip or bgzip (+ .tbi/.csi: --region/--bed read through the index)')
+      .requiredOption('--out <file>', 'X.tsv (resumable), X.parquet or X.h5')
+      .option('--region <chr:start-end>', 'only variants whose POS lies in this region (1-based inclusive); repeatable', regionList)
+      .option('--bed <file>', 'only variants whose POS lies in a region of this BED file')
+      .option('--tracks <list>', 'tracks to score: indices, a-b ranges, identifiers, or description regexes (default: all)')
+      .option('--head <name>', 'head to score (default: the first, e.g. human)')
+      .option('--rc', 'average ref and alt predictions with their reverse complements before scoring')
+      .option('--shifts <list>', 'average ref and alt predictions over these shifts in bp before scoring, e.g. 0,1,-1', shiftList)
+      .option('--shard <i/N>', 'score only shard i of N (1-based; contiguous blocks of records); join the shards with seq2track merge')
+      .option('--strict', 'stop at the first REF mismatch or unknown chromosome instead of skipping the variant')
+      .option('--brute-force', 'two full forward passes per SNV instead of reusing the ref trunk (for checks and benchmarks)')
+      .option('--batch-size <n>', 'VCF records per chunk: their windows share model runs', integer(1, 'a positive integer'), 1)
+  )
     .exitOverride()
     .configureOutput({ outputError: () => {} })
     .action(async (opts) => {
       await runScoreVariants({
-        models: opts.model,
-        genome: opts.genome,
+        ...genomeJobArgs(opts),
         vcf: opts.vcf,
         out: opts.out,
-        region: opts.region,
-        bed: opts.bed,
-        tracks: opts.tracks,
-        targets: opts.targets,
-        head: opts.head,
-        windowLength: opts.windowLength,
-        rc: opts.rc === true,
-        shifts: opts.shifts,
         shard: opts.shard,
         strict: opts.strict === true,
         bruteForce: opts.bruteForce === true,
-        batchSize: opts.batchSize,
-        threads: opts.threads,
-        tileLength: opts.tileLength,
-        gammaTablePath: opts.tfGamma,
-        cacheDir: opts.cacheDir,
-        device: opts.device,
       });
     });
 

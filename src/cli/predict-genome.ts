@@ -7,7 +7,8 @@ import { resolveModelArg } from './weights.js';
 import { UsageError } from './errors.js';
 import { Progress } from './progress.js';
 
-export interface PredictGenomeArgs {
+/** Options shared by the commands that run models on windows of a genome (predict --genome, score-variants). */
+export interface GenomeJobArgs {
   models: string[];
   genome: string;
   region?: string[];
@@ -18,13 +19,16 @@ export interface PredictGenomeArgs {
   windowLength?: number;
   rc: boolean;
   shifts?: number[];
-  out: string;
   batchSize: number;
   threads?: number;
   tileLength?: number;
   gammaTablePath?: string;
   cacheDir?: string;
   device: 'cpu' | 'cuda';
+}
+
+export interface PredictGenomeArgs extends GenomeJobArgs {
+  out: string;
 }
 
 export async function runPredictGenome(args: PredictGenomeArgs): Promise<void> {

@@ -12,29 +12,14 @@ import { parseShard, scoreVcf, type Sink } from '../tasks/score-variants.js';
 import { resolveModelArg } from './weights.js';
 import { UsageError } from './errors.js';
 import { Progress } from './progress.js';
+import type { GenomeJobArgs } from './predict-genome.js';
 
-export interface ScoreVariantsArgs {
-  models: string[];
-  genome: string;
+export interface ScoreVariantsArgs extends GenomeJobArgs {
   vcf: string;
   out: string;
-  region?: string[];
-  bed?: string;
-  tracks?: string;
-  targets?: string;
-  head?: string;
-  windowLength?: number;
-  rc: boolean;
-  shifts?: number[];
   shard?: string;
   strict: boolean;
   bruteForce: boolean;
-  batchSize: number;
-  threads?: number;
-  tileLength?: number;
-  gammaTablePath?: string;
-  cacheDir?: string;
-  device: 'cpu' | 'cuda';
 }
 
 type ScoreOutput = 'tsv' | 'parquet' | 'h5';

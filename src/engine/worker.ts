@@ -5,10 +5,17 @@
 import { parentPort } from 'node:worker_threads';
 import { openSync, readSync, closeSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { Reply, Request, TensorData } from './protocol.js';
 import type { BlobSpec } from '../weights/weight-set.js';
 
 const blobs = new Map<string, Uint8Array>();
+
+// A dropped weight blob is hundreds of MB that V8 would free only at its next major GC, maybe after
+// the next blob is allocated; collecting right away keeps peak memory at one blob.
+v8.setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
 const sessions = new Map<string, ort.InferenceSession>();
 
 function assemble(spec: BlobSpec): Uint8Array {
@@ -60,6 +67,7 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: ArrayB
       // so the blob is garbage once the sessions exist. `poison` overwrites it first (tests prove the copy).
       if (req.poison) blobs.get(req.name)?.fill(0xff);
       blobs.delete(req.name);
+      collectGarbage();
       return { result: null, transfer: [] };
     case 'session': {
       const externalData = req.blobs.map((name) => {

@@ -2,6 +2,7 @@
 import { openGenome } from '../genome/reference.js';
 import { parseRegion, readBed, type Region } from '../genome/regions.js';
 import { predictRegions } from '../tasks/predict-region.js';
+import type { EnsembleOptions } from '../tasks/ensemble.js';
 import { checkNoOverlap, outputKind, writeRegionOutputs } from '../tasks/region-outputs.js';
 import { resolveModelArg } from './weights.js';
 import { UsageError } from './errors.js';
@@ -27,6 +28,22 @@ export interface GenomeJobArgs {
   device: 'cpu' | 'cuda';
 }
 
+/** The model-side options of a genome job, with `--model` resolved to directories. */
+export function ensembleOptions(args: GenomeJobArgs, models: string[]): EnsembleOptions {
+  return {
+    models,
+    head: args.head,
+    windowLength: args.windowLength,
+    tracks: args.tracks,
+    targets: args.targets,
+    rc: args.rc,
+    shifts: args.shifts,
+    batchSize: args.batchSize,
+    load: { threads: args.threads, tileLength: args.tileLength, gammaTablePath: args.gammaTablePath, executionProvider: args.device },
+    cacheDir: args.cacheDir,
+  };
+}
+
 export interface PredictGenomeArgs extends GenomeJobArgs {
   out: string;
 }
@@ -44,17 +61,9 @@ export async function runPredictGenome(args: PredictGenomeArgs): Promise<void> {
   const progress = new Progress('windows');
   try {
     const p = await predictRegions({
-      models,
+      ...ensembleOptions(args, models),
       genome,
       regions,
-      head: args.head,
-      windowLength: args.windowLength,
-      tracks: args.tracks,
-      targets: args.targets,
-      rc: args.rc,
-      shifts: args.shifts,
-      batchSize: args.batchSize,
-      load: { threads: args.threads, tileLength: args.tileLength, gammaTablePath: args.gammaTablePath, executionProvider: args.device },
       checkPlan: kind === 'bigwig' || kind === 'bedgraph' ? checkNoOverlap : undefined,
       onProgress: (done, total) => progress.update(done, total),
     });

@@ -12,7 +12,7 @@ import { parseShard, scoreVcf, type Sink } from '../tasks/score-variants.js';
 import { resolveModelArg } from './weights.js';
 import { UsageError } from './errors.js';
 import { Progress } from './progress.js';
-import type { GenomeJobArgs } from './predict-genome.js';
+import { ensembleOptions, type GenomeJobArgs } from './predict-genome.js';
 
 export interface ScoreVariantsArgs extends GenomeJobArgs {
   vcf: string;
@@ -94,22 +94,13 @@ export async function runScoreVariants(args: ScoreVariantsArgs): Promise<void> {
   };
   try {
     const r = await scoreVcf({
-      models,
+      ...ensembleOptions(args, models),
       genome,
       vcf,
-      head: args.head,
-      windowLength: args.windowLength,
-      tracks: args.tracks,
-      targets: args.targets,
-      rc: args.rc,
-      shifts: args.shifts,
-      batchSize: args.batchSize,
       bruteForce: args.bruteForce,
       strict: args.strict,
       shard,
       count: tty,
-      load: { threads: args.threads, tileLength: args.tileLength, gammaTablePath: args.gammaTablePath, executionProvider: args.device },
-      cacheDir: args.cacheDir,
       openSink,
       warn,
       onProgress: (done, total) => {

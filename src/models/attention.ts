@@ -4,7 +4,7 @@
  * Works for any sequence length n: the [2n-1, F] positional table is a graph input.
  */
 import type { Value } from '../engine/graph.js';
-import { linear, type LayerContext } from './layers.js';
+import { layerNorm, linear, type LayerContext } from './layers.js';
 
 
 /** [B, n, H·d] -> [B, H, n, d] */
@@ -143,4 +143,17 @@ export function rotaryAttention(c: LayerContext, x: Value, cos: Value, sin: Valu
   const out = chunks.length === 1 ? chunks[0]! : g.op('Concat', chunks, { axis: 3 });
   const merged = mergeHeads(c, g.op('Reshape', [out, g.ints([0, heads, -1, d])]));
   return linear(c, merged, `${prefix}.out_proj`);
+}
+
+/**
+ * The transformer block both families share (PyTorch names `transformer.{j}.0.fn` / `.1.fn`):
+ * x + Attention(LayerNorm(x)), then x + Linear(ReLU(Linear(LayerNorm(x)))).
+ */
+export function transformerBlock(c: LayerContext, x: Value, j: number, eps: number, attention: (v: Value, prefix: string) => Value): Value {
+  const g = c.g;
+  const a = `transformer.${j}.0.fn`;
+  const afterAttention = g.op('Add', [x, attention(layerNorm(c, x, `${a}.0`, eps), `${a}.1`)]);
+  const m = `transformer.${j}.1.fn`;
+  const hidden = g.op('Relu', [linear(c, layerNorm(c, afterAttention, `${m}.0`, eps), `${m}.1`)]);
+  return g.op('Add', [afterAttention, linear(c, hidden, `${m}.4`)]);
 }

@@ -19,8 +19,8 @@
 import type { Value } from '../engine/graph.js';
 import type { TensorData } from '../engine/protocol.js';
 import type { ExpectedTensor } from '../weights/weight-set.js';
-import { relativeAttention, rotaryAttention } from './attention.js';
-import { batchNorm, batchNormChannelsLast, conv, gelu, layerNorm, linear, maxPool, toChannelsFirst, toChannelsLast, upsampleNearest2, type LayerContext } from './layers.js';
+import { relativeAttention, rotaryAttention, transformerBlock } from './attention.js';
+import { batchNorm, batchNormChannelsLast, conv, gelu, linear, maxPool, toChannelsFirst, toChannelsLast, upsampleNearest2, type LayerContext } from './layers.js';
 import { borzoiPositionalFeatures, rotaryTables } from './positional.js';
 import { ConfigError, optionalBool, optionalIntArray, requireInt } from './config.js';
 import type { Architecture, FlopCount, TrunkOutput } from './architecture.js';
@@ -264,13 +264,7 @@ export class Borzoi implements Architecture {
       const shape = { heads, keySize: attnDimKey, valueSize: attnDimValue, queryChunks: this.queryChunks };
       attention = (v, prefix) => relativeAttention(c, v, positions, prefix, shape);
     }
-    for (let j = 0; j < depth; j++) {
-      const a = `transformer.${j}.0.fn`;
-      x = g.op('Add', [x, attention(layerNorm(c, x, `${a}.0`, EPS), `${a}.1`)]);
-      const m = `transformer.${j}.1.fn`;
-      const hidden = g.op('Relu', [linear(c, layerNorm(c, x, `${m}.0`, EPS), `${m}.1`)]);
-      x = g.op('Add', [x, linear(c, hidden, `${m}.4`)]);
-    }
+    for (let j = 0; j < depth; j++) x = transformerBlock(c, x, j, EPS, attention);
 
     // U-Net decoder, channels-first: upsample the deep path, add the skip path, separable conv.
     const separable = (v: Value, p: string) => conv(c, conv(c, v, `${p}.conv_layer.0`, { bias: false, group: dim }), `${p}.conv_layer.1`);

@@ -11,8 +11,8 @@
  */
 import type { Graph, Value } from '../engine/graph.js';
 import type { ExpectedTensor } from '../weights/weight-set.js';
-import { relativeAttention } from './attention.js';
-import { attentionPool, batchNorm, batchNormChannelsLast, conv, gelu, layerNorm, linear, maxPool, toChannelsFirst, toChannelsLast, type LayerContext } from './layers.js';
+import { relativeAttention, transformerBlock } from './attention.js';
+import { attentionPool, batchNorm, batchNormChannelsLast, conv, gelu, linear, maxPool, toChannelsFirst, toChannelsLast, type LayerContext } from './layers.js';
 import { enformerPositionalFeatures } from './positional.js';
 import { ConfigError, optionalBool, optionalInt, optionalString, readHeads, requireInt } from './config.js';
 import { exponentialLinspaceInt } from './schedule.js';
@@ -186,13 +186,7 @@ export class Enformer implements Architecture {
     const positions = g.input('positions', 'float32', ['distances', this.positionFeatures]);
     const crop = g.input('crop', 'int64', [2]);
     const shape = { heads, keySize: attnDimKey, valueSize: dim / heads, queryChunks: this.queryChunks };
-    for (let j = 0; j < depth; j++) {
-      const a = `transformer.${j}.0.fn`;
-      x = g.op('Add', [x, relativeAttention(c, layerNorm(c, x, `${a}.0`, EPS), positions, `${a}.1`, shape)]);
-      const m = `transformer.${j}.1.fn`;
-      const hidden = g.op('Relu', [linear(c, layerNorm(c, x, `${m}.0`, EPS), `${m}.1`)]);
-      x = g.op('Add', [x, linear(c, hidden, `${m}.4`)]);
-    }
+    for (let j = 0; j < depth; j++) x = transformerBlock(c, x, j, EPS, (v, prefix) => relativeAttention(c, v, positions, prefix, shape));
     const start = g.op('Slice', [crop, g.ints([0]), g.ints([1])]);
     const end = g.op('Slice', [crop, g.ints([1]), g.ints([2])]);
     x = g.op('Slice', [x, start, end, g.ints([1])]);

@@ -10,7 +10,7 @@ import { copyFileSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeF
 import { join } from 'node:path';
 import { BigWig } from '@gmod/bbi';
 import { SafetensorsFile, writeSafetensors, type TensorToWrite } from '../weights/safetensors.js';
-import { fixture, REPO_ROOT, skipUnless, tempDir, runCli, assertCliError } from './fixtures.js';
+import { fixture, REPO_ROOT, skipUnless, tempDir, runCli, assertCliError, assertCliOk } from './fixtures.js';
 import { randomGenome, serveDirectory, writeBgzipFasta, writeFastaFai, writeTwoBit, type StaticServer } from './genome-files.js';
 
 const skip = skipUnless('enformer-small') || skipUnless('borzoi-small');
@@ -31,11 +31,7 @@ type Geo = typeof ENF;
 
 const run = (args: string[]) => runCli(args, { SEQ2TRACK_CACHE: join(tmp.dir, 'cache') });
 
-async function ok(args: string[]) {
-  const r = await run(args);
-  assert.equal(r.code, 0, r.stderr);
-  return r;
-}
+const ok = async (args: string[]) => assertCliOk(await run(args));
 
 async function expectError(args: string[], pattern: RegExp) {
   assertCliError(await run(args), pattern, args.join(' '));

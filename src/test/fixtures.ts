@@ -140,6 +140,12 @@ export function runCli(args: string[], env: Record<string, string> = {}): Promis
   });
 }
 
+/** Asserts a CLI run succeeded (the stderr is the message otherwise) and returns it. */
+export function assertCliOk(r: CliResult): CliResult {
+  assert.equal(r.code, 0, r.stderr);
+  return r;
+}
+
 /** Asserts a CLI run failed as every bad input must: exit 1, one `seq2track: error:` line (warnings aside), no stack trace. */
 export function assertCliError(r: CliResult, pattern: RegExp, what: string): void {
   const lines = r.stderr.split('\n').filter((l) => l !== '' && !l.startsWith('seq2track: warning:'));

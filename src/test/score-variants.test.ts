@@ -17,7 +17,7 @@ import { variantStats } from '../tasks/variant-scores.js';
 import { shardRange } from '../tasks/score-variants.js';
 import { formatScore } from '../formats/score-tsv.js';
 import type { Reference } from '../genome/reference.js';
-import { CLI, fixture, REPO_ROOT, skipUnless, tempDir, runCli, assertCliError } from './fixtures.js';
+import { CLI, fixture, REPO_ROOT, skipUnless, tempDir, runCli, assertCliError, assertCliOk } from './fixtures.js';
 import { randomGenome, writeFastaFai } from './genome-files.js';
 import { writeBgzipTabix } from './vcf-files.js';
 
@@ -56,11 +56,7 @@ const ARGS = () => ['--model', ENFORMER, '--genome', path('g.fa'), '--window-len
 
 const run = (args: string[]) => runCli(args, { SEQ2TRACK_CACHE: join(tmp.dir, 'cache') });
 
-async function ok(args: string[]) {
-  const r = await run(args);
-  assert.equal(r.code, 0, r.stderr);
-  return r;
-}
+const ok = async (args: string[]) => assertCliOk(await run(args));
 
 async function expectError(args: string[], pattern: RegExp) {
   assertCliError(await run(args), pattern, args.join(' '));

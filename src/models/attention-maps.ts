@@ -39,10 +39,10 @@ export function writtenHeads(spec: AttentionMapSpec): number {
   return spec.heads === 'mean' ? 1 : spec.heads.length;
 }
 
-function checkIndices(values: number[], count: number, what: string, flag: string): void {
+function checkIndices(values: number[], count: number, what: string, flag: string, range = `the model has ${what}s 0-${count - 1}`): void {
   if (values.length === 0) throw new AttentionSelectionError(`${flag}: no ${what}s selected`);
   for (const v of values) {
-    if (!Number.isInteger(v) || v < 0 || v >= count) throw new AttentionSelectionError(`${flag}: ${what} ${v} does not exist (the model has ${what}s 0-${count - 1})`);
+    if (!Number.isInteger(v) || v < 0 || v >= count) throw new AttentionSelectionError(`${flag}: ${what} ${v} does not exist (${range})`);
   }
   for (let i = 1; i < values.length; i++) {
     if (values[i]! <= values[i - 1]!) throw new AttentionSelectionError(`${flag}: ${what}s must be ascending and distinct (${values[i - 1]} then ${values[i]})`);
@@ -57,7 +57,7 @@ export function checkAttentionSpec(spec: AttentionMapSpec, t: TransformerShape):
 
 /** Throws unless `rows` are ascending distinct query positions of a transformer of n positions. */
 export function checkAttentionRows(rows: number[], n: number): void {
-  checkIndices(rows, n, 'row', '--attention-rows');
+  checkIndices(rows, n, 'row', '--attention-rows', `this window has ${n} transformer positions, rows 0-${n - 1}`);
 }
 
 /**

@@ -207,7 +207,7 @@ test('attention selections: bad layers, heads and rows are one-line errors', { s
   const model = await makeModel(fx, 2, { attention: { layers: [0], heads: 'mean' } });
   try {
     const input = { data: fx.x, batch: fx.batch, length: fx.length };
-    await assert.rejects(model.predict(input, { attentionRows: [64] }), /--attention-rows: row 64 does not exist \(the model has rows 0-63\)/);
+    await assert.rejects(model.predict(input, { attentionRows: [64] }), /--attention-rows: row 64 does not exist \(this window has 64 transformer positions, rows 0-63\)/);
     assert.deepEqual(model.centralRows(fx.length), [31, 32]);
     // Without rows the attention outputs are not fetched; predictions are unchanged.
     const p = await model.predict(input);

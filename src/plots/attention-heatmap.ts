@@ -32,6 +32,8 @@ export interface AttentionHeatmapInput {
   start: number;
   resolution: number;
   rows: HeatmapRow[];
+  /** Title of the row axis, e.g. 'layer' or 'layer · head'. */
+  rowTitle: string;
   /** Genomic [start, end) spans of the query rows. */
   queries: { start: number; end: number }[];
   genes?: GeneFeature[];
@@ -88,10 +90,10 @@ export function attentionHeatmapSpec(input: AttentionHeatmapInput): vega.Spec {
   let y = 0;
   groups.push({
     type: 'group',
-    name: 'heatmap',
+    name: 'heatmap_panel',
     encode: { enter: { x: { value: 0 }, y: { value: y }, width: { signal: 'width' }, height: { value: heatHeight } } },
     scales: [{ name: 'row', type: 'band', domain: input.rows.map((r) => r.label), range: [0, heatHeight], paddingInner: 0.05 }],
-    axes: [{ orient: 'left', scale: 'row', title: input.rows.length > 1 ? 'layer' : undefined, labelFontSize: 10 }],
+    axes: [{ orient: 'left', scale: 'row', title: input.rowTitle, labelFontSize: 10 }],
     marks: [
       {
         type: 'rect',
@@ -103,6 +105,9 @@ export function attentionHeatmapSpec(input: AttentionHeatmapInput): vega.Spec {
             y: { scale: 'row', field: 'row' },
             height: { scale: 'row', band: 1 },
             fill: { scale: 'colour', field: 'value' },
+            // Cells narrower than a pixel would leave anti-aliasing seams: a stroke of the same colour closes them.
+            stroke: { scale: 'colour', field: 'value' },
+            strokeWidth: { value: 0.6 },
           },
         },
       },
@@ -125,7 +130,7 @@ export function attentionHeatmapSpec(input: AttentionHeatmapInput): vega.Spec {
   if (genes.length) {
     groups.push({
       type: 'group',
-      name: 'genes',
+      name: 'gene_panel',
       encode: { enter: { x: { value: 0 }, y: { value: y }, width: { signal: 'width' }, height: { value: geneHeight } } },
       marks: [
         {
@@ -159,7 +164,7 @@ export function attentionHeatmapSpec(input: AttentionHeatmapInput): vega.Spec {
   if (input.signal) {
     groups.push({
       type: 'group',
-      name: 'signal',
+      name: 'signal_panel',
       encode: { enter: { x: { value: 0 }, y: { value: y }, width: { signal: 'width' }, height: { value: SIGNAL_HEIGHT } } },
       scales: [{ name: 'signalY', type: 'linear', domain: { data: 'signal', field: 'value' }, range: [SIGNAL_HEIGHT, 0], nice: true, zero: true }],
       axes: [{ orient: 'left', scale: 'signalY', tickCount: 3, title: input.signal.name, titleFontSize: 10, labelFontSize: 9 }],

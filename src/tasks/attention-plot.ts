@@ -56,6 +56,7 @@ export async function plotAttention(path: string, att: RegionAttention, opts: At
     start,
     resolution: att.resolution,
     rows: heatmapRows(att),
+    rowTitle: att.map.heads === 'mean' ? 'layer' : 'layer · head',
     queries: rows.map((r) => ({ start: start + r * att.resolution, end: start + (r + 1) * att.resolution })),
     genes,
     signal,

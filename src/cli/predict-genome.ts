@@ -9,7 +9,7 @@ import { UsageError } from './errors.js';
 import { Progress } from './progress.js';
 import { attentionRequest, checkAttentionUsage, type AttentionArgs } from './attention-options.js';
 import { writeAttentionFile } from '../tasks/attention-output.js';
-import { plotAttention } from '../tasks/attention-plot.js';
+import { checkPlotWindows, plotAttention } from '../tasks/attention-plot.js';
 
 /** Options shared by the commands that run models on windows of a genome (predict --genome, score-variants). */
 export interface GenomeJobArgs {
@@ -73,7 +73,10 @@ export async function runPredictGenome(args: PredictGenomeArgs): Promise<void> {
       regions,
       output: args.maps?.output,
       attention,
-      checkPlan: kind === 'bigwig' || kind === 'bedgraph' ? checkNoOverlap : undefined,
+      checkPlan: (plans) => {
+        if (kind === 'bigwig' || kind === 'bedgraph') checkNoOverlap(plans);
+        if (args.maps?.plot) checkPlotWindows(plans.reduce((a, p) => a + p.windows.length, 0));
+      },
       onProgress: (done, total) => progress.update(done, total),
     });
     progress.done();

@@ -37,12 +37,14 @@ export function heatmapRows(att: RegionAttention): HeatmapRow[] {
   return out;
 }
 
+/** A plot shows one window: throws before any model run when the regions need more. */
+export function checkPlotWindows(windows: number): void {
+  if (windows !== 1) throw new AttentionPlotError(`--plot draws one window; these regions need ${windows} (give one --region that fits in one window, or drop --plot)`);
+}
+
 /** Draws the one window of `att` to `path` (.png/.svg). Several windows are refused: a plot shows one window. */
 export async function plotAttention(path: string, att: RegionAttention, opts: AttentionPlotOptions = {}): Promise<void> {
-  const windows = new Set(att.records.map((r) => `${r.chrom}:${r.start}`));
-  if (windows.size !== 1) {
-    throw new AttentionPlotError(`--plot draws one window; these regions need ${windows.size} (give one --region that fits in one window, or drop --plot)`);
-  }
+  checkPlotWindows(new Set(att.records.map((r) => `${r.chrom}:${r.start}`)).size);
   const { chrom, start, end, region } = att.records[0]!;
   const positions = att.map.shape[4];
   const genes = opts.gtf ? await genesInWindow(opts.gtf, chrom, start, end) : undefined;

@@ -43,6 +43,7 @@ export async function runPredict(args: PredictArgs): Promise<void> {
   const output = args.maps?.output ?? 'softplus';
   const model = await loadModel(dir, {
     attention: attention?.spec,
+    logits: output === 'logits',
     threads: args.threads,
     tileLength: args.tileLength,
     gammaTablePath: args.gammaTablePath,

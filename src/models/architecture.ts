@@ -35,6 +35,8 @@ export interface GammaTable {
 export interface HeadExtras {
   /** Softmax attention weights of these layers/heads, rows chosen per run (attention-maps.ts). */
   attention?: AttentionMapSpec;
+  /** Each head's pre-softplus values as a second output, `logitsOutputName(head)`. */
+  logits?: boolean;
 }
 
 /** The head graph's output with a head's pre-softplus values (the same Gemm the softplus reads). */

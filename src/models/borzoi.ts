@@ -291,7 +291,7 @@ export class Borzoi implements Architecture {
     for (const [head, tracks] of Object.entries(this.outputHeads)) {
       const logits = linear(c, e, `${head}_head`, { weightDims: [tracks, joined] });
       g.output(g.op('Softplus', [logits]), head, 'float32', ['batch', 'targets', tracks]);
-      g.output(logits, logitsOutputName(head), 'float32', ['batch', 'targets', tracks]);
+      if (extras.logits) g.output(logits, logitsOutputName(head), 'float32', ['batch', 'targets', tracks]);
     }
   }
 

@@ -205,7 +205,7 @@ export class Enformer implements Architecture {
     for (const [head, tracks] of Object.entries(this.config.outputHeads)) {
       const logits = linear(c, e, `_heads.${head}.0`);
       g.output(g.op('Softplus', [logits]), head, 'float32', ['batch', 'targets', tracks]);
-      g.output(logits, logitsOutputName(head), 'float32', ['batch', 'targets', tracks]);
+      if (extras.logits) g.output(logits, logitsOutputName(head), 'float32', ['batch', 'targets', tracks]);
     }
   }
 

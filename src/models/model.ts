@@ -24,6 +24,12 @@ export interface ModelOptions extends EngineOptions {
    * with `PredictOptions.attentionRows`). Without it the head graph has no such outputs.
    */
   attention?: AttentionMapSpec;
+  /**
+   * Give the head graph the heads' pre-softplus values as extra outputs (`PredictOptions.output:
+   * 'logits'`). Off by default: ONNX Runtime runs every node of a graph whatever is fetched, so
+   * extra outputs are built only when asked for.
+   */
+  logits?: boolean;
   /** Testing aid: overwrite the weight blob after the sessions are made (proves ORT holds its own copy). */
   poisonWeightBlob?: boolean;
 }
@@ -54,7 +60,7 @@ export type HeadOutput = 'softplus' | 'logits';
 export interface PredictOptions {
   heads?: string[];
   embeddings?: boolean;
-  /** 'logits': the heads' pre-softplus values, a separate output of the same graph (not inverted). */
+  /** 'logits': the heads' pre-softplus values, a separate output of the same graph (not inverted); needs a model loaded with `logits`. */
   output?: HeadOutput;
   /**
    * Query positions (0-based, ascending) of the transformer whose attention weights to return; needs
@@ -133,7 +139,7 @@ export class Model {
       for (const { id, names } of Model.weightParts(arch, layout)) {
         const { spec, offsets } = weights.pack(names);
         const graph = new Graph(`${arch.kind}_${id}`);
-        buildPart(arch, id, new LayerContext(graph, (n) => offsets.get(n), shapes, layout, id), { attention: options.attention });
+        buildPart(arch, id, new LayerContext(graph, (n) => offsets.get(n), shapes, layout, id), { attention: options.attention, logits: options.logits });
         await eng.loadBlob(id, spec);
         await eng.createSession(id, graph.toModel(), [id]);
         await eng.dropBlob(id, { poison: options.poisonWeightBlob });
@@ -318,6 +324,7 @@ export class Model {
       if (!spec) throw new Error('attention maps need a model loaded with the `attention` option (layers and heads)');
       checkAttentionRows(rows, this.transformerPositions(length));
     }
+    if (opts.output === 'logits' && !this.options.logits) throw new Error('pre-softplus outputs need a model loaded with the `logits` option');
     const headOutput = (h: string) => (opts.output === 'logits' ? logitsOutputName(h) : h);
     const mapNames = rows && spec ? spec.layers.map(attentionOutputName) : [];
     const fetches = [...heads.map(headOutput), ...(opts.embeddings ? ['embeddings'] : []), ...mapNames];

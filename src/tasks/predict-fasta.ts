@@ -15,7 +15,7 @@ export interface PredictFastaOptions {
   heads?: string[];
   /** Also return the trunk embeddings [records, bins, 2·dim]. */
   embeddings?: boolean;
-  /** 'logits': the heads' pre-softplus values instead of the coverage (default 'softplus'). */
+  /** 'logits': the heads' pre-softplus values instead of the coverage (default 'softplus'); the model must be loaded with `logits`. */
   output?: HeadOutput;
   /** Also return attention maps [records, layers, heads, rows, positions] (the model must be loaded with `request.spec`). */
   attention?: AttentionRequest;

@@ -95,7 +95,7 @@ export async function predictRegions(opts: RegionJobOptions): Promise<RegionJobR
     chromSizes.set(r.chrom, size!);
   }
 
-  const load = { ...opts.load, attention: opts.attention?.spec };
+  const load = { ...opts.load, attention: opts.attention?.spec, logits: opts.output === 'logits' };
   if (opts.attention && !shifts.includes(0)) throw new RegionJobError('--attention takes its maps from the unshifted run: include 0 in --shifts');
   let model = await loadModel(opts.models[0]!, load);
   let closed = false;

@@ -167,7 +167,7 @@ for (const c of CASES) {
 
   test(`${c.name}: --output logits equals log(expm1(softplus output)) where not saturated, from the graph`, { skip }, async () => {
     const fx = await openFixture(c.name);
-    const model = await makeModel(fx, 2, { tileLength: 0 });
+    const model = await makeModel(fx, 2, { tileLength: 0, logits: true });
     try {
       const input = { data: fx.x, batch: fx.batch, length: fx.length };
       const soft = await model.predict(input);
@@ -209,6 +209,7 @@ test('attention selections: bad layers, heads and rows are one-line errors', { s
     const input = { data: fx.x, batch: fx.batch, length: fx.length };
     await assert.rejects(model.predict(input, { attentionRows: [64] }), /--attention-rows: row 64 does not exist \(this window has 64 transformer positions, rows 0-63\)/);
     assert.deepEqual(model.centralRows(fx.length), [31, 32]);
+    await assert.rejects(model.predict(input, { output: 'logits' }), /pre-softplus outputs need a model loaded with the `logits` option/);
     // Without rows the attention outputs are not fetched; predictions are unchanged.
     const p = await model.predict(input);
     assert.equal(p.attention, undefined);

@@ -29,3 +29,8 @@ export { variantWindows, altWindow, windowStart } from './tasks/variant-windows.
 export { variantStats, VariantScorer, STATS, type Stats, type PreparedRecord } from './tasks/variant-scores.js';
 export { scoreVcf, parseShard, shardRange, type ScoreVcfOptions, type ScoreVcfResult } from './tasks/score-variants.js';
 export { TsvScores, formatScore } from './formats/score-tsv.js';
+export { AttentionSelectionError, parseIndexList, type AttentionMapSpec, type TransformerShape } from './models/attention-maps.js';
+export type { AttentionMap, HeadOutput } from './models/model.js';
+export { writeAttentionFile, checkAttentionSize, AttentionSizeError, DEFAULT_ATTENTION_MAX_BYTES, type AttentionRequest } from './tasks/attention-output.js';
+export { plotAttention, heatmapRows, AttentionPlotError } from './tasks/attention-plot.js';
+export { attentionHeatmapSpec, type AttentionHeatmapInput } from './plots/attention-heatmap.js';

@@ -3,6 +3,7 @@
  *   npm run bench -- enformer|borzoi|flashzoi [--runs 3] [--threads N] [--layout 2d|1d] [--tile-length BP] [--length BP]
  *   npm run bench -- variants [MODEL] [--variants 2]   (SNV scoring: brute force vs incremental)
  *   npm run bench -- gradients [--length BP]   (Enformer: forward vs input gradients, src/bench/gradients.ts)
+ *   npm run bench -- enformer --attention central|all   (forward plus head-mean attention maps of every layer)
  * Prints seconds per sequence (median of the timed runs after one warm-up), the FLOP count from the
  * config, effective GFLOP/s, peak RSS, and a final machine-readable RESULT line.
  */
@@ -94,6 +95,7 @@ async function main(): Promise<void> {
       length: { type: 'string' },
       profile: { type: 'string' },
       variants: { type: 'string', default: '2' },
+      attention: { type: 'string' },
     },
   });
   if (positionals[0] === 'gradients') {
@@ -126,6 +128,7 @@ async function main(): Promise<void> {
     layout,
     tileLength: values['tile-length'] !== undefined ? Number(values['tile-length']) : undefined,
     profilePrefix: values.profile,
+    attention: values.attention ? { layers: Array.from({ length: arch.transformer.layers }, (_, i) => i), heads: 'mean' } : undefined,
   });
   console.log(`sessions ready in ${((performance.now() - t1) / 1000).toFixed(1)} s, RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB`);
 
@@ -148,7 +151,8 @@ async function main(): Promise<void> {
     const a = performance.now();
     const trunk = await model.trunk(batch);
     const b = performance.now();
-    await model.head(trunk, length);
+    const rows = values.attention === 'all' ? Array.from({ length: model.transformerPositions(length) }, (_, r) => r) : values.attention ? model.centralRows(length) : undefined;
+    await model.head(trunk, length, { attentionRows: rows });
     const c = performance.now();
     const s = (c - a) / 1000;
     console.log(`${i === 0 ? 'warm-up' : `run ${i}`}: ${s.toFixed(2)} s (trunk ${((b - a) / 1000).toFixed(2)} s, head ${((c - b) / 1000).toFixed(2)} s), peak RSS ${peakRssMb().toFixed(0)} MB`);

@@ -11,6 +11,7 @@ import { runPredictGenome, type GenomeJobArgs } from './predict-genome.js';
 import { runMerge, runScoreVariants } from './score-variants.js';
 import { UsageError } from './errors.js';
 import { oneLine } from './errors.js';
+import { attentionArgs, attentionOptions } from './attention-options.js';
 
 function fail(e: unknown): never {
   process.stderr.write(`seq2track: error: ${oneLine(e)}\n`);
@@ -99,7 +100,7 @@ export function buildProgram(): Command {
     // Commander's own messages are reprinted by fail() in our one-line format.
     .configureOutput({ outputError: () => {} });
 
-  modelOptions(
+  attentionOptions(modelOptions(
     program
       .command('predict')
       .description('predict tracks for regions of a genome (--genome), or for every record of a FASTA file (--fasta)')
@@ -116,14 +117,14 @@ export function buildProgram(): Command {
       .option('--heads <list>', '--fasta: comma-separated heads to compute (default: all)', headList)
       .option('--embeddings', '--fasta: also write the trunk embeddings as tensor "embeddings"')
       .option('--batch-size <n>', 'sequences per model run', integer(1, 'a positive integer'), 1)
-  )
+  ))
     .exitOverride()
     .configureOutput({ outputError: () => {} })
     .action(async (opts) => {
       if (opts.genome !== undefined) {
         if (opts.fasta !== undefined) throw new UsageError('give --genome or --fasta, not both');
         for (const o of ['heads', 'embeddings'] as const) if (opts[o] !== undefined) throw new UsageError(`--${o} is for --fasta; with --genome use --head`);
-        await runPredictGenome({ ...genomeJobArgs(opts), out: opts.out });
+        await runPredictGenome({ ...genomeJobArgs(opts), out: opts.out, maps: attentionArgs(opts) });
         return;
       }
       if (opts.fasta === undefined) throw new UsageError('give --genome with --region/--bed, or --fasta');
@@ -143,6 +144,7 @@ export function buildProgram(): Command {
         tileLength: opts.tileLength,
         gammaTablePath: opts.tfGamma,
         device: opts.device,
+        maps: attentionArgs(opts),
       });
     });
 

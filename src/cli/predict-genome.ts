@@ -7,6 +7,9 @@ import { checkNoOverlap, outputKind, writeRegionOutputs } from '../tasks/region-
 import { resolveModelArg } from './weights.js';
 import { UsageError } from './errors.js';
 import { Progress } from './progress.js';
+import { attentionRequest, checkAttentionUsage, type AttentionArgs } from './attention-options.js';
+import { writeAttentionFile } from '../tasks/attention-output.js';
+import { checkPlotWindows, plotAttention } from '../tasks/attention-plot.js';
 
 /** Options shared by the commands that run models on windows of a genome (predict --genome, score-variants). */
 export interface GenomeJobArgs {
@@ -46,6 +49,8 @@ export function ensembleOptions(args: GenomeJobArgs, models: string[]): Ensemble
 
 export interface PredictGenomeArgs extends GenomeJobArgs {
   out: string;
+  /** --output, --attention*, --plot*; absent: softplus, no maps. */
+  maps?: AttentionArgs;
 }
 
 export async function runPredictGenome(args: PredictGenomeArgs): Promise<void> {
@@ -53,10 +58,12 @@ export async function runPredictGenome(args: PredictGenomeArgs): Promise<void> {
   if (!args.region?.length && !args.bed) throw new UsageError('--genome needs --region chr:start-end or --bed FILE');
   if (args.region?.length && args.bed) throw new UsageError('give --region or --bed, not both');
   const kind = await outputKind(args.out);
+  if (args.maps) checkAttentionUsage(args.maps, true);
   const regions: Region[] = args.bed ? await readBed(args.bed) : args.region!.map(parseRegion);
   const models: string[] = [];
   for (const m of args.models) models.push(await resolveModelArg(m, args.cacheDir));
   const genome = await openGenome(args.genome);
+  const attention = args.maps ? await attentionRequest(args.maps, models[0]!) : undefined;
 
   const progress = new Progress('windows');
   try {
@@ -64,11 +71,25 @@ export async function runPredictGenome(args: PredictGenomeArgs): Promise<void> {
       ...ensembleOptions(args, models),
       genome,
       regions,
-      checkPlan: kind === 'bigwig' || kind === 'bedgraph' ? checkNoOverlap : undefined,
+      output: args.maps?.output,
+      attention,
+      checkPlan: (plans) => {
+        if (kind === 'bigwig' || kind === 'bedgraph') checkNoOverlap(plans);
+        if (args.maps?.plot) checkPlotWindows(plans.reduce((a, p) => a + p.windows.length, 0));
+      },
       onProgress: (done, total) => progress.update(done, total),
     });
     progress.done();
     const files = await writeRegionOutputs(args.out, kind, p);
+    if (p.attention && attention) {
+      const file = args.maps!.attention!;
+      await writeAttentionFile(file, { ...p.attention.map, spec: attention.spec, resolution: p.attention.resolution, records: p.attention.records, producer: 'seq2track predict --genome' });
+      files.push(file);
+      if (args.maps!.plot) {
+        await plotAttention(args.maps!.plot, p.attention, { gtf: args.maps!.plotGtf, bigwig: args.maps!.plotBigwig });
+        files.push(args.maps!.plot);
+      }
+    }
     const bins = p.results.reduce((a, r) => a + r.plan.bins, 0);
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     const ens = p.ensemble > 1 ? `, mean of ${p.ensemble} runs per window` : '';

@@ -8,6 +8,8 @@ import { writePredictionSafetensors } from '../formats/safetensors-out.js';
 import { UsageError } from './errors.js';
 import { Progress } from './progress.js';
 import { resolveModelArg } from './weights.js';
+import { attentionRequest, checkAttentionUsage, type AttentionArgs } from './attention-options.js';
+import { writeAttentionFile } from '../tasks/attention-output.js';
 
 export interface PredictArgs {
   /** A model directory or a published model name. */
@@ -22,6 +24,8 @@ export interface PredictArgs {
   tileLength?: number;
   gammaTablePath?: string;
   device: 'cpu' | 'cuda';
+  /** --output and --attention*; absent: softplus, no maps. */
+  maps?: AttentionArgs;
 }
 
 const FORMATS = { '.safetensors': 'safetensors', '.tsv': 'tsv' } as const;
@@ -31,10 +35,15 @@ export async function runPredict(args: PredictArgs): Promise<void> {
   // Cheap checks first: a typo in --out should not cost a model load.
   const format = FORMATS[extname(args.out).toLowerCase() as keyof typeof FORMATS];
   if (!format) throw new UsageError(`--out ${args.out}: unknown output format (use a .safetensors or .tsv file name)`);
+  if (args.maps) checkAttentionUsage(args.maps, false);
   const records = await readFastaRecords(args.fasta);
 
   const dir = await resolveModelArg(args.model, args.cacheDir);
+  const attention = args.maps ? await attentionRequest(args.maps, dir) : undefined;
+  const output = args.maps?.output ?? 'softplus';
   const model = await loadModel(dir, {
+    attention: attention?.spec,
+    logits: output === 'logits',
     threads: args.threads,
     tileLength: args.tileLength,
     gammaTablePath: args.gammaTablePath,
@@ -46,6 +55,8 @@ export async function runPredict(args: PredictArgs): Promise<void> {
       heads: args.heads,
       embeddings: args.embeddings,
       batchSize: args.batchSize,
+      output,
+      attention,
       onProgress: (done, total) => progress.update(done, total),
     });
     progress.done();
@@ -60,11 +71,21 @@ export async function runPredict(args: PredictArgs): Promise<void> {
         lengths: JSON.stringify(p.records.map((r) => r.length)),
         first_bin_offsets: JSON.stringify(p.records.map((r) => r.offset)),
         bin_size: String(p.binSize),
+        output,
+      });
+    }
+    if (p.attention && attention) {
+      await writeAttentionFile(args.maps!.attention!, {
+        ...p.attention,
+        spec: attention.spec,
+        resolution: model.arch.transformer.resolution,
+        records: p.records.map((r) => ({ name: r.name, length: r.length })),
+        producer: 'seq2track predict --fasta',
       });
     }
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     process.stderr.write(
-      `seq2track: predicted ${p.records.length} record${p.records.length === 1 ? '' : 's'} × ${p.bins} bins (${tensors.map((t) => t.name).join(', ')}) in ${seconds} s -> ${args.out}\n`,
+      `seq2track: predicted ${p.records.length} record${p.records.length === 1 ? '' : 's'} × ${p.bins} bins (${tensors.map((t) => t.name).join(', ')}${output === 'logits' ? ', logits' : ''}) in ${seconds} s -> ${args.out}${p.attention ? `, attention [${p.attention.shape.join(', ')}] -> ${args.maps!.attention}` : ''}\n`,
     );
   } finally {
     progress.done();

@@ -10,6 +10,7 @@
 import type { TensorData } from '../engine/protocol.js';
 import type { ExpectedTensor } from '../weights/weight-set.js';
 import type { LayerContext } from './layers.js';
+import type { AttentionMapSpec, TransformerShape } from './attention-maps.js';
 
 export interface FlopCount {
   stages: Record<string, number>;
@@ -28,6 +29,19 @@ export interface TrunkOutput {
 export interface GammaTable {
   n: number;
   values: Float32Array;
+}
+
+/** Optional extra outputs of the head graph, built only when asked for. */
+export interface HeadExtras {
+  /** Softmax attention weights of these layers/heads, rows chosen per run (attention-maps.ts). */
+  attention?: AttentionMapSpec;
+  /** Each head's pre-softplus values as a second output, `logitsOutputName(head)`. */
+  logits?: boolean;
+}
+
+/** The head graph's output with a head's pre-softplus values (the same Gemm the softplus reads). */
+export function logitsOutputName(head: string): string {
+  return `${head}.logits`;
 }
 
 export interface Architecture {
@@ -49,7 +63,9 @@ export interface Architecture {
   /** Optional: adapt to the tensors present in a weights file (e.g. which output heads exist). */
   adaptToWeights?(shapes: ReadonlyMap<string, number[]>): void;
   buildTrunk(c: LayerContext): void;
-  buildHead(c: LayerContext): void;
+  /** Transformer layers, heads per layer and bp per transformer position. */
+  readonly transformer: TransformerShape;
+  buildHead(c: LayerContext, extras?: HeadExtras): void;
   lengthProblem(length: number): string | null;
   /** Output bins kept by the centre crop, as [start, end) in bins of `binSize` bp. */
   cropRange(length: number): { start: number; end: number };

@@ -45,6 +45,12 @@ export function queryChunks(c: LayerContext, n: Value, count: number): { start: 
   return Array.from({ length: count }, (_, i) => ({ start: bound(i), end: bound(i + 1) }));
 }
 
+/**
+ * Receives the softmax weights of one query chunk, [B, H, rows, n] (rows = end - start), exactly the
+ * tensor the forward multiplies with the values; used to write attention maps (attention-maps.ts).
+ */
+export type AttentionTap = (weights: Value, start: Value, end: Value) => void;
+
 export interface RelativeAttentionShape {
   heads: number;
   keySize: number;
@@ -57,7 +63,7 @@ export interface RelativeAttentionShape {
  * x: [B, n, C]; positions: [2n-1, F]. Weights `${prefix}.to_q/to_k/to_v` (no bias), `to_rel_k`
  * (no bias), `to_out` (bias), `rel_content_bias` and `rel_pos_bias` [1, H, 1, dk].
  */
-export function relativeAttention(c: LayerContext, x: Value, positions: Value, prefix: string, s: RelativeAttentionShape): Value {
+export function relativeAttention(c: LayerContext, x: Value, positions: Value, prefix: string, s: RelativeAttentionShape, tap?: AttentionTap): Value {
   const g = c.g;
   const q0 = splitHeads(c, linear(c, x, `${prefix}.to_q`, { bias: false }), s.heads);
   const q = g.op('Mul', [q0, g.scalar(s.keySize ** -0.5)]);
@@ -81,6 +87,7 @@ export function relativeAttention(c: LayerContext, x: Value, positions: Value, p
     const rChunk = g.op('Slice', [rT, g.op('Sub', [n, end]), g.op('Sub', [twoNMinus1, start]), rowsAxis]);
     const rel = relativeShift(c, g.op('MatMul', [g.op('Slice', [qPosition, start, end, rowsAxis]), rChunk]), rows, n);
     const attn = g.op('Softmax', [g.op('Add', [content, rel])], { axis: -1 });
+    tap?.(attn, start, end);
     return g.op('MatMul', [attn, v]);
   });
   const out = outputs.length === 1 ? outputs[0]! : g.op('Concat', outputs, { axis: 2 });
@@ -120,7 +127,7 @@ export function applyRotary(c: LayerContext, x: Value, cos: Value, sin: Value, d
  * of size headDim; rotary on q and k; softmax(q kᵀ / √headDim) v with each kv head shared by a group
  * of query heads; heads concatenated; `out_proj` (bias). x: [B, n, C]; cos/sin: [n, rotaryDim/2].
  */
-export function rotaryAttention(c: LayerContext, x: Value, cos: Value, sin: Value, prefix: string, s: RotaryAttentionShape): Value {
+export function rotaryAttention(c: LayerContext, x: Value, cos: Value, sin: Value, prefix: string, s: RotaryAttentionShape, tap?: AttentionTap): Value {
   const g = c.g;
   const { heads, kvHeads, headDim: d } = s;
   const group = heads / kvHeads;
@@ -138,6 +145,8 @@ export function rotaryAttention(c: LayerContext, x: Value, cos: Value, sin: Valu
   const rowsAxis = g.ints([3]);
   const chunks = queryChunks(c, n, s.queryChunks ?? 1).map(({ start, end }) => {
     const attn = g.op('Softmax', [g.op('MatMul', [g.op('Slice', [qg, start, end, rowsAxis]), kT])], { axis: -1 });
+    // [B, Hkv, G, rows, n] -> [B, H, rows, n]: query head j is kv head j / G, member j % G.
+    if (tap) tap(g.op('Reshape', [attn, g.op('Concat', [g.ints([0, heads, -1]), n], { axis: 0 })]), start, end);
     return g.op('MatMul', [attn, vg]);
   });
   const out = chunks.length === 1 ? chunks[0]! : g.op('Concat', chunks, { axis: 3 });

@@ -23,7 +23,8 @@ import { relativeAttention, rotaryAttention, transformerBlock } from './attentio
 import { batchNorm, batchNormChannelsLast, conv, gelu, linear, maxPool, toChannelsFirst, toChannelsLast, upsampleNearest2, type LayerContext } from './layers.js';
 import { borzoiPositionalFeatures, rotaryTables } from './positional.js';
 import { ConfigError, optionalBool, optionalIntArray, requireInt } from './config.js';
-import type { Architecture, FlopCount, TrunkOutput } from './architecture.js';
+import { logitsOutputName, type Architecture, type FlopCount, type HeadExtras, type TrunkOutput } from './architecture.js';
+import { AttentionMaps, type TransformerShape } from './attention-maps.js';
 
 const EPS = 1e-3;
 const GELU = 'tanh' as const;
@@ -113,6 +114,10 @@ export class Borzoi implements Architecture {
 
   get headNames(): string[] {
     return Object.keys(this.outputHeads);
+  }
+
+  get transformer(): TransformerShape {
+    return { layers: this.config.depth, heads: this.config.heads, resolution: this.transformerResolution };
   }
 
   tracks(head: string): number {
@@ -244,7 +249,7 @@ export class Borzoi implements Architecture {
   }
 
   /** Transformer, U-Net decoder, crop, final convs and heads -> heads [B, T, tracks], embeddings [B, T, joined]. */
-  buildHead(c: LayerContext): void {
+  buildHead(c: LayerContext, extras: HeadExtras = {}): void {
     const g = c.g;
     const { dim, depth, heads, attnDimKey, attnDimValue, finalJoinedChannels: joined } = this.config;
     const unet0 = g.input('x_unet0', 'float32', ['batch', 'bins', this.channels[5]!]);
@@ -253,18 +258,20 @@ export class Borzoi implements Architecture {
     const crop = g.input('crop', 'int64', [2]);
     const block = (v: Value, p: string) => conv(c, gelu(c, batchNorm(c, v, `${p}.norm`, EPS), GELU), `${p}.conv_layer`);
 
-    let attention: (v: Value, prefix: string) => Value;
+    const maps = extras.attention ? new AttentionMaps(c, extras.attention) : undefined;
+    let attention: (v: Value, prefix: string, j: number) => Value;
     if (this.config.flashed) {
       const cos = g.input('rotary_cos', 'float32', ['positions', ROTARY_DIM / 2]);
       const sin = g.input('rotary_sin', 'float32', ['positions', ROTARY_DIM / 2]);
       const shape = { heads, kvHeads: this.kvHeads, headDim: dim / heads, rotaryDim: ROTARY_DIM, queryChunks: this.queryChunks };
-      attention = (v, prefix) => rotaryAttention(c, v, cos, sin, `${prefix}.mha`, shape);
+      attention = (v, prefix, j) => rotaryAttention(c, v, cos, sin, `${prefix}.mha`, shape, maps?.tap(j));
     } else {
       const positions = g.input('positions', 'float32', ['distances', REL_POS_FEATURES]);
       const shape = { heads, keySize: attnDimKey, valueSize: attnDimValue, queryChunks: this.queryChunks };
-      attention = (v, prefix) => relativeAttention(c, v, positions, prefix, shape);
+      attention = (v, prefix, j) => relativeAttention(c, v, positions, prefix, shape, maps?.tap(j));
     }
-    for (let j = 0; j < depth; j++) x = transformerBlock(c, x, j, EPS, attention);
+    for (let j = 0; j < depth; j++) x = transformerBlock(c, x, j, EPS, (v, prefix) => attention(v, prefix, j));
+    maps?.emit();
 
     // U-Net decoder, channels-first: upsample the deep path, add the skip path, separable conv.
     const separable = (v: Value, p: string) => conv(c, conv(c, v, `${p}.conv_layer.0`, { bias: false, group: dim }), `${p}.conv_layer.1`);
@@ -282,7 +289,9 @@ export class Borzoi implements Architecture {
     e = gelu(c, linear(c, e, `${final}.conv_layer`, { weightDims: [joined, dim] }), GELU);
     g.output(e, 'embeddings', 'float32', ['batch', 'targets', joined]);
     for (const [head, tracks] of Object.entries(this.outputHeads)) {
-      g.output(g.op('Softplus', [linear(c, e, `${head}_head`, { weightDims: [tracks, joined] })]), head, 'float32', ['batch', 'targets', tracks]);
+      const logits = linear(c, e, `${head}_head`, { weightDims: [tracks, joined] });
+      g.output(g.op('Softplus', [logits]), head, 'float32', ['batch', 'targets', tracks]);
+      if (extras.logits) g.output(logits, logitsOutputName(head), 'float32', ['batch', 'targets', tracks]);
     }
   }
 

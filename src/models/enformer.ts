@@ -16,7 +16,8 @@ import { attentionPool, batchNorm, batchNormChannelsLast, conv, gelu, linear, ma
 import { enformerPositionalFeatures } from './positional.js';
 import { ConfigError, optionalBool, optionalInt, optionalString, readHeads, requireInt } from './config.js';
 import { exponentialLinspaceInt } from './schedule.js';
-import type { Architecture, FlopCount, GammaTable, TrunkOutput } from './architecture.js';
+import { logitsOutputName, type Architecture, type FlopCount, type GammaTable, type HeadExtras, type TrunkOutput } from './architecture.js';
+import { AttentionMaps, type TransformerShape } from './attention-maps.js';
 import type { TensorData } from '../engine/protocol.js';
 
 const EPS = 1e-5;
@@ -93,6 +94,10 @@ export class Enformer implements Architecture {
 
   get headNames(): string[] {
     return Object.keys(this.config.outputHeads);
+  }
+
+  get transformer(): TransformerShape {
+    return { layers: this.config.depth, heads: this.config.heads, resolution: this.binSize };
   }
 
   get embeddingSize(): number {
@@ -179,14 +184,16 @@ export class Enformer implements Architecture {
   }
 
   /** Transformer, crop, final pointwise and heads: trunk [B, n, dim] -> heads [B, T, tracks]. */
-  buildHead(c: LayerContext): void {
+  buildHead(c: LayerContext, extras: HeadExtras = {}): void {
     const g: Graph = c.g;
     const { dim, depth, heads, attnDimKey } = this.config;
     let x = g.input('trunk', 'float32', ['batch', 'bins', dim]);
     const positions = g.input('positions', 'float32', ['distances', this.positionFeatures]);
     const crop = g.input('crop', 'int64', [2]);
     const shape = { heads, keySize: attnDimKey, valueSize: dim / heads, queryChunks: this.queryChunks };
-    for (let j = 0; j < depth; j++) x = transformerBlock(c, x, j, EPS, (v, prefix) => relativeAttention(c, v, positions, prefix, shape));
+    const maps = extras.attention ? new AttentionMaps(c, extras.attention) : undefined;
+    for (let j = 0; j < depth; j++) x = transformerBlock(c, x, j, EPS, (v, prefix) => relativeAttention(c, v, positions, prefix, shape, maps?.tap(j)));
+    maps?.emit();
     const start = g.op('Slice', [crop, g.ints([0]), g.ints([1])]);
     const end = g.op('Slice', [crop, g.ints([1]), g.ints([2])]);
     x = g.op('Slice', [x, start, end, g.ints([1])]);
@@ -196,7 +203,9 @@ export class Enformer implements Architecture {
     e = gelu(c, linear(c, e, `${pointwise}.2`, { weightDims: [2 * dim, dim] }), this.gelu);
     g.output(e, 'embeddings', 'float32', ['batch', 'targets', 2 * dim]);
     for (const [head, tracks] of Object.entries(this.config.outputHeads)) {
-      g.output(g.op('Softplus', [linear(c, e, `_heads.${head}.0`)]), head, 'float32', ['batch', 'targets', tracks]);
+      const logits = linear(c, e, `_heads.${head}.0`);
+      g.output(g.op('Softplus', [logits]), head, 'float32', ['batch', 'targets', tracks]);
+      if (extras.logits) g.output(logits, logitsOutputName(head), 'float32', ['batch', 'targets', tracks]);
     }
   }
 

@@ -8,7 +8,8 @@ import { Graph } from '../engine/graph.js';
 import { Engine, type EngineOptions, type TensorData } from '../engine/engine.js';
 import { checkWeights, type WeightSet } from '../weights/weight-set.js';
 import { LayerContext, type ConvLayout } from './layers.js';
-import { trunkGrid, type Architecture, type GammaTable } from './architecture.js';
+import { logitsOutputName, trunkGrid, type Architecture, type GammaTable, type HeadExtras } from './architecture.js';
+import { ATTENTION_ROWS, attentionOutputName, checkAttentionRows, checkAttentionSpec, writtenHeads, type AttentionMapSpec } from './attention-maps.js';
 import { oneHotInto } from '../genome/one-hot.js';
 import { buildHeadBackward, buildTrunkBackward, checkObjective, gradName, headBackwardId, objectiveFeeds, type Objective } from './gradients.js';
 
@@ -27,6 +28,17 @@ export interface ModelOptions extends EngineOptions {
   layout?: ConvLayout;
   /** Gamma positional table to use at the length it was made for (Enformer `use_tf_gamma`). */
   gammaTable?: GammaTable;
+  /**
+   * Build the head graph with attention-map outputs for these layers/heads (rows are chosen per run
+   * with `PredictOptions.attentionRows`). Without it the head graph has no such outputs.
+   */
+  attention?: AttentionMapSpec;
+  /**
+   * Give the head graph the heads' pre-softplus values as extra outputs (`PredictOptions.output:
+   * 'logits'`). Off by default: ONNX Runtime runs every node of a graph whatever is fetched, so
+   * extra outputs are built only when asked for.
+   */
+  logits?: boolean;
   /** Testing aid: overwrite the weight blob after the sessions are made (proves ORT holds its own copy). */
   poisonWeightBlob?: boolean;
 }
@@ -36,14 +48,34 @@ export interface Track3D {
   shape: [number, number, number];
 }
 
+/** Attention weights [batch, layers, heads (or 1: their mean), rows, positions] row-major. */
+export interface AttentionMap {
+  data: Float32Array;
+  shape: [number, number, number, number, number];
+  layers: number[];
+  heads: number[] | 'mean';
+  rows: number[];
+}
+
 export interface Prediction {
   heads: Record<string, Track3D>;
   embeddings?: Track3D;
+  attention?: AttentionMap;
 }
+
+/** What the heads return: coverage after the softplus (default), or the pre-softplus values. */
+export type HeadOutput = 'softplus' | 'logits';
 
 export interface PredictOptions {
   heads?: string[];
   embeddings?: boolean;
+  /** 'logits': the heads' pre-softplus values, a separate output of the same graph (not inverted); needs a model loaded with `logits`. */
+  output?: HeadOutput;
+  /**
+   * Query positions (0-based, ascending) of the transformer whose attention weights to return; needs
+   * a model loaded with `attention`.
+   */
+  attentionRows?: number[];
 }
 
 /** A batch of one-hot sequences, [batch, length, 4] row-major. */
@@ -58,9 +90,9 @@ export class LengthError extends Error {}
 type SessionPart = 'trunk' | 'head';
 const SESSION_PARTS: SessionPart[] = ['trunk', 'head'];
 
-function buildPart(arch: Architecture, part: SessionPart, c: LayerContext): void {
+function buildPart(arch: Architecture, part: SessionPart, c: LayerContext, extras?: HeadExtras): void {
   if (part === 'trunk') arch.buildTrunk(c);
-  else arch.buildHead(c);
+  else arch.buildHead(c, extras);
 }
 
 const DEFAULT_TILE = 32_768;
@@ -114,12 +146,13 @@ export class Model {
     checkWeights(weights, expected, source);
     const shapes = new Map(expected.map((t) => [t.name, t.shape]));
     const layout = options.layout ?? '2d';
+    if (options.attention) checkAttentionSpec(options.attention, arch.transformer);
     const eng = engine ?? Engine.start(options);
     try {
       for (const { id, names } of Model.weightParts(arch, layout)) {
         const { spec, offsets } = weights.pack(names);
         const graph = new Graph(`${arch.kind}_${id}`);
-        buildPart(arch, id, new LayerContext(graph, (n) => offsets.get(n), shapes, layout, id));
+        buildPart(arch, id, new LayerContext(graph, (n) => offsets.get(n), shapes, layout, id), { attention: options.attention, logits: options.logits });
         await eng.loadBlob(id, spec);
         await eng.createSession(id, graph.toModel(), [id]);
         await eng.dropBlob(id, { poison: options.poisonWeightBlob });
@@ -149,6 +182,28 @@ export class Model {
   outputBins(length: number): number {
     const { start, end } = this.arch.cropRange(length);
     return end - start;
+  }
+
+  /** Number of transformer positions (attention rows and columns) for an input of `length` bp. */
+  transformerPositions(length: number): number {
+    return length / this.arch.transformer.resolution;
+  }
+
+  /** The attention maps this model was loaded for, if any. */
+  get attentionSpec(): AttentionMapSpec | undefined {
+    return this.options.attention;
+  }
+
+  /**
+   * Default attention rows: the transformer positions holding the central output bin(s) (two when
+   * the number of bins is even), so a map covers what the window's centre draws on.
+   */
+  centralRows(length: number): number[] {
+    const { start, end } = this.arch.cropRange(length);
+    const bins = end - start;
+    const centre = bins % 2 === 1 ? [start + (bins - 1) / 2] : [start + bins / 2 - 1, start + bins / 2];
+    const res = this.arch.transformer.resolution;
+    return [...new Set(centre.map((b) => Math.floor((b * this.arch.binSize) / res)))];
   }
 
   /** Offset in bp from the input start to the first output bin. */
@@ -296,20 +351,29 @@ export class Model {
     for (const h of heads) this.arch.tracks(h);
     const features = isTensor(trunk) ? singleOutput(this.arch.trunkOutputs.map((o) => o.name), trunk) : trunk;
     const { start, end } = this.arch.cropRange(length);
-    const fetches = [...heads, ...(opts.embeddings ? ['embeddings'] : [])];
-    const out = await this.engine.run(
-      'head',
-      {
-        ...features,
-        ...this.positionFeeds(length),
-        crop: { dtype: 'int64', dims: [2], data: BigInt64Array.from([BigInt(start), BigInt(end)]) },
-      },
-      fetches,
-    );
+    const spec = this.options.attention;
+    const rows = opts.attentionRows;
+    if (rows !== undefined) {
+      if (!spec) throw new Error('attention maps need a model loaded with the `attention` option (layers and heads)');
+      checkAttentionRows(rows, this.transformerPositions(length));
+    }
+    if (opts.output === 'logits' && !this.options.logits) throw new Error('pre-softplus outputs need a model loaded with the `logits` option');
+    const headOutput = (h: string) => (opts.output === 'logits' ? logitsOutputName(h) : h);
+    const mapNames = rows && spec ? spec.layers.map(attentionOutputName) : [];
+    const fetches = [...heads.map(headOutput), ...(opts.embeddings ? ['embeddings'] : []), ...mapNames];
+    const feeds: Record<string, TensorData> = {
+      ...features,
+      ...this.positionFeeds(length),
+      crop: { dtype: 'int64', dims: [2], data: BigInt64Array.from([BigInt(start), BigInt(end)]) },
+    };
+    // A head graph with attention outputs always takes rows; none selected costs nothing.
+    if (spec) feeds[ATTENTION_ROWS] = { dtype: 'int64', dims: [rows?.length ?? 0], data: BigInt64Array.from((rows ?? []).map(BigInt)) };
+    const out = await this.engine.run('head', feeds, fetches);
     const asTrack = (t: TensorData): Track3D => ({ data: t.data as Float32Array, shape: t.dims as [number, number, number] });
     const result: Prediction = { heads: {} };
-    for (const h of heads) result.heads[h] = asTrack(out[h]!);
+    for (const h of heads) result.heads[h] = asTrack(out[headOutput(h)]!);
     if (opts.embeddings) result.embeddings = asTrack(out.embeddings!);
+    if (rows && spec) result.attention = stackLayers(mapNames.map((n) => out[n]!), spec, rows);
     return result;
   }
 
@@ -423,6 +487,20 @@ export class Model {
   async close(): Promise<void> {
     if (this.ownsEngine) await this.engine.close();
   }
+}
+
+/** Per-layer maps [B, h, r, n] -> one [B, layers, h, r, n] tensor. */
+function stackLayers(maps: TensorData[], spec: AttentionMapSpec, rows: number[]): AttentionMap {
+  const [batch, heads, r, n] = maps[0]!.dims as [number, number, number, number];
+  if (heads !== writtenHeads(spec) || r !== rows.length) throw new Error(`attention output has shape [${maps[0]!.dims}], expected ${writtenHeads(spec)} heads × ${rows.length} rows`);
+  const per = heads * r * n;
+  const L = maps.length;
+  const data = new Float32Array(batch * L * per);
+  maps.forEach((m, l) => {
+    const src = m.data as Float32Array;
+    for (let b = 0; b < batch; b++) data.set(src.subarray(b * per, (b + 1) * per), (b * L + l) * per);
+  });
+  return { data, shape: [batch, L, heads, r, n], layers: spec.layers, heads: spec.heads, rows };
 }
 
 function isTensor(x: Record<string, TensorData> | TensorData): x is TensorData {

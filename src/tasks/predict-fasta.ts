@@ -4,7 +4,9 @@
  */
 import { readFastaRecords, type FastaRecord } from '../genome/fasta.js';
 import { oneHotInto } from '../genome/one-hot.js';
-import { Model, type Track3D } from '../models/model.js';
+import { Model, type AttentionMap, type HeadOutput, type Track3D } from '../models/model.js';
+import { checkAttentionRows, writtenHeads } from '../models/attention-maps.js';
+import { checkAttentionSize, type AttentionRequest } from './attention-output.js';
 
 export class PredictInputError extends Error {}
 
@@ -13,6 +15,10 @@ export interface PredictFastaOptions {
   heads?: string[];
   /** Also return the trunk embeddings [records, bins, 2·dim]. */
   embeddings?: boolean;
+  /** 'logits': the heads' pre-softplus values instead of the coverage (default 'softplus'); the model must be loaded with `logits`. */
+  output?: HeadOutput;
+  /** Also return attention maps [records, layers, heads, rows, positions] (the model must be loaded with `request.spec`). */
+  attention?: AttentionRequest;
   /** Records per model run; consecutive records of one length share a run (default 1). */
   batchSize?: number;
   /** Called after each batch with records done and the total. */
@@ -25,6 +31,7 @@ export interface FastaPrediction {
   binSize: number;
   heads: Record<string, Track3D>;
   embeddings?: Track3D;
+  attention?: AttentionMap;
 }
 
 /** Checks the requested heads against the model; returns them in the order asked. */
@@ -89,6 +96,14 @@ export async function predictRecords(model: Model, records: FastaRecord[], sourc
   };
   if (options.embeddings) result.embeddings = alloc(model.arch.embeddingSize);
   const place = (into: Track3D, from: Track3D, at: number) => into.data.set(from.data, at * bins * into.shape[2]);
+  const rows = options.attention ? attentionRows(model, records, source, options.attention) : undefined;
+  if (rows) {
+    const spec = model.attentionSpec!;
+    const positions = model.transformerPositions(records[0]!.sequence.length);
+    const bytes = checkAttentionSize(options.attention!, n, rows.length, positions);
+    const shape: AttentionMap['shape'] = [n, spec.layers.length, writtenHeads(spec), rows.length, positions];
+    result.attention = { data: new Float32Array(bytes / 4), shape, layers: spec.layers, heads: spec.heads, rows };
+  }
 
   options.onProgress?.(0, n);
   for (const [start, end] of batches(records, batchSize)) {
@@ -97,12 +112,26 @@ export async function predictRecords(model: Model, records: FastaRecord[], sourc
       group.map((r) => r.sequence),
       group.map((r) => `${source}: record '${r.name}'`),
     );
-    const p = await model.predict(input, { heads, embeddings: options.embeddings });
+    const p = await model.predict(input, { heads, embeddings: options.embeddings, output: options.output, attentionRows: rows });
     for (const h of heads) place(result.heads[h]!, p.heads[h]!, start);
     if (result.embeddings && p.embeddings) place(result.embeddings, p.embeddings, start);
+    if (result.attention && p.attention) result.attention.data.set(p.attention.data, start * (result.attention.data.length / n));
     options.onProgress?.(end, n);
   }
   return result;
+}
+
+/** The attention rows of a FASTA job: one length for every record (one positions axis), rows checked. */
+function attentionRows(model: Model, records: FastaRecord[], source: string, request: AttentionRequest): number[] {
+  if (!model.attentionSpec) throw new PredictInputError('attention maps need the model loaded with the attention layers and heads');
+  const length = records[0]!.sequence.length;
+  const other = records.find((r) => r.sequence.length !== length);
+  if (other) {
+    throw new PredictInputError(`${source}: record '${other.name}' has ${other.sequence.length} bp but '${records[0]!.name}' ${length} bp; --attention needs records of one length (one positions axis)`);
+  }
+  const rows = request.rows ?? model.centralRows(length);
+  checkAttentionRows(rows, model.transformerPositions(length));
+  return rows;
 }
 
 /** Reads a FASTA file and predicts every record. */

@@ -9,7 +9,9 @@
  * over models × shifts × strands. Models are loaded one at a time (never two in memory).
  */
 import { loadModel } from '../models/load.js';
-import { Model } from '../models/model.js';
+import { Model, type AttentionMap, type HeadOutput } from '../models/model.js';
+import { checkAttentionRows, writtenHeads } from '../models/attention-maps.js';
+import { checkAttentionSize, type AttentionRequest } from './attention-output.js';
 import type { Reference } from '../genome/reference.js';
 import { checkRegion, planRegion, RegionError, type Region, type RegionPlan } from '../genome/regions.js';
 import { onlyAcgtn, reverseComplement, shiftSequence } from '../genome/sequence.js';
@@ -21,6 +23,13 @@ export { RegionJobError, tableFor };
 export interface RegionJobOptions extends EnsembleOptions {
   genome: Reference;
   regions: Region[];
+  /** 'logits': ensemble mean of the heads' pre-softplus values instead of the coverage. */
+  output?: HeadOutput;
+  /**
+   * Attention maps of every window from each model's forward-strand, unshifted run (replicates'
+   * heads are not comparable, so maps are per model, not averaged): records = windows × models.
+   */
+  attention?: AttentionRequest;
   /** Checked after the plan is made and before the first model run (e.g. output constraints). */
   checkPlan?: (plans: RegionPlan[]) => void;
   onProgress?: (done: number, total: number) => void;
@@ -43,6 +52,24 @@ export interface RegionJobResult {
   /** Model runs averaged per window (models × shifts × strands). */
   ensemble: number;
   windows: number;
+  attention?: RegionAttention;
+}
+
+export interface WindowRecord {
+  region: string;
+  chrom: string;
+  /** Window start and end in bp (0-based half-open; may run past the chromosome, read as N). */
+  start: number;
+  end: number;
+  model: string;
+}
+
+/** Attention maps of a genome job: [windows × models, layers, heads, rows, positions], window-major. */
+export interface RegionAttention {
+  map: AttentionMap;
+  records: WindowRecord[];
+  /** bp per transformer position; position p of a record covers [start + p·resolution, start + (p+1)·resolution). */
+  resolution: number;
 }
 
 interface Item {
@@ -68,7 +95,9 @@ export async function predictRegions(opts: RegionJobOptions): Promise<RegionJobR
     chromSizes.set(r.chrom, size!);
   }
 
-  let model = await loadModel(opts.models[0]!, opts.load);
+  const load = { ...opts.load, attention: opts.attention?.spec, logits: opts.output === 'logits' };
+  if (opts.attention && !shifts.includes(0)) throw new RegionJobError('--attention takes its maps from the unshifted run: include 0 in --shifts');
+  let model = await loadModel(opts.models[0]!, load);
   let closed = false;
   try {
     const setup = setupFor(model, opts.head, opts.windowLength, opts.rc === true);
@@ -83,13 +112,16 @@ export async function predictRegions(opts: RegionJobOptions): Promise<RegionJobR
     const sums = plans.map((p) => new Float64Array(p.windows.length * bins * K));
     const items: Item[] = [];
     plans.forEach((p, region) => p.windows.forEach((_, window) => shifts.forEach((shift) => strands.forEach((rc) => items.push({ region, window, shift, rc })))));
+    const windowBase: number[] = [];
+    plans.reduce((a, p) => (windowBase.push(a), a + p.windows.length), 0);
+    const maps = opts.attention ? allocateMaps(model, opts.attention, plans, opts.models, length) : undefined;
     const total = items.length * opts.models.length;
     let done = 0;
     opts.onProgress?.(0, total);
 
     for (let m = 0; m < opts.models.length; m++) {
       if (m > 0) {
-        model = await loadModel(opts.models[m]!, opts.load);
+        model = await loadModel(opts.models[m]!, load);
         closed = false;
         sameSetup(setup, setupFor(model, setup.head, length, opts.rc === true), opts.models[m]!);
       }
@@ -108,8 +140,17 @@ export async function predictRegions(opts: RegionJobOptions): Promise<RegionJobR
           const shifted = shiftSequence(await windowSequence(it), it.shift);
           sequences.push(it.rc ? reverseComplement(shifted) : shifted);
         }
-        const out = (await model.predict(Model.encode(sequences), { heads: [setup.head] })).heads[setup.head]!;
+        const forward = (it: Item) => it.shift === 0 && !it.rc;
+        const attentionRows = maps && batch.some(forward) ? maps.map.rows : undefined;
+        const p = await model.predict(Model.encode(sequences), { heads: [setup.head], output: opts.output, attentionRows });
+        const out = p.heads[setup.head]!;
         batch.forEach((it, j) => accumulate(sums[it.region]!, it.window * bins * K, out.data, j, bins, T, tracks, it.rc));
+        if (maps && p.attention) {
+          const per = maps.map.data.length / maps.records.length;
+          batch.forEach((it, j) => {
+            if (forward(it)) maps.map.data.set(p.attention!.data.subarray(j * per, (j + 1) * per), ((windowBase[it.region]! + it.window) * opts.models.length + m) * per);
+          });
+        }
         done += batch.length;
         opts.onProgress?.(done, total);
       }
@@ -125,8 +166,23 @@ export async function predictRegions(opts: RegionJobOptions): Promise<RegionJobR
       return { plan, values };
     });
     const windows = plans.reduce((a, p) => a + p.windows.length, 0);
-    return { head: setup.head, binSize: setup.geometry.binSize, windowLength: length, tracks, table, results, chromSizes, ensemble, windows };
+    return { head: setup.head, binSize: setup.geometry.binSize, windowLength: length, tracks, table, results, chromSizes, ensemble, windows, attention: maps };
   } finally {
     if (!closed) await model.close();
   }
+}
+
+/** Checks rows and size before any run; the records (window-major, then model) and their zeroed map. */
+function allocateMaps(model: Model, request: AttentionRequest, plans: RegionPlan[], models: string[], length: number): RegionAttention {
+  const spec = model.attentionSpec!;
+  const positions = model.transformerPositions(length);
+  const rows = request.rows ?? model.centralRows(length);
+  checkAttentionRows(rows, positions);
+  const records: WindowRecord[] = [];
+  for (const p of plans) {
+    for (const start of p.windows) for (const m of models) records.push({ region: p.region.label, chrom: p.region.chrom, start, end: start + length, model: m });
+  }
+  const bytes = checkAttentionSize(request, records.length, rows.length, positions);
+  const map: AttentionMap = { data: new Float32Array(bytes / 4), shape: [records.length, spec.layers.length, writtenHeads(spec), rows.length, positions], layers: spec.layers, heads: spec.heads, rows };
+  return { map, records, resolution: model.arch.transformer.resolution };
 }

@@ -13,6 +13,8 @@ import { resolveModelArg } from './weights.js';
 import { UsageError } from './errors.js';
 import { Progress } from './progress.js';
 import { ensembleOptions, type GenomeJobArgs } from './predict-genome.js';
+import { variantGeneJob, type GeneArgs } from './genes.js';
+import type { Anchor } from '../tasks/variant-windows.js';
 
 export interface ScoreVariantsArgs extends GenomeJobArgs {
   vcf: string;
@@ -20,6 +22,12 @@ export interface ScoreVariantsArgs extends GenomeJobArgs {
   shard?: string;
   strict: boolean;
   bruteForce: boolean;
+  /** Window placement: ours (default) or baskerville's vcf.py. */
+  anchor?: Anchor;
+  /** Variant → gene scores instead of SAD. */
+  genes?: GeneArgs;
+  /** --stats (gene scores). */
+  stats?: string;
 }
 
 type ScoreOutput = 'tsv' | 'parquet' | 'h5';
@@ -58,6 +66,8 @@ function fingerprintArgs(args: ScoreVariantsArgs, models: string[]): Record<stri
     '--tile-length': args.tileLength,
     '--tf-gamma': args.gammaTablePath,
     '--device': args.device,
+    '--anchor': args.anchor,
+    '--full-output': args.fullOutput,
   };
 }
 
@@ -72,6 +82,10 @@ export async function runScoreVariants(args: ScoreVariantsArgs): Promise<void> {
   for (const m of args.models) models.push(await resolveModelArg(m, args.cacheDir));
   const genome = await openGenome(args.genome);
   const fpArgs = fingerprintArgs(args, models);
+  const geneJob = args.genes
+    ? await variantGeneJob(args.genes, args.stats, args.out, () => ({ hash: fingerprint, args: fpArgs }), (n) => process.stderr.write(`seq2track: resuming ${args.out} after ${n} records (${progressPath(args.out)})\n`))
+    : undefined;
+  if (geneJob) Object.assign(fpArgs, geneJob.fingerprint);
   const fingerprint = createHash('sha256').update(JSON.stringify(fpArgs)).digest('hex');
 
   const progress = new Progress('records');
@@ -93,7 +107,7 @@ export async function runScoreVariants(args: ScoreVariantsArgs): Promise<void> {
     return { writer, recordsDone: 0 };
   };
   try {
-    const r = await scoreVcf({
+    const common = {
       ...ensembleOptions(args, models),
       genome,
       vcf,
@@ -101,20 +115,22 @@ export async function runScoreVariants(args: ScoreVariantsArgs): Promise<void> {
       strict: args.strict,
       shard,
       count: tty,
-      openSink,
+      anchor: args.anchor,
       warn,
-      onProgress: (done, total) => {
+      onProgress: (done: number, total: number | undefined) => {
         if (total !== undefined) progress.update(done, total);
       },
-    });
+    };
+    const r = geneJob ? await scoreVcf({ ...common, ...geneJob }) : await scoreVcf({ ...common, openSink });
     progress.done();
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     const ens = r.ensemble > 1 ? `, mean of ${r.ensemble} runs per window` : '';
     const skipped = r.skipped ? `, ${r.skipped} skipped` : '';
+    const what = geneJob ? ' (gene scores: one row per variant × gene × strand-matched track)' : '';
     const resumed = r.resumedAt ? ` (resumed after ${r.resumedAt} records)` : '';
     const sh = shard ? ` shard ${shard.index}/${shard.count}:` : '';
     process.stderr.write(
-      `seq2track:${sh} scored ${r.scored} variant${r.scored === 1 ? '' : 's'} from ${r.records} VCF record${r.records === 1 ? '' : 's'}${skipped}${resumed} × ${r.tracks} track${r.tracks === 1 ? '' : 's'} of ${r.head}${ens} in ${seconds} s -> ${args.out}\n`,
+      `seq2track:${sh} scored ${r.scored} variant${r.scored === 1 ? '' : 's'} from ${r.records} VCF record${r.records === 1 ? '' : 's'}${skipped}${resumed} × ${r.tracks} track${r.tracks === 1 ? '' : 's'} of ${r.head}${ens}${what} in ${seconds} s -> ${args.out}\n`,
     );
   } catch (e) {
     tsv?.abandon();

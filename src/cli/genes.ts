@@ -54,6 +54,8 @@ export interface VariantGeneJob {
   openSink: (scorer: VariantScorer) => Promise<Sink<GeneScoreRow[]>>;
   /** For the run's fingerprint. */
   fingerprint: Record<string, unknown>;
+  /** After a failure: drop a TSV that never committed a record (see TsvScores.abandon). */
+  abandon: () => void;
 }
 
 /** Hooks that turn the variant job into variant → gene scoring, writing `out` (.tsv resumable, .parquet, .h5). */
@@ -62,7 +64,9 @@ export async function variantGeneJob(args: GeneArgs, statsText: string | undefin
   const genes = await geneIndex(args);
   const scoring = new VariantGeneScoring({ genes, untransform: args.untransform, exonBins: args.exonBins, stats });
   const kind = extname(out).toLowerCase();
+  let tsv: TsvScores | undefined;
   return {
+    abandon: () => tsv?.abandon(),
     expandTracks: scoring.expandTracks,
     scoreChunk: scoring.scoreChunk,
     fingerprint: { '--gtf': args.gtf, '--span': args.span, '--untransform': args.untransform, '--exon-bins': args.exonBins, '--stats': stats },
@@ -70,9 +74,10 @@ export async function variantGeneJob(args: GeneArgs, statsText: string | undefin
       const tracks = scoring.columns!.columns.map((t) => ({ identifier: t.identifier, description: t.description }));
       if (kind === '.tsv') {
         const fp = fingerprint();
-        const tsv = TsvScores.open(out, tracks, fp.hash, fp.args, geneTsvHeader(stats));
-        if (tsv.recordsDone > 0) onResume(tsv.recordsDone);
-        return { writer: geneTsvWriter(tsv, tracks, stats), recordsDone: tsv.recordsDone, commit: (n) => tsv.commit(n) };
+        const w = TsvScores.open(out, tracks, fp.hash, fp.args, geneTsvHeader(stats));
+        tsv = w;
+        if (w.recordsDone > 0) onResume(w.recordsDone);
+        return { writer: geneTsvWriter(w, tracks, stats), recordsDone: w.recordsDone, commit: (n) => w.commit(n) };
       }
       const writer = kind === '.parquet' ? await openGeneParquet(out, tracks, stats) : await openSedH5(out, tracks, stats);
       return { writer, recordsDone: 0 };

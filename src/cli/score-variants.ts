@@ -121,7 +121,7 @@ export async function runScoreVariants(args: ScoreVariantsArgs): Promise<void> {
         if (total !== undefined) progress.update(done, total);
       },
     };
-    const r = geneJob ? await scoreVcf({ ...common, ...geneJob }) : await scoreVcf({ ...common, openSink });
+    const r = geneJob ? await scoreVcf({ ...common, expandTracks: geneJob.expandTracks, scoreChunk: geneJob.scoreChunk, openSink: geneJob.openSink }) : await scoreVcf({ ...common, openSink });
     progress.done();
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     const ens = r.ensemble > 1 ? `, mean of ${r.ensemble} runs per window` : '';
@@ -134,6 +134,7 @@ export async function runScoreVariants(args: ScoreVariantsArgs): Promise<void> {
     );
   } catch (e) {
     tsv?.abandon();
+    geneJob?.abandon();
     throw e;
   } finally {
     progress.done();

@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { SafetensorsFile } from '../weights/safetensors.js';
@@ -476,4 +476,52 @@ test('genes: bad inputs are one clear line', { skip }, async () => {
   const pq = (await parquetReadObjects({ file: await asyncBufferFromFile(path('none.parquet')) })) as Record<string, unknown>[];
   assert.equal(pq.length, 2 * TRACKS, 'no strand pairs without a table: every track is a column');
   assert.deepEqual([...new Set(pq.map((r) => r.gene_name))], ['ALPHA', 'GAMMA']);
+});
+
+test('genes: --full-output (16 bins off each end instead of the centre crop) carries through predict-genes', { skip }, async () => {
+  // The same model with return_center_bins_only false, for predict --fasta.
+  const full = path('borzoi-full');
+  mkdirSync(full);
+  const config = JSON.parse(readFileSync(join(BORZOI, 'config.json'), 'utf8'));
+  writeFileSync(join(full, 'config.json'), JSON.stringify({ ...config, return_center_bins_only: false }));
+  symlinkSync(join(BORZOI, 'weights.safetensors'), join(full, 'weights.safetensors'));
+  const FULL_BINS = L / 32 - 32;
+  const genes = await readGtf(path('genes.gtf'));
+  const g = genes.find((x) => x.name === 'BETA')!;
+  await ok(['predict-genes', '--model', BORZOI, '--full-output', '--genome', path('g.fa'), '--targets', path('targets.txt'), '--gtf', path('genes.gtf'), '--gene', 'BETA', '--exon-bins', 'overlap', '--out', path('full.tsv')]);
+  const rows = readFileSync(path('full.tsv'), 'utf8').trimEnd().split('\n').slice(1).map((l) => l.split('\t'));
+  const s = g.exons[0]![0];
+  const e = g.exons[g.exons.length - 1]![1];
+  const cover = s - Math.floor((FULL_BINS * 32 - (e - s)) / 2);
+  const lo = Math.floor((s - cover) / 32);
+  const window = cover - 16 * 32;
+  writeFileSync(path('full.fa'), `>w\n${upper(g.chrom, window, window + L)}\n`);
+  await ok(['predict', '--model', full, '--fasta', path('full.fa'), '--heads', 'human', '--out', path('full.safetensors')]);
+  const out = (await SafetensorsFile.open(path('full.safetensors'))).readFloat32('human');
+  const o = cover + lo * 32;
+  // Any-overlap bins, written out: floor(start) .. ceil(end).
+  const bins = [...new Set(g.exons.flatMap(([a, b]) => Array.from({ length: Math.ceil((b - o) / 32) - Math.floor((a - o) / 32) }, (_, i) => Math.floor((a - o) / 32) + i)))];
+  COLUMNS.forEach((col, k) => {
+    const t = TABLE[col.pair]!; // BETA is on "−"
+    const want = bins.reduce((acc, b) => acc + handUntransform(out[(lo + b) * TRACKS + t.i]!, t), 0);
+    assert.deepEqual([rows[k]![0], Number(rows[k]![6]), rows[k]![7]], [g.id, bins.length, col.id]);
+    near(Number(rows[k]![8]), want, 1e-4 * Math.abs(want) + 1e-6, `full output ${col.id}`);
+  });
+  assert.ok(bins.length * 32 > 2 * 500, 'both exons are counted (the span is wider than the centre crop)');
+});
+
+test('genes: Enformer published input form: predict --fasta --crop-input centre-crops records, coordinates stay the records\'', { skip: skipUnless('enformer-small') }, async () => {
+  const enformer = fixture('enformer-small')!;
+  const long = upper('chr1', 1000, 1000 + 8192 + 512);
+  writeFileSync(path('long.fa'), `>long\n${long}\n`);
+  writeFileSync(path('mid.fa'), `>mid\n${long.slice(256, 256 + 8192)}\n`);
+  await ok(['predict', '--model', enformer, '--fasta', path('long.fa'), '--crop-input', '8192', '--out', path('long.safetensors')]);
+  await ok(['predict', '--model', enformer, '--fasta', path('mid.fa'), '--out', path('mid.safetensors')]);
+  const a = await SafetensorsFile.open(path('long.safetensors'));
+  const b = await SafetensorsFile.open(path('mid.safetensors'));
+  assert.deepEqual(Array.from(a.readFloat32('human')), Array.from(b.readFloat32('human')));
+  const meta = (f: SafetensorsFile) => f.metadata;
+  assert.deepEqual(JSON.parse(meta(a).first_bin_offsets), [JSON.parse(meta(b).first_bin_offsets)[0] + 256]);
+  assert.deepEqual(JSON.parse(meta(a).lengths), [8192 + 512]);
+  assertCliError(await run(['predict', '--model', enformer, '--fasta', path('mid.fa'), '--crop-input', '9000', '--out', path('x.safetensors')]), /record 'mid' has 8192 bp, fewer than --crop-input 9000/, 'crop too long');
 });

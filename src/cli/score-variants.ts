@@ -14,6 +14,7 @@ import { UsageError } from './errors.js';
 import { Progress } from './progress.js';
 import { ensembleOptions, type GenomeJobArgs } from './predict-genome.js';
 import { variantGeneJob, type GeneArgs } from './genes.js';
+import { isGeneTsvHeader } from '../formats/gene-score-writers.js';
 import type { Anchor } from '../tasks/variant-windows.js';
 
 export interface ScoreVariantsArgs extends GenomeJobArgs {
@@ -141,6 +142,21 @@ export async function runScoreVariants(args: ScoreVariantsArgs): Promise<void> {
   }
 }
 
+/** The SAD header, or the first shard's gene-score header (score-variants --gtf) when it has one. */
+async function mergeHeader(shard: string): Promise<string> {
+  let first = '';
+  try {
+    const fh = await open(shard, 'r');
+    const buf = Buffer.alloc(4096);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    await fh.close();
+    first = buf.subarray(0, bytesRead).toString('utf8').split('\n')[0]! + '\n';
+  } catch {
+    return TSV_HEADER; // reported when the shard is read
+  }
+  return isGeneTsvHeader(first) ? first : TSV_HEADER;
+}
+
 /** `seq2track merge OUT SHARD...`: the shards' TSVs, in the order given, under one header. */
 export async function runMerge(out: string, shards: string[]): Promise<void> {
   if (scoreOutputKind(out) !== 'tsv') throw new UsageError(`merge joins TSV shards; --out ${out} is not X.tsv`);
@@ -149,18 +165,19 @@ export async function runMerge(out: string, shards: string[]): Promise<void> {
     if (resolve(s) === resolve(out)) throw new UsageError(`merge: the output ${out} is also a shard`);
     if (existsSync(progressPath(s))) throw new UsageError(`${s}: unfinished (${progressPath(s)} exists); finish that shard first`);
   }
+  const header = await mergeHeader(shards[0]!);
   const tmp = `${out}.merging`;
   const fh = await open(tmp, 'w');
   let rows = 0;
   try {
-    await fh.write(TSV_HEADER);
+    await fh.write(header);
     for (const s of shards) {
       let first = true;
       let rest = '';
       const take = async (text: string) => {
         if (first) {
-          if (!text.startsWith(TSV_HEADER)) throw new UsageError(`${s}: not a score-variants TSV (its first line is not the header ${JSON.stringify(TSV_HEADER.trim())})`);
-          text = text.slice(TSV_HEADER.length);
+          if (!text.startsWith(header)) throw new UsageError(`${s}: not a score-variants TSV (its first line is not the header ${JSON.stringify(header.trim())})`);
+          text = text.slice(header.length);
           first = false;
         }
         rows += (text.match(/\n/g) ?? []).length;
@@ -170,7 +187,7 @@ export async function runMerge(out: string, shards: string[]): Promise<void> {
         for await (const chunk of createReadStream(s, { encoding: 'utf8' })) {
           if (first) {
             rest += chunk as string;
-            if (rest.length < TSV_HEADER.length && !rest.includes('\n')) continue;
+            if (rest.length < header.length && !rest.includes('\n')) continue;
             const text = rest;
             rest = '';
             await take(text);

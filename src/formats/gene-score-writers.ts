@@ -37,6 +37,11 @@ export function geneTsvHeader(stats: readonly GeneStat[]): string {
   return ['chrom', 'pos', 'id', 'ref', 'alt', 'gene', 'gene_name', 'track', ...stats].join('\t') + '\n';
 }
 
+/** Whether a TSV's first line (with its newline) is a gene-score header. */
+export function isGeneTsvHeader(line: string): boolean {
+  return /^chrom\tpos\tid\tref\talt\tgene\tgene_name\ttrack(\t[A-Za-z0-9]+)+\n$/.test(line);
+}
+
 /** Rows of one variant as TSV text. */
 export function geneTsvRows(v: ScoreColumns, rows: GeneRow[], trackIds: string[], stats: readonly GeneStat[]): string {
   const out: string[] = [];

@@ -36,12 +36,12 @@ export interface GeneRow {
   stats: Record<GeneStat, Float32Array>;
 }
 
-/** Untransformed copy of [bins, P] predictions, per track's parameters. */
-export function untransformAll(values: ArrayLike<number>, bins: number, params: UntransformParams[], mode: UntransformMode): Float64Array {
+/** Untransforms [bins, P] predictions in place (a full-size window is ~47 M values: no copies), per track's parameters. */
+export function untransformInPlace(values: Float64Array, bins: number, params: UntransformParams[], mode: UntransformMode): Float64Array {
   const P = params.length;
-  const out = new Float64Array(bins * P);
-  for (let b = 0; b < bins; b++) for (let k = 0; k < P; k++) out[b * P + k] = untransform(values[b * P + k]!, params[k]!, mode);
-  return out;
+  if (mode === 'none') return values;
+  for (let b = 0; b < bins; b++) for (let k = 0; k < P; k++) values[b * P + k] = untransform(values[b * P + k]!, params[k]!, mode);
+  return values;
 }
 
 /**
@@ -114,8 +114,8 @@ export class VariantGeneScoring {
     const { ref, alt } = await scorer.predictions(chunk.map((p) => p.prepared));
     return chunk.map((p, i) => {
       const o = p.prepared.start! + geometry.offset;
-      const uRef = untransformAll(ref[i]!, geometry.bins, this.params!, this.opts.untransform);
-      return alt[i]!.map((a) => geneRows(uRef, untransformAll(a, geometry.bins, this.params!, this.opts.untransform), p.record.chrom, o, geometry, columns, this.opts));
+      const uRef = untransformInPlace(ref[i]!, geometry.bins, this.params!, this.opts.untransform);
+      return alt[i]!.map((a) => geneRows(uRef, untransformInPlace(a, geometry.bins, this.params!, this.opts.untransform), p.record.chrom, o, geometry, columns, this.opts));
     });
   };
 }

@@ -525,3 +525,12 @@ test('genes: Enformer published input form: predict --fasta --crop-input centre-
   assert.deepEqual(JSON.parse(meta(a).lengths), [8192 + 512]);
   assertCliError(await run(['predict', '--model', enformer, '--fasta', path('mid.fa'), '--crop-input', '9000', '--out', path('x.safetensors')]), /record 'mid' has 8192 bp, fewer than --crop-input 9000/, 'crop too long');
 });
+
+test('genes: gene-score shards merge into the unsharded TSV', { skip }, async () => {
+  const common = ['--model', BORZOI, '--genome', path('g.fa'), '--targets', path('targets.txt'), '--vcf', path('v.vcf'), '--gtf', path('genes.gtf'), '--stats', ALL_STATS.join(','), '--batch-size', '2'];
+  await ok(['score-variants', ...common, '--out', path('whole.tsv')]);
+  for (const i of [1, 2]) await ok(['score-variants', ...common, '--shard', `${i}/2`, '--out', path(`shard${i}.tsv`)]);
+  await ok(['merge', path('merged.tsv'), path('shard1.tsv'), path('shard2.tsv')]);
+  assert.ok(readFileSync(path('merged.tsv')).equals(readFileSync(path('whole.tsv'))), 'merged gene shards are byte-identical');
+  assert.ok(readFileSync(path('shard2.tsv'), 'utf8').split('\n').length > 2, 'the second shard has rows');
+});

@@ -54,6 +54,8 @@ export interface VariantGeneJob {
   openSink: (scorer: VariantScorer) => Promise<Sink<GeneScoreRow[]>>;
   /** For the run's fingerprint. */
   fingerprint: Record<string, unknown>;
+  /** Output columns (strand-matched tracks), once the scorer has opened. */
+  columnCount: () => number;
   /** After a failure: drop a TSV that never committed a record (see TsvScores.abandon). */
   abandon: () => void;
 }
@@ -67,6 +69,7 @@ export async function variantGeneJob(args: GeneArgs, statsText: string | undefin
   let tsv: TsvScores | undefined;
   return {
     abandon: () => tsv?.abandon(),
+    columnCount: () => scoring.columns?.columns.length ?? 0,
     expandTracks: scoring.expandTracks,
     scoreChunk: scoring.scoreChunk,
     fingerprint: { '--gtf': args.gtf, '--span': args.span, '--untransform': args.untransform, '--exon-bins': args.exonBins, '--stats': stats },

@@ -127,11 +127,12 @@ export async function runScoreVariants(args: ScoreVariantsArgs): Promise<void> {
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     const ens = r.ensemble > 1 ? `, mean of ${r.ensemble} runs per window` : '';
     const skipped = r.skipped ? `, ${r.skipped} skipped` : '';
-    const what = geneJob ? ' (gene scores: one row per variant × gene × strand-matched track)' : '';
+    const what = geneJob ? ' (gene scores)' : '';
+    const tracks = geneJob ? geneJob.columnCount() : r.tracks;
     const resumed = r.resumedAt ? ` (resumed after ${r.resumedAt} records)` : '';
     const sh = shard ? ` shard ${shard.index}/${shard.count}:` : '';
     process.stderr.write(
-      `seq2track:${sh} scored ${r.scored} variant${r.scored === 1 ? '' : 's'} from ${r.records} VCF record${r.records === 1 ? '' : 's'}${skipped}${resumed} × ${r.tracks} track${r.tracks === 1 ? '' : 's'} of ${r.head}${ens}${what} in ${seconds} s -> ${args.out}\n`,
+      `seq2track:${sh} scored ${r.scored} variant${r.scored === 1 ? '' : 's'} from ${r.records} VCF record${r.records === 1 ? '' : 's'}${skipped}${resumed} × ${tracks} ${geneJob ? 'strand-matched ' : ''}track${tracks === 1 ? '' : 's'} of ${r.head}${ens}${what} in ${seconds} s -> ${args.out}\n`,
     );
   } catch (e) {
     tsv?.abandon();

@@ -16,6 +16,8 @@ import { resolveModelArg } from './weights.js';
 import { UsageError } from './errors.js';
 import { Progress } from './progress.js';
 import { ByteWriter, ParquetWriter, schemaFromColumnData } from 'hyparquet-writer';
+import { DEFAULT_GRADIENT_TRANSFORM, geneGradients, type GradientTransform } from '../tasks/gene-gradients.js';
+import { writeGeneGradientsH5 } from '../formats/gene-gradients-h5.js';
 
 export interface GeneArgs {
   gtf: string;
@@ -96,7 +98,7 @@ export interface PredictGenesArgs extends GenomeJobArgs, GeneArgs {
   out: string;
 }
 
-async function geneList(args: PredictGenesArgs): Promise<string[]> {
+async function geneList(args: Pick<PredictGenesArgs, 'gene' | 'genesFile'>): Promise<string[]> {
   if ((args.gene?.length ?? 0) > 0 === (args.genesFile !== undefined)) throw new UsageError('give --gene ID|NAME (repeatable) or --genes FILE, one of them');
   if (args.gene?.length) return args.gene;
   let text: string;
@@ -164,3 +166,65 @@ export async function runPredictGenes(args: PredictGenesArgs): Promise<void> {
 }
 
 export { GENE_STATS };
+
+// ------------------------------------------------------------------------------------------ attribute-gene
+
+export interface AttributeGeneArgs extends GenomeJobArgs {
+  gtf: string;
+  span: boolean;
+  gene?: string[];
+  genesFile?: string;
+  out: string;
+  transform: GradientTransform;
+  pseudo: number;
+  exonBins: ExonBinRule;
+}
+
+function positiveNumber(name: string, v: string | undefined, fallback: number): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${name} must be a positive number (got ${JSON.stringify(v)})`);
+  return n;
+}
+
+/** Parsed options of attribute-gene. */
+export function attributeGeneArgs(opts: Record<string, any>): Pick<AttributeGeneArgs, 'transform' | 'pseudo' | 'exonBins'> {
+  const pseudo = opts.pseudo === undefined ? 0 : Number(opts.pseudo);
+  if (!Number.isFinite(pseudo) || pseudo < 0) throw new UsageError(`--pseudo must be a non-negative number (got ${JSON.stringify(opts.pseudo)})`);
+  return {
+    transform: {
+      mode: opts.untransform,
+      scale: positiveNumber('--track-scale', opts.trackScale, DEFAULT_GRADIENT_TRANSFORM.scale),
+      exponent: positiveNumber('--track-transform', opts.trackTransform, DEFAULT_GRADIENT_TRANSFORM.exponent),
+      clipSoft: opts.clipSoft === undefined ? undefined : positiveNumber('--clip-soft', opts.clipSoft, 0),
+    },
+    pseudo,
+    exonBins: opts.exonBins,
+  };
+}
+
+export async function runAttributeGene(args: AttributeGeneArgs): Promise<void> {
+  const started = Date.now();
+  if (!/\.(h5|hdf5)$/i.test(args.out)) throw new UsageError(`--out ${args.out}: gene gradients are written as X.h5`);
+  if (args.region?.length || args.bed) throw new UsageError('attribute-gene takes genes (--gene/--genes), not --region/--bed');
+  const select = await geneList(args);
+  const genes = await geneIndex({ gtf: args.gtf, span: args.span, untransform: 'none', exonBins: args.exonBins });
+  for (const key of select) genes.find(key);
+  const models: string[] = [];
+  for (const m of args.models) models.push(await resolveModelArg(m, args.cacheDir));
+  const genome = await openGenome(args.genome);
+  const progress = new Progress('runs');
+  try {
+    const e = ensembleOptions(args, models);
+    const r = await geneGradients({ ...e, genome, genes, select, transform: args.transform, pseudo: args.pseudo, exonBins: args.exonBins, onProgress: (d, t) => progress.update(d, t) });
+    progress.done();
+    await writeGeneGradientsH5(
+      args.out,
+      r.results.map((g) => ({ gene: g.gene.id, chrom: g.chrom, strand: g.gene.strand, start: g.start, end: g.end, sequence: g.sequence, grads: g.grads })),
+    );
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    process.stderr.write(`seq2track: gene gradients for ${r.results.length} gene${r.results.length === 1 ? '' : 's'} (${r.setup.geometry.length} bp windows) in ${seconds} s -> ${args.out}\n`);
+  } finally {
+    progress.done();
+  }
+}

@@ -14,6 +14,9 @@ import { SafetensorsFile } from '../weights/safetensors.js';
 import { GeneIndex, readGtf, unionIntervals } from '../genome/gtf.js';
 import { exonBins, geneColumnStats, percentile25, roundHalfEven, strandColumns, untransform, untransformParams, GENE_STATS } from '../tasks/gene-stats.js';
 import { borzoiVariantWindows } from '../tasks/variant-windows.js';
+import { gradientUntransform } from '../tasks/gene-gradients.js';
+import { loadModel } from '../models/load.js';
+import { Model } from '../models/model.js';
 import { centreCrop } from '../genome/sequence.js';
 import type { Track } from '../formats/targets.js';
 import type { Reference } from '../genome/reference.js';
@@ -533,4 +536,96 @@ test('genes: gene-score shards merge into the unsharded TSV', { skip }, async ()
   await ok(['merge', path('merged.tsv'), path('shard1.tsv'), path('shard2.tsv')]);
   assert.ok(readFileSync(path('merged.tsv')).equals(readFileSync(path('whole.tsv'))), 'merged gene shards are byte-identical');
   assert.ok(readFileSync(path('shard2.tsv'), 'utf8').split('\n').length > 2, 'the second shard has rows');
+});
+
+test('genes: gradient untransform derivative equals finite differences', () => {
+  const settings = [
+    { mode: 'legacy' as const, scale: 0.02, exponent: 0.75 },
+    { mode: 'legacy' as const, scale: 0.3, exponent: 0.75, clipSoft: 2 },
+    { mode: 'new' as const, scale: 0.02, exponent: 0.5, clipSoft: 0.7 },
+  ];
+  for (const t of settings) {
+    for (const x of [0.05, 0.4, 0.9, 1.3]) {
+      const h = 1e-6;
+      const fd = (gradientUntransform(x + h, t)[0] - gradientUntransform(x - h, t)[0]) / (2 * h);
+      const d = gradientUntransform(x, t)[1];
+      near(d, fd, 1e-5 * Math.abs(fd) + 1e-8, `${t.mode} s=${t.scale} τ=${t.exponent} cs=${t.clipSoft} x=${x}`);
+    }
+  }
+  // legacy with no clip: U = (x/s)^(1/τ)
+  near(gradientUntransform(0.5, { mode: 'legacy', scale: 0.02, exponent: 0.75 })[0], 25 ** (4 / 3), 1e-9, 'U legacy');
+});
+
+test('genes: attribute-gene equals the chain rule through per-(bin, track) input gradients of the model (with --rc); h5 layout', { skip }, async () => {
+  writeFileSync(
+    path('tiny.gtf'),
+    ['chr2\tx\texon\t6001\t6040\t.\t+\t.\tgene_id "ENSG05.1"; gene_name "TINY";', 'chr2\tx\texon\t8001\t8030\t.\t-\t.\tgene_id "ENSG06.1"; gene_name "TINYM";'].join('\n') + '\n',
+  );
+  await ok(['attribute-gene', '--model', BORZOI, '--genome', path('g.fa'), '--targets', path('targets.txt'), '--gtf', path('tiny.gtf'), '--gene', 'TINY', '--gene', 'ENSG06.1', '--tracks', '0,2', '--rc', '--pseudo', '0.5', '--out', path('grads.h5')]);
+  const h5wasm = (await import('h5wasm/node')).default;
+  await h5wasm.ready;
+  const f = new h5wasm.File(path('grads.h5'), 'r');
+  const got = (f.get('grads') as InstanceType<typeof h5wasm.Dataset>).value as Float32Array;
+  const starts = Array.from((f.get('start') as InstanceType<typeof h5wasm.Dataset>).value as BigInt64Array, Number);
+  f.close();
+
+  const model = await loadModel(BORZOI, { threads: 1 });
+  try {
+    const genes = await readGtf(path('tiny.gtf'));
+    const t = { mode: 'legacy' as const, scale: 0.02, exponent: 0.75 };
+    for (const [gi, g] of genes.entries()) {
+      const s = g.exons[0]![0];
+      const e = g.exons[0]![1];
+      const start = Math.max(-OFFSET, Math.floor((s + e) / 2) - L / 2);
+      assert.equal(starts[gi], start, `${g.id} window start`);
+      const o = start + OFFSET;
+      const bins: number[] = [];
+      for (let b = Math.floor((s - o) / 32); b < Math.ceil((e - o) / 32); b++) bins.push(b);
+      const tracks = g.strand === '-' ? [1, 2] : [0, 2];
+      const seq = upper(g.chrom, start, start + L);
+      const comp: Record<string, string> = { A: 'T', C: 'G', G: 'C', T: 'A' };
+      const want = new Float64Array(L * 4);
+      for (const rc of [false, true]) {
+        const input = rc ? [...seq].reverse().map((c) => comp[c] ?? 'N').join('') : seq;
+        const y = (await model.predict([input], { heads: ['human'] })).heads.human!.data;
+        const at = (b: number, k: number) => (rc ? [BINS - 1 - b, TABLE[k]!.pair] : [b, k]) as [number, number];
+        let inner = 0;
+        for (const b of bins) for (const k of tracks) inner += gradientUntransform(y[at(b, k)[0] * TRACKS + at(b, k)[1]]!, t)[0] / tracks.length;
+        const z = inner + 0.5 + 1e-6;
+        const grad = new Float64Array(L * 4);
+        for (const b of bins) {
+          for (const k of tracks) {
+            const [bb, tt] = at(b, k);
+            const w = gradientUntransform(y[bb * TRACKS + tt]!, t)[1] / (tracks.length * z);
+            const j = (await model.inputGradients(Model.encode([input]), { head: 'human', tracks: [tt], bins: [bb], aggregate: 'sum' })).grad;
+            for (let i = 0; i < L * 4; i++) grad[i] += w * j[i]!;
+          }
+        }
+        for (let i = 0; i < L; i++) {
+          const src = rc ? L - 1 - i : i;
+          const v = [0, 1, 2, 3].map((c) => grad[src * 4 + (rc ? 3 - c : c)]!);
+          const m = (v[0]! + v[1]! + v[2]! + v[3]!) / 4;
+          for (let c = 0; c < 4; c++) want[i * 4 + c] += (v[c]! - m) / 2;
+        }
+      }
+      const mine = got.subarray(gi * L * 4, (gi + 1) * L * 4);
+      const max = Math.max(...Array.from(want, Math.abs));
+      assert.ok(max > 0, 'the gene objective depends on the sequence');
+      for (let i = 0; i < L * 4; i++) near(mine[i]!, want[i]!, 1e-3 * max, `${g.id} grad[${Math.floor(i / 4)}][${i % 4}]`);
+      for (let i = 0; i < L; i++) near(mine[i * 4]! + mine[i * 4 + 1]! + mine[i * 4 + 2]! + mine[i * 4 + 3]!, 0, 1e-5 * max, 'mean-centred');
+    }
+  } finally {
+    await model.close();
+  }
+
+  const python = ['python3', '/usr/bin/python3'].find((p) => spawnSync(p, ['-c', 'import h5py']).status === 0);
+  if (!python) return;
+  const script = "import h5py, json, sys; f = h5py.File(sys.argv[1], 'r'); print(json.dumps({k: [f[k].dtype.str, list(f[k].shape)] for k in f}))";
+  const p = spawnSync(python, ['-c', script, path('grads.h5')], { encoding: 'utf8' });
+  assert.equal(p.status, 0, p.stderr);
+  const layout = JSON.parse(p.stdout);
+  assert.deepEqual(layout.grads, ['<f4', [2, L, 4]]);
+  assert.deepEqual(layout.seqs, ['|u1', [2, L, 4]]);
+  for (const k of ['gene', 'chr', 'strand']) assert.match(layout[k][0], /^\|S\d+$/, k);
+  assert.deepEqual([layout.start, layout.end], [['<i8', [2]], ['<i8', [2]]]);
 });

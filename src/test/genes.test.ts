@@ -196,16 +196,27 @@ const L = 8192;
 const BINS = 128;
 const OFFSET = 64 * 32;
 const TRACKS = 12;
-/** Synthetic targets table: pairs (0,1), (3,4), (8,9); the rest unstranded; two clip_soft values low enough to be crossed. */
-const PAIRS: Record<number, number> = { 0: 1, 1: 0, 3: 4, 4: 3, 8: 9, 9: 8 };
-const TABLE = Array.from({ length: TRACKS }, (_, i) => {
-  const pair = PAIRS[i] ?? i;
-  const id = pair === i ? `T${i}` : `T${Math.min(i, pair)}${i < pair ? '+' : '-'}`;
-  const scale = [0.3, 0.5, 1, 2][i % 4]!;
-  const clipSoft = i % 3 === 0 ? 0.8 : 384;
-  const sumStat = i % 2 === 0 ? 'sum_sqrt' : 'sum';
-  return { i, id, pair, scale, clipSoft, sumStat };
-});
+interface TableRow {
+  i: number;
+  id: string;
+  pair: number;
+  scale: number;
+  clipSoft: number;
+  sumStat: string;
+}
+/** Synthetic targets table: pairs (0,1), (3,4), (8,9); the rest unstranded; clip_soft low enough to be crossed on every third track. */
+function makeTable(n: number): TableRow[] {
+  const pairs: Record<number, number> = { 0: 1, 1: 0, 3: 4, 4: 3, 8: 9, 9: 8 };
+  return Array.from({ length: n }, (_, i) => {
+    const pair = pairs[i] ?? i;
+    const id = pair === i ? `T${i}` : `T${Math.min(i, pair)}${i < pair ? '+' : '-'}`;
+    return { i, id, pair, scale: [0.3, 0.5, 1, 2][i % 4]!, clipSoft: i % 3 === 0 ? 0.8 : 384, sumStat: i % 2 === 0 ? 'sum_sqrt' : 'sum' };
+  });
+}
+function writeTable(file: string, table: TableRow[]): void {
+  writeFileSync(file, ['\tidentifier\tfile\tclip\tclip_soft\tscale\tsum_stat\tstrand_pair\tdescription', ...table.map((t) => [t.i, t.id, 'f', 768, t.clipSoft, t.scale, t.sumStat, t.pair, `track ${t.id}`].join('\t'))].join('\n') + '\n');
+}
+const TABLE = makeTable(TRACKS);
 const SIZES = { chr1: 30_000, chr2: 12_000 };
 const genome = randomGenome(SIZES, 11);
 let tmp: { dir: string; cleanup: () => void };
@@ -227,10 +238,7 @@ const variants: Variant[] = [];
 before(() => {
   tmp = tempDir('seq2track-genes-');
   writeFastaFai(path('g.fa'), genome);
-  writeFileSync(
-    path('targets.txt'),
-    ['\tidentifier\tfile\tclip\tclip_soft\tscale\tsum_stat\tstrand_pair\tdescription', ...TABLE.map((t) => [t.i, t.id, 'f', 768, t.clipSoft, t.scale, t.sumStat, t.pair, `track ${t.id}`].join('\t'))].join('\n') + '\n',
-  );
+  writeTable(path('targets.txt'), TABLE);
   writeFileSync(path('genes.gtf'), GTF_LINES.join('\n') + '\n');
   const b = (chrom: string, pos: number) => upper(chrom, pos - 1, pos);
   variants.push({ chrom: 'chr1', pos: 6000, id: 'snv', ref: b('chr1', 6000), alts: [other(b('chr1', 6000))] });
@@ -245,17 +253,17 @@ before(() => {
 after(() => tmp?.cleanup());
 
 /** The untransform and statistics, written again here from the spec. */
-function handUntransform(y: number, t: (typeof TABLE)[number]): number {
+function handUntransform(y: number, t: TableRow): number {
   let x = y / t.scale;
   if (x > t.clipSoft) x = t.clipSoft + (x - t.clipSoft) ** 2;
   if (t.sumStat.includes('_sqrt')) x = x ** (4 / 3);
   return x * t.scale;
 }
 
-function handBins(exons: [number, number][], o: number): number[] {
+function handBins(exons: [number, number][], o: number, bins = BINS): number[] {
   const set = new Set<number>();
   const rnd = (x: number) => (Math.abs(x - Math.floor(x) - 0.5) < 1e-12 ? (Math.floor(x) % 2 === 0 ? Math.floor(x) : Math.floor(x) + 1) : Math.round(x));
-  for (const [s, e] of exons) for (let b = rnd(Math.max(0, s - o) / 32); b < Math.min(BINS, rnd(Math.max(0, e - o) / 32)); b++) set.add(b);
+  for (const [s, e] of exons) for (let b = rnd(Math.max(0, s - o) / 32); b < Math.min(bins, rnd(Math.max(0, e - o) / 32)); b++) set.add(b);
   return [...set].sort((a, b) => a - b);
 }
 
@@ -269,10 +277,99 @@ function parseGeneTsv(file: string, stats: string[]) {
 }
 
 const COLUMNS = TABLE.filter((t) => !t.id.endsWith('-'));
+const BORZOI_SPEC: ModelSpec = { name: 'borzoi', dir: BORZOI, length: L, bins: BINS, offset: OFFSET, tracks: TRACKS, table: TABLE, columns: COLUMNS };
 const ALL_STATS = [...GENE_STATS];
 
-test('genes: score-variants --gtf equals a brute-force computation from predict --fasta on hand-cut windows; sed.h5 and Parquet hold the same', { skip }, async () => {
+/** A model fixture with its synthetic targets table, for the hand computation. */
+interface ModelSpec {
+  name: string;
+  dir: string;
+  length: number;
+  bins: number;
+  offset: number;
+  tracks: number;
+  table: TableRow[];
+  columns: TableRow[];
+}
+
+/** Checks gene rows of a score-variants --gtf run against the statistics computed here from predict --fasta on hand-cut windows. */
+async function verifyAgainstHand(m: ModelSpec, rows: ReturnType<typeof parseGeneTsv>, anchor: 'center' | 'borzoi', stats: readonly string[]): Promise<number> {
   const genes = await readGtf(path('genes.gtf'));
+  // Hand-cut windows: ours puts the first REF base at m.length/2; borzoi's at m.length/2 − 1 with centre trimming.
+  const cases: { v: Variant; alt: string; start: number; ref: string; altSeq: string }[] = [];
+  for (const v of variants) {
+    for (const alt of v.alts) {
+      const pos0 = v.pos - 1;
+      if (anchor === 'center') {
+        const ws = pos0 - m.length / 2;
+        const ref = upper(v.chrom, ws, ws + m.length);
+        const altSeq = (upper(v.chrom, ws, pos0) + alt + upper(v.chrom, pos0 + v.ref.length, pos0 + v.ref.length + m.length)).slice(0, m.length);
+        cases.push({ v, alt, start: ws, ref, altSeq });
+      } else {
+        const d = Math.max(0, v.ref.length - alt.length);
+        const s = v.pos - m.length / 2;
+        const seq = upper(v.chrom, s, s + m.length + d);
+        const trim = (x: string) => x.slice(Math.floor((x.length - m.length) / 2), Math.floor((x.length - m.length) / 2) + m.length);
+        const altFull = seq.slice(0, m.length / 2 - 1) + alt + seq.slice(m.length / 2 - 1 + v.ref.length);
+        cases.push({ v, alt, start: s + Math.floor(d / 2), ref: trim(seq), altSeq: trim(altFull) });
+      }
+    }
+  }
+  writeFileSync(path(`hand-${m.name}-${anchor}.fa`), cases.flatMap((c, i) => [`>r${i}\n${c.ref}\n`, `>a${i}\n${c.altSeq}\n`]).join(''));
+  await ok(['predict', '--model', m.dir, '--fasta', path(`hand-${m.name}-${anchor}.fa`), '--heads', 'human', '--out', path(`hand-${m.name}-${anchor}.safetensors`)]);
+  const out = (await SafetensorsFile.open(path(`hand-${m.name}-${anchor}.safetensors`))).readFloat32('human');
+  const at = (item: number, b: number, t: number) => out[(item * m.bins + b) * m.tracks + t]!;
+
+  let k = 0;
+  let withGenes = 0;
+  for (const [ci, c] of cases.entries()) {
+    const o = c.start + m.offset;
+    const visible = genes.filter((g) => g.chrom === c.v.chrom && g.exons.some(([a, b]) => a < o + m.bins * 32 && b > o));
+    const scored = visible.filter((g) => handBins(g.exons, o, m.bins).length > 0);
+    if (scored.length) withGenes++;
+    for (const g of scored) {
+      const bins = handBins(g.exons, o, m.bins);
+      for (const col of m.columns) {
+        const t = g.strand === '-' ? m.table[col.pair]! : col;
+        const R = bins.map((b) => handUntransform(at(2 * ci, b, t.i), t));
+        const A = bins.map((b) => handUntransform(at(2 * ci + 1, b, t.i), t));
+        const allR = Array.from({ length: m.bins }, (_, b) => handUntransform(at(2 * ci, b, t.i), t)).sort((x, y) => x - y);
+        const q = 0.25 * (m.bins - 1);
+        const c25 = allR[Math.floor(q)]! + (q - Math.floor(q)) * (allR[Math.floor(q) + 1]! - allR[Math.floor(q)]!);
+        const sum = (x: number[]) => x.reduce((a, b) => a + b, 0);
+        const sr = sum(R);
+        const sa = sum(A);
+        const rh = R.map((x) => (x + c25) / (sr + bins.length * c25));
+        const ah = A.map((x) => (x + c25) / (sa + bins.length * c25));
+        const want: Record<string, number> = {
+          SED: sa - sr,
+          logSED: Math.log2(sa + 1) - Math.log2(sr + 1),
+          D1: sum(R.map((x, i) => Math.abs(A[i]! - x))),
+          D2: Math.sqrt(sum(R.map((x, i) => (A[i]! - x) ** 2))),
+          logD2: Math.sqrt(sum(R.map((x, i) => (Math.log2(A[i]! + 1) - Math.log2(x + 1)) ** 2))),
+          REF: sr,
+          ALT: sa,
+          nD2: Math.sqrt(sum(rh.map((x, i) => (x - ah[i]!) ** 2))),
+          nDi: Math.max(...rh.map((x, i) => Math.abs(x - ah[i]!))),
+          JS: (sum(rh.map((x, i) => x * Math.log(x / ah[i]!))) + sum(ah.map((x, i) => x * Math.log(x / rh[i]!)))) / 2,
+        };
+        const row = rows[k++]!;
+        assert.deepEqual([row.chrom, row.pos, row.id, row.ref, row.alt, row.gene, row.name, row.track], [c.v.chrom, c.v.pos, c.v.id, c.v.ref, c.alt, g.id, g.name, col.id], `${anchor} row ${k}`);
+        for (const s of stats) {
+          // 1e-4 relative; differences of sums (SED, D*, nD*) also carry float32 rounding of the
+          // sums themselves, so the absolute floor scales with the summed coverage.
+          const scale = s === 'SED' || s === 'D1' || s === 'D2' ? sr + sa : s === 'nD2' || s === 'nDi' || s === 'JS' ? 1e-3 : 1;
+          near(row.stats[s]!, want[s]!, 1e-4 * Math.abs(want[s]!) + 1e-5 * scale, `${anchor} ${c.v.id} ${c.alt} ${g.id} ${col.id} ${s}`);
+        }
+      }
+    }
+  }
+  assert.equal(k, rows.length, `${anchor}: every row accounted for`);
+  assert.ok(withGenes >= 4, `${anchor}: most variants reach a gene (${withGenes})`);
+  return k;
+}
+
+test('genes: score-variants --gtf equals a brute-force computation from predict --fasta on hand-cut windows; sed.h5 and Parquet hold the same', { skip }, async () => {
   const common = ['--model', BORZOI, '--genome', path('g.fa'), '--targets', path('targets.txt'), '--vcf', path('v.vcf'), '--gtf', path('genes.gtf'), '--stats', ALL_STATS.join(',')];
   const r = await ok(['score-variants', ...common, '--out', path('sed.tsv'), '--batch-size', '2']);
   assert.match(r.stderr, /scored 6 variants from 5 VCF records/);
@@ -280,80 +377,8 @@ test('genes: score-variants --gtf equals a brute-force computation from predict 
 
   for (const anchor of ['center', 'borzoi'] as const) {
     const rows = anchor === 'center' ? got : parseGeneTsv(path('sed-borzoi.tsv'), ALL_STATS);
-    // Hand-cut windows: ours puts the first REF base at L/2; borzoi's at L/2 − 1 with centre trimming.
-    const cases: { v: Variant; alt: string; start: number; ref: string; altSeq: string }[] = [];
-    for (const v of variants) {
-      for (const alt of v.alts) {
-        const pos0 = v.pos - 1;
-        if (anchor === 'center') {
-          const ws = pos0 - L / 2;
-          const ref = upper(v.chrom, ws, ws + L);
-          const altSeq = (upper(v.chrom, ws, pos0) + alt + upper(v.chrom, pos0 + v.ref.length, pos0 + v.ref.length + L)).slice(0, L);
-          cases.push({ v, alt, start: ws, ref, altSeq });
-        } else {
-          const d = Math.max(0, v.ref.length - alt.length);
-          const s = v.pos - L / 2;
-          const seq = upper(v.chrom, s, s + L + d);
-          const trim = (x: string) => x.slice(Math.floor((x.length - L) / 2), Math.floor((x.length - L) / 2) + L);
-          const altFull = seq.slice(0, L / 2 - 1) + alt + seq.slice(L / 2 - 1 + v.ref.length);
-          cases.push({ v, alt, start: s + Math.floor(d / 2), ref: trim(seq), altSeq: trim(altFull) });
-        }
-      }
-    }
-    if (anchor === 'borzoi') {
-      // (run here so that the hand-cut windows above document the rule first)
-    }
-    writeFileSync(path(`hand-${anchor}.fa`), cases.flatMap((c, i) => [`>r${i}\n${c.ref}\n`, `>a${i}\n${c.altSeq}\n`]).join(''));
-    await ok(['predict', '--model', BORZOI, '--fasta', path(`hand-${anchor}.fa`), '--heads', 'human', '--out', path(`hand-${anchor}.safetensors`)]);
-    const out = (await SafetensorsFile.open(path(`hand-${anchor}.safetensors`))).readFloat32('human');
-    const at = (item: number, b: number, t: number) => out[(item * BINS + b) * TRACKS + t]!;
-
-    let k = 0;
-    let withGenes = 0;
-    for (const [ci, c] of cases.entries()) {
-      const o = c.start + OFFSET;
-      const visible = genes.filter((g) => g.chrom === c.v.chrom && g.exons.some(([a, b]) => a < o + BINS * 32 && b > o));
-      const scored = visible.filter((g) => handBins(g.exons, o).length > 0);
-      if (scored.length) withGenes++;
-      for (const g of scored) {
-        const bins = handBins(g.exons, o);
-        for (const col of COLUMNS) {
-          const t = g.strand === '-' ? TABLE[col.pair]! : col;
-          const R = bins.map((b) => handUntransform(at(2 * ci, b, t.i), t));
-          const A = bins.map((b) => handUntransform(at(2 * ci + 1, b, t.i), t));
-          const allR = Array.from({ length: BINS }, (_, b) => handUntransform(at(2 * ci, b, t.i), t)).sort((x, y) => x - y);
-          const q = 0.25 * (BINS - 1);
-          const c25 = allR[Math.floor(q)]! + (q - Math.floor(q)) * (allR[Math.floor(q) + 1]! - allR[Math.floor(q)]!);
-          const sum = (x: number[]) => x.reduce((a, b) => a + b, 0);
-          const sr = sum(R);
-          const sa = sum(A);
-          const rh = R.map((x) => (x + c25) / (sr + bins.length * c25));
-          const ah = A.map((x) => (x + c25) / (sa + bins.length * c25));
-          const want: Record<string, number> = {
-            SED: sa - sr,
-            logSED: Math.log2(sa + 1) - Math.log2(sr + 1),
-            D1: sum(R.map((x, i) => Math.abs(A[i]! - x))),
-            D2: Math.sqrt(sum(R.map((x, i) => (A[i]! - x) ** 2))),
-            logD2: Math.sqrt(sum(R.map((x, i) => (Math.log2(A[i]! + 1) - Math.log2(x + 1)) ** 2))),
-            REF: sr,
-            ALT: sa,
-            nD2: Math.sqrt(sum(rh.map((x, i) => (x - ah[i]!) ** 2))),
-            nDi: Math.max(...rh.map((x, i) => Math.abs(x - ah[i]!))),
-            JS: (sum(rh.map((x, i) => x * Math.log(x / ah[i]!))) + sum(ah.map((x, i) => x * Math.log(x / rh[i]!)))) / 2,
-          };
-          const row = rows[k++]!;
-          assert.deepEqual([row.chrom, row.pos, row.id, row.ref, row.alt, row.gene, row.name, row.track], [c.v.chrom, c.v.pos, c.v.id, c.v.ref, c.alt, g.id, g.name, col.id], `${anchor} row ${k}`);
-          for (const s of ALL_STATS) {
-            // 1e-4 relative; differences of sums (SED, D*, nD*) also carry float32 rounding of the
-            // sums themselves, so the absolute floor scales with the summed coverage.
-            const scale = s === 'SED' || s === 'D1' || s === 'D2' ? sr + sa : s === 'nD2' || s === 'nDi' || s === 'JS' ? 1e-3 : 1;
-            near(row.stats[s]!, want[s]!, 1e-4 * Math.abs(want[s]!) + 1e-5 * scale, `${anchor} ${c.v.id} ${c.alt} ${g.id} ${col.id} ${s}`);
-          }
-        }
-      }
-    }
-    assert.equal(k, rows.length, `${anchor}: every row accounted for`);
-    assert.ok(withGenes >= 4, `${anchor}: most variants reach a gene (${withGenes})`);
+    const k = await verifyAgainstHand(BORZOI_SPEC, rows, anchor, ALL_STATS);
+    assert.ok(k > 0);
     if (anchor === 'center') {
       assert.ok(rows.some((x) => x.gene === 'ENSG02.4') && rows.some((x) => x.gene === 'ENSG04.2'), 'minus-strand genes scored');
       assert.ok(!rows.some((x) => x.id === 'nogene'), 'a variant without genes gives no rows');
@@ -413,6 +438,16 @@ test('genes: score-variants --gtf equals a brute-force computation from predict 
   assert.deepEqual(h._strings.gene, geneOfRow.map((g) => g.gene));
   assert.deepEqual(h._si, geneOfRow.map((g) => variantRows.findIndex((v) => v.chrom === g.chrom && v.pos === g.pos && v.alt === g.alt)));
   for (const s of ALL_STATS) got.forEach((t, i) => near(h._values[s][Math.floor(i / T)][i % T], t.stats[s]!, 1e-6 * Math.max(1, Math.abs(t.stats[s]!)), `h5 ${s} row ${i}`));
+});
+
+test('genes: the same brute-force check on flashzoi-small (4,096 bp, 64 bins, 10 tracks)', { skip: skipUnless('flashzoi-small') }, async () => {
+  const table = makeTable(10);
+  writeTable(path('targets-flash.txt'), table);
+  const spec: ModelSpec = { name: 'flashzoi', dir: fixture('flashzoi-small')!, length: 4096, bins: 64, offset: 32 * 32, tracks: 10, table, columns: table.filter((t) => !t.id.endsWith('-')) };
+  const stats = ['SED', 'logSED', 'logD2', 'JS'];
+  await ok(['score-variants', '--model', spec.dir, '--genome', path('g.fa'), '--targets', path('targets-flash.txt'), '--vcf', path('v.vcf'), '--gtf', path('genes.gtf'), '--stats', stats.join(','), '--out', path('flash.tsv')]);
+  const rows = parseGeneTsv(path('flash.tsv'), stats);
+  assert.equal(await verifyAgainstHand(spec, rows, 'center', stats), rows.length);
 });
 
 test('genes: predict-genes with --rc equals summed untransformed exon coverage from predict --fasta', { skip }, async () => {

@@ -12,6 +12,7 @@ import { runMerge, runScoreVariants } from './score-variants.js';
 import { UsageError } from './errors.js';
 import { oneLine } from './errors.js';
 import { attentionArgs, attentionOptions } from './attention-options.js';
+import { attributeGeneArgs, geneArgs, geneOptions, GENE_STATS, runAttributeGene, runPredictGenes } from './genes.js';
 
 function fail(e: unknown): never {
   process.stderr.write(`seq2track: error: ${oneLine(e)}\n`);
@@ -66,7 +67,8 @@ function modelOptions(command: Command): Command {
     .option('--threads <n>', 'ONNX Runtime intra-op threads (default: all cores)', integer(1, 'a positive integer'))
     .option('--tile-length <bp>', 'run the convolutional trunk in tiles of this many bp (0: no tiling)', integer(0, 'a non-negative integer'))
     .option('--tf-gamma <file>', 'Enformer with use_tf_gamma: the TF gamma table (default: tf_gammas.safetensors in the model dir)')
-    .addOption(new Option('--device <device>', 'execution provider').choices(['cpu', 'cuda']).default('cpu'));
+    .addOption(new Option('--device <device>', 'execution provider').choices(['cpu', 'cuda']).default('cpu'))
+    .option('--full-output', 'Borzoi/Flashzoi: output all bins but 16 at each end (16,352 at 524,288 bp, upstream params_pred.json) instead of the centre 6,144');
 }
 
 /** The parsed options that the genome job and the variant job share. */
@@ -88,6 +90,7 @@ function genomeJobArgs(opts: Record<string, any>): GenomeJobArgs {
     gammaTablePath: opts.tfGamma,
     cacheDir: opts.cacheDir,
     device: opts.device,
+    fullOutput: opts.fullOutput === true ? true : undefined,
   };
 }
 
@@ -117,6 +120,7 @@ export function buildProgram(): Command {
       .option('--heads <list>', '--fasta: comma-separated heads to compute (default: all)', headList)
       .option('--embeddings', '--fasta: also write the trunk embeddings as tensor "embeddings"')
       .option('--batch-size <n>', 'sequences per model run', integer(1, 'a positive integer'), 1)
+      .option('--crop-input <bp>', '--fasta: centre-crop each record to this many bp before the model (Enformer\'s TF-hub input form: 393,216-bp records, --crop-input 196608); output offsets stay relative to the record', integer(1, 'a positive integer'))
   ))
     .exitOverride()
     .configureOutput({ outputError: () => {} })
@@ -131,6 +135,7 @@ export function buildProgram(): Command {
       for (const o of ['region', 'bed', 'tracks', 'targets', 'head', 'windowLength', 'rc', 'shifts'] as const) {
         if (opts[o] !== undefined) throw new UsageError(`--${o.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --genome`);
       }
+      if (opts.fullOutput) throw new UsageError('--full-output is for --genome (with --fasta set return_center_bins_only in the config)');
       if (opts.model.length !== 1) throw new UsageError('--fasta takes one --model');
       await runPredict({
         model: opts.model[0],
@@ -145,10 +150,11 @@ export function buildProgram(): Command {
         gammaTablePath: opts.tfGamma,
         device: opts.device,
         maps: attentionArgs(opts),
+        cropInput: opts.cropInput,
       });
     });
 
-  modelOptions(
+  geneOptions(modelOptions(
     program
       .command('score-variants')
       .description('score the effect of every variant of a VCF on every selected track (SAD, SAR, D2, SAX)')
@@ -166,6 +172,10 @@ export function buildProgram(): Command {
       .option('--strict', 'stop at the first REF mismatch or unknown chromosome instead of skipping the variant')
       .option('--brute-force', 'two full forward passes per SNV instead of reusing the ref trunk (for checks and benchmarks)')
       .option('--batch-size <n>', 'VCF records per chunk: their windows share model runs', integer(1, 'a positive integer'), 1)
+      .addOption(new Option('--anchor <rule>', 'window placement: center (ours: first REF base at index L/2) or borzoi (baskerville vcf.py: at L/2 - 1, indels centre-trimmed)').choices(['center', 'borzoi']).default('center'))
+      .option('--stats <list>', `with --gtf: comma-separated gene statistics (${GENE_STATS.join(', ')}; default SED)`),
+    ),
+    false,
   )
     .exitOverride()
     .configureOutput({ outputError: () => {} })
@@ -177,7 +187,62 @@ export function buildProgram(): Command {
         shard: opts.shard,
         strict: opts.strict === true,
         bruteForce: opts.bruteForce === true,
+        anchor: opts.anchor,
+        genes: geneArgs(opts),
+        stats: opts.stats,
       });
+    });
+
+  geneOptions(
+    modelOptions(
+      program
+        .command('predict-genes')
+        .description('predict each gene\'s summed untransformed coverage over its exon bins, per strand-matched track')
+        .requiredOption('--model <dir|name>', 'model directory or published name; repeat or comma-separate to average replicates', modelList)
+        .requiredOption('--genome <file|url>', 'reference: FASTA + .fai, bgzip FASTA + .fai + .gzi, or .2bit; path or http(s) URL; hg38 / mm10')
+        .option('--gene <id|name>', 'gene_id (with or without version) or gene_name; repeatable', regionList)
+        .option('--genes <file>', 'file of gene_ids / gene_names, one per line')
+        .requiredOption('--out <file>', 'X.tsv or X.parquet: one row per gene × strand-matched track')
+        .option('--tracks <list>', 'tracks: indices, a-b ranges, identifiers, or description regexes (default: all); "−" tracks give no column')
+        .option('--head <name>', 'head (default: the first, e.g. human)')
+        .option('--rc', 'average with the reverse-complement prediction (flipped back, stranded tracks swapped)')
+        .option('--shifts <list>', 'average over these shifts in bp, e.g. 0,1,-1', shiftList)
+        .option('--batch-size <n>', 'windows per model run', integer(1, 'a positive integer'), 1),
+    ),
+    true,
+  )
+    .exitOverride()
+    .configureOutput({ outputError: () => {} })
+    .action(async (opts) => {
+      await runPredictGenes({ ...genomeJobArgs(opts), ...geneArgs(opts)!, gene: opts.gene, genesFile: opts.genes, out: opts.out });
+    });
+
+  modelOptions(
+    program
+      .command('attribute-gene')
+      .description('gene-focused input gradients (borzoi_satg_gene.py): d log(summed untransformed exon coverage) / d one-hot, mean-centred')
+      .requiredOption('--model <dir|name>', 'model directory or published name; repeat or comma-separate to average replicates', modelList)
+      .requiredOption('--genome <file|url>', 'reference: FASTA + .fai, bgzip FASTA + .fai + .gzi, or .2bit; path or http(s) URL; hg38 / mm10')
+      .requiredOption('--gtf <file>', 'genes: GTF (GENCODE/Ensembl, plain or gzip)')
+      .option('--gene <id|name>', 'gene_id (with or without version) or gene_name; repeatable', regionList)
+      .option('--genes <file>', 'file of gene_ids / gene_names, one per line')
+      .requiredOption('--out <file>', 'X.h5: grads (G, L, 4), seqs, gene, chr, strand, start, end')
+      .option('--span', 'a gene is its whole span instead of its exons')
+      .option('--tracks <list>', 'tracks averaged in the objective (strand-matched to the gene; default: all)')
+      .option('--head <name>', 'head (default: the first, e.g. human)')
+      .option('--rc', 'average with the reverse-complement run (its gradient flipped back)')
+      .option('--shifts <list>', 'average over these shifts in bp, e.g. 0,1,-1', shiftList)
+      .addOption(new Option('--untransform <mode>', 'U(x) with one setting for all tracks: legacy (unclip(x/s)^(1/τ)) or new').choices(['legacy', 'new']).default('legacy'))
+      .option('--track-scale <s>', 's of U (default 0.02)')
+      .option('--track-transform <τ>', 'τ of U (default 0.75)')
+      .option('--clip-soft <c>', 'soft clip of U (default: none)')
+      .option('--pseudo <p>', 'pseudocount added inside the log (default 0; 1e-6 is always added)')
+      .addOption(new Option('--exon-bins <rule>', 'exon → bin mapping').choices(['overlap', 'majority']).default('overlap')),
+  )
+    .exitOverride()
+    .configureOutput({ outputError: () => {} })
+    .action(async (opts) => {
+      await runAttributeGene({ ...genomeJobArgs(opts), ...attributeGeneArgs(opts), gtf: opts.gtf, span: opts.span === true, gene: opts.gene, genesFile: opts.genes, out: opts.out });
     });
 
   program

@@ -29,6 +29,8 @@ export interface GenomeJobArgs {
   gammaTablePath?: string;
   cacheDir?: string;
   device: 'cpu' | 'cuda';
+  /** Borzoi: all bins but 16 each end instead of the centre crop. */
+  fullOutput?: boolean;
 }
 
 /** The model-side options of a genome job, with `--model` resolved to directories. */
@@ -42,7 +44,7 @@ export function ensembleOptions(args: GenomeJobArgs, models: string[]): Ensemble
     rc: args.rc,
     shifts: args.shifts,
     batchSize: args.batchSize,
-    load: { threads: args.threads, tileLength: args.tileLength, gammaTablePath: args.gammaTablePath, executionProvider: args.device },
+    load: { threads: args.threads, tileLength: args.tileLength, gammaTablePath: args.gammaTablePath, executionProvider: args.device, fullOutput: args.fullOutput },
     cacheDir: args.cacheDir,
   };
 }

@@ -10,6 +10,7 @@ import { Progress } from './progress.js';
 import { resolveModelArg } from './weights.js';
 import { attentionRequest, checkAttentionUsage, type AttentionArgs } from './attention-options.js';
 import { writeAttentionFile } from '../tasks/attention-output.js';
+import { centreCrop } from '../genome/sequence.js';
 
 export interface PredictArgs {
   /** A model directory or a published model name. */
@@ -26,6 +27,8 @@ export interface PredictArgs {
   device: 'cpu' | 'cuda';
   /** --output and --attention*; absent: softplus, no maps. */
   maps?: AttentionArgs;
+  /** Centre-crop each record to this many bp (Enformer's TF-hub input form: 393,216 → 196,608). */
+  cropInput?: number;
 }
 
 const FORMATS = { '.safetensors': 'safetensors', '.tsv': 'tsv' } as const;
@@ -36,7 +39,9 @@ export async function runPredict(args: PredictArgs): Promise<void> {
   const format = FORMATS[extname(args.out).toLowerCase() as keyof typeof FORMATS];
   if (!format) throw new UsageError(`--out ${args.out}: unknown output format (use a .safetensors or .tsv file name)`);
   if (args.maps) checkAttentionUsage(args.maps, false);
-  const records = await readFastaRecords(args.fasta);
+  const read = await readFastaRecords(args.fasta);
+  const cropped = args.cropInput === undefined ? undefined : read.map((r) => centreCrop(r.sequence, args.cropInput!, `${args.fasta}: record '${r.name}'`));
+  const records = cropped ? read.map((r, i) => ({ ...r, sequence: cropped[i]!.sequence })) : read;
 
   const dir = await resolveModelArg(args.model, args.cacheDir);
   const attention = args.maps ? await attentionRequest(args.maps, dir) : undefined;
@@ -60,6 +65,13 @@ export async function runPredict(args: PredictArgs): Promise<void> {
       onProgress: (done, total) => progress.update(done, total),
     });
     progress.done();
+    if (cropped) {
+      // Coordinates stay those of the records as given: lengths uncropped, offsets from the record start.
+      p.records.forEach((r, i) => {
+        r.length = read[i]!.sequence.length;
+        r.offset += cropped[i]!.trimmed;
+      });
+    }
     const tensors = Object.entries(p.heads).map(([name, tensor]) => ({ name, tensor }));
     if (p.embeddings) tensors.push({ name: 'embeddings', tensor: p.embeddings });
     if (format === 'tsv') {

@@ -13,6 +13,9 @@ import { resolveModelArg } from './weights.js';
 import { UsageError } from './errors.js';
 import { Progress } from './progress.js';
 import { ensembleOptions, type GenomeJobArgs } from './predict-genome.js';
+import { variantGeneJob, type GeneArgs } from './genes.js';
+import { isGeneTsvHeader } from '../formats/gene-score-writers.js';
+import type { Anchor } from '../tasks/variant-windows.js';
 
 export interface ScoreVariantsArgs extends GenomeJobArgs {
   vcf: string;
@@ -20,6 +23,12 @@ export interface ScoreVariantsArgs extends GenomeJobArgs {
   shard?: string;
   strict: boolean;
   bruteForce: boolean;
+  /** Window placement: ours (default) or baskerville's vcf.py. */
+  anchor?: Anchor;
+  /** Variant → gene scores instead of SAD. */
+  genes?: GeneArgs;
+  /** --stats (gene scores). */
+  stats?: string;
 }
 
 type ScoreOutput = 'tsv' | 'parquet' | 'h5';
@@ -58,6 +67,8 @@ function fingerprintArgs(args: ScoreVariantsArgs, models: string[]): Record<stri
     '--tile-length': args.tileLength,
     '--tf-gamma': args.gammaTablePath,
     '--device': args.device,
+    '--anchor': args.anchor,
+    '--full-output': args.fullOutput,
   };
 }
 
@@ -72,6 +83,10 @@ export async function runScoreVariants(args: ScoreVariantsArgs): Promise<void> {
   for (const m of args.models) models.push(await resolveModelArg(m, args.cacheDir));
   const genome = await openGenome(args.genome);
   const fpArgs = fingerprintArgs(args, models);
+  const geneJob = args.genes
+    ? await variantGeneJob(args.genes, args.stats, args.out, () => ({ hash: fingerprint, args: fpArgs }), (n) => process.stderr.write(`seq2track: resuming ${args.out} after ${n} records (${progressPath(args.out)})\n`))
+    : undefined;
+  if (geneJob) Object.assign(fpArgs, geneJob.fingerprint);
   const fingerprint = createHash('sha256').update(JSON.stringify(fpArgs)).digest('hex');
 
   const progress = new Progress('records');
@@ -93,7 +108,7 @@ export async function runScoreVariants(args: ScoreVariantsArgs): Promise<void> {
     return { writer, recordsDone: 0 };
   };
   try {
-    const r = await scoreVcf({
+    const common = {
       ...ensembleOptions(args, models),
       genome,
       vcf,
@@ -101,27 +116,46 @@ export async function runScoreVariants(args: ScoreVariantsArgs): Promise<void> {
       strict: args.strict,
       shard,
       count: tty,
-      openSink,
+      anchor: args.anchor,
       warn,
-      onProgress: (done, total) => {
+      onProgress: (done: number, total: number | undefined) => {
         if (total !== undefined) progress.update(done, total);
       },
-    });
+    };
+    const r = geneJob ? await scoreVcf({ ...common, expandTracks: geneJob.expandTracks, scoreChunk: geneJob.scoreChunk, openSink: geneJob.openSink }) : await scoreVcf({ ...common, openSink });
     progress.done();
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     const ens = r.ensemble > 1 ? `, mean of ${r.ensemble} runs per window` : '';
     const skipped = r.skipped ? `, ${r.skipped} skipped` : '';
+    const what = geneJob ? ' (gene scores)' : '';
+    const tracks = geneJob ? geneJob.columnCount() : r.tracks;
     const resumed = r.resumedAt ? ` (resumed after ${r.resumedAt} records)` : '';
     const sh = shard ? ` shard ${shard.index}/${shard.count}:` : '';
     process.stderr.write(
-      `seq2track:${sh} scored ${r.scored} variant${r.scored === 1 ? '' : 's'} from ${r.records} VCF record${r.records === 1 ? '' : 's'}${skipped}${resumed} × ${r.tracks} track${r.tracks === 1 ? '' : 's'} of ${r.head}${ens} in ${seconds} s -> ${args.out}\n`,
+      `seq2track:${sh} scored ${r.scored} variant${r.scored === 1 ? '' : 's'} from ${r.records} VCF record${r.records === 1 ? '' : 's'}${skipped}${resumed} × ${tracks} ${geneJob ? 'strand-matched ' : ''}track${tracks === 1 ? '' : 's'} of ${r.head}${ens}${what} in ${seconds} s -> ${args.out}\n`,
     );
   } catch (e) {
     tsv?.abandon();
+    geneJob?.abandon();
     throw e;
   } finally {
     progress.done();
   }
+}
+
+/** The SAD header, or the first shard's gene-score header (score-variants --gtf) when it has one. */
+async function mergeHeader(shard: string): Promise<string> {
+  let first = '';
+  try {
+    const fh = await open(shard, 'r');
+    const buf = Buffer.alloc(4096);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    await fh.close();
+    first = buf.subarray(0, bytesRead).toString('utf8').split('\n')[0]! + '\n';
+  } catch {
+    return TSV_HEADER; // reported when the shard is read
+  }
+  return isGeneTsvHeader(first) ? first : TSV_HEADER;
 }
 
 /** `seq2track merge OUT SHARD...`: the shards' TSVs, in the order given, under one header. */
@@ -132,18 +166,19 @@ export async function runMerge(out: string, shards: string[]): Promise<void> {
     if (resolve(s) === resolve(out)) throw new UsageError(`merge: the output ${out} is also a shard`);
     if (existsSync(progressPath(s))) throw new UsageError(`${s}: unfinished (${progressPath(s)} exists); finish that shard first`);
   }
+  const header = await mergeHeader(shards[0]!);
   const tmp = `${out}.merging`;
   const fh = await open(tmp, 'w');
   let rows = 0;
   try {
-    await fh.write(TSV_HEADER);
+    await fh.write(header);
     for (const s of shards) {
       let first = true;
       let rest = '';
       const take = async (text: string) => {
         if (first) {
-          if (!text.startsWith(TSV_HEADER)) throw new UsageError(`${s}: not a score-variants TSV (its first line is not the header ${JSON.stringify(TSV_HEADER.trim())})`);
-          text = text.slice(TSV_HEADER.length);
+          if (!text.startsWith(header)) throw new UsageError(`${s}: not a score-variants TSV (its first line is not the header ${JSON.stringify(header.trim())})`);
+          text = text.slice(header.length);
           first = false;
         }
         rows += (text.match(/\n/g) ?? []).length;
@@ -153,7 +188,7 @@ export async function runMerge(out: string, shards: string[]): Promise<void> {
         for await (const chunk of createReadStream(s, { encoding: 'utf8' })) {
           if (first) {
             rest += chunk as string;
-            if (rest.length < TSV_HEADER.length && !rest.includes('\n')) continue;
+            if (rest.length < header.length && !rest.includes('\n')) continue;
             const text = rest;
             rest = '';
             await take(text);

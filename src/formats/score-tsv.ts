@@ -70,7 +70,7 @@ export class TsvScores implements ScoreWriter {
    * Opens `path` for a run: resumes an unfinished run with the same fingerprint, refuses one with
    * another, and otherwise starts a new file (replacing a finished one).
    */
-  static open(path: string, tracks: ScoreTrack[], fingerprint: string, args: Record<string, unknown>): TsvScores {
+  static open(path: string, tracks: ScoreTrack[], fingerprint: string, args: Record<string, unknown>, header = TSV_HEADER): TsvScores {
     const ids = tracks.map((t) => t.identifier);
     const bad = ids.find((id) => /[\t\n\r]/.test(id));
     if (bad !== undefined) throw new ResumeError(`track identifier ${JSON.stringify(bad)} contains a tab or newline`);
@@ -96,7 +96,7 @@ export class TsvScores implements ScoreWriter {
     }
     const fd = openSync(path, 'w');
     const w = new TsvScores(path, fd, 0, ids, fingerprint, args, 0);
-    w.pending.push(TSV_HEADER);
+    w.pending.push(header);
     w.commit(0);
     return w;
   }
@@ -105,6 +105,11 @@ export class TsvScores implements ScoreWriter {
     const prefix = `${v.chrom}\t${v.pos}\t${v.id}\t${v.ref}\t${v.alt}\t`;
     const rows = this.tracks.map((t, k) => `${prefix}${t}\t${STAT_ORDER.map((s) => formatScore(stats[s][k]!)).join('\t')}\n`);
     this.pending.push(rows.join(''));
+  }
+
+  /** Queues rows formatted elsewhere (other row layouts, e.g. gene scores), committed with the next chunk. */
+  append(rows: string): void {
+    this.pending.push(rows);
   }
 
   /** Appends the pending rows, then records that `records` records (of this run's stream) are done. */

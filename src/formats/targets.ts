@@ -22,6 +22,10 @@ export interface Track {
   description: string;
   /** Output column of the opposite-strand twin (itself for unstranded tracks). */
   strandPair: number;
+  /** The table's `scale`, `clip_soft` and `sum_stat` columns, when it has them (the untransform needs them). */
+  scale?: number;
+  clipSoft?: number;
+  sumStat?: string;
 }
 
 export interface TargetsTable {
@@ -55,6 +59,9 @@ export function parseTargets(text: string, source: string): TargetsTable {
   if (idCol < 0 || descCol < 0) throw new TargetsError(`${source}: not a targets table (the header has no 'identifier' and 'description' columns)`);
   const indexCol = col('index') >= 0 ? col('index') : header[0] === '' ? 0 : -1;
   const pairCol = col('strand_pair');
+  const scaleCol = col('scale');
+  const clipSoftCol = col('clip_soft');
+  const sumStatCol = col('sum_stat');
   const rows = lines.slice(1).map((l, i) => {
     const f = l.split('\t');
     if (f.length !== header.length) throw new TargetsError(`${source}:${i + 2}: ${f.length} columns, the header has ${header.length}`);
@@ -69,7 +76,19 @@ export function parseTargets(text: string, source: string): TargetsTable {
       if (p === undefined) throw new TargetsError(`${source}:${i + 2}: strand_pair ${JSON.stringify(f[pairCol])} names no track of the table`);
       strandPair = p;
     }
-    return { index: i, identifier: f[idCol]!.trim(), description: f[descCol]!.trim(), strandPair };
+    const number = (c: number, name: string) => {
+      if (c < 0) return undefined;
+      const v = Number(f[c]!.trim());
+      if (f[c]!.trim() === '' || !Number.isFinite(v)) throw new TargetsError(`${source}:${i + 2}: ${name} ${JSON.stringify(f[c])} is not a number`);
+      return v;
+    };
+    const track: Track = { index: i, identifier: f[idCol]!.trim(), description: f[descCol]!.trim(), strandPair };
+    const scale = number(scaleCol, 'scale');
+    const clipSoft = number(clipSoftCol, 'clip_soft');
+    if (scale !== undefined) track.scale = scale;
+    if (clipSoft !== undefined) track.clipSoft = clipSoft;
+    if (sumStatCol >= 0) track.sumStat = f[sumStatCol]!.trim();
+    return track;
   });
   for (const t of tracks) {
     if (tracks[t.strandPair]!.strandPair !== t.index) throw new TargetsError(`${source}: strand_pair is not symmetric for track ${t.index} (${t.identifier})`);

@@ -24,3 +24,12 @@ export function shiftSequence(seq: string, shift: number): string {
 export function onlyAcgtn(seq: string): string {
   return /[^ACGTNacgtn]/.test(seq) ? seq.replace(/[^ACGTacgt]/g, 'N') : seq;
 }
+
+export class CropError extends Error {}
+
+/** The centre `length` bases (floor of the excess dropped on the left) and how many were dropped there. */
+export function centreCrop(seq: string, length: number, what: string): { sequence: string; trimmed: number } {
+  if (seq.length < length) throw new CropError(`${what} has ${seq.length} bp, fewer than --crop-input ${length}`);
+  const trimmed = Math.floor((seq.length - length) / 2);
+  return { sequence: seq.slice(trimmed, trimmed + length), trimmed };
+}

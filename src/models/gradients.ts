@@ -92,3 +92,27 @@ export function buildTrunkBackward(arch: Architecture, c: LayerContext): void {
   const [grad] = backward(g, outputs.map((o) => ({ name: o.name })), [{ name: 'dna' }], { seed: seeds });
   g.output(grad!, 'grad_dna', 'float32', ['batch', 'length', 4]);
 }
+
+/** Session id of the head backward graph for a free cotangent on a head's output. */
+export function headCotangentId(head: string): string {
+  return `head_cot_${head}`;
+}
+
+/**
+ * Head graph + objective[b] = Σ_{bin, track} cotangent[b, bin, track] · head[b, bin, track] and its
+ * gradient w.r.t. every trunk output. With the cotangent set to d f / d head (computed outside from
+ * a forward pass), this backpropagates any differentiable function f of the predictions (chain rule),
+ * e.g. one with an untransform that varies per bin and track.
+ */
+export function buildHeadCotangentBackward(arch: Architecture, c: LayerContext, head: string): void {
+  arch.buildHead(c);
+  const g = c.g;
+  const tracks = arch.tracks(head);
+  const cotangent = g.input('objective_cotangent', 'float32', ['batch', 'targets', tracks]);
+  const prediction: Value = { name: head };
+  const objective = g.op('ReduceSum', [g.op('Mul', [prediction, cotangent]), g.ints([1, 2])], { keepdims: 0 });
+  g.output(objective, 'objective', 'float32', ['batch']);
+  const outputs = arch.trunkOutputs;
+  const grads = backward(g, objective, outputs.map((o) => ({ name: o.name })));
+  outputs.forEach((o, i) => g.output(grads[i]!, gradName(o.name), 'float32', ['batch', `${o.name}_positions`, o.channels]));
+}

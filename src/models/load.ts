@@ -78,13 +78,19 @@ export async function readGammaTable(path: string): Promise<{ n: number; values:
 export interface LoadOptions extends ModelOptions {
   /** Path of the TF gamma table for Enformer configs with `use_tf_gamma` (default: `tf_gammas.safetensors` in the model dir). */
   gammaTablePath?: string;
+  /**
+   * Borzoi/Flashzoi: output all bins but 16 at each end (16,352 at 524,288 bp, upstream's
+   * params_pred.json) instead of the centre `bins_to_return` (6,144): `return_center_bins_only` false.
+   */
+  fullOutput?: boolean;
 }
 
 /** Loads a model directory and starts its engine. */
 export async function loadModel(dir: string, options: LoadOptions = {}): Promise<Model> {
   const configPath = join(dir, 'config.json');
   const json = await readConfig(configPath);
-  const arch = architectureFromConfig(json, configPath);
+  const arch = architectureFromConfig(options.fullOutput ? { ...json, return_center_bins_only: false } : json, configPath);
+  if (options.fullOutput && !(arch instanceof Borzoi)) throw new ModelDirError(`${configPath}: --full-output is for Borzoi/Flashzoi models (this is ${arch.kind})`);
   const weightsPath = await findWeightsFile(dir);
   const file = await SafetensorsFile.open(weightsPath);
   const weights = WeightSet.fromSafetensors(file, (n) => arch.canonicalName(n));

@@ -11,7 +11,7 @@ import { LayerContext, type ConvLayout } from './layers.js';
 import { logitsOutputName, trunkGrid, type Architecture, type GammaTable, type HeadExtras } from './architecture.js';
 import { ATTENTION_ROWS, attentionOutputName, checkAttentionRows, checkAttentionSpec, writtenHeads, type AttentionMapSpec } from './attention-maps.js';
 import { oneHotInto } from '../genome/one-hot.js';
-import { buildHeadBackward, buildTrunkBackward, checkObjective, gradName, headBackwardId, objectiveFeeds, type Objective } from './gradients.js';
+import { buildHeadBackward, buildHeadCotangentBackward, buildTrunkBackward, checkObjective, gradName, headBackwardId, headCotangentId, objectiveFeeds, type Objective } from './gradients.js';
 
 export type { Objective } from './gradients.js';
 
@@ -413,6 +413,41 @@ export class Model {
       ['objective', ...outputs.map((o) => gradName(o.name))],
     );
 
+    return { objective: headOut.objective!.data as Float32Array, grad: await this.trunkBackward(batch, headOut) };
+  }
+
+  /**
+   * Input gradients of Σ cotangent · head output, per sequence: `cotangent` is [B, bins, tracks] of
+   * the head (d f / d prediction for any f computed outside from a forward pass), so the result is
+   * d f / d input by the chain rule. Same backward path as `inputGradients`.
+   */
+  async cotangentGradients(batch: OneHotBatch, head: string, cotangent: Float32Array): Promise<InputGradients> {
+    const { length } = batch;
+    this.checkLength(length);
+    const bins = this.outputBins(length);
+    const tracks = this.arch.tracks(head);
+    if (cotangent.length !== batch.batch * bins * tracks) throw new Error(`cotangent has ${cotangent.length} values, expected ${batch.batch} × ${bins} bins × ${tracks} tracks`);
+    const headId = headCotangentId(head);
+    await this.backwardSession(headId, 'head', (c) => buildHeadCotangentBackward(this.arch, c, head));
+    await this.backwardSession('trunk_grad', 'trunk', (c) => buildTrunkBackward(this.arch, c));
+    const { start, end } = this.arch.cropRange(length);
+    const headOut = await this.engine.run(
+      headId,
+      {
+        ...(await this.trunk(batch)),
+        ...this.positionFeeds(length),
+        crop: { dtype: 'int64', dims: [2], data: BigInt64Array.from([BigInt(start), BigInt(end)]) },
+        objective_cotangent: { dtype: 'float32', dims: [batch.batch, bins, tracks], data: cotangent },
+      },
+      ['objective', ...this.arch.trunkOutputs.map((o) => gradName(o.name))],
+    );
+    return { objective: headOut.objective!.data as Float32Array, grad: await this.trunkBackward(batch, headOut) };
+  }
+
+  /** d <head-backward cotangents, trunk outputs> / d input, tile by tile (halo overlaps summed). */
+  private async trunkBackward(batch: OneHotBatch, headOut: Record<string, TensorData>): Promise<Float32Array> {
+    const { length } = batch;
+    const outputs = this.arch.trunkOutputs;
     const grad = new Float32Array(batch.batch * length * 4);
     for (const { s, e } of this.tiles(length)) {
       const { ts, te } = this.tileExtent(s, e, length);
@@ -438,7 +473,7 @@ export class Model {
         for (let i = 0; i < tileLen * 4; i++) grad[into + i]! += tileGrad[from + i]!;
       }
     }
-    return { objective: headOut.objective!.data as Float32Array, grad };
+    return grad;
   }
 
   /**

@@ -34,6 +34,8 @@ export interface EnsembleOptions {
   load?: LoadOptions;
   /** Cache directory for fetched targets tables. */
   cacheDir?: string;
+  /** Replaces the selected tracks by the ones to predict (gene scoring adds strand partners). */
+  expandTracks?: (table: TargetsTable, selected: Track[]) => Track[];
 }
 
 export interface Setup {

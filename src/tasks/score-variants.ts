@@ -10,9 +10,9 @@
  */
 import type { Reference } from '../genome/reference.js';
 import { alleles, type VcfReader, type VcfRecord } from '../genome/vcf.js';
-import type { ScoreColumns, ScoreWriter } from '../formats/score-writers.js';
-import { VariantScorer, type PreparedRecord, type ScorerOptions } from './variant-scores.js';
-import { variantWindows } from './variant-windows.js';
+import type { ScoreColumns } from '../formats/score-writers.js';
+import { VariantScorer, type PreparedRecord, type ScorerOptions, type Stats } from './variant-scores.js';
+import { borzoiVariantWindows, variantWindows, type Anchor } from './variant-windows.js';
 
 export class VariantInputError extends Error {}
 
@@ -40,15 +40,27 @@ export function shardRange(total: number, chunk: number, shard: Shard | undefine
   return [Math.min(total, a * chunk), Math.min(total, b * chunk)];
 }
 
-export interface Sink {
-  writer: ScoreWriter;
+/** Takes the scores of one variant (ALT) at a time: SAD-type statistics, or gene rows. */
+export interface RowWriter<R> {
+  write(variant: ScoreColumns, scores: R): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface Sink<R = Stats> {
+  writer: RowWriter<R>;
   /** Records (of this shard) done by an earlier run; the job skips them. */
   recordsDone: number;
   /** Called after each chunk's rows are written, with the records done so far. */
   commit?: (records: number) => void;
 }
 
-export interface ScoreVcfOptions extends ScorerOptions {
+/** A record ready for the models, with the VCF record it came from. */
+export interface PendingRecord {
+  record: VcfRecord;
+  prepared: PreparedRecord;
+}
+
+export interface ScoreVcfOptions<R = Stats> extends ScorerOptions {
   genome: Reference;
   vcf: VcfReader;
   /** A REF mismatch (or unknown chromosome) stops the run instead of being skipped. */
@@ -56,8 +68,12 @@ export interface ScoreVcfOptions extends ScorerOptions {
   shard?: Shard;
   /** Count the records first (for a progress total); implied by `shard`. */
   count?: boolean;
+  /** Window placement (default 'center', ours). */
+  anchor?: Anchor;
+  /** Scores a chunk: per record, per scored ALT (default: the SAD statistics). */
+  scoreChunk?: (scorer: VariantScorer, chunk: PendingRecord[]) => Promise<R[][]>;
   /** Opens the output once the tracks are known. */
-  openSink: (scorer: VariantScorer) => Promise<Sink>;
+  openSink: (scorer: VariantScorer) => Promise<Sink<R>>;
   warn: (line: string) => void;
   onProgress?: (done: number, total: number | undefined) => void;
   /** Called once the models are loaded. */
@@ -75,12 +91,9 @@ export interface ScoreVcfResult {
   resumedAt: number;
 }
 
-interface Pending {
-  record: VcfRecord;
-  prepared: PreparedRecord;
-}
+type Pending = PendingRecord;
 
-export async function scoreVcf(opts: ScoreVcfOptions): Promise<ScoreVcfResult> {
+export async function scoreVcf<R = Stats>(opts: ScoreVcfOptions<R>): Promise<ScoreVcfResult> {
   const batch = opts.batchSize ?? 1;
   const total = opts.shard || opts.count ? await opts.vcf.count() : undefined;
   const [first, end] = total === undefined ? [0, Infinity] : shardRange(total, batch, opts.shard);
@@ -108,19 +121,21 @@ export async function scoreVcf(opts: ScoreVcfOptions): Promise<ScoreVcfResult> {
         for (const a of list) skip(r, a.alt, `chromosome '${r.chrom}' is not in the genome ${opts.genome.source}`);
         return undefined;
       }
-      const w = await variantWindows(opts.genome, r.chrom, r.pos - 1, r.ref, bases, L);
+      const windows = opts.anchor === 'borzoi' ? borzoiVariantWindows : variantWindows;
+      const w = await windows(opts.genome, r.chrom, r.pos - 1, r.ref, bases, L);
       if (w.genomeRef !== r.ref) {
         for (const a of list) skip(r, a.alt, `REF ${r.ref} does not match the genome (${w.genomeRef})`);
         return undefined;
       }
       for (const a of list) if (a.skip !== undefined) skip(r, a.alt, a.skip);
       if (bases.length === 0) return undefined;
-      return { record: r, prepared: { ref: w.ref, alts: bases.map((alt, i) => ({ alt, window: w.alts[i]!, substitution: alt.length === r.ref.length })) } };
+      return { record: r, prepared: { ref: w.ref, start: w.refStart, alts: bases.map((alt, i) => ({ alt, window: w.alts[i]!, substitution: alt.length === r.ref.length })) } };
     };
 
     let chunk: Pending[] = [];
     const flush = async (recordsDone: number) => {
-      const stats = chunk.length ? await scorer.score(chunk.map((p) => p.prepared)) : [];
+      const score = opts.scoreChunk ?? (async (s: VariantScorer, c: Pending[]) => (await s.score(c.map((p) => p.prepared))) as R[][]);
+      const stats = chunk.length ? await score(scorer, chunk) : [];
       for (const [i, p] of chunk.entries()) {
         for (const [j, a] of p.prepared.alts.entries()) {
           const v: ScoreColumns = { chrom: p.record.chrom, pos: p.record.pos, id: p.record.id, ref: p.record.ref, alt: a.alt };

@@ -55,6 +55,8 @@ export function variantStats(ref: ArrayLike<number>, alt: ArrayLike<number>, bin
 /** A record ready to score: its ref window and one window per scorable ALT. */
 export interface PreparedRecord {
   ref: string;
+  /** Genomic (0-based) start of the ref window, when known. */
+  start?: number;
   alts: { alt: string; window: string; /** equal length to REF: alt differs from ref only there */ substitution: boolean }[];
 }
 
@@ -113,7 +115,8 @@ export class VariantScorer {
       }
       if (!setup) throw new Error('no model given');
       const table = await tableFor(setup.kind, setup.head, setup.headTracks, opts.targets, opts.cacheDir);
-      const tracks = selectTracks(table, opts.tracks);
+      const selected = selectTracks(table, opts.tracks);
+      const tracks = opts.expandTracks ? opts.expandTracks(table, selected) : selected;
       return new VariantScorer(models, setup, table, tracks, shifts, opts.rc ? [false, true] : [false], opts.batchSize ?? 1, opts.bruteForce === true);
     } catch (e) {
       for (const m of models) await m.close();
@@ -135,6 +138,17 @@ export class VariantScorer {
    * returns per record the statistics of each of its ALTs.
    */
   async score(chunk: PreparedRecord[]): Promise<Stats[][]> {
+    const { bins } = this.setup.geometry;
+    const K = this.tracks.length;
+    const { ref, alt } = await this.predictions(chunk);
+    return chunk.map((_, i) => alt[i]!.map((a) => variantStats(ref[i]!, a, bins, K)));
+  }
+
+  /**
+   * The ensemble-mean predictions of a chunk of records, [bins, tracks] row-major in float64: per
+   * record its ref window, and per record and ALT its alt window.
+   */
+  async predictions(chunk: PreparedRecord[]): Promise<{ ref: Float64Array[]; alt: Float64Array[][] }> {
     const { bins, length } = this.setup.geometry;
     const head = this.setup.head;
     const T = this.setup.headTracks;
@@ -182,9 +196,9 @@ export class VariantScorer {
 
     const n = this.ensemble;
     const mean = (s: Float64Array) => s.map((v) => v / n);
-    const result: Stats[][] = chunk.map(() => []);
-    items.forEach((it, i) => result[it.ri]!.push(variantStats(mean(refSum[it.ri]!), mean(altSum[i]!), bins, K)));
-    return result;
+    const alt: Float64Array[][] = chunk.map(() => []);
+    items.forEach((it, i) => alt[it.ri]!.push(mean(altSum[i]!)));
+    return { ref: refSum.map(mean), alt };
   }
 
   async close(): Promise<void> {

@@ -38,6 +38,8 @@ export function altWindow(left: string, alt: string, right: string, length: numb
 
 export interface VariantWindows {
   ref: string;
+  /** Genomic (0-based) start of the ref window. */
+  refStart: number;
   /** The genome's bases at REF's position (upper case, N past the ends), for the REF check. */
   genomeRef: string;
   alts: string[];
@@ -58,6 +60,7 @@ export async function variantWindows(genome: Reference, chrom: string, pos0: num
   const right = seq.slice(after - ws);
   return {
     ref: seq.slice(0, length),
+    refStart: ws,
     genomeRef: seq.slice(h, h + ref.length),
     alts: alts.map((a) => altWindow(left, a, right, length)),
   };
@@ -71,4 +74,35 @@ export function diffRange(a: string, b: string): [number, number] | undefined {
   let e = a.length;
   while (e > s && a.charCodeAt(e - 1) === b.charCodeAt(e - 1)) e--;
   return [s, e];
+}
+
+/** Where a variant sits in its window: ours (first REF base at index L/2) or baskerville's vcf.py. */
+export type Anchor = 'center' | 'borzoi';
+
+/** Cuts `text` to `length` from its centre, dropping floor(excess/2) on the left. */
+function centreTrim(text: string, length: number): string {
+  const left = Math.floor((text.length - length) / 2);
+  return text.slice(left, left + length);
+}
+
+/**
+ * Windows as baskerville's vcf.py builds them (`--anchor borzoi`): for 1-based POS p the input is
+ * genome [p − L/2, p + L/2 + d), d = max(0, |REF| − |ALT|) (for ref: the longest ALT), the variant's
+ * first base at index L/2 − 1; alt = seq[:L/2−1] + ALT + seq[L/2−1+|REF|:]; both centre-trimmed to
+ * L, floor of the excess from the left. Upstream scores ALT[0] only; each ALT here gets its own d.
+ */
+export async function borzoiVariantWindows(genome: Reference, chrom: string, pos0: number, ref: string, alts: string[], length: number): Promise<VariantWindows> {
+  const h = Math.floor(length / 2);
+  const start = pos0 + 1 - h;
+  const dOf = (alt: string) => Math.max(0, ref.length - alt.length);
+  const dMax = Math.max(0, ...alts.map(dOf));
+  const seq = onlyAcgtn(await genome.getSequence(chrom, start, start + length + dMax)).toUpperCase();
+  const dRef = Math.max(0, ref.length - Math.max(0, ...alts.map((a) => a.length)));
+  const at = h - 1;
+  return {
+    ref: centreTrim(seq.slice(0, length + dRef), length),
+    refStart: start + Math.floor(dRef / 2),
+    genomeRef: seq.slice(at, at + ref.length),
+    alts: alts.map((a) => centreTrim(seq.slice(0, at) + a + seq.slice(at + ref.length, length + dOf(a)), length)),
+  };
 }

@@ -1,0 +1,230 @@
+/** Gene options and commands: `predict-genes`, and `score-variants --gtf` (variant → gene scores). */
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { extname } from 'node:path';
+import { Option, type Command } from 'commander';
+import { openGenome } from '../genome/reference.js';
+import { GeneIndex, readGtf } from '../genome/gtf.js';
+import { GENE_STATS, parseGeneStats, UNTRANSFORM_MODES, type ExonBinRule, type GeneStat, type UntransformMode } from '../tasks/gene-stats.js';
+import { predictGenes } from '../tasks/predict-genes.js';
+import { VariantGeneScoring } from '../tasks/variant-genes.js';
+import type { PendingRecord, Sink } from '../tasks/score-variants.js';
+import type { VariantScorer } from '../tasks/variant-scores.js';
+import { geneTsvHeader, geneTsvWriter, openGeneParquet, openSedH5, type GeneScoreRow } from '../formats/gene-score-writers.js';
+import { formatScore, TsvScores } from '../formats/score-tsv.js';
+import { ensembleOptions, type GenomeJobArgs } from './predict-genome.js';
+import { resolveModelArg } from './weights.js';
+import { UsageError } from './errors.js';
+import { Progress } from './progress.js';
+import { ByteWriter, ParquetWriter, schemaFromColumnData } from 'hyparquet-writer';
+import { DEFAULT_GRADIENT_TRANSFORM, geneGradients, type GradientTransform } from '../tasks/gene-gradients.js';
+import { writeGeneGradientsH5 } from '../formats/gene-gradients-h5.js';
+
+export interface GeneArgs {
+  gtf: string;
+  span: boolean;
+  untransform: UntransformMode;
+  exonBins: ExonBinRule;
+}
+
+/** The options every gene command takes. */
+export function geneOptions(command: Command, gtfRequired: boolean): Command {
+  const gtf = gtfRequired ? command.requiredOption.bind(command) : command.option.bind(command);
+  gtf('--gtf <file>', 'genes: GTF (GENCODE/Ensembl, plain or gzip); exon rows, genes by gene_id, unioned over transcripts');
+  return command
+    .option('--span', 'a gene is its whole span [first exon start, last exon end) instead of its exons')
+    .addOption(new Option('--untransform <mode>', 'undo the squashed scale per track from the targets table (scale, clip_soft, sum_stat): legacy (published Borzoi), new, none').choices([...UNTRANSFORM_MODES]).default('legacy'))
+    .addOption(new Option('--exon-bins <rule>', 'exon → bin mapping: majority (round-half-even of the bin edges, borzoi_sed.py) or overlap (any bp)').choices(['majority', 'overlap']).default('majority'));
+}
+
+export function geneArgs(opts: Record<string, any>): GeneArgs | undefined {
+  if (opts.gtf === undefined) {
+    for (const o of ['span', 'stats'] as const) if (opts[o] !== undefined) throw new UsageError(`--${o} needs --gtf`);
+    return undefined;
+  }
+  return { gtf: opts.gtf, span: opts.span === true, untransform: opts.untransform, exonBins: opts.exonBins };
+}
+
+async function geneIndex(args: GeneArgs): Promise<GeneIndex> {
+  return new GeneIndex(await readGtf(args.gtf, { span: args.span }));
+}
+
+// ------------------------------------------------------------------------------------ score-variants --gtf
+
+export interface VariantGeneJob {
+  expandTracks: VariantGeneScoring['expandTracks'];
+  scoreChunk: (scorer: VariantScorer, chunk: PendingRecord[]) => Promise<GeneScoreRow[][][]>;
+  openSink: (scorer: VariantScorer) => Promise<Sink<GeneScoreRow[]>>;
+  /** For the run's fingerprint. */
+  fingerprint: Record<string, unknown>;
+  /** Output columns (strand-matched tracks), once the scorer has opened. */
+  columnCount: () => number;
+  /** After a failure: drop a TSV that never committed a record (see TsvScores.abandon). */
+  abandon: () => void;
+}
+
+/** Hooks that turn the variant job into variant → gene scoring, writing `out` (.tsv resumable, .parquet, .h5). */
+export async function variantGeneJob(args: GeneArgs, statsText: string | undefined, out: string, fingerprint: () => { hash: string; args: Record<string, unknown> }, onResume: (records: number) => void): Promise<VariantGeneJob> {
+  const stats: GeneStat[] = parseGeneStats(statsText ?? 'SED');
+  const genes = await geneIndex(args);
+  const scoring = new VariantGeneScoring({ genes, untransform: args.untransform, exonBins: args.exonBins, stats });
+  const kind = extname(out).toLowerCase();
+  let tsv: TsvScores | undefined;
+  return {
+    abandon: () => tsv?.abandon(),
+    columnCount: () => scoring.columns?.columns.length ?? 0,
+    expandTracks: scoring.expandTracks,
+    scoreChunk: scoring.scoreChunk,
+    fingerprint: { '--gtf': args.gtf, '--span': args.span, '--untransform': args.untransform, '--exon-bins': args.exonBins, '--stats': stats },
+    openSink: async () => {
+      const tracks = scoring.columns!.columns.map((t) => ({ identifier: t.identifier, description: t.description }));
+      if (kind === '.tsv') {
+        const fp = fingerprint();
+        const w = TsvScores.open(out, tracks, fp.hash, fp.args, geneTsvHeader(stats));
+        tsv = w;
+        if (w.recordsDone > 0) onResume(w.recordsDone);
+        return { writer: geneTsvWriter(w, tracks, stats), recordsDone: w.recordsDone, commit: (n) => w.commit(n) };
+      }
+      const writer = kind === '.parquet' ? await openGeneParquet(out, tracks, stats) : await openSedH5(out, tracks, stats);
+      return { writer, recordsDone: 0 };
+    },
+  };
+}
+
+// ------------------------------------------------------------------------------------------ predict-genes
+
+export interface PredictGenesArgs extends GenomeJobArgs, GeneArgs {
+  gene?: string[];
+  genesFile?: string;
+  out: string;
+}
+
+async function geneList(args: Pick<PredictGenesArgs, 'gene' | 'genesFile'>): Promise<string[]> {
+  if ((args.gene?.length ?? 0) > 0 === (args.genesFile !== undefined)) throw new UsageError('give --gene ID|NAME (repeatable) or --genes FILE, one of them');
+  if (args.gene?.length) return args.gene;
+  let text: string;
+  try {
+    text = await readFile(args.genesFile!, 'utf8');
+  } catch (e) {
+    throw new UsageError(`${args.genesFile}: cannot read gene list (${(e as NodeJS.ErrnoException).code ?? e})`);
+  }
+  const list = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#')).map((l) => l.split(/\s+/)[0]!);
+  if (list.length === 0) throw new UsageError(`${args.genesFile}: no genes listed (one gene_id or gene_name per line)`);
+  return list;
+}
+
+export const GENE_PREDICTION_COLUMNS = ['gene', 'gene_name', 'chrom', 'start', 'end', 'strand', 'bins', 'track', 'coverage'] as const;
+
+export async function runPredictGenes(args: PredictGenesArgs): Promise<void> {
+  const started = Date.now();
+  const kind = extname(args.out).toLowerCase();
+  if (kind !== '.tsv' && kind !== '.parquet') throw new UsageError(`--out ${args.out}: unknown output kind (X.tsv or X.parquet)`);
+  if (args.region?.length || args.bed) throw new UsageError('predict-genes takes genes (--gene/--genes), not --region/--bed');
+  const select = await geneList(args);
+  const genes = await geneIndex(args);
+  for (const key of select) genes.find(key); // an unknown gene fails before any model is loaded
+  const models: string[] = [];
+  for (const m of args.models) models.push(await resolveModelArg(m, args.cacheDir));
+  const genome = await openGenome(args.genome);
+  const progress = new Progress('windows');
+  try {
+    const r = await predictGenes({ ...ensembleOptions(args, models), genome, genes, select, untransform: args.untransform, exonBins: args.exonBins, onProgress: (d, t) => progress.update(d, t) });
+    progress.done();
+    const rows = r.genes.flatMap((g) =>
+      r.columns.map((t, k) => ({ g: g.gene, start: g.gene.exons[0]![0], end: g.gene.exons[g.gene.exons.length - 1]![1], bins: g.bins, track: t.identifier, value: g.values[k]! })),
+    );
+    const partial = `${args.out}.partial`;
+    if (kind === '.tsv') {
+      const lines = rows.map((x) => [x.g.id, x.g.name, x.g.chrom, x.start, x.end, x.g.strand, x.bins, x.track, formatScore(x.value)].join('\t'));
+      await writeFile(partial, [GENE_PREDICTION_COLUMNS.join('\t'), ...lines].join('\n') + '\n');
+    } else {
+      const writer = new ByteWriter();
+      const columnData = [
+        { name: 'gene', data: rows.map((x) => x.g.id), type: 'STRING' as const, nullable: false },
+        { name: 'gene_name', data: rows.map((x) => x.g.name), type: 'STRING' as const, nullable: false },
+        { name: 'chrom', data: rows.map((x) => x.g.chrom), type: 'STRING' as const, nullable: false },
+        { name: 'start', data: Int32Array.from(rows.map((x) => x.start)), type: 'INT32' as const, nullable: false },
+        { name: 'end', data: Int32Array.from(rows.map((x) => x.end)), type: 'INT32' as const, nullable: false },
+        { name: 'strand', data: rows.map((x) => x.g.strand), type: 'STRING' as const, nullable: false },
+        { name: 'bins', data: Int32Array.from(rows.map((x) => x.bins)), type: 'INT32' as const, nullable: false },
+        { name: 'track', data: rows.map((x) => x.track), type: 'STRING' as const, nullable: false },
+        { name: 'coverage', data: Float64Array.from(rows.map((x) => x.value)), type: 'DOUBLE' as const, nullable: false },
+      ];
+      const pq = new ParquetWriter({ writer, schema: schemaFromColumnData({ columnData }), codec: 'SNAPPY', createdBy: 'seq2track' });
+      pq.write({ columnData });
+      pq.finish();
+      await writeFile(partial, new Uint8Array(writer.getBuffer()));
+    }
+    await rename(partial, args.out);
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    const ens = r.ensemble > 1 ? `, mean of ${r.ensemble} runs per window` : '';
+    process.stderr.write(
+      `seq2track: predicted ${r.genes.length} gene${r.genes.length === 1 ? '' : 's'} × ${r.columns.length} strand-matched track${r.columns.length === 1 ? '' : 's'} of ${r.head} (${args.untransform} untransform${ens}) in ${seconds} s -> ${args.out}\n`,
+    );
+  } finally {
+    progress.done();
+  }
+}
+
+export { GENE_STATS };
+
+// ------------------------------------------------------------------------------------------ attribute-gene
+
+export interface AttributeGeneArgs extends GenomeJobArgs {
+  gtf: string;
+  span: boolean;
+  gene?: string[];
+  genesFile?: string;
+  out: string;
+  transform: GradientTransform;
+  pseudo: number;
+  exonBins: ExonBinRule;
+}
+
+function positiveNumber(name: string, v: string | undefined, fallback: number): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${name} must be a positive number (got ${JSON.stringify(v)})`);
+  return n;
+}
+
+/** Parsed options of attribute-gene. */
+export function attributeGeneArgs(opts: Record<string, any>): Pick<AttributeGeneArgs, 'transform' | 'pseudo' | 'exonBins'> {
+  const pseudo = opts.pseudo === undefined ? 0 : Number(opts.pseudo);
+  if (!Number.isFinite(pseudo) || pseudo < 0) throw new UsageError(`--pseudo must be a non-negative number (got ${JSON.stringify(opts.pseudo)})`);
+  return {
+    transform: {
+      mode: opts.untransform,
+      scale: positiveNumber('--track-scale', opts.trackScale, DEFAULT_GRADIENT_TRANSFORM.scale),
+      exponent: positiveNumber('--track-transform', opts.trackTransform, DEFAULT_GRADIENT_TRANSFORM.exponent),
+      clipSoft: opts.clipSoft === undefined ? undefined : positiveNumber('--clip-soft', opts.clipSoft, 0),
+    },
+    pseudo,
+    exonBins: opts.exonBins,
+  };
+}
+
+export async function runAttributeGene(args: AttributeGeneArgs): Promise<void> {
+  const started = Date.now();
+  if (!/\.(h5|hdf5)$/i.test(args.out)) throw new UsageError(`--out ${args.out}: gene gradients are written as X.h5`);
+  if (args.region?.length || args.bed) throw new UsageError('attribute-gene takes genes (--gene/--genes), not --region/--bed');
+  const select = await geneList(args);
+  const genes = await geneIndex({ gtf: args.gtf, span: args.span, untransform: 'none', exonBins: args.exonBins });
+  for (const key of select) genes.find(key);
+  const models: string[] = [];
+  for (const m of args.models) models.push(await resolveModelArg(m, args.cacheDir));
+  const genome = await openGenome(args.genome);
+  const progress = new Progress('runs');
+  try {
+    const e = ensembleOptions(args, models);
+    const r = await geneGradients({ ...e, genome, genes, select, transform: args.transform, pseudo: args.pseudo, exonBins: args.exonBins, onProgress: (d, t) => progress.update(d, t) });
+    progress.done();
+    await writeGeneGradientsH5(
+      args.out,
+      r.results.map((g) => ({ gene: g.gene.id, chrom: g.chrom, strand: g.gene.strand, start: g.start, end: g.end, sequence: g.sequence, grads: g.grads })),
+    );
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    process.stderr.write(`seq2track: gene gradients for ${r.results.length} gene${r.results.length === 1 ? '' : 's'} (${r.setup.geometry.length} bp windows) in ${seconds} s -> ${args.out}\n`);
+  } finally {
+    progress.done();
+  }
+}

@@ -26,3 +26,10 @@ export { variantWindows, altWindow, windowStart } from './tasks/variant-windows.
 export { variantStats, VariantScorer, STATS, type Stats, type PreparedRecord } from './tasks/variant-scores.js';
 export { scoreVcf, parseShard, shardRange, type ScoreVcfOptions, type ScoreVcfResult } from './tasks/score-variants.js';
 export { TsvScores, formatScore } from './formats/score-tsv.js';
+export { readGtf, GeneIndex, unionIntervals, GtfError, type Gene, type GtfOptions } from './genome/gtf.js';
+export { untransform, untransformParams, strandColumns, trackStrand, exonBins, geneColumnStats, percentile25, parseGeneStats, GENE_STATS, UNTRANSFORM_MODES, GeneInputError, type GeneStat, type UntransformMode, type ExonBinRule, type StrandColumns } from './tasks/gene-stats.js';
+export { geneRows, VariantGeneScoring, type GeneRow, type GeneScoreOptions } from './tasks/variant-genes.js';
+export { predictGenes, type PredictGenesOptions, type PredictGenesResult, type GenePrediction } from './tasks/predict-genes.js';
+export { geneGradients, gradientUntransform, geneWindowStart, DEFAULT_GRADIENT_TRANSFORM, type GradientTransform, type GeneGradientOptions, type GeneGradient } from './tasks/gene-gradients.js';
+export { borzoiVariantWindows, type Anchor } from './tasks/variant-windows.js';
+export { openGeneParquet, openSedH5, type GeneWriter, type GeneScoreRow } from './formats/gene-score-writers.js';

@@ -228,3 +228,68 @@ export async function runAttributeGene(args: AttributeGeneArgs): Promise<void> {
     progress.done();
   }
 }
+
+/** What main.ts shares with the gene commands' definitions. */
+export interface CommandHelpers {
+  modelOptions: (c: Command) => Command;
+  genomeJobArgs: (opts: Record<string, any>) => GenomeJobArgs;
+  modelList: (value: string, previous: string[] | undefined) => string[];
+  regionList: (value: string, previous: string[] | undefined) => string[];
+  shiftList: (value: string) => number[];
+  positiveInteger: (value: string) => number;
+}
+
+/** Registers predict-genes and attribute-gene. */
+export function registerGeneCommands(program: Command, h: CommandHelpers): void {
+    geneOptions(
+      h.modelOptions(
+        program
+          .command('predict-genes')
+          .description('predict each gene\'s summed untransformed coverage over its exon bins, per strand-matched track')
+          .requiredOption('--model <dir|name>', 'model directory or published name; repeat or comma-separate to average replicates', h.modelList)
+          .requiredOption('--genome <file|url>', 'reference: FASTA + .fai, bgzip FASTA + .fai + .gzi, or .2bit; path or http(s) URL; hg38 / mm10')
+          .option('--gene <id|name>', 'gene_id (with or without version) or gene_name; repeatable', h.regionList)
+          .option('--genes <file>', 'file of gene_ids / gene_names, one per line')
+          .requiredOption('--out <file>', 'X.tsv or X.parquet: one row per gene × strand-matched track')
+          .option('--tracks <list>', 'tracks: indices, a-b ranges, identifiers, or description regexes (default: all); "−" tracks give no column')
+          .option('--head <name>', 'head (default: the first, e.g. human)')
+          .option('--rc', 'average with the reverse-complement prediction (flipped back, stranded tracks swapped)')
+          .option('--shifts <list>', 'average over these shifts in bp, e.g. 0,1,-1', h.shiftList)
+          .option('--batch-size <n>', 'windows per model run', h.positiveInteger, 1),
+      ),
+      true,
+    )
+      .exitOverride()
+      .configureOutput({ outputError: () => {} })
+      .action(async (opts) => {
+        await runPredictGenes({ ...h.genomeJobArgs(opts), ...geneArgs(opts)!, gene: opts.gene, genesFile: opts.genes, out: opts.out });
+      });
+
+    h.modelOptions(
+      program
+        .command('attribute-gene')
+        .description('gene-focused input gradients (borzoi_satg_gene.py): d log(summed untransformed exon coverage) / d one-hot, mean-centred')
+        .requiredOption('--model <dir|name>', 'model directory or published name; repeat or comma-separate to average replicates', h.modelList)
+        .requiredOption('--genome <file|url>', 'reference: FASTA + .fai, bgzip FASTA + .fai + .gzi, or .2bit; path or http(s) URL; hg38 / mm10')
+        .requiredOption('--gtf <file>', 'genes: GTF (GENCODE/Ensembl, plain or gzip)')
+        .option('--gene <id|name>', 'gene_id (with or without version) or gene_name; repeatable', h.regionList)
+        .option('--genes <file>', 'file of gene_ids / gene_names, one per line')
+        .requiredOption('--out <file>', 'X.h5: grads (G, L, 4), seqs, gene, chr, strand, start, end')
+        .option('--span', 'a gene is its whole span instead of its exons')
+        .option('--tracks <list>', 'tracks averaged in the objective (strand-matched to the gene; default: all)')
+        .option('--head <name>', 'head (default: the first, e.g. human)')
+        .option('--rc', 'average with the reverse-complement run (its gradient flipped back)')
+        .option('--shifts <list>', 'average over these shifts in bp, e.g. 0,1,-1', h.shiftList)
+        .addOption(new Option('--untransform <mode>', 'U(x) with one setting for all tracks: legacy (unclip(x/s)^(1/τ)) or new').choices(['legacy', 'new']).default('legacy'))
+        .option('--track-scale <s>', 's of U (default 0.02)')
+        .option('--track-transform <τ>', 'τ of U (default 0.75)')
+        .option('--clip-soft <c>', 'soft clip of U (default: none)')
+        .option('--pseudo <p>', 'pseudocount added inside the log (default 0; 1e-6 is always added)')
+        .addOption(new Option('--exon-bins <rule>', 'exon → bin mapping').choices(['overlap', 'majority']).default('overlap')),
+    )
+      .exitOverride()
+      .configureOutput({ outputError: () => {} })
+      .action(async (opts) => {
+        await runAttributeGene({ ...h.genomeJobArgs(opts), ...attributeGeneArgs(opts), gtf: opts.gtf, span: opts.span === true, gene: opts.gene, genesFile: opts.genes, out: opts.out });
+      });
+}

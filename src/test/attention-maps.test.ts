@@ -7,6 +7,9 @@
  * against the reference's `attention_out_block_i`. Tolerances:
  *   reference vs attention_out_block_i  atol 1e-5: the float32 reference's own spread (README: ≤ 4e-6;
  *                                       observed 3.6e-7 .. 1.2e-6)
+ *   one block's graph fed the reference's
+ *   block input vs float64 weights      atol 1e-6 (observed ≤ 4.6e-7): float32 rounding of the logits
+ *                                       (|logit| ≲ 10, 2^-24 relative, through the exp)
  *   model maps vs float64 weights       atol 1e-5 (observed ≤ 4.9e-6): the model's block input is its own float32
  *                                       computation, ~1e-5 from the reference's (README spread of
  *                                       after_conv_tower / transformer_in / after_transformer_block_0),
@@ -21,7 +24,13 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { architectureFromConfig, findWeightsFile, readConfig } from '../models/load.js';
 import { Model, type ModelOptions, type AttentionMap } from '../models/model.js';
-import { AttentionSelectionError, parseIndexList, type AttentionMapSpec } from '../models/attention-maps.js';
+import { AttentionMaps, ATTENTION_ROWS, attentionOutputName, AttentionSelectionError, parseIndexList, type AttentionMapSpec } from '../models/attention-maps.js';
+import { Graph } from '../engine/graph.js';
+import { Engine } from '../engine/engine.js';
+import { LayerContext, layerNorm } from '../models/layers.js';
+import { relativeAttention, rotaryAttention } from '../models/attention.js';
+import { Borzoi } from '../models/borzoi.js';
+import { Enformer } from '../models/enformer.js';
 import { SafetensorsFile } from '../weights/safetensors.js';
 import { WeightSet } from '../weights/weight-set.js';
 import { assertClose, channelsLast, openFixture, readRef, skipUnless, type Fixture } from './fixtures.js';
@@ -93,6 +102,59 @@ for (const c of CASES) {
         const r = c.reference(w, fx.outputs, input.subarray(b * n * dim, (b + 1) * n * dim), n, j, await config(fx));
         assertClose(r.out, want.subarray(b * n * dim, (b + 1) * n * dim), { atol: 1e-5 }, `${c.name} reference attention_out_block_${j}[${b}]`);
       }
+    }
+  });
+
+  test(`${c.name}: one block's attention graph, fed the reference's block input, gives the float64 weights to float32 rounding`, { skip }, async () => {
+    const fx = await openFixture(c.name);
+    const w = await SafetensorsFile.open(join(fx.dir, 'weights.safetensors'));
+    const cfg = await config(fx);
+    const arch = architectureFromConfig(cfg, 'config.json');
+    const { heads } = arch.transformer;
+    const [B, n, dim] = fx.outputs.tensors.get('attention_out_block_0')!.shape as [number, number, number];
+    const weights = WeightSet.fromSafetensors(w, (name) => arch.canonicalName(name));
+    const expected = arch.expectedWeights();
+    const { spec, offsets } = weights.pack(expected.map((t) => t.name));
+    const engine = Engine.start({ threads: 1 });
+    try {
+      await engine.loadBlob('weights', spec);
+      for (let j = 0; fx.outputs.tensors.has(`attention_out_block_${j}`); j++) {
+        const g = new Graph(`attention_${j}`);
+        const ctx = new LayerContext(g, (name) => offsets.get(name), new Map(expected.map((t) => [t.name, t.shape])), '2d');
+        const eps = arch instanceof Enformer ? 1e-5 : 1e-3;
+        const x = layerNorm(ctx, g.input('x', 'float32', ['batch', 'n', dim]), `transformer.${j}.0.fn.0`, eps);
+        const maps = new AttentionMaps(ctx, { layers: [j], heads: range(heads) });
+        const prefix = `transformer.${j}.0.fn.1`;
+        let out;
+        if (arch instanceof Borzoi && arch.config.flashed) {
+          const cos = g.input('rotary_cos', 'float32', ['n', 64]);
+          const sin = g.input('rotary_sin', 'float32', ['n', 64]);
+          out = rotaryAttention(ctx, x, cos, sin, `${prefix}.mha`, { heads, kvHeads: arch.kvHeads, headDim: dim / heads, rotaryDim: 128, queryChunks: 3 }, maps.tap(j));
+        } else {
+          const positions = g.input('positions', 'float32', ['distances', 'features']);
+          const valueSize = arch instanceof Borzoi ? arch.config.attnDimValue : dim / heads;
+          out = relativeAttention(ctx, x, positions, prefix, { heads, keySize: cfg.attn_dim_key!, valueSize, queryChunks: 3 }, maps.tap(j));
+        }
+        g.output(out, 'out', 'float32', ['batch', 'n', dim]);
+        maps.emit();
+        await engine.createSession(`block${j}`, g.toModel(), ['weights']);
+        const input = c.blockInput(fx.outputs, j);
+        // The reference's own position tables where it recorded them (Enformer/Borzoi), else ours.
+        const positionFeeds = arch.positionFeeds(fx.length);
+        if (positionFeeds.positions) positionFeeds.positions = { dtype: 'float32', dims: fx.outputs.tensors.get('positional_features')!.shape, data: fx.outputs.readFloat32('positional_features') };
+        const got = await engine.run(
+          `block${j}`,
+          { x: { dtype: 'float32', dims: [B, n, dim], data: Float32Array.from(input) }, ...positionFeeds, [ATTENTION_ROWS]: { dtype: 'int64', dims: [n], data: BigInt64Array.from(range(n).map(BigInt)) } },
+          [attentionOutputName(j)],
+        );
+        const map = got[attentionOutputName(j)]!.data as Float32Array;
+        for (let b = 0; b < B; b++) {
+          const ref = c.reference(w, fx.outputs, input.subarray(b * n * dim, (b + 1) * n * dim), n, j, cfg).weights;
+          assertClose(map.subarray(b * heads * n * n, (b + 1) * heads * n * n), ref, { atol: 1e-6 }, `${c.name} block ${j} graph attention record ${b}`);
+        }
+      }
+    } finally {
+      await engine.close();
     }
   });
 

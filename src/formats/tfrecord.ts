@@ -13,6 +13,7 @@ import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createInflate } from 'node:zlib';
 import { crc32c } from '@aws-crypto/crc32c';
+import { halfToFloat } from './half.js';
 
 export class TFRecordError extends Error {}
 
@@ -288,16 +289,6 @@ export async function readStatistics(path: string): Promise<DatasetStatistics> {
     numTargets: int('num_targets', 1),
     raw: json,
   };
-}
-
-/** IEEE 754 half precision to float (Node 20 has no Float16Array). */
-export function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >>> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
 /** One training example: one-hot sequence [L, 4] and targets [bins, tracks], both float32. */

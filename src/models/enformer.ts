@@ -16,7 +16,7 @@ import { attentionPool, batchNorm, batchNormChannelsLast, conv, gelu, linear, ma
 import { enformerPositionalFeatures } from './positional.js';
 import { ConfigError, optionalBool, optionalInt, optionalString, readHeads, requireInt } from './config.js';
 import { exponentialLinspaceInt } from './schedule.js';
-import type { Architecture, FlopCount, GammaTable, TrunkOutput } from './architecture.js';
+import type { Architecture, FlopCount, GammaTable, HeadParameters, TrunkOutput } from './architecture.js';
 import type { TensorData } from '../engine/protocol.js';
 
 const EPS = 1e-5;
@@ -86,6 +86,15 @@ export class Enformer implements Architecture {
   }
 
   readonly trunkStages = ['stem', 'conv_tower'];
+
+  headParameters(head: string, tracks: number): HeadParameters {
+    return { weight: `_heads.${head}.0.weight`, weightShape: [tracks, 2 * this.config.dim], bias: `_heads.${head}.0.bias` };
+  }
+
+  /** enformer-pytorch's `output_heads` takes any head. */
+  configWithHead(json: Record<string, unknown>, head: string, tracks: number): Record<string, unknown> {
+    return { ...json, output_heads: { ...this.config.outputHeads, [head]: tracks } };
+  }
 
   get trunkOutputs(): TrunkOutput[] {
     return [{ name: 'trunk', resolution: this.trunkResolution, channels: this.config.dim }];

@@ -17,13 +17,22 @@ import { lossGraph, poissonLoss, poissonMultinomialLoss, type LossName } from '.
 import { Adam } from '../train/optimizer.js';
 import { PearsonAccumulator, summarise } from '../train/metrics.js';
 import { Rng } from '../train/rng.js';
-import { fixturePath, skipUnless, tempDir } from './fixtures.js';
+import { headTrainingGraph } from '../train/head-graph.js';
+import type { HeadParameters } from '../models/architecture.js';
+import { assertClose, fixturePath, skipUnless, tempDir } from './fixtures.js';
 
 /** GRADS.md's suggested atol against the `_f64` losses (10× the observed float32-vs-float64 error). */
 const LOSS_ATOL: Record<string, { poisson: number; pmn: number }> = {
   'enformer-small': { poisson: 2e-7, pmn: 3e-7 },
   'borzoi-small': { poisson: 6e-7, pmn: 3e-6 },
   'flashzoi-small': { poisson: 2e-6, pmn: 4e-6 },
+};
+
+/** GRADS.md's suggested atol for the head gradients against their `_f64` tensors: weight, bias per loss. */
+const GRAD_ATOL: Record<string, { poisson: [number, number]; pmn: [number, number] }> = {
+  'enformer-small': { poisson: [7e-7, 2e-7], pmn: [6e-7, 7e-8] },
+  'borzoi-small': { poisson: [2e-7, 5e-8], pmn: [2e-7, 7e-8] },
+  'flashzoi-small': { poisson: [3e-7, 6e-8], pmn: [3e-7, 5e-8] },
 };
 
 async function runLossGraph(name: LossName, pred: Float32Array, target: Float32Array, dims: number[]): Promise<number> {
@@ -68,6 +77,53 @@ for (const set of Object.keys(LOSS_ATOL)) {
     const gpmn = await runLossGraph('poisson-multinomial', pred, target, dims);
     assert.ok(Math.abs(gp - p) <= 1e-6 * Math.abs(p), `poisson graph ${gp} vs ${p}`);
     assert.ok(Math.abs(gpmn - pmn) <= 1e-6 * Math.abs(pmn), `poisson-multinomial graph ${gpmn} vs ${pmn}`);
+  });
+}
+
+for (const set of Object.keys(GRAD_ATOL)) {
+  test(`head gradients: ${set} d loss / d (head weight, bias) from backward() equal grads.safetensors`, { skip: skipUnless(set) }, async () => {
+    const inputs = await SafetensorsFile.open(fixturePath(set, 'inputs.safetensors'));
+    const grads = await SafetensorsFile.open(fixturePath(set, 'grads.safetensors'));
+    const weights = await SafetensorsFile.open(fixturePath(set, 'weights.safetensors'));
+    const [batch, length] = inputs.tensors.get('x')!.shape as [number, number];
+    const model = await loadModel(fixturePath(set), { threads: 1 });
+    let emb: Float32Array;
+    let dims: number[];
+    let head: HeadParameters;
+    try {
+      const out = await model.predict({ data: inputs.readFloat32('x'), batch, length }, { heads: [], embeddings: true });
+      emb = out.embeddings!.data;
+      dims = out.embeddings!.shape;
+      head = model.arch.headParameters('human', model.arch.tracks('human'));
+    } finally {
+      await model.close();
+    }
+    const tracks = head.weightShape[0]!;
+    const shape = { embedding: dims[2]!, tracks, bins: dims[1]! };
+    const target = grads.readFloat32('targets_human');
+    const engine = Engine.start({ threads: 1 });
+    try {
+      for (const [loss, key] of [['poisson', 'poisson'], ['poisson-multinomial', 'pmn']] as const) {
+        await engine.createSession(key, headTrainingGraph(shape, loss), []);
+        const out = await engine.run(
+          key,
+          {
+            embeddings: { dtype: 'float32', dims, data: emb },
+            targets: { dtype: 'float32', dims: [batch, shape.bins, tracks], data: target },
+            weight: { dtype: 'float32', dims: [tracks, shape.embedding], data: weights.readFloat32(head.weight) },
+            bias: { dtype: 'float32', dims: [tracks], data: weights.readFloat32(head.bias) },
+          },
+          ['loss', 'grad_weight', 'grad_bias'],
+        );
+        const [wTol, bTol] = GRAD_ATOL[set]![key];
+        assertClose(out.grad_weight!.data as Float32Array, grads.readFloat64(`grad_head_weight_${key}_f64`), { atol: wTol }, `${set} ${key} weight gradient`);
+        assertClose(out.grad_bias!.data as Float32Array, grads.readFloat64(`grad_head_bias_${key}_f64`), { atol: bTol }, `${set} ${key} bias gradient`);
+        const lossRef = grads.readFloat64(key === 'poisson' ? 'poisson_loss_f64' : 'poisson_multinomial_loss_f64')[0]!;
+        assert.ok(Math.abs((out.loss!.data as Float32Array)[0]! - lossRef) <= 2 * LOSS_ATOL[set]![key] + 1e-6 * lossRef, `${set} ${key} loss`);
+      }
+    } finally {
+      await engine.close();
+    }
   });
 }
 

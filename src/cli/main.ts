@@ -198,7 +198,7 @@ export function buildProgram(): Command {
       .option('--tfrecords <glob>', 'train from Basenji2 TFRecords (ZLIB; statistics.json beside them or one folder up) instead of bigWigs')
       .addOption(new Option('--loss <name>', 'training loss').choices(['poisson', 'poisson-multinomial']).default('poisson'))
       .option('--epochs <n>', 'epochs (default 20)', integer(1, 'a positive integer'))
-      .option('--lr <x>', 'Adam learning rate (default 0.003, linear warm-up over 10 steps)', positiveNumber)
+      .option('--lr <x>', 'Adam learning rate (default 0.01, linear warm-up over 10 steps)', positiveNumber)
       .option('--batch-size <n>', 'windows per step (default 4)', integer(1, 'a positive integer'))
       .option('--seed <n>', 'seed of data order, augmentation and initial weights (default 0)', integer(0, 'a non-negative integer'))
       .option('--rc', 'augment with reverse complements (targets flipped, stranded tracks swapped by strand_pair)')

@@ -62,8 +62,8 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluateResult> {
       const out = (await model.predict(Model.encode(seqs), { heads: [setup.head] })).heads[setup.head]!;
       for (const [j, w] of batch.entries()) {
         const targets = await windowTargets(coverage, w, g);
-        const n = w.validBins * K;
-        acc.add(out.data.subarray(j * g.bins * K, j * g.bins * K + n), targets.subarray(0, n));
+        const [a, b] = [w.firstValid * K, w.endValid * K];
+        acc.add(out.data.subarray(j * g.bins * K + a, j * g.bins * K + b), targets.subarray(a, b));
       }
       opts.onProgress?.(i + batch.length, windows.length);
     }

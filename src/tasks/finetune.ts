@@ -42,7 +42,7 @@ import { bedWindows, reverseTargets, variants as allVariants, windowSequence, wi
 export class FinetuneError extends Error {}
 
 /** Defaults sized so a plain run converges on a small problem in minutes (see README). */
-export const FINETUNE_DEFAULTS = { epochs: 20, lr: 3e-3, batchSize: 4, seed: 0, warmupSteps: 10, clipNorm: 1, loss: 'poisson' as LossName };
+export const FINETUNE_DEFAULTS = { epochs: 20, lr: 1e-2, batchSize: 4, seed: 0, warmupSteps: 10, clipNorm: 1, loss: 'poisson' as LossName };
 
 export interface FinetuneOptions {
   model: string;
@@ -309,7 +309,10 @@ export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
   const shape: HeadGraphShape = { embedding: E, tracks: p.tracks, bins: p.geometry.bins };
 
   const work = `${opts.out}.work`;
+  const checkpointPath = join(work, 'checkpoint.safetensors');
+  const fresh = !(await exists(work));
   await mkdir(work, { recursive: true });
+  let finished = false;
   const modelKey = [await fileKey(p.weightsPath), sha(JSON.stringify(p.config)), `L${p.geometry.length}`].join('|');
   let model: Model | undefined;
   const getModel = async () => (model ??= await loadModel(opts.model, opts.load));
@@ -347,7 +350,6 @@ export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
     await engine.createSession('eval', headEvaluationGraph(shape, loss), []);
 
     const runKey = sha(JSON.stringify({ modelKey, train: p.train.key, valid: p.valid?.key, head: opts.head, loss, epochs, lr: adam.options, batchSize, seed, variants: p.variants }));
-    const checkpointPath = join(work, 'checkpoint.safetensors');
     const resumed = await loadCheckpoint<History>(checkpointPath, adam, runKey);
     const history: History = resumed?.history ?? { initialTrainLoss: (await evaluateSplit(engine, train, params, shape, loss, batchSize)).loss, epochs: [] };
     const startEpoch = resumed?.epoch ?? 0;
@@ -397,12 +399,15 @@ export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
     train = valid = undefined;
     await removeCheckpoint(checkpointPath);
     await rm(work, { recursive: true, force: true });
+    finished = true;
     return { out: opts.out, head: opts.head, tracks: p.tracks, history, resumedFromEpoch: startEpoch };
   } finally {
     await train?.close();
     await valid?.close();
     if (model) await model.close();
     await engine.close();
+    // A run that fails before its first checkpoint leaves nothing behind (a later one resumes from a checkpoint).
+    if (!finished && fresh && !(await exists(checkpointPath))) await rm(work, { recursive: true, force: true });
   }
 }
 

@@ -17,8 +17,9 @@ export interface TrainingWindow {
   chrom: string;
   /** Window start (may be negative or run past the chromosome: read as N). */
   start: number;
-  /** Output bins that lie on the chromosome: [0, validBins). */
-  validBins: number;
+  /** Output bins that lie wholly on the chromosome: [firstValid, endValid). */
+  firstValid: number;
+  endValid: number;
   /** For messages: the BED line the window came from. */
   label: string;
 }
@@ -33,8 +34,9 @@ export async function bedWindows(bedPath: string, genome: Reference, g: WindowGe
     checkRegion(r, size, names, genome.source);
     for (const start of planRegion(r, size!, g).windows) {
       const firstBin = start + g.offset;
-      const validBins = Math.max(0, Math.min(g.bins, Math.floor((size! - firstBin) / g.binSize)));
-      windows.push({ chrom: r.chrom, start, validBins, label: r.label });
+      const firstValid = Math.min(g.bins, Math.max(0, Math.ceil(-firstBin / g.binSize)));
+      const endValid = Math.max(firstValid, Math.min(g.bins, Math.floor((size! - firstBin) / g.binSize)));
+      windows.push({ chrom: r.chrom, start, firstValid, endValid, label: r.label });
     }
   }
   return windows;

@@ -4,6 +4,7 @@ import { basename, dirname, join } from 'node:path';
 import { openGenome } from '../genome/reference.js';
 import { evaluate, evaluationTsv, resultLine } from '../tasks/evaluate.js';
 import { finetune, type EpochReport } from '../tasks/finetune.js';
+import { finetuneWholeModel } from '../tasks/finetune-trunk.js';
 import type { LossName } from '../train/losses.js';
 import type { LoadOptions } from '../models/load.js';
 import { UsageError } from './errors.js';
@@ -106,7 +107,6 @@ function epochLine(e: EpochReport): string {
 }
 
 export async function runFinetune(args: FinetuneArgs): Promise<void> {
-  if (args.trainTrunk) throw new UsageError('--train-trunk is not available yet: only the head can be trained (whole-model gradients are still being added)');
   if (args.tfrecords === undefined) {
     const missing = (['genome', 'targets', 'train', 'valid'] as const).filter((k) => args[k] === undefined);
     if (missing.length) throw new UsageError(`finetune needs ${missing.map((m) => `--${m}`).join(', ')} (or --tfrecords GLOB)`);
@@ -123,7 +123,7 @@ export async function runFinetune(args: FinetuneArgs): Promise<void> {
   const stepStarted = { at: Date.now() };
   const cacheProgress = new Progress('windows embedded');
   try {
-    const r = await finetune({
+    const r = await (args.trainTrunk ? finetuneWholeModel : finetune)({
       model,
       head: args.head,
       out: args.out,

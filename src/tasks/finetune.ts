@@ -97,14 +97,14 @@ export interface FinetuneResult {
   resumedFromEpoch: number;
 }
 
-const sha = (s: string | Uint8Array) => createHash('sha256').update(s).digest('hex').slice(0, 16);
+export const sha = (s: string | Uint8Array) => createHash('sha256').update(s).digest('hex').slice(0, 16);
 
-async function fileKey(path: string): Promise<string> {
+export async function fileKey(path: string): Promise<string> {
   const s = await stat(path);
   return `${path}:${s.size}:${s.mtimeMs}`;
 }
 
-async function exists(path: string): Promise<boolean> {
+export async function exists(path: string): Promise<boolean> {
   return access(path).then(
     () => true,
     () => false,
@@ -146,7 +146,7 @@ async function findStatistics(file: string): Promise<DatasetStatistics> {
   throw new FinetuneError(`${file}: no statistics.json beside it or in the folder above (the dataset's statistics name its lengths)`);
 }
 
-interface Plan {
+export interface Plan {
   arch: Architecture;
   config: Record<string, unknown>;
   weightsPath: string;
@@ -162,7 +162,7 @@ interface Plan {
 }
 
 /** Checks every input before any model work: head, table, tracks, windows, TFRecord statistics. */
-async function plan(opts: FinetuneOptions): Promise<Plan & { model?: Model }> {
+export async function plan(opts: FinetuneOptions): Promise<Plan> {
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(opts.head)) throw new FinetuneError(`--head ${JSON.stringify(opts.head)}: a head name is letters, digits and _`);
   const config = await readConfig(join(opts.model, 'config.json'));
   const probe = architectureFromConfig(config, join(opts.model, 'config.json'));
@@ -251,7 +251,7 @@ async function plan(opts: FinetuneOptions): Promise<Plan & { model?: Model }> {
 }
 
 /** PyTorch's nn.Linear initialisation: weight and bias uniform in ±1/√fan_in, from the run's seed. */
-function freshHead(tracks: number, embedding: number, seed: number): { weight: Float32Array; bias: Float32Array } {
+export function freshHead(tracks: number, embedding: number, seed: number): { weight: Float32Array; bias: Float32Array } {
   const rng = Rng.derive(seed, 'init');
   const bound = 1 / Math.sqrt(embedding);
   const weight = new Float32Array(tracks * embedding);
@@ -393,7 +393,11 @@ export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
     }
 
     history.finalTrainLoss = (await evaluateSplit(engine, train, params, shape, loss, batchSize)).loss;
-    await writeModelDir(opts, p, params, history);
+    const trained = new Map([
+      [p.headParams.weight, { shape: p.headParams.weightShape, data: params.get('weight')! }],
+      [p.headParams.bias, { shape: [p.tracks], data: params.get('bias')! }],
+    ]);
+    await writeModelDir(opts, p, trained, history);
     await train.close();
     await valid?.close();
     train = valid = undefined;
@@ -411,21 +415,17 @@ export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
   }
 }
 
-/** config.json with the head, model.safetensors = base weights + the head, the head's targets table; atomically. */
-async function writeModelDir(opts: FinetuneOptions, p: Plan, params: Map<string, Float32Array>, history: History): Promise<void> {
+/**
+ * config.json with the head, model.safetensors = the base weights with `trained` (canonical names)
+ * replacing or adding tensors, the head's targets table and the history; atomically.
+ */
+export async function writeModelDir(opts: FinetuneOptions, p: Plan, trained: Map<string, { shape: number[]; data: Float32Array }>, history: History): Promise<void> {
   const partial = `${opts.out}.partial`;
   await rm(partial, { recursive: true, force: true });
   await mkdir(partial, { recursive: true });
-  const file = await SafetensorsFile.open(p.weightsPath);
-  const weights = WeightSet.fromSafetensors(file);
-  const names = [...weights.entries.keys()].filter((n) => !(p.existing && (p.arch.canonicalName(n) === p.headParams.weight || p.arch.canonicalName(n) === p.headParams.bias)));
-  const add = (name: string, shape: number[], data: Float32Array) => {
-    weights.entries.set(name, { shape, source: { kind: 'bytes', bytes: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) } });
-    names.push(name);
-  };
-  add(p.headParams.weight, p.headParams.weightShape, params.get('weight')!);
-  add(p.headParams.bias, [p.tracks], params.get('bias')!);
-  await writeWeightSet(join(partial, 'model.safetensors'), weights, names, { format: 'pt', trained_head: opts.head });
+  const weights = WeightSet.fromSafetensors(await SafetensorsFile.open(p.weightsPath), (n) => p.arch.canonicalName(n));
+  for (const [name, t] of trained) weights.entries.set(name, { shape: t.shape, source: { kind: 'bytes', bytes: new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength) } });
+  await writeWeightSet(join(partial, 'model.safetensors'), weights, [...weights.entries.keys()], { format: 'pt', trained_head: opts.head });
   const config = p.existing ? p.config : p.arch.configWithHead(p.config, opts.head, p.tracks);
   await writeFile(join(partial, 'config.json'), JSON.stringify(config, null, 2) + '\n');
   const table = p.tableText ?? ['index\tidentifier\tdescription', ...p.table.tracks.map((t) => `${t.index}\t${t.identifier}\t${t.description}`)].join('\n') + '\n';

@@ -2,6 +2,7 @@
  * Full-size forward benchmark with random weights generated in memory (nothing downloaded or stored).
  *   npm run bench -- enformer|borzoi|flashzoi [--runs 3] [--threads N] [--layout 2d|1d] [--tile-length BP] [--length BP]
  *   npm run bench -- variants [MODEL] [--variants 2]   (SNV scoring: brute force vs incremental)
+ *   npm run bench -- train [--runs 3] [--whole-length BP]   (training steps, full-size Enformer; src/bench/train.ts)
  * Prints seconds per sequence (median of the timed runs after one warm-up), the FLOP count from the
  * config, effective GFLOP/s, peak RSS, and a final machine-readable RESULT line.
  */
@@ -14,6 +15,7 @@ import { Model } from '../models/model.js';
 import { WeightSet } from '../weights/weight-set.js';
 import type { ConvLayout } from '../models/layers.js';
 import { benchVariants } from './variants.js';
+import { benchTrain } from './train.js';
 
 interface BenchModel {
   arch: Architecture;
@@ -92,8 +94,13 @@ async function main(): Promise<void> {
       length: { type: 'string' },
       profile: { type: 'string' },
       variants: { type: 'string', default: '2' },
+      'whole-length': { type: 'string', default: '4096' },
     },
   });
+  if (positionals[0] === 'train') {
+    await benchTrain({ runs: Math.max(1, Number(values.runs)), threads: values.threads ? Number(values.threads) : undefined, wholeLength: Number(values['whole-length']) }, { randomFiller, randomSequence, peakRssMb });
+    return;
+  }
   const mode = positionals[0] === 'variants' ? 'variants' : 'forward';
   // `variants [MODEL]` scores SNVs on MODEL (default enformer); otherwise the argument is the model.
   const name = (mode === 'variants' ? positionals[1] : positionals[0]) ?? 'enformer';

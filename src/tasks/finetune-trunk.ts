@@ -99,7 +99,7 @@ export async function finetuneWholeModel(opts: FinetuneOptions): Promise<Finetun
       let lossSum = 0;
       for (let s = 0; s < stepsPerEpoch; s++) {
         const idx = order.slice(s * batchSize, (s + 1) * batchSize);
-        const sum = new Map(trainable.map((n) => [n, new Float64Array(params.get(n)!.length)]));
+        const sum = new Map(trainable.map((n) => [n, new Float32Array(params.get(n)!.length)]));
         let stepLoss = 0;
         for (const i of idx) {
           const v = p.variants[augment.int(p.variants.length)]!;

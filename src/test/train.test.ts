@@ -18,6 +18,7 @@ import { Adam } from '../train/optimizer.js';
 import { PearsonAccumulator, summarise } from '../train/metrics.js';
 import { Rng } from '../train/rng.js';
 import { headTrainingGraph } from '../train/head-graph.js';
+import { reverseTargets, variants, variantSequence } from '../tasks/training-data.js';
 import type { HeadParameters } from '../models/architecture.js';
 import { assertClose, fixturePath, skipUnless, tempDir } from './fixtures.js';
 
@@ -161,6 +162,16 @@ test('adam: warm-up, global-norm clipping and bias-corrected moments as transcri
   const got = [...params.get('a')!, ...params.get('b')!];
   got.forEach((x, i) => assert.ok(Math.abs(x - p[i]!) <= 1e-6 * Math.abs(p[i]!), `param ${i}: ${x} vs ${p[i]}`));
   assert.throws(() => adam.update(new Map([['a', [NaN, 0]], ['b', [0]]])), /gradient norm is NaN at step 3/);
+});
+
+test('augmentation: variants list shifts × strands; a reverse complement reverses bins and swaps strand pairs', () => {
+  assert.deepEqual(variants([-1, 0], true), [{ shift: -1, rc: false }, { shift: -1, rc: true }, { shift: 0, rc: false }, { shift: 0, rc: true }]);
+  assert.equal(variantSequence('ACGTT', { shift: 1, rc: false }), 'NACGT');
+  assert.equal(variantSequence('ACGTT', { shift: -1, rc: true }), 'NAACG');
+  // Tracks 0/1 are a +/- pair, track 2 unstranded; 3 bins.
+  const tracks = [0, 1, 2].map((i) => ({ index: i, identifier: `t${i}`, description: '', strandPair: i === 2 ? 2 : 1 - i }));
+  const t = Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  assert.deepEqual([...reverseTargets(t, 3, tracks)], [8, 7, 9, 5, 4, 6, 2, 1, 3]);
 });
 
 test('rng: streams derive from (seed, purpose, epoch) alone', () => {

@@ -112,7 +112,7 @@ export class VariantScorer {
         else setup = s;
       }
       if (!setup) throw new Error('no model given');
-      const table = await tableFor(setup.kind, setup.head, setup.headTracks, opts.targets, opts.cacheDir);
+      const table = await tableFor(setup.kind, setup.head, setup.headTracks, opts.targets, opts.cacheDir, opts.models[0]);
       const tracks = selectTracks(table, opts.tracks);
       return new VariantScorer(models, setup, table, tracks, shifts, opts.rc ? [false, true] : [false], opts.batchSize ?? 1, opts.bruteForce === true);
     } catch (e) {

@@ -69,6 +69,8 @@ test('finetune: a fresh head on the frozen trunk learns the teacher (Pearson >= 
   // predict loads the trained model like any other; its human head is the base model's.
   const p = await ok(['predict', '--model', out, '--genome', path('g.fa'), '--region', 'chr3:10001-12000', '--head', 'student', '--window-length', '8192', '--threads', '1', '--out', path('student.tsv')]);
   assert.match(p.stderr, /tracks of student/);
+  // The head's track names come from targets_student.txt beside it.
+  assert.match(readFileSync(path('student.tsv'), 'utf8').split('\n')[1]!, /\tT0\tteacher track 0\t/);
 });
 
 test('finetune: killed with SIGKILL after a checkpoint, the rerun resumes and ends with the weights of an uninterrupted run', { skip }, async () => {

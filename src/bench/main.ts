@@ -2,6 +2,7 @@
  * Full-size forward benchmark with random weights generated in memory (nothing downloaded or stored).
  *   npm run bench -- enformer|borzoi|flashzoi [--runs 3] [--threads N] [--layout 2d|1d] [--tile-length BP] [--length BP]
  *   npm run bench -- variants [MODEL] [--variants 2]   (SNV scoring: brute force vs incremental)
+ *   npm run bench -- gradients [--length BP]   (Enformer: forward vs input gradients, src/bench/gradients.ts)
  *   npm run bench -- train [--runs 3] [--whole-length BP]   (training steps, full-size Enformer; src/bench/train.ts)
  * Prints seconds per sequence (median of the timed runs after one warm-up), the FLOP count from the
  * config, effective GFLOP/s, peak RSS, and a final machine-readable RESULT line.
@@ -15,6 +16,7 @@ import { Model } from '../models/model.js';
 import { WeightSet } from '../weights/weight-set.js';
 import type { ConvLayout } from '../models/layers.js';
 import { benchVariants } from './variants.js';
+import { benchGradients } from './gradients.js';
 import { benchTrain } from './train.js';
 
 interface BenchModel {
@@ -100,6 +102,11 @@ async function main(): Promise<void> {
   if (positionals[0] === 'train') {
     await benchTrain({ runs: Math.max(1, Number(values.runs)), threads: values.threads ? Number(values.threads) : undefined, wholeLength: Number(values['whole-length']) }, { randomFiller, randomSequence, peakRssMb });
     return;
+  }
+  if (positionals[0] === 'gradients') {
+    const { arch, length } = MODELS.enformer!();
+    const opt = (k: 'threads' | 'tile-length' | 'length') => (values[k] !== undefined ? Number(values[k]) : undefined);
+    return benchGradients({ name: 'enformer', arch, fill: randomFiller(1234), sequence: randomSequence(opt('length') ?? length, 42), threads: opt('threads'), tileLength: opt('tile-length'), layout: values.layout as ConvLayout });
   }
   const mode = positionals[0] === 'variants' ? 'variants' : 'forward';
   // `variants [MODEL]` scores SNVs on MODEL (default enformer); otherwise the argument is the model.

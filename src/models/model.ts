@@ -334,9 +334,7 @@ export class Model {
     const bins = this.outputBins(length);
     checkObjective(this.arch, objective, bins);
     const log = objective.logPseudocount !== undefined;
-    const headId = headBackwardId(objective.head, log);
-    await this.backwardSession(headId, 'head', (c) => buildHeadBackward(this.arch, c, objective.head, log));
-    await this.backwardSession('trunk_grad', 'trunk', (c) => buildTrunkBackward(this.arch, c));
+    const headId = await this.prepareGradients(objective.head, log);
 
     const { start, end } = this.arch.cropRange(length);
     const outputs = this.arch.trunkOutputs;
@@ -377,6 +375,18 @@ export class Model {
       }
     }
     return { objective: headOut.objective!.data as Float32Array, grad };
+  }
+
+  /**
+   * Makes the backward sessions `inputGradients` needs for a head (with or without the log
+   * transform) now rather than on the first call; returns the head session's id.
+   */
+  async prepareGradients(head: string, log = false): Promise<string> {
+    this.arch.tracks(head);
+    const headId = headBackwardId(head, log);
+    await this.backwardSession(headId, 'head', (c) => buildHeadBackward(this.arch, c, head, log));
+    await this.backwardSession('trunk_grad', 'trunk', (c) => buildTrunkBackward(this.arch, c));
+    return headId;
   }
 
   /**

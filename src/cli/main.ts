@@ -203,7 +203,7 @@ export function buildProgram(): Command {
       .option('--seed <n>', 'seed of data order, augmentation and initial weights (default 0)', integer(0, 'a non-negative integer'))
       .option('--rc', 'augment with reverse complements (targets flipped, stranded tracks swapped by strand_pair)')
       .option('--shifts <list>', 'augment with these shifts in bp (default -3..3 as Borzoi; 0 for none)', shiftList)
-      .option('--train-trunk', 'train every weight (BatchNorm statistics aside), one window per pass with gradients accumulated over --batch-size; untiled, for small windows'),
+      .option('--train-trunk', 'train every weight (BatchNorm statistics aside), one window per pass with gradients accumulated over --batch-size (trunk on --tile-length tiles)'),
   )
     .exitOverride()
     .configureOutput({ outputError: () => {} })

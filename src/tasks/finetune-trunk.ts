@@ -4,7 +4,7 @@
  * windows, one window per forward/backward pass (gradient accumulation: memory is one window's),
  * then makes one Adam update of the float32 master weights. Windows, augmentation, seeds,
  * checkpoints, resume and the output directory are those of head mode (finetune.ts); the data stay
- * in memory (this mode is for small problems: the window runs untiled, see models/trainable.ts).
+ * in memory; the trunk runs on tiles (models/trainable.ts).
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';

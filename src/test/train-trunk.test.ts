@@ -2,7 +2,8 @@
  * Whole-model gradients (`finetune --train-trunk`): on enformer-small, the loss and the head gradient
  * equal grads.safetensors, the gradient of every trainable weight agrees with central finite
  * differences of the loss along the gradient's own directions (trunk part alone, then all of it),
- * and one gradient step lowers the loss by what the gradient predicts.
+ * and one gradient step lowers the loss by what the gradient predicts; the tiled trunk backward
+ * gives the untiled gradients.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,12 +25,26 @@ test('train-trunk: whole-model gradients of the Poisson loss agree with grads.sa
   // Sequence 0 alone keeps the five loss evaluations below short.
   const batch = { data: inputs.readFloat32('x').subarray(0, length * 4), batch: 1, length };
   const targets = grads.readFloat32('targets_human').subarray(0, bins * tracks);
-  const trainer = await WholeModelTrainer.create(arch, params, 'human', poissonLossGraph, bins, { threads: 1 });
+  const trainer = await WholeModelTrainer.create(arch, params, 'human', poissonLossGraph, bins, { threads: 1, tileLength: 0 });
   try {
     // Both sequences at once reproduce the fixture's loss and head gradient (sanity of the assembly).
     const both = await trainer.lossAndGradients({ data: inputs.readFloat32('x'), batch: 2, length }, grads.readFloat32('targets_human'));
     assert.ok(Math.abs(both.loss - grads.readFloat64('poisson_loss_f64')[0]!) < 4e-7);
     assertClose(both.grads.get('_heads.human.0.weight')!, grads.readFloat64('grad_head_weight_poisson_f64'), { atol: 7e-7 }, 'head weight gradient');
+
+    // The trunk on 2,048-bp tiles (4 tiles with 384-bp halos) gives the untiled loss and gradients.
+    const tiled = await WholeModelTrainer.create(arch, params, 'human', poissonLossGraph, bins, { threads: 1, tileLength: 2048 });
+    try {
+      const t = await tiled.lossAndGradients({ data: inputs.readFloat32('x'), batch: 2, length }, grads.readFloat32('targets_human'));
+      assert.ok(Math.abs(t.loss - both.loss) <= 1e-6 * both.loss);
+      for (const [name, g] of both.grads) {
+        const scale = g.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
+        // Tiles sum each weight's gradient in another order: float32 round-off, relative to the tensor's largest entry.
+        assertClose(t.grads.get(name)!, g, { atol: 1e-5 * scale + 1e-12 }, `tiled gradient of ${name}`);
+      }
+    } finally {
+      await tiled.close();
+    }
 
     const { loss, grads: g } = await trainer.lossAndGradients(batch, targets);
     const names = trainer.trainable;

@@ -5,11 +5,11 @@
  *    backward on a batch of 4 windows of [896, 3072] embeddings, new head of 5,313 tracks, plus the
  *    Adam update.
  * 2. Whole model, as `finetune --train-trunk` runs it: one window's forward + backward through every
- *    weight (untiled) and the Adam update of all 251 M weights. The window is `--whole-length` bp
- *    (default 4,096; the config's target_length is set to its bins so the crop keeps them all),
- *    because the untiled backward at the published 196,608 bp needs far more memory than this machine
- *    class has. The same run times the forward pass at that length, so the step/forward ratio is
- *    measured under the same load.
+ *    weight (trunk on tiles) and the Adam update of all 251 M weights. The window is `--whole-length`
+ *    bp (default 4,096; the config's target_length is set to its bins so the crop keeps them all), so
+ *    that the run fits beside other jobs; at the published 196,608 bp a step takes tens of minutes on
+ *    this machine class. The same run times the forward pass at that length, so the step/forward
+ *    ratio is measured under the same load.
  * Peak RSS is the process maximum (engine worker and ONNX Runtime included) after each part.
  */
 import { Enformer, parseEnformerConfig } from '../models/enformer.js';

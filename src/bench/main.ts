@@ -4,6 +4,7 @@
  *   npm run bench -- variants [MODEL] [--variants 2]   (SNV scoring: brute force vs incremental)
  *   npm run bench -- gradients [--length BP]   (Enformer: forward vs input gradients, src/bench/gradients.ts)
  *   npm run bench -- enformer --attention central|all   (forward plus head-mean attention maps of every layer)
+ *   npm run bench -- train [--runs 3] [--whole-length BP]   (training steps, full-size Enformer; src/bench/train.ts)
  * Prints seconds per sequence (median of the timed runs after one warm-up), the FLOP count from the
  * config, effective GFLOP/s, peak RSS, and a final machine-readable RESULT line.
  */
@@ -17,6 +18,7 @@ import { WeightSet } from '../weights/weight-set.js';
 import type { ConvLayout } from '../models/layers.js';
 import { benchVariants } from './variants.js';
 import { benchGradients } from './gradients.js';
+import { benchTrain } from './train.js';
 
 interface BenchModel {
   arch: Architecture;
@@ -96,8 +98,13 @@ async function main(): Promise<void> {
       profile: { type: 'string' },
       variants: { type: 'string', default: '2' },
       attention: { type: 'string' },
+      'whole-length': { type: 'string', default: '4096' },
     },
   });
+  if (positionals[0] === 'train') {
+    await benchTrain({ runs: Math.max(1, Number(values.runs)), threads: values.threads ? Number(values.threads) : undefined, wholeLength: Number(values['whole-length']) }, { randomFiller, randomSequence, peakRssMb });
+    return;
+  }
   if (positionals[0] === 'gradients') {
     const { arch, length } = MODELS.enformer!();
     const opt = (k: 'threads' | 'tile-length' | 'length') => (values[k] !== undefined ? Number(values[k]) : undefined);

@@ -9,6 +9,7 @@ import { runPredict } from './predict.js';
 import { runConvert, runFetch, runList } from './weights.js';
 import { runPredictGenome, type GenomeJobArgs } from './predict-genome.js';
 import { runMerge, runScoreVariants } from './score-variants.js';
+import { runEvaluate, runFinetune } from './train.js';
 import { UsageError } from './errors.js';
 import { oneLine } from './errors.js';
 import { attentionArgs, attentionOptions } from './attention-options.js';
@@ -50,6 +51,12 @@ function modelList(value: string, previous: string[] | undefined): string[] {
 
 function regionList(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
+}
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number');
+  return n;
 }
 
 function shiftList(value: string): number[] {
@@ -194,6 +201,50 @@ export function buildProgram(): Command {
     });
 
   registerGeneCommands(program, { modelOptions, genomeJobArgs, modelList, regionList, shiftList, positiveInteger: integer(1, 'a positive integer') });
+
+  modelOptions(
+    program
+      .command('finetune')
+      .description('train a head (new or existing) on a frozen trunk from bigWig tracks or Basenji2 TFRecords; writes a model directory')
+      .requiredOption('--model <dir|name>', 'base model directory or published name')
+      .requiredOption('--head <name>', 'head to train: a new name (Linear + softplus on the embeddings) or an existing head')
+      .requiredOption('--out <dir>', 'output model directory (config.json, model.safetensors, targets_<head>.txt); work files in <dir>.work/ until done')
+      .option('--genome <file|url>', 'reference genome (any predict --genome form)')
+      .option('--train <bed>', 'training regions (BED), tiled into windows as predict --genome tiles them')
+      .option('--valid <bed|glob>', 'validation regions (BED); with --tfrecords: validation TFRecord files')
+      .option('--tfrecords <glob>', 'train from Basenji2 TFRecords (ZLIB; statistics.json beside them or one folder up) instead of bigWigs')
+      .addOption(new Option('--loss <name>', 'training loss').choices(['poisson', 'poisson-multinomial']).default('poisson'))
+      .option('--epochs <n>', 'epochs (default 20)', integer(1, 'a positive integer'))
+      .option('--lr <x>', 'Adam learning rate (default 0.01, linear warm-up over 10 steps)', positiveNumber)
+      .option('--batch-size <n>', 'windows per step (default 4)', integer(1, 'a positive integer'))
+      .option('--seed <n>', 'seed of data order, augmentation and initial weights (default 0)', integer(0, 'a non-negative integer'))
+      .option('--rc', 'augment with reverse complements (targets flipped, stranded tracks swapped by strand_pair)')
+      .option('--shifts <list>', 'augment with these shifts in bp (default -3..3 as Borzoi; 0 for none)', shiftList)
+      .option('--train-trunk', 'train every weight (BatchNorm statistics aside), one window per pass with gradients accumulated over --batch-size (trunk on --tile-length tiles)'),
+  )
+    .exitOverride()
+    .configureOutput({ outputError: () => {} })
+    .action(async (opts) => {
+      await runFinetune({ ...opts, rc: opts.rc === true, trainTrunk: opts.trainTrunk === true, gammaTablePath: opts.tfGamma });
+    });
+
+  modelOptions(
+    program
+      .command('evaluate')
+      .description('per-track Pearson r (raw and log1p) of a head against bigWig tracks over the windows of a BED file')
+      .requiredOption('--model <dir|name>', 'model directory or published name')
+      .requiredOption('--genome <file|url>', 'reference genome (any predict --genome form)')
+      .requiredOption('--bed <file>', 'regions to evaluate (BED), tiled into windows as predict --genome tiles them')
+      .option('--head <name>', 'head to evaluate (default: the first)')
+      .option('--out <file.tsv>', 'per-track table (default: stdout)')
+      .option('--batch-size <n>', 'windows per model run', integer(1, 'a positive integer'), 1),
+  )
+    .exitOverride()
+    .configureOutput({ outputError: () => {} })
+    .action(async (opts) => {
+      if (opts.targets === undefined) throw new UsageError('evaluate needs --targets TABLE (a basenji targets table with a bigWig per track)');
+      await runEvaluate({ ...opts, gammaTablePath: opts.tfGamma });
+    });
 
   program
     .command('merge')

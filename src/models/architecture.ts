@@ -44,6 +44,14 @@ export function logitsOutputName(head: string): string {
   return `${head}.logits`;
 }
 
+/** A softplus output head's parameters: Linear(embedding -> tracks) stored under the family's names. */
+export interface HeadParameters {
+  weight: string;
+  /** Stored shape ([tracks, embedding] or a conv's [tracks, embedding, 1]); memory layout is [tracks, embedding]. */
+  weightShape: number[];
+  bias: string;
+}
+
 export interface Architecture {
   readonly kind: string;
   /** bp per output bin. */
@@ -58,6 +66,10 @@ export interface Architecture {
   readonly headNames: string[];
   readonly embeddingSize: number;
   tracks(head: string): number;
+  /** Names and shapes of a head's weight and bias (existing, or to be added by `configWithHead`). */
+  headParameters(head: string, tracks: number): HeadParameters;
+  /** A copy of `config.json` that declares one more output head of `tracks` tracks (for trained heads). */
+  configWithHead(json: Record<string, unknown>, head: string, tracks: number): Record<string, unknown>;
   expectedWeights(): ExpectedTensor[];
   canonicalName(name: string): string | null;
   /** Optional: adapt to the tensors present in a weights file (e.g. which output heads exist). */

@@ -22,8 +22,8 @@ import type { ExpectedTensor } from '../weights/weight-set.js';
 import { relativeAttention, rotaryAttention, transformerBlock } from './attention.js';
 import { batchNorm, batchNormChannelsLast, conv, gelu, linear, maxPool, toChannelsFirst, toChannelsLast, upsampleNearest2, type LayerContext } from './layers.js';
 import { borzoiPositionalFeatures, rotaryTables } from './positional.js';
-import { ConfigError, optionalBool, optionalIntArray, requireInt } from './config.js';
-import { logitsOutputName, type Architecture, type FlopCount, type HeadExtras, type TrunkOutput } from './architecture.js';
+import { ConfigError, optionalBool, optionalIntArray, readHeads, requireInt } from './config.js';
+import { logitsOutputName, type Architecture, type FlopCount, type HeadExtras, type HeadParameters, type TrunkOutput } from './architecture.js';
 import { AttentionMaps, type TransformerShape } from './attention-maps.js';
 
 const EPS = 1e-3;
@@ -53,6 +53,8 @@ export interface BorzoiConfig {
   outputHeads: Record<string, number>;
   /** Track counts of both heads (`num_tracks_human`, `num_tracks_mouse`), enabled or not. */
   tracks: { human: number; mouse: number };
+  /** Our extension key `extra_heads` (name -> tracks): heads trained with `seq2track finetune`, stored as `<name>_head`. */
+  extraHeads: Record<string, number>;
   returnCenterBinsOnly: boolean;
   binsToReturn: number;
 }
@@ -74,6 +76,11 @@ export function parseBorzoiConfig(json: Record<string, unknown>, source: string)
   const outputHeads: Record<string, number> = {};
   if (optionalBool(json, 'enable_human_head', source) ?? true) outputHeads.human = tracks.human;
   if (optionalBool(json, 'enable_mouse_head', source) ?? false) outputHeads.mouse = tracks.mouse;
+  const extraHeads = readHeads(json, 'extra_heads', source, {});
+  for (const name of Object.keys(extraHeads)) {
+    if (name === 'human' || name === 'mouse') throw new ConfigError(`${source}: extra_heads may not be named ${name}`);
+  }
+  Object.assign(outputHeads, extraHeads);
   return {
     dim,
     depth: requireInt(json, 'depth', source, 8),
@@ -87,6 +94,7 @@ export function parseBorzoiConfig(json: Record<string, unknown>, source: string)
     finalJoinedChannels: requireInt(json, 'final_joined_channels', source, 1920),
     outputHeads,
     tracks,
+    extraHeads,
     returnCenterBinsOnly: optionalBool(json, 'return_center_bins_only', source) ?? true,
     binsToReturn: requireInt(json, 'bins_to_return', source, 6144),
   };
@@ -137,6 +145,16 @@ export class Borzoi implements Architecture {
 
   readonly trunkStages = ['stem', 'res_tower', 'unet1'];
 
+  headParameters(head: string, tracks: number): HeadParameters {
+    return { weight: `${head}_head.weight`, weightShape: [tracks, this.config.finalJoinedChannels, 1], bias: `${head}_head.bias` };
+  }
+
+  /** The human and mouse heads are the reference's; any other is listed under `extra_heads`. */
+  configWithHead(json: Record<string, unknown>, head: string, tracks: number): Record<string, unknown> {
+    if (head === 'human' || head === 'mouse') return { ...json, [`num_tracks_${head}`]: tracks, [`enable_${head}_head`]: true };
+    return { ...json, extra_heads: { ...this.config.extraHeads, [head]: tracks } };
+  }
+
   get trunkOutputs(): TrunkOutput[] {
     const { dim } = this.config;
     return [
@@ -163,7 +181,7 @@ export class Borzoi implements Architecture {
    */
   adaptToWeights(shapes: ReadonlyMap<string, number[]>): void {
     const present = (['human', 'mouse'] as const).filter((h) => shapes.has(`${h}_head.weight`));
-    if (present.length > 0) this.outputHeads = Object.fromEntries(present.map((h) => [h, this.config.tracks[h]]));
+    if (present.length > 0) this.outputHeads = { ...Object.fromEntries(present.map((h) => [h, this.config.tracks[h]])), ...this.config.extraHeads };
     const qkv = shapes.get('transformer.0.0.fn.1.mha.Wqkv.weight');
     if (this.config.flashed && qkv) {
       const { dim, heads } = this.config;

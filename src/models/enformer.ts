@@ -16,7 +16,7 @@ import { attentionPool, batchNorm, batchNormChannelsLast, conv, gelu, linear, ma
 import { enformerPositionalFeatures } from './positional.js';
 import { ConfigError, optionalBool, optionalInt, optionalString, readHeads, requireInt } from './config.js';
 import { exponentialLinspaceInt } from './schedule.js';
-import { logitsOutputName, type Architecture, type FlopCount, type GammaTable, type HeadExtras, type TrunkOutput } from './architecture.js';
+import { logitsOutputName, type Architecture, type FlopCount, type GammaTable, type HeadExtras, type HeadParameters, type TrunkOutput } from './architecture.js';
 import { AttentionMaps, type TransformerShape } from './attention-maps.js';
 import type { TensorData } from '../engine/protocol.js';
 
@@ -87,6 +87,15 @@ export class Enformer implements Architecture {
   }
 
   readonly trunkStages = ['stem', 'conv_tower'];
+
+  headParameters(head: string, tracks: number): HeadParameters {
+    return { weight: `_heads.${head}.0.weight`, weightShape: [tracks, 2 * this.config.dim], bias: `_heads.${head}.0.bias` };
+  }
+
+  /** enformer-pytorch's `output_heads` takes any head. */
+  configWithHead(json: Record<string, unknown>, head: string, tracks: number): Record<string, unknown> {
+    return { ...json, output_heads: { ...this.config.outputHeads, [head]: tracks } };
+  }
 
   get trunkOutputs(): TrunkOutput[] {
     return [{ name: 'trunk', resolution: this.trunkResolution, channels: this.config.dim }];

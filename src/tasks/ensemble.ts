@@ -6,6 +6,8 @@
  * the bins and its stranded tracks are swapped by `strand_pair`; a shifted run is used as is; the
  * caller divides the sum by the number of runs (models × shifts × strands).
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Model } from '../models/model.js';
 import type { LoadOptions } from '../models/load.js';
 import type { WindowGeometry } from '../genome/regions.js';
@@ -49,8 +51,14 @@ export function family(kind: string): string {
   return kind === 'flashzoi' ? 'borzoi' : kind;
 }
 
-/** The targets table of a head: `--targets`, else the published one when the track count matches, else `<head>_<i>`. */
-export async function tableFor(kind: string, head: string, headTracks: number, targets: string | undefined, cache?: string): Promise<TargetsTable> {
+/**
+ * The targets table of a head: `--targets`, else `targets_<head>.txt` in the model directory (as
+ * `finetune` writes it beside a trained head), else the published one when the track count matches,
+ * else `<head>_<i>`.
+ */
+export async function tableFor(kind: string, head: string, headTracks: number, targets: string | undefined, cache?: string, modelDir?: string): Promise<TargetsTable> {
+  const beside = modelDir === undefined ? undefined : join(modelDir, `targets_${head}.txt`);
+  if (targets === undefined && beside !== undefined && existsSync(beside)) targets = beside;
   if (targets !== undefined) {
     const table = await readTargets(targets, cache);
     if (table.tracks.length !== headTracks) {

@@ -101,7 +101,7 @@ export async function predictRegions(opts: RegionJobOptions): Promise<RegionJobR
   let closed = false;
   try {
     const setup = setupFor(model, opts.head, opts.windowLength, opts.rc === true);
-    const table = await tableFor(setup.kind, setup.head, setup.headTracks, opts.targets, opts.cacheDir);
+    const table = await tableFor(setup.kind, setup.head, setup.headTracks, opts.targets, opts.cacheDir, opts.models[0]);
     const selected = selectTracks(table, opts.tracks);
     const tracks = opts.expandTracks ? opts.expandTracks(table, selected) : selected;
     const plans = opts.regions.map((r) => planRegion(r, chromSizes.get(r.chrom)!, setup.geometry));

@@ -114,7 +114,7 @@ export class VariantScorer {
         else setup = s;
       }
       if (!setup) throw new Error('no model given');
-      const table = await tableFor(setup.kind, setup.head, setup.headTracks, opts.targets, opts.cacheDir);
+      const table = await tableFor(setup.kind, setup.head, setup.headTracks, opts.targets, opts.cacheDir, opts.models[0]);
       const selected = selectTracks(table, opts.tracks);
       const tracks = opts.expandTracks ? opts.expandTracks(table, selected) : selected;
       return new VariantScorer(models, setup, table, tracks, shifts, opts.rc ? [false, true] : [false], opts.batchSize ?? 1, opts.bruteForce === true);

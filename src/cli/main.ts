@@ -10,6 +10,7 @@ import { runConvert, runFetch, runList } from './weights.js';
 import { runPredictGenome, type GenomeJobArgs } from './predict-genome.js';
 import { runMerge, runScoreVariants } from './score-variants.js';
 import { UsageError } from './errors.js';
+import { registerAttributionCommands } from './attribution-commands.js';
 import { oneLine } from './errors.js';
 
 function fail(e: unknown): never {
@@ -177,6 +178,8 @@ export function buildProgram(): Command {
         bruteForce: opts.bruteForce === true,
       });
     });
+
+  registerAttributionCommands(program, { modelOptions, modelList, shiftList, integer });
 
   program
     .command('merge')

@@ -6,9 +6,10 @@
  */
 import { ProtoWriter } from './protobuf.js';
 
-export type DType = 'float32' | 'int64' | 'int32' | 'bool';
+export type DType = 'float32' | 'float64' | 'int64' | 'int32' | 'bool';
 
-const ONNX_DTYPE: Record<DType, number> = { float32: 1, int32: 6, int64: 7, bool: 9 };
+const ONNX_DTYPE: Record<DType, number> = { float32: 1, float64: 11, int32: 6, int64: 7, bool: 9 };
+const DTYPE_BYTES: Record<DType, number> = { float32: 4, float64: 8, int32: 4, int64: 8, bool: 1 };
 
 /** A symbolic dimension is a string (e.g. 'batch'); a fixed one a number. */
 export type Dim = number | string;
@@ -39,7 +40,8 @@ export interface InitializerSpec {
   data: InlineData | ExternalRef;
 }
 
-interface NodeSpec {
+/** One node as recorded by the builder (read by graph transformations such as autodiff). */
+export interface NodeSpec {
   opType: string;
   inputs: string[];
   outputs: string[];
@@ -82,7 +84,7 @@ export class Graph {
   }
 
   initializer(name: string, spec: InitializerSpec): Value {
-    const expected = spec.dims.reduce((a, b) => a * b, 1) * (spec.dtype === 'int64' ? 8 : spec.dtype === 'bool' ? 1 : 4);
+    const expected = spec.dims.reduce((a, b) => a * b, 1) * DTYPE_BYTES[spec.dtype];
     const actual = spec.data.kind === 'inline' ? spec.data.bytes.length : spec.data.length;
     if (expected !== actual) {
       throw new Error(`graph ${this.name}: initializer '${name}' has ${actual} bytes, shape [${spec.dims}] needs ${expected}`);
@@ -112,6 +114,13 @@ export class Graph {
     return this.floats('scalar', [], [value]);
   }
 
+  /** A small float constant of either float width (graph transformations keep the graph's dtype). */
+  constant(dtype: 'float32' | 'float64', dims: readonly number[], values: number[]): Value {
+    const data = dtype === 'float32' ? Float32Array.from(values) : Float64Array.from(values);
+    const bytes = new Uint8Array(data.buffer);
+    return this.initializer(this.fresh('const'), { dtype, dims, data: { kind: 'inline', bytes } });
+  }
+
   op(opType: string, inputs: (Value | null)[], attrs: Record<string, AttrValue> = {}, outputName?: string): Value {
     return this.opMulti(opType, inputs, 1, attrs, outputName ? [outputName] : undefined)[0]!;
   }
@@ -130,6 +139,21 @@ export class Graph {
     }
     this.nodes.push({ opType, inputs: inputs.map((v) => (v ? v.name : '')), outputs, attrs, domain });
     return outputs.map((name) => ({ name }));
+  }
+
+  /** The nodes in insertion (topological) order. */
+  get nodeList(): readonly NodeSpec[] {
+    return this.nodes;
+  }
+
+  /** The spec of an initializer, or undefined when `name` is not one. */
+  initializerSpec(name: string): InitializerSpec | undefined {
+    return this.initializers.get(name);
+  }
+
+  /** The declared dtype and shape of a graph input, or undefined when `name` is not one. */
+  inputSpec(name: string): { dtype: DType; shape: Dim[] } | undefined {
+    return this.inputs.find((i) => i.name === name);
   }
 
   get initializerCount(): number {

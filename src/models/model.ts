@@ -10,6 +10,15 @@ import { checkWeights, type WeightSet } from '../weights/weight-set.js';
 import { LayerContext, type ConvLayout } from './layers.js';
 import { trunkGrid, type Architecture, type GammaTable } from './architecture.js';
 import { oneHotInto } from '../genome/one-hot.js';
+import { buildHeadBackward, buildTrunkBackward, checkObjective, gradName, headBackwardId, objectiveFeeds, type Objective } from './gradients.js';
+
+export type { Objective } from './gradients.js';
+
+/** Result of `Model.inputGradients`: objective [B] and d objective[b] / d input[b] as [B, L, 4]. */
+export interface InputGradients {
+  objective: Float32Array;
+  grad: Float32Array;
+}
 
 export interface ModelOptions extends EngineOptions {
   /** Core length in bp of a trunk tile (rounded to the trunk grid); 0 disables tiling. */
@@ -58,6 +67,8 @@ const DEFAULT_TILE = 32_768;
 
 export class Model {
   private positionsCache = new Map<number, Record<string, TensorData>>();
+  /** Backward sessions made so far (lazily, on the first gradient request), by session id. */
+  private backwardSessions = new Map<string, Promise<void>>();
 
   private constructor(
     readonly arch: Architecture,
@@ -65,6 +76,8 @@ export class Model {
     private readonly engine: Engine,
     private readonly ownsEngine: boolean,
     private readonly options: ModelOptions,
+    /** Kept to re-pack a part's weights for its backward session (file ranges are re-read then). */
+    private readonly weights: WeightSet,
   ) {}
 
   /**
@@ -115,7 +128,7 @@ export class Model {
       if (!engine) await eng.close();
       throw e;
     }
-    return new Model(arch, source, eng, !engine, options);
+    return new Model(arch, source, eng, !engine, options, weights);
   }
 
   get headNames(): string[] {
@@ -170,13 +183,37 @@ export class Model {
    */
   async trunk(input: OneHotBatch): Promise<Record<string, TensorData>> {
     const { length } = input;
+    const tiles = this.tiles(length);
+    if (tiles.length === 1) return this.runTrunk(input.data, input.batch, length);
+    const result = this.emptyTrunk(input.batch, length);
+    for (const { s, e } of tiles) await this.trunkTile(input, s, e, result);
+    return result;
+  }
+
+  /** The trunk's tile cores [s, e) for `length` bp: one tile when tiling is off or the input is short. */
+  private tiles(length: number): { s: number; e: number }[] {
     const grid = this.trunkGrid(length);
     const requested = this.options.tileLength ?? DEFAULT_TILE;
     const core = requested <= 0 ? length : Math.max(grid, Math.floor(requested / grid) * grid);
-    if (core >= length) return this.runTrunk(input.data, input.batch, length);
-    const result = this.emptyTrunk(input.batch, length);
-    for (let s = 0; s < length; s += core) await this.trunkTile(input, s, Math.min(length, s + core), result);
-    return result;
+    if (core >= length) return [{ s: 0, e: length }];
+    const tiles: { s: number; e: number }[] = [];
+    for (let s = 0; s < length; s += core) tiles.push({ s, e: Math.min(length, s + core) });
+    return tiles;
+  }
+
+  /** A tile's extent: its core widened by the halo on interior sides (the sequence ends stay ends). */
+  private tileExtent(s: number, e: number, length: number): { ts: number; te: number } {
+    const halo = this.arch.trunkHaloBp;
+    return { ts: Math.max(0, s - halo), te: Math.min(length, e + halo) };
+  }
+
+  private tileInput(input: OneHotBatch, ts: number, te: number): Float32Array {
+    const { batch, length } = input;
+    const tileLen = te - ts;
+    if (tileLen === length) return input.data;
+    const tile = new Float32Array(batch * tileLen * 4);
+    for (let b = 0; b < batch; b++) tile.set(input.data.subarray((b * length + ts) * 4, (b * length + te) * 4), b * tileLen * 4);
+    return tile;
   }
 
   /**
@@ -231,13 +268,9 @@ export class Model {
    */
   private async trunkTile(input: OneHotBatch, s: number, e: number, result: Record<string, TensorData>): Promise<void> {
     const { batch, length } = input;
-    const halo = this.arch.trunkHaloBp;
-    const ts = Math.max(0, s - halo);
-    const te = Math.min(length, e + halo);
+    const { ts, te } = this.tileExtent(s, e, length);
     const tileLen = te - ts;
-    const tile = new Float32Array(batch * tileLen * 4);
-    for (let b = 0; b < batch; b++) tile.set(input.data.subarray((b * length + ts) * 4, (b * length + te) * 4), b * tileLen * 4);
-    const r = await this.runTrunk(tile, batch, tileLen);
+    const r = await this.runTrunk(this.tileInput(input, ts, te), batch, tileLen);
     for (const { name, resolution } of this.arch.trunkOutputs) {
       const t = r[name]!;
       const channels = t.dims[2]!;
@@ -285,6 +318,96 @@ export class Model {
     const batch = Array.isArray(input) ? Model.encode(input) : input;
     this.checkLength(batch.length);
     return this.head(await this.trunk(batch), batch.length, opts);
+  }
+
+  /**
+   * Input gradients of an objective on one head's predictions (see `Objective`): per sequence the
+   * objective's value and d objective[b] / d input[b, position, base] as [B, L, 4] (sequences do not
+   * interact, so this is also the gradient of the batch sum). The head's backward runs once on the
+   * whole window; the trunk's backward runs on the forward's tiles, each tile's core cotangent giving
+   * its input gradient, halo overlaps summed, so memory stays that of one tile. The backward sessions
+   * are made on the first call (forward-only use never builds them).
+   */
+  async inputGradients(batch: OneHotBatch, objective: Objective): Promise<InputGradients> {
+    const { length } = batch;
+    this.checkLength(length);
+    const bins = this.outputBins(length);
+    checkObjective(this.arch, objective, bins);
+    const log = objective.logPseudocount !== undefined;
+    const headId = headBackwardId(objective.head, log);
+    await this.backwardSession(headId, 'head', (c) => buildHeadBackward(this.arch, c, objective.head, log));
+    await this.backwardSession('trunk_grad', 'trunk', (c) => buildTrunkBackward(this.arch, c));
+
+    const { start, end } = this.arch.cropRange(length);
+    const outputs = this.arch.trunkOutputs;
+    const headOut = await this.engine.run(
+      headId,
+      {
+        ...(await this.trunk(batch)),
+        ...this.positionFeeds(length),
+        crop: { dtype: 'int64', dims: [2], data: BigInt64Array.from([BigInt(start), BigInt(end)]) },
+        ...objectiveFeeds(objective, this.arch.tracks(objective.head), bins),
+      },
+      ['objective', ...outputs.map((o) => gradName(o.name))],
+    );
+
+    const grad = new Float32Array(batch.batch * length * 4);
+    for (const { s, e } of this.tiles(length)) {
+      const { ts, te } = this.tileExtent(s, e, length);
+      const tileLen = te - ts;
+      const feeds: Record<string, TensorData> = { dna: { dtype: 'float32', dims: [batch.batch, tileLen, 4], data: this.tileInput(batch, ts, te) } };
+      for (const { name, resolution, channels } of outputs) {
+        const full = headOut[gradName(name)]!.data as Float32Array;
+        const positions = length / resolution;
+        const tilePositions = tileLen / resolution;
+        const cotangent = new Float32Array(batch.batch * tilePositions * channels);
+        const skip = (s - ts) / resolution;
+        const keep = (e - s) / resolution;
+        for (let b = 0; b < batch.batch; b++) {
+          const from = (b * positions + s / resolution) * channels;
+          cotangent.set(full.subarray(from, from + keep * channels), (b * tilePositions + skip) * channels);
+        }
+        feeds[gradName(name)] = { dtype: 'float32', dims: [batch.batch, tilePositions, channels], data: cotangent };
+      }
+      const tileGrad = (await this.engine.run('trunk_grad', feeds, ['grad_dna'])).grad_dna!.data as Float32Array;
+      for (let b = 0; b < batch.batch; b++) {
+        const into = (b * length + ts) * 4;
+        const from = b * tileLen * 4;
+        for (let i = 0; i < tileLen * 4; i++) grad[into + i]! += tileGrad[from + i]!;
+      }
+    }
+    return { objective: headOut.objective!.data as Float32Array, grad };
+  }
+
+  /**
+   * Makes a backward session once: the part's weights are packed again into their own blob (the
+   * forward's blob was dropped after its session was made), the graph built, the blob dropped.
+   */
+  private backwardSession(id: string, part: SessionPart, build: (c: LayerContext) => void): Promise<void> {
+    let made = this.backwardSessions.get(id);
+    if (!made) {
+      made = (async () => {
+        const layout = this.options.layout ?? '2d';
+        const names = Model.weightParts(this.arch, layout).find((p) => p.id === part)!.names;
+        const handedOver = names.find((n) => {
+          const src = this.weights.entries.get(n)?.source;
+          return src?.kind === 'bytes' && src.bytes.byteLength === 0 && this.weights.shape(n).every((d) => d > 0);
+        });
+        if (handedOver) throw new Error(`${this.source}: in-memory weights were handed to the engine; gradients need weights it can read again (a file, or unpacked arrays)`);
+        const { spec, offsets } = this.weights.pack(names);
+        const graph = new Graph(`${this.arch.kind}_${id}`);
+        build(new LayerContext(graph, (n) => offsets.get(n), this.weights.shapes(), layout, id));
+        await this.engine.loadBlob(id, spec);
+        try {
+          await this.engine.createSession(id, graph.toModel(), [id]);
+        } finally {
+          await this.engine.dropBlob(id);
+        }
+      })();
+      made.catch(() => this.backwardSessions.delete(id));
+      this.backwardSessions.set(id, made);
+    }
+    return made;
   }
 
   async close(): Promise<void> {

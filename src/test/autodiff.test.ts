@@ -1,0 +1,412 @@
+/**
+ * Every vector–Jacobian rule of src/engine/autodiff.ts against central finite differences, on small
+ * random graphs with random shapes and attributes (fast-check). For a graph y = F(x₁…xₙ) and a random
+ * cotangent s, the rules give gᵢ = ∂<s, y>/∂xᵢ; for random directions vᵢ the directional derivative
+ *   Σᵢ <gᵢ, vᵢ>  must equal  (f(x + h v) − f(x − h v)) / 2h,   f = <s, y>  (summed in float64 in JS).
+ *
+ * Precision and tolerances (why each is what it is):
+ * - float64 graphs (ops ONNX Runtime runs in double): h = 1e-4, so the truncation error is
+ *   O(h²·f''') ≈ 1e-8 for these O(1) values and the round-off ≈ 1e-16·|f|/h ≈ 1e-12; tolerance
+ *   1e-6·(1 + scale), scale = Σ|s·y| + Σ|g·v| (the size of the terms being compared).
+ * - float32 graphs: ORT has no double Conv/ConvTranspose. Conv is bilinear in (x, w), so f(x + h v)
+ *   is a quadratic in h and the central difference has no truncation error at all: we take h = 1 and
+ *   only float32 round-off remains, ≈ 6e-8 per term, accumulated over ≤ a few hundred terms ⇒ 1e-4·scale.
+ * - Softplus: ORT has no double kernel and it is not linear: h = 1e-2 in float32, truncation
+ *   h²/6·|f'''| ≲ 2e-6 and round-off ≈ 6e-8·|f|/h ≈ 1e-5 relative, so 1e-3·scale.
+ * - Kinks (Relu, MaxPool) are kept away from the step: inputs are at least 0.05 from 0, and MaxPool
+ *   inputs are distinct multiples of 0.01 (a step of 1e-4 cannot reorder them).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import * as ort from 'onnxruntime-node';
+import { Graph, type Value } from '../engine/graph.js';
+import { backward } from '../engine/autodiff.js';
+
+type Float = 'float32' | 'float64';
+
+interface CaseInput {
+  dims: number[];
+  /** Value generator: uniform in (-1, 1) by default. */
+  kind?: 'any' | 'positive' | 'awayFromZero' | 'large' | 'distinct';
+  /** Not differentiated (e.g. an index-like or fixed operand); still fed. */
+  fixed?: boolean;
+}
+
+interface Case {
+  name: string;
+  dtype: Float;
+  inputs: CaseInput[];
+  build: (g: Graph, xs: Value[]) => Value;
+  /** A smooth op ORT runs only in float32: finite-difference step and tolerance (see the header). */
+  float32Smooth?: boolean;
+}
+
+/** mulberry32: deterministic data from the fast-check seed. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function fill(input: CaseInput, rand: () => number): number[] {
+  const n = input.dims.reduce((a, b) => a * b, 1);
+  const u = () => rand() * 2 - 1;
+  switch (input.kind ?? 'any') {
+    case 'positive':
+      return Array.from({ length: n }, () => 0.5 + rand());
+    case 'awayFromZero':
+      return Array.from({ length: n }, () => {
+        const v = u();
+        return Math.sign(v || 1) * (0.05 + Math.abs(v));
+      });
+    case 'large':
+      return Array.from({ length: n }, () => {
+        const v = u();
+        return Math.sign(v || 1) * (0.5 + Math.abs(v));
+      });
+    case 'distinct': {
+      const values = Array.from({ length: n }, (_, i) => (i - n / 2) * 0.01);
+      for (let i = n - 1; i > 0; i--) {
+        const j = Math.floor(rand() * (i + 1));
+        [values[i], values[j]] = [values[j]!, values[i]!];
+      }
+      return values;
+    }
+    default:
+      return Array.from({ length: n }, u);
+  }
+}
+
+const tensor = (dtype: Float, dims: number[], data: number[]) =>
+  new ort.Tensor(dtype, dtype === 'float32' ? Float32Array.from(data) : Float64Array.from(data), dims);
+
+async function session(g: Graph): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(g.toModel(), { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'disabled', logSeverityLevel: 3 });
+}
+
+function declare(g: Graph, c: Case): Value[] {
+  return c.inputs.map((inp, i) => g.input(`x${i}`, c.dtype, inp.dims));
+}
+
+/** Checks the rules of one case against finite differences along three random directions. */
+async function check(c: Case, seed: number): Promise<void> {
+  const rand = rng(seed);
+  const data = c.inputs.map((inp) => fill(inp, rand));
+  const feeds = (values: number[][]) => Object.fromEntries(values.map((d, i) => [`x${i}`, tensor(c.dtype, c.inputs[i]!.dims, d)]));
+
+  // Forward graph: the output and its shape.
+  const fg = new Graph('forward');
+  fg.output(c.build(fg, declare(fg, c)), 'y', c.dtype, []);
+  const forward = await session(fg);
+  const y0 = (await forward.run(feeds(data))).y!;
+  const seedData = Array.from({ length: y0.data.length }, () => rand() * 2 - 1);
+
+  // Backward graph: gradients of <seed, y> w.r.t. the differentiable inputs.
+  const bg = new Graph('backward');
+  const xs = declare(bg, c);
+  const y = c.build(bg, xs);
+  const s = bg.input('seed', c.dtype, [...y0.dims]);
+  const wrtIdx = c.inputs.map((inp, i) => (inp.fixed ? -1 : i)).filter((i) => i >= 0);
+  const grads = backward(bg, y, wrtIdx.map((i) => xs[i]!), { seed: s, dtype: c.dtype });
+  grads.forEach((gv, k) => bg.output(gv, `g${k}`, c.dtype, []));
+  const back = await session(bg);
+  const out = await back.run({ ...feeds(data), seed: tensor(c.dtype, [...y0.dims], seedData) });
+  wrtIdx.forEach((i, k) => assert.deepEqual([...out[`g${k}`]!.dims], c.inputs[i]!.dims, `${c.name}: gradient ${k} has the shape of its input`));
+
+  const [h, tol] = c.float32Smooth ? [1e-2, 1e-3] : c.dtype === 'float32' ? [1, 1e-4] : [1e-4, 1e-6];
+  const f = async (values: number[][]) => {
+    const r = (await forward.run(feeds(values))).y!.data as Float32Array | Float64Array;
+    let sum = 0;
+    let mag = 0;
+    for (let j = 0; j < r.length; j++) {
+      sum += seedData[j]! * r[j]!;
+      mag += Math.abs(seedData[j]! * r[j]!);
+    }
+    return { sum, mag };
+  };
+  for (let d = 0; d < 3; d++) {
+    const dirs = data.map((x, i) => (c.inputs[i]!.fixed ? x.map(() => 0) : x.map(() => rand() * 2 - 1)));
+    const plus = await f(data.map((x, i) => x.map((v, j) => v + h * dirs[i]![j]!)));
+    const minus = await f(data.map((x, i) => x.map((v, j) => v - h * dirs[i]![j]!)));
+    const fd = (plus.sum - minus.sum) / (2 * h);
+    let analytic = 0;
+    let gmag = 0;
+    wrtIdx.forEach((i, k) => {
+      const gdata = out[`g${k}`]!.data as Float32Array | Float64Array;
+      for (let j = 0; j < gdata.length; j++) {
+        analytic += gdata[j]! * dirs[i]![j]!;
+        gmag += Math.abs(gdata[j]! * dirs[i]![j]!);
+      }
+    });
+    const scale = 1 + plus.mag + gmag;
+    assert.ok(Math.abs(fd - analytic) <= tol * scale, `${c.name}: finite difference ${fd} vs gradient ${analytic} (direction ${d}, scale ${scale.toFixed(2)})`);
+  }
+  await forward.release();
+  await back.release();
+}
+
+/** Runs `runs` random cases of one family. */
+async function property<T>(arb: fc.Arbitrary<T>, make: (t: T) => Case, runs = 12): Promise<void> {
+  try {
+    await fc.assert(
+      fc.asyncProperty(arb, fc.integer({ min: 1, max: 2 ** 31 - 1 }), async (t, seed) => check(make(t), seed)),
+      { numRuns: runs },
+    );
+  } catch (e) {
+    // fast-check keeps the failing assertion in `cause`; show it beside the counterexample.
+    const cause = e instanceof Error && e.cause instanceof Error ? `\n${e.cause.message}` : '';
+    throw new Error(`${e instanceof Error ? e.message : String(e)}${cause}`);
+  }
+}
+
+const dims = (rank: number, max = 4) => fc.array(fc.integer({ min: 1, max }), { minLength: rank, maxLength: rank });
+const anyRank = (min: number, max: number, size = 4) => fc.integer({ min, max }).chain((r) => dims(r, size));
+
+/** Two shapes that broadcast together: b drops leading axes and sets some axes to 1. */
+const broadcastPair = anyRank(1, 4).chain((a) =>
+  fc.tuple(fc.constant(a), fc.integer({ min: 0, max: a.length - 1 }), fc.array(fc.boolean(), { minLength: a.length, maxLength: a.length }), fc.boolean()),
+).map(([a, drop, ones, swap]) => {
+  const b = a.slice(drop).map((d, i) => (ones[i + drop] ? 1 : d));
+  return swap ? [b, a] : [a, b];
+});
+
+test('autodiff: Add, Sub, Mul, Div with broadcasting', async () => {
+  for (const op of ['Add', 'Sub', 'Mul', 'Div']) {
+    await property(broadcastPair, ([a, b]) => ({
+      name: op,
+      dtype: 'float64',
+      inputs: [{ dims: a! }, { dims: b!, kind: op === 'Div' ? 'large' : 'any' }],
+      build: (g, [x, y]) => g.op(op, [x!, y!]),
+    }), 8);
+  }
+});
+
+test('autodiff: unary ops (Relu, Sigmoid, Tanh, Softplus, Sqrt, Exp, Log, Neg, Identity)', async () => {
+  const ops: [string, CaseInput['kind'], Float][] = [
+    ['Relu', 'awayFromZero', 'float64'], ['Sigmoid', 'any', 'float64'], ['Tanh', 'any', 'float64'],
+    ['Softplus', 'any', 'float32'], ['Sqrt', 'positive', 'float64'], ['Exp', 'any', 'float64'],
+    ['Log', 'positive', 'float64'], ['Neg', 'any', 'float64'], ['Identity', 'any', 'float64'],
+  ];
+  for (const [op, kind, dtype] of ops) {
+    await property(anyRank(1, 3), (d) => ({ name: op, dtype, inputs: [{ dims: d, kind }], build: (g, [x]) => g.op(op, [x!]), float32Smooth: dtype === 'float32' }), 4);
+  }
+});
+
+test('autodiff: Softmax over a random axis', async () => {
+  await property(anyRank(1, 4).chain((d) => fc.tuple(fc.constant(d), fc.integer({ min: -d.length, max: d.length - 1 }))), ([d, axis]) => ({
+    name: 'Softmax',
+    dtype: 'float64',
+    inputs: [{ dims: d }],
+    build: (g, [x]) => g.op('Softmax', [x!], { axis }),
+  }));
+});
+
+test('autodiff: LayerNormalization (input, scale, bias) over trailing axes', async () => {
+  await property(anyRank(1, 3).chain((d) => fc.tuple(fc.constant(d.map((v) => v + 1)), fc.integer({ min: 0, max: d.length - 1 }))), ([d, axis]) => ({
+    name: 'LayerNormalization',
+    dtype: 'float64',
+    inputs: [{ dims: d }, { dims: d.slice(axis) }, { dims: d.slice(axis) }],
+    build: (g, [x, s, b]) => g.op('LayerNormalization', [x!, s!, b!], { axis, epsilon: { float: 1e-3 } }),
+  }));
+});
+
+test('autodiff: BatchNormalization (inference) w.r.t. input, scale, bias, mean and variance', async () => {
+  await property(fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 4 }), anyRank(0, 2)), ([b, ch, rest]) => ({
+    name: 'BatchNormalization',
+    dtype: 'float64',
+    inputs: [{ dims: [b, ch, ...rest] }, { dims: [ch] }, { dims: [ch] }, { dims: [ch] }, { dims: [ch], kind: 'positive' }],
+    build: (g, [x, s, bias, m, v]) => g.op('BatchNormalization', [x!, s!, bias!, m!, v!], { epsilon: { float: 1e-3 } }),
+  }));
+});
+
+test('autodiff: Gemm with transA/transB, alpha, beta and a broadcast C', async () => {
+  const arb = fc.tuple(dims(3, 4), fc.boolean(), fc.boolean(), fc.constantFrom(1, 0.5), fc.constantFrom(1, -2), fc.constantFrom('vector', 'matrix', 'row'));
+  await property(arb, ([[m, k, n], ta, tb, alpha, beta, cKind]) => ({
+    name: 'Gemm',
+    dtype: 'float64',
+    inputs: [{ dims: ta ? [k!, m!] : [m!, k!] }, { dims: tb ? [n!, k!] : [k!, n!] }, { dims: cKind === 'vector' ? [n!] : cKind === 'row' ? [1, n!] : [m!, n!] }],
+    build: (g, [a, b, c]) =>
+      g.op('Gemm', [a!, b!, c!], { transA: ta ? 1 : 0, transB: tb ? 1 : 0, ...(alpha !== 1 ? { alpha: { float: alpha } } : {}), ...(beta !== 1 ? { beta: { float: beta } } : {}) }),
+  }));
+});
+
+test('autodiff: batched MatMul with broadcast batch axes', async () => {
+  const arb = fc.tuple(dims(3, 4), anyRank(0, 3, 3), fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }));
+  await property(arb, ([[m, k, n], batch, ones]) => ({
+    name: 'MatMul',
+    dtype: 'float64',
+    inputs: [{ dims: [...batch, m!, k!] }, { dims: [...batch.map((d, i) => (ones[i] ? 1 : d)), k!, n!] }],
+    build: (g, [a, b]) => g.op('MatMul', [a!, b!]),
+  }));
+});
+
+test('autodiff: Conv (1-D and height-1 2-D) w.r.t. input, weight and bias: kernel, dilation, padding, stride, groups', async () => {
+  const arb = fc.record({
+    twoD: fc.boolean(),
+    batch: fc.integer({ min: 1, max: 2 }),
+    groups: fc.integer({ min: 1, max: 3 }),
+    cin: fc.integer({ min: 1, max: 2 }),
+    cout: fc.integer({ min: 1, max: 2 }),
+    k: fc.integer({ min: 1, max: 5 }),
+    dilation: fc.integer({ min: 1, max: 2 }),
+    stride: fc.integer({ min: 1, max: 2 }),
+    padA: fc.integer({ min: 0, max: 4 }),
+    padB: fc.integer({ min: 0, max: 4 }),
+    extra: fc.integer({ min: 0, max: 6 }),
+    bias: fc.boolean(),
+  });
+  await property(arb, (p) => {
+    const span = p.dilation * (p.k - 1);
+    const padA = Math.min(p.padA, span);
+    const padB = Math.min(p.padB, span);
+    const length = Math.max(1, span + 1 - padA - padB) + p.extra;
+    const cin = p.cin * p.groups;
+    const cout = p.cout * p.groups;
+    const h = p.twoD ? [1] : [];
+    const inputs: CaseInput[] = [{ dims: [p.batch, cin, ...h, length] }, { dims: [cout, p.cin, ...h, p.k] }];
+    if (p.bias) inputs.push({ dims: [cout] });
+    return {
+      name: 'Conv',
+      dtype: 'float32',
+      inputs,
+      build: (g, xs) =>
+        g.op('Conv', xs, {
+          kernel_shape: [...h, p.k],
+          pads: p.twoD ? [0, padA, 0, padB] : [padA, padB],
+          dilations: [...h, p.dilation],
+          strides: [...h, p.stride],
+          group: p.groups,
+        }),
+    };
+  }, 25);
+});
+
+test('autodiff: MaxPool (pairs as in Borzoi, and overlapping windows)', async () => {
+  const arb = fc.tuple(fc.boolean(), fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 5 }), fc.constantFrom([2, 2], [3, 1], [3, 2]));
+  await property(arb, ([twoD, b, c, n, [k, s]]) => {
+    const h = twoD ? [1] : [];
+    return {
+      name: 'MaxPool',
+      dtype: 'float64',
+      inputs: [{ dims: [b, c, ...h, n * 2 + k!], kind: 'distinct' }],
+      build: (g, [x]) => g.op('MaxPool', [x!], { kernel_shape: [...h, k!], strides: [...h, s!] }),
+    };
+  });
+});
+
+test('autodiff: MaxPool ties send the gradient to the first maximum (as PyTorch)', async () => {
+  const g = new Graph('ties');
+  const x = g.input('x', 'float32', [1, 1, 4]);
+  const y = g.op('MaxPool', [x], { kernel_shape: [2], strides: [2] });
+  const [gx] = backward(g, y, [x]);
+  g.output(gx!, 'gx', 'float32', [1, 1, 4]);
+  const s = await session(g);
+  const out = await s.run({ x: new ort.Tensor('float32', Float32Array.from([3, 3, -1, -1]), [1, 1, 4]) });
+  assert.deepEqual([...(out.gx!.data as Float32Array)], [1, 0, 1, 0]);
+});
+
+test('autodiff: Reshape, Transpose, Squeeze, Unsqueeze, Flatten, Expand', async () => {
+  await property(anyRank(2, 4).chain((d) => fc.tuple(fc.constant(d), fc.shuffledSubarray(d.map((_, i) => i), { minLength: d.length, maxLength: d.length }))), ([d, perm]) => ({
+    name: 'shape ops',
+    dtype: 'float64',
+    inputs: [{ dims: d }],
+    build: (g, [x]) => {
+      const t = g.op('Transpose', [x!], { perm });
+      const u = g.op('Unsqueeze', [t, g.ints([0, -1])]);
+      const r = g.op('Reshape', [u, g.ints([0, -1])]);
+      const sq = g.op('Squeeze', [g.op('Unsqueeze', [r, g.ints([1])]), g.ints([1])]);
+      const e = g.op('Expand', [g.op('Unsqueeze', [sq, g.ints([1])]), g.ints([1, 3, 1])]);
+      return g.op('Mul', [g.op('Flatten', [e], { axis: 1 }), g.op('Flatten', [e], { axis: 1 })]);
+    },
+  }));
+});
+
+test('autodiff: Slice with negative, clamped and run-time starts', async () => {
+  const arb = anyRank(1, 3, 6).chain((d) =>
+    fc.tuple(fc.constant(d), fc.integer({ min: 0, max: d.length - 1 }), fc.integer({ min: -8, max: 8 }), fc.integer({ min: -8, max: 8 }), fc.boolean()),
+  );
+  await property(arb, ([d, axis, start, end, negativeAxis]) => ({
+    name: 'Slice',
+    dtype: 'float64',
+    inputs: [{ dims: d }],
+    build: (g, [x]) => {
+      // The start is computed at run time (as attention's row chunks are), the end is a constant.
+      const runtimeStart = g.op('Sub', [g.op('Shape', [x!], { start: axis, end: axis + 1 }), g.ints([d[axis]! - start])]);
+      const sliced = g.op('Slice', [x!, runtimeStart, g.ints([end]), g.ints([negativeAxis ? axis - d.length : axis])]);
+      return g.op('Concat', [sliced, g.op('Slice', [x!, g.ints([0]), g.ints([1]), g.ints([axis])])], { axis });
+    },
+  }));
+});
+
+test('autodiff: Pad (constant) and Concat / Split along a random axis', async () => {
+  const arb = anyRank(1, 4).chain((d) => fc.tuple(fc.constant(d), fc.integer({ min: 0, max: d.length - 1 }), fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 2 * d.length, maxLength: 2 * d.length })));
+  await property(arb, ([d, axis, pads]) => ({
+    name: 'Pad/Concat/Split',
+    dtype: 'float64',
+    inputs: [{ dims: d }, { dims: d.map((v, i) => (i === axis ? v + 1 : v)) }],
+    build: (g, [x, y]) => {
+      const padded = g.op('Pad', [x!, g.ints(pads)]);
+      const joined = g.op('Concat', [x!, y!, x!], { axis: axis - d.length });
+      const [, second] = g.opMulti('Split', [joined, g.ints([d[axis]!, 2 * d[axis]! + 1])], 2, { axis });
+      return g.op('Concat', [g.op('Reshape', [padded, g.ints([-1])]), g.op('Reshape', [g.op('Mul', [second!, second!]), g.ints([-1])])], { axis: 0 });
+    },
+  }));
+});
+
+test('autodiff: ReduceSum and ReduceMean over random axes, with and without keepdims', async () => {
+  const arb = anyRank(1, 4).chain((d) => fc.tuple(fc.constant(d), fc.subarray(d.map((_, i) => i)), fc.constantFrom(0, 1), fc.boolean()));
+  await property(arb, ([d, axes, keepdims, mean]) => ({
+    name: mean ? 'ReduceMean' : 'ReduceSum',
+    dtype: 'float64',
+    inputs: [{ dims: d }],
+    build: (g, [x]) => {
+      const sq = g.op('Mul', [x!, x!]);
+      if (mean) return g.op('ReduceMean', [sq], axes.length ? { axes, keepdims } : { keepdims });
+      return axes.length ? g.op('ReduceSum', [sq, g.ints(axes)], { keepdims }) : g.op('ReduceSum', [sq], { keepdims });
+    },
+  }));
+});
+
+test('autodiff: Where (both branches) and a value used by several consumers', async () => {
+  await property(anyRank(1, 3), (d) => ({
+    name: 'Where',
+    dtype: 'float64',
+    inputs: [{ dims: d, kind: 'awayFromZero' }, { dims: d }],
+    build: (g, [x, y]) => {
+      const cond = g.op('Greater', [x!, g.constant('float64', [], [0])]);
+      return g.op('Add', [g.op('Where', [cond, g.op('Mul', [x!, y!]), y!]), g.op('Mul', [x!, x!])]);
+    },
+  }), 6);
+});
+
+test('autodiff: gradients w.r.t. initializers (parameters), and zeros for an unused wrt', async () => {
+  const g = new Graph('params');
+  const x = g.input('x', 'float32', [2, 3]);
+  const w = g.floats('w', [4, 3], [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+  const b = g.floats('b', [4], [0.5, -0.5, 1, -1]);
+  const unused = g.floats('unused', [2], [1, 1]);
+  const y = g.op('Gemm', [x, w, b], { transB: 1 });
+  const [gw, gb, gu] = backward(g, y, [w, b, unused]);
+  g.output(gw!, 'gw', 'float32', [4, 3]);
+  g.output(gb!, 'gb', 'float32', [4]);
+  g.output(gu!, 'gu', 'float32', [2]);
+  const s = await session(g);
+  const out = await s.run({ x: new ort.Tensor('float32', Float32Array.from([1, 2, 3, 4, 5, 6]), [2, 3]) });
+  // d Σ y / d w[o, i] = Σ_b x[b, i]; d Σ y / d b[o] = batch size.
+  assert.deepEqual([...(out.gw!.data as Float32Array)], [5, 7, 9, 5, 7, 9, 5, 7, 9, 5, 7, 9]);
+  assert.deepEqual([...(out.gb!.data as Float32Array)], [2, 2, 2, 2]);
+  assert.deepEqual([...(out.gu!.data as Float32Array)], [0, 0]);
+});
+
+test('autodiff: an op without a rule is refused by name', () => {
+  const g = new Graph('norule');
+  const x = g.input('x', 'float32', [3]);
+  const y = g.op('Cos', [x]);
+  assert.throws(() => backward(g, y, [x]), /no gradient rule for Cos/);
+});

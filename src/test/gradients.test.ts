@@ -1,0 +1,166 @@
+/**
+ * Model.inputGradients against each fixture's grads.safetensors (see its GRADS.md), untiled and tiled.
+ * Tolerances are GRADS.md's suggested ones (10× the reference's own float32-vs-float64 spread):
+ *   objective vs objective_f64: enformer 6e-6, borzoi 2e-6, flashzoi 3e-6
+ *   grad vs grad_x_f64:         enformer 2e-3 (one transformer-MLP ReLU sits within float32
+ *                                round-off of its kink), borzoi 8e-6, flashzoi 1e-5
+ *   grad × input, centred grad × input vs the float32 tensors: twice the table's atol (two float32
+ *   computations, each up to the spread from float64): enformer 4e-3, borzoi 1.2e-5/1.4e-5, flashzoi 1.4e-5
+ * Tiled and untiled gradients agree to 1e-5 relative to max|grad| (observed ≤ 1.4e-6): the tiles are
+ * exact (halo covers the receptive field), but float32 convolutions on a tile and on the whole window
+ * round differently (the forward trunk differs by ~1e-7), and the backward compounds it through every
+ * layer; 1e-5 is still far inside the fixture tolerances above (≥ 5e-5 relative).
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { loadModel } from '../models/load.js';
+import { Model, type Objective } from '../models/model.js';
+import { SafetensorsFile } from '../weights/safetensors.js';
+import { assertClose, fixture, readRef, skipUnless } from './fixtures.js';
+
+interface Tolerances {
+  objective: number;
+  grad: number;
+  gradTimesInput: number;
+  centred: number;
+}
+
+const SETS: Record<string, Tolerances> = {
+  'enformer-small': { objective: 6e-6, grad: 2e-3, gradTimesInput: 4e-3, centred: 4e-3 },
+  'borzoi-small': { objective: 2e-6, grad: 8e-6, gradTimesInput: 1.2e-5, centred: 1.4e-5 },
+  'flashzoi-small': { objective: 3e-6, grad: 1e-5, gradTimesInput: 1.4e-5, centred: 1.4e-5 },
+};
+
+/** Σ_k grad·x and Σ_k (grad − mean_j grad)·x per position (GRADS.md's two contribution scores). */
+function scores(grad: Float32Array, x: Float32Array): { times: Float64Array; centred: Float64Array } {
+  const n = x.length / 4;
+  const times = new Float64Array(n);
+  const centred = new Float64Array(n);
+  for (let p = 0; p < n; p++) {
+    let mean = 0;
+    for (let k = 0; k < 4; k++) mean += grad[p * 4 + k]! / 4;
+    for (let k = 0; k < 4; k++) {
+      times[p]! += grad[p * 4 + k]! * x[p * 4 + k]!;
+      centred[p]! += (grad[p * 4 + k]! - mean) * x[p * 4 + k]!;
+    }
+  }
+  return { times, centred };
+}
+
+function maxAbs(a: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]!));
+  return m;
+}
+
+for (const [name, tol] of Object.entries(SETS)) {
+  const skip = skipUnless(name);
+  let untiled: Model;
+  let tiled: Model;
+  let grads: SafetensorsFile;
+  let x: { data: Float32Array; batch: number; length: number };
+  let objective: Objective;
+
+  before(async () => {
+    if (skip) return;
+    const dir = fixture(name)!;
+    untiled = await loadModel(dir, { tileLength: 0, threads: 2 });
+    tiled = await loadModel(dir, { tileLength: 1024, threads: 2 });
+    grads = await SafetensorsFile.open(join(dir, 'grads.safetensors'));
+    const inputs = await SafetensorsFile.open(join(dir, 'inputs.safetensors'));
+    const [batch, length] = inputs.tensors.get('x')!.shape as [number, number];
+    x = { data: inputs.readFloat32('x'), batch, length };
+    const ints = (n: string) => Array.from(new BigInt64Array(grads.readBytes(n).buffer), Number);
+    const [b0, b1] = ints('objective_bins') as [number, number];
+    const track = ints('objective_track')[0]!;
+    objective = { head: 'human', tracks: [track], bins: Array.from({ length: b1 - b0 }, (_, i) => b0 + i), aggregate: 'mean' };
+  });
+
+  after(async () => {
+    await untiled?.close();
+    await tiled?.close();
+  });
+
+  test(`${name}: inputGradients reproduces grads.safetensors (untiled and tiled)`, { skip }, async () => {
+    const a = await untiled.inputGradients(x, objective);
+    const b = await tiled.inputGradients(x, objective);
+    for (const [label, r] of [['untiled', a], ['tiled', b]] as const) {
+      assertClose(r.objective, readRef(grads, 'objective_f64'), { atol: tol.objective }, `${name} ${label} objective`);
+      assertClose(r.grad, readRef(grads, 'grad_x_f64'), { atol: tol.grad }, `${name} ${label} grad`);
+      const s = scores(r.grad, x.data);
+      assertClose(s.times, readRef(grads, 'grad_times_input'), { atol: tol.gradTimesInput }, `${name} ${label} grad_times_input`);
+      assertClose(s.centred, readRef(grads, 'grad_centered_times_input'), { atol: tol.centred }, `${name} ${label} grad_centered_times_input`);
+    }
+    assertClose(b.grad, a.grad, { atol: 1e-5 * maxAbs(a.grad) }, `${name} tiled vs untiled grad`);
+  });
+}
+
+/**
+ * A length, batch and objective the fixture does not have: a random 3-sequence batch of 6,144 bp
+ * (with an N run), two tracks, a sum over 6 off-centre bins, log(x + 1). Checks tiled == untiled, and
+ * the gradient against central differences of the forward for a few entries. The forward is float32,
+ * so the step is h = 1e-2 (one-hot inputs are O(1)): truncation h²/6·|f'''| and round-off
+ * ~6e-8·|f|/h ≈ 6e-6·|f| bound the error; 2e-3·max(|grad|, |objective|) covers both with room.
+ */
+test('enformer-small: another length, batch and objective; tiled == untiled; finite differences', { skip: skipUnless('enformer-small') }, async () => {
+  const dir = fixture('enformer-small')!;
+  const untiled = await loadModel(dir, { tileLength: 0, threads: 2 });
+  const tiled = await loadModel(dir, { tileLength: 2048, threads: 2 });
+  try {
+    let s = 7;
+    const seq = () =>
+      Array.from({ length: 6144 }, (_, i) => {
+        s = (s * 1103515245 + 12345) >>> 0;
+        return i >= 2000 && i < 2100 ? 'N' : 'ACGT'[(s >>> 16) & 3];
+      }).join('');
+    const batch = Model.encode([seq(), seq(), seq()]);
+    const bins = untiled.outputBins(batch.length);
+    const objective: Objective = { head: 'mouse', tracks: [0, 3], bins: [3, 4, 5, 6, 7, bins - 1], aggregate: 'sum', logPseudocount: 1 };
+    const a = await untiled.inputGradients(batch, objective);
+    const b = await tiled.inputGradients(batch, objective);
+    const scale = maxAbs(a.grad);
+    assertClose(b.objective, a.objective, { atol: 1e-6 }, 'tiled vs untiled objective');
+    assertClose(b.grad, a.grad, { atol: 1e-5 * scale }, 'tiled vs untiled grad');
+
+    const f = async (data: Float32Array) => {
+      const p = await untiled.predict({ ...batch, data });
+      const h = p.heads.mouse!;
+      const [, T, C] = h.shape;
+      return Array.from({ length: batch.batch }, (_, q) => {
+        const per = objective.tracks.map((t) => Math.log(objective.bins.reduce((acc, bin) => acc + h.data[(q * T + bin) * C + t]!, 0) + 1));
+        return per.reduce((x1, x2) => x1 + x2, 0) / per.length;
+      });
+    };
+    const base = await f(batch.data);
+    assertClose(a.objective, base, { atol: 1e-5 }, 'objective vs the forward');
+    const h = 1e-2;
+    for (const [q, pos, k] of [[0, 3000, 2], [1, 1500, 0], [2, 2050, 1], [2, 5800, 3]] as const) {
+      const at = (q * batch.length + pos) * 4 + k;
+      const plus = batch.data.slice();
+      plus[at]! += h;
+      const minus = batch.data.slice();
+      minus[at]! -= h;
+      const fd = ((await f(plus))[q]! - (await f(minus))[q]!) / (2 * h);
+      const tolerance = 2e-3 * Math.max(scale, Math.abs(base[q]!));
+      assert.ok(Math.abs(fd - a.grad[at]!) <= tolerance, `finite difference at [${q}, ${pos}, ${k}]: ${fd} vs gradient ${a.grad[at]} (tolerance ${tolerance})`);
+    }
+  } finally {
+    await untiled.close();
+    await tiled.close();
+  }
+});
+
+test('inputGradients: a bad objective is a one-line error naming it', { skip: skipUnless('enformer-small') }, async () => {
+  const model = await loadModel(fixture('enformer-small')!, { tileLength: 0, threads: 1 });
+  try {
+    const batch = Model.encode(['A'.repeat(4096)]);
+    const base: Objective = { head: 'human', tracks: [0], bins: [0], aggregate: 'mean' };
+    await assert.rejects(model.inputGradients(batch, { ...base, tracks: [12] }), /objective: track 12 is outside head 'human' \(12 tracks\)/);
+    await assert.rejects(model.inputGradients(batch, { ...base, bins: [32] }), /objective: bin 32 is outside the 32 output bins/);
+    await assert.rejects(model.inputGradients(batch, { ...base, head: 'fly' }), /no head named 'fly'/);
+    await assert.rejects(model.inputGradients(batch, { ...base, bins: [] }), /objective: no bins selected/);
+  } finally {
+    await model.close();
+  }
+});

@@ -2,6 +2,7 @@
  * Full-size forward benchmark with random weights generated in memory (nothing downloaded or stored).
  *   npm run bench -- enformer|borzoi|flashzoi [--runs 3] [--threads N] [--layout 2d|1d] [--tile-length BP] [--length BP]
  *   npm run bench -- variants [MODEL] [--variants 2]   (SNV scoring: brute force vs incremental)
+ *   npm run bench -- ism [MODEL] [--substitutions 32] [--batch-size 4] [--brute 32]   (ISM: incremental vs brute force)
  * Prints seconds per sequence (median of the timed runs after one warm-up), the FLOP count from the
  * config, effective GFLOP/s, peak RSS, and a final machine-readable RESULT line.
  */
@@ -14,6 +15,7 @@ import { Model } from '../models/model.js';
 import { WeightSet } from '../weights/weight-set.js';
 import type { ConvLayout } from '../models/layers.js';
 import { benchVariants } from './variants.js';
+import { benchIsm } from './ism.js';
 
 interface BenchModel {
   arch: Architecture;
@@ -92,11 +94,14 @@ async function main(): Promise<void> {
       length: { type: 'string' },
       profile: { type: 'string' },
       variants: { type: 'string', default: '2' },
+      substitutions: { type: 'string', default: '32' },
+      'batch-size': { type: 'string', default: '4' },
+      brute: { type: 'string' },
     },
   });
-  const mode = positionals[0] === 'variants' ? 'variants' : 'forward';
+  const mode = positionals[0] === 'variants' || positionals[0] === 'ism' ? positionals[0] : 'forward';
   // `variants [MODEL]` scores SNVs on MODEL (default enformer); otherwise the argument is the model.
-  const name = (mode === 'variants' ? positionals[1] : positionals[0]) ?? 'enformer';
+  const name = (mode !== 'forward' ? positionals[1] : positionals[0]) ?? 'enformer';
   const make = MODELS[name];
   if (!make) throw new Error(`unknown model '${name}' (known: ${Object.keys(MODELS).join(', ')})`);
   const { arch, length: defaultLength, baselineModel } = make();
@@ -131,6 +136,15 @@ async function main(): Promise<void> {
     await model.close();
     console.log(`peak RSS: ${peakRssMb().toFixed(0)} MB`);
     console.log(`RESULT model=${name} mode=variants ${fields} peak_rss_mb=${peakRssMb().toFixed(0)}`);
+    return;
+  }
+
+  if (mode === 'ism') {
+    const count = Math.max(1, Number(values.substitutions));
+    const fields = await benchIsm(model, Model.encode([randomSequence(length, 42)]), count, Math.max(1, Number(values['batch-size'])), values.brute !== undefined ? Number(values.brute) : count);
+    await model.close();
+    console.log(`peak RSS: ${peakRssMb().toFixed(0)} MB`);
+    console.log(`RESULT model=${name} mode=ism ${fields} peak_rss_mb=${peakRssMb().toFixed(0)}`);
     return;
   }
 

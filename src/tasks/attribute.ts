@@ -10,17 +10,11 @@
  * forward position L − 1 − q, base 3 − k) and the runs are averaged, which is the gradient of the
  * ensemble-mean objective.
  */
-import { Model, type OneHotBatch } from '../models/model.js';
+import { Model } from '../models/model.js';
 import { batches } from './predict-fasta.js';
 import { RegionJobError } from './ensemble.js';
 import { forEachRun, runSequence, type AttributionOptions, type PreparedJob } from './attribution-runs.js';
 import { checkRecords, type SequenceRecord } from './ism.js';
-import type { Objective } from './objective.js';
-
-/** The gradient API of the model (Model.inputGradients). */
-interface GradientModel {
-  inputGradients(batch: OneHotBatch, objective: Objective): Promise<{ objective: Float32Array; grad: Float32Array }>;
-}
 
 export interface AttributeOptions extends AttributionOptions {
   /** Records per model run (default 1). */
@@ -101,7 +95,7 @@ export async function attributeRecords(records: SequenceRecord[], source: string
     async ({ model, shift, rc, objective }) => {
       for (const [start, end] of groups) {
         const input = Model.encode(records.slice(start, end).map((r) => runSequence(r.sequence, shift, rc)));
-        const g = await (model as unknown as GradientModel).inputGradients(input, objective);
+        const g = await model.inputGradients(input, objective);
         for (let j = 0; j < end - start; j++) {
           objSum[start + j] += g.objective[j]!;
           addForward(sum, (start + j) * length * 4, g.grad, j, length, shift, rc);

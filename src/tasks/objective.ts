@@ -11,19 +11,10 @@
  * twin of each track (`strand_pair`), so every run measures the same genomic quantity; the ensemble
  * objective is the mean of the runs' objectives (so its gradient is the mean of their gradients).
  */
+import type { Objective } from '../models/model.js';
 import type { Track } from '../formats/targets.js';
 
-/**
- * The model-level objective: per sequence, per track t, a_t = aggregate over `bins` of
- * head[b, bin, t]; optionally log(a_t + logPseudocount); the objective is the mean over tracks.
- */
-export interface Objective {
-  head: string;
-  tracks: number[];
-  bins: number[];
-  aggregate: 'mean' | 'sum';
-  logPseudocount?: number;
-}
+export type { Objective };
 
 export class ObjectiveError extends Error {}
 

@@ -13,6 +13,7 @@ import { SafetensorsFile } from '../weights/safetensors.js';
 import { assertClose, assertCliError, assertCliOk, fixture, runCli, skipUnless, tempDir } from './fixtures.js';
 import { randomGenome, writeFastaFai } from './genome-files.js';
 import { ismSummaries } from '../tasks/attribution-outputs.js';
+import { int64 } from './attribution-fixtures.js';
 
 const skip = skipUnless('enformer-small');
 const MODEL = fixture('enformer-small') ?? '';
@@ -23,7 +24,7 @@ let fasta = '';
 
 const path = (name: string) => join(tmp.dir, name);
 const run = (args: string[]) => runCli([...args, '--threads', '1', ...(args.includes('--genome') ? ['--window-length', '8192'] : [])], { SEQ2TRACK_CACHE: path('cache') });
-const int64 = (f: SafetensorsFile, n: string) => Array.from(new BigInt64Array(f.readBytes(n).slice().buffer), Number);
+
 
 function writeFasta(name: string, records: [string, string][]): string {
   writeFileSync(path(name), records.map(([n, s]) => `>${n}\n${s}\n`).join(''));

@@ -7,29 +7,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SafetensorsFile } from '../weights/safetensors.js';
 import { assertClose, fixturePath, skipUnless } from './fixtures.js';
-import { ismRecords, substitutionEffects, type SequenceRecord } from '../tasks/ism.js';
+import { ismRecords, substitutionEffects } from '../tasks/ism.js';
 import { loadModel } from '../models/load.js';
 import { Model } from '../models/model.js';
 import { runObjective } from '../tasks/objective.js';
 import { unnamedTracks } from '../formats/targets.js';
+import { fixtureRecords, gradsOf } from './attribution-fixtures.js';
 
 const ISM_ATOL: Record<string, number> = { 'enformer-small': 8e-6, 'borzoi-small': 5e-6, 'flashzoi-small': 5e-6 };
-
-export function fixtureRecords(name: string): SequenceRecord[] {
-  const seqs = JSON.parse(readFileSync(fixturePath(name, 'reference.json'), 'utf8')).inputs.sequences as string[];
-  return seqs.map((sequence, i) => ({ name: `seq${i + 1}`, sequence }));
-}
-
-export async function gradsOf(name: string) {
-  const g = await SafetensorsFile.open(fixturePath(name, 'grads.safetensors'));
-  const int = (n: string) => Array.from(new BigInt64Array(g.readBytes(n).slice().buffer), Number);
-  const bins = int('objective_bins');
-  return { file: g, bins: [bins[0]!, bins[1]! - 1] as [number, number], track: int('objective_track')[0]!, window: ((w) => [w[0]!, w[1]! - 1] as [number, number])(int('ism_window')), refBase: int('ism_ref_base') };
-}
 
 for (const name of Object.keys(ISM_ATOL)) {
   test(`ism: ${name} reproduces grads.safetensors ism (incremental, batched)`, { skip: skipUnless(name) }, async () => {

@@ -176,7 +176,7 @@ export async function runAttribute(args: AttributionArgs): Promise<void> {
         const positions = Array.from({ length: q - p + 1 }, (_, i) => w.start + p + i + 1);
         const bases = Array.from(w.sequence.slice(p, q + 1));
         const track = r.job.objective.tracks.map((t) => t.identifier).join(', ');
-        const spec = logoSpec({ positions, bases, values: r.gradXInput.subarray(p, q + 1), title: `grad × input, ${r.job.objective.head} ${track}, bins ${input.bins[0]}-${input.bins[1]}`, xTitle: `${w.chrom} (1-based)` });
+        const spec = logoSpec({ positions, bases, values: r.gradXInput.subarray(p, q + 1), title: `grad × input, ${track} (${r.job.objective.head} head), bins ${input.bins[0]}-${input.bins[1]}`, xTitle: `${w.chrom} (1-based)` });
         files.push(plotFile(args.plot, spec));
       }
       await ensureDir(args.out);
@@ -241,7 +241,7 @@ export async function runIsm(args: IsmArgs): Promise<void> {
           positions: Array.from({ length: n }, (_, i) => w.start + p + i + 1),
           refBase: r.refBase.subarray(i0, i0 + n),
           ism: r.ism.subarray(i0 * 4, (i0 + n) * 4),
-          title: `ISM, ${r.job.objective.head} ${r.job.objective.tracks.map((t) => t.identifier).join(', ')}, bins ${input.bins[0]}-${input.bins[1]}`,
+          title: `ISM, ${r.job.objective.tracks.map((t) => t.identifier).join(', ')} (${r.job.objective.head} head), bins ${input.bins[0]}-${input.bins[1]}`,
           xTitle: `${w.chrom} (1-based)`,
         });
         files.push(plotFile(args.plot, spec));

@@ -8,6 +8,9 @@ export { SafetensorsFile, writeSafetensors, type TensorInfo } from './weights/sa
 export { WeightSet, checkWeights, WeightsMismatchError } from './weights/weight-set.js';
 export { Engine, type EngineOptions } from './engine/engine.js';
 export { Graph } from './engine/graph.js';
+export { backward, AutodiffError, type BackwardOptions } from './engine/autodiff.js';
+export { ObjectiveError, type Objective } from './models/gradients.js';
+export type { InputGradients } from './models/model.js';
 export { readFasta, readFastaRecords, FastaError, type FastaRecord } from './genome/fasta.js';
 export { predictFasta, predictRecords, PredictInputError, type FastaPrediction, type PredictFastaOptions } from './tasks/predict-fasta.js';
 export { convertModel, readWeights, detectFormat, ConvertError, type ConvertOptions, type ConvertResult, type WeightsFormat } from './weights/convert.js';

@@ -3,6 +3,7 @@
  *   npm run bench -- enformer|borzoi|flashzoi [--runs 3] [--threads N] [--layout 2d|1d] [--tile-length BP] [--length BP]
  *   npm run bench -- variants [MODEL] [--variants 2]   (SNV scoring: brute force vs incremental)
  *   npm run bench -- ism [MODEL] [--substitutions 32] [--batch-size 4] [--brute 32]   (ISM: incremental vs brute force)
+ *   npm run bench -- gradients [--length BP]   (Enformer: forward vs input gradients, src/bench/gradients.ts)
  * Prints seconds per sequence (median of the timed runs after one warm-up), the FLOP count from the
  * config, effective GFLOP/s, peak RSS, and a final machine-readable RESULT line.
  */
@@ -16,6 +17,7 @@ import { WeightSet } from '../weights/weight-set.js';
 import type { ConvLayout } from '../models/layers.js';
 import { benchVariants } from './variants.js';
 import { benchIsm } from './ism.js';
+import { benchGradients } from './gradients.js';
 
 interface BenchModel {
   arch: Architecture;
@@ -99,6 +101,11 @@ async function main(): Promise<void> {
       brute: { type: 'string' },
     },
   });
+  if (positionals[0] === 'gradients') {
+    const { arch, length } = MODELS.enformer!();
+    const opt = (k: 'threads' | 'tile-length' | 'length') => (values[k] !== undefined ? Number(values[k]) : undefined);
+    return benchGradients({ name: 'enformer', arch, fill: randomFiller(1234), sequence: randomSequence(opt('length') ?? length, 42), threads: opt('threads'), tileLength: opt('tile-length'), layout: values.layout as ConvLayout });
+  }
   const mode = positionals[0] === 'variants' || positionals[0] === 'ism' ? positionals[0] : 'forward';
   // `variants [MODEL]` scores SNVs on MODEL (default enformer); otherwise the argument is the model.
   const name = (mode !== 'forward' ? positionals[1] : positionals[0]) ?? 'enformer';

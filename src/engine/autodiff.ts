@@ -50,6 +50,12 @@ const BROADCAST = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Where', 'Equal', 
 
 type Grads = (Value | undefined)[];
 
+/** A static dimension: a number, or a symbol (declared dim_param, or an expression of other symbols). */
+type Sym = number | string;
+
+/** Ops whose output has exactly their first input's shape. */
+const SAME_SHAPE = new Set(['Identity', 'Neg', 'Relu', 'Sigmoid', 'Tanh', 'Softplus', 'Sqrt', 'Exp', 'Log', 'Reciprocal', 'Abs', 'Softmax', 'LayerNormalization', 'BatchNormalization']);
+
 /**
  * Appends to `graph` the nodes computing d(Σ output)/d(wrt) — or d(Σ <seed, output>)/d(wrt) with
  * `opts.seed` — and returns the gradient values in `wrt` order. `wrt` may hold graph inputs,
@@ -68,6 +74,8 @@ class Differentiator {
   private producer = new Map<string, NodeSpec>();
   private indexed = 0;
   private ranks = new Map<string, number>();
+  private shapes = new Map<string, Sym[] | null>();
+  private freshSyms = 0;
   private lengths = new Map<string, number>();
 
   constructor(
@@ -113,7 +121,10 @@ class Differentiator {
         if (need[i] && gv) accumulate(name, gv);
       });
     }
-    return wrt.map((v) => grads.get(v.name) ?? this.g.op('Expand', [this.zero(), this.g.op('Shape', [v])]));
+    const result = wrt.map((v) => grads.get(v.name) ?? this.g.op('Expand', [this.zero(), this.g.op('Shape', [v])]));
+    // Shapes of forward activations are read right after they are made, not when the backward needs them.
+    this.g.hoist(nodes.length, new Set(['Shape', 'Size']));
+    return result;
   }
 
   // ---------------------------------------------------------------- static facts (ranks, constants)
@@ -178,6 +189,98 @@ class Differentiator {
     const nodes = this.g.nodeList;
     for (; this.indexed < nodes.length; this.indexed++) for (const o of nodes[this.indexed]!.outputs) this.producer.set(o, nodes[this.indexed]!);
     return this.producer.get(name);
+  }
+
+  /**
+   * Static shape of a value as far as it can be told (symbols for run-time dims; identical symbols
+   * are equal dims), or null. Only used to skip un-broadcasting where operand and result provably
+   * have one shape, which saves a copy of every large activation in the conv stacks.
+   */
+  shapeOf(name: string): Sym[] | null {
+    if (this.shapes.has(name)) return this.shapes.get(name)!;
+    let shape: Sym[] | null = null;
+    try {
+      shape = this.inferShape(name);
+    } catch {
+      shape = null;
+    }
+    this.shapes.set(name, shape);
+    return shape;
+  }
+
+  private inferShape(name: string): Sym[] | null {
+    const input = this.g.inputSpec(name);
+    if (input) return [...input.shape];
+    const init = this.g.initializerSpec(name);
+    if (init) return [...init.dims];
+    const n = this.producerOf(name);
+    if (!n) return null;
+    const op = n.opType;
+    const x = n.inputs[0] ? this.shapeOf(n.inputs[0]) : null;
+    if (SAME_SHAPE.has(op)) return x;
+    if (BROADCAST.has(op) && !['Equal', 'Greater', 'Less', 'GreaterOrEqual', 'LessOrEqual', 'And', 'Or'].includes(op)) {
+      const all = n.inputs.filter((i) => i !== '').map((i) => this.shapeOf(i));
+      if (all.some((sh) => sh === null)) return null;
+      const rank = Math.max(...all.map((sh) => sh!.length));
+      const out: Sym[] = [];
+      for (let d = 0; d < rank; d++) {
+        const dims = all.map((sh) => sh![sh!.length - rank + d]).filter((v): v is Sym => v !== undefined && v !== 1);
+        const distinct = [...new Set(dims)];
+        out.push(distinct.length === 0 ? 1 : distinct.length === 1 ? distinct[0]! : this.freshSym());
+      }
+      return out;
+    }
+    if (!x) return null;
+    switch (op) {
+      case 'Transpose': {
+        const perm = (n.attrs.perm as number[] | undefined) ?? x.map((_, i) => x.length - 1 - i);
+        return perm.map((p) => x[p]!);
+      }
+      case 'Unsqueeze': {
+        const r = x.length + this.constInts(n.inputs[1]!).length;
+        const axes = this.constInts(n.inputs[1]!).map((a) => (a < 0 ? a + r : a));
+        const out: Sym[] = [];
+        for (let i = 0, j = 0; i < r; i++) out.push(axes.includes(i) ? 1 : x[j++]!);
+        return out;
+      }
+      case 'Squeeze': {
+        const axes = this.constInts(n.inputs[1]!).map((a) => (a < 0 ? a + x.length : a));
+        return x.filter((_, i) => !axes.includes(i));
+      }
+      case 'Reshape': {
+        // Constant targets only; 0 copies a dim; -1 becomes a symbol named by what determines it.
+        const target = this.constInts(n.inputs[1]!);
+        return target.map((t, i) => (t === 0 ? x[i]! : t === -1 ? `reshape(${JSON.stringify(x)},${target.join(',')})` : t));
+      }
+      case 'ReduceSum':
+      case 'ReduceMean': {
+        const axes = this.reduceAxes(n) ?? x.map((_, i) => i);
+        const keep = (n.attrs.keepdims ?? 1) === 1;
+        return x.flatMap((d, i) => (axes.includes(i) ? (keep ? [1] : []) : [d]));
+      }
+      case 'Conv':
+      case 'MaxPool': {
+        const w = op === 'Conv' ? this.shapeOf(n.inputs[1]!) : null;
+        const spatial = x.length - 2;
+        const kernel = (n.attrs.kernel_shape as number[] | undefined) ?? w?.slice(2);
+        if (!kernel || kernel.some((k) => typeof k !== 'number')) return null;
+        const pads = (n.attrs.pads as number[] | undefined) ?? Array<number>(2 * spatial).fill(0);
+        const dil = (n.attrs.dilations as number[] | undefined) ?? Array<number>(spatial).fill(1);
+        const strides = (n.attrs.strides as number[] | undefined) ?? Array<number>(spatial).fill(1);
+        const dims = x.slice(2).map((d, i) => {
+          const shrink = dil[i]! * ((kernel[i] as number) - 1) - pads[i]! - pads[i + spatial]!;
+          if (strides[i] === 1 && shrink === 0) return d;
+          if (typeof d === 'number') return Math.floor((d - shrink - 1) / strides[i]!) + 1;
+          return `(${d}-${shrink}-1)/${strides[i]}+1`;
+        });
+        return [x[0]!, op === 'Conv' ? (w?.[0] ?? this.freshSym()) : x[1]!, ...dims];
+      }
+    }
+    return null;
+  }
+
+  private freshSym(): string {
+    return `?${this.freshSyms++}`;
   }
 
   /** Length of a 1-D int64 value (shape arithmetic), when it is known statically. */
@@ -270,8 +373,16 @@ class Differentiator {
     return this.op('ReduceSum', [v, this.g.ints(axes)], { keepdims, noop_with_empty_axes: 1 });
   }
 
-  /** Sums `grad` (the shape of a broadcast result) down to the run-time shape of `target`. */
-  private unbroadcast(grad: Value, target: Value): Value {
+  /**
+   * Sums `grad` (the shape of a broadcast result, `like` when given) down to the run-time shape of
+   * `target`; nothing to do when the shapes are statically one.
+   */
+  private unbroadcast(grad: Value, target: Value, like?: Value): Value {
+    if (like) {
+      const a = this.shapeOf(like.name);
+      const b = this.shapeOf(target.name);
+      if (a && b && a.length === b.length && a.every((d, i) => d === b[i])) return grad;
+    }
     const rg = this.rank(grad.name);
     const rt = this.rank(target.name);
     const st = this.shape(target);
@@ -310,22 +421,22 @@ class Differentiator {
       case 'Neg':
         return [op('Neg', [g])];
       case 'Add':
-        return [need[0] ? this.unbroadcast(g, a) : undefined, need[1] ? this.unbroadcast(g, b) : undefined];
+        return [need[0] ? this.unbroadcast(g, a, y[0]) : undefined, need[1] ? this.unbroadcast(g, b, y[0]) : undefined];
       case 'Sub':
-        return [need[0] ? this.unbroadcast(g, a) : undefined, need[1] ? this.unbroadcast(op('Neg', [g]), b) : undefined];
+        return [need[0] ? this.unbroadcast(g, a, y[0]) : undefined, need[1] ? this.unbroadcast(op('Neg', [g]), b, y[0]) : undefined];
       case 'Mul':
-        return [need[0] ? this.unbroadcast(op('Mul', [g, b]), a) : undefined, need[1] ? this.unbroadcast(op('Mul', [g, a]), b) : undefined];
+        return [need[0] ? this.unbroadcast(op('Mul', [g, b]), a, y[0]) : undefined, need[1] ? this.unbroadcast(op('Mul', [g, a]), b, y[0]) : undefined];
       case 'Div':
         return [
-          need[0] ? this.unbroadcast(op('Div', [g, b]), a) : undefined,
-          need[1] ? this.unbroadcast(op('Neg', [op('Div', [op('Mul', [g, y[0]!]), b])]), b) : undefined,
+          need[0] ? this.unbroadcast(op('Div', [g, b]), a, y[0]) : undefined,
+          need[1] ? this.unbroadcast(op('Neg', [op('Div', [op('Mul', [g, y[0]!]), b])]), b, y[0]) : undefined,
         ];
       case 'Where': {
         const cond = x[0]!;
         return [
           undefined,
-          need[1] ? this.unbroadcast(op('Where', [cond, g, this.zero()]), x[1]!) : undefined,
-          need[2] ? this.unbroadcast(op('Where', [cond, this.zero(), g]), x[2]!) : undefined,
+          need[1] ? this.unbroadcast(op('Where', [cond, g, this.zero()]), x[1]!, y[0]) : undefined,
+          need[2] ? this.unbroadcast(op('Where', [cond, this.zero(), g]), x[2]!, y[0]) : undefined,
         ];
       }
       case 'Relu':

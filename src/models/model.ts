@@ -328,15 +328,13 @@ export class Model {
    * its input gradient, halo overlaps summed, so memory stays that of one tile. The backward sessions
    * are made on the first call (forward-only use never builds them).
    */
-  async inputGradients(batch: OneHotBatch, objective: Objective): Promise<InputGradients> {
+  async inputGradients(batch: OneHotBatch, objective: Objective, opts: { onProgress?: (tilesDone: number, tiles: number) => void } = {}): Promise<InputGradients> {
     const { length } = batch;
     this.checkLength(length);
     const bins = this.outputBins(length);
     checkObjective(this.arch, objective, bins);
     const log = objective.logPseudocount !== undefined;
-    const headId = headBackwardId(objective.head, log);
-    await this.backwardSession(headId, 'head', (c) => buildHeadBackward(this.arch, c, objective.head, log));
-    await this.backwardSession('trunk_grad', 'trunk', (c) => buildTrunkBackward(this.arch, c));
+    const headId = await this.prepareGradients(objective.head, log);
 
     const { start, end } = this.arch.cropRange(length);
     const outputs = this.arch.trunkOutputs;
@@ -352,7 +350,9 @@ export class Model {
     );
 
     const grad = new Float32Array(batch.batch * length * 4);
-    for (const { s, e } of this.tiles(length)) {
+    const tiles = this.tiles(length);
+    opts.onProgress?.(0, tiles.length);
+    for (const [index, { s, e }] of tiles.entries()) {
       const { ts, te } = this.tileExtent(s, e, length);
       const tileLen = te - ts;
       const feeds: Record<string, TensorData> = { dna: { dtype: 'float32', dims: [batch.batch, tileLen, 4], data: this.tileInput(batch, ts, te) } };
@@ -375,8 +375,21 @@ export class Model {
         const from = b * tileLen * 4;
         for (let i = 0; i < tileLen * 4; i++) grad[into + i]! += tileGrad[from + i]!;
       }
+      opts.onProgress?.(index + 1, tiles.length);
     }
     return { objective: headOut.objective!.data as Float32Array, grad };
+  }
+
+  /**
+   * Makes the backward sessions `inputGradients` needs for a head (with or without the log
+   * transform) now rather than on the first call; returns the head session's id.
+   */
+  async prepareGradients(head: string, log = false): Promise<string> {
+    this.arch.tracks(head);
+    const headId = headBackwardId(head, log);
+    await this.backwardSession(headId, 'head', (c) => buildHeadBackward(this.arch, c, head, log));
+    await this.backwardSession('trunk_grad', 'trunk', (c) => buildTrunkBackward(this.arch, c));
+    return headId;
   }
 
   /**

@@ -38,6 +38,8 @@ interface Case {
   dtype: Float;
   inputs: CaseInput[];
   build: (g: Graph, xs: Value[]) => Value;
+  /** Declare the inputs with symbolic dims ('s3' for a run-time 3): exercises the static shape reasoning. */
+  symbolic?: boolean;
   /** A smooth op ORT runs only in float32: finite-difference step and tolerance (see the header). */
   float32Smooth?: boolean;
 }
@@ -91,7 +93,7 @@ async function session(g: Graph): Promise<ort.InferenceSession> {
 }
 
 function declare(g: Graph, c: Case): Value[] {
-  return c.inputs.map((inp, i) => g.input(`x${i}`, c.dtype, inp.dims));
+  return c.inputs.map((inp, i) => g.input(`x${i}`, c.dtype, c.symbolic ? inp.dims.map((d) => `s${d}`) : inp.dims));
 }
 
 /** Checks the rules of one case against finite differences along three random directions. */
@@ -178,9 +180,10 @@ const broadcastPair = anyRank(1, 4).chain((a) =>
 
 test('autodiff: Add, Sub, Mul, Div with broadcasting', async () => {
   for (const op of ['Add', 'Sub', 'Mul', 'Div']) {
-    await property(broadcastPair, ([a, b]) => ({
+    await property(fc.tuple(broadcastPair, fc.boolean()), ([[a, b], symbolic]) => ({
       name: op,
       dtype: 'float64',
+      symbolic,
       inputs: [{ dims: a! }, { dims: b!, kind: op === 'Div' ? 'large' : 'any' }],
       build: (g, [x, y]) => g.op(op, [x!, y!]),
     }), 8);
@@ -260,6 +263,7 @@ test('autodiff: Conv (1-D and height-1 2-D) w.r.t. input, weight and bias: kerne
     padB: fc.integer({ min: 0, max: 4 }),
     extra: fc.integer({ min: 0, max: 6 }),
     bias: fc.boolean(),
+    symbolic: fc.boolean(),
   });
   await property(arb, (p) => {
     const span = p.dilation * (p.k - 1);
@@ -274,6 +278,7 @@ test('autodiff: Conv (1-D and height-1 2-D) w.r.t. input, weight and bias: kerne
     return {
       name: 'Conv',
       dtype: 'float32',
+      symbolic: p.symbolic,
       inputs,
       build: (g, xs) =>
         g.op('Conv', xs, {
@@ -285,6 +290,27 @@ test('autodiff: Conv (1-D and height-1 2-D) w.r.t. input, weight and bias: kerne
         }),
     };
   }, 25);
+});
+
+test('autodiff: a residual conv block with symbolic dims (shapes proven equal skip un-broadcasting)', async () => {
+  const arb = fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 4, max: 9 }), fc.boolean());
+  await property(arb, ([b, ch, n, twoD]) => {
+    const h = twoD ? [1] : [];
+    return {
+      name: 'residual block',
+      dtype: 'float32',
+      float32Smooth: true,
+      symbolic: true,
+      inputs: [{ dims: [b, ch, ...h, n] }, { dims: [ch, ch, ...h, 3] }, { dims: [1, ch, ...h, 1] }],
+      build: (g, [x, w, bias]) => {
+        const gelu = g.op('Mul', [x!, g.op('Sigmoid', [g.op('Mul', [x!, g.scalar(1.702)])])]);
+        const conv = g.op('Conv', [gelu, w!], { kernel_shape: [...h, 3], pads: twoD ? [0, 1, 0, 1] : [1, 1] });
+        const residual = g.op('Add', [x!, g.op('Add', [conv, bias!])]);
+        // Two reshapes of equal-shaped values get one symbolic length (as Enformer's pooling pairs do).
+        return g.op('Mul', [g.op('Reshape', [residual, g.ints([0, 0, -1])]), g.op('Reshape', [conv, g.ints([0, 0, -1])])]);
+      },
+    };
+  });
 });
 
 test('autodiff: MaxPool (pairs as in Borzoi, and overlapping windows)', async () => {

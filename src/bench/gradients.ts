@@ -73,7 +73,9 @@ export async function benchGradients(o: GradientBenchOptions): Promise<void> {
     await model.prepareGradients(head);
     console.log(`backward sessions ready in ${seconds(t).toFixed(1)} s, peak RSS ${peakRssMb().toFixed(0)} MB`);
     t = performance.now();
-    const r = await model.inputGradients(batch, objective);
+    const r = await model.inputGradients(batch, objective, {
+      onProgress: (done, tiles) => console.log(`  ${done === 0 ? 'head backward done' : `trunk tile ${done}/${tiles} done`} at ${seconds(t).toFixed(1)} s, peak RSS ${peakRssMb().toFixed(0)} MB`),
+    });
     const gradient = seconds(t);
     await model.close();
     let nonzero = 0;

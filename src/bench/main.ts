@@ -2,6 +2,7 @@
  * Full-size forward benchmark with random weights generated in memory (nothing downloaded or stored).
  *   npm run bench -- enformer|borzoi|flashzoi [--runs 3] [--threads N] [--layout 2d|1d] [--tile-length BP] [--length BP]
  *   npm run bench -- variants [MODEL] [--variants 2]   (SNV scoring: brute force vs incremental)
+ *   npm run bench -- ism [MODEL] [--substitutions 32] [--batch-size 4] [--brute 32]   (ISM: incremental vs brute force)
  *   npm run bench -- gradients [--length BP]   (Enformer: forward vs input gradients, src/bench/gradients.ts)
  *   npm run bench -- enformer --attention central|all   (forward plus head-mean attention maps of every layer)
  *   npm run bench -- train [--runs 3] [--whole-length BP]   (training steps, full-size Enformer; src/bench/train.ts)
@@ -17,6 +18,7 @@ import { Model } from '../models/model.js';
 import { WeightSet } from '../weights/weight-set.js';
 import type { ConvLayout } from '../models/layers.js';
 import { benchVariants } from './variants.js';
+import { benchIsm } from './ism.js';
 import { benchGradients } from './gradients.js';
 import { benchTrain } from './train.js';
 
@@ -99,6 +101,9 @@ async function main(): Promise<void> {
       variants: { type: 'string', default: '2' },
       attention: { type: 'string' },
       'whole-length': { type: 'string', default: '4096' },
+      substitutions: { type: 'string', default: '32' },
+      'batch-size': { type: 'string', default: '4' },
+      brute: { type: 'string' },
     },
   });
   if (positionals[0] === 'train') {
@@ -110,9 +115,9 @@ async function main(): Promise<void> {
     const opt = (k: 'threads' | 'tile-length' | 'length') => (values[k] !== undefined ? Number(values[k]) : undefined);
     return benchGradients({ name: 'enformer', arch, fill: randomFiller(1234), sequence: randomSequence(opt('length') ?? length, 42), threads: opt('threads'), tileLength: opt('tile-length'), layout: values.layout as ConvLayout });
   }
-  const mode = positionals[0] === 'variants' ? 'variants' : 'forward';
+  const mode = positionals[0] === 'variants' || positionals[0] === 'ism' ? positionals[0] : 'forward';
   // `variants [MODEL]` scores SNVs on MODEL (default enformer); otherwise the argument is the model.
-  const name = (mode === 'variants' ? positionals[1] : positionals[0]) ?? 'enformer';
+  const name = (mode !== 'forward' ? positionals[1] : positionals[0]) ?? 'enformer';
   const make = MODELS[name];
   if (!make) throw new Error(`unknown model '${name}' (known: ${Object.keys(MODELS).join(', ')})`);
   const { arch, length: defaultLength, baselineModel } = make();
@@ -148,6 +153,15 @@ async function main(): Promise<void> {
     await model.close();
     console.log(`peak RSS: ${peakRssMb().toFixed(0)} MB`);
     console.log(`RESULT model=${name} mode=variants ${fields} peak_rss_mb=${peakRssMb().toFixed(0)}`);
+    return;
+  }
+
+  if (mode === 'ism') {
+    const count = Math.max(1, Number(values.substitutions));
+    const fields = await benchIsm(model, Model.encode([randomSequence(length, 42)]), count, Math.max(1, Number(values['batch-size'])), values.brute !== undefined ? Number(values.brute) : count);
+    await model.close();
+    console.log(`peak RSS: ${peakRssMb().toFixed(0)} MB`);
+    console.log(`RESULT model=${name} mode=ism ${fields} peak_rss_mb=${peakRssMb().toFixed(0)}`);
     return;
   }
 

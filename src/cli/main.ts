@@ -11,6 +11,7 @@ import { runPredictGenome, type GenomeJobArgs } from './predict-genome.js';
 import { runMerge, runScoreVariants } from './score-variants.js';
 import { runEvaluate, runFinetune } from './train.js';
 import { UsageError } from './errors.js';
+import { registerAttributionCommands } from './attribution-commands.js';
 import { oneLine } from './errors.js';
 import { attentionArgs, attentionOptions } from './attention-options.js';
 import { geneArgs, geneOptions, GENE_STATS, registerGeneCommands } from './genes.js';
@@ -245,6 +246,7 @@ export function buildProgram(): Command {
       if (opts.targets === undefined) throw new UsageError('evaluate needs --targets TABLE (a basenji targets table with a bigWig per track)');
       await runEvaluate({ ...opts, gammaTablePath: opts.tfGamma });
     });
+  registerAttributionCommands(program, { modelOptions, modelList, shiftList, integer });
 
   program
     .command('merge')

@@ -121,7 +121,10 @@ class Differentiator {
         if (need[i] && gv) accumulate(name, gv);
       });
     }
-    return wrt.map((v) => grads.get(v.name) ?? this.g.op('Expand', [this.zero(), this.g.op('Shape', [v])]));
+    const result = wrt.map((v) => grads.get(v.name) ?? this.g.op('Expand', [this.zero(), this.g.op('Shape', [v])]));
+    // Shapes of forward activations are read right after they are made, not when the backward needs them.
+    this.g.hoist(nodes.length, new Set(['Shape', 'Size']));
+    return result;
   }
 
   // ---------------------------------------------------------------- static facts (ranks, constants)

@@ -146,6 +146,31 @@ export class Graph {
     return this.nodes;
   }
 
+  /**
+   * Moves each node at index ≥ `from` whose op is in `ops` and whose inputs all exist before `from`
+   * to just after the last of their producers. Runtimes free a tensor after its last reader in node
+   * order, so a backward pass's Shape of a forward activation, placed early, no longer keeps that
+   * activation alive until the backward reaches it.
+   */
+  hoist(from: number, ops: ReadonlySet<string>): void {
+    const producedAt = new Map<string, number>();
+    this.nodes.forEach((n, i) => n.outputs.forEach((o) => producedAt.set(o, i)));
+    const early = new Map<number, NodeSpec[]>();
+    const rest: NodeSpec[] = [];
+    for (const n of this.nodes.slice(from)) {
+      const at = n.inputs.map((i) => (i === '' ? -1 : producedAt.get(i) ?? -1));
+      if (ops.has(n.opType) && at.every((p) => p < from)) {
+        const p = Math.max(-1, ...at);
+        early.set(p, [...(early.get(p) ?? []), n]);
+      } else {
+        rest.push(n);
+      }
+    }
+    const reordered: NodeSpec[] = [...(early.get(-1) ?? [])];
+    this.nodes.slice(0, from).forEach((n, i) => reordered.push(n, ...(early.get(i) ?? [])));
+    this.nodes = [...reordered, ...rest];
+  }
+
   /** The spec of an initializer, or undefined when `name` is not one. */
   initializerSpec(name: string): InitializerSpec | undefined {
     return this.initializers.get(name);

@@ -392,7 +392,7 @@ export class Model {
    * its input gradient, halo overlaps summed, so memory stays that of one tile. The backward sessions
    * are made on the first call (forward-only use never builds them).
    */
-  async inputGradients(batch: OneHotBatch, objective: Objective): Promise<InputGradients> {
+  async inputGradients(batch: OneHotBatch, objective: Objective, opts: { onProgress?: (tilesDone: number, tiles: number) => void } = {}): Promise<InputGradients> {
     const { length } = batch;
     this.checkLength(length);
     const bins = this.outputBins(length);
@@ -413,7 +413,7 @@ export class Model {
       ['objective', ...outputs.map((o) => gradName(o.name))],
     );
 
-    return { objective: headOut.objective!.data as Float32Array, grad: await this.trunkBackward(batch, headOut) };
+    return { objective: headOut.objective!.data as Float32Array, grad: await this.trunkBackward(batch, headOut, opts.onProgress) };
   }
 
   /**
@@ -445,11 +445,17 @@ export class Model {
   }
 
   /** d <head-backward cotangents, trunk outputs> / d input, tile by tile (halo overlaps summed). */
-  private async trunkBackward(batch: OneHotBatch, headOut: Record<string, TensorData>): Promise<Float32Array> {
+  private async trunkBackward(
+    batch: OneHotBatch,
+    headOut: Record<string, TensorData>,
+    onProgress?: (tilesDone: number, tiles: number) => void,
+  ): Promise<Float32Array> {
     const { length } = batch;
     const outputs = this.arch.trunkOutputs;
     const grad = new Float32Array(batch.batch * length * 4);
-    for (const { s, e } of this.tiles(length)) {
+    const tiles = this.tiles(length);
+    onProgress?.(0, tiles.length);
+    for (const [index, { s, e }] of tiles.entries()) {
       const { ts, te } = this.tileExtent(s, e, length);
       const tileLen = te - ts;
       const feeds: Record<string, TensorData> = { dna: { dtype: 'float32', dims: [batch.batch, tileLen, 4], data: this.tileInput(batch, ts, te) } };
@@ -472,6 +478,7 @@ export class Model {
         const from = b * tileLen * 4;
         for (let i = 0; i < tileLen * 4; i++) grad[into + i]! += tileGrad[from + i]!;
       }
+      onProgress?.(index + 1, tiles.length);
     }
     return grad;
   }

@@ -1,0 +1,79 @@
+/** The `attribute` and `ism` commands' options (registered by main.ts with its shared model options). */
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { runAttribute, runIsm, type AttributionArgs } from './attribution.js';
+
+export interface CommandHelpers {
+  modelOptions: (c: Command) => Command;
+  modelList: (value: string, previous: string[] | undefined) => string[];
+  shiftList: (value: string) => number[];
+  integer: (min: number, what: string) => (value: string) => number;
+}
+
+function pseudocount(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError('must be a number >= 0');
+  return n;
+}
+
+function common(c: Command, h: CommandHelpers): Command {
+  return h
+    .modelOptions(
+      c
+        .requiredOption('--model <dir|name>', 'model directory or published name; repeat or comma-separate to average replicates (loaded one at a time)', h.modelList)
+        .option('--fasta <file>', 'input FASTA (plain or gzip); every record is one sequence, all of one length')
+        .option('--genome <file|url>', 'reference genome (FASTA + .fai, bgzip FASTA, .2bit; path or URL; hg38 / mm10): score one model window centred on --region')
+        .option('--region <chr:start-end>', '--genome: the bases to score (1-based inclusive); the model window is centred on it')
+        .option('--target-region <chr:start-end>', '--genome: the objective reads the output bins overlapping this region (default: the central bin(s))')
+        .option('--head <name>', 'head of the objective (default: the first, e.g. human)')
+        .option('--tracks <list>', 'tracks of the objective, averaged: indices (0-based, a-b ranges), identifiers, or description regexes (default: all)')
+        .option('--bins <a-b>', 'output bins of the objective, 0-based inclusive (default: the central bin of an odd count, the central two of an even count)')
+        .addOption(new Option('--aggregate <how>', 'how the bins of a track combine').choices(['mean', 'sum']).default('mean'))
+        .option('--log-pseudocount <x>', 'objective per track log(aggregate + x) before averaging the tracks', pseudocount)
+        .option('--rc', 'average with the reverse-complement run (mapped back to forward positions and bases, stranded tracks swapped)')
+        .option('--shifts <list>', 'average over these shifts in bp, e.g. 0,1,-1 (N-padded)', h.shiftList)
+        .requiredOption('--out <path>', '--fasta: X.safetensors; --genome: a directory (per-base bigWigs + safetensors)')
+        .option('--plot <file>', '--genome: draw the scores (X.svg or X.png)')
+        .option('--plot-window <chr:start-end>', '--genome: the positions to draw (1-based inclusive)'),
+    )
+    .exitOverride()
+    .configureOutput({ outputError: () => {} });
+}
+
+function args(opts: Record<string, any>): AttributionArgs {
+  return {
+    models: opts.model,
+    fasta: opts.fasta,
+    genome: opts.genome,
+    region: opts.region,
+    targetRegion: opts.targetRegion,
+    plot: opts.plot,
+    plotWindow: opts.plotWindow,
+    head: opts.head,
+    tracks: opts.tracks,
+    bins: opts.bins,
+    aggregate: opts.aggregate,
+    logPseudocount: opts.logPseudocount,
+    targets: opts.targets,
+    windowLength: opts.windowLength,
+    rc: opts.rc === true,
+    shifts: opts.shifts,
+    batchSize: opts.batchSize,
+    threads: opts.threads,
+    tileLength: opts.tileLength,
+    gammaTablePath: opts.tfGamma,
+    cacheDir: opts.cacheDir,
+    device: opts.device,
+    out: opts.out,
+  };
+}
+
+export function registerAttributionCommands(program: Command, h: CommandHelpers): void {
+  common(program.command('attribute').description('contribution scores: the gradient of an objective (head, tracks, bins) w.r.t. the input, grad × input, centred grad × input'), h)
+    .option('--batch-size <n>', 'sequences per model run', h.integer(1, 'a positive integer'), 1)
+    .action(async (opts) => runAttribute(args(opts)));
+  common(program.command('ism').description('in-silico mutagenesis: objective(mutant) - objective(reference) for every substitution in a window (exact, incremental)'), h)
+    .option('--window <a-b>', '--fasta: positions to mutate, 0-based inclusive')
+    .option('--batch-size <n>', 'mutant sequences per model run', h.integer(1, 'a positive integer'), 4)
+    .option('--brute-force', 'a full forward pass per mutant instead of reusing the reference trunk (for checks and benchmarks)')
+    .action(async (opts) => runIsm({ ...args(opts), window: opts.window, bruteForce: opts.bruteForce === true }));
+}

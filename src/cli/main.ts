@@ -302,6 +302,16 @@ export function buildProgram(): Command {
   return program;
 }
 
+/**
+ * `attribute --gene ID|--genes FILE …` is the gene-focused form of `attribute` (Borzoi's gene
+ * gradients); its options are those of `attribute-gene`, so the call is routed there.
+ */
+function geneAttributionAlias(argv: string[]): string[] {
+  const [node, script, command, ...rest] = argv;
+  if (command !== 'attribute' || !rest.some((a) => a === '--gene' || a === '--genes' || a.startsWith('--gene=') || a.startsWith('--genes='))) return argv;
+  return [node!, script!, 'attribute-gene', ...rest];
+}
+
 export async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
   if (argv.length <= 2) {
@@ -309,7 +319,7 @@ export async function main(argv: string[]): Promise<void> {
     process.exit(1);
   }
   try {
-    await program.parseAsync(argv);
+    await program.parseAsync(geneAttributionAlias(argv));
   } catch (e) {
     if (e instanceof CommanderError) {
       // --help and --version "fail" with exit code 0 by design.

@@ -22,13 +22,16 @@ export class EngineError extends Error {}
 
 /** How a host reaches its worker: post a request, and learn when calls are in flight (Node keeps the process alive then). */
 export interface WorkerChannel {
-  post(message: { seq: number; req: Request }, transfer: ArrayBuffer[]): void;
+  post(message: { seq: number; req: { op: string } }, transfer: ArrayBuffer[]): void;
   terminate(): Promise<unknown> | void;
   inFlight?(busy: boolean): void;
 }
 
-/** The request/reply bookkeeping shared by both runners: one pending promise per sequence number. */
-export class WorkerHost implements SessionRunner {
+/**
+ * The request/reply bookkeeping shared by both runners: one pending promise per sequence number.
+ * `R` is the worker's request type beyond the shared protocol (the browser's worker takes a few more).
+ */
+export class WorkerHost<R extends { op: string } = Request> implements SessionRunner {
   private seq = 0;
   private pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   protected closed = false;
@@ -53,7 +56,7 @@ export class WorkerHost implements SessionRunner {
     this.pending.clear();
   }
 
-  protected call<T>(req: Request, transfer: ArrayBuffer[] = []): Promise<T> {
+  protected call<T>(req: Request | R, transfer: ArrayBuffer[] = []): Promise<T> {
     if (this.closed) return Promise.reject(new EngineError('engine is closed'));
     const seq = this.seq++;
     return new Promise<T>((resolve, reject) => {

@@ -1,4 +1,4 @@
-/** The architecture a hub-style config.json names (no I/O: Node's loader and the page share it). */
+/** A hub-style model directory without I/O: the architecture its config.json names and which file holds the weights (Node's loader and the page share these). */
 import { ConfigError } from './config.js';
 import { Enformer, parseEnformerConfig } from './enformer.js';
 import { Borzoi, parseBorzoiConfig } from './borzoi.js';
@@ -14,4 +14,19 @@ export function architectureFromConfig(json: Record<string, unknown>, source: st
   if (type.includes('flashzoi')) return new Borzoi(parseBorzoiConfig({ ...json, flashed: json.flashed ?? true }, source));
   if (type.includes('borzoi')) return new Borzoi(parseBorzoiConfig(json, source));
   throw new ConfigError(`${source}: unknown model_type ${JSON.stringify(json.model_type ?? json.architectures)} (supported: enformer, borzoi, flashzoi)`);
+}
+
+export class ModelDirError extends Error {}
+
+/** Of a model directory's file names: model.safetensors, weights.safetensors, or the only *.safetensors. */
+export function pickWeightsFile(names: string[], dir: string): string {
+  for (const preferred of ['model.safetensors', 'weights.safetensors']) if (names.includes(preferred)) return preferred;
+  const candidates = names.filter((n) => n.endsWith('.safetensors') && n !== 'tf_gammas.safetensors');
+  if (candidates.length === 1) return candidates[0]!;
+  if (candidates.length === 0) {
+    const other = names.filter((n) => /\.(bin|pt|pth|h5|ckpt)$/.test(n));
+    const hint = other.length ? ` (found ${other.join(', ')}: convert it to safetensors first)` : '';
+    throw new ModelDirError(`${dir}: no *.safetensors weights file${hint}`);
+  }
+  throw new ModelDirError(`${dir}: several safetensors files (${candidates.join(', ')}); name the weights model.safetensors`);
 }

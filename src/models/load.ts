@@ -5,12 +5,10 @@ import { SafetensorsFile } from '../weights/safetensors.js';
 import { WeightSet } from '../weights/weight-set.js';
 import { ConfigError } from './config.js';
 import { Enformer } from './enformer.js';
-import { architectureFromConfig } from './from-config.js';
+import { architectureFromConfig, ModelDirError, pickWeightsFile } from './from-config.js';
 import { Model, type ModelOptions } from './model.js';
 
-export { architectureFromConfig } from './from-config.js';
-
-export class ModelDirError extends Error {}
+export { architectureFromConfig, ModelDirError, pickWeightsFile } from './from-config.js';
 
 export async function readConfig(path: string): Promise<Record<string, unknown>> {
   let text: string;
@@ -36,15 +34,7 @@ export async function findWeightsFile(dir: string): Promise<string> {
   } catch (e) {
     throw new ModelDirError(`${dir}: cannot read model directory (${(e as NodeJS.ErrnoException).code ?? e})`);
   }
-  for (const preferred of ['model.safetensors', 'weights.safetensors']) if (names.includes(preferred)) return join(dir, preferred);
-  const candidates = names.filter((n) => n.endsWith('.safetensors'));
-  if (candidates.length === 1) return join(dir, candidates[0]!);
-  if (candidates.length === 0) {
-    const other = names.filter((n) => /\.(bin|pt|pth|h5|ckpt)$/.test(n));
-    const hint = other.length ? ` (found ${other.join(', ')}: convert it to safetensors first)` : '';
-    throw new ModelDirError(`${dir}: no *.safetensors weights file${hint}`);
-  }
-  throw new ModelDirError(`${dir}: several safetensors files (${candidates.join(', ')}); name the weights model.safetensors`);
+  return join(dir, pickWeightsFile(names, dir));
 }
 
 export const TF_GAMMA_FILE = 'tf_gammas.safetensors';

@@ -89,8 +89,16 @@ function locationKey(loc: ModelLocation): string {
 let engine: WebEngine | undefined;
 
 async function useEngine(): Promise<WebEngine> {
-  engine ??= await WebEngine.start({ ortBase: ORT_BASE, threads: THREADS, executionProvider: ui.backend.value === 'webgpu' ? 'webgpu' : 'wasm' });
+  const webgpu = ui.backend.value === 'webgpu';
+  if (webgpu && !(await webgpuAdapter())) throw new Error('WebGPU: this browser offers no WebGPU adapter; choose the WASM backend');
+  engine ??= await WebEngine.start({ ortBase: ORT_BASE, threads: THREADS, executionProvider: webgpu ? 'webgpu' : 'wasm' });
   return engine;
+}
+
+/** Whether a WebGPU adapter exists (navigator.gpu alone is not enough: it is there with GPUs disabled). */
+async function webgpuAdapter(): Promise<boolean> {
+  const gpu = (navigator as Navigator & { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
+  return gpu ? (await gpu.requestAdapter().catch(() => null)) !== null : false;
 }
 
 /**
@@ -149,6 +157,15 @@ async function predictFasta(args: { model: string; fasta: string; heads?: string
     const p = await predictRecords(model, records, 'FASTA', { heads: args.heads, onProgress: progress });
     say(`Predicted ${records.length} record(s) with ${args.model}.`);
     return Object.fromEntries(Object.entries(p.heads).map(([h, t]) => [h, { dims: t.shape, data: t.data }]));
+  });
+}
+
+/** Loads a served model ahead of predictions (timings, notebooks); resolves with its heads. */
+async function loadModel(args: { model: string; tileLength?: number }): Promise<{ heads: string[] }> {
+  return job(`Loading ${args.model}`, async () => {
+    const model = await useModel(servedLocation(args.model), args.tileLength);
+    say(`Model ${args.model} loaded.`);
+    return { heads: model.headNames };
   });
 }
 
@@ -276,7 +293,7 @@ ui.backend.addEventListener('change', () => {
 });
 
 async function start(): Promise<void> {
-  const gpu = 'gpu' in navigator ? 'WebGPU available' : 'no WebGPU';
+  const gpu = (await webgpuAdapter()) ? 'WebGPU adapter available' : 'no WebGPU adapter';
   ui.runtime.textContent = `${crossOriginIsolated ? `cross-origin isolated, ${THREADS} WASM threads` : 'not cross-origin isolated: 1 WASM thread'}; ${gpu}`;
   try {
     const r = await fetch(new URL('models/index.json', document.baseURI));
@@ -291,8 +308,8 @@ async function start(): Promise<void> {
 
 declare global {
   interface Window {
-    seq2track: { predictFasta: typeof predictFasta; ready: Promise<void>; models: () => string[] };
+    seq2track: { predictFasta: typeof predictFasta; loadModel: typeof loadModel; ready: Promise<void>; models: () => string[] };
   }
 }
 
-window.seq2track = { predictFasta, ready: start(), models: () => served.map((m) => m.name) };
+window.seq2track = { predictFasta, loadModel, ready: start(), models: () => served.map((m) => m.name) };

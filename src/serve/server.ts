@@ -115,11 +115,6 @@ async function sendFile(req: IncomingMessage, res: ServerResponse, path: string)
 /** Starts the server; resolves once it listens (port 0: a free port). */
 export async function startServer(options: ServeOptions = {}): Promise<RunningServer> {
   const pageDir = options.pageDir ?? PAGE_DIR;
-  try {
-    await stat(join(pageDir, 'index.html'));
-  } catch {
-    throw new ServeError(`${pageDir}: the page is not built (run npm run build:web)`);
-  }
   const models = new Map<string, { dir: string; files: string[] }>();
   for (const [name, dir] of Object.entries(options.models ?? {})) {
     if (!MODEL_NAME.test(name)) throw new ServeError(`model name '${name}': use letters, digits, . _ -`);
@@ -130,6 +125,11 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
       throw new ServeError(`--model ${name}=${dir}: cannot read the model directory (${(e as NodeJS.ErrnoException).code ?? e})`);
     }
     models.set(name, { dir: resolve(dir), files });
+  }
+  try {
+    await stat(join(pageDir, 'index.html'));
+  } catch {
+    throw new ServeError(`${pageDir}: the page is not built (run npm run build:web)`);
   }
   const index = JSON.stringify([...models].map(([name, m]) => ({ name, files: m.files })));
 

@@ -8,7 +8,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -68,6 +68,16 @@ after(async () => {
   await browser?.close();
   await serve?.stop();
   if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+test('browser: the built page imports no node: module', async () => {
+  const assets = join(REPO_ROOT, 'dist', 'web', 'assets');
+  const scripts = readdirSync(assets).filter((f) => f.endsWith('.js'));
+  assert.ok(scripts.length >= 2, 'the page and its engine worker are built (npm run build:web)');
+  for (const f of scripts) {
+    const text = readFileSync(join(assets, f), 'utf8');
+    assert.doesNotMatch(text, /(?:from|import\(|require\()\s*["']node:/, `${f} imports a node: module`);
+  }
 });
 
 test('browser: the page is cross-origin isolated (WASM threads) and lists the served models', { skip }, async () => {
@@ -184,4 +194,17 @@ test('browser: igv view shows predicted tracks, a variant\'s ref/alt/difference,
   const img = decodePng(png);
   assert.deepEqual([img.width, img.height], [VIEWPORT.width, VIEWPORT.height]);
   assert.ok(colourCount(img) > 50, `the screenshot has ${colourCount(img)} colours: blank?`);
+
+  // Cancel while another model loads: the page says so, stays usable, and the next run works.
+  await page.selectOption('#model-served', 'borzoi-small');
+  await page.fill('#variant', '');
+  await page.click('#predict');
+  await page.click('#cancel');
+  await page.waitForFunction(() => document.body.dataset.state !== 'busy');
+  assert.equal(await page.textContent('#message'), 'Cancelled.');
+  assert.equal(await page.isVisible('#error'), false);
+  await page.selectOption('#model-served', 'enformer-small');
+  await page.click('#predict');
+  await settled();
+  assert.match((await page.textContent('#message')) ?? '', /Showing 3 track\(s\)/);
 });

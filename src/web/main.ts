@@ -42,6 +42,8 @@ const MAX_SHOWN = 24;
 let served: { name: string; files: string[] }[] = [];
 let current: { key: string; model: Model } | undefined;
 let busy = false;
+/** Set by Cancel: the running job's failure (whichever call notices the ended worker) is a cancel. */
+let cancelled = false;
 const view = new GenomeView($('igv'));
 
 function say(text: string): void {
@@ -120,7 +122,7 @@ async function useModel(loc: ModelLocation, tileLength?: number): Promise<Model>
 async function job<T>(what: string, work: () => Promise<T>): Promise<T> {
   if (busy) throw new Error('another prediction is running (cancel it first)');
   busy = true;
-  document.body.dataset.state = 'busy';
+  cancelled = false;
   showError('');
   document.body.dataset.state = 'busy';
   ui.predict.disabled = true;
@@ -132,7 +134,7 @@ async function job<T>(what: string, work: () => Promise<T>): Promise<T> {
     document.body.dataset.state = 'idle';
     return result;
   } catch (e) {
-    showError(e);
+    showError(cancelled ? new CancelledError() : e);
     throw e;
   } finally {
     busy = false;
@@ -283,6 +285,7 @@ ui.cancel.addEventListener('click', () => {
   const e = engine;
   engine = undefined;
   current = undefined;
+  cancelled = busy;
   e?.cancel();
 });
 ui.backend.addEventListener('change', () => {

@@ -6,6 +6,7 @@
  *   npm run bench -- gradients [--length BP]   (Enformer: forward vs input gradients, src/bench/gradients.ts)
  *   npm run bench -- enformer --attention central|all   (forward plus head-mean attention maps of every layer)
  *   npm run bench -- train [--runs 3] [--whole-length BP]   (training steps, full-size Enformer; src/bench/train.ts)
+ *   npm run bench -- browser [enformer|borzoi]   (one window in headless Chromium beside Node: browser.ts)
  * Prints seconds per sequence (median of the timed runs after one warm-up), the FLOP count from the
  * config, effective GFLOP/s, peak RSS, and a final machine-readable RESULT line.
  */
@@ -21,6 +22,7 @@ import { benchVariants } from './variants.js';
 import { benchIsm } from './ism.js';
 import { benchGradients } from './gradients.js';
 import { benchTrain } from './train.js';
+import { benchBrowser } from './browser.js';
 
 interface BenchModel {
   arch: Architecture;
@@ -106,6 +108,7 @@ async function main(): Promise<void> {
       brute: { type: 'string' },
     },
   });
+  if (positionals[0] === 'browser') return benchBrowser(positionals[1] ?? 'enformer', { threads: values.threads ? Number(values.threads) : undefined, tileLength: values['tile-length'] ? Number(values['tile-length']) : undefined }, { fill: randomFiller(1234), sequence: randomSequence });
   if (positionals[0] === 'train') {
     await benchTrain({ runs: Math.max(1, Number(values.runs)), threads: values.threads ? Number(values.threads) : undefined, wholeLength: Number(values['whole-length']) }, { randomFiller, randomSequence, peakRssMb });
     return;

@@ -10,6 +10,7 @@ import { runConvert, runFetch, runList } from './weights.js';
 import { runPredictGenome, type GenomeJobArgs } from './predict-genome.js';
 import { runMerge, runScoreVariants } from './score-variants.js';
 import { runEvaluate, runFinetune } from './train.js';
+import { runServe } from './serve.js';
 import { UsageError } from './errors.js';
 import { registerAttributionCommands } from './attribution-commands.js';
 import { oneLine } from './errors.js';
@@ -257,6 +258,18 @@ export function buildProgram(): Command {
     .configureOutput({ outputError: () => {} })
     .action(async (out: string, shards: string[]) => {
       await runMerge(out, shards);
+    });
+
+  program
+    .command('serve')
+    .description('serve the browser page (predictions computed in the page, shown in igv.js) and model directories')
+    .option('--port <n>', 'port (0: any free port)', integer(0, 'a port number'), 8080)
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option('--model <NAME=DIR>', 'serve a model directory at /models/NAME/; repeatable', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
+    .exitOverride()
+    .configureOutput({ outputError: () => {} })
+    .action(async (opts) => {
+      await runServe({ port: opts.port, host: opts.host, models: opts.model ?? [] });
     });
 
   const weights = program

@@ -1,28 +1,26 @@
 /**
- * The engine host: a handle on one worker thread running ONNX Runtime. Sessions and weight blobs live
- * in the worker; calls are asynchronous messages, so inference never blocks this thread.
+ * The Node session runner: a handle on one worker thread running onnxruntime-node. Sessions and
+ * weight blobs live in the worker; calls are asynchronous messages, so inference never blocks this thread.
  */
 import { Worker } from 'node:worker_threads';
-import type { BlobSpec } from '../weights/weight-set.js';
-import type { EngineOptions, Reply, Request, TensorData } from './protocol.js';
+import type { EngineOptions, Reply } from './protocol.js';
+import { EngineError, WorkerHost } from './runner.js';
 
 export type { EngineOptions, TensorData } from './protocol.js';
+export { EngineError, type SessionRunner } from './runner.js';
 
-export class EngineError extends Error {}
-
-export class Engine {
-  private seq = 0;
-  private pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  private closed = false;
-
-  private constructor(private readonly worker: Worker, readonly options: EngineOptions) {
-    worker.on('message', (reply: Reply) => {
-      const p = this.pending.get(reply.seq);
-      if (!p) return;
-      this.pending.delete(reply.seq);
-      if (reply.ok) p.resolve(reply.result);
-      else p.reject(new EngineError(reply.error));
-    });
+export class Engine extends WorkerHost {
+  private constructor(worker: Worker, options: EngineOptions) {
+    super(
+      {
+        post: (message, transfer) => worker.postMessage(message, transfer),
+        terminate: () => worker.terminate(),
+        // Keep the process alive while a call is in flight, and only then.
+        inFlight: (busy) => (busy ? worker.ref() : worker.unref()),
+      },
+      options,
+    );
+    worker.on('message', (reply: Reply) => this.receive(reply));
     worker.on('error', (e) => this.failAll(e instanceof Error ? e : new Error(String(e))));
     worker.on('exit', (code) => {
       if (!this.closed) this.failAll(new EngineError(`engine worker exited (code ${code})`));
@@ -35,53 +33,7 @@ export class Engine {
     return new Engine(worker, options);
   }
 
-  private failAll(error: Error): void {
-    for (const p of this.pending.values()) p.reject(error);
-    this.pending.clear();
-  }
-
-  private call<T>(req: Request, transfer: ArrayBuffer[] = []): Promise<T> {
-    if (this.closed) return Promise.reject(new EngineError('engine is closed'));
-    const seq = this.seq++;
-    return new Promise<T>((resolve, reject) => {
-      this.pending.set(seq, { resolve: resolve as (v: unknown) => void, reject });
-      // Keep the process alive while a call is in flight.
-      if (this.pending.size === 1) this.worker.ref();
-      this.worker.postMessage({ seq, req }, transfer);
-    }).finally(() => {
-      if (this.pending.size === 0) this.worker.unref();
-    });
-  }
-
-  /** Assembles a weight blob inside the worker (file ranges are read there, not here). */
-  loadBlob(name: string, spec: BlobSpec): Promise<void> {
-    return this.call({ op: 'blob', name, spec }, spec.buffer ? [spec.buffer] : []);
-  }
-
-  /** Frees a blob once every session that needs it exists. */
-  dropBlob(name: string, opts: { poison?: boolean } = {}): Promise<void> {
-    return this.call({ op: 'dropBlob', name, poison: opts.poison });
-  }
-
-  createSession(id: string, model: Uint8Array, blobs: string[]): Promise<{ inputs: string[]; outputs: string[] }> {
-    return this.call({ op: 'session', id, model, blobs, options: this.options });
-  }
-
-  async run(id: string, feeds: Record<string, TensorData>, fetches: string[]): Promise<Record<string, TensorData>> {
-    return this.call({ op: 'run', id, feeds, fetches });
-  }
-
-  release(id: string): Promise<void> {
-    return this.call({ op: 'release', id });
-  }
-
   endProfiling(id: string): Promise<void> {
     return this.call({ op: 'endProfiling', id });
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await this.worker.terminate();
   }
 }

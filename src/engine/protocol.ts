@@ -1,4 +1,4 @@
-/** Messages between the engine host (main thread) and its worker, which owns ONNX Runtime. */
+/** Messages between a session runner (main thread) and its worker, which owns ONNX Runtime (Node or web). */
 import type { BlobSpec } from '../weights/weight-set.js';
 
 export type TensorDType = 'float32' | 'int64';
@@ -12,8 +12,11 @@ export interface TensorData {
 export interface EngineOptions {
   /** Intra-op threads (default: all cores). */
   threads?: number;
-  /** 'cpu' (default) or 'cuda' (needs the CUDA provider libraries, see README). */
-  executionProvider?: 'cpu' | 'cuda';
+  /**
+   * Node: 'cpu' (default) or 'cuda' (needs the CUDA provider libraries, see README).
+   * Browser: 'wasm' (default) or 'webgpu'.
+   */
+  executionProvider?: 'cpu' | 'cuda' | 'wasm' | 'webgpu';
   /** Write ONNX Runtime's JSON profile with this file prefix. */
   profilePrefix?: string;
   /** ORT graph optimisation level (default 'all'). */

@@ -6,14 +6,9 @@ import { open } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
+import { FastaError, FastaLines, type FastaRecord } from './fasta-parse.js';
 
-export interface FastaRecord {
-  /** First word of the header line. */
-  name: string;
-  sequence: string;
-}
-
-export class FastaError extends Error {}
+export { FastaError, parseFastaText, type FastaRecord } from './fasta-parse.js';
 
 /** Reads `path` record by record. Errors name the file and the 1-based line. */
 export async function* readFasta(path: string): AsyncGenerator<FastaRecord> {
@@ -38,31 +33,11 @@ export async function* readFasta(path: string): AsyncGenerator<FastaRecord> {
     input = raw.pipe(gunzip);
   }
   const lines = createInterface({ input, crlfDelay: Infinity });
-  let name: string | undefined;
-  let headerLine = 0;
-  let chunks: string[] = [];
-  let lineNo = 0;
-  const finish = (): FastaRecord => {
-    if (chunks.length === 0) throw new FastaError(`${path}:${headerLine}: record '${name}' has no sequence`);
-    const record = { name: name!, sequence: chunks.join('') };
-    chunks = [];
-    return record;
-  };
+  const parser = new FastaLines(path);
   try {
     for await (const rawLine of lines) {
-      lineNo++;
-      const line = rawLine.trim();
-      if (line === '') continue;
-      if (line.startsWith('>')) {
-        if (name !== undefined) yield finish();
-        name = line.slice(1).trim().split(/\s+/)[0] ?? '';
-        if (name === '') throw new FastaError(`${path}:${lineNo}: header line has no record name`);
-        headerLine = lineNo;
-      } else {
-        if (name === undefined) throw new FastaError(`${path}:${lineNo}: text before the first '>' header line (is this a FASTA file?)`);
-        // Internal spaces are not part of the sequence; letters are checked later, with their position.
-        chunks.push(line.replace(/\s+/g, ''));
-      }
+      const record = parser.line(rawLine);
+      if (record) yield record;
     }
   } catch (e) {
     if (e instanceof FastaError) throw e;
@@ -73,8 +48,7 @@ export async function* readFasta(path: string): AsyncGenerator<FastaRecord> {
     input.destroy();
     await handle.close().catch(() => {});
   }
-  if (name === undefined) throw new FastaError(`${path}: no FASTA records (empty file)`);
-  yield finish();
+  yield parser.end();
 }
 
 /** Reads every record of a FASTA file, in order. */

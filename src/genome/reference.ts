@@ -9,6 +9,7 @@ import { stat } from 'node:fs/promises';
 import { IndexedFasta, BgzipIndexedFasta } from '@gmod/indexedfasta';
 import { TwoBitFile } from '@gmod/twobit';
 import { LocalFile, RemoteFile, type GenericFilehandle } from 'generic-filehandle2';
+import type { GenomeKind, Reference } from './reference-type.js';
 
 export class GenomeError extends Error {}
 
@@ -17,22 +18,7 @@ export const PUBLIC_GENOMES: Record<string, string> = {
   mm10: 'https://hgdownload.soe.ucsc.edu/goldenPath/mm10/bigZips/mm10.2bit',
 };
 
-export type GenomeKind = 'fasta' | 'bgzip-fasta' | '2bit';
-
-export interface Reference {
-  /** What the user named (path, URL or alias) and where it was read from. */
-  readonly source: string;
-  readonly location: string;
-  readonly kind: GenomeKind;
-  /** Sequence names in file order. */
-  getSequenceNames(): Promise<string[]>;
-  /** Length of one sequence, or undefined when the genome has no such sequence. */
-  getSequenceSize(chrom: string): Promise<number | undefined>;
-  /** Every sequence length (on a remote 2bit this reads every record header: prefer getSequenceSize). */
-  getSequenceSizes(): Promise<Map<string, number>>;
-  /** Bases [start, end) of `chrom`, padded with N where the range leaves the chromosome. */
-  getSequence(chrom: string, start: number, end: number): Promise<string>;
-}
+export type { GenomeKind, Reference } from './reference-type.js';
 
 interface Backend {
   getSequenceNames(): Promise<string[]>;

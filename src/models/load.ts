@@ -4,24 +4,12 @@ import { join } from 'node:path';
 import { SafetensorsFile } from '../weights/safetensors.js';
 import { WeightSet } from '../weights/weight-set.js';
 import { ConfigError } from './config.js';
-import { Enformer, parseEnformerConfig } from './enformer.js';
-import { Borzoi, parseBorzoiConfig } from './borzoi.js';
-import type { Architecture } from './architecture.js';
+import { Enformer } from './enformer.js';
+import { Borzoi } from './borzoi.js';
+import { architectureFromConfig, ModelDirError, pickWeightsFile } from './from-config.js';
 import { Model, type ModelOptions } from './model.js';
 
-export class ModelDirError extends Error {}
-
-/**
- * Picks the architecture named by a config (`model_type` or `architectures`): Enformer, or Borzoi, which
- * is Flashzoi when `flashed` is true (the Flashzoi hub configs say model_type "borzoi", flashed true).
- */
-export function architectureFromConfig(json: Record<string, unknown>, source: string): Architecture {
-  const type = String(json.model_type ?? (Array.isArray(json.architectures) ? json.architectures[0] : '') ?? '').toLowerCase();
-  if (type.includes('enformer')) return new Enformer(parseEnformerConfig(json, source));
-  if (type.includes('flashzoi')) return new Borzoi(parseBorzoiConfig({ ...json, flashed: json.flashed ?? true }, source));
-  if (type.includes('borzoi')) return new Borzoi(parseBorzoiConfig(json, source));
-  throw new ConfigError(`${source}: unknown model_type ${JSON.stringify(json.model_type ?? json.architectures)} (supported: enformer, borzoi, flashzoi)`);
-}
+export { architectureFromConfig, ModelDirError, pickWeightsFile } from './from-config.js';
 
 export async function readConfig(path: string): Promise<Record<string, unknown>> {
   let text: string;
@@ -47,15 +35,7 @@ export async function findWeightsFile(dir: string): Promise<string> {
   } catch (e) {
     throw new ModelDirError(`${dir}: cannot read model directory (${(e as NodeJS.ErrnoException).code ?? e})`);
   }
-  for (const preferred of ['model.safetensors', 'weights.safetensors']) if (names.includes(preferred)) return join(dir, preferred);
-  const candidates = names.filter((n) => n.endsWith('.safetensors'));
-  if (candidates.length === 1) return join(dir, candidates[0]!);
-  if (candidates.length === 0) {
-    const other = names.filter((n) => /\.(bin|pt|pth|h5|ckpt)$/.test(n));
-    const hint = other.length ? ` (found ${other.join(', ')}: convert it to safetensors first)` : '';
-    throw new ModelDirError(`${dir}: no *.safetensors weights file${hint}`);
-  }
-  throw new ModelDirError(`${dir}: several safetensors files (${candidates.join(', ')}); name the weights model.safetensors`);
+  return join(dir, pickWeightsFile(names, dir));
 }
 
 export const TF_GAMMA_FILE = 'tf_gammas.safetensors';

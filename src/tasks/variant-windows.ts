@@ -16,7 +16,7 @@
  * - Positions outside the chromosome read N.
  * SNVs and other equal-length substitutions leave everything but [h, h + |REF|) unchanged.
  */
-import type { Reference } from '../genome/reference.js';
+import type { Reference } from '../genome/reference-type.js';
 import { onlyAcgtn } from '../genome/sequence.js';
 
 /** Start of the window of a variant whose first REF base is at 0-based `pos0`. */

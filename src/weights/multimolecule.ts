@@ -5,7 +5,8 @@
  * stem conv's input channels follow MultiMolecule's tokenizer alphabet (the A, C, G, T columns are
  * picked by the vocabulary), and Borzoi's head is a Linear [out, in] where ours is a 1x1 conv [out, in, 1].
  */
-import { type WeightSet, entryFloat32 } from './weight-set.js';
+import type { WeightSet } from './weight-set.js';
+import { entryFloat32 } from './weight-file.js';
 
 export class MultiMoleculeError extends Error {}
 

@@ -1,11 +1,17 @@
 /**
  * The named float32 tensors a model is built from, and where their bytes live. A model graph refers to
  * them by offset into one packed blob; `pack()` describes how the engine worker assembles that blob
- * (reading file ranges itself), so the main thread never holds the weights.
+ * (reading file ranges itself), so the main thread never holds the weights. A file piece's `path` is
+ * whatever the engine can read: a file path on Node, a URL or picked-file key in the browser.
  */
-import { openSync, readSync, closeSync } from 'node:fs';
-import type { SafetensorsFile } from './safetensors.js';
-import { toFloat32 } from './safetensors.js';
+import { toFloat32, type TensorInfo } from './safetensors-format.js';
+
+/** What `fromSafetensors` needs of a safetensors file: its path (or URL), header and bytes of non-F32 tensors. */
+export interface SafetensorsSource {
+  readonly path: string;
+  readonly tensors: Map<string, TensorInfo>;
+  readBytes(name: string): Uint8Array;
+}
 
 export type WeightBytes =
   | { kind: 'file'; path: string; offset: number; length: number }
@@ -34,7 +40,7 @@ export class WeightSet {
   readonly entries = new Map<string, WeightEntry>();
 
   /** Wraps a safetensors file; `rename` maps file names to canonical ones (null drops a tensor). */
-  static fromSafetensors(file: SafetensorsFile, rename: (name: string) => string | null = (n) => n): WeightSet {
+  static fromSafetensors(file: SafetensorsSource, rename: (name: string) => string | null = (n) => n): WeightSet {
     const set = new WeightSet();
     for (const info of file.tensors.values()) {
       const name = rename(info.name);
@@ -154,22 +160,4 @@ export class WeightsMismatchError extends Error {
   constructor(message: string, readonly problems: string[]) {
     super(message);
   }
-}
-
-/** A weight's values as float32 (read from its file range, or a view of its bytes). */
-export function entryFloat32(entry: WeightEntry): Float32Array {
-  if (entry.source.kind === 'bytes') {
-    const b = entry.source.bytes;
-    if (b.byteOffset % 4 === 0) return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
-    return new Float32Array(b.slice().buffer);
-  }
-  const { path, offset, length } = entry.source;
-  const out = new Float32Array(length / 4);
-  const fd = openSync(path, 'r');
-  try {
-    if (readSync(fd, new Uint8Array(out.buffer), 0, length, offset) !== length) throw new Error(`${path}: short read of ${length} bytes at ${offset}`);
-  } finally {
-    closeSync(fd);
-  }
-  return out;
 }

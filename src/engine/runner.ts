@@ -1,0 +1,96 @@
+/**
+ * The seam between models and ONNX Runtime: a session runner owns sessions and their external-data
+ * weight blobs somewhere off the calling thread. Two implementations speak the same protocol:
+ * `Engine` (onnxruntime-node in a worker thread, engine.ts) and `WebEngine` (onnxruntime-web in a
+ * Web Worker, web/engine.ts). Models see only this interface.
+ */
+import type { BlobSpec } from '../weights/weight-set.js';
+import type { EngineOptions, Reply, Request, TensorData } from './protocol.js';
+
+export interface SessionRunner {
+  /** Assembles a weight blob inside the worker (file or URL ranges are read there, not here). */
+  loadBlob(name: string, spec: BlobSpec): Promise<void>;
+  /** Frees a blob once every session that needs it exists. */
+  dropBlob(name: string, opts?: { poison?: boolean }): Promise<void>;
+  createSession(id: string, model: Uint8Array, blobs: string[]): Promise<{ inputs: string[]; outputs: string[] }>;
+  run(id: string, feeds: Record<string, TensorData>, fetches: string[]): Promise<Record<string, TensorData>>;
+  release(id: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class EngineError extends Error {}
+
+/** How a host reaches its worker: post a request, and learn when calls are in flight (Node keeps the process alive then). */
+export interface WorkerChannel {
+  post(message: { seq: number; req: { op: string } }, transfer: ArrayBuffer[]): void;
+  terminate(): Promise<unknown> | void;
+  inFlight?(busy: boolean): void;
+}
+
+/**
+ * The request/reply bookkeeping shared by both runners: one pending promise per sequence number.
+ * `R` is the worker's request type beyond the shared protocol (the browser's worker takes a few more).
+ */
+export class WorkerHost<R extends { op: string } = Request> implements SessionRunner {
+  private seq = 0;
+  private pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  protected closed = false;
+
+  constructor(
+    private readonly channel: WorkerChannel,
+    readonly options: EngineOptions,
+  ) {}
+
+  /** Hands a worker reply to the call waiting for it. */
+  protected receive(reply: Reply): void {
+    const p = this.pending.get(reply.seq);
+    if (!p) return;
+    this.pending.delete(reply.seq);
+    if (reply.ok) p.resolve(reply.result);
+    else p.reject(new EngineError(reply.error));
+  }
+
+  /** Rejects every call in flight (the worker died or was stopped). */
+  protected failAll(error: Error): void {
+    for (const p of this.pending.values()) p.reject(error);
+    this.pending.clear();
+  }
+
+  protected call<T>(req: Request | R, transfer: ArrayBuffer[] = []): Promise<T> {
+    if (this.closed) return Promise.reject(new EngineError('engine is closed'));
+    const seq = this.seq++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(seq, { resolve: resolve as (v: unknown) => void, reject });
+      if (this.pending.size === 1) this.channel.inFlight?.(true);
+      this.channel.post({ seq, req }, transfer);
+    }).finally(() => {
+      if (this.pending.size === 0) this.channel.inFlight?.(false);
+    });
+  }
+
+  loadBlob(name: string, spec: BlobSpec): Promise<void> {
+    return this.call({ op: 'blob', name, spec }, spec.buffer ? [spec.buffer] : []);
+  }
+
+  dropBlob(name: string, opts: { poison?: boolean } = {}): Promise<void> {
+    return this.call({ op: 'dropBlob', name, poison: opts.poison });
+  }
+
+  createSession(id: string, model: Uint8Array, blobs: string[]): Promise<{ inputs: string[]; outputs: string[] }> {
+    return this.call({ op: 'session', id, model, blobs, options: this.options });
+  }
+
+  run(id: string, feeds: Record<string, TensorData>, fetches: string[]): Promise<Record<string, TensorData>> {
+    return this.call({ op: 'run', id, feeds, fetches });
+  }
+
+  release(id: string): Promise<void> {
+    return this.call({ op: 'release', id });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.channel.terminate();
+  }
+}

@@ -1,0 +1,32 @@
+/** A hub-style model directory without I/O: the architecture its config.json names and which file holds the weights (Node's loader and the page share these). */
+import { ConfigError } from './config.js';
+import { Enformer, parseEnformerConfig } from './enformer.js';
+import { Borzoi, parseBorzoiConfig } from './borzoi.js';
+import type { Architecture } from './architecture.js';
+
+/**
+ * Picks the architecture named by a config (`model_type` or `architectures`): Enformer, or Borzoi, which
+ * is Flashzoi when `flashed` is true (the Flashzoi hub configs say model_type "borzoi", flashed true).
+ */
+export function architectureFromConfig(json: Record<string, unknown>, source: string): Architecture {
+  const type = String(json.model_type ?? (Array.isArray(json.architectures) ? json.architectures[0] : '') ?? '').toLowerCase();
+  if (type.includes('enformer')) return new Enformer(parseEnformerConfig(json, source));
+  if (type.includes('flashzoi')) return new Borzoi(parseBorzoiConfig({ ...json, flashed: json.flashed ?? true }, source));
+  if (type.includes('borzoi')) return new Borzoi(parseBorzoiConfig(json, source));
+  throw new ConfigError(`${source}: unknown model_type ${JSON.stringify(json.model_type ?? json.architectures)} (supported: enformer, borzoi, flashzoi)`);
+}
+
+export class ModelDirError extends Error {}
+
+/** Of a model directory's file names: model.safetensors, weights.safetensors, or the only *.safetensors. */
+export function pickWeightsFile(names: string[], dir: string): string {
+  for (const preferred of ['model.safetensors', 'weights.safetensors']) if (names.includes(preferred)) return preferred;
+  const candidates = names.filter((n) => n.endsWith('.safetensors') && n !== 'tf_gammas.safetensors');
+  if (candidates.length === 1) return candidates[0]!;
+  if (candidates.length === 0) {
+    const other = names.filter((n) => /\.(bin|pt|pth|h5|ckpt)$/.test(n));
+    const hint = other.length ? ` (found ${other.join(', ')}: convert it to safetensors first)` : '';
+    throw new ModelDirError(`${dir}: no *.safetensors weights file${hint}`);
+  }
+  throw new ModelDirError(`${dir}: several safetensors files (${candidates.join(', ')}); name the weights model.safetensors`);
+}

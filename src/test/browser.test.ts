@@ -1,0 +1,210 @@
+/**
+ * The page in a real headless Chromium, served by `seq2track serve`: the automation hook reproduces
+ * every fixture model's heads (Enformer, Borzoi, Flashzoi) on onnxruntime-web (WASM, SIMD, threads),
+ * at the CLI's acceptance tolerance (atol 5e-5 + rtol 1e-4: the references' own float32-vs-float64
+ * spread is 2–4e-6, and WASM kernels differ from native ones only by float32 rounding); the igv view
+ * shows a region's tracks and a variant's ref/alt/difference; wrong model directories are reported
+ * in the page. Screenshots are saved to dist/test/screenshots/.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { SafetensorsFile } from '../weights/safetensors.js';
+import { brokenModelDir, compare, fixture, REPO_ROOT } from './fixtures.js';
+import { launchChromium, skipWithoutChromium, startServe, type ServeProcess } from './chromium.js';
+import { colourCount, decodePng } from './png.js';
+
+// Page globals, as the callbacks of page.evaluate() see them (this file compiles without the DOM library).
+interface HookHead {
+  dims: number[];
+  data: Float32Array;
+}
+declare const window: {
+  seq2track: {
+    ready: Promise<void>;
+    models(): string[];
+    predictFasta(args: { model: string; fasta: string; tileLength?: number }): Promise<Record<string, HookHead>>;
+  };
+};
+declare const document: { body: { dataset: Record<string, string | undefined> }; getElementById(id: string): { textContent: string | null } | null };
+declare const crossOriginIsolated: boolean;
+
+const FIXTURES = ['enformer-small', 'borzoi-small', 'flashzoi-small'].filter((n) => fixture(n));
+const skip = skipWithoutChromium() || (FIXTURES.length === 3 ? false : 'fixtures ../shared/fixtures/*-small not found');
+const SCREENSHOTS = join(REPO_ROOT, 'dist', 'test', 'screenshots');
+const VIEWPORT = { width: 1280, height: 900 };
+
+let tmp = '';
+let serve: ServeProcess | undefined;
+let browser: Browser | undefined;
+let page: Page;
+
+before(async () => {
+  if (skip) return;
+  tmp = mkdtempSync(join(tmpdir(), 'seq2track-browser-'));
+  // Wrong model directories: no weights file; a config that is not JSON; weights that do not match.
+  const noWeights = join(tmp, 'no-weights');
+  mkdirSync(noWeights);
+  copyFileSync(join(fixture('enformer-small')!, 'config.json'), join(noWeights, 'config.json'));
+  const badConfig = join(tmp, 'bad-config');
+  mkdirSync(badConfig);
+  writeFileSync(join(badConfig, 'config.json'), '{"model_type": "enformer", "dim": ');
+  copyFileSync(join(fixture('enformer-small')!, 'weights.safetensors'), join(badConfig, 'weights.safetensors'));
+  const mismatched = join(tmp, 'mismatched');
+  mkdirSync(mismatched);
+  await brokenModelDir(mismatched);
+  const models = FIXTURES.map((n) => `--model=${n}=${fixture(n)}`);
+  serve = await startServe([...models, `--model=no-weights=${noWeights}`, `--model=bad-config=${badConfig}`, `--model=mismatched=${mismatched}`]);
+  browser = await launchChromium();
+  page = await browser.newPage({ viewport: VIEWPORT });
+  await page.goto(serve.url);
+  await page.evaluate(() => window.seq2track.ready);
+});
+
+after(async () => {
+  await browser?.close();
+  await serve?.stop();
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+test('browser: the built page imports no node: module', async () => {
+  const assets = join(REPO_ROOT, 'dist', 'web', 'assets');
+  const scripts = readdirSync(assets).filter((f) => f.endsWith('.js'));
+  assert.ok(scripts.length >= 2, 'the page and its engine worker are built (npm run build:web)');
+  for (const f of scripts) {
+    const text = readFileSync(join(assets, f), 'utf8');
+    assert.doesNotMatch(text, /(?:from|import\(|require\()\s*["']node:/, `${f} imports a node: module`);
+  }
+});
+
+test('browser: the page is cross-origin isolated (WASM threads) and lists the served models', { skip }, async () => {
+  const state = await page.evaluate(() => ({ isolated: crossOriginIsolated, models: window.seq2track.models(), runtime: document.getElementById('runtime')!.textContent }));
+  assert.equal(state.isolated, true);
+  assert.deepEqual(state.models.slice(0, 3), FIXTURES);
+  assert.match(state.runtime ?? '', /cross-origin isolated, \d+ WASM threads/);
+});
+
+for (const name of FIXTURES) {
+  test(`browser: ${name} through window.seq2track.predictFasta reproduces every head`, { skip }, async () => {
+    const dir = fixture(name)!;
+    const sequences: string[] = JSON.parse(readFileSync(join(dir, 'reference.json'), 'utf8')).inputs.sequences;
+    const fasta = sequences.map((s, i) => `>seq${i + 1}\n${s}\n`).join('');
+    // Tiles of 2048 bp: the trunk runs tiled in the worker, as full-length windows must.
+    const got = await page.evaluate(
+      async ({ model, fasta }) => {
+        const r = await window.seq2track.predictFasta({ model, fasta, tileLength: 2048 });
+        return Object.fromEntries(Object.entries(r).map(([h, t]) => [h, { dims: t.dims, data: Array.from(t.data), isF32: t.data instanceof Float32Array }]));
+      },
+      { model: name, fasta },
+    );
+    const ref = await SafetensorsFile.open(join(dir, 'outputs.safetensors'));
+    const heads = [...ref.tensors.keys()].filter((k) => k === 'human' || k === 'mouse');
+    assert.deepEqual(Object.keys(got).sort(), heads.sort());
+    for (const h of heads) {
+      assert.deepEqual(got[h]!.dims, ref.tensors.get(h)!.shape, `${name} ${h} dims`);
+      assert.ok(got[h]!.isF32, 'the hook returns Float32Array data');
+      const c = compare(got[h]!.data, ref.readFloat32(h), 5e-5, 1e-4);
+      assert.ok(c.ok, `${name} ${h}: element ${c.worst} is ${got[h]!.data[c.worst]}, max abs diff ${c.maxAbs.toExponential(2)}`);
+    }
+  });
+}
+
+/** The page's error box after a failed hook call for a served model. */
+async function hookError(model: string): Promise<{ rejected: string; shown: string; visible: boolean }> {
+  const rejected = await page.evaluate(async (model) => {
+    try {
+      await window.seq2track.predictFasta({ model, fasta: `>a\n${'A'.repeat(8192)}\n` });
+      return '';
+    } catch (e) {
+      return (e as Error).message;
+    }
+  }, model);
+  const shown = (await page.textContent('#error')) ?? '';
+  return { rejected, shown, visible: await page.isVisible('#error') };
+}
+
+test('browser: a wrong model directory is reported in the page, in one clear line', { skip }, async () => {
+  const cases: [string, RegExp][] = [
+    ['no-weights', /models\/no-weights\/: no \*\.safetensors weights file/],
+    ['bad-config', /bad-config\/config\.json: not a JSON object/],
+    ['mismatched', /mismatched\/weights\.safetensors: weights do not match the config \(\d+ problems\): missing stem\.0\.bias/],
+  ];
+  for (const [model, pattern] of cases) {
+    const { rejected, shown, visible } = await hookError(model);
+    assert.match(rejected, pattern, model);
+    assert.equal(shown, rejected, `${model}: the page shows the message`);
+    assert.ok(visible, `${model}: the error box is visible`);
+    assert.equal(await page.getAttribute('body', 'data-state'), 'error');
+  }
+});
+
+/** Waits until the page is idle again; fails with the page's error message otherwise. */
+async function settled(): Promise<void> {
+  await page.waitForFunction(() => document.body.dataset.state !== 'busy', undefined, { timeout: 120_000 });
+  const state = await page.getAttribute('body', 'data-state');
+  if (state !== 'idle') assert.fail(`page state ${state}: ${await page.textContent('#error')}`);
+}
+
+test('browser: igv view shows predicted tracks, a variant\'s ref/alt/difference, and a screenshot', { skip }, async () => {
+  // A two-chromosome genome picked as a local FASTA file (no index: igv.js reads it whole).
+  let seed = 7;
+  const base = () => 'ACGT'[(seed = (seed * 1103515245 + 12345) % 2 ** 31) % 4]!;
+  const chr1 = Array.from({ length: 20_000 }, base).join('');
+  const chr2 = Array.from({ length: 5_000 }, base).join('');
+  const fa = join(tmp, 'genome.fa');
+  writeFileSync(fa, `>chr1\n${chr1.replace(/(.{60})/g, '$1\n')}\n>chr2\n${chr2}\n`);
+  await page.setInputFiles('#genome-files', fa);
+  await page.click('#genome-open');
+  await settled();
+  await page.selectOption('#model-served', 'enformer-small');
+  await page.fill('#region', 'chr1:6,001-10,000');
+  await page.fill('#tracks', '0-1,human_5');
+  await page.click('#predict');
+  await settled();
+  const labels = async () => page.$$eval('.igv-track-div, .igv-track-name, .igv-track-label', (els) => els.map((e) => e.textContent ?? '').join('|'));
+  const shown = await page.textContent('#message');
+  assert.match(shown ?? '', /Showing 3 track\(s\) of head human: 32 bins of 128 bp/);
+  for (const t of ['human_0', 'human_1', 'human_5']) assert.ok((await labels()).includes(t), `track ${t} shown`);
+
+  // The variant: REF read from the genome, ALT another base; three tracks per selected track.
+  const pos = 8000;
+  const ref = chr1[pos - 1]!;
+  const alt = ref === 'A' ? 'C' : 'A';
+  await page.fill('#variant', `chr1:${pos} ${ref}>${alt}`);
+  await page.click('#predict');
+  await settled();
+  assert.match((await page.textContent('#message')) ?? '', new RegExp(`variant chr1:${pos} ${ref}>${alt}`));
+  const names = await labels();
+  for (const t of ['human_0 ref', 'human_0 alt', 'human_0 alt-ref', 'human_5 alt-ref']) assert.ok(names.includes(t), `track ${t} shown`);
+
+  // A REF that is not the genome's is an error in the page, not a silent prediction.
+  await page.fill('#variant', `chr1:${pos} ${alt}>${ref}`);
+  await page.click('#predict');
+  await page.waitForFunction(() => document.body.dataset.state !== 'busy');
+  assert.match((await page.textContent('#error')) ?? '', new RegExp(`REF ${alt} does not match the genome \\(${ref}\\) at chr1:${pos}`));
+  await page.fill('#variant', `chr1:${pos} ${ref}>${alt}`);
+  await page.click('#predict');
+  await settled();
+
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  const png = await page.screenshot({ path: join(SCREENSHOTS, 'browser-view.png') });
+  const img = decodePng(png);
+  assert.deepEqual([img.width, img.height], [VIEWPORT.width, VIEWPORT.height]);
+  assert.ok(colourCount(img) > 50, `the screenshot has ${colourCount(img)} colours: blank?`);
+
+  // Cancel while another model loads: the page says so, stays usable, and the next run works.
+  await page.selectOption('#model-served', 'borzoi-small');
+  await page.fill('#variant', '');
+  await page.click('#predict');
+  await page.click('#cancel');
+  await page.waitForFunction(() => document.body.dataset.state !== 'busy');
+  assert.equal(await page.textContent('#message'), 'Cancelled.');
+  assert.equal(await page.isVisible('#error'), false);
+  await page.selectOption('#model-served', 'enformer-small');
+  await page.click('#predict');
+  await settled();
+  assert.match((await page.textContent('#message')) ?? '', /Showing 3 track\(s\)/);
+});

@@ -29,3 +29,7 @@ export { variantWindows, altWindow, windowStart } from './tasks/variant-windows.
 export { variantStats, VariantScorer, STATS, type Stats, type PreparedRecord } from './tasks/variant-scores.js';
 export { scoreVcf, parseShard, shardRange, type ScoreVcfOptions, type ScoreVcfResult } from './tasks/score-variants.js';
 export { TsvScores, formatScore } from './formats/score-tsv.js';
+export { attributeRecords, contributionScores, type AttributeOptions, type AttributeResult } from './tasks/attribute.js';
+export { ismRecords, substitutionEffects, IsmInputError, type IsmOptions, type IsmResult, type Substitution, type SequenceRecord } from './tasks/ism.js';
+export { logoSpec, type LogoInput } from './plots/logo.js';
+export { ismHeatmapSpec, type IsmHeatmapInput } from './plots/ism-heatmap.js';

@@ -41,3 +41,7 @@ export { predictGenes, type PredictGenesOptions, type PredictGenesResult, type G
 export { geneGradients, gradientUntransform, geneWindowStart, DEFAULT_GRADIENT_TRANSFORM, type GradientTransform, type GeneGradientOptions, type GeneGradient } from './tasks/gene-gradients.js';
 export { borzoiVariantWindows, type Anchor } from './tasks/variant-windows.js';
 export { openGeneParquet, openSedH5, type GeneWriter, type GeneScoreRow } from './formats/gene-score-writers.js';
+export { attributeRecords, contributionScores, type AttributeOptions, type AttributeResult } from './tasks/attribute.js';
+export { ismRecords, substitutionEffects, IsmInputError, type IsmOptions, type IsmResult, type Substitution, type SequenceRecord } from './tasks/ism.js';
+export { logoSpec, type LogoInput } from './plots/logo.js';
+export { ismHeatmapSpec, type IsmHeatmapInput } from './plots/ism-heatmap.js';

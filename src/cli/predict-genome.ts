@@ -86,7 +86,13 @@ export async function runPredictGenome(args: PredictGenomeArgs): Promise<void> {
     // A bigWig directory may be new (its parents are made) or an existing one we can write into.
     const dir = args.out.replace(/[\\/]+$/, '') || args.out;
     if (existsSync(dir)) checkWritableDir(dir, `--out ${args.out}`);
-    else mkdirSync(dirname(resolve(dir)), { recursive: true });
+    else {
+      try {
+        mkdirSync(dirname(resolve(dir)), { recursive: true });
+      } catch (e) {
+        throw new UsageError(`--out ${args.out}: cannot create ${dirname(resolve(dir))} (${(e as NodeJS.ErrnoException).code ?? e})`);
+      }
+    }
   }
   const regions: Region[] = args.bed ? await readBed(args.bed) : args.region!.map(parseRegion);
   const models: string[] = [];

@@ -10,11 +10,12 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { CLI, fixture, skipUnless, tempDir, runCli, assertCliOk, assertCliError } from './fixtures.js';
 import { randomGenome, rng, writeFastaFai } from './genome-files.js';
-import { openGenome } from '../genome/reference.js';
 import { parseRegion } from '../genome/regions.js';
-import { predictRegions } from '../tasks/predict-region.js';
+import { planRegion } from '../genome/regions.js';
+import type { RegionJobResult } from '../tasks/predict-region.js';
 import { writeRegionOutputs, type RegionOutputKind } from '../tasks/region-outputs.js';
-import { stagingPath } from '../tasks/job-dir.js';
+import { JobDir, stagingPath } from '../tasks/job-dir.js';
+import { emitRegionOutputs, type ScratchLayout } from '../tasks/region-stream.js';
 
 const skip = skipUnless('enformer-small');
 const ENFORMER = fixture('enformer-small') ?? '';
@@ -23,9 +24,12 @@ let tmp: { dir: string; cleanup: () => void };
 const path = (name: string) => join(tmp.dir, name);
 const env = () => ({ SEQ2TRACK_CACHE: path('cache') });
 
-// Both regions over several 4,096 bp window outputs; --rc + 3 shifts + batch 4 split windows across batches.
-const REGIONS = ['chrB:1-9000', 'chrA:20,001-41,000'];
-const common = (out: string) => ['predict', '--model', ENFORMER, '--genome', path('g.fa'), ...REGIONS.flatMap((r) => ['--region', r]), '--rc', '--shifts', '0,1,-2', '--batch-size', '4', '--threads', '1', '--out', out];
+// A 4,096 bp window (16 bins of 128 bp) keeps the fixture model fast; --rc + 2 shifts + batch 3 split windows across batches.
+const REGIONS = ['chrB:1-3000', 'chrA:1-30,000'];
+const common = (out: string, models = [ENFORMER]) => [
+  'predict', ...models.flatMap((m) => ['--model', m]), '--genome', path('g.fa'), ...REGIONS.flatMap((r) => ['--region', r]),
+  '--window-length', '4096', '--rc', '--shifts', '0,1', '--batch-size', '3', '--threads', '1', '--out', out,
+];
 
 before(() => {
   tmp = tempDir('seq2track-genome-job-');
@@ -34,40 +38,68 @@ before(() => {
 
 after(() => tmp.cleanup());
 
-function files(out: string): Map<string, Buffer> {
-  const m = new Map<string, Buffer>();
-  if (out.endsWith('/')) for (const f of readdirSync(out).sort()) m.set(f, readFileSync(join(out, f)));
-  else m.set(out, readFileSync(out));
-  return m;
+function files(out: string): Buffer[] {
+  if (out.endsWith('/')) return readdirSync(out).sort().map((f) => readFileSync(join(out, f)));
+  return [readFileSync(out)];
 }
 
-test('genome job: every output kind equals the in-memory writer byte for byte (two models averaged)', { skip }, async () => {
-  const regions = REGIONS.map(parseRegion);
-  const ref = await predictRegions({ models: [ENFORMER, ENFORMER], genome: await openGenome(path('g.fa')), regions, rc: true, shifts: [0, 1, -2], batchSize: 4, load: { threads: 1 } });
-  for (const [kind, out] of [['bigwig', path('mem-bw/')], ['bedgraph', path('mem.bedGraph')], ['tsv', path('mem.tsv')], ['safetensors', path('mem.safetensors')]] as [RegionOutputKind, string][]) {
-    await writeRegionOutputs(out, kind, ref);
+/** A plan over synthetic windows, a scratch file of random values, and the same values as the in-memory job result. */
+function synthetic(float64: boolean, labels: string[]) {
+  const g = { length: 4096, offset: 1024, bins: 16, binSize: 128 };
+  const sizes = new Map([['chrA', 60_011], ['chrB', 9_000]]);
+  const regions = labels.map(parseRegion);
+  const plans = regions.map((r) => planRegion(r, sizes.get(r.chrom)!, g));
+  const K = 3;
+  const ensemble = float64 ? 4 : 2;
+  const slots = plans.reduce((a, p) => a + p.windows.length, 0);
+  const random = rng(5);
+  const scratch = float64 ? new Float64Array(slots * g.bins * K) : new Float32Array(slots * g.bins * K);
+  for (let i = 0; i < scratch.length; i++) scratch[i] = (random() - 0.4) * 100;
+  writeFileSync(path(`scratch-${float64}`), new Uint8Array(scratch.buffer));
+  let slot = 0;
+  const results = plans.map((plan) => {
+    const values = new Float32Array(plan.bins * K);
+    for (let b = 0; b < plan.bins; b++) for (let k = 0; k < K; k++) values[b * K + k] = float64 ? scratch[(slot * g.bins + plan.firstBin + b) * K + k]! / ensemble : scratch[(slot * g.bins + plan.firstBin + b) * K + k]!;
+    slot += plan.windows.length;
+    return { plan, values };
+  });
+  const tracks = [0, 1, 2].map((i) => ({ index: i, identifier: `t/${i}`, description: `track "${i}"`, strandPair: i }));
+  const result: RegionJobResult = { head: 'human', binSize: 128, windowLength: 4096, tracks, table: { tracks } as unknown as RegionJobResult['table'], results, chromSizes: sizes, ensemble, windows: slots };
+  const layout: ScratchLayout = { path: path(`scratch-${float64}`), plans, windowBins: g.bins, tracks: K, float64, ensemble };
+  return { result, layout };
+}
+
+test('genome job: outputs made from the scratch equal the in-memory writer byte for byte (every kind; float32 and float64 scratch)', async () => {
+  for (const float64 of [false, true]) {
+    for (const [kind, name] of [['bigwig', 'bw/'], ['bedgraph', 'x.bedGraph'], ['tsv', 'x.tsv'], ['safetensors', 'x.safetensors']] as [RegionOutputKind, string][]) {
+      // The job computes bigWig regions in chromosome order (the order of bigWig intervals), others as given.
+      const labels = kind === 'bigwig' ? ['chrA:1-30,000', 'chrA:50,001-60,011', 'chrB:1-3000'] : ['chrB:1-3000', 'chrA:50,001-60,011', 'chrA:1-30,000'];
+      const { result, layout } = synthetic(float64, labels);
+      const want = path(`mem-${float64}-${name}`);
+      await writeRegionOutputs(want, kind, result);
+      const got = path(`job-${float64}-${name}`);
+      const job = JobDir.open<object>(got, { hash: 'h', args: {} });
+      const outFiles = await emitRegionOutputs({ job, out: got, kind, scratch: layout, head: result.head, tracks: result.tracks, chromSizes: result.chromSizes, binSize: 128, windowLength: 4096 });
+      job.remove();
+      assert.ok(outFiles.length >= 1);
+      const a = files(want);
+      const b = files(got);
+      assert.equal(b.length, a.length, name);
+      b.forEach((x, i) => assert.ok(x.equals(a[i]!), `${kind} (float64 scratch: ${float64}): file ${i} differs from the in-memory writer's`));
+      if (kind === 'safetensors') assert.ok(readFileSync(got.replace(/safetensors$/, 'bins.bed')).equals(readFileSync(want.replace(/safetensors$/, 'bins.bed'))));
+      assert.ok(!existsSync(stagingPath(got)));
+    }
   }
-  for (const [mem, name] of [['mem-bw/', 'job-bw/'], ['mem.bedGraph', 'job.bedGraph'], ['mem.tsv', 'job.tsv'], ['mem.safetensors', 'job.safetensors']]) {
-    const args = common(path(name!));
-    args.splice(2, 0, '--model', ENFORMER);
-    assertCliOk(await runCli(args, env()));
-    const want = [...files(path(mem!)).values()];
-    const got = [...files(path(name!)).values()];
-    assert.equal(got.length, want.length, name);
-    got.forEach((g, i) => assert.ok(g.equals(want[i]!), `${name}: file ${i} differs from the in-memory writer's`));
-    assert.ok(!existsSync(stagingPath(path(name!))), `${name}: staging directory removed`);
-  }
-  assert.ok(readFileSync(path('job.bins.bed')).equals(readFileSync(path('mem.bins.bed'))), 'bins BED');
 });
 
-/** Starts the CLI and SIGKILLs it once its progress records at least `batches` batches. */
-function runAndKill(args: string[], staging: string, batches: number): Promise<void> {
+/** Starts the CLI and SIGKILLs it once its progress satisfies `when`. */
+function runAndKill(args: string[], staging: string, when: (p: { model: number; batches: number }) => boolean): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env() }, stdio: 'ignore' });
     const timer = setInterval(() => {
       try {
         const p = JSON.parse(readFileSync(join(staging, 'progress.json'), 'utf8')) as { model: number; batches: number };
-        if (p.model > 0 || p.batches >= batches) child.kill('SIGKILL');
+        if (when(p)) child.kill('SIGKILL');
       } catch {
         // not yet written
       }
@@ -82,33 +114,38 @@ function runAndKill(args: string[], staging: string, batches: number): Promise<v
 }
 
 test('genome job: SIGKILL at a random point, the same command again: byte-identical outputs, only the remaining runs', { skip }, async () => {
-  const r = rng(Date.now() % 100000);
-  // 3 windows of chrB + 6 of chrA, × 6 runs each = 54 model runs in 14 batches of 4.
-  const total = 54;
-  for (const name of ['full.tsv', 'full-bw/', 'full.safetensors']) assertCliOk(await runCli(common(path(name)), env()));
-  for (const [name, full] of [['killed.tsv', 'full.tsv'], ['killed-bw/', 'full-bw/'], ['killed.safetensors', 'full.safetensors']] as const) {
-    const out = path(name);
+  const seed = Date.now() % 100_000;
+  const r = rng(seed);
+  for (const [name, models] of [['bw/', [ENFORMER]], ['avg.tsv', [ENFORMER, ENFORMER]]] as const) {
+    const full = path(`full-${name}`);
+    const first = assertCliOk(await runCli(common(full, [...models]), env()));
+    // windows × 4 runs (2 strands × 2 shifts) per model pass, in batches of 3.
+    const perModel = 4 * Number(/\((\d+) windows/.exec(first.stderr)![1]);
+    const batches = Math.ceil(perModel / 3);
+    const total = perModel * models.length;
+    const out = path(`killed-${name}`);
     const staging = stagingPath(out);
-    const at = 1 + Math.floor(r() * 10);
-    await runAndKill(common(out), staging, at);
+    const at = 1 + Math.floor(r() * (batches * models.length - 2));
+    await runAndKill(common(out, [...models]), staging, (p) => p.model * batches + p.batches >= at);
     assert.ok(!existsSync(out.replace(/\/$/, '')), `${name}: nothing under the final name after the kill`);
     const p = JSON.parse(readFileSync(join(staging, 'progress.json'), 'utf8')) as { model: number; batches: number };
-    const done = p.model > 0 ? total : p.batches * 4;
-    const again = assertCliOk(await runCli(common(out), env()));
-    assert.match(again.stderr, new RegExp(`resuming an interrupted run of this command: ${done} of ${total} model runs already done`), `${name} (killed after batch ${p.batches})`);
-    assert.match(again.stderr, new RegExp(`resumed: ${total - done} model runs this time`));
-    const want = [...files(path(full)).values()];
-    const got = [...files(out).values()];
-    assert.equal(got.length, want.length);
-    got.forEach((g, i) => assert.ok(g.equals(want[i]!), `${name}: file ${i} differs from the uninterrupted run's (killed after batch ${p.batches})`));
+    const done = p.model * perModel + p.batches * 3;
+    const why = `${name}: killed at model pass ${p.model}, batch ${p.batches} (seed ${seed})`;
+    const again = assertCliOk(await runCli(common(out, [...models]), env()));
+    assert.match(again.stderr, new RegExp(`resuming an interrupted run of this command: ${done} of ${total} model runs already done`), why);
+    assert.match(again.stderr, new RegExp(`resumed: ${total - done} model runs this time`), why);
+    const want = files(full);
+    const got = files(out);
+    assert.equal(got.length, want.length, why);
+    got.forEach((g, i) => assert.ok(g.equals(want[i]!), `${why}: file ${i} differs from the uninterrupted run's`));
     assert.ok(!existsSync(staging), 'staging directory removed');
   }
 });
 
 test('genome job: another command on an unfinished output is refused; an unwritable --out fails before any model run', { skip }, async () => {
   const out = path('other.tsv');
-  await runAndKill(common(out), stagingPath(out), 1);
-  const changed = common(out).map((a) => (a === '0,1,-2' ? '0,1' : a));
+  await runAndKill(common(out), stagingPath(out), (p) => p.batches >= 1);
+  const changed = common(out).map((a) => (a === '0,1' ? '0,-1' : a));
   assertCliError(await runCli(changed, env()), /other\.tsv: an unfinished run with other arguments \(--shifts differ\) is in .*other\.tsv\.partial; rerun its command/, 'changed shifts');
   rmSync(stagingPath(out), { recursive: true });
 

@@ -1,10 +1,10 @@
 /** `seq2track predict`: options in, FASTA through the model, one output file out. */
-import { extname } from 'node:path';
+import { dirname, extname, resolve } from 'node:path';
 import { loadModel } from '../models/load.js';
-import { readFastaRecords } from '../genome/fasta.js';
-import { predictRecords } from '../tasks/predict-fasta.js';
-import { writeTsv } from '../formats/tsv.js';
-import { writePredictionSafetensors } from '../formats/safetensors-out.js';
+import { readFasta } from '../genome/fasta.js';
+import { streamFastaPrediction } from '../tasks/predict-fasta-stream.js';
+import { checkWritableDir } from '../tasks/job-dir.js';
+import { SafetensorsPredictionSink, TsvPredictionSink } from '../formats/prediction-stream.js';
 import { UsageError } from './errors.js';
 import { Progress } from './progress.js';
 import { resolveModelArg } from './weights.js';
@@ -31,7 +31,9 @@ export async function runPredict(args: PredictArgs): Promise<void> {
   // Cheap checks first: a typo in --out should not cost a model load.
   const format = FORMATS[extname(args.out).toLowerCase() as keyof typeof FORMATS];
   if (!format) throw new UsageError(`--out ${args.out}: unknown output format (use a .safetensors or .tsv file name)`);
-  const records = await readFastaRecords(args.fasta);
+  checkWritableDir(dirname(resolve(args.out)), `--out ${args.out}`);
+  // The file is parsed once before the model loads (a syntax error costs no load); records are streamed, never all held.
+  for await (const _ of readFasta(args.fasta));
 
   const dir = await resolveModelArg(args.model, args.cacheDir);
   const model = await loadModel(dir, {
@@ -41,31 +43,23 @@ export async function runPredict(args: PredictArgs): Promise<void> {
     executionProvider: args.device,
   });
   const progress = new Progress('records');
+  const sink = format === 'tsv' ? new TsvPredictionSink(args.out) : new SafetensorsPredictionSink(args.out);
   try {
-    const p = await predictRecords(model, records, args.fasta, {
+    const p = await streamFastaPrediction(model, args.fasta, sink, {
       heads: args.heads,
       embeddings: args.embeddings,
       batchSize: args.batchSize,
       onProgress: (done, total) => progress.update(done, total),
     });
     progress.done();
-    const tensors = Object.entries(p.heads).map(([name, tensor]) => ({ name, tensor }));
-    if (p.embeddings) tensors.push({ name: 'embeddings', tensor: p.embeddings });
-    if (format === 'tsv') {
-      await writeTsv(args.out, { records: p.records, binSize: p.binSize, tensors });
-    } else {
-      await writePredictionSafetensors(args.out, tensors, {
-        producer: 'seq2track predict',
-        records: JSON.stringify(p.records.map((r) => r.name)),
-        lengths: JSON.stringify(p.records.map((r) => r.length)),
-        first_bin_offsets: JSON.stringify(p.records.map((r) => r.offset)),
-        bin_size: String(p.binSize),
-      });
-    }
+    const tensors = p.tensors;
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     process.stderr.write(
       `seq2track: predicted ${p.records.length} record${p.records.length === 1 ? '' : 's'} × ${p.bins} bins (${tensors.map((t) => t.name).join(', ')}) in ${seconds} s -> ${args.out}\n`,
     );
+  } catch (e) {
+    sink.abort();
+    throw e;
   } finally {
     progress.done();
     await model.close();

@@ -13,6 +13,8 @@ import { resolveModelArg } from './weights.js';
 import { UsageError } from './errors.js';
 import { Progress } from './progress.js';
 import { ensembleOptions, type GenomeJobArgs } from './predict-genome.js';
+import { cacheDir } from '../cache.js';
+import { hashCacheFile, modelContent } from '../tasks/job-fingerprint.js';
 
 export interface ScoreVariantsArgs extends GenomeJobArgs {
   vcf: string;
@@ -32,15 +34,18 @@ export function scoreOutputKind(out: string): ScoreOutput {
   throw new UsageError(`--out ${out}: unknown output kind (X.tsv, X.parquet or X.h5)`);
 }
 
-/** What decides the output's bytes (not --threads): a resume must match it. */
-function fingerprintArgs(args: ScoreVariantsArgs, models: string[]): Record<string, unknown> {
+/** What decides the output's bytes (not --threads): a resume must match it. Weights count by content (sha256). */
+async function fingerprintArgs(args: ScoreVariantsArgs, models: string[]): Promise<Record<string, unknown>> {
+  const hashes = hashCacheFile(cacheDir(args.cacheDir));
+  const content: Record<string, unknown>[] = [];
+  for (const m of models) content.push({ dir: resolve(m), files: await modelContent(m, hashes) });
   const file = (p: string | undefined) => {
     if (p === undefined) return undefined;
     const s = statSync(p);
     return { path: resolve(p), size: s.size, mtime: s.mtimeMs };
   };
   return {
-    '--model': models.map((m) => resolve(m)),
+    '--model': content,
     '--genome': /^https?:/.test(args.genome) || !existsSync(args.genome) ? args.genome : resolve(args.genome),
     '--vcf': file(args.vcf),
     '--region': args.region,
@@ -71,7 +76,7 @@ export async function runScoreVariants(args: ScoreVariantsArgs): Promise<void> {
   const models: string[] = [];
   for (const m of args.models) models.push(await resolveModelArg(m, args.cacheDir));
   const genome = await openGenome(args.genome);
-  const fpArgs = fingerprintArgs(args, models);
+  const fpArgs = await fingerprintArgs(args, models);
   const fingerprint = createHash('sha256').update(JSON.stringify(fpArgs)).digest('hex');
 
   const progress = new Progress('records');

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { utimesSync, cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, fixture, skipUnless, tempDir, runCli, assertCliOk, assertCliError } from './fixtures.js';
 import { randomGenome, rng, writeFastaFai } from './genome-files.js';
@@ -16,6 +16,7 @@ import type { RegionJobResult } from '../tasks/predict-region.js';
 import { writeRegionOutputs, type RegionOutputKind } from '../tasks/region-outputs.js';
 import { JobDir, stagingPath } from '../tasks/job-dir.js';
 import { emitRegionOutputs, type ScratchLayout } from '../tasks/region-stream.js';
+import { sha256File } from '../tasks/job-fingerprint.js';
 
 const skip = skipUnless('enformer-small');
 const ENFORMER = fixture('enformer-small') ?? '';
@@ -149,11 +150,44 @@ test('genome job: another command on an unfinished output is refused; an unwrita
   assertCliError(await runCli(changed, env()), /other\.tsv: an unfinished run with other arguments \(--shifts differ\) is in .*other\.tsv\.partial; rerun its command/, 'changed shifts');
   rmSync(stagingPath(out), { recursive: true });
 
+  // Weights re-converted under the same path: the content hash differs, so the resume is refused.
+  const copy = path('model-copy');
+  for (const f of ['config.json', 'weights.safetensors']) cpSync(join(ENFORMER, f), join(copy, f));
+  const out2 = path('reweighted.tsv');
+  await runAndKill(common(out2, [copy]), stagingPath(out2), (p) => p.batches >= 1);
+  const weights = join(copy, 'weights.safetensors');
+  const bytes = readFileSync(weights);
+  bytes[bytes.length - 1] ^= 0x01;
+  writeFileSync(weights, bytes);
+  assertCliError(await runCli(common(out2, [copy]), env()), /an unfinished run with other arguments \(--model differ\)/, 'changed weights');
+  rmSync(stagingPath(out2), { recursive: true });
+
   // A parent that is a file: unwritable for every user (root included), found before the model loads.
   const blocker = path('a-file');
   writeFileSync(blocker, 'x');
   for (const out of [join(blocker, 'x.tsv'), join(blocker, 'bw/')]) {
     const r = await runCli(['predict', '--model', ENFORMER, '--genome', path('g.fa'), '--region', 'chrB:1-100', '--out', out], env());
     assertCliError(r, /--out .*a-file.*(ENOTDIR|EEXIST|not a directory)/, out);
+  }
+});
+
+test('job fingerprint: sha256 of a file is cached by path, size and mtime', async () => {
+  const dir = tempDir('seq2track-hash-');
+  try {
+    const file = join(dir.dir, 'w.bin');
+    const cache = join(dir.dir, 'cache', 'hashes.json');
+    writeFileSync(file, 'abc');
+    const h = await sha256File(file, cache);
+    assert.equal(h, 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+    // A cached entry is used while path, size and mtime are unchanged (proved by planting another value).
+    const entries = JSON.parse(readFileSync(cache, 'utf8')) as Record<string, string>;
+    const key = Object.keys(entries)[0]!;
+    writeFileSync(cache, JSON.stringify({ [key]: 'planted' }));
+    assert.equal(await sha256File(file, cache), 'planted');
+    // A new mtime (same size) is hashed again.
+    utimesSync(file, new Date(), new Date(Date.now() + 5000));
+    assert.equal(await sha256File(file, cache), h);
+  } finally {
+    dir.cleanup();
   }
 });

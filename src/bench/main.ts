@@ -2,6 +2,7 @@
  * Full-size forward benchmark with random weights generated in memory (nothing downloaded or stored).
  *   npm run bench -- enformer|borzoi|flashzoi [--runs 3] [--threads N] [--layout 2d|1d] [--tile-length BP] [--length BP]
  *   npm run bench -- variants [MODEL] [--variants 2]   (SNV scoring: brute force vs incremental)
+ *   npm run bench -- genome-rss [MODEL_DIR] [--lengths 250000,1000000,4000000]   (predict --genome peak RSS vs region length)
  * Prints seconds per sequence (median of the timed runs after one warm-up), the FLOP count from the
  * config, effective GFLOP/s, peak RSS, and a final machine-readable RESULT line.
  */
@@ -15,6 +16,7 @@ import { Model } from '../models/model.js';
 import { WeightSet } from '../weights/weight-set.js';
 import type { ConvLayout } from '../models/layers.js';
 import { benchVariants } from './variants.js';
+import { benchGenomeRss } from './genome-rss.js';
 
 interface BenchModel {
   arch: Architecture;
@@ -107,8 +109,17 @@ async function main(): Promise<void> {
       length: { type: 'string' },
       profile: { type: 'string' },
       variants: { type: 'string', default: '2' },
+      lengths: { type: 'string' },
+      outputs: { type: 'string' },
     },
   });
+  if (positionals[0] === 'genome-rss') {
+    const model = positionals[1] ?? new URL('../../../shared/fixtures/enformer-small', import.meta.url).pathname;
+    const lengths = (values.lengths ?? '250000,1000000,4000000').split(',').map(Number);
+    const outputs = (values.outputs ?? 'bigwig,tsv').split(',');
+    await benchGenomeRss({ model, lengths, outputs, threads: values.threads ? Number(values.threads) : 1 });
+    return;
+  }
   const mode = positionals[0] === 'variants' ? 'variants' : 'forward';
   // `variants [MODEL]` scores SNVs on MODEL (default enformer); otherwise the argument is the model.
   const name = (mode === 'variants' ? positionals[1] : positionals[0]) ?? 'enformer';

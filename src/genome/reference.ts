@@ -94,6 +94,9 @@ export async function openGenome(spec: string): Promise<Reference> {
     throw new GenomeError(`${location}: cannot read genome (${describe(e)})`);
   }
   if (names.length === 0) throw new GenomeError(`${location}: the genome index lists no sequences`);
+  // A sequence name is the first word of a FASTA header: control characters (e.g. CR of a CRLF index) mean a damaged index.
+  const bad = names.find((n) => /[\u0000-\u001f\u007f]/.test(n));
+  if (bad !== undefined) throw new GenomeError(`${location}: the index lists a sequence name with control characters (${JSON.stringify(bad)}); rebuild it (samtools faidx)`);
   return new GmodReference(spec, location, kind, backend, names);
 }
 

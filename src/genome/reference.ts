@@ -9,6 +9,7 @@ import { stat } from 'node:fs/promises';
 import { IndexedFasta, BgzipIndexedFasta } from '@gmod/indexedfasta';
 import { TwoBitFile } from '@gmod/twobit';
 import { LocalFile, RemoteFile, type GenericFilehandle } from 'generic-filehandle2';
+import { retryingFetch } from './http-retry.js';
 
 export class GenomeError extends Error {}
 
@@ -51,7 +52,7 @@ export function genomeKind(location: string): GenomeKind {
 }
 
 function handle(location: string): GenericFilehandle {
-  return isUrl(location) ? new RemoteFile(location) : new LocalFile(location);
+  return isUrl(location) ? new RemoteFile(location, { fetch: retryingFetch() }) : new LocalFile(location);
 }
 
 async function checkLocal(path: string, what: string, hint: string): Promise<void> {

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
-import { extname, resolve } from 'node:path';
+import { dirname, extname, resolve } from 'node:path';
 import { openGenome } from '../genome/reference.js';
 import { parseRegion, readBed, type Region } from '../genome/regions.js';
 import { openVcf } from '../genome/vcf.js';
@@ -15,6 +15,7 @@ import { Progress } from './progress.js';
 import { ensembleOptions, type GenomeJobArgs } from './predict-genome.js';
 import { cacheDir } from '../cache.js';
 import { hashCacheFile, modelContent } from '../tasks/job-fingerprint.js';
+import { checkWritableDir } from '../tasks/job-dir.js';
 
 export interface ScoreVariantsArgs extends GenomeJobArgs {
   vcf: string;
@@ -70,6 +71,7 @@ export async function runScoreVariants(args: ScoreVariantsArgs): Promise<void> {
   const started = Date.now();
   if (args.region?.length && args.bed) throw new UsageError('give --region or --bed, not both');
   const kind = scoreOutputKind(args.out);
+  checkWritableDir(dirname(resolve(args.out)), `--out ${args.out}`);
   const shard = args.shard === undefined ? undefined : parseShard(args.shard);
   const regions: Region[] | undefined = args.bed ? await readBed(args.bed) : args.region?.map(parseRegion);
   const vcf = await openVcf(args.vcf, regions);
@@ -86,6 +88,7 @@ export async function runScoreVariants(args: ScoreVariantsArgs): Promise<void> {
     process.stderr.write(`seq2track: warning: ${line}\n`);
   };
   let tsv: TsvScores | undefined;
+  let other: { abort?: () => Promise<void> } | undefined;
   const openSink = async (scorer: { tracks: { identifier: string; description: string }[] }): Promise<Sink> => {
     const tracks = scorer.tracks.map((t) => ({ identifier: t.identifier, description: t.description }));
     if (kind === 'tsv') {
@@ -95,6 +98,7 @@ export async function runScoreVariants(args: ScoreVariantsArgs): Promise<void> {
       return { writer: w, recordsDone: w.recordsDone, commit: (n) => w.commit(n) };
     }
     const writer = kind === 'parquet' ? await openParquetScores(args.out, tracks) : await openH5Scores(args.out, tracks);
+    other = writer;
     return { writer, recordsDone: 0 };
   };
   try {
@@ -123,6 +127,7 @@ export async function runScoreVariants(args: ScoreVariantsArgs): Promise<void> {
     );
   } catch (e) {
     tsv?.abandon();
+    await other?.abort?.().catch(() => {});
     throw e;
   } finally {
     progress.done();

@@ -26,3 +26,10 @@ export { variantWindows, altWindow, windowStart } from './tasks/variant-windows.
 export { variantStats, VariantScorer, STATS, type Stats, type PreparedRecord } from './tasks/variant-scores.js';
 export { scoreVcf, parseShard, shardRange, type ScoreVcfOptions, type ScoreVcfResult } from './tasks/score-variants.js';
 export { TsvScores, formatScore } from './formats/score-tsv.js';
+export { runGenomeJob, type GenomeJobOptions, type GenomeJobResult } from './tasks/genome-job.js';
+export { JobDirError, stagingPath, type Fingerprint } from './tasks/job-dir.js';
+export { fingerprint, modelContent, sha256File } from './tasks/job-fingerprint.js';
+export { streamFastaPrediction } from './tasks/predict-fasta-stream.js';
+export { TsvPredictionSink, SafetensorsPredictionSink, type FastaLayout, type FastaSink } from './formats/prediction-stream.js';
+export { writeBigWigStream, type BigWigLayoutSection, type BigWigValues } from './formats/bigwig.js';
+export { retryingFetch, HttpReadError, type RetryOptions } from './genome/http-retry.js';

@@ -17,6 +17,10 @@ import { writeRegionOutputs, type RegionOutputKind } from '../tasks/region-outpu
 import { JobDir, stagingPath } from '../tasks/job-dir.js';
 import { emitRegionOutputs, type ScratchLayout } from '../tasks/region-stream.js';
 import { sha256File } from '../tasks/job-fingerprint.js';
+import { predictRegions } from '../tasks/predict-region.js';
+import { openGenome } from '../genome/reference.js';
+import { attentionRequest } from '../cli/attention-options.js';
+import { SafetensorsFile } from '../weights/safetensors.js';
 
 const skip = skipUnless('enformer-small');
 const ENFORMER = fixture('enformer-small') ?? '';
@@ -141,6 +145,38 @@ test('genome job: SIGKILL at a random point, the same command again: byte-identi
     got.forEach((g, i) => assert.ok(g.equals(want[i]!), `${why}: file ${i} differs from the uninterrupted run's`));
     assert.ok(!existsSync(staging), 'staging directory removed');
   }
+});
+
+test('genome job: --output logits and --attention stream too: killed and resumed, they equal the in-memory job; a changed --output is refused', { skip }, async () => {
+  // Regions out of chromosome order: the bigWig job computes chrA first, the map's records stay in the order given.
+  const regions = ['chrB:1-3000', 'chrA:1-9000'];
+  const args = (out: string, att: string, output = 'logits') => [
+    'predict', '--model', ENFORMER, '--genome', path('g.fa'), ...regions.flatMap((r) => ['--region', r]), '--window-length', '4096',
+    '--rc', '--shifts', '0,1', '--batch-size', '3', '--threads', '1', '--out', out, '--output', output, '--attention', att, '--attention-rows', '10-13',
+  ];
+  const request = (await attentionRequest({ output: 'logits', attention: 'x.safetensors', rows: '10-13' }, ENFORMER))!;
+  const mem = await predictRegions({
+    models: [ENFORMER], genome: await openGenome(path('g.fa')), regions: regions.map(parseRegion), windowLength: 4096, rc: true, shifts: [0, 1], batchSize: 3,
+    load: { threads: 1 }, cacheDir: path('cache'), output: 'logits', attention: request,
+  });
+  await writeRegionOutputs(path('mem-bw/'), 'bigwig', mem);
+
+  const out = path('maps-bw/');
+  const att = path('maps.safetensors');
+  await runAndKill(args(out, att), stagingPath(out), (p) => p.batches >= 2);
+  assert.ok(!existsSync(att) && !existsSync(out.replace(/\/$/, '')), 'nothing under the final names after the kill');
+  assertCliError(await runCli(args(out, att, 'softplus'), env()), /an unfinished run with other arguments \(--output differ\)/, 'changed --output');
+  const again = assertCliOk(await runCli(args(out, att), env()));
+  assert.match(again.stderr, /resuming an interrupted run of this command/);
+  const want = files(path('mem-bw/'));
+  files(out).forEach((g, i) => assert.ok(g.equals(want[i]!), `bigWig ${i}: the resumed streaming job differs from the in-memory job`));
+  const maps = await SafetensorsFile.open(att);
+  assert.deepEqual(maps.tensors.get('attention')!.shape, mem.attention!.map.shape);
+  assert.deepEqual(JSON.parse(maps.metadata.records!), mem.attention!.records);
+  assert.deepEqual(JSON.parse(maps.metadata.records!).map((r: { chrom: string }) => r.chrom).slice(0, 1), ['chrB'], 'records in the order the regions were given');
+  // Same model calls in the same batches: the maps are equal exactly, including the windows run before the kill.
+  assert.deepEqual(maps.readFloat32('attention'), mem.attention!.map.data);
+  assert.ok(!existsSync(stagingPath(out)), 'staging directory removed');
 });
 
 test('genome job: another command on an unfinished output is refused; an unwritable --out fails before any model run', { skip }, async () => {

@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadModel } from '../models/load.js';
-import { predictFasta } from '../tasks/predict-fasta.js';
+import { predictFasta, predictRecords } from '../tasks/predict-fasta.js';
+import { attentionRequest } from '../cli/attention-options.js';
+import { SafetensorsFile } from '../weights/safetensors.js';
 import { writeTsv } from '../formats/tsv.js';
 import { writePredictionSafetensors } from '../formats/safetensors-out.js';
 import { assertCliError, fixture, runCli, skipUnless, tempDir } from './fixtures.js';
@@ -32,6 +34,7 @@ test('predict --fasta: streamed TSV and safetensors equal the whole-tensor write
       lengths: JSON.stringify(p.records.map((x) => x.length)),
       first_bin_offsets: JSON.stringify(p.records.map((x) => x.offset)),
       bin_size: String(p.binSize),
+      output: 'softplus',
     });
     for (const ext of ['tsv', 'safetensors']) {
       const out = join(tmp.dir, `got.${ext}`);
@@ -40,6 +43,40 @@ test('predict --fasta: streamed TSV and safetensors equal the whole-tensor write
       assert.ok(readFileSync(out).equals(readFileSync(join(tmp.dir, `want.${ext}`))), `${ext}: streamed bytes differ`);
     }
     assert.ok(!readdirSync(tmp.dir).some((f) => f.endsWith('.partial')), 'no partial files left');
+  } finally {
+    tmp.cleanup();
+  }
+});
+
+test('predict --fasta: --output logits, --crop-input and --attention stream too, equal to the in-memory job on the cropped records', { skip }, async () => {
+  const tmp = tempDir('seq2track-fasta-stream-');
+  try {
+    const r = rng(4);
+    const seq = (n: number) => Array.from({ length: n }, () => 'ACGT'[Math.floor(r() * 4)]).join('');
+    // 4,196-bp records cropped to their central 4,096 bp (50 bp trimmed each end); batches of 2, 1.
+    const records = [0, 1, 2].map((i) => ({ name: `rec${i}`, sequence: seq(4196) }));
+    const fa = join(tmp.dir, 'in.fa');
+    writeFileSync(fa, records.map((x) => `>${x.name}\n${x.sequence}\n`).join(''));
+    const dir = fixture('enformer-small')!;
+    const request = (await attentionRequest({ output: 'logits', attention: 'x.safetensors', layers: '1' }, dir))!;
+    const model = await loadModel(dir, { threads: 1, logits: true, attention: request.spec });
+    const cropped = records.map((x) => ({ name: x.name, sequence: x.sequence.slice(50, 4146) }));
+    const p = await predictRecords(model, cropped, fa, { batchSize: 2, output: 'logits', attention: request });
+    await model.close();
+    const out = join(tmp.dir, 'got.safetensors');
+    const att = join(tmp.dir, 'att.safetensors');
+    const res = await runCli(['predict', '--model', dir, '--fasta', fa, '--crop-input', '4096', '--output', 'logits', '--attention', att, '--attention-layers', '1', '--batch-size', '2', '--threads', '1', '--out', out]);
+    assert.equal(res.code, 0, res.stderr);
+    const got = await SafetensorsFile.open(out);
+    assert.equal(got.metadata.output, 'logits');
+    assert.deepEqual(JSON.parse(got.metadata.lengths!), [4196, 4196, 4196], 'lengths of the records as given');
+    assert.deepEqual(JSON.parse(got.metadata.first_bin_offsets!), p.records.map((x) => x.offset + 50), 'offsets from the uncropped record start');
+    for (const [head, t] of Object.entries(p.heads)) assert.deepEqual(got.readFloat32(head), t.data, head);
+    const maps = await SafetensorsFile.open(att);
+    assert.deepEqual(maps.tensors.get('attention')!.shape, p.attention!.shape);
+    assert.deepEqual(maps.readFloat32('attention'), p.attention!.data);
+    assertCliError(await runCli(['predict', '--model', dir, '--fasta', fa, '--crop-input', '5000', '--out', join(tmp.dir, 'x.tsv')]), /in\.fa: record 'rec0' has 4196 bp, fewer than --crop-input 5000/, 'crop longer than the record');
+    assert.ok(!readdirSync(tmp.dir).some((f) => f.endsWith('.partial') || f === 'x.tsv'), 'no partial or failed outputs left');
   } finally {
     tmp.cleanup();
   }

@@ -91,6 +91,9 @@ export async function runPredictGenome(args: PredictGenomeArgs): Promise<void> {
   if (args.region?.length && args.bed) throw new UsageError('give --region or --bed, not both');
   const kind = await outputKind(args.out);
   if (args.maps) checkAttentionUsage(args.maps, true);
+  // The maps and their plot are written at the end of a long job: their places are checked now.
+  if (args.maps?.attention) checkWritableDir(dirname(resolve(args.maps.attention)), `--attention ${args.maps.attention}`);
+  if (args.maps?.plot) checkWritableDir(dirname(resolve(args.maps.plot)), `--plot ${args.maps.plot}`);
   if (kind === 'bigwig') {
     // A bigWig directory may be new (its parents are made) or an existing one we can write into.
     const dir = args.out.replace(/[\\/]+$/, '') || args.out;

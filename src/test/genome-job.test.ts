@@ -205,6 +205,9 @@ test('genome job: another command on an unfinished output is refused; an unwrita
     const r = await runCli(['predict', '--model', ENFORMER, '--genome', path('g.fa'), '--region', 'chrB:1-100', '--out', out], env());
     assertCliError(r, /--out .*a-file.*(ENOTDIR|EEXIST|not a directory)/, out);
   }
+  const maps = await runCli(['predict', '--model', ENFORMER, '--genome', path('g.fa'), '--region', 'chrB:1-100', '--out', path('m.tsv'), '--attention', join(blocker, 'm.safetensors')], env());
+  assertCliError(maps, /--attention .*a-file.*(ENOTDIR|not a directory)/, 'unwritable --attention');
+  assert.ok(!existsSync(path('m.tsv')) && !existsSync(stagingPath(path('m.tsv'))), 'nothing started for an unwritable --attention');
 });
 
 test('job fingerprint: sha256 of a file is cached by path, size and mtime', async () => {

@@ -44,7 +44,7 @@ export { openGeneParquet, openSedH5, type GeneWriter, type GeneScoreRow } from '
 export { runGenomeJob, type GenomeJobOptions, type GenomeJobResult } from './tasks/genome-job.js';
 export { JobDirError, stagingPath, type Fingerprint } from './tasks/job-dir.js';
 export { fingerprint, modelContent, sha256File } from './tasks/job-fingerprint.js';
-export { streamFastaPrediction } from './tasks/predict-fasta-stream.js';
+export { streamFastaPrediction, type StreamFastaOptions, type StreamedFasta } from './tasks/predict-fasta-stream.js';
 export { TsvPredictionSink, SafetensorsPredictionSink, type FastaLayout, type FastaSink } from './formats/prediction-stream.js';
 export { writeBigWigStream, type BigWigLayoutSection, type BigWigValues } from './formats/bigwig.js';
 export { retryingFetch, HttpReadError, type RetryOptions } from './genome/http-retry.js';

@@ -3,8 +3,7 @@
  * in the worker; calls are asynchronous messages, so inference never blocks this thread.
  */
 import { Worker } from 'node:worker_threads';
-import type { BlobSpec } from '../weights/weight-set.js';
-import type { EngineOptions, Reply, Request, TensorData } from './protocol.js';
+import type { BlobSpec, EngineOptions, Reply, Request, TensorData } from './protocol.js';
 
 export type { EngineOptions, TensorData } from './protocol.js';
 
@@ -14,6 +13,8 @@ export class Engine {
   private seq = 0;
   private pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private closed = false;
+  /** Sessions created, so that closing ends their profiling (ONNX Runtime writes the profile then). */
+  private sessions = new Set<string>();
 
   private constructor(private readonly worker: Worker, readonly options: EngineOptions) {
     worker.on('message', (reply: Reply) => {
@@ -21,7 +22,11 @@ export class Engine {
       if (!p) return;
       this.pending.delete(reply.seq);
       if (reply.ok) p.resolve(reply.result);
-      else p.reject(new EngineError(reply.error));
+      else {
+        // The worker's stack is kept as the cause (printed by --debug); the message stays one line.
+        const cause = reply.stack ? Object.assign(new Error(reply.error), { stack: `${reply.stack}\n    (in the engine worker)` }) : undefined;
+        p.reject(new EngineError(reply.error, cause ? { cause } : undefined));
+      }
     });
     worker.on('error', (e) => this.failAll(e instanceof Error ? e : new Error(String(e))));
     worker.on('exit', (code) => {
@@ -64,6 +69,7 @@ export class Engine {
   }
 
   createSession(id: string, model: Uint8Array, blobs: string[]): Promise<{ inputs: string[]; outputs: string[] }> {
+    this.sessions.add(id);
     return this.call({ op: 'session', id, model, blobs, options: this.options });
   }
 
@@ -71,7 +77,9 @@ export class Engine {
     return this.call({ op: 'run', id, feeds, fetches });
   }
 
-  release(id: string): Promise<void> {
+  async release(id: string): Promise<void> {
+    if (this.options.profilePrefix !== undefined && this.sessions.has(id)) await this.endProfiling(id);
+    this.sessions.delete(id);
     return this.call({ op: 'release', id });
   }
 
@@ -81,6 +89,10 @@ export class Engine {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    if (this.options.profilePrefix !== undefined) {
+      for (const id of this.sessions) await this.endProfiling(id).catch(() => {});
+    }
+    this.sessions.clear();
     this.closed = true;
     await this.worker.terminate();
   }

@@ -7,11 +7,13 @@
  *   npm run bench -- enformer --attention central|all   (forward plus head-mean attention maps of every layer)
  *   npm run bench -- train [--runs 3] [--whole-length BP]   (training steps, full-size Enformer; src/bench/train.ts)
  *   npm run bench -- browser [enformer|borzoi]   (one window in headless Chromium beside Node: browser.ts)
+ *   npm run bench -- genome-rss [MODEL_DIR] [--lengths 250000,1000000,4000000]   (predict --genome peak RSS vs region length)
  * Prints seconds per sequence (median of the timed runs after one warm-up), the FLOP count from the
  * config, effective GFLOP/s, peak RSS, and a final machine-readable RESULT line.
  */
 import { readFileSync, existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { cpus } from 'node:os';
 import { Enformer, parseEnformerConfig } from '../models/enformer.js';
 import { Borzoi, parseBorzoiConfig } from '../models/borzoi.js';
 import type { Architecture } from '../models/architecture.js';
@@ -23,12 +25,13 @@ import { benchIsm } from './ism.js';
 import { benchGradients } from './gradients.js';
 import { benchTrain } from './train.js';
 import { benchBrowser } from './browser.js';
+import { benchGenomeRss } from './genome-rss.js';
 
 interface BenchModel {
   arch: Architecture;
   length: number;
-  /** Where the peer's reference timings for this model are recorded, if anywhere. */
-  baselineModel: string;
+  /** The model name of the reference port's recorded timings for this exact model, if any were recorded. */
+  baselineModel?: string;
 }
 
 const MODELS: Record<string, () => BenchModel> = {
@@ -39,7 +42,8 @@ const MODELS: Record<string, () => BenchModel> = {
   }),
   // The published replicates: human head (7,611 tracks), 524,288 bp in, 6,144 bins out.
   borzoi: () => ({ arch: new Borzoi(parseBorzoiConfig({}, 'borzoi full size')), length: 524_288, baselineModel: 'borzoi' }),
-  flashzoi: () => ({ arch: new Borzoi(parseBorzoiConfig({ flashed: true }, 'flashzoi full size')), length: 524_288, baselineModel: 'borzoi' }),
+  // No reference timing of Flashzoi was recorded: Borzoi's would be a different model's.
+  flashzoi: () => ({ arch: new Borzoi(parseBorzoiConfig({ flashed: true }, 'flashzoi full size')), length: 524_288 }),
 };
 
 /** xorshift32 uniform with unit variance: cheap, deterministic, scale-correct random weights. */
@@ -81,13 +85,26 @@ function peakRssMb(): number {
   return process.resourceUsage().maxRSS / 1024;
 }
 
-function baselineLine(model: string): string | null {
-  const path = new URL('../../../shared/fixtures/cpu-baseline.json', import.meta.url);
-  if (!existsSync(path)) return null;
-  const runs = (JSON.parse(readFileSync(path, 'utf8')) as { runs: { model: string; times_s: number[]; peak_rss_mb: number; blas: string }[] }).runs;
-  const best = runs.filter((r) => r.model === model).sort((a, b) => Math.min(...a.times_s) - Math.min(...b.times_s))[0];
+interface BaselineFile {
+  machine?: { cpus?: number; cpu_model?: string };
+  runs: { model: string; times_s: number[]; peak_rss_mb: number; blas: string }[];
+}
+
+/** The reference port's fastest recorded run of `model`, with the machine it was recorded on. */
+export function baselineLine(model: string | undefined, file: BaselineFile): string | null {
+  if (model === undefined) return null;
+  const best = file.runs.filter((r) => r.model === model).sort((a, b) => Math.min(...a.times_s) - Math.min(...b.times_s))[0];
   if (!best) return null;
-  return `baseline (reference PyTorch port, ${best.blas}, recorded on this machine class): ${best.times_s.map((t) => t.toFixed(1)).join(', ')} s, peak RSS ${best.peak_rss_mb.toFixed(0)} MB`;
+  const m = file.machine;
+  const where = m?.cpu_model ? `${m.cpu_model}, ${m.cpus ?? '?'} CPUs` : 'an unrecorded machine';
+  const here = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} CPUs`;
+  return `baseline (reference PyTorch port, ${best.blas}, recorded on ${where}; this machine: ${here}): ${best.times_s.map((t) => t.toFixed(1)).join(', ')} s, peak RSS ${best.peak_rss_mb.toFixed(0)} MB`;
+}
+
+function recordedBaseline(model: string | undefined): string | null {
+  const path = new URL('../../../shared/fixtures/cpu-baseline.json', import.meta.url);
+  if (model === undefined || !existsSync(path)) return null;
+  return baselineLine(model, JSON.parse(readFileSync(path, 'utf8')) as BaselineFile);
 }
 
 async function main(): Promise<void> {
@@ -106,9 +123,18 @@ async function main(): Promise<void> {
       substitutions: { type: 'string', default: '32' },
       'batch-size': { type: 'string', default: '4' },
       brute: { type: 'string' },
+      lengths: { type: 'string' },
+      outputs: { type: 'string' },
     },
   });
   if (positionals[0] === 'browser') return benchBrowser(positionals[1] ?? 'enformer', { threads: values.threads ? Number(values.threads) : undefined, tileLength: values['tile-length'] ? Number(values['tile-length']) : undefined }, { fill: randomFiller(1234), sequence: randomSequence });
+  if (positionals[0] === 'genome-rss') {
+    const model = positionals[1] ?? new URL('../../../shared/fixtures/enformer-small', import.meta.url).pathname;
+    const lengths = (values.lengths ?? '250000,1000000,4000000').split(',').map(Number);
+    const outputs = (values.outputs ?? 'bigwig,tsv').split(',');
+    await benchGenomeRss({ model, lengths, outputs, threads: values.threads ? Number(values.threads) : 1 });
+    return;
+  }
   if (positionals[0] === 'train') {
     await benchTrain({ runs: Math.max(1, Number(values.runs)), threads: values.threads ? Number(values.threads) : undefined, wholeLength: Number(values['whole-length']) }, { randomFiller, randomSequence, peakRssMb });
     return;
@@ -191,7 +217,7 @@ async function main(): Promise<void> {
   console.log(`seconds per sequence (median of ${times.length}): ${median.toFixed(2)}`);
   console.log(`effective GFLOP/s: ${(gflops / median).toFixed(1)}`);
   console.log(`peak RSS: ${peakRssMb().toFixed(0)} MB`);
-  const baseline = baselineLine(baselineModel);
+  const baseline = recordedBaseline(baselineModel);
   if (baseline && length === defaultLength) console.log(baseline);
   console.log(`RESULT model=${name} seconds_per_seq=${median.toFixed(3)} gflops=${gflops.toFixed(1)} effective_gflops=${(gflops / median).toFixed(1)} peak_rss_mb=${peakRssMb().toFixed(0)}`);
 }

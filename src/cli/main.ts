@@ -13,12 +13,15 @@ import { runEvaluate, runFinetune } from './train.js';
 import { runServe } from './serve.js';
 import { UsageError } from './errors.js';
 import { registerAttributionCommands } from './attribution-commands.js';
-import { oneLine } from './errors.js';
 import { attentionArgs, attentionOptions } from './attention-options.js';
 import { geneArgs, geneOptions, GENE_STATS, registerGeneCommands } from './genes.js';
+import { fullReport, oneLine } from './errors.js';
+
+/** `--debug` anywhere on the command line, or SEQ2TRACK_DEBUG=1: failures print their full stack. */
+const DEBUG = process.argv.includes('--debug') || /^(1|true|yes)$/i.test(process.env.SEQ2TRACK_DEBUG ?? '');
 
 function fail(e: unknown): never {
-  process.stderr.write(`seq2track: error: ${oneLine(e)}\n`);
+  process.stderr.write(DEBUG ? `seq2track: error: ${fullReport(e)}\n` : `seq2track: error: ${oneLine(e)}\n`);
   // Exit now: the engine worker may still hold the event loop open after a failure.
   process.exit(1);
 }
@@ -108,6 +111,7 @@ export function buildProgram(): Command {
     .description('Enformer/Borzoi genomics models on ONNX Runtime')
     .version(version())
     .showSuggestionAfterError(true)
+    .addHelpText('after', '\nAny command takes --debug (or SEQ2TRACK_DEBUG=1): a failure prints its full stack trace, engine worker included.')
     .exitOverride()
     // Commander's own messages are reprinted by fail() in our one-line format.
     .configureOutput({ outputError: () => {} });
@@ -345,4 +349,4 @@ export async function main(argv: string[]): Promise<void> {
 
 process.on('uncaughtException', fail);
 process.on('unhandledRejection', fail);
-await main(process.argv);
+await main(process.argv.filter((a) => a !== '--debug'));

@@ -1,9 +1,14 @@
 /** `seq2track predict --genome …`: options in, regions through the model(s), tracks out. */
 import { openGenome } from '../genome/reference.js';
 import { parseRegion, readBed, type Region } from '../genome/regions.js';
-import { predictRegions } from '../tasks/predict-region.js';
+import { mkdirSync, existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { cacheDir } from '../cache.js';
 import type { EnsembleOptions } from '../tasks/ensemble.js';
-import { checkNoOverlap, outputKind, writeRegionOutputs } from '../tasks/region-outputs.js';
+import { checkNoOverlap, outputKind } from '../tasks/region-outputs.js';
+import { runGenomeJob } from '../tasks/genome-job.js';
+import { checkWritableDir } from '../tasks/job-dir.js';
+import { fileIdentity, fingerprint, hashCacheFile, modelContent } from '../tasks/job-fingerprint.js';
 import { resolveModelArg } from './weights.js';
 import { UsageError } from './errors.js';
 import { Progress } from './progress.js';
@@ -55,48 +60,98 @@ export interface PredictGenomeArgs extends GenomeJobArgs {
   maps?: AttentionArgs;
 }
 
+/** What decides the outputs' bytes (not --threads): a resumed run must match it. */
+export async function genomeJobFingerprint(args: GenomeJobArgs, models: string[], extra: Record<string, unknown>) {
+  const hashes = hashCacheFile(cacheDir(args.cacheDir));
+  const content: Record<string, unknown>[] = [];
+  for (const m of models) content.push({ dir: resolve(m), files: await modelContent(m, hashes) });
+  return fingerprint({
+    '--model': content,
+    '--genome': fileIdentity(args.genome),
+    '--region': args.region,
+    '--bed': fileIdentity(args.bed),
+    '--tracks': args.tracks,
+    '--targets': fileIdentity(args.targets),
+    '--head': args.head,
+    '--window-length': args.windowLength,
+    '--rc': args.rc,
+    '--shifts': args.shifts,
+    '--batch-size': args.batchSize,
+    '--tile-length': args.tileLength,
+    '--tf-gamma': fileIdentity(args.gammaTablePath),
+    '--device': args.device,
+    '--full-output': args.fullOutput,
+    ...extra,
+  });
+}
+
 export async function runPredictGenome(args: PredictGenomeArgs): Promise<void> {
   const started = Date.now();
   if (!args.region?.length && !args.bed) throw new UsageError('--genome needs --region chr:start-end or --bed FILE');
   if (args.region?.length && args.bed) throw new UsageError('give --region or --bed, not both');
   const kind = await outputKind(args.out);
   if (args.maps) checkAttentionUsage(args.maps, true);
+  // The maps and their plot are written at the end of a long job: their places are checked now.
+  if (args.maps?.attention) checkWritableDir(dirname(resolve(args.maps.attention)), `--attention ${args.maps.attention}`);
+  if (args.maps?.plot) checkWritableDir(dirname(resolve(args.maps.plot)), `--plot ${args.maps.plot}`);
+  if (kind === 'bigwig') {
+    // A bigWig directory may be new (its parents are made) or an existing one we can write into.
+    const dir = args.out.replace(/[\\/]+$/, '') || args.out;
+    if (existsSync(dir)) checkWritableDir(dir, `--out ${args.out}`);
+    else {
+      try {
+        mkdirSync(dirname(resolve(dir)), { recursive: true });
+      } catch (e) {
+        throw new UsageError(`--out ${args.out}: cannot create ${dirname(resolve(dir))} (${(e as NodeJS.ErrnoException).code ?? e})`);
+      }
+    }
+  }
   const regions: Region[] = args.bed ? await readBed(args.bed) : args.region!.map(parseRegion);
   const models: string[] = [];
   for (const m of args.models) models.push(await resolveModelArg(m, args.cacheDir));
   const genome = await openGenome(args.genome);
   const attention = args.maps ? await attentionRequest(args.maps, models[0]!) : undefined;
+  const fp = await genomeJobFingerprint(args, models, {
+    '--out': kind,
+    '--output': args.maps?.output ?? 'softplus',
+    '--attention': args.maps?.attention === undefined ? undefined : { file: resolve(args.maps.attention), spec: attention?.spec, rows: attention?.rows, maxBytes: attention?.maxBytes },
+    '--plot': args.maps?.plot === undefined ? undefined : { file: resolve(args.maps.plot), gtf: fileIdentity(args.maps.plotGtf), bigwig: fileIdentity(args.maps.plotBigwig) },
+  });
 
   const progress = new Progress('windows');
   try {
-    const p = await predictRegions({
+    const p = await runGenomeJob({
       ...ensembleOptions(args, models),
       genome,
       regions,
+      out: args.out,
+      kind,
+      fingerprint: fp,
       output: args.maps?.output,
       attention,
+      writeAttention: attention
+        ? async (att) => {
+            const file = args.maps!.attention!;
+            await writeAttentionFile(file, { ...att.map, spec: attention.spec, resolution: att.resolution, records: att.records, producer: 'seq2track predict --genome' });
+            if (!args.maps!.plot) return [file];
+            await plotAttention(args.maps!.plot, att, { gtf: args.maps!.plotGtf, bigwig: args.maps!.plotBigwig });
+            return [file, args.maps!.plot];
+          }
+        : undefined,
       checkPlan: (plans) => {
         if (kind === 'bigwig' || kind === 'bedgraph') checkNoOverlap(plans);
         if (args.maps?.plot) checkPlotWindows(plans.reduce((a, p) => a + p.windows.length, 0));
       },
+      onResume: (done, total) => process.stderr.write(`seq2track: resuming an interrupted run of this command: ${done} of ${total} model runs already done\n`),
       onProgress: (done, total) => progress.update(done, total),
     });
     progress.done();
-    const files = await writeRegionOutputs(args.out, kind, p);
-    if (p.attention && attention) {
-      const file = args.maps!.attention!;
-      await writeAttentionFile(file, { ...p.attention.map, spec: attention.spec, resolution: p.attention.resolution, records: p.attention.records, producer: 'seq2track predict --genome' });
-      files.push(file);
-      if (args.maps!.plot) {
-        await plotAttention(args.maps!.plot, p.attention, { gtf: args.maps!.plotGtf, bigwig: args.maps!.plotBigwig });
-        files.push(args.maps!.plot);
-      }
-    }
-    const bins = p.results.reduce((a, r) => a + r.plan.bins, 0);
+    const files = p.files;
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     const ens = p.ensemble > 1 ? `, mean of ${p.ensemble} runs per window` : '';
+    const resumed = p.resumedAt > 0 ? ` (resumed: ${p.ran} model runs this time)` : '';
     process.stderr.write(
-      `seq2track: predicted ${regions.length} region${regions.length === 1 ? '' : 's'} (${p.windows} window${p.windows === 1 ? '' : 's'}${ens}) × ${bins} bins × ${p.tracks.length} track${p.tracks.length === 1 ? '' : 's'} of ${p.head} in ${seconds} s -> ${files.length === 1 ? files[0] : `${args.out} (${files.length} files)`}\n`,
+      `seq2track: predicted ${regions.length} region${regions.length === 1 ? '' : 's'} (${p.windows} window${p.windows === 1 ? '' : 's'}${ens}) × ${p.bins} bins × ${p.tracks.length} track${p.tracks.length === 1 ? '' : 's'} of ${p.head} in ${seconds} s${resumed} -> ${files.length === 1 ? files[0] : `${args.out} (${files.length} files)`}\n`,
     );
   } finally {
     progress.done();

@@ -1,16 +1,16 @@
 /** `seq2track predict`: options in, FASTA through the model, one output file out. */
-import { extname } from 'node:path';
+import { dirname, extname, resolve } from 'node:path';
 import { loadModel } from '../models/load.js';
-import { readFastaRecords } from '../genome/fasta.js';
-import { predictRecords } from '../tasks/predict-fasta.js';
-import { writeTsv } from '../formats/tsv.js';
-import { writePredictionSafetensors } from '../formats/safetensors-out.js';
+import { readFasta } from '../genome/fasta.js';
+import { streamFastaPrediction } from '../tasks/predict-fasta-stream.js';
+import { checkWritableDir } from '../tasks/job-dir.js';
+import { SafetensorsPredictionSink, TsvPredictionSink } from '../formats/prediction-stream.js';
 import { UsageError } from './errors.js';
+import { centreCrop } from '../genome/sequence.js';
 import { Progress } from './progress.js';
 import { resolveModelArg } from './weights.js';
 import { attentionRequest, checkAttentionUsage, type AttentionArgs } from './attention-options.js';
 import { writeAttentionFile } from '../tasks/attention-output.js';
-import { centreCrop } from '../genome/sequence.js';
 
 export interface PredictArgs {
   /** A model directory or a published model name. */
@@ -39,9 +39,12 @@ export async function runPredict(args: PredictArgs): Promise<void> {
   const format = FORMATS[extname(args.out).toLowerCase() as keyof typeof FORMATS];
   if (!format) throw new UsageError(`--out ${args.out}: unknown output format (use a .safetensors or .tsv file name)`);
   if (args.maps) checkAttentionUsage(args.maps, false);
-  const read = await readFastaRecords(args.fasta);
-  const cropped = args.cropInput === undefined ? undefined : read.map((r) => centreCrop(r.sequence, args.cropInput!, `${args.fasta}: record '${r.name}'`));
-  const records = cropped ? read.map((r, i) => ({ ...r, sequence: cropped[i]!.sequence })) : read;
+  checkWritableDir(dirname(resolve(args.out)), `--out ${args.out}`);
+  if (args.maps?.attention) checkWritableDir(dirname(resolve(args.maps.attention)), `--attention ${args.maps.attention}`);
+  // The file is parsed once before the model loads (a syntax error costs no load); records are streamed, never all held.
+  for await (const r of readFasta(args.fasta)) {
+    if (args.cropInput !== undefined) centreCrop(r.sequence, args.cropInput, `${args.fasta}: record '${r.name}'`);
+  }
 
   const dir = await resolveModelArg(args.model, args.cacheDir);
   const attention = args.maps ? await attentionRequest(args.maps, dir) : undefined;
@@ -55,37 +58,19 @@ export async function runPredict(args: PredictArgs): Promise<void> {
     executionProvider: args.device,
   });
   const progress = new Progress('records');
+  const sink = format === 'tsv' ? new TsvPredictionSink(args.out) : new SafetensorsPredictionSink(args.out);
   try {
-    const p = await predictRecords(model, records, args.fasta, {
+    const p = await streamFastaPrediction(model, args.fasta, sink, {
       heads: args.heads,
       embeddings: args.embeddings,
       batchSize: args.batchSize,
       output,
       attention,
+      cropInput: args.cropInput,
       onProgress: (done, total) => progress.update(done, total),
     });
     progress.done();
-    if (cropped) {
-      // Coordinates stay those of the records as given: lengths uncropped, offsets from the record start.
-      p.records.forEach((r, i) => {
-        r.length = read[i]!.sequence.length;
-        r.offset += cropped[i]!.trimmed;
-      });
-    }
-    const tensors = Object.entries(p.heads).map(([name, tensor]) => ({ name, tensor }));
-    if (p.embeddings) tensors.push({ name: 'embeddings', tensor: p.embeddings });
-    if (format === 'tsv') {
-      await writeTsv(args.out, { records: p.records, binSize: p.binSize, tensors });
-    } else {
-      await writePredictionSafetensors(args.out, tensors, {
-        producer: 'seq2track predict',
-        records: JSON.stringify(p.records.map((r) => r.name)),
-        lengths: JSON.stringify(p.records.map((r) => r.length)),
-        first_bin_offsets: JSON.stringify(p.records.map((r) => r.offset)),
-        bin_size: String(p.binSize),
-        output,
-      });
-    }
+    const tensors = p.tensors;
     if (p.attention && attention) {
       await writeAttentionFile(args.maps!.attention!, {
         ...p.attention,
@@ -99,6 +84,9 @@ export async function runPredict(args: PredictArgs): Promise<void> {
     process.stderr.write(
       `seq2track: predicted ${p.records.length} record${p.records.length === 1 ? '' : 's'} × ${p.bins} bins (${tensors.map((t) => t.name).join(', ')}${output === 'logits' ? ', logits' : ''}) in ${seconds} s -> ${args.out}${p.attention ? `, attention [${p.attention.shape.join(', ')}] -> ${args.maps!.attention}` : ''}\n`,
     );
+  } catch (e) {
+    sink.abort();
+    throw e;
   } finally {
     progress.done();
     await model.close();

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
-import { extname, resolve } from 'node:path';
+import { dirname, extname, resolve } from 'node:path';
 import { openGenome } from '../genome/reference.js';
 import { parseRegion, readBed, type Region } from '../genome/regions.js';
 import { openVcf } from '../genome/vcf.js';
@@ -16,6 +16,9 @@ import { ensembleOptions, type GenomeJobArgs } from './predict-genome.js';
 import { variantGeneJob, type GeneArgs } from './genes.js';
 import { isGeneTsvHeader } from '../formats/gene-score-writers.js';
 import type { Anchor } from '../tasks/variant-windows.js';
+import { cacheDir } from '../cache.js';
+import { hashCacheFile, modelContent } from '../tasks/job-fingerprint.js';
+import { checkWritableDir } from '../tasks/job-dir.js';
 
 export interface ScoreVariantsArgs extends GenomeJobArgs {
   vcf: string;
@@ -41,15 +44,18 @@ export function scoreOutputKind(out: string): ScoreOutput {
   throw new UsageError(`--out ${out}: unknown output kind (X.tsv, X.parquet or X.h5)`);
 }
 
-/** What decides the output's bytes (not --threads): a resume must match it. */
-function fingerprintArgs(args: ScoreVariantsArgs, models: string[]): Record<string, unknown> {
+/** What decides the output's bytes (not --threads): a resume must match it. Weights count by content (sha256). */
+async function fingerprintArgs(args: ScoreVariantsArgs, models: string[]): Promise<Record<string, unknown>> {
+  const hashes = hashCacheFile(cacheDir(args.cacheDir));
+  const content: Record<string, unknown>[] = [];
+  for (const m of models) content.push({ dir: resolve(m), files: await modelContent(m, hashes) });
   const file = (p: string | undefined) => {
     if (p === undefined) return undefined;
     const s = statSync(p);
     return { path: resolve(p), size: s.size, mtime: s.mtimeMs };
   };
   return {
-    '--model': models.map((m) => resolve(m)),
+    '--model': content,
     '--genome': /^https?:/.test(args.genome) || !existsSync(args.genome) ? args.genome : resolve(args.genome),
     '--vcf': file(args.vcf),
     '--region': args.region,
@@ -76,13 +82,14 @@ export async function runScoreVariants(args: ScoreVariantsArgs): Promise<void> {
   const started = Date.now();
   if (args.region?.length && args.bed) throw new UsageError('give --region or --bed, not both');
   const kind = scoreOutputKind(args.out);
+  checkWritableDir(dirname(resolve(args.out)), `--out ${args.out}`);
   const shard = args.shard === undefined ? undefined : parseShard(args.shard);
   const regions: Region[] | undefined = args.bed ? await readBed(args.bed) : args.region?.map(parseRegion);
   const vcf = await openVcf(args.vcf, regions);
   const models: string[] = [];
   for (const m of args.models) models.push(await resolveModelArg(m, args.cacheDir));
   const genome = await openGenome(args.genome);
-  const fpArgs = fingerprintArgs(args, models);
+  const fpArgs = await fingerprintArgs(args, models);
   const geneJob = args.genes
     ? await variantGeneJob(args.genes, args.stats, args.out, () => ({ hash: fingerprint, args: fpArgs }), (n) => process.stderr.write(`seq2track: resuming ${args.out} after ${n} records (${progressPath(args.out)})\n`))
     : undefined;
@@ -96,6 +103,7 @@ export async function runScoreVariants(args: ScoreVariantsArgs): Promise<void> {
     process.stderr.write(`seq2track: warning: ${line}\n`);
   };
   let tsv: TsvScores | undefined;
+  let other: { abort?: () => Promise<void> } | undefined;
   const openSink = async (scorer: { tracks: { identifier: string; description: string }[] }): Promise<Sink> => {
     const tracks = scorer.tracks.map((t) => ({ identifier: t.identifier, description: t.description }));
     if (kind === 'tsv') {
@@ -105,6 +113,7 @@ export async function runScoreVariants(args: ScoreVariantsArgs): Promise<void> {
       return { writer: w, recordsDone: w.recordsDone, commit: (n) => w.commit(n) };
     }
     const writer = kind === 'parquet' ? await openParquetScores(args.out, tracks) : await openH5Scores(args.out, tracks);
+    other = writer;
     return { writer, recordsDone: 0 };
   };
   try {
@@ -137,6 +146,7 @@ export async function runScoreVariants(args: ScoreVariantsArgs): Promise<void> {
   } catch (e) {
     tsv?.abandon();
     geneJob?.abandon();
+    await other?.abort?.().catch(() => {});
     throw e;
   } finally {
     progress.done();

@@ -1,5 +1,18 @@
 /** Messages between a session runner (main thread) and its worker, which owns ONNX Runtime (Node or web). */
-import type { BlobSpec } from '../weights/weight-set.js';
+
+export type BlobPiece =
+  | { to: number; length: number; kind: 'file'; path: string; from: number }
+  | { to: number; length: number; kind: 'bytes'; bytes: Uint8Array };
+
+/**
+ * How the engine assembles an external-data blob: pieces copied into a buffer of `size` bytes, or,
+ * when the weights already sit packed in one buffer, that buffer itself (transferred, not copied).
+ */
+export interface BlobSpec {
+  size: number;
+  pieces: BlobPiece[];
+  buffer?: ArrayBuffer;
+}
 
 export type TensorDType = 'float32' | 'int64';
 
@@ -31,4 +44,4 @@ export type Request =
   | { op: 'release'; id: string }
   | { op: 'endProfiling'; id: string };
 
-export type Reply = { seq: number; ok: true; result: unknown } | { seq: number; ok: false; error: string };
+export type Reply = { seq: number; ok: true; result: unknown } | { seq: number; ok: false; error: string; stack?: string };

@@ -4,8 +4,7 @@
  * `Engine` (onnxruntime-node in a worker thread, engine.ts) and `WebEngine` (onnxruntime-web in a
  * Web Worker, web/engine.ts). Models see only this interface.
  */
-import type { BlobSpec } from '../weights/weight-set.js';
-import type { EngineOptions, Reply, Request, TensorData } from './protocol.js';
+import type { BlobSpec, EngineOptions, Reply, Request, TensorData } from './protocol.js';
 
 export interface SessionRunner {
   /** Assembles a weight blob inside the worker (file or URL ranges are read there, not here). */
@@ -47,7 +46,11 @@ export class WorkerHost<R extends { op: string } = Request> implements SessionRu
     if (!p) return;
     this.pending.delete(reply.seq);
     if (reply.ok) p.resolve(reply.result);
-    else p.reject(new EngineError(reply.error));
+    else {
+      // The worker's stack is kept as the cause (printed by --debug); the message stays one line.
+      const cause = reply.stack ? Object.assign(new Error(reply.error), { stack: `${reply.stack}\n    (in the engine worker)` }) : undefined;
+      p.reject(new EngineError(reply.error, cause ? { cause } : undefined));
+    }
   }
 
   /** Rejects every call in flight (the worker died or was stopped). */

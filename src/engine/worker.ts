@@ -7,8 +7,7 @@ import { openSync, readSync, closeSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import type { Reply, Request, TensorData } from './protocol.js';
-import type { BlobSpec } from '../weights/weight-set.js';
+import type { BlobSpec, Reply, Request, TensorData } from './protocol.js';
 
 const blobs = new Map<string, Uint8Array>();
 
@@ -110,7 +109,8 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: ArrayB
       sessions.delete(req.id);
       return { result: null, transfer: [] };
     case 'endProfiling':
-      sessions.get(req.id)?.endProfiling();
+      // Written once per session: a second call would start an empty profile file.
+      await sessions.get(req.id)?.endProfiling();
       return { result: null, transfer: [] };
   }
 }
@@ -120,6 +120,6 @@ parentPort!.on('message', async (msg: { seq: number; req: Request }) => {
     const { result, transfer } = await handle(msg.req);
     parentPort!.postMessage({ seq: msg.seq, ok: true, result } satisfies Reply, transfer);
   } catch (e) {
-    parentPort!.postMessage({ seq: msg.seq, ok: false, error: e instanceof Error ? e.message : String(e) } satisfies Reply);
+    parentPort!.postMessage({ seq: msg.seq, ok: false, error: e instanceof Error ? e.message : String(e), stack: e instanceof Error ? e.stack : undefined } satisfies Reply);
   }
 });

@@ -17,7 +17,7 @@ export function formatValue(v: number): string {
   return String(Number(v.toPrecision(7)));
 }
 
-const quote = (s: string) => s.replace(/["\\]/g, "'");
+export const quote = (s: string) => s.replace(/["\\]/g, "'");
 
 /** Writes text chunks to a file with back-pressure; rejects on any stream error. */
 export async function writeLines(path: string, chunks: Iterable<string>): Promise<void> {

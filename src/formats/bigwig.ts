@@ -6,7 +6,15 @@
  * Layout written, all little-endian:
  *   header (64) | zoom headers (24 each) | total summary (40) | chrom B+ tree |
  *   data count (u64) + sections | R-tree | per zoom level: record count (u32) + sections + R-tree | magic
+ *
+ * One writer serves both whole-array input (`encodeBigWig`) and streamed input
+ * (`writeBigWigStream`): it sees the intervals (coordinates only, known up front) and a re-readable
+ * source of their values, and makes one pass over the values for the full-resolution sections and
+ * one per zoom level. The zoom levels are chosen from the coordinates alone, the sections are
+ * written as they fill, and only the sections' bounds (one entry per 1,024 intervals) are kept for
+ * the R-trees, so memory does not grow with the number of intervals beyond the coordinates.
  */
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { deflateSync } from 'node:zlib';
 
@@ -27,37 +35,74 @@ export interface BigWigSection {
   values: ArrayLike<number>;
 }
 
-interface Interval {
-  chromId: number;
-  start: number;
-  end: number;
-  value: number;
+/** Coordinates of intervals of one chromosome (their values come separately). */
+export interface BigWigLayoutSection {
+  chrom: string;
+  starts: ArrayLike<number>;
+  ends: ArrayLike<number>;
 }
+
+/** The values of every interval in layout order, as chunks; called once per pass. */
+export type BigWigValues = () => Iterable<ArrayLike<number>>;
 
 interface Block {
   chromId: number;
   start: number;
   endChromId: number;
   end: number;
-  /** Compressed bytes. */
-  data: Buffer;
+  /** Compressed size and file offset. */
+  size: number;
   rawSize: number;
-  offset?: number;
+  offset: number;
 }
 
-class Writer {
+/** Where the bytes go: appended in order, with earlier bytes patched once their content is known. */
+interface Sink {
+  size: number;
+  push(b: Buffer): number;
+  patch(at: number, b: Buffer): void;
+}
+
+class MemorySink implements Sink {
   private parts: Buffer[] = [];
   size = 0;
 
   push(b: Buffer): number {
     const at = this.size;
-    this.parts.push(b);
+    this.parts.push(Buffer.from(b));
     this.size += b.length;
     return at;
   }
 
+  patch(at: number, b: Buffer): void {
+    const all = this.bytes();
+    b.copy(all, at);
+    this.parts = [all];
+  }
+
   bytes(): Buffer {
-    return Buffer.concat(this.parts);
+    if (this.parts.length !== 1) this.parts = [Buffer.concat(this.parts)];
+    return this.parts[0] ?? Buffer.alloc(0);
+  }
+}
+
+class FileSink implements Sink {
+  size = 0;
+  constructor(private readonly fd: number) {}
+
+  push(b: Buffer): number {
+    const at = this.size;
+    this.write(at, b);
+    this.size += b.length;
+    return at;
+  }
+
+  patch(at: number, b: Buffer): void {
+    this.write(at, b);
+  }
+
+  private write(at: number, b: Buffer): void {
+    for (let done = 0; done < b.length; ) done += writeSync(this.fd, b, done, b.length - done, at + done);
   }
 }
 
@@ -67,58 +112,93 @@ function chromOrder(names: string[]): Map<string, number> {
   return new Map(sorted.map((n, i) => [n, i]));
 }
 
-function collect(sections: BigWigSection[], ids: Map<string, number>, sizes: Map<string, number>): Interval[] {
-  const out: Interval[] = [];
-  for (const s of sections) {
+/** Steps through the values of a pass in layout order. */
+class ValueCursor {
+  private chunks: Iterator<ArrayLike<number>>;
+  private chunk: ArrayLike<number> = [];
+  private at = 0;
+
+  constructor(values: BigWigValues) {
+    this.chunks = values()[Symbol.iterator]();
+  }
+
+  next(): number {
+    while (this.at >= this.chunk.length) {
+      const n = this.chunks.next();
+      if (n.done) throw new BigWigError('fewer values than intervals');
+      this.chunk = n.value;
+      this.at = 0;
+    }
+    return this.chunk[this.at++]!;
+  }
+
+  finish(): void {
+    if (this.at < this.chunk.length || !this.chunks.next().done) throw new BigWigError('more values than intervals');
+  }
+}
+
+/** Checks the layout (chromosomes known, intervals inside them, in id order, not overlapping); returns the chromosome ids. */
+function checkLayout(layout: BigWigLayoutSection[], chromSizes: Map<string, number>): Map<string, number> {
+  const ids = chromOrder(layout.map((s) => s.chrom));
+  let prevId = -1;
+  let prevStart = -1;
+  let prevEnd = 0;
+  for (const s of layout) {
     const chromId = ids.get(s.chrom)!;
-    const size = sizes.get(s.chrom);
+    const size = chromSizes.get(s.chrom);
     if (size === undefined) throw new BigWigError(`no length given for chromosome ${s.chrom}`);
+    if (s.starts.length !== s.ends.length) throw new BigWigError(`${s.chrom}: ${s.starts.length} starts but ${s.ends.length} ends`);
     for (let i = 0; i < s.starts.length; i++) {
       const start = s.starts[i]!;
       const end = s.ends[i]!;
       if (!(start >= 0 && end > start && end <= size)) throw new BigWigError(`interval ${s.chrom}:${start}-${end} is empty or outside the chromosome (${size} bp)`);
-      out.push({ chromId, start, end, value: s.values[i]! });
+      if (chromId < prevId || (chromId === prevId && start < prevStart)) throw new BigWigError(`intervals out of order at ${s.chrom}:${start}-${end}; sort by chromosome (byte order) and start`);
+      if (chromId === prevId && start < prevEnd) {
+        throw new BigWigError(`intervals overlap on ${s.chrom} (${prevStart}-${prevEnd} and ${start}-${end}); a bigWig needs non-overlapping bins`);
+      }
+      [prevId, prevStart, prevEnd] = [chromId, start, end];
     }
   }
-  out.sort((a, b) => a.chromId - b.chromId || a.start - b.start);
-  for (let i = 1; i < out.length; i++) {
-    const p = out[i - 1]!;
-    const c = out[i]!;
-    if (p.chromId === c.chromId && c.start < p.end) {
-      const name = [...ids].find(([, id]) => id === c.chromId)![0];
-      throw new BigWigError(`intervals overlap on ${name} (${p.start}-${p.end} and ${c.start}-${c.end}); a bigWig needs non-overlapping bins`);
-    }
-  }
-  return out;
+  return ids;
 }
 
 /** Full-resolution sections: up to ITEMS_PER_SLOT bedGraph items of one chromosome each. */
-function dataBlocks(items: Interval[]): Block[] {
-  const blocks: Block[] = [];
-  for (let i = 0; i < items.length; ) {
-    let j = i;
-    while (j < items.length && j - i < ITEMS_PER_SLOT && items[j]!.chromId === items[i]!.chromId) j++;
-    const raw = Buffer.alloc(24 + 12 * (j - i));
-    const first = items[i]!;
-    const last = items[j - 1]!;
-    raw.writeUInt32LE(first.chromId, 0);
-    raw.writeUInt32LE(first.start, 4);
-    raw.writeUInt32LE(last.end, 8);
+class DataSections {
+  private raw = Buffer.alloc(24 + 12 * ITEMS_PER_SLOT);
+  private n = 0;
+  private chromId = -1;
+  private first = 0;
+  private last = 0;
+  readonly blocks: Block[] = [];
+
+  constructor(private readonly sink: Sink) {}
+
+  add(chromId: number, start: number, end: number, value: number): void {
+    if (this.n === ITEMS_PER_SLOT || (this.n > 0 && chromId !== this.chromId)) this.flush();
+    if (this.n === 0) [this.chromId, this.first] = [chromId, start];
+    const o = 24 + 12 * this.n++;
+    this.raw.writeUInt32LE(start, o);
+    this.raw.writeUInt32LE(end, o + 4);
+    this.raw.writeFloatLE(value, o + 8);
+    this.last = end;
+  }
+
+  flush(): void {
+    if (this.n === 0) return;
+    const raw = this.raw.subarray(0, 24 + 12 * this.n);
+    raw.writeUInt32LE(this.chromId, 0);
+    raw.writeUInt32LE(this.first, 4);
+    raw.writeUInt32LE(this.last, 8);
     raw.writeUInt32LE(0, 12); // itemStep
     raw.writeUInt32LE(0, 16); // itemSpan
     raw.writeUInt8(1, 20); // type 1: bedGraph
     raw.writeUInt8(0, 21);
-    raw.writeUInt16LE(j - i, 22);
-    for (let k = i; k < j; k++) {
-      const o = 24 + 12 * (k - i);
-      raw.writeUInt32LE(items[k]!.start, o);
-      raw.writeUInt32LE(items[k]!.end, o + 4);
-      raw.writeFloatLE(items[k]!.value, o + 8);
-    }
-    blocks.push({ chromId: first.chromId, start: first.start, endChromId: last.chromId, end: last.end, data: deflateSync(raw), rawSize: raw.length });
-    i = j;
+    raw.writeUInt16LE(this.n, 22);
+    const data = deflateSync(raw);
+    const offset = this.sink.push(data);
+    this.blocks.push({ chromId: this.chromId, start: this.first, endChromId: this.chromId, end: this.last, size: data.length, rawSize: raw.length, offset });
+    this.n = 0;
   }
-  return blocks;
 }
 
 interface ZoomRecord {
@@ -132,56 +212,123 @@ interface ZoomRecord {
   sumSquares: number;
 }
 
-/** Summaries over windows of `reduction` bp (aligned to the chromosome start), weighted by bases covered. */
-function zoomRecords(items: Interval[], reduction: number): ZoomRecord[] {
-  const out: ZoomRecord[] = [];
-  let cur: ZoomRecord | undefined;
-  for (const it of items) {
-    for (let s = it.start; s < it.end; ) {
+/** Summaries over windows of `reduction` bp (aligned to the chromosome start), weighted by bases covered; records handed on as completed. */
+class ZoomSummaries {
+  private cur: ZoomRecord | undefined;
+
+  constructor(
+    private readonly reduction: number,
+    private readonly emit: (r: ZoomRecord) => void,
+  ) {}
+
+  add(chromId: number, start: number, end: number, value: number): void {
+    const reduction = this.reduction;
+    for (let s = start; s < end; ) {
       const binStart = Math.floor(s / reduction) * reduction;
-      const e = Math.min(it.end, binStart + reduction);
-      if (!cur || cur.chromId !== it.chromId || cur.start < binStart || cur.start >= binStart + reduction) {
-        if (cur) out.push(cur);
-        cur = { chromId: it.chromId, start: s, end: e, validCount: 0, min: Infinity, max: -Infinity, sum: 0, sumSquares: 0 };
+      const e = Math.min(end, binStart + reduction);
+      let cur = this.cur;
+      if (!cur || cur.chromId !== chromId || cur.start < binStart || cur.start >= binStart + reduction) {
+        if (cur) this.emit(cur);
+        cur = this.cur = { chromId, start: s, end: e, validCount: 0, min: Infinity, max: -Infinity, sum: 0, sumSquares: 0 };
       }
       const bases = e - s;
       cur.end = e;
       cur.validCount += bases;
-      cur.min = Math.min(cur.min, it.value);
-      cur.max = Math.max(cur.max, it.value);
-      cur.sum += it.value * bases;
-      cur.sumSquares += it.value * it.value * bases;
+      cur.min = Math.min(cur.min, value);
+      cur.max = Math.max(cur.max, value);
+      cur.sum += value * bases;
+      cur.sumSquares += value * value * bases;
       s = e;
     }
   }
-  if (cur) out.push(cur);
-  return out;
+
+  finish(): void {
+    if (this.cur) this.emit(this.cur);
+    this.cur = undefined;
+  }
 }
 
-function zoomBlocks(records: ZoomRecord[]): Block[] {
-  const blocks: Block[] = [];
-  for (let i = 0; i < records.length; ) {
-    let j = i;
-    while (j < records.length && j - i < ITEMS_PER_SLOT) j++;
-    const raw = Buffer.alloc(32 * (j - i));
-    for (let k = i; k < j; k++) {
-      const r = records[k]!;
-      const o = 32 * (k - i);
-      raw.writeUInt32LE(r.chromId, o);
-      raw.writeUInt32LE(r.start, o + 4);
-      raw.writeUInt32LE(r.end, o + 8);
-      raw.writeUInt32LE(r.validCount, o + 12);
-      raw.writeFloatLE(r.min, o + 16);
-      raw.writeFloatLE(r.max, o + 20);
-      raw.writeFloatLE(r.sum, o + 24);
-      raw.writeFloatLE(r.sumSquares, o + 28);
-    }
-    const first = records[i]!;
-    const last = records[j - 1]!;
-    blocks.push({ chromId: first.chromId, start: first.start, endChromId: last.chromId, end: last.end, data: deflateSync(raw), rawSize: raw.length });
-    i = j;
+/** Zoom sections: up to ITEMS_PER_SLOT summary records each. */
+class ZoomSections {
+  private raw = Buffer.alloc(32 * ITEMS_PER_SLOT);
+  private n = 0;
+  private first: ZoomRecord | undefined;
+  private last: ZoomRecord | undefined;
+  readonly blocks: Block[] = [];
+  records = 0;
+
+  constructor(private readonly sink: Sink) {}
+
+  add(r: ZoomRecord): void {
+    if (this.n === ITEMS_PER_SLOT) this.flush();
+    if (this.n === 0) this.first = r;
+    const o = 32 * this.n++;
+    this.raw.writeUInt32LE(r.chromId, o);
+    this.raw.writeUInt32LE(r.start, o + 4);
+    this.raw.writeUInt32LE(r.end, o + 8);
+    this.raw.writeUInt32LE(r.validCount, o + 12);
+    this.raw.writeFloatLE(r.min, o + 16);
+    this.raw.writeFloatLE(r.max, o + 20);
+    this.raw.writeFloatLE(r.sum, o + 24);
+    this.raw.writeFloatLE(r.sumSquares, o + 28);
+    this.last = r;
+    this.records++;
   }
-  return blocks;
+
+  flush(): void {
+    if (this.n === 0) return;
+    const raw = this.raw.subarray(0, 32 * this.n);
+    const data = deflateSync(raw);
+    const offset = this.sink.push(data);
+    const first = this.first!;
+    const last = this.last!;
+    this.blocks.push({ chromId: first.chromId, start: first.start, endChromId: last.chromId, end: last.end, size: data.length, rawSize: raw.length, offset });
+    this.n = 0;
+  }
+}
+
+/** Calls `f` for every interval of the layout with its chromosome id. */
+function forEachInterval(layout: BigWigLayoutSection[], ids: Map<string, number>, f: (chromId: number, start: number, end: number) => void): void {
+  for (const s of layout) {
+    const chromId = ids.get(s.chrom)!;
+    for (let i = 0; i < s.starts.length; i++) f(chromId, s.starts[i]!, s.ends[i]!);
+  }
+}
+
+/** Zoom reductions: 4×, 16×, … the median interval span, while each still shrinks the data (coordinates only). */
+function zoomReductions(layout: BigWigLayoutSection[], ids: Map<string, number>): number[] {
+  const spans = new Map<number, number>();
+  let items = 0;
+  forEachInterval(layout, ids, (_, start, end) => {
+    spans.set(end - start, (spans.get(end - start) ?? 0) + 1);
+    items++;
+  });
+  if (items === 0) return [];
+  const half = Math.floor(items / 2);
+  let median = 0;
+  let seen = 0;
+  for (const span of [...spans.keys()].sort((a, b) => a - b)) {
+    seen += spans.get(span)!;
+    if (seen > half) {
+      median = span;
+      break;
+    }
+  }
+  const reductions: number[] = [];
+  let reduction = Math.max(1, median) * 4;
+  let previous = items;
+  while (reductions.length < MAX_ZOOMS) {
+    let records = 0;
+    const z = new ZoomSummaries(reduction, () => records++);
+    forEachInterval(layout, ids, (chromId, start, end) => z.add(chromId, start, end, 0));
+    z.finish();
+    if (records >= previous || records === 0) break;
+    reductions.push(reduction);
+    previous = records;
+    if (records <= 1) break;
+    reduction *= 4;
+  }
+  return reductions;
 }
 
 /** Chromosome B+ tree: a single leaf node holding every chromosome (block size = chromosome count). */
@@ -260,7 +407,7 @@ function rTree(blocks: Block[], dataEnd: number, treeOffset: number): Buffer {
         if (leaf) {
           const b = item as Block;
           buf.writeBigUInt64LE(BigInt(b.offset!), o + 16);
-          buf.writeBigUInt64LE(BigInt(b.data.length), o + 24);
+          buf.writeBigUInt64LE(BigInt(b.size), o + 24);
           o += 32;
         } else {
           buf.writeBigUInt64LE(BigInt(child), o + 16);
@@ -285,97 +432,135 @@ function bounds(items: Bounds[]): Bounds {
   return { chromId: first.chromId, start: first.start, endChromId: last.endChromId, end: last.end };
 }
 
-/** Writes blocks then their R-tree; returns the offsets of both. */
-function writeBlocksAndIndex(w: Writer, blocks: Block[], countBytes: 4 | 8): { dataOffset: number; indexOffset: number } {
-  const count = Buffer.alloc(countBytes);
-  if (countBytes === 8) count.writeBigUInt64LE(BigInt(blocks.length));
-  else count.writeUInt32LE(blocks.length);
-  const dataOffset = w.push(count);
-  for (const b of blocks) b.offset = w.push(b.data);
-  const indexOffset = w.size;
-  w.push(rTree(blocks, indexOffset, indexOffset));
-  return { dataOffset, indexOffset };
-}
+/** Writes a bigWig to `sink` from the layout and a re-readable source of its values. */
+function writeBigWigTo(sink: Sink, layout: BigWigLayoutSection[], values: BigWigValues, chromSizes: Map<string, number>): void {
+  const ids = checkLayout(layout, chromSizes);
+  const reductions = zoomReductions(layout, ids);
 
-/**
- * Writes a bigWig of non-overlapping intervals. `chromSizes` must give the length of every
- * chromosome with data; only those chromosomes enter the file.
- */
-export function encodeBigWig(sections: BigWigSection[], chromSizes: Map<string, number>): Buffer {
-  const ids = chromOrder(sections.map((s) => s.chrom));
-  const items = collect(sections, ids, chromSizes);
-  const blocks = dataBlocks(items);
-
-  // Zoom levels: reductions of 4×, 16×, … the typical interval span, while each still shrinks the data.
-  const zooms: { reduction: number; blocks: Block[] }[] = [];
-  if (items.length > 0) {
-    const spans = items.map((i) => i.end - i.start).sort((a, b) => a - b);
-    let reduction = Math.max(1, spans[Math.floor(spans.length / 2)]!) * 4;
-    let previous = items.length;
-    while (zooms.length < MAX_ZOOMS) {
-      const records = zoomRecords(items, reduction);
-      if (records.length >= previous || records.length === 0) break;
-      zooms.push({ reduction, blocks: zoomBlocks(records) });
-      previous = records.length;
-      if (records.length <= 1) break;
-      reduction *= 4;
-    }
-  }
-
-  const w = new Writer();
   const header = Buffer.alloc(64);
-  w.push(header);
-  const zoomHeaders = Buffer.alloc(24 * zooms.length);
-  w.push(zoomHeaders);
+  sink.push(header);
+  const zoomHeaders = Buffer.alloc(24 * reductions.length);
+  const zoomHeadersOffset = sink.push(zoomHeaders);
   const summary = Buffer.alloc(40);
-  const summaryOffset = w.push(summary);
-  const chromTreeOffset = w.push(chromTree(ids, chromSizes));
-  const full = writeBlocksAndIndex(w, blocks, 8);
-  zooms.forEach((z, i) => {
-    const at = writeBlocksAndIndex(w, z.blocks, 4);
-    zoomHeaders.writeUInt32LE(z.reduction, 24 * i);
-    zoomHeaders.writeBigUInt64LE(BigInt(at.dataOffset), 24 * i + 8);
-    zoomHeaders.writeBigUInt64LE(BigInt(at.indexOffset), 24 * i + 16);
-  });
-  const tail = Buffer.alloc(4);
-  tail.writeUInt32LE(BIGWIG_MAGIC);
-  w.push(tail);
+  const summaryOffset = sink.push(summary);
+  const chromTreeOffset = sink.push(chromTree(ids, chromSizes));
 
+  // Full resolution, with the total summary.
+  const count = Buffer.alloc(8);
+  const dataOffset = sink.push(count);
+  const data = new DataSections(sink);
   let bases = 0;
   let min = Infinity;
   let max = -Infinity;
   let sum = 0;
   let sumSquares = 0;
-  for (const it of items) {
-    const n = it.end - it.start;
+  let items = 0;
+  let cursor = new ValueCursor(values);
+  forEachInterval(layout, ids, (chromId, start, end) => {
+    const value = cursor.next();
+    data.add(chromId, start, end, value);
+    const n = end - start;
     bases += n;
-    min = Math.min(min, it.value);
-    max = Math.max(max, it.value);
-    sum += it.value * n;
-    sumSquares += it.value * it.value * n;
-  }
+    min = Math.min(min, value);
+    max = Math.max(max, value);
+    sum += value * n;
+    sumSquares += value * value * n;
+    items++;
+  });
+  cursor.finish();
+  data.flush();
+  count.writeBigUInt64LE(BigInt(data.blocks.length));
+  sink.patch(dataOffset, count);
+  const indexOffset = sink.size;
+  sink.push(rTree(data.blocks, indexOffset, indexOffset));
+  let maxRaw = Math.max(0, ...data.blocks.map((b) => b.rawSize));
+
+  reductions.forEach((reduction, i) => {
+    const count = Buffer.alloc(4);
+    const levelOffset = sink.push(count);
+    const sections = new ZoomSections(sink);
+    const zoom = new ZoomSummaries(reduction, (r) => sections.add(r));
+    cursor = new ValueCursor(values);
+    forEachInterval(layout, ids, (chromId, start, end) => zoom.add(chromId, start, end, cursor.next()));
+    cursor.finish();
+    zoom.finish();
+    sections.flush();
+    count.writeUInt32LE(sections.blocks.length);
+    sink.patch(levelOffset, count);
+    const levelIndex = sink.size;
+    sink.push(rTree(sections.blocks, levelIndex, levelIndex));
+    maxRaw = Math.max(maxRaw, ...sections.blocks.map((b) => b.rawSize));
+    zoomHeaders.writeUInt32LE(reduction, 24 * i);
+    zoomHeaders.writeBigUInt64LE(BigInt(levelOffset), 24 * i + 8);
+    zoomHeaders.writeBigUInt64LE(BigInt(levelIndex), 24 * i + 16);
+  });
+  const tail = Buffer.alloc(4);
+  tail.writeUInt32LE(BIGWIG_MAGIC);
+  sink.push(tail);
+
   summary.writeBigUInt64LE(BigInt(bases), 0);
-  summary.writeDoubleLE(items.length ? min : 0, 8);
-  summary.writeDoubleLE(items.length ? max : 0, 16);
+  summary.writeDoubleLE(items ? min : 0, 8);
+  summary.writeDoubleLE(items ? max : 0, 16);
   summary.writeDoubleLE(sum, 24);
   summary.writeDoubleLE(sumSquares, 32);
 
-  const maxRaw = Math.max(0, ...blocks.map((b) => b.rawSize), ...zooms.flatMap((z) => z.blocks.map((b) => b.rawSize)));
   header.writeUInt32LE(BIGWIG_MAGIC, 0);
   header.writeUInt16LE(4, 4);
-  header.writeUInt16LE(zooms.length, 6);
+  header.writeUInt16LE(reductions.length, 6);
   header.writeBigUInt64LE(BigInt(chromTreeOffset), 8);
-  header.writeBigUInt64LE(BigInt(full.dataOffset), 16);
-  header.writeBigUInt64LE(BigInt(full.indexOffset), 24);
+  header.writeBigUInt64LE(BigInt(dataOffset), 16);
+  header.writeBigUInt64LE(BigInt(indexOffset), 24);
   header.writeUInt16LE(0, 32); // fieldCount
   header.writeUInt16LE(0, 34); // definedFieldCount
   header.writeBigUInt64LE(0n, 36); // autoSqlOffset
   header.writeBigUInt64LE(BigInt(summaryOffset), 44);
   header.writeUInt32LE(maxRaw, 52); // uncompressBufSize
   header.writeBigUInt64LE(0n, 56); // extensionOffset
-  return w.bytes();
+  sink.patch(0, header);
+  sink.patch(zoomHeadersOffset, zoomHeaders);
+  sink.patch(summaryOffset, summary);
+}
+
+/**
+ * Encodes a bigWig of non-overlapping intervals (sections in any order). `chromSizes` must give
+ * the length of every chromosome with data; only those chromosomes enter the file.
+ */
+export function encodeBigWig(sections: BigWigSection[], chromSizes: Map<string, number>): Buffer {
+  const ids = chromOrder(sections.map((s) => s.chrom));
+  for (const s of sections) if (!chromSizes.has(s.chrom)) throw new BigWigError(`no length given for chromosome ${s.chrom}`);
+  const items: { chromId: number; start: number; end: number; value: number; chrom: string }[] = [];
+  for (const s of sections) {
+    const chromId = ids.get(s.chrom)!;
+    for (let i = 0; i < s.starts.length; i++) items.push({ chromId, chrom: s.chrom, start: s.starts[i]!, end: s.ends[i]!, value: s.values[i]! });
+  }
+  items.sort((a, b) => a.chromId - b.chromId || a.start - b.start);
+  const layout: BigWigLayoutSection[] = [];
+  for (let i = 0; i < items.length; ) {
+    let j = i;
+    while (j < items.length && items[j]!.chromId === items[i]!.chromId) j++;
+    const run = items.slice(i, j);
+    layout.push({ chrom: items[i]!.chrom, starts: run.map((x) => x.start), ends: run.map((x) => x.end) });
+    i = j;
+  }
+  const values = Float64Array.from(items, (x) => x.value);
+  const sink = new MemorySink();
+  writeBigWigTo(sink, layout, () => [values], chromSizes);
+  return sink.bytes();
 }
 
 export async function writeBigWig(path: string, sections: BigWigSection[], chromSizes: Map<string, number>): Promise<void> {
   await writeFile(path, encodeBigWig(sections, chromSizes));
+}
+
+/**
+ * Writes a bigWig straight to `path`: intervals given by `layout` (sorted by chromosome, in byte
+ * order, then start; not overlapping), values streamed by `values` (called once per pass).
+ */
+export function writeBigWigStream(path: string, layout: BigWigLayoutSection[], values: BigWigValues, chromSizes: Map<string, number>): void {
+  const fd = openSync(path, 'w');
+  try {
+    writeBigWigTo(new FileSink(fd), layout, values, chromSizes);
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -38,6 +38,8 @@ export interface ScoreWriter {
   write(variant: ScoreColumns, stats: Record<ScoreStat, Float32Array>): Promise<void>;
   /** Finishes the file; a writer that is never closed leaves no valid file under `path`. */
   close(): Promise<void>;
+  /** After a failure: closes the handles and removes the partial files (optional: a resumable writer keeps them). */
+  abort?(): Promise<void>;
 }
 
 export interface ScoreTrack {
@@ -206,6 +208,11 @@ class ParquetScores extends BaseWriter {
     await this.file.close();
     await rename(this.partial, this.path);
   }
+
+  async abort(): Promise<void> {
+    await this.file.close().catch(() => {});
+    await rm(this.partial, { force: true });
+  }
 }
 
 /** Variant scores as Parquet, long format: one row per variant and track (see the file comment). */
@@ -341,6 +348,17 @@ class H5Scores extends BaseWriter {
     this.h5.close();
     await rm(this.spillPath, { force: true });
     await rename(this.partial, this.path);
+  }
+
+  async abort(): Promise<void> {
+    try {
+      this.h5.close();
+    } catch {
+      // already closed
+    }
+    await this.spill.close().catch(() => {});
+    await rm(this.spillPath, { force: true });
+    await rm(this.partial, { force: true });
   }
 }
 

@@ -10,6 +10,7 @@ import { IndexedFasta, BgzipIndexedFasta } from '@gmod/indexedfasta';
 import { TwoBitFile } from '@gmod/twobit';
 import { LocalFile, RemoteFile, type GenericFilehandle } from 'generic-filehandle2';
 import type { GenomeKind, Reference } from './reference-type.js';
+import { retryingFetch } from './http-retry.js';
 
 export class GenomeError extends Error {}
 
@@ -37,7 +38,7 @@ export function genomeKind(location: string): GenomeKind {
 }
 
 function handle(location: string): GenericFilehandle {
-  return isUrl(location) ? new RemoteFile(location) : new LocalFile(location);
+  return isUrl(location) ? new RemoteFile(location, { fetch: retryingFetch() }) : new LocalFile(location);
 }
 
 async function checkLocal(path: string, what: string, hint: string): Promise<void> {
@@ -80,6 +81,9 @@ export async function openGenome(spec: string): Promise<Reference> {
     throw new GenomeError(`${location}: cannot read genome (${describe(e)})`);
   }
   if (names.length === 0) throw new GenomeError(`${location}: the genome index lists no sequences`);
+  // A sequence name is the first word of a FASTA header: control characters (e.g. CR of a CRLF index) mean a damaged index.
+  const bad = names.find((n) => /[\u0000-\u001f\u007f]/.test(n));
+  if (bad !== undefined) throw new GenomeError(`${location}: the index lists a sequence name with control characters (${JSON.stringify(bad)}); rebuild it (samtools faidx)`);
   return new GmodReference(spec, location, kind, backend, names);
 }
 

@@ -137,7 +137,8 @@ function makeParser(header: string, path: string): VCF {
   try {
     return new VCF({ header: header.trim() === '' ? MINIMAL_HEADER : header, strict: false });
   } catch (e) {
-    throw new VcfError(`${path}: bad VCF header (${(e as Error).message})`);
+    // The parser's message may quote header lines: keep the error on one line.
+    throw new VcfError(`${path}: bad VCF header (${(e as Error).message.replace(/\s*[\r\n]+\s*/g, ' ').trim()})`);
   }
 }
 

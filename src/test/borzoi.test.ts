@@ -7,6 +7,7 @@ import { Model } from '../models/model.js';
 import { SafetensorsFile } from '../weights/safetensors.js';
 import { WeightSet, WeightsMismatchError } from '../weights/weight-set.js';
 import { fixturePath, openFixture, readRef } from './fixtures.js';
+import { skipUnless } from './fixtures.js';
 import { attentionBlockTest, unetParityTests } from './borzoi-suite.js';
 
 const FIXTURE = 'borzoi-small';
@@ -14,14 +15,14 @@ const FIXTURE = 'borzoi-small';
 unetParityTests(FIXTURE, 'borzoi');
 attentionBlockTest(FIXTURE);
 
-test('borzoi: relative-position basis equals the reference table', async () => {
+test('borzoi: relative-position basis equals the reference table', { skip: skipUnless('borzoi-small') }, async () => {
   const fx = await openFixture(FIXTURE);
   const feeds = new Borzoi(parseBorzoiConfig({}, 'test')).positionFeeds(fx.length);
   assert.deepEqual(feeds.positions!.dims, fx.outputs.tensors.get('positional_features')!.shape);
   assert.deepEqual(Array.from(feeds.positions!.data as Float32Array), Array.from(readRef(fx.outputs, 'positional_features')));
 });
 
-test('borzoi: config picks the architecture; crop rule for other lengths', async () => {
+test('borzoi: config picks the architecture; crop rule for other lengths', { skip: skipUnless('borzoi-small') }, async () => {
   const json = JSON.parse(await readFile(fixturePath(FIXTURE, 'config.json'), 'utf8'));
   const small = architectureFromConfig(json, 'config.json');
   assert.equal(small.kind, 'borzoi');
@@ -39,7 +40,7 @@ test('borzoi: config picks the architecture; crop rule for other lengths', async
   assert.ok(full.trunkHaloBp >= 259);
 });
 
-test('borzoi: FLOPs per stage reproduce the manifest at full size', async () => {
+test('borzoi: FLOPs per stage reproduce the manifest at full size', { skip: skipUnless('borzoi-small') }, async () => {
   const manifest = JSON.parse(await readFile(fixturePath('borzoi-manifest.json'), 'utf8'));
   const ref = manifest.flops_forward_batch1;
   const both = new Borzoi(parseBorzoiConfig({ enable_mouse_head: true }, 'hub')).flops(ref.sequence_length);
@@ -60,7 +61,7 @@ test('borzoi: FLOPs per stage reproduce the manifest at full size', async () => 
   assert.equal(human.total, ref.total - ref.per_stage.heads.mouse); // ≈ 4.91 TFLOP
 });
 
-test('borzoi: human-only weights load; missing and unexpected tensors are reported', async () => {
+test('borzoi: human-only weights load; missing and unexpected tensors are reported', { skip: skipUnless('borzoi-small') }, async () => {
   const fx = await openFixture(FIXTURE);
   const json = JSON.parse(await readFile(fixturePath(FIXTURE, 'config.json'), 'utf8'));
   const file = await SafetensorsFile.open(fixturePath(FIXTURE, 'weights.safetensors'));
@@ -85,7 +86,7 @@ test('borzoi: human-only weights load; missing and unexpected tensors are report
   await assert.rejects(Model.create(narrow, WeightSet.fromSafetensors(file), 'narrow'), /mis-shaped unet1\.1\.conv_layer\.weight: \[96,80,5\] in the file, the config needs \[64,80,5\]/);
 });
 
-test('borzoi: other input lengths run (4096 bp: all 128 bins)', async () => {
+test('borzoi: other input lengths run (4096 bp: all 128 bins)', { skip: skipUnless('borzoi-small') }, async () => {
   const fx = await openFixture(FIXTURE);
   const json = JSON.parse(await readFile(fixturePath(FIXTURE, 'config.json'), 'utf8'));
   const file = await SafetensorsFile.open(fixturePath(FIXTURE, 'weights.safetensors'));

@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { Borzoi, parseBorzoiConfig } from '../models/borzoi.js';
 import { architectureFromConfig } from '../models/load.js';
 import { assertClose, fixturePath, openFixture, readRef } from './fixtures.js';
+import { skipUnless } from './fixtures.js';
 import { attentionBlockTest, unetParityTests } from './borzoi-suite.js';
 
 const FIXTURE = 'flashzoi-small';
@@ -11,7 +12,7 @@ const FIXTURE = 'flashzoi-small';
 unetParityTests(FIXTURE, 'flashzoi');
 attentionBlockTest(FIXTURE);
 
-test('flashzoi: rotary tables match the reference run', async () => {
+test('flashzoi: rotary tables match the reference run', { skip: skipUnless('flashzoi-small') }, async () => {
   const fx = await openFixture(FIXTURE);
   const json = JSON.parse(await readFile(fixturePath(FIXTURE, 'config.json'), 'utf8'));
   const feeds = architectureFromConfig(json, 'config.json').positionFeeds(fx.length);
@@ -22,7 +23,7 @@ test('flashzoi: rotary tables match the reference run', async () => {
   }
 });
 
-test('flashzoi: config selects flashed attention and its weight names', async () => {
+test('flashzoi: config selects flashed attention and its weight names', { skip: skipUnless('flashzoi-small') }, async () => {
   const json = JSON.parse(await readFile(fixturePath(FIXTURE, 'config.json'), 'utf8'));
   const arch = architectureFromConfig(json, 'config.json');
   assert.ok(arch instanceof Borzoi);

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { convertModel } from '../weights/convert.js';
+import { convertModel } from '../tasks/convert-model.js';
 import { SafetensorsFile, writeSafetensors, type TensorToWrite } from '../weights/safetensors.js';
 import { fixturePath, skipUnless, tempDir } from './fixtures.js';
 import { expectPredicts, expectSameTensors, runCli } from './weights-helpers.js';

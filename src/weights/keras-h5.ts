@@ -13,7 +13,10 @@
  * Layouts: Conv1D [k, in, out] -> [out, in, k]; Dense [in, out] -> Linear [out, in] or 1x1 Conv1d
  * [out, in, 1]; depthwise [k, in, 1] -> [in, 1, k]; pointwise [1, in, out] -> [out, in, 1].
  */
-import type { Borzoi } from '../models/borzoi.js';
+/** What the reader needs of a Borzoi architecture (a models/ Borzoi fits; weights/ imports no models/). */
+export interface KerasBorzoiShape {
+  config: { flashed: boolean; depth: number; heads: number; attnDimKey: number };
+}
 import { WeightSet } from './weight-set.js';
 import { permute } from './permute.js';
 
@@ -39,7 +42,7 @@ export interface KerasWeights {
 }
 
 /** Reads a Borzoi Keras `.h5` into canonical tensors (every tensor but the other species' head). */
-export async function readKerasBorzoi(path: string, arch: Borzoi): Promise<KerasWeights> {
+export async function readKerasBorzoi(path: string, arch: KerasBorzoiShape): Promise<KerasWeights> {
   if (arch.config.flashed) throw new KerasH5Error(`${path}: Keras weights exist only for Borzoi; the config is a Flashzoi (flashed) model`);
   const h5wasm = (await import('h5wasm/node')).default;
   await h5wasm.ready;
@@ -56,7 +59,7 @@ export async function readKerasBorzoi(path: string, arch: Borzoi): Promise<Keras
   }
 }
 
-function readFrom(h5wasm: H5, file: H5File, path: string, arch: Borzoi): KerasWeights {
+function readFrom(h5wasm: H5, file: H5File, path: string, arch: KerasBorzoiShape): KerasWeights {
   const D = arch.config.depth;
   const { heads, attnDimKey } = arch.config;
   const root = file.get('model_weights') instanceof h5wasm.Group ? 'model_weights' : '';

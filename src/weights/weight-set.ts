@@ -22,19 +22,9 @@ export interface WeightEntry {
   source: WeightBytes;
 }
 
-export type BlobPiece =
-  | { to: number; length: number; kind: 'file'; path: string; from: number }
-  | { to: number; length: number; kind: 'bytes'; bytes: Uint8Array };
-
-/**
- * How the engine assembles an external-data blob: pieces copied into a buffer of `size` bytes, or,
- * when the weights already sit packed in one buffer, that buffer itself (transferred, not copied).
- */
-export interface BlobSpec {
-  size: number;
-  pieces: BlobPiece[];
-  buffer?: ArrayBuffer;
-}
+// The blob description is the engine's (engine/ imports nothing of ours); the weights fill it in.
+export type { BlobPiece, BlobSpec } from '../engine/protocol.js';
+import type { BlobPiece, BlobSpec } from '../engine/protocol.js';
 
 export class WeightSet {
   readonly entries = new Map<string, WeightEntry>();

@@ -6,8 +6,7 @@
  * so its own pthread workers find their module and .wasm beside it.
  */
 import type * as Ort from 'onnxruntime-web';
-import type { Reply, TensorData } from '../protocol.js';
-import type { BlobPiece, BlobSpec } from '../../weights/weight-set.js';
+import type { BlobPiece, BlobSpec, Reply, TensorData } from '../protocol.js';
 import type { ByteSource, WebRequest } from './protocol.js';
 
 interface WorkerScope {

@@ -14,14 +14,14 @@ import { architectureFromConfig, loadModel, readConfig } from '../models/load.js
 import { Borzoi } from '../models/borzoi.js';
 import { Enformer } from '../models/enformer.js';
 import type { Architecture } from '../models/architecture.js';
-import { SafetensorsFile, writeSafetensors } from './safetensors.js';
-import { WeightSet, checkWeights, type WeightEntry } from './weight-set.js';
-import { entryFloat32 } from './weight-file.js';
-import { torchCheckpointWeights } from './torch-checkpoint.js';
-import { isZip } from './zip.js';
-import { isHdf5, readKerasBorzoi } from './keras-h5.js';
-import { fixMultiMoleculeLayout, isMultiMoleculeNames, multimoleculeName, parseVocab } from './multimolecule.js';
-import { writeWeightSet } from './write.js';
+import { SafetensorsFile, writeSafetensors } from '../weights/safetensors.js';
+import { WeightSet, checkWeights, type WeightEntry } from '../weights/weight-set.js';
+import { entryFloat32 } from '../weights/weight-file.js';
+import { torchCheckpointWeights } from '../weights/torch-checkpoint.js';
+import { isZip } from '../weights/zip.js';
+import { isHdf5, readKerasBorzoi } from '../weights/keras-h5.js';
+import { fixMultiMoleculeLayout, isMultiMoleculeNames, multimoleculeName, parseVocab } from '../weights/multimolecule.js';
+import { writeWeightSet } from '../weights/write.js';
 
 export class ConvertError extends Error {}
 

@@ -17,10 +17,10 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { convertModel } from './convert.js';
-import { DownloadError, download, probe, type RemoteFile } from './download.js';
-import { readTorchTensor } from './torch-checkpoint.js';
-import { writeSafetensors } from './safetensors.js';
+import { convertModel } from './convert-model.js';
+import { DownloadError, download, probe, type RemoteFile } from '../weights/download.js';
+import { readTorchTensor } from '../weights/torch-checkpoint.js';
+import { writeSafetensors } from '../weights/safetensors.js';
 import { cacheDir } from '../cache.js';
 
 export class RegistryError extends Error {}

@@ -1,0 +1,42 @@
+/**
+ * Fuzzing in CI: every target of src/fuzz/targets.ts for a short budget (≈ 2 s each, ≈ 40 s in
+ * all; `npm run fuzz -- TARGET --seconds N` runs longer), and the findings of earlier runs kept as
+ * regression tests.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fuzzTarget } from '../fuzz/main.js';
+import { TARGETS } from '../fuzz/targets.js';
+import { openGenome, GenomeError } from '../genome/reference.js';
+import { randomGenome, writeFastaFai } from './genome-files.js';
+import { tempDir } from './fixtures.js';
+
+const SECONDS = Number(process.env.SEQ2TRACK_FUZZ_SECONDS ?? 2);
+
+for (const target of Object.keys(TARGETS)) {
+  test(`fuzz ${target}: ${SECONDS} s of mutated inputs, no crash, hang, runaway memory or unclean error`, async () => {
+    const tmp = tempDir('seq2track-fuzz-findings-');
+    try {
+      const seed = Date.now() % 2 ** 31;
+      const r = await fuzzTarget(target, SECONDS, seed, tmp.dir);
+      assert.ok(r.executions > 0, 'the target ran');
+      assert.equal(r.finding, undefined, `${target} (seed ${seed}, reproduce: npm run fuzz -- ${target} --seed ${seed}): ${r.finding}`);
+    } finally {
+      tmp.cleanup();
+    }
+  });
+}
+
+test('fuzz regression: a .fai whose names carry control characters (CR) is one clean error', async () => {
+  const tmp = tempDir('seq2track-fuzz-regress-');
+  try {
+    writeFastaFai(join(tmp.dir, 'g.fa'), randomGenome({ chr1: 300 }, 1), 50);
+    // Found by fasta-fai: bytes with a CR inside the name column.
+    writeFileSync(join(tmp.dir, 'g.fa.fai'), Buffer.concat([Buffer.from('50m\xca\r\x94g7/8\xfechr1\t300\t22\t50m\n', 'latin1'), Buffer.from('chr1\t300\t6\t50\t51\n')]));
+    await assert.rejects(openGenome(join(tmp.dir, 'g.fa')), (e: unknown) => e instanceof GenomeError && /sequence name with control characters/.test(e.message) && !/[\r\n]/.test(e.message));
+  } finally {
+    tmp.cleanup();
+  }
+});

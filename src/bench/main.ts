@@ -9,7 +9,9 @@
  *   npm run bench -- browser [enformer|borzoi]   (one window in headless Chromium beside Node: browser.ts)
  *   npm run bench -- genome-rss [MODEL_DIR] [--lengths 250000,1000000,4000000]   (predict --genome peak RSS vs region length)
  * Prints seconds per sequence (median of the timed runs after one warm-up), the FLOP count from the
- * config, effective GFLOP/s, peak RSS, and a final machine-readable RESULT line.
+ * config, effective GFLOP/s, peak RSS, and a final machine-readable RESULT line. The forward mode also
+ * prints the CPU (model, vector width, load) and ORT's own 4096³ SGEMM throughput measured in the same
+ * run, and the model's speed as a fraction of it.
  */
 import { readFileSync, existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -21,6 +23,7 @@ import { Model } from '../models/model.js';
 import { WeightSet } from '../weights/weight-set.js';
 import type { ConvLayout } from '../models/layers.js';
 import { benchVariants } from './variants.js';
+import { describeMachine, machineInfo, measureGemmCeiling } from './machine.js';
 import { benchIsm } from './ism.js';
 import { benchGradients } from './gradients.js';
 import { benchTrain } from './train.js';
@@ -194,6 +197,11 @@ async function main(): Promise<void> {
     return;
   }
 
+  const threads = values.threads ? Number(values.threads) : undefined;
+  console.log(describeMachine(machineInfo()));
+  // The engine's practical ceiling on this machine, now: the model's speed is reported against it.
+  const ceiling = await measureGemmCeiling({ threads });
+  console.log(`ORT SGEMM ceiling (MatMul ${ceiling.n}³, ${threads ?? 'all'} threads): ${ceiling.gflops.toFixed(1)} GFLOP/s (${ceiling.seconds.toFixed(2)} s)`);
   const batch = Model.encode([randomSequence(length, 42)]);
   const flops = arch.flops(length);
   const times: number[] = [];
@@ -215,11 +223,12 @@ async function main(): Promise<void> {
   console.log(`FLOPs per sequence (${length} bp, from the config): ${gflops.toFixed(1)} GFLOP`);
   for (const [stage, f] of Object.entries(flops.stages)) console.log(`  ${stage}: ${(f / 1e9).toFixed(1)} GFLOP`);
   console.log(`seconds per sequence (median of ${times.length}): ${median.toFixed(2)}`);
-  console.log(`effective GFLOP/s: ${(gflops / median).toFixed(1)}`);
+  const fraction = gflops / median / ceiling.gflops;
+  console.log(`effective GFLOP/s: ${(gflops / median).toFixed(1)} = ${fraction.toFixed(2)} of ORT's SGEMM ceiling measured above`);
   console.log(`peak RSS: ${peakRssMb().toFixed(0)} MB`);
   const baseline = recordedBaseline(baselineModel);
   if (baseline && length === defaultLength) console.log(baseline);
-  console.log(`RESULT model=${name} seconds_per_seq=${median.toFixed(3)} gflops=${gflops.toFixed(1)} effective_gflops=${(gflops / median).toFixed(1)} peak_rss_mb=${peakRssMb().toFixed(0)}`);
+  console.log(`RESULT model=${name} seconds_per_seq=${median.toFixed(3)} gflops=${gflops.toFixed(1)} effective_gflops=${(gflops / median).toFixed(1)} sgemm_gflops=${ceiling.gflops.toFixed(1)} of_sgemm=${fraction.toFixed(3)} peak_rss_mb=${peakRssMb().toFixed(0)}`);
 }
 
 main().catch((e) => {

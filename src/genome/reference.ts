@@ -8,9 +8,11 @@
 import { stat } from 'node:fs/promises';
 import { IndexedFasta, BgzipIndexedFasta } from '@gmod/indexedfasta';
 import { TwoBitFile } from '@gmod/twobit';
-import { LocalFile, RemoteFile, type GenericFilehandle } from 'generic-filehandle2';
+import { RemoteFile, type GenericFilehandle } from 'generic-filehandle2';
+import { BoundedLocalFile } from './bounded-file.js';
 import type { GenomeKind, Reference } from './reference-type.js';
 import { retryingFetch } from './http-retry.js';
+import { checkTwoBitRecord } from './twobit-check.js';
 
 export class GenomeError extends Error {}
 
@@ -38,7 +40,7 @@ export function genomeKind(location: string): GenomeKind {
 }
 
 function handle(location: string): GenericFilehandle {
-  return isUrl(location) ? new RemoteFile(location, { fetch: retryingFetch() }) : new LocalFile(location);
+  return isUrl(location) ? new RemoteFile(location, { fetch: retryingFetch() }) : new BoundedLocalFile(location);
 }
 
 async function checkLocal(path: string, what: string, hint: string): Promise<void> {
@@ -68,7 +70,7 @@ export async function openGenome(spec: string): Promise<Reference> {
   }
   let backend: Backend;
   if (kind === '2bit') {
-    backend = new TwoBitFile({ filehandle: handle(location) });
+    backend = new CheckedTwoBit(handle(location));
   } else if (kind === 'bgzip-fasta') {
     backend = new BgzipIndexedFasta({ fasta: handle(location), fai: handle(`${location}.fai`), gzi: handle(`${location}.gzi`) });
   } else {
@@ -85,6 +87,33 @@ export async function openGenome(spec: string): Promise<Reference> {
   const bad = names.find((n) => /[\u0000-\u001f\u007f]/.test(n));
   if (bad !== undefined) throw new GenomeError(`${location}: the index lists a sequence name with control characters (${JSON.stringify(bad)}); rebuild it (samtools faidx)`);
   return new GmodReference(spec, location, kind, backend, names);
+}
+
+/** @gmod/twobit, with each sequence's block tables checked once before its bases are decoded. */
+class CheckedTwoBit implements Backend {
+  private readonly file: TwoBitFile;
+  private readonly checked = new Set<string>();
+
+  constructor(private readonly handle: GenericFilehandle) {
+    this.file = new TwoBitFile({ filehandle: handle });
+  }
+
+  getSequenceNames(): Promise<string[]> {
+    return this.file.getSequenceNames();
+  }
+
+  getSequenceSize(name: string): Promise<number | undefined> {
+    return this.file.getSequenceSize(name);
+  }
+
+  async getSequence(name: string, start: number, end: number): Promise<string | undefined> {
+    if (!this.checked.has(name)) {
+      const offset = (await this.file.getIndex())[name];
+      if (offset !== undefined) await checkTwoBitRecord(this.handle, offset);
+      this.checked.add(name);
+    }
+    return this.file.getSequence(name, start, end);
+  }
 }
 
 class GmodReference implements Reference {

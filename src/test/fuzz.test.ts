@@ -40,3 +40,16 @@ test('fuzz regression: a .fai whose names carry control characters (CR) is one c
     tmp.cleanup();
   }
 });
+
+test('fuzz regression: a 2bit record with unsorted N blocks is one clean error, not an endless decode', async () => {
+  const tmp = tempDir('seq2track-fuzz-regress-');
+  try {
+    // Found by twobit: a damaged N-block table on which @gmod/twobit's decoder never advances.
+    const path = join(tmp.dir, 'g.2bit');
+    writeFileSync(path, Buffer.from('QydBGgAAAAADAAAAAAAAAARjaHIxKwAAAARjaHIyngAAAARjaHJN3wAAACwBAAACAAAAKAAAAAMAAAAFAAAAHgAAAAEAAAAtAAAA/wAAAAAAAACI9L9H3BLYtjpdABz/Y/wu8wsjEcvdYAAAAAAAAAAUJRTygABSfLt+dL6sZgTq/ckEu3cGArjIynIf41zOZy3ARbczbUla385nMEqCAAAAAQAAACcAAAANAAAAAQAAAC0AAABVAAAAAAAAAAaDuVFnUz1WFNQAAABjI1dC/qBnxSDMEHdZVgjUZgYoYD0AAAACAAAAEgAAACgAAAAGAAAABQAAAAEAAAAtAAAAEAAAAAAAAADSFx7mMADQ1e0MACuU6SRA', 'base64'));
+    const g = await openGenome(path);
+    await assert.rejects(g.getSequence('chr1', 0, 300), (e: unknown) => e instanceof GenomeError && /N block 1 .* overlaps/.test(e.message) && !/[\r\n]/.test(e.message));
+  } finally {
+    tmp.cleanup();
+  }
+});

@@ -15,6 +15,7 @@
  * read N there.
  */
 import { readFile } from 'node:fs/promises';
+import type { Reference } from './reference-type.js';
 
 export class RegionError extends Error {}
 
@@ -82,6 +83,18 @@ export function checkRegion(region: Region, size: number | undefined, names: str
     throw new RegionError(`${region.label}: unknown chromosome '${region.chrom}' in ${genome} (it has ${shown})`);
   }
   if (region.end > size) throw new RegionError(`${region.label}: region runs past the end of ${region.chrom} (${size.toLocaleString('en-US')} bp)`);
+}
+
+/** Checks every region against the genome (one-line errors) and returns their chromosomes' sizes. */
+export async function regionChromSizes(genome: Reference, regions: Region[]): Promise<Map<string, number>> {
+  const sizes = new Map<string, number>();
+  const names = await genome.getSequenceNames();
+  for (const r of regions) {
+    const size = await genome.getSequenceSize(r.chrom);
+    checkRegion(r, size, names, genome.source);
+    sizes.set(r.chrom, size!);
+  }
+  return sizes;
 }
 
 export interface WindowGeometry {

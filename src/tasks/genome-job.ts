@@ -21,7 +21,7 @@ import { checkAttentionRows, writtenHeads } from '../models/attention-maps.js';
 import { checkAttentionSize, type AttentionRequest } from './attention-output.js';
 import type { RegionAttention, WindowRecord } from './predict-region.js';
 import type { Reference } from '../genome/reference.js';
-import { checkRegion, planRegion, RegionError, type Region, type RegionPlan } from '../genome/regions.js';
+import { planRegion, regionChromSizes, RegionError, type Region, type RegionPlan } from '../genome/regions.js';
 import { onlyAcgtn, reverseComplement, shiftSequence } from '../genome/sequence.js';
 import { selectTracks, type Track } from '../formats/targets.js';
 import { accumulate, checkShifts, RegionJobError, sameSetup, setupFor, tableFor, type EnsembleOptions } from './ensemble.js';
@@ -97,13 +97,7 @@ export async function runGenomeJob(opts: GenomeJobOptions): Promise<GenomeJobRes
   const strands = opts.rc ? [false, true] : [false];
   const batchSize = opts.batchSize ?? 1;
 
-  const chromSizes = new Map<string, number>();
-  const names = await opts.genome.getSequenceNames();
-  for (const r of opts.regions) {
-    const size = await opts.genome.getSequenceSize(r.chrom);
-    checkRegion(r, size, names, opts.genome.source);
-    chromSizes.set(r.chrom, size!);
-  }
+  const chromSizes = await regionChromSizes(opts.genome, opts.regions);
 
   // The output's place is checked (and claimed) before any model is loaded.
   const job = JobDir.open<JobProgress>(opts.out, opts.fingerprint);

@@ -13,7 +13,7 @@ import { Model, type AttentionMap, type HeadOutput } from '../models/model.js';
 import { checkAttentionRows, writtenHeads } from '../models/attention-maps.js';
 import { checkAttentionSize, type AttentionRequest } from './attention-output.js';
 import type { Reference } from '../genome/reference.js';
-import { checkRegion, planRegion, RegionError, type Region, type RegionPlan } from '../genome/regions.js';
+import { planRegion, regionChromSizes, RegionError, type Region, type RegionPlan } from '../genome/regions.js';
 import { onlyAcgtn, reverseComplement, shiftSequence } from '../genome/sequence.js';
 import { selectTracks, type TargetsTable, type Track } from '../formats/targets.js';
 import { accumulate, checkShifts, RegionJobError, sameSetup, setupFor, tableFor, type EnsembleOptions } from './ensemble.js';
@@ -87,13 +87,7 @@ export async function predictRegions(opts: RegionJobOptions): Promise<RegionJobR
   const batchSize = opts.batchSize ?? 1;
 
   // Cheap checks first: every region against the genome before any model is loaded.
-  const chromSizes = new Map<string, number>();
-  const names = await opts.genome.getSequenceNames();
-  for (const r of opts.regions) {
-    const size = await opts.genome.getSequenceSize(r.chrom);
-    checkRegion(r, size, names, opts.genome.source);
-    chromSizes.set(r.chrom, size!);
-  }
+  const chromSizes = await regionChromSizes(opts.genome, opts.regions);
 
   const load = { ...opts.load, attention: opts.attention?.spec, logits: opts.output === 'logits' };
   if (opts.attention && !shifts.includes(0)) throw new RegionJobError('--attention takes its maps from the unshifted run: include 0 in --shifts');

@@ -8,7 +8,7 @@
  * with its `strand_pair`.
  */
 import type { Reference } from '../genome/reference.js';
-import { checkRegion, planRegion, readBed, type WindowGeometry } from '../genome/regions.js';
+import { planRegion, readBed, regionChromSizes, type WindowGeometry } from '../genome/regions.js';
 import { onlyAcgtn, reverseComplement, shiftSequence } from '../genome/sequence.js';
 import type { TrackCoverage } from '../formats/track-coverage.js';
 import type { Track } from '../formats/targets.js';
@@ -27,15 +27,14 @@ export interface TrainingWindow {
 /** The windows covering every region of a BED file, each region checked against the genome first. */
 export async function bedWindows(bedPath: string, genome: Reference, g: WindowGeometry): Promise<TrainingWindow[]> {
   const regions = await readBed(bedPath);
-  const names = await genome.getSequenceNames();
+  const sizes = await regionChromSizes(genome, regions);
   const windows: TrainingWindow[] = [];
   for (const r of regions) {
-    const size = await genome.getSequenceSize(r.chrom);
-    checkRegion(r, size, names, genome.source);
-    for (const start of planRegion(r, size!, g).windows) {
+    const size = sizes.get(r.chrom)!;
+    for (const start of planRegion(r, size, g).windows) {
       const firstBin = start + g.offset;
       const firstValid = Math.min(g.bins, Math.max(0, Math.ceil(-firstBin / g.binSize)));
-      const endValid = Math.max(firstValid, Math.min(g.bins, Math.floor((size! - firstBin) / g.binSize)));
+      const endValid = Math.max(firstValid, Math.min(g.bins, Math.floor((size - firstBin) / g.binSize)));
       windows.push({ chrom: r.chrom, start, firstValid, endValid, label: r.label });
     }
   }

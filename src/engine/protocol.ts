@@ -22,6 +22,15 @@ export interface TensorData {
   data: Float32Array | BigInt64Array;
 }
 
+/**
+ * Float32 graph inputs read in place from a loaded blob (offset in bytes, 4-byte aligned): weights fed
+ * as inputs to a session that holds none, without passing through the calling thread.
+ */
+export interface BlobFeeds {
+  blob: string;
+  tensors: Record<string, { offset: number; dims: number[] }>;
+}
+
 export interface EngineOptions {
   /** Intra-op threads (default: all cores). */
   threads?: number;
@@ -40,7 +49,7 @@ export type Request =
   | { op: 'blob'; name: string; spec: BlobSpec }
   | { op: 'dropBlob'; name: string; poison?: boolean }
   | { op: 'session'; id: string; model: Uint8Array; blobs: string[]; options: EngineOptions }
-  | { op: 'run'; id: string; feeds: Record<string, TensorData>; fetches: string[] }
+  | { op: 'run'; id: string; feeds: Record<string, TensorData>; fetches: string[]; blobFeeds?: BlobFeeds }
   | { op: 'release'; id: string }
   | { op: 'endProfiling'; id: string };
 

@@ -7,10 +7,11 @@
  * position); the head graph takes them as inputs of the same names, plus the positional feeds from
  * `positionFeeds` and an int64 `crop` = [start, end) in output bins.
  */
+import type { Value } from '../engine/graph.js';
 import type { TensorData } from '../engine/protocol.js';
 import type { ExpectedTensor } from '../weights/weight-set.js';
 import type { LayerContext } from './layers.js';
-import type { AttentionMapSpec, TransformerShape } from './attention-maps.js';
+import type { AttentionMapSpec, AttentionMaps, TransformerShape } from './attention-maps.js';
 
 export interface FlopCount {
   stages: Record<string, number>;
@@ -52,6 +53,25 @@ export interface HeadParameters {
   bias: string;
 }
 
+/**
+ * The head graph as a chain of segments: `transformer.layers` blocks, each [B, n, channels] -> the
+ * same shape, on the trunk output `input`, then the tail. `buildHead` is this chain in one graph;
+ * checkpointed backward passes (gradients.ts) build each segment as a graph of its own.
+ */
+export interface HeadSegments {
+  /** The trunk output that enters the first block. */
+  readonly input: string;
+  /** Channels of the values between blocks. */
+  readonly channels: number;
+  /**
+   * Declares the blocks' positional inputs in `c`'s graph and returns block j applied to x. Blocks
+   * differ only in their weights (same graph with each block's weights).
+   */
+  blocks(c: LayerContext, maps?: AttentionMaps): (x: Value, j: number) => Value;
+  /** Declares the tail's other inputs (crop, trunk skip outputs) and builds it on x, with the head graph's outputs. */
+  tail(c: LayerContext, x: Value, extras?: HeadExtras): void;
+}
+
 export interface Architecture {
   readonly kind: string;
   /** bp per output bin. */
@@ -78,6 +98,8 @@ export interface Architecture {
   /** Transformer layers, heads per layer and bp per transformer position. */
   readonly transformer: TransformerShape;
   buildHead(c: LayerContext, extras?: HeadExtras): void;
+  /** The head's segments (the same computation as `buildHead`, cut at the transformer blocks). */
+  readonly headSegments: HeadSegments;
   lengthProblem(length: number): string | null;
   /** Output bins kept by the centre crop, as [start, end) in bins of `binSize` bp. */
   cropRange(length: number): { start: number; end: number };

@@ -23,7 +23,7 @@ import { relativeAttention, rotaryAttention, transformerBlock } from './attentio
 import { batchNorm, batchNormChannelsLast, conv, gelu, linear, maxPool, toChannelsFirst, toChannelsLast, upsampleNearest2, type LayerContext } from './layers.js';
 import { borzoiPositionalFeatures, rotaryTables } from './positional.js';
 import { ConfigError, optionalBool, optionalIntArray, readHeads, requireInt } from './config.js';
-import { logitsOutputName, type Architecture, type FlopCount, type HeadExtras, type HeadParameters, type TrunkOutput } from './architecture.js';
+import { logitsOutputName, type Architecture, type FlopCount, type HeadExtras, type HeadParameters, type HeadSegments, type TrunkOutput } from './architecture.js';
 import { AttentionMaps, type TransformerShape } from './attention-maps.js';
 
 const EPS = 1e-3;
@@ -268,49 +268,66 @@ export class Borzoi implements Architecture {
 
   /** Transformer, U-Net decoder, crop, final convs and heads -> heads [B, T, tracks], embeddings [B, T, joined]. */
   buildHead(c: LayerContext, extras: HeadExtras = {}): void {
-    const g = c.g;
-    const { dim, depth, heads, attnDimKey, attnDimValue, finalJoinedChannels: joined } = this.config;
-    const unet0 = g.input('x_unet0', 'float32', ['batch', 'bins', this.channels[5]!]);
-    const unet1 = g.input('x_unet1', 'float32', ['batch', 'half_bins', dim]);
-    let x = g.input('transformer_in', 'float32', ['batch', 'positions', dim]);
-    const crop = g.input('crop', 'int64', [2]);
-    const block = (v: Value, p: string) => conv(c, gelu(c, batchNorm(c, v, `${p}.norm`, EPS), GELU), `${p}.conv_layer`);
-
+    const segments = this.headSegments;
+    let x = c.g.input(segments.input, 'float32', ['batch', 'positions', this.config.dim]);
     const maps = extras.attention ? new AttentionMaps(c, extras.attention) : undefined;
-    let attention: (v: Value, prefix: string, j: number) => Value;
-    if (this.config.flashed) {
-      const cos = g.input('rotary_cos', 'float32', ['positions', ROTARY_DIM / 2]);
-      const sin = g.input('rotary_sin', 'float32', ['positions', ROTARY_DIM / 2]);
-      const shape = { heads, kvHeads: this.kvHeads, headDim: dim / heads, rotaryDim: ROTARY_DIM, queryChunks: this.queryChunks };
-      attention = (v, prefix, j) => rotaryAttention(c, v, cos, sin, `${prefix}.mha`, shape, maps?.tap(j));
-    } else {
-      const positions = g.input('positions', 'float32', ['distances', REL_POS_FEATURES]);
-      const shape = { heads, keySize: attnDimKey, valueSize: attnDimValue, queryChunks: this.queryChunks };
-      attention = (v, prefix, j) => relativeAttention(c, v, positions, prefix, shape, maps?.tap(j));
-    }
-    for (let j = 0; j < depth; j++) x = transformerBlock(c, x, j, EPS, (v, prefix) => attention(v, prefix, j));
+    const block = segments.blocks(c, maps);
+    for (let j = 0; j < this.config.depth; j++) x = block(x, j);
     maps?.emit();
+    segments.tail(c, x, extras);
+  }
 
-    // U-Net decoder, channels-first: upsample the deep path, add the skip path, separable conv.
-    const separable = (v: Value, p: string) => conv(c, conv(c, v, `${p}.conv_layer.0`, { bias: false, group: dim }), `${p}.conv_layer.1`);
-    let y = upsampleNearest2(c, block(toChannelsFirst(c, x), 'upsampling_unet1.0'));
-    y = separable(g.op('Add', [y, block(toChannelsFirst(c, unet1), 'horizontal_conv1')]), 'separable1');
-    y = upsampleNearest2(c, block(y, 'upsampling_unet0.0'));
-    y = separable(g.op('Add', [y, block(toChannelsFirst(c, unet0), 'horizontal_conv0')]), 'separable0');
+  get headSegments(): HeadSegments {
+    const { dim, heads, attnDimKey, attnDimValue, finalJoinedChannels: joined } = this.config;
+    return {
+      input: 'transformer_in',
+      channels: dim,
+      // Transformer block j: Borzoi's relative attention or Flashzoi's rotary attention, then the MLP.
+      blocks: (c, maps) => {
+        const g = c.g;
+        let attention: (v: Value, prefix: string, j: number) => Value;
+        if (this.config.flashed) {
+          const cos = g.input('rotary_cos', 'float32', ['positions', ROTARY_DIM / 2]);
+          const sin = g.input('rotary_sin', 'float32', ['positions', ROTARY_DIM / 2]);
+          const shape = { heads, kvHeads: this.kvHeads, headDim: dim / heads, rotaryDim: ROTARY_DIM, queryChunks: this.queryChunks };
+          attention = (v, prefix, j) => rotaryAttention(c, v, cos, sin, `${prefix}.mha`, shape, maps?.tap(j));
+        } else {
+          const positions = g.input('positions', 'float32', ['distances', REL_POS_FEATURES]);
+          const shape = { heads, keySize: attnDimKey, valueSize: attnDimValue, queryChunks: this.queryChunks };
+          attention = (v, prefix, j) => relativeAttention(c, v, positions, prefix, shape, maps?.tap(j));
+        }
+        return (x, j) => transformerBlock(c, x, j, EPS, (v, prefix) => attention(v, prefix, j));
+      },
+      // U-Net decoder on the transformer output and the trunk's skip outputs, centre crop, final convs, heads.
+      tail: (c, x, extras = {}) => {
+        const g = c.g;
+        const unet0 = g.input('x_unet0', 'float32', ['batch', 'bins', this.channels[5]!]);
+        const unet1 = g.input('x_unet1', 'float32', ['batch', 'half_bins', dim]);
+        const crop = g.input('crop', 'int64', [2]);
+        const block = (v: Value, p: string) => conv(c, gelu(c, batchNorm(c, v, `${p}.norm`, EPS), GELU), `${p}.conv_layer`);
 
-    // Centre crop (bins [crop[0], crop[1])), then the pointwise layers channels-last.
-    const start = g.op('Slice', [crop, g.ints([0]), g.ints([1])]);
-    const end = g.op('Slice', [crop, g.ints([1]), g.ints([2])]);
-    const cropped = g.op('Slice', [toChannelsLast(c, y), start, end, g.ints([1])]);
-    const final = 'final_joined_convs.0';
-    let e = gelu(c, batchNormChannelsLast(c, cropped, `${final}.norm`, EPS), GELU);
-    e = gelu(c, linear(c, e, `${final}.conv_layer`, { weightDims: [joined, dim] }), GELU);
-    g.output(e, 'embeddings', 'float32', ['batch', 'targets', joined]);
-    for (const [head, tracks] of Object.entries(this.outputHeads)) {
-      const logits = linear(c, e, `${head}_head`, { weightDims: [tracks, joined] });
-      g.output(g.op('Softplus', [logits]), head, 'float32', ['batch', 'targets', tracks]);
-      if (extras.logits) g.output(logits, logitsOutputName(head), 'float32', ['batch', 'targets', tracks]);
-    }
+        // U-Net decoder, channels-first: upsample the deep path, add the skip path, separable conv.
+        const separable = (v: Value, p: string) => conv(c, conv(c, v, `${p}.conv_layer.0`, { bias: false, group: dim }), `${p}.conv_layer.1`);
+        let y = upsampleNearest2(c, block(toChannelsFirst(c, x), 'upsampling_unet1.0'));
+        y = separable(g.op('Add', [y, block(toChannelsFirst(c, unet1), 'horizontal_conv1')]), 'separable1');
+        y = upsampleNearest2(c, block(y, 'upsampling_unet0.0'));
+        y = separable(g.op('Add', [y, block(toChannelsFirst(c, unet0), 'horizontal_conv0')]), 'separable0');
+
+        // Centre crop (bins [crop[0], crop[1])), then the pointwise layers channels-last.
+        const start = g.op('Slice', [crop, g.ints([0]), g.ints([1])]);
+        const end = g.op('Slice', [crop, g.ints([1]), g.ints([2])]);
+        const cropped = g.op('Slice', [toChannelsLast(c, y), start, end, g.ints([1])]);
+        const final = 'final_joined_convs.0';
+        let e = gelu(c, batchNormChannelsLast(c, cropped, `${final}.norm`, EPS), GELU);
+        e = gelu(c, linear(c, e, `${final}.conv_layer`, { weightDims: [joined, dim] }), GELU);
+        g.output(e, 'embeddings', 'float32', ['batch', 'targets', joined]);
+        for (const [head, tracks] of Object.entries(this.outputHeads)) {
+          const logits = linear(c, e, `${head}_head`, { weightDims: [tracks, joined] });
+          g.output(g.op('Softplus', [logits]), head, 'float32', ['batch', 'targets', tracks]);
+          if (extras.logits) g.output(logits, logitsOutputName(head), 'float32', ['batch', 'targets', tracks]);
+        }
+      },
+    };
   }
 
   /** Seven max-pools by 2 down to the transformer, and the decoder upsamples back by 2 twice. */

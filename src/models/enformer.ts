@@ -9,14 +9,14 @@
  * The convolutional part (stem + tower) is local and runs as its own graph, possibly on tiles; the
  * transformer and heads form a second graph that takes the whole sequence.
  */
-import type { Graph, Value } from '../engine/graph.js';
+import type { Value } from '../engine/graph.js';
 import type { ExpectedTensor } from '../weights/weight-set.js';
 import { relativeAttention, transformerBlock } from './attention.js';
 import { attentionPool, batchNorm, batchNormChannelsLast, conv, gelu, linear, maxPool, toChannelsFirst, toChannelsLast, type LayerContext } from './layers.js';
 import { enformerPositionalFeatures } from './positional.js';
 import { ConfigError, optionalBool, optionalInt, optionalString, readHeads, requireInt } from './config.js';
 import { exponentialLinspaceInt } from './schedule.js';
-import { logitsOutputName, type Architecture, type FlopCount, type GammaTable, type HeadExtras, type HeadParameters, type TrunkOutput } from './architecture.js';
+import { logitsOutputName, type Architecture, type FlopCount, type GammaTable, type HeadExtras, type HeadParameters, type HeadSegments, type TrunkOutput } from './architecture.js';
 import { AttentionMaps, type TransformerShape } from './attention-maps.js';
 import type { TensorData } from '../engine/protocol.js';
 
@@ -194,28 +194,45 @@ export class Enformer implements Architecture {
 
   /** Transformer, crop, final pointwise and heads: trunk [B, n, dim] -> heads [B, T, tracks]. */
   buildHead(c: LayerContext, extras: HeadExtras = {}): void {
-    const g: Graph = c.g;
-    const { dim, depth, heads, attnDimKey } = this.config;
-    let x = g.input('trunk', 'float32', ['batch', 'bins', dim]);
-    const positions = g.input('positions', 'float32', ['distances', this.positionFeatures]);
-    const crop = g.input('crop', 'int64', [2]);
-    const shape = { heads, keySize: attnDimKey, valueSize: dim / heads, queryChunks: this.queryChunks };
+    const segments = this.headSegments;
+    let x = c.g.input(segments.input, 'float32', ['batch', 'bins', this.config.dim]);
     const maps = extras.attention ? new AttentionMaps(c, extras.attention) : undefined;
-    for (let j = 0; j < depth; j++) x = transformerBlock(c, x, j, EPS, (v, prefix) => relativeAttention(c, v, positions, prefix, shape, maps?.tap(j)));
+    const block = segments.blocks(c, maps);
+    for (let j = 0; j < this.config.depth; j++) x = block(x, j);
     maps?.emit();
-    const start = g.op('Slice', [crop, g.ints([0]), g.ints([1])]);
-    const end = g.op('Slice', [crop, g.ints([1]), g.ints([2])]);
-    x = g.op('Slice', [x, start, end, g.ints([1])]);
+    segments.tail(c, x, extras);
+  }
 
-    const pointwise = 'final_pointwise.1';
-    let e = gelu(c, batchNormChannelsLast(c, x, `${pointwise}.0`, EPS), this.gelu);
-    e = gelu(c, linear(c, e, `${pointwise}.2`, { weightDims: [2 * dim, dim] }), this.gelu);
-    g.output(e, 'embeddings', 'float32', ['batch', 'targets', 2 * dim]);
-    for (const [head, tracks] of Object.entries(this.config.outputHeads)) {
-      const logits = linear(c, e, `_heads.${head}.0`);
-      g.output(g.op('Softplus', [logits]), head, 'float32', ['batch', 'targets', tracks]);
-      if (extras.logits) g.output(logits, logitsOutputName(head), 'float32', ['batch', 'targets', tracks]);
-    }
+  get headSegments(): HeadSegments {
+    const { dim, heads, attnDimKey } = this.config;
+    return {
+      input: 'trunk',
+      channels: dim,
+      // Transformer block j: relative attention on the [2n-1, F] distance basis, then the MLP.
+      blocks: (c, maps) => {
+        const positions = c.g.input('positions', 'float32', ['distances', this.positionFeatures]);
+        const shape = { heads, keySize: attnDimKey, valueSize: dim / heads, queryChunks: this.queryChunks };
+        return (x, j) => transformerBlock(c, x, j, EPS, (v, prefix) => relativeAttention(c, v, positions, prefix, shape, maps?.tap(j)));
+      },
+      // Centre crop, final pointwise and the heads.
+      tail: (c, transformed, extras = {}) => {
+        const g = c.g;
+        const crop = g.input('crop', 'int64', [2]);
+        const start = g.op('Slice', [crop, g.ints([0]), g.ints([1])]);
+        const end = g.op('Slice', [crop, g.ints([1]), g.ints([2])]);
+        const x = g.op('Slice', [transformed, start, end, g.ints([1])]);
+
+        const pointwise = 'final_pointwise.1';
+        let e = gelu(c, batchNormChannelsLast(c, x, `${pointwise}.0`, EPS), this.gelu);
+        e = gelu(c, linear(c, e, `${pointwise}.2`, { weightDims: [2 * dim, dim] }), this.gelu);
+        g.output(e, 'embeddings', 'float32', ['batch', 'targets', 2 * dim]);
+        for (const [head, tracks] of Object.entries(this.config.outputHeads)) {
+          const logits = linear(c, e, `_heads.${head}.0`);
+          g.output(g.op('Softplus', [logits]), head, 'float32', ['batch', 'targets', tracks]);
+          if (extras.logits) g.output(logits, logitsOutputName(head), 'float32', ['batch', 'targets', tracks]);
+        }
+      },
+    };
   }
 
   /** Why a sequence length cannot be used, or null. */

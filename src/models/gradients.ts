@@ -1,7 +1,13 @@
 /**
- * Backward graphs of a model for input gradients (contribution scores). Two graphs, as for the forward:
+ * Backward graphs of a model for input gradients (contribution scores). Two parts, as for the forward:
  * - head backward: the head graph, the objective on one head's output, and d objective / d trunk
- *   features (the head sees the whole sequence, so it runs once);
+ *   features (the head sees the whole sequence, so it runs once). Either one graph for the whole head
+ *   (ORT then holds every transformer layer's activations at once: ~0.5 GB per layer at full size),
+ *   or checkpointed by segment (`HeadSegments`): the blocks' forward run one by one keeping only
+ *   their inputs, then the tail's backward (tail + objective) and each block's backward in reverse,
+ *   the block's forward recomputed inside its session, so memory holds one block's activations. All
+ *   blocks share one forward and one backward graph whose weights are inputs, fed per block from a
+ *   blob loaded for that run (`WeightInputs`), so these sessions hold no weights;
  * - trunk backward: the trunk graph and d <cotangent, trunk features> / d one-hot input, run on the
  *   same tiles as the forward trunk (the forward is recomputed inside, per tile: keeping every tile's
  *   activations would hold the whole window's conv activations, GBs at full size).
@@ -9,10 +15,10 @@
  * of a head (a second one only with/without the log transform).
  */
 import { backward } from '../engine/autodiff.js';
-import type { Value } from '../engine/graph.js';
+import { Graph, type Value } from '../engine/graph.js';
 import type { TensorData } from '../engine/protocol.js';
 import type { Architecture } from './architecture.js';
-import type { LayerContext } from './layers.js';
+import { LayerContext, type ConvLayout } from './layers.js';
 
 /**
  * What to differentiate, per sequence b: for each listed track t, a_t = aggregate (mean or sum) of
@@ -61,26 +67,133 @@ export function objectiveFeeds(o: Objective, headTracks: number, outputBins: num
   return feeds;
 }
 
-/** Session id of the head backward graph for a head, with or without the log transform. */
-export function headBackwardId(head: string, log: boolean): string {
-  return `head_grad_${head}${log ? '_log' : ''}`;
+/**
+ * The scalar per sequence whose gradient a head backward computes: the objective's selection of one
+ * head's tracks and bins (`objectiveFeeds`), optionally log-transformed, or Σ cotangent · head output
+ * for a cotangent fed from outside.
+ */
+export type ObjectiveForm = { kind: 'selection'; head: string; log: boolean } | { kind: 'cotangent'; head: string };
+
+/** Session id of a head backward graph: `part` 'head' (the whole head) or 'tail' (the checkpointed head's tail). */
+export function objectiveSessionId(part: 'head' | 'tail', form: ObjectiveForm): string {
+  return form.kind === 'selection' ? `${part}_grad_${form.head}${form.log ? '_log' : ''}` : `${part}_cot_${form.head}`;
 }
 
-/** Head graph + objective [B] + the objective's gradient w.r.t. every trunk output. */
-export function buildHeadBackward(arch: Architecture, c: LayerContext, head: string, log: boolean): void {
-  arch.buildHead(c);
-  const g = c.g;
-  const tracks = arch.tracks(head);
+/**
+ * The objective [B] on the head output named `form.head` of `g`:
+ * - selection: mean over the selected tracks of (log of) the bin-weighted sum of head[b, bin, track],
+ *   inputs `objective_tracks` [tracks, selected], `objective_bins` [bins, 1] (, `objective_pseudocount`);
+ * - cotangent: Σ_{bin, track} objective_cotangent[b, bin, track] · head[b, bin, track]. With the
+ *   cotangent set to d f / d head (computed outside from a forward pass), this backpropagates any
+ *   differentiable function f of the predictions (chain rule), e.g. one with an untransform that
+ *   varies per bin and track.
+ */
+function objectiveValue(arch: Architecture, g: Graph, form: ObjectiveForm): Value {
+  const tracks = arch.tracks(form.head);
+  const prediction: Value = { name: form.head };
+  if (form.kind === 'cotangent') {
+    const cotangent = g.input('objective_cotangent', 'float32', ['batch', 'targets', tracks]);
+    return g.op('ReduceSum', [g.op('Mul', [prediction, cotangent]), g.ints([1, 2])], { keepdims: 0 });
+  }
   const select = g.input('objective_tracks', 'float32', [tracks, 'selected']);
   const weights = g.input('objective_bins', 'float32', ['targets', 1]);
-  const prediction: Value = { name: head };
   let a = g.op('ReduceSum', [g.op('Mul', [g.op('MatMul', [prediction, select]), weights]), g.ints([1])], { keepdims: 0 });
-  if (log) a = g.op('Log', [g.op('Add', [a, g.input('objective_pseudocount', 'float32', [])])]);
-  const objective = g.op('ReduceMean', [a], { axes: [1], keepdims: 0 });
+  if (form.log) a = g.op('Log', [g.op('Add', [a, g.input('objective_pseudocount', 'float32', [])])]);
+  return g.op('ReduceMean', [a], { axes: [1], keepdims: 0 });
+}
+
+/** Whole head graph + objective [B] + the objective's gradient w.r.t. every trunk output (one session). */
+export function buildHeadObjectiveBackward(arch: Architecture, c: LayerContext, form: ObjectiveForm): void {
+  arch.buildHead(c);
+  const g = c.g;
+  const objective = objectiveValue(arch, g, form);
   g.output(objective, 'objective', 'float32', ['batch']);
   const outputs = arch.trunkOutputs;
   const grads = backward(g, objective, outputs.map((o) => ({ name: o.name })));
   outputs.forEach((o, i) => g.output(grads[i]!, gradName(o.name), 'float32', ['batch', `${o.name}_positions`, o.channels]));
+}
+
+/** The value entering a head segment (graph input) and the one leaving a block (graph output). */
+export const SEGMENT_IN = 'segment_in';
+export const SEGMENT_OUT = 'segment_out';
+
+/** Session ids of the shared transformer-block graphs (weights as inputs). */
+export const BLOCK_FORWARD_ID = 'head_block';
+export const BLOCK_BACKWARD_ID = 'head_block_grad';
+
+/** Input name of a block graph's i-th weight (in the order the block first reads its weights). */
+export const blockWeightInput = (i: number) => `block_weight_${i}`;
+
+/**
+ * A layer context that reads each weight from a graph input, `blockWeightInput(i)` for the i-th
+ * distinct weight read, so a graph built for one block serves every block of the same structure.
+ * `used` lists the weight names in that order (a dry build of block j gives block j's feeds).
+ */
+export class WeightInputs extends LayerContext {
+  readonly used: string[] = [];
+  private readonly values = new Map<string, Value>();
+
+  constructor(g: Graph, shapes: Map<string, number[]>, layout: ConvLayout) {
+    super(g, () => undefined, shapes, layout);
+  }
+
+  override param(name: string, dims?: number[]): Value {
+    let v = this.values.get(name);
+    if (!v) {
+      v = this.g.input(blockWeightInput(this.used.length), 'float32', this.shape(name));
+      this.values.set(name, v);
+      this.used.push(name);
+    }
+    return dims ? this.g.op('Reshape', [v, this.g.ints(dims)]) : v;
+  }
+}
+
+function blockInput(arch: Architecture, g: Graph): Value {
+  return g.input(SEGMENT_IN, 'float32', ['batch', 'positions', arch.headSegments.channels]);
+}
+
+/** Block `j` (default 0): segment_in -> segment_out. Built on a `WeightInputs` context, it serves every block. */
+export function buildBlockForward(arch: Architecture, c: LayerContext, j = 0): void {
+  const g = c.g;
+  const segments = arch.headSegments;
+  const y = segments.blocks(c)(blockInput(arch, g), j);
+  g.output(y, SEGMENT_OUT, 'float32', ['batch', 'positions', segments.channels]);
+}
+
+/** Block graph + d <grad_segment_out, segment_out> / d segment_in (the block's forward recomputed inside). */
+export function buildBlockBackward(arch: Architecture, c: LayerContext): void {
+  const g = c.g;
+  const segments = arch.headSegments;
+  const x = blockInput(arch, g);
+  const y = segments.blocks(c)(x, 0);
+  const seed = g.input(gradName(SEGMENT_OUT), 'float32', ['batch', 'positions', segments.channels]);
+  const [grad] = backward(g, y, [x], { seed });
+  g.output(grad!, gradName(SEGMENT_IN), 'float32', ['batch', 'positions', segments.channels]);
+}
+
+/** Names of block j's weights in the order its graph reads them (the order of `blockWeightInput`). */
+export function blockWeightNames(arch: Architecture, j: number, shapes: Map<string, number[]>, layout: ConvLayout): string[] {
+  const c = new WeightInputs(new Graph(`block_${j}_weights`), shapes, layout);
+  buildBlockForward(arch, c, j);
+  return c.used;
+}
+
+/**
+ * The checkpointed head's tail on segment_in (the last block's output) + the objective [B] + its
+ * gradient w.r.t. segment_in and w.r.t. the trunk outputs the tail reads (Borzoi's U-Net skips),
+ * named `gradName`.
+ */
+export function buildTailBackward(arch: Architecture, c: LayerContext, form: ObjectiveForm): void {
+  const g = c.g;
+  const segments = arch.headSegments;
+  const x = blockInput(arch, g);
+  segments.tail(c, x);
+  const objective = objectiveValue(arch, g, form);
+  g.output(objective, 'objective', 'float32', ['batch']);
+  const skips = arch.trunkOutputs.filter((o) => o.name !== segments.input && g.inputSpec(o.name));
+  const grads = backward(g, objective, [x, ...skips.map((o) => ({ name: o.name }))]);
+  g.output(grads[0]!, gradName(SEGMENT_IN), 'float32', ['batch', 'positions', segments.channels]);
+  skips.forEach((o, i) => g.output(grads[i + 1]!, gradName(o.name), 'float32', ['batch', `${o.name}_positions`, o.channels]));
 }
 
 /** Trunk graph + d Σ <cotangent, output> / d dna, cotangents as inputs named by `gradName`. */
@@ -91,28 +204,4 @@ export function buildTrunkBackward(arch: Architecture, c: LayerContext): void {
   const seeds = outputs.map((o) => g.input(gradName(o.name), 'float32', ['batch', `${o.name}_positions`, o.channels]));
   const [grad] = backward(g, outputs.map((o) => ({ name: o.name })), [{ name: 'dna' }], { seed: seeds });
   g.output(grad!, 'grad_dna', 'float32', ['batch', 'length', 4]);
-}
-
-/** Session id of the head backward graph for a free cotangent on a head's output. */
-export function headCotangentId(head: string): string {
-  return `head_cot_${head}`;
-}
-
-/**
- * Head graph + objective[b] = Σ_{bin, track} cotangent[b, bin, track] · head[b, bin, track] and its
- * gradient w.r.t. every trunk output. With the cotangent set to d f / d head (computed outside from
- * a forward pass), this backpropagates any differentiable function f of the predictions (chain rule),
- * e.g. one with an untransform that varies per bin and track.
- */
-export function buildHeadCotangentBackward(arch: Architecture, c: LayerContext, head: string): void {
-  arch.buildHead(c);
-  const g = c.g;
-  const tracks = arch.tracks(head);
-  const cotangent = g.input('objective_cotangent', 'float32', ['batch', 'targets', tracks]);
-  const prediction: Value = { name: head };
-  const objective = g.op('ReduceSum', [g.op('Mul', [prediction, cotangent]), g.ints([1, 2])], { keepdims: 0 });
-  g.output(objective, 'objective', 'float32', ['batch']);
-  const outputs = arch.trunkOutputs;
-  const grads = backward(g, objective, outputs.map((o) => ({ name: o.name })));
-  outputs.forEach((o, i) => g.output(grads[i]!, gradName(o.name), 'float32', ['batch', `${o.name}_positions`, o.channels]));
 }

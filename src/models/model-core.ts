@@ -13,7 +13,26 @@ import { LayerContext, type ConvLayout } from './layers.js';
 import { logitsOutputName, trunkGrid, type Architecture, type GammaTable, type HeadExtras } from './architecture.js';
 import { ATTENTION_ROWS, attentionOutputName, checkAttentionRows, checkAttentionSpec, writtenHeads, type AttentionMapSpec } from './attention-maps.js';
 import { oneHotInto } from '../genome/one-hot.js';
-import { buildHeadBackward, buildHeadCotangentBackward, buildTrunkBackward, checkObjective, gradName, headBackwardId, headCotangentId, objectiveFeeds, type Objective } from './gradients.js';
+import {
+  BLOCK_BACKWARD_ID,
+  BLOCK_FORWARD_ID,
+  blockWeightInput,
+  blockWeightNames,
+  buildBlockBackward,
+  buildBlockForward,
+  buildHeadObjectiveBackward,
+  buildTailBackward,
+  buildTrunkBackward,
+  checkObjective,
+  gradName,
+  objectiveFeeds,
+  objectiveSessionId,
+  SEGMENT_IN,
+  SEGMENT_OUT,
+  WeightInputs,
+  type Objective,
+  type ObjectiveForm,
+} from './gradients.js';
 
 export type { Objective } from './gradients.js';
 
@@ -41,6 +60,13 @@ export interface ModelOptions extends EngineOptions {
    * extra outputs are built only when asked for.
    */
   logits?: boolean;
+  /**
+   * How the head's backward runs: 'checkpointed' (default) segment by segment, each transformer
+   * block's forward recomputed inside its backward, so memory holds one block's activations (and no
+   * second copy of the blocks' weights); 'whole': one session for the whole head, one head forward
+   * less but every layer's activations at once (~0.5 GB per layer for full-size Enformer).
+   */
+  headBackward?: 'checkpointed' | 'whole';
   /** Testing aid: overwrite the weight blob after the sessions are made (proves ORT holds its own copy). */
   poisonWeightBlob?: boolean;
 }
@@ -108,6 +134,10 @@ export class Model {
   private positionsCache = new Map<number, Record<string, TensorData>>();
   /** Backward sessions made so far (lazily, on the first gradient request), by session id. */
   private backwardSessions = new Map<string, Promise<void>>();
+  /** Graph input names of the backward sessions, by session id. */
+  private sessionInputs = new Map<string, Set<string>>();
+  /** Each transformer block's weight names in the order of the shared block graphs' weight inputs. */
+  private blockWeightCache = new Map<number, string[]>();
 
   private constructor(
     readonly arch: Architecture,
@@ -414,22 +444,9 @@ export class Model {
     this.checkLength(length);
     const bins = this.outputBins(length);
     checkObjective(this.arch, objective, bins);
-    const log = objective.logPseudocount !== undefined;
-    const headId = await this.prepareGradients(objective.head, log);
-
-    const { start, end } = this.arch.cropRange(length);
-    const outputs = this.arch.trunkOutputs;
-    const headOut = await this.engine.run(
-      headId,
-      {
-        ...(await this.trunk(batch)),
-        ...this.positionFeeds(length),
-        crop: { dtype: 'int64', dims: [2], data: BigInt64Array.from([BigInt(start), BigInt(end)]) },
-        ...objectiveFeeds(objective, this.arch.tracks(objective.head), bins),
-      },
-      ['objective', ...outputs.map((o) => gradName(o.name))],
-    );
-
+    const form: ObjectiveForm = { kind: 'selection', head: objective.head, log: objective.logPseudocount !== undefined };
+    await this.prepareBackward(form);
+    const headOut = await this.headBackward(form, await this.trunk(batch), length, objectiveFeeds(objective, this.arch.tracks(objective.head), bins));
     return { objective: headOut.objective!.data as Float32Array, grad: await this.trunkBackward(batch, headOut, opts.onProgress) };
   }
 
@@ -444,21 +461,57 @@ export class Model {
     const bins = this.outputBins(length);
     const tracks = this.arch.tracks(head);
     if (cotangent.length !== batch.batch * bins * tracks) throw new Error(`cotangent has ${cotangent.length} values, expected ${batch.batch} × ${bins} bins × ${tracks} tracks`);
-    const headId = headCotangentId(head);
-    await this.backwardSession(headId, 'head', (c) => buildHeadCotangentBackward(this.arch, c, head));
-    await this.backwardSession('trunk_grad', 'trunk', (c) => buildTrunkBackward(this.arch, c));
-    const { start, end } = this.arch.cropRange(length);
-    const headOut = await this.engine.run(
-      headId,
-      {
-        ...(await this.trunk(batch)),
-        ...this.positionFeeds(length),
-        crop: { dtype: 'int64', dims: [2], data: BigInt64Array.from([BigInt(start), BigInt(end)]) },
-        objective_cotangent: { dtype: 'float32', dims: [batch.batch, bins, tracks], data: cotangent },
-      },
-      ['objective', ...this.arch.trunkOutputs.map((o) => gradName(o.name))],
-    );
+    const form: ObjectiveForm = { kind: 'cotangent', head };
+    await this.prepareBackward(form);
+    const headOut = await this.headBackward(form, await this.trunk(batch), length, {
+      objective_cotangent: { dtype: 'float32', dims: [batch.batch, bins, tracks], data: cotangent },
+    });
     return { objective: headOut.objective!.data as Float32Array, grad: await this.trunkBackward(batch, headOut) };
+  }
+
+  /**
+   * The head's backward on trunk features: `objective` [B] and, for every trunk output o,
+   * `gradName(o)` = d objective / d o. Whole: one session. Checkpointed: the blocks' forward one by
+   * one (only their inputs are kept: [B, n, C] each), the tail's backward, then each block's backward
+   * in reverse; a block's weights are loaded into a blob for its run and dropped after it.
+   */
+  private async headBackward(form: ObjectiveForm, features: Record<string, TensorData>, length: number, objective: Record<string, TensorData>): Promise<Record<string, TensorData>> {
+    const { start, end } = this.arch.cropRange(length);
+    const crop: TensorData = { dtype: 'int64', dims: [2], data: BigInt64Array.from([BigInt(start), BigInt(end)]) };
+    const outputs = this.arch.trunkOutputs;
+    const fetches = ['objective', ...outputs.map((o) => gradName(o.name))];
+    const positions = this.positionFeeds(length);
+    if (this.wholeHeadBackward) {
+      return this.engine.run(objectiveSessionId('head', form), { ...features, ...positions, crop, ...objective }, fetches);
+    }
+    const segments = this.arch.headSegments;
+    const depth = this.arch.transformer.layers;
+    const blockFeeds = this.sessionFeeds(BLOCK_FORWARD_ID, positions);
+    const inputs: TensorData[] = [features[segments.input]!];
+    for (let j = 0; j < depth; j++) inputs.push((await this.runBlock(BLOCK_FORWARD_ID, j, { ...blockFeeds, [SEGMENT_IN]: inputs[j]! }, [SEGMENT_OUT]))[SEGMENT_OUT]!);
+
+    const tailId = objectiveSessionId('tail', form);
+    const tailFeeds = this.sessionFeeds(tailId, { ...features, ...positions, crop, ...objective, [SEGMENT_IN]: inputs[depth]! });
+    const skips = outputs.filter((o) => o.name !== segments.input && tailFeeds[o.name]);
+    const tail = await this.engine.run(tailId, tailFeeds, ['objective', gradName(SEGMENT_IN), ...skips.map((o) => gradName(o.name))]);
+    inputs.pop();
+
+    let grad = tail[gradName(SEGMENT_IN)]!;
+    const backFeeds = this.sessionFeeds(BLOCK_BACKWARD_ID, positions);
+    for (let j = depth - 1; j >= 0; j--) {
+      grad = (await this.runBlock(BLOCK_BACKWARD_ID, j, { ...backFeeds, [SEGMENT_IN]: inputs.pop()!, [gradName(SEGMENT_OUT)]: grad }, [gradName(SEGMENT_IN)]))[gradName(SEGMENT_IN)]!;
+    }
+    const result: Record<string, TensorData> = { objective: tail.objective! };
+    for (const o of outputs) {
+      const t = features[o.name]!;
+      // A trunk output that neither enters the blocks nor the tail does not affect the objective.
+      result[gradName(o.name)] = o.name === segments.input ? grad : (tail[gradName(o.name)] ?? { dtype: 'float32', dims: [...t.dims], data: new Float32Array(t.data.length) });
+    }
+    return result;
+  }
+
+  private get wholeHeadBackward(): boolean {
+    return (this.options.headBackward ?? 'checkpointed') === 'whole';
   }
 
   /** d <head-backward cotangents, trunk outputs> / d input, tile by tile (halo overlaps summed). */
@@ -502,37 +555,106 @@ export class Model {
 
   /**
    * Makes the backward sessions `inputGradients` needs for a head (with or without the log
-   * transform) now rather than on the first call; returns the head session's id.
+   * transform) now rather than on the first call; returns the head (or checkpointed tail) session's id.
    */
-  async prepareGradients(head: string, log = false): Promise<string> {
-    this.arch.tracks(head);
-    const headId = headBackwardId(head, log);
-    await this.backwardSession(headId, 'head', (c) => buildHeadBackward(this.arch, c, head, log));
-    await this.backwardSession('trunk_grad', 'trunk', (c) => buildTrunkBackward(this.arch, c));
-    return headId;
+  prepareGradients(head: string, log = false): Promise<string> {
+    return this.prepareBackward({ kind: 'selection', head, log });
+  }
+
+  /** The backward sessions for an objective form: the head's (whole, or the tail and the two block graphs) and the trunk's. */
+  private async prepareBackward(form: ObjectiveForm): Promise<string> {
+    this.arch.tracks(form.head);
+    let id: string;
+    if (this.wholeHeadBackward) {
+      id = objectiveSessionId('head', form);
+      await this.backwardSession(id, (c) => buildHeadObjectiveBackward(this.arch, c, form));
+    } else {
+      id = objectiveSessionId('tail', form);
+      await this.backwardSession(id, (c) => buildTailBackward(this.arch, c, form));
+      await this.backwardSession(BLOCK_FORWARD_ID, (c) => buildBlockForward(this.arch, c), { weightInputs: true });
+      await this.backwardSession(BLOCK_BACKWARD_ID, (c) => buildBlockBackward(this.arch, c), { weightInputs: true });
+    }
+    await this.backwardSession('trunk_grad', (c) => buildTrunkBackward(this.arch, c));
+    return id;
+  }
+
+  /** `feeds` restricted to a session's graph inputs (ONNX Runtime rejects any other name). */
+  private sessionFeeds(id: string, feeds: Record<string, TensorData>): Record<string, TensorData> {
+    const inputs = this.sessionInputs.get(id);
+    if (!inputs) throw new Error(`no session ${id}`);
+    return Object.fromEntries(Object.entries(feeds).filter(([name]) => inputs.has(name)));
+  }
+
+  /** Runs a shared block graph on block j: its weights are read into a blob for this run only. */
+  private async runBlock(id: string, j: number, feeds: Record<string, TensorData>, fetches: string[]): Promise<Record<string, TensorData>> {
+    const names = this.blockWeights(j);
+    const { spec, offsets } = this.weights.pack(names);
+    const blob = `${id}_${j}`;
+    await this.engine.loadBlob(blob, spec);
+    try {
+      const tensors = Object.fromEntries(names.map((n, i) => [blockWeightInput(i), { offset: offsets.get(n)!.offset, dims: this.weights.shape(n) }]));
+      return await this.engine.run(id, feeds, fetches, { blob, tensors });
+    } finally {
+      await this.engine.dropBlob(blob);
+    }
+  }
+
+  /** Block j's weights in the order of the shared block graph's weight inputs (checked against block 0's shapes). */
+  private blockWeights(j: number): string[] {
+    let names = this.blockWeightCache.get(j);
+    if (!names) {
+      const layout = this.options.layout ?? '2d';
+      const shapes = this.weights.shapes();
+      names = blockWeightNames(this.arch, j, shapes, layout);
+      const first = j === 0 ? names : this.blockWeights(0);
+      const same = names.length === first.length && names.every((n, i) => shapes.get(n)!.join() === shapes.get(first[i]!)!.join());
+      if (!same) throw new Error(`${this.arch.kind}: transformer block ${j} differs from block 0 in its weights' shapes; use headBackward 'whole'`);
+      this.checkReadable(names);
+      this.blockWeightCache.set(j, names);
+    }
+    return names;
+  }
+
+  /** Weights that were handed to the engine (in-memory blobs transferred) cannot be packed again. */
+  private checkReadable(names: string[]): void {
+    const handedOver = names.find((n) => {
+      const src = this.weights.entries.get(n)?.source;
+      return src?.kind === 'bytes' && src.bytes.byteLength === 0 && this.weights.shape(n).every((d) => d > 0);
+    });
+    if (handedOver) throw new Error(`${this.source}: in-memory weights were handed to the engine; gradients need weights it can read again (a file, or unpacked arrays)`);
   }
 
   /**
-   * Makes a backward session once: the part's weights are packed again into their own blob (the
-   * forward's blob was dropped after its session was made), the graph built, the blob dropped.
+   * Makes a backward session once. Its weights are those a dry build of the graph reads, packed again
+   * into their own blob (the forward's blobs were dropped after their sessions were made), dropped
+   * once the session exists. With `weightInputs` the graph reads its weights from inputs
+   * (`WeightInputs`) and the session holds none.
    */
-  private backwardSession(id: string, part: SessionPart, build: (c: LayerContext) => void): Promise<void> {
+  private backwardSession(id: string, build: (c: LayerContext) => void, opts: { weightInputs?: boolean } = {}): Promise<void> {
     let made = this.backwardSessions.get(id);
     if (!made) {
       made = (async () => {
         const layout = this.options.layout ?? '2d';
-        const names = Model.weightParts(this.arch, layout).find((p) => p.id === part)!.names;
-        const handedOver = names.find((n) => {
-          const src = this.weights.entries.get(n)?.source;
-          return src?.kind === 'bytes' && src.bytes.byteLength === 0 && this.weights.shape(n).every((d) => d > 0);
-        });
-        if (handedOver) throw new Error(`${this.source}: in-memory weights were handed to the engine; gradients need weights it can read again (a file, or unpacked arrays)`);
-        const { spec, offsets } = this.weights.pack(names);
+        const shapes = this.weights.shapes();
         const graph = new Graph(`${this.arch.kind}_${id}`);
-        build(new LayerContext(graph, (n) => offsets.get(n), this.weights.shapes(), layout, id));
+        if (opts.weightInputs) {
+          build(new WeightInputs(graph, shapes, layout));
+          this.sessionInputs.set(id, new Set((await this.engine.createSession(id, graph.toModel(), [])).inputs));
+          return;
+        }
+        const names: string[] = [];
+        const record = (n: string) => {
+          if (!shapes.has(n)) return undefined;
+          if (!names.includes(n)) names.push(n);
+          return { offset: 0, length: shapes.get(n)!.reduce((a, b) => a * b, 1) * 4 };
+        };
+        build(new LayerContext(new Graph(id), record, shapes, layout, id));
+        this.checkReadable(names);
+        const { spec, offsets } = this.weights.pack(names);
+        build(new LayerContext(graph, (n) => offsets.get(n), shapes, layout, id));
         await this.engine.loadBlob(id, spec);
         try {
-          await this.engine.createSession(id, graph.toModel(), [id]);
+          this.sessionInputs.set(id, new Set((await this.engine.createSession(id, graph.toModel(), [id])).inputs));
         } finally {
           await this.engine.dropBlob(id);
         }

@@ -131,6 +131,15 @@ async function handle(req: WebRequest): Promise<{ result: unknown; transfer: Arr
       if (!session || !ort) throw new Error(`no session ${req.id}`);
       const feeds: Record<string, Ort.Tensor> = {};
       for (const [k, v] of Object.entries(req.feeds)) feeds[k] = new ort.Tensor(v.dtype, v.data, v.dims);
+      if (req.blobFeeds) {
+        const blob = blobs.get(req.blobFeeds.blob);
+        if (!blob) throw new Error(`unknown blob ${req.blobFeeds.blob}`);
+        for (const [k, { offset, dims }] of Object.entries(req.blobFeeds.tensors)) {
+          const n = dims.reduce((a, b) => a * b, 1);
+          if (offset % 4 !== 0 || offset + 4 * n > blob.byteLength) throw new Error(`blob ${req.blobFeeds.blob}: input ${k} [${dims}] at byte ${offset} is outside it`);
+          feeds[k] = new ort.Tensor('float32', new Float32Array(blob.buffer, blob.byteOffset + offset, n), dims);
+        }
+      }
       const out = await session.run(feeds, req.fetches);
       const result: Record<string, TensorData> = {};
       for (const name of req.fetches) result[name] = fromOrt(out[name]!);

@@ -1,0 +1,72 @@
+/**
+ * The checkpointed head backward (default: blocks' forward one by one, tail backward, each block's
+ * backward in reverse with its forward recomputed, block weights fed from a per-run blob) against the
+ * whole-head backward (one session), on each fixture model: an objective selection (with the log)
+ * and a free cotangent, on the fixture's input and its reverse as a batch of 2.
+ * Tolerance: both compute the same float32 operations on the same values; only ONNX Runtime's
+ * fusions across block boundaries (and weights as inputs rather than prepacked initializers) may
+ * round differently, so they agree to 1e-5 relative to max |grad| (observed: 0 for Enformer and
+ * Borzoi, 1e-6 for Flashzoi) and the
+ * objectives to 1e-6 relative; far inside GRADS.md's tolerances (which gradients.test.ts checks).
+ */
+import { test, before, after } from 'node:test';
+import { join } from 'node:path';
+import { loadModel } from '../models/load.js';
+import type { Model, Objective } from '../models/model.js';
+import { SafetensorsFile } from '../weights/safetensors.js';
+import { assertClose, fixture, skipUnless } from './fixtures.js';
+
+function maxAbs(a: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]!));
+  return m;
+}
+
+for (const name of ['enformer-small', 'borzoi-small', 'flashzoi-small']) {
+  const skip = skipUnless(name);
+  let checkpointed: Model;
+  let whole: Model;
+  let batch: { data: Float32Array; batch: number; length: number };
+
+  before(async () => {
+    if (skip) return;
+    const dir = fixture(name)!;
+    checkpointed = await loadModel(dir, { tileLength: 0, threads: 2 });
+    whole = await loadModel(dir, { tileLength: 0, threads: 2, headBackward: 'whole' });
+    const inputs = await SafetensorsFile.open(join(dir, 'inputs.safetensors'));
+    const [, length] = inputs.tensors.get('x')!.shape as [number, number];
+    const x = inputs.readFloat32('x').subarray(0, length * 4);
+    // Two sequences: the fixture's and its reverse (sequences of a batch must not interact).
+    const reversed = new Float32Array(length * 4);
+    for (let p = 0; p < length; p++) reversed.set(x.subarray((length - 1 - p) * 4, (length - p) * 4), p * 4);
+    const data = new Float32Array(2 * length * 4);
+    data.set(x, 0);
+    data.set(reversed, length * 4);
+    batch = { data, batch: 2, length };
+  });
+
+  after(async () => {
+    await checkpointed?.close();
+    await whole?.close();
+  });
+
+  const same = (a: { objective: Float32Array; grad: Float32Array }, b: { objective: Float32Array; grad: Float32Array }, what: string) => {
+    assertClose(a.objective, b.objective, { atol: 1e-6 * Math.max(1e-30, maxAbs(b.objective)) }, `${name} ${what}: objective`);
+    assertClose(a.grad, b.grad, { atol: 1e-5 * maxAbs(b.grad) }, `${name} ${what}: grad`);
+  };
+
+  test(`${name}: checkpointed head backward equals the whole-head backward`, { skip }, async () => {
+    const bins = whole.outputBins(batch.length);
+    const objective: Objective = { head: 'human', tracks: [0, 2], bins: [0, bins / 2, bins - 1], aggregate: 'sum', logPseudocount: 1 };
+    same(await checkpointed.inputGradients(batch, objective), await whole.inputGradients(batch, objective), 'objective');
+
+    const tracks = whole.arch.tracks('human');
+    const cotangent = new Float32Array(batch.batch * bins * tracks);
+    let s = 11;
+    for (let i = 0; i < cotangent.length; i++) {
+      s = (s * 1103515245 + 12345) >>> 0;
+      cotangent[i] = ((s >>> 8) / 2 ** 24) * 2 - 1;
+    }
+    same(await checkpointed.cotangentGradients(batch, 'human', cotangent), await whole.cotangentGradients(batch, 'human', cotangent), 'cotangent');
+  });
+}

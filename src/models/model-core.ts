@@ -435,7 +435,8 @@ export class Model {
    * Input gradients of an objective on one head's predictions (see `Objective`): per sequence the
    * objective's value and d objective[b] / d input[b, position, base] as [B, L, 4] (sequences do not
    * interact, so this is also the gradient of the batch sum). The head's backward runs once on the
-   * whole window; the trunk's backward runs on the forward's tiles, each tile's core cotangent giving
+   * whole window (checkpointed by transformer block unless `headBackward` is 'whole'); the trunk's
+   * backward runs on the forward's tiles, each tile's core cotangent giving
    * its input gradient, halo overlaps summed, so memory stays that of one tile. The backward sessions
    * are made on the first call (forward-only use never builds them).
    */

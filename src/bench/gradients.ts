@@ -1,14 +1,17 @@
 /**
  * Gradient benchmark: full-size model with random weights, one window; forward and input-gradient
  * times in the same run (their ratio is the figure that survives a loaded machine), peak RSS.
- *   npm run bench -- gradients [--threads N] [--tile-length BP] [--length BP]
+ *   npm run bench -- gradients [--threads N] [--tile-length BP] [--length BP] [--head-backward whole|checkpointed]
+ * The forward runs before and after the gradient and the ratio is to their mean, which brackets a
+ * load that changes during the run (shared machines); CPU seconds (all threads) and the load average
+ * are printed per phase as well.
  * The random weights are streamed to a temporary safetensors file first (deleted at the end): the
  * backward sessions re-read their part's weights when first needed, as they do for a real model, so
  * the main thread never holds the weights.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Architecture } from '../models/architecture.js';
 import type { ConvLayout } from '../models/layers.js';
@@ -24,6 +27,7 @@ export interface GradientBenchOptions {
   threads?: number;
   tileLength?: number;
   layout: ConvLayout;
+  headBackward?: 'whole' | 'checkpointed';
 }
 
 async function writeRandomWeights(path: string, arch: Architecture, fill: GradientBenchOptions['fill']): Promise<void> {
@@ -44,6 +48,12 @@ async function writeRandomWeights(path: string, arch: Architecture, fill: Gradie
 
 const peakRssMb = () => process.resourceUsage().maxRSS / 1024;
 const seconds = (t0: number) => (performance.now() - t0) / 1000;
+/** CPU seconds of the whole process (every thread: ONNX Runtime's pool included) since `from`. */
+const cpuSeconds = (from: NodeJS.CpuUsage) => {
+  const u = process.cpuUsage(from);
+  return (u.user + u.system) / 1e6;
+};
+const load = () => loadavg()[0]!.toFixed(1);
 
 export async function benchGradients(o: GradientBenchOptions): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'seq2track-bench-'));
@@ -54,7 +64,7 @@ export async function benchGradients(o: GradientBenchOptions): Promise<void> {
     console.log(`${o.name}: random weights written in ${seconds(t).toFixed(1)} s`);
     const weights = WeightSet.fromSafetensors(await SafetensorsFile.open(path), (n) => o.arch.canonicalName(n));
     t = performance.now();
-    const model = await Model.create(o.arch, weights, `${o.name} (random weights)`, { threads: o.threads, tileLength: o.tileLength, layout: o.layout });
+    const model = await Model.create(o.arch, weights, `${o.name} (random weights)`, { threads: o.threads, tileLength: o.tileLength, layout: o.layout, headBackward: o.headBackward });
     console.log(`forward sessions ready in ${seconds(t).toFixed(1)} s, RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB`);
 
     const batch = Model.encode([o.sequence]);
@@ -63,24 +73,39 @@ export async function benchGradients(o: GradientBenchOptions): Promise<void> {
     const head = model.headNames[0]!;
     const objective: Objective = { head, tracks: [0], bins: [bins / 2 - 2, bins / 2 - 1, bins / 2, bins / 2 + 1], aggregate: 'mean' };
 
-    // One run each, both the first on their sessions (the forward bench's warm-up effect, first-touch
-    // allocation, applies to both alike); the backward sessions are made before the timing.
-    t = performance.now();
-    await model.predict(batch);
-    const forward = seconds(t);
-    console.log(`forward: ${forward.toFixed(2)} s, peak RSS ${peakRssMb().toFixed(0)} MB`);
+    // The first forward and the gradient are the first runs on their sessions (the forward bench's
+    // warm-up effect, first-touch allocation, applies to both alike); the backward sessions are made
+    // before the timing. A second forward after the gradient brackets a changing load.
+    const timeForward = async (which: string) => {
+      const c = process.cpuUsage();
+      const t0 = performance.now();
+      await model.predict(batch);
+      const r = { wall: seconds(t0), cpu: cpuSeconds(c) };
+      console.log(`forward ${which}: ${r.wall.toFixed(2)} s (${r.cpu.toFixed(1)} CPU s), load ${load()}, peak RSS ${peakRssMb().toFixed(0)} MB`);
+      return r;
+    };
+    const first = await timeForward('(before)');
     t = performance.now();
     await model.prepareGradients(head);
     console.log(`backward sessions ready in ${seconds(t).toFixed(1)} s, peak RSS ${peakRssMb().toFixed(0)} MB`);
+    const cpu = process.cpuUsage();
     t = performance.now();
     const r = await model.inputGradients(batch, objective, {
-      onProgress: (done, tiles) => console.log(`  ${done === 0 ? 'head backward done' : `trunk tile ${done}/${tiles} done`} at ${seconds(t).toFixed(1)} s, peak RSS ${peakRssMb().toFixed(0)} MB`),
+      onProgress: (done, tiles) =>
+        console.log(`  ${done === 0 ? 'head backward done' : `trunk tile ${done}/${tiles} done`} at ${seconds(t).toFixed(1)} s (${cpuSeconds(cpu).toFixed(1)} CPU s), load ${load()}, peak RSS ${peakRssMb().toFixed(0)} MB`),
     });
     const gradient = seconds(t);
+    const gradientCpu = cpuSeconds(cpu);
+    const second = await timeForward('(after)');
     await model.close();
+    const forward = (first.wall + second.wall) / 2;
+    const forwardCpu = (first.cpu + second.cpu) / 2;
     let nonzero = 0;
     for (const v of r.grad) if (v !== 0) nonzero++;
-    console.log(`gradient: ${gradient.toFixed(2)} s (${(gradient / forward).toFixed(2)}× the forward), objective ${r.objective[0]!.toPrecision(6)}, ${nonzero} nonzero gradient entries of ${r.grad.length}`);
+    console.log(
+      `gradient (head backward ${o.headBackward ?? 'checkpointed'}): ${gradient.toFixed(2)} s, ${(gradient / forward).toFixed(2)}× the mean forward ` +
+        `(${gradientCpu.toFixed(1)} CPU s: ${(gradientCpu / forwardCpu).toFixed(2)}×), objective ${r.objective[0]!.toPrecision(6)}, ${nonzero} nonzero gradient entries of ${r.grad.length}`,
+    );
     console.log(`peak RSS: ${peakRssMb().toFixed(0)} MB`);
     console.log(`RESULT model=${o.name} task=gradients seconds_per_seq=${gradient.toFixed(3)} forward_seconds=${forward.toFixed(3)} peak_rss_mb=${peakRssMb().toFixed(0)}`);
   } finally {

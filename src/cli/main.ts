@@ -173,7 +173,7 @@ export function buildProgram(): Command {
       .description('score the effect of every variant of a VCF on every selected track (SAD, SAR, D2, SAX)')
       .requiredOption('--model <dir|name>', 'model directory or published name; repeat or comma-separate to average replicates (all are loaded at once)', modelList)
       .requiredOption('--genome <file|url>', 'reference: FASTA + .fai, bgzip FASTA + .fai + .gzi, or .2bit; path or http(s) URL; hg38 / mm10')
-      .requiredOption('--vcf <file>', 'variants: VCF, plain, gzip or bgzip (+ .tbi/.csi: --region/--bed read through the index)')
+      .requiredOption('--vcf <file|url>', 'variants: VCF, plain, gzip or bgzip, path or http(s) URL (+ .tbi/.csi: --region/--bed read through the index)')
       .requiredOption('--out <file>', 'X.tsv (resumable), X.parquet or X.h5')
       .option('--region <chr:start-end>', 'only variants whose POS lies in this region (1-based inclusive); repeatable', regionList)
       .option('--bed <file>', 'only variants whose POS lies in a region of this BED file')

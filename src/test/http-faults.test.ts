@@ -1,17 +1,22 @@
 /**
- * Remote genome reads against a fault-injecting server on 127.0.0.1: connection resets, 5xx, slow
- * responses past the timeout and truncated bodies. Reads retry and return exactly the local bytes;
- * a server that keeps failing ends in one clear line naming the URL and the cause.
+ * Remote genome and VCF reads against a fault-injecting server on 127.0.0.1: connection resets, 5xx,
+ * slow responses past the timeout and truncated bodies. Reads retry and return exactly the local
+ * bytes (and score-variants with a VCF URL writes the local run's bytes); a server that keeps failing
+ * ends in one clear line naming the URL and the cause.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { openGenome } from '../genome/reference.js';
+import { openVcf, type VcfRecord } from '../genome/vcf.js';
+import type { Region } from '../genome/regions.js';
 import { randomGenome, writeFastaFai, writeTwoBit } from './genome-files.js';
-import { tempDir } from './fixtures.js';
+import { writeBgzipTabix } from './vcf-files.js';
+import { assertCliError, assertCliOk, fixture, runCli, skipUnless, tempDir } from './fixtures.js';
 
 type Fault = 'reset' | '503' | 'slow' | 'truncate' | 'ok';
 
@@ -22,17 +27,37 @@ let plan: Fault[] = [];
 let always: Fault | undefined;
 const seen: Fault[] = [];
 const genome = randomGenome({ chr1: 5_000, chr2: 777 }, 3);
+const other = (b: string) => 'ACGT'[('ACGT'.indexOf(b.toUpperCase()) + 1) % 4]!;
+const ref = (chrom: string, pos: number, n = 1) => genome.get(chrom)!.slice(pos - 1, pos - 1 + n).toUpperCase();
+
+/** A VCF on the test genome: SNVs, an insertion, a deletion and a multi-allelic record, INFO to parse. */
+function vcfText(): string {
+  const header = ['##fileformat=VCFv4.2', '##INFO=<ID=DP,Number=1,Type=Integer,Description="depth">', '#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO'];
+  const chr1 = new Map<number, string>();
+  for (const pos of [40, 900, 1300, 2100, 3600, 4700]) chr1.set(pos, `chr1\t${pos}\tsnv${pos}\t${ref('chr1', pos)}\t${other(ref('chr1', pos))}\t.\tPASS\tDP=${pos % 97}`);
+  chr1.set(3000, `chr1\t3000\tins\t${ref('chr1', 3000)}\t${ref('chr1', 3000)}GATTACA\t.\t.\t.`);
+  chr1.set(3900, `chr1\t3900\tdel\t${ref('chr1', 3900, 5)}\t${ref('chr1', 3900)}\t.\t.\t.`);
+  // Sorted by position, as tabix needs.
+  const data = [...chr1.keys()].sort((a, b) => a - b).map((p) => chr1.get(p)!);
+  data.push(`chr2\t300\tmulti\t${ref('chr2', 300)}\t${other(ref('chr2', 300))},${other(other(ref('chr2', 300)))}\t.\t.\t.`);
+  return [...header, ...data].join('\n') + '\n';
+}
 
 before(async () => {
   tmp = tempDir('seq2track-http-faults-');
   writeFastaFai(join(tmp.dir, 'g.fa'), genome);
   writeTwoBit(join(tmp.dir, 'g.2bit'), genome);
+  writeFileSync(join(tmp.dir, 'v.vcf'), vcfText());
+  writeFileSync(join(tmp.dir, 'v.vcf.gz'), gzipSync(vcfText()));
+  writeBgzipTabix(join(tmp.dir, 'b.vcf.gz'), vcfText(), 2);
   process.env.SEQ2TRACK_HTTP_TIMEOUT_MS = '400';
   process.env.SEQ2TRACK_HTTP_RETRIES = '6';
   server = createServer((req, res) => {
     const fault = always ?? plan.shift() ?? 'ok';
     seen.push(fault);
-    const data = readFileSync(join(tmp.dir, new URL(req.url ?? '/', 'http://x').pathname));
+    const file = join(tmp.dir, new URL(req.url ?? '/', 'http://x').pathname);
+    if (!existsSync(file)) return void res.writeHead(404).end('not found');
+    const data = readFileSync(file);
     const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
     const start = m ? Number(m[1]) : 0;
     const end = m ? Math.min(data.length - 1, m[2] ? Number(m[2]) : data.length - 1) : data.length - 1;
@@ -89,4 +114,71 @@ test('http faults: a server that keeps failing is one clear error naming the URL
     assert.ok(Date.now() - started < 20_000, 'bounded by timeouts and backoff');
   }
   always = undefined;
+});
+
+const records = async (location: string, regions?: Region[], chunkBytes?: number) => {
+  const out: Omit<VcfRecord, 'where'>[] = [];
+  const vcf = await openVcf(location, regions, { chunkBytes });
+  for await (const { where: _, ...r } of vcf.records()) out.push(r);
+  return { records: out, index: vcf.index, count: await vcf.count() };
+};
+
+/** Every request's first attempt fails, in turn with each kind of fault. */
+function faultEveryOther(): Fault[] {
+  const faults: Fault[] = ['reset', '503', 'slow', 'truncate'];
+  return Array.from({ length: 400 }, (_, i) => (i % 2 === 0 ? faults[(i / 2) % faults.length]! : 'ok'));
+}
+
+test('http faults (VCF): plain, gzip and bgzip+tabix VCF URLs read through faults give the local records', async () => {
+  always = undefined;
+  const regions: Region[] = [{ chrom: 'chr1', start: 1000, end: 3950, label: 'a' }, { chrom: 'chr2', start: 0, end: 777, label: 'b' }];
+  for (const [file, regs, index] of [['v.vcf', undefined, undefined], ['v.vcf.gz', undefined, undefined], ['v.vcf.gz', regions, undefined], ['b.vcf.gz', regions, 'tbi']] as const) {
+    seen.length = 0;
+    plan = faultEveryOther();
+    // 160-byte range requests: the stream crosses several requests, each failing once first.
+    const remote = await records(`${base}/${file}`, regs ? [...regs] : undefined, 160);
+    const local = await records(join(tmp.dir, file), regs ? [...regs] : undefined);
+    assert.equal(remote.index, index, `${file}: read ${index ? 'through the index' : 'as a stream'}`);
+    assert.deepEqual(remote.records, local.records, `${file}${regs ? ' with regions' : ''}: records`);
+    assert.equal(remote.count, local.count);
+    assert.equal(local.records.length, regs ? 6 : 9, `${file}: records read`);
+    for (const f of ['reset', '503', 'slow', 'truncate'] as const) assert.ok(seen.includes(f), `${file}: fault ${f} was injected`);
+  }
+});
+
+test('http faults (VCF): a missing or never-recovering VCF URL is one clear error', async () => {
+  plan = [];
+  always = undefined;
+  await assert.rejects(openVcf(`${base}/none.vcf`), (e: Error) => {
+    assert.match(e.message, /\/none\.vcf: cannot read VCF \(HTTP 404\)$/);
+    return true;
+  });
+  always = '503';
+  await assert.rejects(openVcf(`${base}/v.vcf`), (e: Error) => {
+    assert.equal(e.message, `${base}/v.vcf: cannot read VCF (HTTP 503 (gave up after 6 attempts))`);
+    return true;
+  });
+  always = undefined;
+});
+
+const ENFORMER = fixture('enformer-small');
+
+test('http faults: score-variants with a VCF URL through faults writes the local run\'s bytes; a dead server is one line', { skip: skipUnless('enformer-small') }, async () => {
+  always = undefined;
+  plan = [];
+  const env = { SEQ2TRACK_CACHE: join(tmp.dir, 'cache'), SEQ2TRACK_HTTP_TIMEOUT_MS: '400', SEQ2TRACK_HTTP_RETRIES: '6' };
+  const args = (vcf: string, out: string) => ['score-variants', '--model', ENFORMER!, '--genome', join(tmp.dir, 'g.fa'), '--vcf', vcf, '--window-length', '8192', '--tracks', '0-2', '--threads', '1', '--out', join(tmp.dir, out)];
+  assertCliOk(await runCli(args(join(tmp.dir, 'v.vcf.gz'), 'local.tsv'), env));
+  seen.length = 0;
+  plan = faultEveryOther();
+  assertCliOk(await runCli(args(`${base}/v.vcf.gz`, 'remote.tsv'), env));
+  assert.ok(seen.includes('reset') && seen.includes('503'), 'faults were injected');
+  assert.ok(readFileSync(join(tmp.dir, 'remote.tsv')).equals(readFileSync(join(tmp.dir, 'local.tsv'))), 'remote VCF: the same bytes as the local run');
+  assert.ok(readFileSync(join(tmp.dir, 'local.tsv'), 'utf8').split('\n').length > 20, 'rows were written');
+
+  always = 'reset';
+  const r = await runCli(args(`${base}/v.vcf.gz`, 'dead.tsv'), env);
+  always = undefined;
+  assertCliError(r, new RegExp(`${base.replace(/[.]/g, '\\.')}/v\\.vcf\\.gz: cannot read VCF \\(.*gave up after 6 attempts\\)`), 'dead server');
+  assert.ok(!existsSync(join(tmp.dir, 'dead.tsv')) && !existsSync(join(tmp.dir, 'dead.tsv.partial')), 'nothing written');
 });

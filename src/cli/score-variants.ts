@@ -72,6 +72,7 @@ async function fingerprintArgs(args: ScoreVariantsArgs, models: string[], vcf: V
     '--batch-size': args.batchSize,
     '--tile-length': args.tileLength,
     '--tf-gamma': args.gammaTablePath,
+    '--gamma': args.gamma,
     '--device': args.device,
     '--anchor': args.anchor,
     '--full-output': args.fullOutput,

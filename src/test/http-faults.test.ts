@@ -1,5 +1,5 @@
 /**
- * Remote genome and VCF reads against a fault-injecting server on 127.0.0.1: connection resets, 5xx,
+ * Remote genome, VCF and bigWig reads against a fault-injecting server on 127.0.0.1: connection resets, 5xx,
  * slow responses past the timeout and truncated bodies. Reads retry and return exactly the local
  * bytes (and score-variants with a VCF URL writes the local run's bytes); a server that keeps failing
  * ends in one clear line naming the URL and the cause.
@@ -16,6 +16,8 @@ import { openVcf, type VcfRecord } from '../genome/vcf.js';
 import type { Region } from '../genome/regions.js';
 import { randomGenome, writeFastaFai, writeTwoBit } from './genome-files.js';
 import { writeBgzipTabix } from './vcf-files.js';
+import { writeBigWig } from '../formats/bigwig.js';
+import { readTrainingTable, TrackCoverage } from '../formats/track-coverage.js';
 import { assertCliError, assertCliOk, fixture, runCli, skipUnless, tempDir } from './fixtures.js';
 
 type Fault = 'reset' | '503' | 'slow' | 'truncate' | 'ok';
@@ -181,4 +183,32 @@ test('http faults: score-variants with a VCF URL through faults writes the local
   always = undefined;
   assertCliError(r, new RegExp(`${base.replace(/[.]/g, '\\.')}/v\\.vcf\\.gz: cannot read VCF \\(.*gave up after 6 attempts\\)`), 'dead server');
   assert.ok(!existsSync(join(tmp.dir, 'dead.tsv')) && !existsSync(join(tmp.dir, 'dead.tsv.partial')), 'nothing written');
+});
+
+test('http faults (bigWig): training coverage from bigWig URLs read through faults equals the local files\'; a dead server is one line', async () => {
+  always = undefined;
+  plan = [];
+  const sizes = new Map([['chr1', 50_000], ['chr2', 9_000]]);
+  const starts = Array.from({ length: 2000 }, (_, i) => i * 20);
+  await writeBigWig(join(tmp.dir, 't.bw'), [
+    { chrom: 'chr1', starts, ends: starts.map((a) => a + 15), values: starts.map((a) => (a % 997) / 7) },
+    { chrom: 'chr2', starts: [0, 5000], ends: [100, 9000], values: [2, 3.5] },
+  ], sizes);
+  const table = (file: string) => 'identifier\tfile\tsum_stat\tscale\tdescription\n' + `A\t${file}\tsum\t1\ta\nB\t${file}\tmean\t2\tb\n`;
+  writeFileSync(join(tmp.dir, 'local.txt'), table('t.bw'));
+  writeFileSync(join(tmp.dir, 'remote.txt'), table(`${base}/t.bw`));
+  const local = await TrackCoverage.open(await readTrainingTable(join(tmp.dir, 'local.txt')));
+  seen.length = 0;
+  plan = faultEveryOther();
+  const remote = await TrackCoverage.open(await readTrainingTable(join(tmp.dir, 'remote.txt')));
+  for (const [chrom, start, bins] of [['chr1', 0, 64], ['chr1', 20_000, 128], ['chr2', 4_000, 40]] as const) {
+    assert.deepEqual(await remote.bins(chrom, start, bins, 32), await local.bins(chrom, start, bins, 32), `${chrom}:${start}`);
+  }
+  assert.ok(seen.includes('reset') && seen.includes('503'), 'faults were injected');
+  always = '503';
+  await assert.rejects(async () => TrackCoverage.open(await readTrainingTable(join(tmp.dir, 'remote.txt'))), (e: Error) => {
+    assert.match(e.message, /remote\.txt:2: cannot read bigWig http:\/\/127\.0\.0\.1:\d+\/t\.bw \(HTTP 503 \(gave up after 6 attempts\)\)$/);
+    return true;
+  });
+  always = undefined;
 });

@@ -18,6 +18,7 @@ import { randomGenome, writeFastaFai, writeTwoBit } from './genome-files.js';
 import { writeBgzipTabix } from './vcf-files.js';
 import { writeBigWig } from '../formats/bigwig.js';
 import { readTrainingTable, TrackCoverage } from '../formats/track-coverage.js';
+import { readTargets } from '../formats/targets.js';
 import { assertCliError, assertCliOk, fixture, runCli, skipUnless, tempDir } from './fixtures.js';
 
 type Fault = 'reset' | '503' | 'slow' | 'truncate' | 'ok';
@@ -208,6 +209,24 @@ test('http faults (bigWig): training coverage from bigWig URLs read through faul
   always = '503';
   await assert.rejects(async () => TrackCoverage.open(await readTrainingTable(join(tmp.dir, 'remote.txt'))), (e: Error) => {
     assert.match(e.message, /remote\.txt:2: cannot read bigWig http:\/\/127\.0\.0\.1:\d+\/t\.bw \(HTTP 503 \(gave up after 6 attempts\)\)$/);
+    return true;
+  });
+  always = undefined;
+});
+
+test('http faults (targets table): a table URL fetched through faults parses as the local file; a dead server is one line', async () => {
+  always = undefined;
+  const text = 'index\tidentifier\tfile\tclip\tscale\tsum_stat\tdescription\n' + Array.from({ length: 40 }, (_, i) => `${i}\tT${i}\tf${i}.bw\t32\t1\tsum\tDNASE:cell ${i}`).join('\n') + '\n';
+  writeFileSync(join(tmp.dir, 'targets.txt'), text);
+  seen.length = 0;
+  plan = ['reset', '503', 'truncate'];
+  const remote = await readTargets(`${base}/targets.txt`, join(tmp.dir, 'targets-cache-1'));
+  const local = await readTargets(join(tmp.dir, 'targets.txt'), join(tmp.dir, 'targets-cache-1'));
+  assert.deepEqual(remote.tracks, local.tracks);
+  assert.deepEqual(seen.slice(0, 4), ['reset', '503', 'truncate', 'ok'], 'three failed attempts, then the table');
+  always = '503';
+  await assert.rejects(readTargets(`${base}/targets.txt`, join(tmp.dir, 'targets-cache-2')), (e: Error) => {
+    assert.match(e.message, /targets\.txt: cannot fetch targets table \(HTTP 503 \(gave up after 6 attempts\)\); download it and pass --targets FILE$/);
     return true;
   });
   always = undefined;

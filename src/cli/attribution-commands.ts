@@ -61,6 +61,7 @@ function args(opts: Record<string, any>): AttributionArgs {
     threads: opts.threads,
     tileLength: opts.tileLength,
     gammaTablePath: opts.tfGamma,
+    gamma: opts.gamma,
     cacheDir: opts.cacheDir,
     device: opts.device,
     out: opts.out,

@@ -3,6 +3,7 @@
  * window) through the model(s), scores out. Cheap checks (flags, output names, regions, bins,
  * windows) run before any model run.
  */
+import type { GammaNormalisation } from '../models/positional.js';
 import { join } from 'node:path';
 import { readFastaRecords } from '../genome/fasta.js';
 import { openGenome } from '../genome/reference.js';
@@ -52,6 +53,7 @@ export interface AttributionArgs {
   threads?: number;
   tileLength?: number;
   gammaTablePath?: string;
+  gamma?: GammaNormalisation;
   cacheDir?: string;
   device: 'cpu' | 'cuda';
   out: string;
@@ -117,7 +119,7 @@ function options(args: AttributionArgs, models: string[], bins: [number, number]
     bins,
     aggregate: args.aggregate,
     logPseudocount: args.logPseudocount,
-    load: { threads: args.threads, tileLength: args.tileLength, gammaTablePath: args.gammaTablePath, executionProvider: args.device },
+    load: { threads: args.threads, tileLength: args.tileLength, gammaTablePath: args.gammaTablePath, gamma: args.gamma, executionProvider: args.device },
     cacheDir: args.cacheDir,
   };
 }

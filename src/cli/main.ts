@@ -79,6 +79,7 @@ function modelOptions(command: Command): Command {
     .option('--threads <n>', 'ONNX Runtime intra-op threads (default: all cores)', integer(1, 'a positive integer'))
     .option('--tile-length <bp>', 'run the convolutional trunk in tiles of this many bp (0: no tiling)', integer(0, 'a non-negative integer'))
     .option('--tf-gamma <file>', 'Enformer with use_tf_gamma: the TF gamma table (default: tf_gammas.safetensors in the model dir)')
+    .addOption(new Option('--gamma <normalisation>', 'Enformer gamma positional features: tf (TensorFlow original; published weights; default) or torch (enformer-pytorch use_tf_gamma=False, for checkpoints trained from scratch in that port); overrides config.json positional_gamma').choices(['tf', 'torch']))
     .addOption(new Option('--device <device>', 'execution provider').choices(['cpu', 'cuda']).default('cpu'))
     .option('--full-output', 'Borzoi/Flashzoi: output all bins but 16 at each end (16,352 at 524,288 bp, upstream params_pred.json) instead of the centre 6,144');
 }
@@ -100,6 +101,7 @@ function genomeJobArgs(opts: Record<string, any>): GenomeJobArgs {
     threads: opts.threads,
     tileLength: opts.tileLength,
     gammaTablePath: opts.tfGamma,
+    gamma: opts.gamma,
     cacheDir: opts.cacheDir,
     device: opts.device,
     fullOutput: opts.fullOutput === true ? true : undefined,
@@ -161,6 +163,7 @@ export function buildProgram(): Command {
         threads: opts.threads,
         tileLength: opts.tileLength,
         gammaTablePath: opts.tfGamma,
+        gamma: opts.gamma,
         device: opts.device,
         maps: attentionArgs(opts),
         cropInput: opts.cropInput,
@@ -173,7 +176,7 @@ export function buildProgram(): Command {
       .description('score the effect of every variant of a VCF on every selected track (SAD, SAR, D2, SAX)')
       .requiredOption('--model <dir|name>', 'model directory or published name; repeat or comma-separate to average replicates (all are loaded at once)', modelList)
       .requiredOption('--genome <file|url>', 'reference: FASTA + .fai, bgzip FASTA + .fai + .gzi, or .2bit; path or http(s) URL; hg38 / mm10')
-      .requiredOption('--vcf <file>', 'variants: VCF, plain, gzip or bgzip (+ .tbi/.csi: --region/--bed read through the index)')
+      .requiredOption('--vcf <file|url>', 'variants: VCF, plain, gzip or bgzip, path or http(s) URL (+ .tbi/.csi: --region/--bed read through the index)')
       .requiredOption('--out <file>', 'X.tsv (resumable), X.parquet or X.h5')
       .option('--region <chr:start-end>', 'only variants whose POS lies in this region (1-based inclusive); repeatable', regionList)
       .option('--bed <file>', 'only variants whose POS lies in a region of this BED file')
@@ -231,7 +234,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ outputError: () => {} })
     .action(async (opts) => {
-      await runFinetune({ ...opts, rc: opts.rc === true, trainTrunk: opts.trainTrunk === true, gammaTablePath: opts.tfGamma });
+      await runFinetune({ ...opts, rc: opts.rc === true, trainTrunk: opts.trainTrunk === true, gammaTablePath: opts.tfGamma, gamma: opts.gamma });
     });
 
   modelOptions(
@@ -249,7 +252,7 @@ export function buildProgram(): Command {
     .configureOutput({ outputError: () => {} })
     .action(async (opts) => {
       if (opts.targets === undefined) throw new UsageError('evaluate needs --targets TABLE (a basenji targets table with a bigWig per track)');
-      await runEvaluate({ ...opts, gammaTablePath: opts.tfGamma });
+      await runEvaluate({ ...opts, gammaTablePath: opts.tfGamma, gamma: opts.gamma });
     });
   registerAttributionCommands(program, { modelOptions, modelList, shiftList, integer });
 

@@ -1,4 +1,5 @@
 /** `seq2track predict --genome …`: options in, regions through the model(s), tracks out. */
+import type { GammaNormalisation } from '../models/positional.js';
 import { openGenome } from '../genome/reference.js';
 import { parseRegion, readBed, type Region } from '../genome/regions.js';
 import { mkdirSync, existsSync } from 'node:fs';
@@ -32,6 +33,8 @@ export interface GenomeJobArgs {
   threads?: number;
   tileLength?: number;
   gammaTablePath?: string;
+  /** --gamma (Enformer positional normalisation); absent: the config's. */
+  gamma?: GammaNormalisation;
   cacheDir?: string;
   device: 'cpu' | 'cuda';
   /** Borzoi: all bins but 16 each end instead of the centre crop. */
@@ -49,7 +52,7 @@ export function ensembleOptions(args: GenomeJobArgs, models: string[]): Ensemble
     rc: args.rc,
     shifts: args.shifts,
     batchSize: args.batchSize,
-    load: { threads: args.threads, tileLength: args.tileLength, gammaTablePath: args.gammaTablePath, executionProvider: args.device, fullOutput: args.fullOutput },
+    load: { threads: args.threads, tileLength: args.tileLength, gammaTablePath: args.gammaTablePath, gamma: args.gamma, executionProvider: args.device, fullOutput: args.fullOutput },
     cacheDir: args.cacheDir,
   };
 }
@@ -79,6 +82,7 @@ export async function genomeJobFingerprint(args: GenomeJobArgs, models: string[]
     '--batch-size': args.batchSize,
     '--tile-length': args.tileLength,
     '--tf-gamma': fileIdentity(args.gammaTablePath),
+    '--gamma': args.gamma,
     '--device': args.device,
     '--full-output': args.fullOutput,
     ...extra,

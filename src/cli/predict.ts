@@ -1,4 +1,5 @@
 /** `seq2track predict`: options in, FASTA through the model, one output file out. */
+import type { GammaNormalisation } from '../models/positional.js';
 import { dirname, extname, resolve } from 'node:path';
 import { loadModel } from '../models/load.js';
 import { readFasta } from '../genome/fasta.js';
@@ -24,6 +25,7 @@ export interface PredictArgs {
   threads?: number;
   tileLength?: number;
   gammaTablePath?: string;
+  gamma?: GammaNormalisation;
   device: 'cpu' | 'cuda';
   /** --output and --attention*; absent: softplus, no maps. */
   maps?: AttentionArgs;
@@ -55,6 +57,7 @@ export async function runPredict(args: PredictArgs): Promise<void> {
     threads: args.threads,
     tileLength: args.tileLength,
     gammaTablePath: args.gammaTablePath,
+    gamma: args.gamma,
     executionProvider: args.device,
   });
   const progress = new Progress('records');

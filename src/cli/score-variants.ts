@@ -5,7 +5,7 @@ import { open, rename, rm } from 'node:fs/promises';
 import { dirname, extname, resolve } from 'node:path';
 import { openGenome } from '../genome/reference.js';
 import { parseRegion, readBed, type Region } from '../genome/regions.js';
-import { openVcf } from '../genome/vcf.js';
+import { openVcf, type VcfReader } from '../genome/vcf.js';
 import { openH5Scores, openParquetScores } from '../formats/score-writers.js';
 import { progressPath, TSV_HEADER, TsvScores } from '../formats/score-tsv.js';
 import { parseShard, scoreVcf, type Sink } from '../tasks/score-variants.js';
@@ -45,7 +45,7 @@ export function scoreOutputKind(out: string): ScoreOutput {
 }
 
 /** What decides the output's bytes (not --threads): a resume must match it. Weights count by content (sha256). */
-async function fingerprintArgs(args: ScoreVariantsArgs, models: string[]): Promise<Record<string, unknown>> {
+async function fingerprintArgs(args: ScoreVariantsArgs, models: string[], vcf: VcfReader): Promise<Record<string, unknown>> {
   const hashes = hashCacheFile(cacheDir(args.cacheDir));
   const content: Record<string, unknown>[] = [];
   for (const m of models) content.push({ dir: resolve(m), files: await modelContent(m, hashes) });
@@ -57,7 +57,7 @@ async function fingerprintArgs(args: ScoreVariantsArgs, models: string[]): Promi
   return {
     '--model': content,
     '--genome': /^https?:/.test(args.genome) || !existsSync(args.genome) ? args.genome : resolve(args.genome),
-    '--vcf': file(args.vcf),
+    '--vcf': vcf.identity,
     '--region': args.region,
     '--bed': file(args.bed),
     '--tracks': args.tracks,
@@ -72,6 +72,7 @@ async function fingerprintArgs(args: ScoreVariantsArgs, models: string[]): Promi
     '--batch-size': args.batchSize,
     '--tile-length': args.tileLength,
     '--tf-gamma': args.gammaTablePath,
+    '--gamma': args.gamma,
     '--device': args.device,
     '--anchor': args.anchor,
     '--full-output': args.fullOutput,
@@ -89,7 +90,7 @@ export async function runScoreVariants(args: ScoreVariantsArgs): Promise<void> {
   const models: string[] = [];
   for (const m of args.models) models.push(await resolveModelArg(m, args.cacheDir));
   const genome = await openGenome(args.genome);
-  const fpArgs = await fingerprintArgs(args, models);
+  const fpArgs = await fingerprintArgs(args, models, vcf);
   const geneJob = args.genes
     ? await variantGeneJob(args.genes, args.stats, args.out, () => ({ hash: fingerprint, args: fpArgs }), (n) => process.stderr.write(`seq2track: resuming ${args.out} after ${n} records (${progressPath(args.out)})\n`))
     : undefined;

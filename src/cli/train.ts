@@ -1,4 +1,5 @@
 /** `seq2track finetune` and `seq2track evaluate`: options in, training / evaluation in tasks/, reports out. */
+import type { GammaNormalisation } from '../models/positional.js';
 import { readdir, rename, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { openGenome } from '../genome/reference.js';
@@ -15,12 +16,13 @@ interface EngineArgs {
   threads?: number;
   tileLength?: number;
   gammaTablePath?: string;
+  gamma?: GammaNormalisation;
   device: 'cpu' | 'cuda';
   cacheDir?: string;
 }
 
 function loadOptions(a: EngineArgs): LoadOptions {
-  return { threads: a.threads, tileLength: a.tileLength, gammaTablePath: a.gammaTablePath, executionProvider: a.device };
+  return { threads: a.threads, tileLength: a.tileLength, gammaTablePath: a.gammaTablePath, gamma: a.gamma, executionProvider: a.device };
 }
 
 export interface EvaluateArgs extends EngineArgs {

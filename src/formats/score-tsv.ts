@@ -4,12 +4,13 @@
  *   chrom  pos  id  ref  alt  track  SAD  SAR  D2  SAX
  *
  * one row per variant (ALT) and track, numbers with 7 significant digits (float32 carries about
- * that many), so a rerun writes the same bytes. Rows are appended as the run goes; after each
- * committed chunk a sidecar `X.tsv.progress` records (atomically, by rename) the run's fingerprint,
- * the records done and the TSV's byte length at that point. A run killed at any moment and started
- * again with the same fingerprint truncates the TSV to the recorded length and goes on after the
- * recorded records, so the finished file equals an uninterrupted run's. `close()` deletes the
- * sidecar: a TSV without one is complete.
+ * that many), so a rerun writes the same bytes. Rows are appended to `X.tsv.partial` as the run
+ * goes; after each committed chunk a sidecar `X.tsv.progress` records (atomically, by rename) the
+ * run's fingerprint, the records done and the partial file's byte length at that point. A run killed
+ * at any moment and started again with the same fingerprint truncates the partial file to the
+ * recorded length and goes on after the recorded records, so the finished file equals an
+ * uninterrupted run's. `close()` deletes the sidecar and renames the partial file to `X.tsv`: the
+ * final name only ever holds a complete file.
  */
 import { closeSync, ftruncateSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import type { ScoreColumns, ScoreStat, ScoreTrack, ScoreWriter } from './score-writers.js';
@@ -34,6 +35,7 @@ export interface Progress {
 }
 
 export const progressPath = (path: string) => `${path}.progress`;
+export const partialPath = (path: string) => `${path}.partial`;
 
 function readProgress(path: string): Progress | undefined {
   let text: string;
@@ -83,18 +85,19 @@ export class TsvScores implements ScoreWriter {
           `${path}: an unfinished run with other arguments${differ.length ? ` (${differ.join(', ')} differ)` : ''} is in progress (${progressPath(path)}); rerun its command to finish it, or delete ${progressPath(path)} to start over`,
         );
       }
+      const partial = partialPath(path);
       let size: number;
       try {
-        size = statSync(path).size;
+        size = statSync(partial).size;
       } catch {
-        throw new ResumeError(`${path}: the unfinished run's TSV is missing (${progressPath(path)} exists); delete ${progressPath(path)} to start over`);
+        throw new ResumeError(`${path}: the unfinished run's ${partial} is missing (${progressPath(path)} exists); delete ${progressPath(path)} to start over`);
       }
-      if (size < previous.bytes) throw new ResumeError(`${path}: shorter (${size} bytes) than its progress file records (${previous.bytes}); delete ${progressPath(path)} to start over`);
-      const fd = openSync(path, 'r+');
+      if (size < previous.bytes) throw new ResumeError(`${partial}: shorter (${size} bytes) than its progress file records (${previous.bytes}); delete ${progressPath(path)} to start over`);
+      const fd = openSync(partial, 'r+');
       ftruncateSync(fd, previous.bytes);
       return new TsvScores(path, fd, previous.bytes, ids, fingerprint, args, previous.records);
     }
-    const fd = openSync(path, 'w');
+    const fd = openSync(partialPath(path), 'w');
     const w = new TsvScores(path, fd, 0, ids, fingerprint, args, 0);
     w.pending.push(header);
     w.commit(0);
@@ -114,12 +117,7 @@ export class TsvScores implements ScoreWriter {
 
   /** Appends the pending rows, then records that `records` records (of this run's stream) are done. */
   commit(records: number): void {
-    if (this.fd === undefined) throw new Error(`${this.path}: already closed`);
-    const buf = Buffer.from(this.pending.join(''));
-    this.pending = [];
-    let at = 0;
-    while (at < buf.length) at += writeSync(this.fd, buf, at, buf.length - at, this.bytes + at);
-    this.bytes += buf.length;
+    this.flush();
     this.committed = Math.max(this.committed, records);
     const p: Progress = { fingerprint: this.fingerprint, args: this.args, records, bytes: this.bytes };
     const tmp = `${progressPath(this.path)}.tmp`;
@@ -127,9 +125,19 @@ export class TsvScores implements ScoreWriter {
     renameSync(tmp, progressPath(this.path));
   }
 
+  /** Writes the pending rows at the end of the partial file. */
+  private flush(): void {
+    if (this.fd === undefined) throw new Error(`${this.path}: already closed`);
+    const buf = Buffer.from(this.pending.join(''));
+    this.pending = [];
+    let at = 0;
+    while (at < buf.length) at += writeSync(this.fd, buf, at, buf.length - at, this.bytes + at);
+    this.bytes += buf.length;
+  }
+
   /**
-   * After a failed run: when no record was ever committed (nothing to resume) the file and its
-   * sidecar are removed, so the next run starts afresh; otherwise they stay for a resume.
+   * After a failed run: when no record was ever committed (nothing to resume) the partial file and
+   * its sidecar are removed, so the next run starts afresh; otherwise they stay for a resume.
    */
   abandon(): void {
     if (this.fd === undefined) return;
@@ -137,16 +145,21 @@ export class TsvScores implements ScoreWriter {
     this.fd = undefined;
     if (Math.max(this.committed, this.recordsDone) === 0) {
       rmSync(progressPath(this.path), { force: true });
-      rmSync(this.path, { force: true });
+      rmSync(partialPath(this.path), { force: true });
     }
   }
 
-  /** Finishes the file: pending rows written, the sidecar removed. */
+  /**
+   * Finishes the file: pending rows written, the sidecar removed, the partial file renamed to the
+   * final name. (The sidecar goes first: killed in between, the next run starts afresh instead of
+   * resuming a file that is no longer there.)
+   */
   async close(): Promise<void> {
     if (this.fd === undefined) return;
-    if (this.pending.length) this.commit(-1);
+    this.flush();
     closeSync(this.fd);
     this.fd = undefined;
     rmSync(progressPath(this.path), { force: true });
+    renameSync(partialPath(this.path), this.path);
   }
 }

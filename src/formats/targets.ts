@@ -12,6 +12,8 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { cacheDir } from '../cache.js';
+import { retryingFetch } from '../genome/http-retry.js';
+import { remoteFailure } from '../genome/remote-file.js';
 import { parseTargets, TargetsError, type TargetsTable } from './track-selection.js';
 
 export * from './track-selection.js';
@@ -37,11 +39,12 @@ export async function readTargets(location: string, cache = cacheDir()): Promise
   }
   let text: string;
   try {
-    const r = await fetch(location);
+    // Timeouts and retries on transient failures, as for remote genomes.
+    const r = await retryingFetch()(location);
     if (!r.ok) throw new Error(`HTTP ${r.status}`);
     text = await r.text();
   } catch (e) {
-    throw new TargetsError(`${location}: cannot fetch targets table (${(e as Error).message}); download it and pass --targets FILE`);
+    throw new TargetsError(`${location}: cannot fetch targets table (${remoteFailure(e)}); download it and pass --targets FILE`);
   }
   const table = parseTargets(text, location);
   await mkdir(dir, { recursive: true });

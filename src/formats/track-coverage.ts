@@ -1,6 +1,7 @@
 /**
  * Training targets from the user's own tracks: a basenji targets table whose `file` column names one
- * bigWig per track (path, relative to the table's folder, or http(s) URL, read with @gmod/bbi), and
+ * bigWig per track (path, relative to the table's folder, or http(s) URL, read with @gmod/bbi; URLs by
+ * range requests through the retrying reader the genome uses), and
  * the per-bin target values basenji's data preparation derives from it.
  *
  * The transform follows calico/basenji `bin/basenji_data_read.py` (master, commit 74b8671, called by
@@ -22,6 +23,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { BigWig } from '@gmod/bbi';
 import { parseTargets, type TargetsTable } from './targets.js';
+import { remoteFailure, RetryingRemoteFile } from '../genome/remote-file.js';
 import { HALF_MAX, roundToHalf } from './half.js';
 
 export class TrackCoverageError extends Error {}
@@ -140,13 +142,13 @@ export class TrackCoverage {
     const files: BigWig[] = [];
     const names: Set<string>[] = [];
     for (const t of training.tracks) {
-      const bw = isUrl(t.file) ? new BigWig({ url: t.file }) : new BigWig({ path: t.file });
+      const bw = isUrl(t.file) ? new BigWig({ filehandle: new RetryingRemoteFile(t.file).file }) : new BigWig({ path: t.file });
       try {
         const header = await bw.getHeader();
         names.push(new Set(Object.keys(header.refsByName)));
       } catch (e) {
         const err = e as NodeJS.ErrnoException;
-        throw new TrackCoverageError(`${training.table.source}:${t.line}: cannot read bigWig ${t.fileAsWritten} (${err.code ?? err.message})`);
+        throw new TrackCoverageError(`${training.table.source}:${t.line}: cannot read bigWig ${t.fileAsWritten} (${isUrl(t.file) ? remoteFailure(e) : (err.code ?? err.message)})`);
       }
       files.push(bw);
     }
@@ -178,7 +180,7 @@ export class TrackCoverage {
         try {
           features = e > s ? await this.files[k]!.getFeatures(chrom, s, e) : [];
         } catch (err) {
-          throw new TrackCoverageError(`${this.training.table.source}:${t.line}: cannot read ${chrom}:${s + 1}-${e} of bigWig ${t.fileAsWritten} (${(err as Error).message})`);
+          throw new TrackCoverageError(`${this.training.table.source}:${t.line}: cannot read ${chrom}:${s + 1}-${e} of bigWig ${t.fileAsWritten} (${isUrl(t.file) ? remoteFailure(err) : (err as Error).message})`);
         }
         for (const f of features) {
           const v = Number.isNaN(f.score) ? 0 : roundToHalf(f.score);

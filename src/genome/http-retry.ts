@@ -8,7 +8,17 @@
  * Defaults: 5 attempts, 30 s per attempt, backoff 0.5 s × 2^k (±25 %); SEQ2TRACK_HTTP_RETRIES and
  * SEQ2TRACK_HTTP_TIMEOUT_MS override them (tests use short ones).
  */
-export class HttpReadError extends Error {}
+export class HttpReadError extends Error {
+  constructor(
+    readonly url: string,
+    /** The cause and the attempts, without the URL (for messages that name the URL already). */
+    readonly detail: string,
+  ) {
+    super(`${url}: ${detail}`);
+  }
+}
+
+export const isHttpUrl = (s: string) => /^https?:\/\//i.test(s);
 
 export interface RetryOptions {
   attempts?: number;
@@ -64,6 +74,6 @@ export function retryingFetch(options: RetryOptions = {}): typeof fetch {
         last = cause(e);
       }
     }
-    throw new HttpReadError(`${url}: ${last} (gave up after ${o.attempts} attempt${o.attempts === 1 ? '' : 's'})`);
+    throw new HttpReadError(url, `${last} (gave up after ${o.attempts} attempt${o.attempts === 1 ? '' : 's'})`);
   };
 }

@@ -1,7 +1,9 @@
 /**
  * VCF input for variant scoring: plain, gzip or bgzip files, streamed line by line (bounded memory),
  * or — with regions and a tabix index (`X.vcf.gz.tbi` or `.csi`) beside a bgzip file — read region by
- * region through @gmod/tabix. Lines are parsed by @gmod/vcf.
+ * region through @gmod/tabix. Lines are parsed by @gmod/vcf. The file (and its index) may be an
+ * HTTP(S) URL: it is then read by range requests through the retrying reader the genome uses
+ * (`RetryingRemoteFile`), streamed a chunk at a time, never downloaded whole.
  *
  * A record is in a region when its POS (its first REF base) lies inside it, so the indexed and the
  * streamed reads return the same records, in file order, each once. Multi-allelic records are split
@@ -10,10 +12,14 @@
  */
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import VCF from '@gmod/vcf';
 import { TabixIndexedFile } from '@gmod/tabix';
 import type { Region } from './regions.js';
+import { isHttpUrl } from './http-retry.js';
+import { remoteFailure, RetryingRemoteFile, urlExists, type RemoteIdentity } from './remote-file.js';
 
 export class VcfError extends Error {}
 
@@ -39,28 +45,98 @@ export interface VcfReader {
   records(): AsyncGenerator<VcfRecord>;
   /** Number of records `records()` yields, counted without parsing INFO. */
   count(): Promise<number>;
+  /** What identifies this version of the file, for job fingerprints: path, size and mtime, or URL, size and validators. */
+  readonly identity: LocalIdentity | RemoteIdentity;
+}
+
+export interface LocalIdentity {
+  path: string;
+  size: number;
+  mtime: number;
+}
+
+export interface OpenVcfOptions {
+  /** Bytes per range request when a URL is streamed (default 1 MiB). */
+  chunkBytes?: number;
 }
 
 const MINIMAL_HEADER = '##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO';
 /** bp per indexed request: bounds the lines held at once on dense files. */
 const INDEX_STEP = 100_000;
 
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    (s) => s.isFile(),
-    () => false,
-  );
+/** Where the VCF's bytes come from: a local file or a URL read by retried range requests. */
+interface Source {
+  readonly location: string;
+  /** The file's bytes, in order, a chunk at a time. */
+  chunks(): AsyncIterable<Uint8Array>;
+  firstBytes(n: number): Promise<Uint8Array>;
+  /** Whether a sibling (`.tbi`, `.csi`) exists. */
+  hasSibling(suffix: string): Promise<boolean>;
+  tabix(index: 'tbi' | 'csi'): TabixIndexedFile;
+  readonly identity: LocalIdentity | RemoteIdentity;
 }
 
-async function isGzip(path: string): Promise<boolean> {
-  const fh = await open(path, 'r');
+async function localSource(path: string): Promise<Source> {
+  let size: number;
+  let mtime: number;
   try {
-    const b = Buffer.alloc(2);
-    const { bytesRead } = await fh.read(b, 0, 2, 0);
-    return bytesRead === 2 && b[0] === 0x1f && b[1] === 0x8b;
-  } finally {
-    await fh.close();
+    const s = await stat(path);
+    if (!s.isFile()) throw new VcfError(`${path}: cannot read VCF (not a file)`);
+    [size, mtime] = [s.size, s.mtimeMs];
+  } catch (e) {
+    if (e instanceof VcfError) throw e;
+    throw new VcfError(`${path}: cannot read VCF (${(e as NodeJS.ErrnoException).code ?? e})`);
   }
+  return {
+    location: path,
+    identity: { path: resolve(path), size, mtime },
+    chunks: () => createReadStream(path),
+    async firstBytes(n) {
+      const fh = await open(path, 'r');
+      try {
+        const b = Buffer.alloc(n);
+        const { bytesRead } = await fh.read(b, 0, n, 0);
+        return b.subarray(0, bytesRead);
+      } finally {
+        await fh.close();
+      }
+    },
+    hasSibling: (suffix) =>
+      stat(path + suffix).then(
+        (s) => s.isFile(),
+        () => false,
+      ),
+    tabix: (index) => new TabixIndexedFile(index === 'tbi' ? { path, tbiPath: `${path}.tbi` } : { path, csiPath: `${path}.csi` }),
+  };
+}
+
+async function remoteSource(url: string, chunkBytes: number | undefined): Promise<Source> {
+  const file = new RetryingRemoteFile(url);
+  let head: Uint8Array;
+  try {
+    head = await file.read(2, 0);
+  } catch (e) {
+    throw new VcfError(`${url}: cannot read VCF (${remoteFailure(e)})`);
+  }
+  return {
+    location: url,
+    get identity() {
+      return file.identity();
+    },
+    chunks: () => file.chunks(chunkBytes),
+    firstBytes: async (n) => (n <= head.length ? head.subarray(0, n) : file.read(n, 0)),
+    async hasSibling(suffix) {
+      try {
+        return await urlExists(url + suffix);
+      } catch (e) {
+        throw new VcfError(`${url}${suffix}: cannot read the index (${remoteFailure(e)})`);
+      }
+    },
+    tabix: (index) => {
+      const idx = new RetryingRemoteFile(`${url}.${index}`).file;
+      return new TabixIndexedFile(index === 'tbi' ? { filehandle: file.file, tbiFilehandle: idx } : { filehandle: file.file, csiFilehandle: idx });
+    },
+  };
 }
 
 /** Merged, sorted intervals per chromosome; `has(chrom, pos0)` answers membership. */
@@ -102,8 +178,9 @@ class RegionSet {
 }
 
 /** Lines of a plain or gzip (incl. bgzip: concatenated members) file, with 1-based line numbers. */
-async function* fileLines(path: string, gz: boolean): AsyncGenerator<[string, number]> {
-  const input = createReadStream(path);
+async function* fileLines(file: Source, gz: boolean): AsyncGenerator<[string, number]> {
+  const path = file.location;
+  const input = Readable.from(file.chunks(), { objectMode: false });
   let source: NodeJS.ReadableStream = input;
   if (gz) {
     const gunzip = createGunzip();
@@ -125,7 +202,7 @@ async function* fileLines(path: string, gz: boolean): AsyncGenerator<[string, nu
     if (gz && (err.code?.startsWith('Z_') || /incorrect header|unexpected end/i.test(err.message))) {
       throw new VcfError(`${path}: cannot decompress (${err.message}); is it gzip or bgzip?`);
     }
-    throw new VcfError(`${path}: cannot read VCF (${err.code ?? err.message})`);
+    throw new VcfError(`${path}: cannot read VCF (${isHttpUrl(path) ? remoteFailure(e) : (err.code ?? err.message)})`);
   } finally {
     input.destroy();
   }
@@ -162,34 +239,39 @@ export function parseRecord(parser: VCF, line: string, where: string): VcfRecord
   return { chrom: v.CHROM ?? columns[0]!, pos: Number(posText), id: v.ID?.length ? v.ID.join(';') : '.', ref, alts, where };
 }
 
-/** Opens a VCF; `regions` restricts it (through the tabix index when there is one). */
-export async function openVcf(path: string, regions?: Region[]): Promise<VcfReader> {
-  try {
-    const s = await stat(path);
-    if (!s.isFile()) throw new VcfError(`${path}: cannot read VCF (not a file)`);
-  } catch (e) {
-    if (e instanceof VcfError) throw e;
-    throw new VcfError(`${path}: cannot read VCF (${(e as NodeJS.ErrnoException).code ?? e})`);
-  }
-  const gz = await isGzip(path);
+/**
+ * Opens a VCF (a path or an http(s) URL); `regions` restricts it (through the tabix index when
+ * there is one).
+ */
+export async function openVcf(path: string, regions?: Region[], options: OpenVcfOptions = {}): Promise<VcfReader> {
+  const source = isHttpUrl(path) ? await remoteSource(path, options.chunkBytes) : await localSource(path);
+  const b = await source.firstBytes(2);
+  const gz = b.length === 2 && b[0] === 0x1f && b[1] === 0x8b;
   const set = regions?.length ? new RegionSet(regions) : undefined;
   let index: 'tbi' | 'csi' | undefined;
   if (gz && set) {
-    if (await exists(`${path}.tbi`)) index = 'tbi';
-    else if (await exists(`${path}.csi`)) index = 'csi';
+    if (await source.hasSibling('.tbi')) index = 'tbi';
+    else if (await source.hasSibling('.csi')) index = 'csi';
   }
-  if (index && set) return new IndexedVcf(path, index, set);
-  return new StreamedVcf(path, gz, set);
+  if (index && set) return new IndexedVcf(source, index, set);
+  return new StreamedVcf(source, gz, set);
 }
 
 class StreamedVcf implements VcfReader {
   readonly index = undefined;
+  readonly path: string;
 
   constructor(
-    readonly path: string,
+    private readonly source: Source,
     private readonly gz: boolean,
     private readonly regions: RegionSet | undefined,
-  ) {}
+  ) {
+    this.path = source.location;
+  }
+
+  get identity() {
+    return this.source.identity;
+  }
 
   private inRegions(line: string): boolean {
     if (!this.regions) return true;
@@ -202,7 +284,7 @@ class StreamedVcf implements VcfReader {
   async *records(): AsyncGenerator<VcfRecord> {
     const header: string[] = [];
     let parser: VCF | undefined;
-    for await (const [line, n] of fileLines(this.path, this.gz)) {
+    for await (const [line, n] of fileLines(this.source, this.gz)) {
       if (line.trim() === '') continue;
       if (line.startsWith('#')) {
         if (!parser) header.push(line);
@@ -217,20 +299,31 @@ class StreamedVcf implements VcfReader {
 
   async count(): Promise<number> {
     let n = 0;
-    for await (const [line] of fileLines(this.path, this.gz)) if (line.trim() !== '' && !line.startsWith('#') && this.inRegions(line)) n++;
+    for await (const [line] of fileLines(this.source, this.gz)) if (line.trim() !== '' && !line.startsWith('#') && this.inRegions(line)) n++;
     return n;
   }
 }
 
 class IndexedVcf implements VcfReader {
   private readonly file: TabixIndexedFile;
+  readonly path: string;
 
   constructor(
-    readonly path: string,
+    private readonly source: Source,
     readonly index: 'tbi' | 'csi',
     private readonly regions: RegionSet,
   ) {
-    this.file = new TabixIndexedFile(index === 'tbi' ? { path, tbiPath: `${path}.tbi` } : { path, csiPath: `${path}.csi` });
+    this.path = source.location;
+    this.file = source.tabix(index);
+  }
+
+  get identity() {
+    return this.source.identity;
+  }
+
+  /** A failed read's cause: the retrying reader's for a URL, else the parser's. */
+  private why(e: unknown): string {
+    return isHttpUrl(this.path) ? remoteFailure(e) : (e as Error).message;
   }
 
   /** Data lines of the regions in file order (index order of chromosomes, then position), each once. */
@@ -239,7 +332,7 @@ class IndexedVcf implements VcfReader {
     try {
       names = await this.file.getReferenceSequenceNames();
     } catch (e) {
-      throw new VcfError(`${this.path}.${this.index}: cannot read the index (${(e as Error).message})`);
+      throw new VcfError(`${this.path}.${this.index}: cannot read the index (${this.why(e)})`);
     }
     for (const chrom of names) {
       for (const [s, e] of this.regions.byChrom.get(chrom) ?? []) {
@@ -249,7 +342,7 @@ class IndexedVcf implements VcfReader {
           try {
             await this.file.getLines(chrom, a, b, (line) => batch.push(line));
           } catch (err) {
-            throw new VcfError(`${this.path}: cannot read ${chrom}:${a + 1}-${b} through the index (${(err as Error).message})`);
+            throw new VcfError(`${this.path}: cannot read ${chrom}:${a + 1}-${b} through the index (${this.why(err)})`);
           }
           for (const line of batch) {
             const f = line.split('\t', 2);
@@ -266,7 +359,7 @@ class IndexedVcf implements VcfReader {
     try {
       header = await this.file.getHeader();
     } catch (e) {
-      throw new VcfError(`${this.path}: cannot read the header through the index (${(e as Error).message})`);
+      throw new VcfError(`${this.path}: cannot read the header through the index (${this.why(e)})`);
     }
     const parser = makeParser(header, this.path);
     for await (const { line, chrom } of this.lines()) {

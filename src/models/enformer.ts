@@ -13,7 +13,7 @@ import type { Value } from '../engine/graph.js';
 import type { ExpectedTensor } from '../weights/weight-set.js';
 import { relativeAttention, transformerBlock } from './attention.js';
 import { attentionPool, batchNorm, batchNormChannelsLast, conv, gelu, linear, maxPool, toChannelsFirst, toChannelsLast, type LayerContext } from './layers.js';
-import { enformerPositionalFeatures } from './positional.js';
+import { enformerPositionalFeatures, type GammaNormalisation } from './positional.js';
 import { ConfigError, optionalBool, optionalInt, optionalString, readHeads, requireInt } from './config.js';
 import { exponentialLinspaceInt } from './schedule.js';
 import { logitsOutputName, type Architecture, type FlopCount, type GammaTable, type HeadExtras, type HeadParameters, type HeadSegments, type TrunkOutput } from './architecture.js';
@@ -34,6 +34,13 @@ export interface EnformerConfig {
   numDownsamples: number;
   dimDivisibleBy: number;
   useTfGamma: boolean;
+  /**
+   * Normalisation of the gamma positional features (seq2track's `positional_gamma` key): 'tf' (the
+   * TensorFlow original's; default) or 'torch' (enformer-pytorch's run-time formula, for checkpoints
+   * trained from scratch in that port with use_tf_gamma off). Not read from `use_tf_gamma`: configs
+   * with `use_tf_gamma: false` exist whose weights expect the TF normalisation (the fixtures).
+   */
+  gamma: GammaNormalisation;
   poolType: 'attention' | 'max';
 }
 
@@ -46,6 +53,8 @@ export function parseEnformerConfig(json: Record<string, unknown>, source: strin
   if (dim % 2 !== 0) throw new ConfigError(`${source}: dim (${dim}) must be even`);
   const poolType = optionalString(json, 'pool_type', source) ?? 'attention';
   if (poolType !== 'attention' && poolType !== 'max') throw new ConfigError(`${source}: pool_type must be "attention" or "max", not "${poolType}"`);
+  const gamma = optionalString(json, 'positional_gamma', source) ?? 'tf';
+  if (gamma !== 'tf' && gamma !== 'torch') throw new ConfigError(`${source}: positional_gamma must be "tf" or "torch", not "${gamma}"`);
   const numDownsamples = requireInt(json, 'num_downsamples', source, 7);
   if (numDownsamples < 2) throw new ConfigError(`${source}: num_downsamples must be at least 2`);
   return {
@@ -58,6 +67,7 @@ export function parseEnformerConfig(json: Record<string, unknown>, source: strin
     numDownsamples,
     dimDivisibleBy: requireInt(json, 'dim_divisible_by', source, 128),
     useTfGamma: optionalBool(json, 'use_tf_gamma', source) ?? false,
+    gamma,
     poolType,
   };
 }
@@ -256,7 +266,7 @@ export class Enformer implements Architecture {
 
   /** The [2n-1, F] relative-position basis for n trunk positions. */
   positions(n: number, gammaTable?: Float32Array): Float32Array {
-    return Float32Array.from(enformerPositionalFeatures(n, this.positionFeatures, { gammaTable }));
+    return Float32Array.from(enformerPositionalFeatures(n, this.positionFeatures, { gammaTable, gamma: this.config.gamma }));
   }
 
   /**
@@ -266,7 +276,9 @@ export class Enformer implements Architecture {
    */
   positionFeeds(length: number, gammaTable?: GammaTable): Record<string, TensorData> {
     const n = length / this.binSize;
-    if (this.config.useTfGamma && n === TF_GAMMA_POSITIONS) {
+    // enformer-pytorch's formula ('torch') is computed at every length; the TF table is TF-normalised.
+    if (this.config.gamma === 'torch') gammaTable = undefined;
+    if (this.config.useTfGamma && this.config.gamma === 'tf' && n === TF_GAMMA_POSITIONS) {
       if (gammaTable?.n !== n) {
         throw new ConfigError(
           `the config sets use_tf_gamma: ${length} bp needs the TF gamma table (tf_gammas.safetensors beside the weights, or gammaTablePath / --tf-gamma FILE; \`seq2track weights fetch enformer\` brings it)`,

@@ -6,6 +6,7 @@ import { WeightSet } from '../weights/weight-set.js';
 import { ConfigError } from './config.js';
 import { Enformer } from './enformer.js';
 import { Borzoi } from './borzoi.js';
+import type { GammaNormalisation } from './positional.js';
 import { architectureFromConfig, ModelDirError, pickWeightsFile } from './from-config.js';
 import { Model, type ModelOptions } from './model.js';
 
@@ -63,19 +64,26 @@ export interface LoadOptions extends ModelOptions {
    * params_pred.json) instead of the centre `bins_to_return` (6,144): `return_center_bins_only` false.
    */
   fullOutput?: boolean;
+  /**
+   * Enformer: normalisation of the gamma positional features, overriding config.json's
+   * `positional_gamma` ('tf', the default, for the published weights; 'torch' for enformer-pytorch
+   * checkpoints trained from scratch with use_tf_gamma off).
+   */
+  gamma?: GammaNormalisation;
 }
 
 /** Loads a model directory and starts its engine. */
 export async function loadModel(dir: string, options: LoadOptions = {}): Promise<Model> {
   const configPath = join(dir, 'config.json');
   const json = await readConfig(configPath);
-  const arch = architectureFromConfig(options.fullOutput ? { ...json, return_center_bins_only: false } : json, configPath);
+  const arch = architectureFromConfig({ ...json, ...(options.fullOutput ? { return_center_bins_only: false } : {}), ...(options.gamma ? { positional_gamma: options.gamma } : {}) }, configPath);
   if (options.fullOutput && !(arch instanceof Borzoi)) throw new ModelDirError(`${configPath}: --full-output is for Borzoi/Flashzoi models (this is ${arch.kind})`);
+  if (options.gamma && !(arch instanceof Enformer)) throw new ModelDirError(`${configPath}: --gamma is for Enformer models (this is ${arch.kind})`);
   const weightsPath = await findWeightsFile(dir);
   const file = await SafetensorsFile.open(weightsPath);
   const weights = WeightSet.fromSafetensors(file, (n) => arch.canonicalName(n));
   let gammaTable = options.gammaTable;
-  if (!gammaTable && arch instanceof Enformer && arch.config.useTfGamma) {
+  if (!gammaTable && arch instanceof Enformer && arch.config.useTfGamma && arch.config.gamma === 'tf') {
     // Needed only at the table's own length (1,536 positions); other lengths compute the formula.
     const path = options.gammaTablePath ?? join(dir, TF_GAMMA_FILE);
     if (options.gammaTablePath !== undefined || (await exists(path))) {

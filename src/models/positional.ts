@@ -2,7 +2,10 @@
  * Relative positional features of Enformer's Transformer-XL attention, computed in float64 for any
  * transformer length n. Rows are distances -(n-1)..(n-1); columns are
  * [exponential | central mask | gamma] then the same three multiplied by sign(distance).
- * Gamma is normalised per basis function over all distances, as in DeepMind's TensorFlow original.
+ * Gamma is normalised per basis function over all distances, as in DeepMind's TensorFlow original
+ * ('tf', the default: the published weights and the fixtures), or — enformer-pytorch's run-time
+ * formula when `use_tf_gamma` is off ('torch', for checkpoints trained from scratch in that port) —
+ * per distance over the basis functions.
  */
 
 /** log Γ(x) for x > 0 (Lanczos, g = 7, 9 terms): relative error ~1e-15, enough for float64 features. */
@@ -37,8 +40,15 @@ function centralMaskBasis(basis: number): (d: number) => number[] {
   return (d) => widths.map((w) => (w > d ? 1 : 0));
 }
 
-/** Gamma pdf features, each column divided by its maximum over the distances 0..n-1. */
-function gammaBasisTable(n: number, basis: number): Float64Array {
+/** How the gamma pdf features are normalised: per basis function over distances (TF) or per distance over basis functions (enformer-pytorch). */
+export type GammaNormalisation = 'tf' | 'torch';
+
+/**
+ * Gamma pdf features (+1e-8) for the distances 0..n-1 (they depend on |d| only). 'tf': each column
+ * divided by its maximum over the distances (TF's reduce_max over the position axis); 'torch': each
+ * row divided by its maximum over the basis functions (enformer-pytorch's amax(dim=-1)).
+ */
+function gammaBasisTable(n: number, basis: number, normalisation: GammaNormalisation): Float64Array {
   const stddev = n / (2 * basis);
   const startMean = n / basis;
   const mean = linspace(startMean, n, basis);
@@ -54,7 +64,14 @@ function gammaBasisTable(n: number, basis: number): Float64Array {
       table[d * basis + k] = p;
       if (p > max) max = p;
     }
-    for (let d = 0; d < n; d++) table[d * basis + k]! /= max;
+    if (normalisation === 'tf') for (let d = 0; d < n; d++) table[d * basis + k]! /= max;
+  }
+  if (normalisation === 'torch') {
+    for (let d = 0; d < n; d++) {
+      let max = 0;
+      for (let k = 0; k < basis; k++) max = Math.max(max, table[d * basis + k]!);
+      for (let k = 0; k < basis; k++) table[d * basis + k]! /= max;
+    }
   }
   return table;
 }
@@ -62,6 +79,8 @@ function gammaBasisTable(n: number, basis: number): Float64Array {
 export interface PositionalOptions {
   /** A [2n-1, F/6] table replacing the computed gamma block (the published TF table at n = 1536). */
   gammaTable?: Float32Array | Float64Array;
+  /** Normalisation of the computed gamma block (default 'tf'). */
+  gamma?: GammaNormalisation;
 }
 
 /** Returns the [2n-1, features] table, row r for distance r-(n-1). */
@@ -70,7 +89,7 @@ export function enformerPositionalFeatures(n: number, features: number, opts: Po
   const basis = features / 6;
   const exp = exponentialBasis(n, basis);
   const mask = centralMaskBasis(basis);
-  const gamma = gammaBasisTable(n, basis);
+  const gamma = gammaBasisTable(n, basis, opts.gamma ?? 'tf');
   if (opts.gammaTable && opts.gammaTable.length !== (2 * n - 1) * basis) {
     throw new Error(`gamma table has ${opts.gammaTable.length} values, expected ${(2 * n - 1) * basis} for n=${n}`);
   }

@@ -6,8 +6,8 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { SafetensorsFile } from '../weights/safetensors.js';
@@ -20,7 +20,7 @@ import { Model } from '../models/model.js';
 import { centreCrop } from '../genome/sequence.js';
 import type { Track } from '../formats/targets.js';
 import type { Reference } from '../genome/reference.js';
-import { fixture, skipUnless, tempDir, runCli, assertCliError, assertCliOk } from './fixtures.js';
+import { CLI, fixture, skipUnless, tempDir, runCli, assertCliError, assertCliOk } from './fixtures.js';
 import { randomGenome, writeFastaFai } from './genome-files.js';
 
 const near = (a: number, b: number, tol: number, what: string) => assert.ok(Math.abs(a - b) <= tol, `${what}: ${a} vs ${b}`);
@@ -566,6 +566,44 @@ test('genes: gene-score shards merge into the unsharded TSV', { skip }, async ()
   await ok(['merge', path('merged.tsv'), path('shard1.tsv'), path('shard2.tsv')]);
   assert.ok(readFileSync(path('merged.tsv')).equals(readFileSync(path('sed.tsv'))), 'merged gene shards equal the unsharded run (same batch size) byte for byte');
   assert.ok(readFileSync(path('shard2.tsv'), 'utf8').split('\n').length > 2, 'the second shard has rows');
+});
+
+test('genes: a score-variants --gtf TSV killed with SIGKILL resumes from X.partial to the same bytes', { skip }, async () => {
+  // 36 SNVs over the genes ALPHA and BETA.
+  const lines = ['#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO'];
+  for (let i = 0; i < 36; i++) {
+    const pos = 3500 + i * 170;
+    const b = upper('chr1', pos - 1, pos);
+    lines.push(`chr1\t${pos}\tv${i}\t${b}\t${other(b, 1 + (i % 3))}\t.\t.\t.`);
+  }
+  writeFileSync(path('many.vcf'), lines.join('\n') + '\n');
+  const args = ['score-variants', '--model', BORZOI, '--genome', path('g.fa'), '--targets', path('targets.txt'), '--vcf', path('many.vcf'), '--gtf', path('genes.gtf'), '--stats', 'SED,logSED', '--batch-size', '2', '--threads', '1'];
+  await ok([...args, '--out', path('genes-full.tsv')]);
+  const full = readFileSync(path('genes-full.tsv'));
+
+  const out = path('genes-killed.tsv');
+  const child = spawn(process.execPath, [CLI, ...args, '--out', out], { stdio: 'ignore', env: { ...process.env, SEQ2TRACK_CACHE: join(tmp.dir, 'cache') } });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  const recordsDone = () => {
+    try {
+      return (JSON.parse(readFileSync(`${out}.progress`, 'utf8')) as { records: number }).records;
+    } catch {
+      return 0;
+    }
+  };
+  const started = Date.now();
+  while (Date.now() - started < 60_000 && recordsDone() < 10) await new Promise((r) => setTimeout(r, 10));
+  child.kill('SIGKILL');
+  await exited;
+  assert.ok(recordsDone() >= 10 && recordsDone() < 36, `killed part-way (${recordsDone()} of 36 records)`);
+  assert.ok(!existsSync(out), 'nothing under the final name');
+  assert.ok(statSync(`${out}.partial`).size < full.length, 'the partial file is shorter than the whole');
+
+  const r = await ok([...args, '--out', out]);
+  assert.match(r.stderr, /resuming .*genes-killed\.tsv after \d+ records/);
+  assert.ok(readFileSync(out).equals(full), 'resumed gene TSV is byte-identical to the uninterrupted run');
+  assert.ok(!existsSync(`${out}.partial`) && !existsSync(`${out}.progress`), 'no partial or progress file left');
+  assert.ok(full.toString('utf8').includes('ALPHA') && full.toString('utf8').includes('BETA'), 'both genes scored');
 });
 
 test('genes: gradient untransform derivative equals finite differences', () => {

@@ -121,7 +121,8 @@ function runAndKill(args: string[], staging: string, when: (p: { model: number; 
 test('genome job: SIGKILL at a random point, the same command again: byte-identical outputs, only the remaining runs', { skip }, async () => {
   const seed = Date.now() % 100_000;
   const r = rng(seed);
-  for (const [name, models] of [['bw/', [ENFORMER]], ['avg.tsv', [ENFORMER, ENFORMER]]] as const) {
+  // Every output kind: bigWig, bedGraph and safetensors from one model, TSV from an ensemble of two.
+  for (const [name, models] of [['bw/', [ENFORMER]], ['x.bedGraph', [ENFORMER]], ['x.safetensors', [ENFORMER]], ['avg.tsv', [ENFORMER, ENFORMER]]] as const) {
     const full = path(`full-${name}`);
     const first = assertCliOk(await runCli(common(full, [...models]), env()));
     // windows × 4 runs (2 strands × 2 shifts) per model pass, in batches of 3.

@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadModel, readGammaTable } from '../models/load.js';
 import { Model } from '../models/model.js';
@@ -14,7 +14,7 @@ import { Enformer, parseEnformerConfig } from '../models/enformer.js';
 import { enformerPositionalFeatures } from '../models/positional.js';
 import { SafetensorsFile } from '../weights/safetensors.js';
 import { WeightSet } from '../weights/weight-set.js';
-import { compare, fixture, fixturePath, skipUnless, tempDir } from './fixtures.js';
+import { assertCliError, assertCliOk, compare, fixture, fixturePath, runCli, skipUnless, tempDir } from './fixtures.js';
 
 const skip = skipUnless('enformer-small');
 
@@ -118,6 +118,149 @@ test('gamma: use_tf_gamma needs the table only at 196,608 bp; a table of the wro
         await withTable.close();
       }
     }
+  } finally {
+    tmp.cleanup();
+  }
+});
+
+/** log Γ(x) by Stirling's series after shifting x past 15 (not the Lanczos form the library uses). */
+function stirlingLgamma(x: number): number {
+  let shift = 0;
+  while (x < 15) {
+    shift += Math.log(x);
+    x += 1;
+  }
+  const x2 = x * x;
+  const series = 1 / (12 * x) - 1 / (360 * x * x2) + 1 / (1260 * x * x2 * x2) - 1 / (1680 * x * x2 * x2 * x2);
+  return (x - 0.5) * Math.log(x) - x + 0.5 * Math.log(2 * Math.PI) + series - shift;
+}
+
+/**
+ * enformer-pytorch's get_positional_embed with use_tf_gamma=False, written again from the spec
+ * (specs/models.md 2.5 and 8.3) in float64: [exp | central mask | gamma] for distances -(n-1)..n-1,
+ * gamma pdf + 1e-8 divided by its maximum over the basis functions at each distance, then the same
+ * times sign(d). With `tf`, the gamma column is divided by its maximum over the distances instead.
+ */
+function handPositional(n: number, features: number, tf = false): Float64Array {
+  const f = features / 6;
+  const rows = 2 * n - 1;
+  const out = new Float64Array(rows * features);
+  const lin = (a: number, b: number, k: number) => (f === 1 ? a : a + ((b - a) * k) / (f - 1));
+  const gamma = (d: number, k: number) => {
+    const mean = lin(n / f, n, k);
+    const stddev = n / (2 * f);
+    const alpha = (mean / stddev) ** 2;
+    const beta = mean / stddev ** 2;
+    const xlogy = d === 0 ? -Infinity : (alpha - 1) * Math.log(d);
+    return Math.exp(xlogy - beta * d - (stirlingLgamma(alpha) - alpha * Math.log(beta))) + 1e-8;
+  };
+  const colMax = Array.from({ length: f }, (_, k) => Math.max(...Array.from({ length: n }, (_, d) => gamma(d, k))));
+  for (let r = 0; r < rows; r++) {
+    const d = Math.abs(r - (n - 1));
+    const sign = Math.sign(r - (n - 1));
+    const rowMax = Math.max(...Array.from({ length: f }, (_, k) => gamma(d, k)));
+    for (let k = 0; k < f; k++) {
+      const values = [Math.exp((-Math.LN2 / 2 ** lin(3, Math.log2(n), k)) * d), 2 ** (k + 1) - 1 > d ? 1 : 0, gamma(d, k) / (tf ? colMax[k]! : rowMax)];
+      values.forEach((v, c) => {
+        out[r * features + c * f + k] = v;
+        out[r * features + (3 + c) * f + k] = sign * v;
+      });
+    }
+  }
+  return out;
+}
+
+test("gamma torch: enformer-pytorch's run-time formula (use_tf_gamma=False) against the fixture's float64 and float32 tables and an independent float64 computation", { skip: skipUnless('tf-gamma') }, async () => {
+  const file = await SafetensorsFile.open(fixturePath('tf-gamma', 'tf_gammas.safetensors'));
+  const torch = enformerPositionalFeatures(1536, 192, { gamma: 'torch' });
+  const block = new Float64Array(3071 * 32);
+  for (let r = 0; r < 3071; r++) for (let k = 0; k < 32; k++) block[r * 32 + k] = torch[r * 192 + 64 + k]!;
+  // The port's formula evaluated in float64 by its own code: only lgamma/exp round-off (~1e-12).
+  const f64 = compare(block, file.readFloat64('runtime_gamma_f64'), 1e-9);
+  assert.ok(f64.ok, `vs runtime_gamma_f64: ${f64.maxAbs}`);
+  // The port's float32 run: float32 lgamma of concentrations up to 4096 (README: 0.00266).
+  const f32 = compare(block, file.readFloat32('runtime_gamma_f32'), 3e-3);
+  assert.ok(f32.ok, `vs runtime_gamma_f32: ${f32.maxAbs}`);
+  // It is not the TF table (the axis differs; ~1 at distance 0).
+  assert.ok(compare(block, file.readFloat32('tf_gammas'), 0.5).maxAbs > 0.9);
+
+  // Independent float64 computation (Stirling lgamma, formula from the spec); both float64, so only
+  // lgamma's round-off on log-densities up to ~3e4 in size separates them (observed < 1e-11).
+  for (const [n, features] of [[64, 24], [1000, 192], [1536, 192]] as const) {
+    for (const mode of ['torch', 'tf'] as const) {
+      const r = compare(enformerPositionalFeatures(n, features, { gamma: mode }), handPositional(n, features, mode === 'tf'), 1e-9);
+      assert.ok(r.ok, `n=${n} F=${features} ${mode}: max abs ${r.maxAbs}`);
+    }
+  }
+  // Check values of each normalisation: torch rows (distances) peak at 1, and at distance 0 every
+  // gamma feature is 1 (all densities are the 1e-8 floor); TF columns (basis functions) peak at 1.
+  const n = 64;
+  const f = 4;
+  const torchSmall = enformerPositionalFeatures(n, 24, { gamma: 'torch' });
+  const tfSmall = enformerPositionalFeatures(n, 24);
+  const g = (t: Float64Array, d: number, k: number) => t[(d + n - 1) * 24 + 2 * f + k]!;
+  for (let k = 0; k < f; k++) assert.equal(g(torchSmall, 0, k), 1);
+  for (let d = 0; d < n; d++) assert.equal(Math.max(...[0, 1, 2, 3].map((k) => g(torchSmall, d, k))), 1);
+  for (let k = 0; k < f; k++) assert.equal(Math.max(...Array.from({ length: n }, (_, d) => g(tfSmall, d, k))), 1);
+  assert.ok(g(tfSmall, 0, 0) < 1e-5);
+});
+
+test('gamma torch: the fixture model with --gamma torch differs from TF, is self-consistent (tiled = untiled, config = option) and needs no TF table', { skip }, async () => {
+  const src = fixture('enformer-small')!;
+  const { x, outputs } = await fixtureInput();
+  const torch = await loadModel(src, { gamma: 'torch', threads: 1, tileLength: 0 });
+  const tiled = await loadModel(src, { gamma: 'torch', threads: 1, tileLength: 1024 });
+  const tmp = tempDir();
+  try {
+    const n = x.length / 128;
+    assert.deepEqual(torch.arch.positionFeeds(x.length).positions!.data, Float32Array.from(enformerPositionalFeatures(n, 24, { gamma: 'torch' })));
+    const a = await torch.predict(x);
+    const b = await tiled.predict(x);
+    for (const h of ['human', 'mouse']) {
+      const tf = compare(a.heads[h]!.data, outputs.readFloat32(h), 8e-5);
+      assert.ok(!tf.ok && tf.maxAbs > 1e-3, `${h}: torch-style gamma changes the output (max abs ${tf.maxAbs.toExponential(2)})`);
+      // The trunk tiles do not touch the attention: as parity.test's tiled check.
+      const t = compare(b.heads[h]!.data, a.heads[h]!.data, 1e-6);
+      assert.ok(t.ok, `${h}: tiled vs untiled ${t.maxAbs}`);
+    }
+    // The same choice in config.json; use_tf_gamma with 'torch' wants no TF table, at any length.
+    const config = JSON.parse((await import('node:fs')).readFileSync(join(src, 'config.json'), 'utf8'));
+    writeFileSync(join(tmp.dir, 'config.json'), JSON.stringify({ ...config, positional_gamma: 'torch', use_tf_gamma: true }));
+    copyFileSync(join(src, 'weights.safetensors'), join(tmp.dir, 'weights.safetensors'));
+    const fromConfig = await loadModel(tmp.dir, { threads: 1 });
+    const overridden = await loadModel(tmp.dir, { threads: 1, gamma: 'tf', gammaTablePath: undefined });
+    try {
+      const c = await fromConfig.predict(x);
+      for (const h of ['human', 'mouse']) assert.deepEqual(c.heads[h]!.data, a.heads[h]!.data, `${h}: config positional_gamma = --gamma torch`);
+      await fromConfig.predict(Model.encode(['ACGT'.repeat(196_608 / 4)]), { heads: ['human'] });
+      // --gamma tf overrides the config back to the fixture's (TF) features.
+      assertHeads(await overridden.predict(x), outputs, '--gamma tf over positional_gamma torch');
+    } finally {
+      await fromConfig.close();
+      await overridden.close();
+    }
+    writeFileSync(join(tmp.dir, 'config.json'), JSON.stringify({ ...config, positional_gamma: 'pytorch' }));
+    await assert.rejects(loadModel(tmp.dir), /positional_gamma must be "tf" or "torch", not "pytorch"/);
+  } finally {
+    await torch.close();
+    await tiled.close();
+    tmp.cleanup();
+  }
+});
+
+test('gamma torch: --gamma on the CLI (predict --fasta) changes the Enformer output; on Borzoi it is one clear error', { skip: skip || skipUnless('borzoi-small') }, async () => {
+  const tmp = tempDir();
+  try {
+    writeFileSync(join(tmp.dir, 'r.fa'), `>r\n${'ACGTTGCA'.repeat(1024)}\n`);
+    const run = (model: string, out: string, extra: string[]) => runCli(['predict', '--model', model, '--fasta', join(tmp.dir, 'r.fa'), '--threads', '1', '--out', join(tmp.dir, out), ...extra], { SEQ2TRACK_CACHE: join(tmp.dir, 'cache') });
+    assertCliOk(await run(fixture('enformer-small')!, 'tf.tsv', []));
+    assertCliOk(await run(fixture('enformer-small')!, 'tf2.tsv', ['--gamma', 'tf']));
+    assertCliOk(await run(fixture('enformer-small')!, 'torch.tsv', ['--gamma', 'torch']));
+    const read = (f: string) => readFileSync(join(tmp.dir, f), 'utf8');
+    assert.equal(read('tf2.tsv'), read('tf.tsv'), '--gamma tf is the default');
+    assert.notEqual(read('torch.tsv'), read('tf.tsv'), '--gamma torch changes the predictions');
+    assertCliError(await run(fixture('borzoi-small')!, 'b.tsv', ['--gamma', 'torch']), /--gamma is for Enformer models \(this is borzoi\)/, 'borzoi --gamma');
+    assertCliError(await run(fixture('enformer-small')!, 'x.tsv', ['--gamma', 'pt']), /--gamma/, 'bad choice');
   } finally {
     tmp.cleanup();
   }

@@ -251,25 +251,27 @@ test('variants: a run killed with SIGKILL and resumed writes the same bytes as a
   const full = readFileSync(path('full.tsv'));
 
   const out = path('killed.tsv');
+  const partial = `${out}.partial`;
   const child = spawn(process.execPath, [CLI, ...args, '--out', out], { stdio: 'ignore' });
   const exited = new Promise((resolve) => child.on('exit', resolve));
   const started = Date.now();
   while (Date.now() - started < 20_000) {
     await new Promise((r) => setTimeout(r, 10));
-    if (existsSync(out) && statSync(out).size > full.length / 3) break;
+    if (existsSync(partial) && statSync(partial).size > full.length / 3) break;
   }
   child.kill('SIGKILL');
   await exited;
   assert.ok(existsSync(`${out}.progress`), 'killed part-way: the progress file is there');
-  const partial = statSync(out).size;
-  assert.ok(partial > 0 && partial < full.length, `partial file (${partial} of ${full.length} bytes)`);
+  assert.ok(!existsSync(out), 'nothing under the final name before the run completes');
+  const size = statSync(partial).size;
+  assert.ok(size > 0 && size < full.length, `partial file (${size} of ${full.length} bytes)`);
 
   // Another command on the unfinished file is refused, naming what differs.
   await expectError([...args.map((a) => (a === '0-3' ? '0-4' : a)), '--out', out], /killed\.tsv: an unfinished run with other arguments \(--tracks differ\)/);
   const r = await ok([...args, '--out', out]);
   assert.match(r.stderr, /resuming .*killed\.tsv after \d+ records/);
   assert.ok(readFileSync(out).equals(full), 'resumed output is byte-identical');
-  assert.ok(!existsSync(`${out}.progress`), 'the progress file is removed at the end');
+  assert.ok(!existsSync(`${out}.progress`) && !existsSync(partial), 'the progress and partial files are gone at the end');
 });
 
 test('variants: shards merged equal the unsharded run; gzip and bgzip+tabix input with --region', { skip }, async () => {
@@ -407,7 +409,7 @@ test('variants: bad inputs are one clear line', { skip }, async () => {
   await expectError([...sv, '--vcf', path('v.vcf'), '--region', 'chr1:1-5', '--bed', path('x.bed'), ...out], /give --region or --bed, not both/);
   await expectError([...sv, '--vcf', path('v.vcf'), '--head', 'dog', ...out], /unknown head 'dog'/);
   await expectError([...sv, '--vcf', path('v.vcf'), '--tracks', '99', ...out], /--tracks 99: no such track index/);
-  await expectError(['score-variants', '--model', ENFORMER, '--genome', path('g.fa'), ...out], /required option '--vcf <file>' not specified/);
+  await expectError(['score-variants', '--model', ENFORMER, '--genome', path('g.fa'), ...out], /required option '--vcf <file\|url>' not specified/);
   await expectError(['merge', path('m.tsv'), path('nope.tsv')], /nope\.tsv: cannot read shard \(ENOENT\)/);
   await expectError(['merge', path('m.tsv'), path('v.vcf')], /v\.vcf: not a score-variants TSV/);
   writeFileSync(path('unfinished.tsv'), 'chrom\tpos\tid\tref\talt\ttrack\tSAD\tSAR\tD2\tSAX\n');

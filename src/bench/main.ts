@@ -9,6 +9,7 @@
  *   npm run bench -- browser [enformer|borzoi]   (one window in headless Chromium beside Node: browser.ts)
  *   npm run bench -- genome-rss [MODEL_DIR] [--lengths 250000,1000000,4000000]   (predict --genome peak RSS vs region length)
  *   npm run bench -- quantization [--rounds 3] [--threads N] [--scale 1]   (float32 vs int8/float16 layers: quantization.ts)
+ *   npm run bench -- quantization-model enformer|borzoi|flashzoi|DIR [--runs 2] [--length BP]   (float32 vs int8 trunk: quantization-model.ts)
  * Prints seconds per sequence (median of the timed runs after one warm-up), the FLOP count from the
  * config, effective GFLOP/s, peak RSS, and a final machine-readable RESULT line. The forward mode also
  * prints the CPU (model, vector width, load) and ORT's own 4096³ SGEMM throughput measured in the same
@@ -31,6 +32,7 @@ import { benchTrain } from './train.js';
 import { benchBrowser } from './browser.js';
 import { benchGenomeRss } from './genome-rss.js';
 import { benchQuantization } from './quantization.js';
+import { benchQuantizedModel } from './quantization-model.js';
 
 interface BenchModel {
   arch: Architecture;
@@ -134,6 +136,12 @@ async function main(): Promise<void> {
       scale: { type: 'string', default: '1' },
     },
   });
+  if (positionals[0] === 'quantization-model') {
+    const target = positionals[1] ?? 'enformer';
+    const opt = (k: 'threads' | 'tile-length' | 'length') => (values[k] !== undefined ? Number(values[k]) : undefined);
+    const random = MODELS[target] ? { arch: MODELS[target], fill: randomFiller(1234), sequence: randomSequence } : undefined;
+    return benchQuantizedModel(target, { runs: Math.max(1, Number(values.runs)), threads: opt('threads'), tileLength: opt('tile-length'), length: opt('length') }, random);
+  }
   if (positionals[0] === 'quantization') return benchQuantization({ rounds: Math.max(1, Number(values.rounds)), threads: values.threads ? Number(values.threads) : undefined, scale: Math.max(1, Number(values.scale)) });
   if (positionals[0] === 'browser') return benchBrowser(positionals[1] ?? 'enformer', { threads: values.threads ? Number(values.threads) : undefined, tileLength: values['tile-length'] ? Number(values['tile-length']) : undefined }, { fill: randomFiller(1234), sequence: randomSequence });
   if (positionals[0] === 'genome-rss') {

@@ -1,6 +1,6 @@
 /**
- * Model-level check of the opt-in int8 trunk (issue 15, part 4): the same model loaded as float32 and
- * as `precision: 'int8'`, run alternately on the same input in one process; prints seconds (trunk,
+ * Model-level check of an int8 trunk (issue 15, part 4; int8-trunk.ts): the same model loaded as
+ * float32 and with the int8 trunk, run alternately on the same input in one process; prints seconds (trunk,
  * head), the speed-up, and agreement with float32 (Pearson per track over bins: min / median; max
  * abs error) per head.
  *   npm run bench -- quantization-model DIR             (a model directory, e.g. ../shared/fixtures/enformer-small: its inputs.safetensors if present)
@@ -10,11 +10,13 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadavg } from 'node:os';
 import { Model, type ModelOptions, type OneHotBatch, type Prediction } from '../models/model.js';
-import { loadModel } from '../models/load.js';
+import { architectureFromConfig, findWeightsFile, readConfig } from '../models/load.js';
 import type { Architecture } from '../models/architecture.js';
 import { WeightSet } from '../weights/weight-set.js';
 import { SafetensorsFile } from '../weights/safetensors.js';
+import { Engine } from '../engine/engine.js';
 import { describeMachine, machineInfo } from './machine.js';
+import { createInt8Model } from './int8-trunk.js';
 
 export interface TrackAgreement {
   head: string;
@@ -125,8 +127,9 @@ export async function benchQuantizedModel(
 ): Promise<void> {
   console.log(describeMachine(machineInfo()));
   const options: ModelOptions = { threads: opts.threads, tileLength: opts.tileLength };
+  const start = (o: ModelOptions) => Engine.start(o);
   let float32: Model;
-  let int8: Model;
+  let int8: { model: Model; close: () => Promise<void> };
   let input: OneHotBatch;
   if (random) {
     const { arch, length } = random.arch();
@@ -137,12 +140,21 @@ export async function benchQuantizedModel(
     const t0 = performance.now();
     float32 = await Model.create(arch, weights(), `${target} (random weights)`, options);
     const t1 = performance.now();
-    int8 = await Model.create(arch, weights(), `${target} (random weights, int8)`, { ...options, precision: 'int8' });
+    int8 = await createInt8Model(arch, weights(), `${target} (random weights, int8 trunk)`, options, start);
     console.log(`float32 model ready in ${((t1 - t0) / 1000).toFixed(1)} s, int8 model (weights, calibration, sessions) in ${((performance.now() - t1) / 1000).toFixed(1)} s`);
     input = Model.encode([random.sequence(n, 42)]);
   } else {
-    float32 = await loadModel(target, options);
-    int8 = await loadModel(target, { ...options, precision: 'int8' });
+    const configPath = join(target, 'config.json');
+    const json = await readConfig(configPath);
+    const weightsPath = await findWeightsFile(target);
+    const load = async () => {
+      const arch = architectureFromConfig(json, configPath);
+      return { arch, weights: WeightSet.fromSafetensors(await SafetensorsFile.open(weightsPath), (n) => arch.canonicalName(n)) };
+    };
+    const f = await load();
+    float32 = await Model.create(f.arch, f.weights, weightsPath, options);
+    const q = await load();
+    int8 = await createInt8Model(q.arch, q.weights, weightsPath, options, start);
     const inputs = join(target, 'inputs.safetensors');
     if (existsSync(inputs)) {
       const file = await SafetensorsFile.open(inputs);
@@ -154,7 +166,7 @@ export async function benchQuantizedModel(
     }
   }
   try {
-    await compareModels(float32, int8, input, opts.runs);
+    await compareModels(float32, int8.model, input, opts.runs);
   } finally {
     await float32.close();
     await int8.close();

@@ -18,6 +18,7 @@ import { cpus, loadavg } from 'node:os';
 import { Graph, type Value } from '../engine/graph.js';
 import { Engine } from '../engine/engine.js';
 import { describeMachine, machineInfo } from './machine.js';
+import { activationScale, quantizeWeights } from './int8-trunk.js';
 
 export interface LayerShape {
   label: string;
@@ -83,35 +84,6 @@ export function layerData(s: LayerShape, seed = 7): LayerData {
   const w = normals(s.cout * fanIn, seed + 1).map((v) => v / Math.sqrt(fanIn));
   const bias = normals(s.cout, seed + 2).map((v) => 0.1 * v);
   return { x, w, bias };
-}
-
-interface Quantized {
-  /** int8 weights, PyTorch layout, symmetric per output channel. */
-  q: Int8Array;
-  scales: Float32Array;
-}
-
-/** Symmetric per-output-channel int8 (range ±127, so u8 × s8 products cannot saturate VPMADDUBSW pairs beyond what MLAS handles). */
-export function quantizeWeights(w: Float32Array, cout: number): Quantized {
-  const per = w.length / cout;
-  const q = new Int8Array(w.length);
-  const scales = new Float32Array(cout);
-  for (let o = 0; o < cout; o++) {
-    let m = 0;
-    for (let i = 0; i < per; i++) m = Math.max(m, Math.abs(w[o * per + i]!));
-    const s = m > 0 ? m / 127 : 1;
-    scales[o] = s;
-    for (let i = 0; i < per; i++) q[o * per + i] = Math.max(-127, Math.min(127, Math.round(w[o * per + i]! / s)));
-  }
-  return { q, scales };
-}
-
-/** Asymmetric uint8 scale and zero point covering [min, max] (and 0, as ONNX requires). */
-export function activationScale(min: number, max: number): { scale: number; zeroPoint: number } {
-  const lo = Math.min(0, min);
-  const hi = Math.max(0, max);
-  const scale = hi > lo ? (hi - lo) / 255 : 1;
-  return { scale, zeroPoint: Math.max(0, Math.min(255, Math.round(-lo / scale))) };
 }
 
 function bytesOf(a: ArrayBufferView): Uint8Array {

@@ -10,7 +10,6 @@ import type { EngineOptions, TensorData } from '../engine/protocol.js';
 import type { SessionRunner } from '../engine/runner.js';
 import { checkWeights, type WeightSet } from '../weights/weight-set.js';
 import { LayerContext, type ConvLayout } from './layers.js';
-import { CalibrationTaps, Int8Convs, calibrationBatch, type ActivationRange } from './quantize.js';
 import { logitsOutputName, trunkGrid, type Architecture, type GammaTable, type HeadExtras } from './architecture.js';
 import { ATTENTION_ROWS, attentionOutputName, checkAttentionRows, checkAttentionSpec, writtenHeads, type AttentionMapSpec } from './attention-maps.js';
 import { oneHotInto } from '../genome/one-hot.js';
@@ -44,16 +43,7 @@ export interface ModelOptions extends EngineOptions {
   logits?: boolean;
   /** Testing aid: overwrite the weight blob after the sessions are made (proves ORT holds its own copy). */
   poisonWeightBlob?: boolean;
-  /**
-   * 'int8': the trunk's convolutions run as int8 QLinearConv with activation scales from a float32
-   * calibration pass (quantize.ts); not exact. Default 'float32'.
-   */
-  precision?: Precision;
-  /** The batch the int8 calibration pass runs on (default: one pseudo-random sequence of one tile). */
-  calibration?: OneHotBatch;
 }
-
-export type Precision = 'float32' | 'int8';
 
 export interface Track3D {
   data: Float32Array;
@@ -114,8 +104,6 @@ const DEFAULT_TILE = 32_768;
 export class Model {
   /** The runner a model starts when `create` is given none (Node: an onnxruntime-node worker thread). */
   static defaultRunner?: (options: EngineOptions) => SessionRunner;
-  /** Reads weight bytes from a file range on the main thread (Node; needed only to quantize file-backed weights). */
-  static readFileRange?: (path: string, offset: number, length: number) => Uint8Array;
 
   private positionsCache = new Map<number, Record<string, TensorData>>();
   /** Backward sessions made so far (lazily, on the first gradient request), by session id. */
@@ -172,10 +160,6 @@ export class Model {
     const eng = engine ?? start!(options);
     try {
       for (const { id, names } of Model.weightParts(arch, layout)) {
-        if (id === 'trunk' && (options.precision ?? 'float32') === 'int8') {
-          await Model.createInt8Trunk(arch, weights, names, layout, options, eng);
-          continue;
-        }
         const { spec, offsets } = weights.pack(names);
         const graph = new Graph(`${arch.kind}_${id}`);
         buildPart(arch, id, new LayerContext(graph, (n) => offsets.get(n), shapes, layout, id), { attention: options.attention, logits: options.logits });
@@ -188,57 +172,6 @@ export class Model {
       throw e;
     }
     return new Model(arch, source, eng, !engine, options, weights);
-  }
-
-  /**
-   * The int8 trunk session: a float32 calibration session (convolution ranges as extra outputs) runs
-   * on the calibration batch, then the int8 graph is built with those ranges. Weight values are read
-   * first, since packing may hand the weights' buffer to the engine.
-   */
-  private static async createInt8Trunk(arch: Architecture, weights: WeightSet, names: string[], layout: ConvLayout, options: ModelOptions, eng: SessionRunner): Promise<void> {
-    if (layout !== '2d') throw new Error("precision 'int8' needs the '2d' convolution layout");
-    const shapes = weights.shapes();
-    const taps = new CalibrationTaps();
-    const dry = new LayerContext(new Graph('sites'), (n) => ({ offset: 0, length: shapes.get(n)!.reduce((a, b) => a * b, 4) }), shapes, layout);
-    dry.convRewriter = taps;
-    buildPart(arch, 'trunk', dry);
-    const values = new Map<string, Float32Array>();
-    for (const s of taps.sites) for (const n of [s.weight, s.bias]) if (n) values.set(n, Model.weightValues(weights, n));
-
-    const { spec, offsets } = weights.pack(names);
-    await eng.loadBlob('trunk', spec);
-    try {
-      const calibration = new Graph(`${arch.kind}_trunk_calibration`);
-      const c = new LayerContext(calibration, (n) => offsets.get(n), shapes, layout, 'trunk');
-      const recorder = new CalibrationTaps();
-      c.convRewriter = recorder;
-      buildPart(arch, 'trunk', c);
-      await eng.createSession('trunk_calibration', calibration.toModel(), ['trunk']);
-      const batch = options.calibration ?? calibrationBatch(Math.max(1, Math.round((options.tileLength || DEFAULT_TILE) / trunkGrid(arch.trunkOutputs))) * trunkGrid(arch.trunkOutputs));
-      const ranges = new Map<string, ActivationRange>();
-      const outputs = await eng.run('trunk_calibration', { dna: { dtype: 'float32', dims: [batch.batch, batch.length, 4], data: batch.data } }, recorder.outputNames);
-      recorder.collect(outputs, ranges);
-      await eng.release('trunk_calibration');
-
-      const graph = new Graph(`${arch.kind}_trunk_int8`);
-      const q = new LayerContext(graph, (n) => offsets.get(n), shapes, layout, 'trunk');
-      q.convRewriter = new Int8Convs(ranges, (n) => values.get(n)!);
-      buildPart(arch, 'trunk', q);
-      await eng.createSession('trunk', graph.toModel(), ['trunk']);
-    } finally {
-      await eng.dropBlob('trunk', { poison: options.poisonWeightBlob });
-    }
-  }
-
-  /** A weight's float32 values as a copy (from memory, or read from its file range). */
-  private static weightValues(weights: WeightSet, name: string): Float32Array {
-    const e = weights.entries.get(name);
-    if (!e) throw new Error(`weight '${name}' is missing`);
-    if (e.source.kind === 'file' && !Model.readFileRange) throw new Error("precision 'int8' cannot read file-backed weights in this runtime");
-    const bytes = e.source.kind === 'bytes' ? e.source.bytes : Model.readFileRange!(e.source.path, e.source.offset, e.source.length);
-    const values = new Float32Array(bytes.length / 4);
-    new Uint8Array(values.buffer).set(bytes);
-    return values;
   }
 
   get headNames(): string[] {

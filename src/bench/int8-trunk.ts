@@ -1,5 +1,6 @@
 /**
- * Opt-in int8 trunk (issue 15, part 4): every full-mixing convolution of the trunk runs as ONNX
+ * An int8 trunk, for measurement only (issue 15, part 4; not a model option: it failed the agreement
+ * gate, see BENCHMARKS.md "Reduced precision"). Every full-mixing convolution of the trunk runs as ONNX
  * Runtime's QLinearConv (u8 activations × s8 weights, MLAS's integer kernels), with a QuantizeLinear
  * before and a DequantizeLinear after, so BatchNorm, GELU, residual adds and pooling stay float32.
  *   weights:      symmetric int8 per output channel (scale = max |w| / 127 over that channel).
@@ -10,7 +11,14 @@
  * Convolutions with fewer than MIN_CHANNELS input channels (the one-hot stem) stay float32.
  */
 import { Graph, type Value } from '../engine/graph.js';
-import type { LayerContext, ConvRewriter, ConvSite } from './layers.js';
+import type { Engine } from '../engine/engine.js';
+import type { SessionRunner } from '../engine/runner.js';
+import type { BlobSpec, TensorData } from '../engine/protocol.js';
+import { LayerContext, type ConvRewriter, type ConvSite } from '../models/layers.js';
+import { Model, type ModelOptions, type OneHotBatch } from '../models/model.js';
+import { trunkGrid, type Architecture } from '../models/architecture.js';
+import type { WeightSet } from '../weights/weight-set.js';
+import { readSync, openSync, closeSync } from 'node:fs';
 
 /** Below this many input channels a convolution is memory-bound: quantizing it saves nothing. */
 export const MIN_CHANNELS = 16;
@@ -142,7 +150,7 @@ export class Int8Convs implements ConvRewriter {
 }
 
 /** Deterministic pseudo-random one-hot DNA [1, length, 4]: the default calibration batch. */
-export function calibrationBatch(length: number, seed = 20_251): { data: Float32Array; batch: number; length: number } {
+export function calibrationBatch(length: number, seed = 20_251): OneHotBatch {
   let s = seed >>> 0 || 1;
   const data = new Float32Array(length * 4);
   for (let i = 0; i < length; i++) {
@@ -154,4 +162,120 @@ export function calibrationBatch(length: number, seed = 20_251): { data: Float32
     data[i * 4 + (s >>> 30)] = 1;
   }
   return { data, batch: 1, length };
+}
+
+/** A weight's float32 values as a copy (from memory, or read from its file range). */
+function weightValues(weights: WeightSet, name: string): Float32Array {
+  const e = weights.entries.get(name);
+  if (!e) throw new Error(`weight '${name}' is missing`);
+  const values = new Float32Array((e.source.kind === 'file' ? e.source.length : e.source.bytes.length) / 4);
+  const bytes = new Uint8Array(values.buffer);
+  if (e.source.kind === 'bytes') {
+    bytes.set(e.source.bytes);
+    return values;
+  }
+  const fd = openSync(e.source.path, 'r');
+  try {
+    for (let done = 0; done < bytes.length; ) {
+      const n = readSync(fd, bytes, done, bytes.length - done, e.source.offset + done);
+      if (n === 0) throw new Error(`${e.source.path}: unexpected end of file`);
+      done += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return values;
+}
+
+/**
+ * A session runner that passes everything to `inner` except the trunk session, which it replaces by
+ * the int8 trunk: a float32 calibration session (convolution ranges as extra outputs) runs on the
+ * calibration batch, then the int8 graph is built from those ranges over the same weight blob.
+ */
+class Int8TrunkRunner implements SessionRunner {
+  constructor(
+    private readonly inner: Engine,
+    private readonly build: (c: LayerContext) => void,
+    private readonly context: (g: Graph) => LayerContext,
+    private readonly values: Map<string, Float32Array>,
+    private readonly calibration: OneHotBatch,
+  ) {}
+
+  loadBlob(name: string, spec: BlobSpec): Promise<void> {
+    return this.inner.loadBlob(name, spec);
+  }
+
+  dropBlob(name: string, opts?: { poison?: boolean }): Promise<void> {
+    return this.inner.dropBlob(name, opts);
+  }
+
+  run(id: string, feeds: Record<string, TensorData>, fetches: string[]): Promise<Record<string, TensorData>> {
+    return this.inner.run(id, feeds, fetches);
+  }
+
+  release(id: string): Promise<void> {
+    return this.inner.release(id);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+
+  async createSession(id: string, model: Uint8Array, blobs: string[]): Promise<{ inputs: string[]; outputs: string[] }> {
+    if (id !== 'trunk') return this.inner.createSession(id, model, blobs);
+    const calibration = new Graph('trunk_calibration');
+    const c = this.context(calibration);
+    const taps = new CalibrationTaps();
+    c.convRewriter = taps;
+    this.build(c);
+    await this.inner.createSession('trunk_calibration', calibration.toModel(), blobs);
+    const b = this.calibration;
+    const ranges = new Map<string, ActivationRange>();
+    taps.collect(await this.inner.run('trunk_calibration', { dna: { dtype: 'float32', dims: [b.batch, b.length, 4], data: b.data } }, taps.outputNames), ranges);
+    await this.inner.release('trunk_calibration');
+    const graph = new Graph('trunk_int8');
+    const q = this.context(graph);
+    q.convRewriter = new Int8Convs(ranges, (n) => this.values.get(n)!);
+    this.build(q);
+    return this.inner.createSession('trunk', graph.toModel(), blobs);
+  }
+}
+
+/**
+ * `Model.create` with the int8 trunk (head float32). Calibration batch: `calibration`, else one
+ * pseudo-random sequence of one tile. Weight values are read first: packing may hand the weights'
+ * buffer to the engine.
+ */
+export async function createInt8Model(
+  arch: Architecture,
+  weights: WeightSet,
+  source: string,
+  options: ModelOptions & { calibration?: OneHotBatch },
+  startEngine: (options: ModelOptions) => Engine,
+): Promise<{ model: Model; close: () => Promise<void> }> {
+  const layout = options.layout ?? '2d';
+  if (layout !== '2d') throw new Error("the int8 trunk needs the '2d' convolution layout");
+  arch.adaptToWeights?.(weights.shapes());
+  const shapes = weights.shapes();
+  const build = (c: LayerContext) => arch.buildTrunk(c);
+  const sites = new CalibrationTaps();
+  const dry = new LayerContext(new Graph('sites'), (n) => ({ offset: 0, length: shapes.get(n)!.reduce((a, b) => a * b, 4) }), shapes, layout);
+  dry.convRewriter = sites;
+  build(dry);
+  const values = new Map<string, Float32Array>();
+  for (const s of sites.sites) for (const n of [s.weight, s.bias]) if (n) values.set(n, weightValues(weights, n));
+  // The offsets Model.create will use for the trunk blob (pack is deterministic; nothing moves yet).
+  const names = Model.weightParts(arch, layout).find((p) => p.id === 'trunk')!.names;
+  const { offsets } = weights.pack(names);
+  const grid = trunkGrid(arch.trunkOutputs);
+  const calibration = options.calibration ?? calibrationBatch(Math.max(1, Math.round((options.tileLength || 32_768) / grid)) * grid);
+  const engine = startEngine(options);
+  const runner = new Int8TrunkRunner(engine, build, (g) => new LayerContext(g, (n) => offsets.get(n), shapes, layout, 'trunk'), values, calibration);
+  try {
+    const model = await Model.create(arch, weights, source, options, runner);
+    return { model, close: async () => (await model.close(), await engine.close()) };
+  } catch (e) {
+    await engine.close();
+    throw e;
+  }
 }

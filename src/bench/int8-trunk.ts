@@ -30,17 +30,21 @@ export interface QuantizedWeights {
   scales: Float32Array;
 }
 
-/** Symmetric per-output-channel int8 in [-127, 127] (no -128, so the range is symmetric). */
-export function quantizeWeights(w: Float32Array, outChannels: number): QuantizedWeights {
+/**
+ * Symmetric per-output-channel int8 in [-maxLevel, maxLevel]. `maxLevel` 63 (7 bits) is ORT's
+ * "reduce_range": on AVX2 without VNNI, MLAS multiplies u8 × s8 with VPMADDUBSW, which adds two
+ * products in int16 with saturation; 255 · 64 · 2 < 32,768, so 7-bit weights never saturate.
+ */
+export function quantizeWeights(w: Float32Array, outChannels: number, maxLevel = 127): QuantizedWeights {
   const per = w.length / outChannels;
   const q = new Int8Array(w.length);
   const scales = new Float32Array(outChannels);
   for (let o = 0; o < outChannels; o++) {
     let m = 0;
     for (let i = 0; i < per; i++) m = Math.max(m, Math.abs(w[o * per + i]!));
-    const s = m > 0 ? m / 127 : 1;
+    const s = m > 0 ? m / maxLevel : 1;
     scales[o] = s;
-    for (let i = 0; i < per; i++) q[o * per + i] = Math.max(-127, Math.min(127, Math.round(w[o * per + i]! / s)));
+    for (let i = 0; i < per; i++) q[o * per + i] = Math.max(-maxLevel, Math.min(maxLevel, Math.round(w[o * per + i]! / s)));
   }
   return { q, scales };
 }
@@ -116,6 +120,8 @@ export class Int8Convs implements ConvRewriter {
   constructor(
     private readonly ranges: Map<string, ActivationRange>,
     private readonly values: (name: string) => Float32Array,
+    /** Sites whose input zero point exceeds this get 7-bit weights (256: never). */
+    private readonly reducedRangeAbove = 64,
   ) {}
 
   conv(c: LayerContext, site: ConvSite, float32: () => Value): Value {
@@ -123,8 +129,11 @@ export class Int8Convs implements ConvRewriter {
     if (!range || !quantizable(c, site)) return float32();
     const g = c.g;
     const out = site.weightDims[0]!;
-    const w = quantizeWeights(this.values(site.weight), out);
     const xa = activationScale(range.xMin, range.xMax);
+    // Inputs centred in the u8 range (zero point high: the residual stream before attention pooling)
+    // put many large u8 values side by side, where 8-bit weights saturate VPMADDUBSW; GELU outputs
+    // (zero point near 0) rarely do, and keep the finer 8-bit weights.
+    const w = quantizeWeights(this.values(site.weight), out, xa.zeroPoint > this.reducedRangeAbove ? 63 : 127);
     const ya = activationScale(range.yMin, range.yMax);
     const n = site.weight;
     const xs = inline(g, `${n}#xs`, 'float32', [], Float32Array.of(xa.scale));

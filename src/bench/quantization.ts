@@ -172,12 +172,16 @@ export function layerGraph(s: LayerShape, form: Form, d: LayerData, cal?: Calibr
   // Broadcasts a per-output-channel vector over the output ([1, C, 1, L] or [M, N]).
   const perChannel = (v: Value) => (conv ? g.op('Reshape', [v, g.ints([1, s.cout, 1, 1])]) : v);
 
+  // Weights as the int8 trunk makes them: 7-bit where the input's u8 zero point is high (see
+  // quantizeWeights: VPMADDUBSW saturation on AVX2), else 8-bit.
+  const xr = range(d.x);
+  const maxLevel = activationScale(xr.min, xr.max).zeroPoint > 64 ? 63 : 127;
   let y: Value;
   if (form === 'float32') {
     const w = init('w', 'float32', wDims, d.w);
     y = conv ? g.op('Conv', [x, w, bias], convAttrs) : g.op('Gemm', [x, w, bias], { transB: 1 });
   } else if (form === 'dynamic') {
-    const wq = quantizeWeights(d.w, s.cout);
+    const wq = quantizeWeights(d.w, s.cout, maxLevel);
     const [xq, xs, xzp] = g.opMulti('DynamicQuantizeLinear', [x], 3);
     let acc: Value;
     if (conv) {
@@ -189,7 +193,7 @@ export function layerGraph(s: LayerShape, form: Form, d: LayerData, cal?: Calibr
     y = g.op('Add', [g.op('Mul', [g.op('Cast', [acc], { to: 1 }), perChannel(scale)]), perChannel(bias)]);
   } else if (form === 'static') {
     if (!cal) throw new Error('static quantization needs a calibration');
-    const wq = quantizeWeights(d.w, s.cout);
+    const wq = quantizeWeights(d.w, s.cout, maxLevel);
     const xa = activationScale(cal.xMin, cal.xMax);
     const ya = activationScale(cal.yMin, cal.yMax);
     const xs = init('xs', 'float32', [], Float32Array.of(xa.scale));

@@ -139,7 +139,7 @@ async function main(): Promise<void> {
   if (positionals[0] === 'quantization-model') {
     const target = positionals[1] ?? 'enformer';
     const opt = (k: 'threads' | 'tile-length' | 'length') => (values[k] !== undefined ? Number(values[k]) : undefined);
-    const random = MODELS[target] ? { arch: MODELS[target], fill: randomFiller(1234), sequence: randomSequence } : undefined;
+    const random = MODELS[target] ? { arch: MODELS[target], filler: () => randomFiller(1234), sequence: randomSequence } : undefined;
     return benchQuantizedModel(target, { runs: Math.max(1, Number(values.runs)), threads: opt('threads'), tileLength: opt('tile-length'), length: opt('length') }, random);
   }
   if (positionals[0] === 'quantization') return benchQuantization({ rounds: Math.max(1, Number(values.rounds)), threads: values.threads ? Number(values.threads) : undefined, scale: Math.max(1, Number(values.scale)) });

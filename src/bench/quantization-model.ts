@@ -123,7 +123,7 @@ export async function compareModels(float32: Model, int8: Model, input: OneHotBa
 export async function benchQuantizedModel(
   target: string,
   opts: ModelBenchOptions,
-  random: { arch: () => { arch: Architecture; length: number }; fill: (name: string, shape: number[], data: Float32Array) => void; sequence: (length: number, seed: number) => string } | undefined,
+  random: { arch: () => { arch: Architecture; length: number }; filler: () => (name: string, shape: number[], data: Float32Array) => void; sequence: (length: number, seed: number) => string } | undefined,
 ): Promise<void> {
   console.log(describeMachine(machineInfo()));
   const options: ModelOptions = { threads: opts.threads, tileLength: opts.tileLength };
@@ -135,8 +135,9 @@ export async function benchQuantizedModel(
     const { arch, length } = random.arch();
     const n = opts.length ?? length;
     const shapes = new Map(arch.expectedWeights().map((t) => [t.name, t.shape]));
-    // Each model gets its own generated copy: packing hands the weights' buffer to the engine.
-    const weights = () => WeightSet.allocatePacked(Model.weightParts(arch, '2d').map((p) => p.names.map((name) => ({ name, shape: shapes.get(name)! }))), random.fill);
+    // Each model gets its own generated copy (a fresh filler: the same values): packing hands the
+    // weights' buffer to the engine.
+    const weights = () => WeightSet.allocatePacked(Model.weightParts(arch, '2d').map((p) => p.names.map((name) => ({ name, shape: shapes.get(name)! }))), random.filler());
     const t0 = performance.now();
     float32 = await Model.create(arch, weights(), `${target} (random weights)`, options);
     const t1 = performance.now();

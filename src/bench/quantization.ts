@@ -12,7 +12,8 @@
  *             weight scales, calibrated output scale) → DequantizeLinear.
  *   float16   the same op on float16 tensors (Cast in and out), where ORT's CPU provider has a kernel.
  * Calibration here is ideal (min/max of the very input and float32 output being measured), so the
- * static form's error is a lower bound of what a calibration set would give.
+ * static form's error is a lower bound of what a calibration set would give. Weights are 7-bit where
+ * the input's uint8 zero point is high (see int8-trunk.ts `quantizeWeights`: AVX2 saturation).
  */
 import { cpus, loadavg } from 'node:os';
 import { Graph, type Value } from '../engine/graph.js';
@@ -168,9 +169,9 @@ export function layerGraph(s: LayerShape, form: Form, d: LayerData, cal?: Calibr
   const wDims = conv ? [s.cout, s.cin, 1, s.k] : [s.cout, s.cin];
   const init = (name: string, dtype: 'float32' | 'int8' | 'uint8' | 'int32' | 'float16', dims: number[], data: ArrayBufferView) =>
     g.initializer(name, { dtype, dims, data: { kind: 'inline', bytes: bytesOf(data) } });
-  const bias = init('bias', 'float32', [s.cout], d.bias);
-  // Broadcasts a per-output-channel vector over the output ([1, C, 1, L] or [M, N]).
-  const perChannel = (v: Value) => (conv ? g.op('Reshape', [v, g.ints([1, s.cout, 1, 1])]) : v);
+  const bias = () => init('bias', 'float32', [s.cout], d.bias);
+  // Per-output-channel vectors shaped to broadcast over the output ([1, C, 1, L] or [M, N]).
+  const channelDims = conv ? [1, s.cout, 1, 1] : [s.cout];
 
   // Weights as the int8 trunk makes them: 7-bit where the input's u8 zero point is high (see
   // quantizeWeights: VPMADDUBSW saturation on AVX2), else 8-bit.
@@ -179,7 +180,7 @@ export function layerGraph(s: LayerShape, form: Form, d: LayerData, cal?: Calibr
   let y: Value;
   if (form === 'float32') {
     const w = init('w', 'float32', wDims, d.w);
-    y = conv ? g.op('Conv', [x, w, bias], convAttrs) : g.op('Gemm', [x, w, bias], { transB: 1 });
+    y = conv ? g.op('Conv', [x, w, bias()], convAttrs) : g.op('Gemm', [x, w, bias()], { transB: 1 });
   } else if (form === 'dynamic') {
     const wq = quantizeWeights(d.w, s.cout, maxLevel);
     const [xq, xs, xzp] = g.opMulti('DynamicQuantizeLinear', [x], 3);
@@ -189,13 +190,16 @@ export function layerGraph(s: LayerShape, form: Form, d: LayerData, cal?: Calibr
     } else {
       acc = g.op('MatMulInteger', [xq!, init('wq', 'int8', [s.cin, s.cout], transposed(wq.q, s.cout, (n) => new Int8Array(n))), xzp!]);
     }
-    const scale = g.op('Mul', [xs!, init('ws', 'float32', [s.cout], wq.scales)]);
-    y = g.op('Add', [g.op('Mul', [g.op('Cast', [acc], { to: 1 }), perChannel(scale)]), perChannel(bias)]);
+    const scale = g.op('Mul', [xs!, init('ws', 'float32', channelDims, wq.scales)]);
+    y = g.op('Add', [g.op('Mul', [g.op('Cast', [acc], { to: 1 }), scale]), init('bias', 'float32', channelDims, d.bias)]);
   } else if (form === 'static') {
     if (!cal) throw new Error('static quantization needs a calibration');
     const wq = quantizeWeights(d.w, s.cout, maxLevel);
     const xa = activationScale(cal.xMin, cal.xMax);
-    const ya = activationScale(cal.yMin, cal.yMax);
+    // QLinearMatMul has no bias input: the bias is added in float32 after dequantization, so its
+    // output range is the product's, i.e. the layer's widened by the largest |bias|.
+    const widen = conv ? 0 : d.bias.reduce((m, b) => Math.max(m, Math.abs(b)), 0);
+    const ya = activationScale(cal.yMin - widen, cal.yMax + widen);
     const xs = init('xs', 'float32', [], Float32Array.of(xa.scale));
     const xzp = init('xzp', 'uint8', [], Uint8Array.of(xa.zeroPoint));
     const ys = init('ys', 'float32', [], Float32Array.of(ya.scale));
@@ -208,14 +212,9 @@ export function layerGraph(s: LayerShape, form: Form, d: LayerData, cal?: Calibr
       const yq = g.op('QLinearConv', [xq, xs, xzp, init('wq', 'int8', wDims, wq.q), ws, wzp, ys, yzp, init('bq', 'int32', [s.cout], b32)], convAttrs);
       y = g.op('DequantizeLinear', [yq, ys, yzp]);
     } else {
-      // QLinearMatMul has no bias input: the bias is added in float32 after dequantization, so the
-      // output scale covers the product without it.
-      const ya2 = activationScale(cal.yMin - 0.5, cal.yMax + 0.5);
-      const ys2 = init('ys2', 'float32', [], Float32Array.of(ya2.scale));
-      const yzp2 = init('yzp2', 'uint8', [], Uint8Array.of(ya2.zeroPoint));
       const wT = init('wq', 'int8', [s.cin, s.cout], transposed(wq.q, s.cout, (n) => new Int8Array(n)));
-      const yq = g.op('QLinearMatMul', [xq, xs, xzp, wT, ws, wzp, ys2, yzp2]);
-      y = g.op('Add', [g.op('DequantizeLinear', [yq, ys2, yzp2]), bias]);
+      const yq = g.op('QLinearMatMul', [xq, xs, xzp, wT, ws, wzp, ys, yzp]);
+      y = g.op('Add', [g.op('DequantizeLinear', [yq, ys, yzp]), bias()]);
     }
   } else {
     const half = (name: string, dims: number[], v: Float32Array) => init(name, 'float16', dims, toHalf(v));

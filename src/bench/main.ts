@@ -8,6 +8,8 @@
  *   npm run bench -- train [--runs 3] [--whole-length BP]   (training steps, full-size Enformer; src/bench/train.ts)
  *   npm run bench -- browser [enformer|borzoi]   (one window in headless Chromium beside Node: browser.ts)
  *   npm run bench -- genome-rss [MODEL_DIR] [--lengths 250000,1000000,4000000]   (predict --genome peak RSS vs region length)
+ *   npm run bench -- quantization [--rounds 3] [--threads N] [--scale 1]   (float32 vs int8/float16 layers: quantization.ts)
+ *   npm run bench -- quantization-model enformer|borzoi|flashzoi|DIR [--runs 2] [--length BP]   (float32 vs int8 trunk: quantization-model.ts)
  * Prints seconds per sequence (median of the timed runs after one warm-up), the FLOP count from the
  * config, effective GFLOP/s, peak RSS, and a final machine-readable RESULT line. The forward mode also
  * prints the CPU (model, vector width, load) and ORT's own 4096³ SGEMM throughput measured in the same
@@ -29,6 +31,8 @@ import { benchGradients } from './gradients.js';
 import { benchTrain } from './train.js';
 import { benchBrowser } from './browser.js';
 import { benchGenomeRss } from './genome-rss.js';
+import { benchQuantization } from './quantization.js';
+import { benchQuantizedModel } from './quantization-model.js';
 
 interface BenchModel {
   arch: Architecture;
@@ -129,8 +133,17 @@ async function main(): Promise<void> {
       lengths: { type: 'string' },
       outputs: { type: 'string' },
       'head-backward': { type: 'string' },
+      rounds: { type: 'string', default: '3' },
+      scale: { type: 'string', default: '1' },
     },
   });
+  if (positionals[0] === 'quantization-model') {
+    const target = positionals[1] ?? 'enformer';
+    const opt = (k: 'threads' | 'tile-length' | 'length') => (values[k] !== undefined ? Number(values[k]) : undefined);
+    const random = MODELS[target] ? { arch: MODELS[target], filler: () => randomFiller(1234), sequence: randomSequence } : undefined;
+    return benchQuantizedModel(target, { runs: Math.max(1, Number(values.runs)), threads: opt('threads'), tileLength: opt('tile-length'), length: opt('length') }, random);
+  }
+  if (positionals[0] === 'quantization') return benchQuantization({ rounds: Math.max(1, Number(values.rounds)), threads: values.threads ? Number(values.threads) : undefined, scale: Math.max(1, Number(values.scale)) });
   if (positionals[0] === 'browser') return benchBrowser(positionals[1] ?? 'enformer', { threads: values.threads ? Number(values.threads) : undefined, tileLength: values['tile-length'] ? Number(values['tile-length']) : undefined }, { fill: randomFiller(1234), sequence: randomSequence });
   if (positionals[0] === 'genome-rss') {
     const model = positionals[1] ?? new URL('../../../shared/fixtures/enformer-small', import.meta.url).pathname;

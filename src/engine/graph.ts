@@ -6,10 +6,13 @@
  */
 import { ProtoWriter } from './protobuf.js';
 
-export type DType = 'float32' | 'float64' | 'int64' | 'int32' | 'bool';
+export type DType = 'float32' | 'float64' | 'int64' | 'int32' | 'bool' | QuantDType;
 
-const ONNX_DTYPE: Record<DType, number> = { float32: 1, float64: 11, int32: 6, int64: 7, bool: 9 };
-const DTYPE_BYTES: Record<DType, number> = { float32: 4, float64: 8, int32: 4, int64: 8, bool: 1 };
+/** Element types of reduced-precision initializers (quantized or half-precision weights). */
+export type QuantDType = 'int8' | 'uint8' | 'float16';
+
+const ONNX_DTYPE: Record<DType, number> = { float32: 1, float64: 11, int32: 6, int64: 7, bool: 9, uint8: 2, int8: 3, float16: 10 };
+const DTYPE_BYTES: Record<DType, number> = { float32: 4, float64: 8, int32: 4, int64: 8, bool: 1, uint8: 1, int8: 1, float16: 2 };
 
 /** A symbolic dimension is a string (e.g. 'batch'); a fixed one a number. */
 export type Dim = number | string;

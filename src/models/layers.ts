@@ -12,9 +12,26 @@ export interface WeightRef {
   length: number;
 }
 
+/** One convolution as `conv()` / `attentionPool()` would build it (full channel mixing, no groups). */
+export interface ConvSite {
+  x: Value;
+  weight: string;
+  /** Weight dims in this layout's rank. */
+  weightDims: number[];
+  bias?: string;
+  attrs: Record<string, number[] | number>;
+}
+
+/** Replaces a convolution's float32 form (reduced precision, calibration taps): see quantize.ts. */
+export interface ConvRewriter {
+  conv(c: LayerContext, site: ConvSite, float32: () => Value): Value;
+}
+
 /** Graph builder plus access to the model's named weights in the external blob. */
 export class LayerContext {
   private registered = new Map<string, Value>();
+  /** When set, full-mixing convolutions go through it (opt-in int8 trunk; default float32). */
+  convRewriter?: ConvRewriter;
 
   constructor(
     readonly g: Graph,
@@ -91,8 +108,14 @@ export function conv(c: LayerContext, x: Value, prefix: string, opts: { bias?: b
     dilations: is2d ? [1, dilation] : [dilation],
     group: opts.group ?? 1,
   };
-  const inputs = [x, c.convWeight(`${prefix}.weight`), opts.bias === false ? null : c.param(`${prefix}.bias`)];
-  return c.g.op('Conv', opts.bias === false ? inputs.slice(0, 2) : inputs, attrs);
+  const float32 = () => {
+    const inputs = [x, c.convWeight(`${prefix}.weight`), opts.bias === false ? null : c.param(`${prefix}.bias`)];
+    return c.g.op('Conv', opts.bias === false ? inputs.slice(0, 2) : inputs, attrs);
+  };
+  if (!c.convRewriter || (opts.group ?? 1) !== 1) return float32();
+  const [out, inCh] = c.shape(`${prefix}.weight`) as [number, number, number];
+  const weightDims = is2d ? [out, inCh, 1, k] : [out, inCh, k];
+  return c.convRewriter.conv(c, { x, weight: `${prefix}.weight`, weightDims, bias: opts.bias === false ? undefined : `${prefix}.bias`, attrs }, float32);
 }
 
 /**
@@ -130,8 +153,10 @@ function unpair(c: LayerContext, x: Value): Value {
 export function attentionPool(c: LayerContext, x: Value, prefix: string): Value {
   const g = c.g;
   const [out, inCh] = c.shape(`${prefix}.to_attn_logits.weight`) as [number, number];
-  const w = c.layout === '2d' ? c.param(`${prefix}.to_attn_logits.weight`, [out, inCh, 1, 1]) : c.param(`${prefix}.to_attn_logits.weight`, [out, inCh, 1]);
-  const logits = g.op('Conv', [x, w], c.layout === '2d' ? { kernel_shape: [1, 1] } : { kernel_shape: [1] });
+  const weightDims = c.layout === '2d' ? [out, inCh, 1, 1] : [out, inCh, 1];
+  const attrs = c.layout === '2d' ? { kernel_shape: [1, 1] } : { kernel_shape: [1] };
+  const float32 = () => g.op('Conv', [x, c.param(`${prefix}.to_attn_logits.weight`, weightDims)], attrs);
+  const logits = c.convRewriter ? c.convRewriter.conv(c, { x, weight: `${prefix}.to_attn_logits.weight`, weightDims, attrs }, float32) : float32();
   const weights = g.op('Softmax', [pairs(c, logits)], { axis: -1 });
   const pooled = g.op('ReduceSum', [g.op('Mul', [pairs(c, x), weights]), g.ints([-1])], { keepdims: 0 });
   return unpair(c, pooled);

@@ -49,3 +49,18 @@ export class PartialFile {
     rmSync(this.partial, { force: true });
   }
 }
+
+/**
+ * Runs `write` on `X.partial` and renames it to `X` when it resolves; on failure the partial is
+ * removed and the error rethrown, so `X` is either absent (or its previous version) or complete.
+ */
+export async function writeAtomically(path: string, write: (partial: string) => Promise<void>): Promise<void> {
+  const partial = `${path}.partial`;
+  try {
+    await write(partial);
+    renameSync(partial, path);
+  } catch (e) {
+    rmSync(partial, { force: true });
+    throw e;
+  }
+}

@@ -8,6 +8,7 @@ import { extname, join } from 'node:path';
 import { writeBigWig } from '../formats/bigwig.js';
 import { formatValue, writeBedGraph, writeLines } from '../formats/bedgraph.js';
 import { writeSafetensors } from '../weights/safetensors.js';
+import { writeAtomically } from '../formats/partial-file.js';
 import type { RegionPlan } from '../genome/regions.js';
 import type { RegionJobResult } from './predict-region.js';
 
@@ -57,7 +58,7 @@ function column(values: Float32Array, k: number, K: number): Float32Array {
   return out;
 }
 
-/** Writes the prediction; returns the files written. */
+/** Writes the prediction, each file as `X.partial` renamed when complete; returns the files written. */
 export async function writeRegionOutputs(out: string, kind: RegionOutputKind, p: RegionJobResult): Promise<string[]> {
   const K = p.tracks.length;
   const blocksOf = (k: number) => p.results.map((r) => ({ chrom: r.plan.region.chrom, starts: r.plan.starts, ends: r.plan.ends, values: column(r.values, k, K) }));
@@ -67,20 +68,22 @@ export async function writeRegionOutputs(out: string, kind: RegionOutputKind, p:
     const files: string[] = [];
     for (const [k, t] of p.tracks.entries()) {
       const path = join(out, trackFileName(t.identifier, used));
-      await writeBigWig(path, blocksOf(k), p.chromSizes);
+      await writeAtomically(path, (partial) => writeBigWig(partial, blocksOf(k), p.chromSizes));
       files.push(path);
     }
     return files;
   }
   if (kind === 'bedgraph') {
-    await writeBedGraph(
-      out,
-      p.tracks.map((t, k) => ({ name: t.identifier, description: t.description, blocks: blocksOf(k) })),
+    await writeAtomically(out, (partial) =>
+      writeBedGraph(
+        partial,
+        p.tracks.map((t, k) => ({ name: t.identifier, description: t.description, blocks: blocksOf(k) })),
+      ),
     );
     return [out];
   }
   if (kind === 'tsv') {
-    await writeLines(out, tsvChunks(p));
+    await writeAtomically(out, (partial) => writeLines(partial, tsvChunks(p)));
     return [out];
   }
   const totalBins = p.results.reduce((a, r) => a + r.plan.bins, 0);
@@ -90,7 +93,7 @@ export async function writeRegionOutputs(out: string, kind: RegionOutputKind, p:
     values.set(r.values, at);
     at += r.values.length;
   }
-  await writeSafetensors(out, [{ name: p.head, dtype: 'F32', shape: [totalBins, K], data: values }], {
+  await writeAtomically(out, (partial) => writeSafetensors(partial, [{ name: p.head, dtype: 'F32', shape: [totalBins, K], data: values }], {
     producer: 'seq2track predict --genome',
     head: p.head,
     bin_size: String(p.binSize),
@@ -100,9 +103,9 @@ export async function writeRegionOutputs(out: string, kind: RegionOutputKind, p:
     track_indices: JSON.stringify(p.tracks.map((t) => t.index)),
     descriptions: JSON.stringify(p.tracks.map((t) => t.description)),
     regions: JSON.stringify(p.results.map((r) => ({ region: r.plan.region.label, chrom: r.plan.region.chrom, bins: r.plan.bins }))),
-  });
+  }));
   const bed = out.replace(/\.safetensors$/i, '') + '.bins.bed';
-  await writeLines(bed, bedChunks(p));
+  await writeAtomically(bed, (partial) => writeLines(partial, bedChunks(p)));
   return [out, bed];
 }
 

@@ -21,6 +21,7 @@ import { convertModel } from './convert-model.js';
 import { DownloadError, download, probe, type RemoteFile } from '../weights/download.js';
 import { readTorchTensor } from '../weights/torch-checkpoint.js';
 import { writeSafetensors } from '../weights/safetensors.js';
+import { writeAtomically } from '../formats/partial-file.js';
 import { cacheDir } from '../cache.js';
 
 export class RegistryError extends Error {}
@@ -244,7 +245,7 @@ async function gammaToSafetensors(ptPath: string, ref: NonNullable<PublishedMode
     throw new DownloadError(`${ptPath}: the TF gamma table's values sha256 mismatch (got ${sha}, expected ${ref.valuesSha256}); the download was deleted`);
   }
   const out = join(dir, 'tf_gammas.safetensors');
-  await writeSafetensors(out, [{ name: 'tf_gammas', dtype: 'F32', shape: t.shape, data: t.data }]);
+  await writeAtomically(out, (partial) => writeSafetensors(partial, [{ name: 'tf_gammas', dtype: 'F32', shape: t.shape, data: t.data }]));
   return out;
 }
 

@@ -1,10 +1,10 @@
 /** Failed runs leave nothing: score writers abort (handles closed, partial files removed); --out is checked before any work. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openH5Scores, openParquetScores } from '../formats/score-writers.js';
-import { PartialFile } from '../formats/partial-file.js';
+import { PartialFile, writeAtomically } from '../formats/partial-file.js';
 import { assertCliError, runCli, tempDir } from './fixtures.js';
 
 const stats = () => ({ SAD: new Float32Array([1, 2]), SAR: new Float32Array([0, 1]), D2: new Float32Array([3, 4]), SAX: new Float32Array([5, 6]) });
@@ -29,6 +29,27 @@ test('score writers: abort() after some rows removes every partial file', async 
     assert.deepEqual(readdirSync(tmp.dir), ['z.tsv.partial']);
     q.commit();
     assert.deepEqual(readdirSync(tmp.dir), ['z.tsv']);
+  } finally {
+    tmp.cleanup();
+  }
+});
+
+test('writeAtomically: the final name appears only complete; a failed write leaves nothing', async () => {
+  const tmp = tempDir('seq2track-atomic-');
+  try {
+    const path = join(tmp.dir, 'out.tsv');
+    await assert.rejects(
+      writeAtomically(path, async (partial) => {
+        writeFileSync(partial, 'half');
+        assert.deepEqual(readdirSync(tmp.dir), ['out.tsv.partial']);
+        throw new Error('disk full');
+      }),
+      /disk full/,
+    );
+    assert.deepEqual(readdirSync(tmp.dir), []);
+    await writeAtomically(path, async (partial) => writeFileSync(partial, 'whole\n'));
+    assert.deepEqual(readdirSync(tmp.dir), ['out.tsv']);
+    assert.equal(readFileSync(path, 'utf8'), 'whole\n');
   } finally {
     tmp.cleanup();
   }

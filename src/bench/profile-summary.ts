@@ -1,0 +1,151 @@
+/**
+ * ONNX Runtime's JSON profile (`npm run bench -- MODEL --profile PREFIX`) summed by op class:
+ *   npm run bench -- profile-summary PREFIX_trunk_….json PREFIX_head_….json [--ceiling GFLOP/s]
+ * Every node's `*_kernel_time` event is assigned a class from its op and tensor shapes (Enformer and
+ * Borzoi trunks and heads: see `classify`), its FLOPs computed from the shapes (convolutions,
+ * MatMul, Gemm: 2 × multiply-adds), and the classes' seconds per forward pass (total ÷ model runs,
+ * the warm-up run included), share of the profiled time and GFLOP/s are printed as a Markdown table.
+ */
+import { readFileSync } from 'node:fs';
+
+interface ProfileEvent {
+  cat: string;
+  name: string;
+  dur: number;
+  args?: { op_name?: string; input_type_shape?: Record<string, number[]>[]; output_type_shape?: Record<string, number[]>[] };
+}
+
+export interface NodeTime {
+  op: string;
+  inputs: number[][];
+  outputs: number[][];
+  /** Microseconds. */
+  dur: number;
+}
+
+const shapes = (list: Record<string, number[]>[] | undefined) => (list ?? []).map((t) => Object.values(t)[0] ?? []);
+const count = (s: number[]) => s.reduce((a, b) => a * b, 1);
+
+/** Kernel events and the number of model runs in one profile file. */
+export function readProfile(path: string): { nodes: NodeTime[]; runs: number } {
+  const events = JSON.parse(readFileSync(path, 'utf8')) as ProfileEvent[];
+  const nodes: NodeTime[] = [];
+  let runs = 0;
+  for (const e of events) {
+    if (e.cat === 'Session' && e.name === 'model_run') runs++;
+    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
+    nodes.push({ op: e.args?.op_name ?? '?', inputs: shapes(e.args?.input_type_shape), outputs: shapes(e.args?.output_type_shape), dur: e.dur });
+  }
+  return { nodes, runs };
+}
+
+/**
+ * Logical [N, C, H, W] of a tensor: NCHWc tensors keep their logical shape in the profile (the
+ * blocking is physical), so a 4-D shape is read as is.
+ */
+function convKernelWidth(weight: number[]): number {
+  return weight.length >= 4 ? weight[weight.length - 1]! * weight[weight.length - 2]! : weight[weight.length - 1] ?? 1;
+}
+
+/** FLOPs (2 × multiply-adds) of the node, for convolutions and products; 0 for the rest. */
+export function nodeFlops(n: NodeTime): number {
+  const [x, w] = n.inputs;
+  const y = n.outputs[0];
+  if (!x || !y) return 0;
+  if (n.op === 'Conv' && w) return 2 * count(y) * w[1]! * convKernelWidth(w);
+  if ((n.op === 'MatMul' || n.op === 'FusedMatMul') && w) return 2 * count(y) * x[x.length - 1]!;
+  if ((n.op === 'Gemm' || n.op === 'FusedGemm') && w) return 2 * count(y) * x[x.length - 1]!;
+  return 0;
+}
+
+const POOL_OPS = new Set(['Softmax', 'ReduceSum', 'Mul']);
+
+/** The op class of a node (see the BENCHMARKS.md table). */
+export function classify(n: NodeTime): string {
+  const [x, w] = n.inputs;
+  const y = n.outputs[0] ?? [];
+  switch (n.op) {
+    case 'Conv': {
+      const k = w ? convKernelWidth(w) : 0;
+      const inCh = w?.[1] ?? 0;
+      if (inCh <= 4) return 'stem conv (4 input channels)';
+      if (k === 1) return '1×1 convs (residual, pool logits)';
+      return `k=${k} convs`;
+    }
+    case 'MatMul':
+    case 'FusedMatMul':
+    case 'Gemm':
+    case 'FusedGemm': {
+      // Relative positions: the [2n-1, F] basis projection (to_rel_k) and q·r, whose last axis
+      // (n + rows - 1 distances) is not the keys' n.
+      if (x && x.length === 2 && x[1]! < 256) return 'relative-position part';
+      if (y.length === 4 && w && w.length >= 3 && x && x.length === 4 && y[3] !== x[2] && w[w.length - 1] !== y[3]) return 'attention q·k, attention·v';
+      if (y.length === 4) return y[3]! > x![3]! && y[3]! > 1 ? 'attention q·k, attention·v' : 'attention q·k, attention·v';
+      return 'linear layers (Gemm/MatMul)';
+    }
+    case 'BatchNormalization':
+      return 'BatchNorm';
+    case 'Sigmoid':
+    case 'Tanh':
+      return 'GELU';
+    case 'ReorderInput':
+    case 'ReorderOutput':
+    case 'Transpose':
+      return 'layout reorders/transposes';
+    case 'Pad':
+    case 'Slice':
+    case 'Concat':
+    case 'Reshape':
+    case 'Expand':
+      return 'slices, pads, concats';
+    case 'LayerNormalization':
+      return 'LayerNorm';
+    default:
+      if (POOL_OPS.has(n.op) && y.length === 4 && y[3] === 2) return 'attention pooling (softmax, products)';
+      if (n.op === 'ReduceSum' && x && x.length === 4 && x[3] === 2) return 'attention pooling (softmax, products)';
+      if (n.op === 'Softmax') return 'attention softmax';
+      if (n.op === 'Mul' || n.op === 'Add' || n.op === 'Sub' || n.op === 'Div') return 'elementwise (GELU products, residual adds, scaling)';
+      return `other (${n.op})`;
+  }
+}
+
+export interface ClassRow {
+  cls: string;
+  seconds: number;
+  flops: number;
+  nodes: number;
+}
+
+/** Per-class seconds and FLOPs per model run. */
+export function summarise(nodes: NodeTime[], runs: number): ClassRow[] {
+  const rows = new Map<string, ClassRow>();
+  for (const n of nodes) {
+    const cls = classify(n);
+    const r = rows.get(cls) ?? { cls, seconds: 0, flops: 0, nodes: 0 };
+    r.seconds += n.dur / 1e6 / runs;
+    r.flops += nodeFlops(n) / runs;
+    r.nodes += 1 / runs;
+    rows.set(cls, r);
+  }
+  return [...rows.values()].sort((a, b) => b.seconds - a.seconds);
+}
+
+export function summaryTable(title: string, rows: ClassRow[], ceiling?: number): string {
+  const total = rows.reduce((a, r) => a + r.seconds, 0);
+  const totalFlops = rows.reduce((a, r) => a + r.flops, 0);
+  const lines = [`${title}: ${total.toFixed(2)} s of kernel time per run, ${(totalFlops / 1e9).toFixed(1)} GFLOP`, '', `| op class | nodes | s / run | share | GFLOP | GFLOP/s${ceiling ? ' | of ceiling' : ''} |`, `| --- | --- | --- | --- | --- | ---${ceiling ? ' | ---' : ''} |`];
+  for (const r of rows) {
+    const gf = r.flops > 0 ? r.flops / r.seconds / 1e9 : 0;
+    lines.push(`| ${r.cls} | ${Math.round(r.nodes)} | ${r.seconds.toFixed(2)} | ${((100 * r.seconds) / total).toFixed(1)} % | ${r.flops > 0 ? (r.flops / 1e9).toFixed(1) : '—'} | ${gf > 0 ? gf.toFixed(1) : '—'}${ceiling ? ` | ${gf > 0 ? (gf / ceiling).toFixed(2) : '—'}` : ''} |`);
+  }
+  return lines.join('\n');
+}
+
+export function profileSummary(files: string[], ceiling?: number): void {
+  for (const f of files) {
+    const { nodes, runs } = readProfile(f);
+    if (runs === 0) throw new Error(`${f}: no model_run events (was profiling ended? the file is written when the session ends)`);
+    console.log(summaryTable(`${f} (${runs} runs)`, summarise(nodes, runs), ceiling));
+    console.log('');
+  }
+}

@@ -1,7 +1,7 @@
 /**
  * A/B timing of two builds of this project in one process, runs alternating (A, B, A, B, …), so that
  * load from other work on the machine falls on both alike:
- *   npm run bench -- ab --a DIST_A [--b DIST_B] [MODEL] [--part trunk|full] [--length BP] [--runs 4] [--threads N]
+ *   npm run bench -- ab --a DIST_A [--b DIST_B] [MODEL] [--part trunk|head|full] [--length BP] [--runs 4] [--threads N]
  * DIST_A / DIST_B are `dist` folders of two builds (B defaults to this one), e.g. made with
  * `git stash && npm run build && cp -r dist /tmp/dist-a && git stash pop && npm run build`.
  * Each side builds its own full-size model (its own code for graphs and weights; the same random
@@ -24,7 +24,8 @@ export interface AbOptions {
   a: string;
   b: string;
   model: string;
-  part: 'trunk' | 'full';
+  /** trunk: the trunk's tiles; head: the head graph on trunk features computed once; full: both. */
+  part: 'trunk' | 'head' | 'full';
   length?: number;
   runs: number;
   threads?: number;
@@ -50,12 +51,13 @@ async function side(label: string, dist: string, o: AbOptions, deps: { randomFil
   const weights = WeightSet.allocatePacked(groups, deps.randomFiller(1234));
   const model = await Model.create(arch, weights, `${o.model} (${label})`, { threads: o.threads, tileLength: o.tileLength });
   const batch = Model.encode([deps.randomSequence(length, 42)]);
+  const cached = o.part === 'head' ? await model.trunk(batch) : undefined;
   return {
     label,
     async run() {
-      const trunk = await model.trunk(batch);
+      const trunk = cached ?? (await model.trunk(batch));
       const outs: Float32Array[] = Object.values(trunk).map((t) => (t as { data: Float32Array }).data);
-      if (o.part === 'full') {
+      if (o.part !== 'trunk') {
         const p = await model.head(trunk, length);
         for (const h of Object.values(p.heads)) outs.push((h as { data: Float32Array }).data);
       }

@@ -10,7 +10,7 @@
  *   npm run bench -- genome-rss [MODEL_DIR] [--lengths 250000,1000000,4000000]   (predict --genome peak RSS vs region length)
  *   npm run bench -- kernels [--runs 3] [--threads-list 1,2]   (FMA peak and ORT kernels on the model's shapes: kernels.ts)
  *   npm run bench -- profile-summary FILE.json [MORE.json]   (an ORT profile (--profile) by op class: profile-summary.ts)
- *   npm run bench -- ab --a DIST_A [--b DIST_B] [MODEL] [--part trunk|full]   (two builds timed alternately in one process: ab.ts)
+ *   npm run bench -- ab --a DIST_A [--b DIST_B] [MODEL] [--part trunk|head|full]   (two builds timed alternately in one process: ab.ts)
  * Prints seconds per sequence (median of the timed runs after one warm-up), the FLOP count from the
  * config, effective GFLOP/s, peak RSS, and a final machine-readable RESULT line. The forward mode also
  * prints the CPU (model, vector width, load) and ORT's own 4096³ SGEMM throughput measured in the same
@@ -145,7 +145,7 @@ async function main(): Promise<void> {
   if (positionals[0] === 'ab') {
     if (!values.a) throw new Error('ab needs --a DIST (the dist folder of the build to compare against)');
     const opt = (k: 'threads' | 'tile-length' | 'length') => (values[k] !== undefined ? Number(values[k]) : undefined);
-    return benchAb({ a: values.a, b: values.b ?? new URL('..', import.meta.url).pathname, model: positionals[1] ?? 'enformer', part: values.part === 'trunk' ? 'trunk' : 'full', length: opt('length'), runs: Math.max(1, Number(values.runs)), threads: opt('threads'), tileLength: opt('tile-length') }, { randomFiller, randomSequence, peakRssMb });
+    return benchAb({ a: values.a, b: values.b ?? new URL('..', import.meta.url).pathname, model: positionals[1] ?? 'enformer', part: values.part === 'trunk' || values.part === 'head' ? values.part : 'full', length: opt('length'), runs: Math.max(1, Number(values.runs)), threads: opt('threads'), tileLength: opt('tile-length') }, { randomFiller, randomSequence, peakRssMb });
   }
   if (positionals[0] === 'kernels') return benchKernels({ runs: Math.max(1, Number(values.runs)), threadsList: values['threads-list']!.split(',').map(Number) });
   if (positionals[0] === 'browser') return benchBrowser(positionals[1] ?? 'enformer', { threads: values.threads ? Number(values.threads) : undefined, tileLength: values['tile-length'] ? Number(values['tile-length']) : undefined }, { fill: randomFiller(1234), sequence: randomSequence });

@@ -58,9 +58,13 @@ export function nodeFlops(n: NodeTime): number {
   return 0;
 }
 
-const POOL_OPS = new Set(['Softmax', 'ReduceSum', 'Mul']);
+/** A trunk activation in the '2d' layout: [B, C, 1, L]. */
+const isTrunk = (s: number[] | undefined) => s !== undefined && s.length === 4 && s[2] === 1;
 
-/** The op class of a node (see the BENCHMARKS.md table). */
+/**
+ * The op class of a node, from its op and shapes (Enformer's and Borzoi's graphs as built by
+ * src/models; ORT's NCHWc rewrites keep op `Conv` and the logical shapes).
+ */
 export function classify(n: NodeTime): string {
   const [x, w] = n.inputs;
   const y = n.outputs[0] ?? [];
@@ -68,44 +72,67 @@ export function classify(n: NodeTime): string {
     case 'Conv': {
       const k = w ? convKernelWidth(w) : 0;
       const inCh = w?.[1] ?? 0;
+      // ORT runs a BatchNormalization that follows an NCHWc conv as a depthwise 1×1 conv.
+      if (inCh === 1 && k === 1) return 'BatchNorm';
+      if (inCh === 1 && k === 2) return 'attention pooling: pair split (stride-2 depthwise)';
+      if (inCh === 1) return `depthwise k=${k} convs`;
       if (inCh <= 4) return 'stem conv (4 input channels)';
-      if (k === 1) return '1×1 convs (residual, pool logits)';
+      if (k === 1) return n.inputs.length === 2 ? '1×1 convs: attention-pool logits' : '1×1 convs: residual blocks';
       return `k=${k} convs`;
     }
     case 'MatMul':
     case 'FusedMatMul':
-    case 'Gemm':
-    case 'FusedGemm': {
-      // Relative positions: the [2n-1, F] basis projection (to_rel_k) and q·r, whose last axis
-      // (n + rows - 1 distances) is not the keys' n.
-      if (x && x.length === 2 && x[1]! < 256) return 'relative-position part';
-      if (y.length === 4 && w && w.length >= 3 && x && x.length === 4 && y[3] !== x[2] && w[w.length - 1] !== y[3]) return 'attention q·k, attention·v';
-      if (y.length === 4) return y[3]! > x![3]! && y[3]! > 1 ? 'attention q·k, attention·v' : 'attention q·k, attention·v';
+      // q·r reads the [H, dk, distances] relative keys (3-D); q·kᵀ and attention·v read 4-D tensors.
+      if (w && w.length === 3 && y.length === 4) return 'relative-position part';
+      if (y.length === 4) return 'attention q·kᵀ, attention·v';
       return 'linear layers (Gemm/MatMul)';
-    }
+    case 'Gemm':
+    case 'FusedGemm':
+      // to_rel_k projects the [2n-1, F] position basis (F = dim/heads, small).
+      if (x && x.length === 2 && x[1]! <= 256) return 'relative-position part';
+      return 'linear layers (Gemm/MatMul)';
+    case 'Pad':
+      return y.length === 4 && !isTrunk(y) ? 'relative-position part' : 'pads, slices, concats';
+    case 'Slice':
+      if (x && (x.length === 3 || (x.length === 4 && y.length === 4 && x[3]! > y[3]! && !isTrunk(x)))) return 'relative-position part';
+      return 'pads, slices, concats';
     case 'BatchNormalization':
       return 'BatchNorm';
-    case 'Sigmoid':
+    case 'QuickGelu':
+    case 'Gelu':
+    case 'FastGelu':
     case 'Tanh':
       return 'GELU';
     case 'ReorderInput':
     case 'ReorderOutput':
     case 'Transpose':
-      return 'layout reorders/transposes';
-    case 'Pad':
-    case 'Slice':
+      return 'layout reorders, transposes';
+    case 'LayerNormalization':
+      return 'LayerNorm';
+    case 'Softmax':
+      // Enformer's old pooling: softmax over pairs of positions, [B, C, L/2, 2].
+      return y.length === 4 && y[3] === 2 ? 'attention pooling: softmax, products, sums' : 'attention softmax';
+    case 'Sigmoid':
+      return isTrunk(y) ? 'attention pooling: σ, products, sums' : 'elementwise';
+    case 'ReduceSum':
+      return x && x.length === 4 && x[3] === 2 ? 'attention pooling: softmax, products, sums' : 'elementwise';
+    case 'Mul':
+    case 'Add':
+      if (y.length === 4 && y[3] === 2) return 'attention pooling: softmax, products, sums';
+      if (isTrunk(y)) return 'attention pooling: σ, products, sums';
+      return 'elementwise';
     case 'Concat':
     case 'Reshape':
     case 'Expand':
-      return 'slices, pads, concats';
-    case 'LayerNormalization':
-      return 'LayerNorm';
+    case 'Squeeze':
+    case 'Unsqueeze':
+    case 'Identity':
+    case 'Shape':
+      return 'pads, slices, concats';
+    case 'MaxPool':
+      return 'max pooling';
     default:
-      if (POOL_OPS.has(n.op) && y.length === 4 && y[3] === 2) return 'attention pooling (softmax, products)';
-      if (n.op === 'ReduceSum' && x && x.length === 4 && x[3] === 2) return 'attention pooling (softmax, products)';
-      if (n.op === 'Softmax') return 'attention softmax';
-      if (n.op === 'Mul' || n.op === 'Add' || n.op === 'Sub' || n.op === 'Div') return 'elementwise (GELU products, residual adds, scaling)';
-      return `other (${n.op})`;
+      return ['Sub', 'Div', 'Relu', 'Softplus', 'Neg', 'Sqrt'].includes(n.op) ? 'elementwise' : `other (${n.op})`;
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * A/B timing of two builds of this project in one process, runs alternating (A, B, A, B, …), so that
  * load from other work on the machine falls on both alike:
- *   npm run bench -- ab --a DIST_A [--b DIST_B] [MODEL] [--part trunk|head|full] [--length BP] [--runs 4] [--threads N]
+ *   npm run bench -- ab --a DIST_A [--b DIST_B] [MODEL] [--part trunk|head|full] [--length BP] [--runs 4] [--threads N] [--spinning-a 0|1] [--spinning-b 0|1]
  * DIST_A / DIST_B are `dist` folders of two builds (B defaults to this one), e.g. made with
  * `git stash && npm run build && cp -r dist /tmp/dist-a && git stash pop && npm run build`.
  * Each side builds its own full-size model (its own code for graphs and weights; the same random
@@ -30,6 +30,8 @@ export interface AbOptions {
   runs: number;
   threads?: number;
   tileLength?: number;
+  /** Intra-op spinning of each side's sessions (undefined: ORT's default). */
+  spinning?: { A?: boolean; B?: boolean };
 }
 
 async function side(label: string, dist: string, o: AbOptions, deps: { randomFiller: (seed: number) => Filler; randomSequence: (n: number, seed: number) => string }): Promise<Side> {
@@ -49,7 +51,7 @@ async function side(label: string, dist: string, o: AbOptions, deps: { randomFil
   const parts = Model.weightParts(arch, '2d') as { id: string; names: string[] }[];
   const groups = parts.map((p) => p.names.map((n) => ({ name: n, shape: shapes.get(n)! })));
   const weights = WeightSet.allocatePacked(groups, deps.randomFiller(1234));
-  const model = await Model.create(arch, weights, `${o.model} (${label})`, { threads: o.threads, tileLength: o.tileLength });
+  const model = await Model.create(arch, weights, `${o.model} (${label})`, { threads: o.threads, tileLength: o.tileLength, spinning: o.spinning?.[label as 'A' | 'B'] });
   const batch = Model.encode([deps.randomSequence(length, 42)]);
   const cached = o.part === 'head' ? await model.trunk(batch) : undefined;
   return {
@@ -81,7 +83,8 @@ function maxAbsDiff(a: Float32Array[], b: Float32Array[]): number {
 const median = (xs: number[]) => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)]!;
 
 export async function benchAb(o: AbOptions, deps: { randomFiller: (seed: number) => Filler; randomSequence: (n: number, seed: number) => string; peakRssMb: () => number }): Promise<void> {
-  console.log(`A = ${o.a}, B = ${o.b}; ${o.model}, part ${o.part}, load average ${loadavg()[0]!.toFixed(2)}`);
+  const spin = (l: 'A' | 'B') => (o.spinning?.[l] === undefined ? '' : ` (spinning ${o.spinning[l] ? 'on' : 'off'})`);
+  console.log(`A = ${o.a}${spin('A')}, B = ${o.b}${spin('B')}; ${o.model}, part ${o.part}, load average ${loadavg()[0]!.toFixed(2)}`);
   const a = await side('A', o.a, o, deps);
   const b = await side('B', o.b, o, deps);
   const times: Record<string, number[]> = { A: [], B: [] };

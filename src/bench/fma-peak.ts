@@ -44,3 +44,15 @@ export function measureFmaPeak(tool: string, threads: number, seconds = 1): FmaP
   if (!Number.isFinite(gflops) || !Number.isFinite(clockGhz)) throw new Error(`unexpected output of ${tool}: ${out.trim()}`);
   return { threads, gflops, clockGhz };
 }
+
+/** The FMA peak with `threads` threads (default: every CPU), or why it was not measured. */
+export function machineFmaPeak(vectorWidth: string, threads: number, seconds = 1): FmaPeak | { problem: string } {
+  if (vectorWidth !== 'AVX2+FMA' && vectorWidth !== 'AVX-512') return { problem: `needs AVX2+FMA (this CPU: ${vectorWidth})` };
+  const tool = fmaPeakTool();
+  if ('problem' in tool) return tool;
+  try {
+    return measureFmaPeak(tool.path, threads, seconds);
+  } catch (e) {
+    return { problem: e instanceof Error ? e.message : String(e) };
+  }
+}

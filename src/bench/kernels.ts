@@ -121,30 +121,31 @@ export async function benchKernels(opts: { runs: number; threadsList: number[] }
   const m = machineInfo();
   console.log(describeMachine(m));
   const tool = m.vectorWidth === 'AVX2+FMA' || m.vectorWidth === 'AVX-512' ? fmaPeakTool() : { problem: `no AVX2+FMA (${m.vectorWidth}): the FMA microbenchmark needs it` };
-  const peaks: FmaPeak[] = [];
-  if ('path' in tool) {
-    for (const t of opts.threadsList) {
-      const p = measureFmaPeak(tool.path, t, 2);
-      peaks.push(p);
-      console.log(`FMA peak (8-wide FP32, 12 chains/thread), ${t} thread${t > 1 ? 's' : ''}: ${p.gflops.toFixed(1)} GFLOP/s, clock ${p.clockGhz.toFixed(2)} GHz = ${(p.gflops / t / p.clockGhz).toFixed(1)} FLOP/cycle/core`);
-    }
-  } else console.log(`FMA peak: not measured (${tool.problem})`);
-  const peakFor = (t: number) => peaks.find((p) => p.threads === t)?.gflops;
-
-  const header = ['kernel', 'GFLOP', ...opts.threadsList.map((t) => `${t} thr GFLOP/s (of peak)`), `${opts.threadsList.length}×1 thr sessions`];
+  if ('problem' in tool) console.log(`FMA peak: not measured (${tool.problem})`);
+  // Other work on the machine changes what a core delivers from one second to the next, so the FMA
+  // peak is measured again right before each kernel, with the kernel's thread count, and each
+  // kernel's fraction is of that figure.
+  const peakNow = (threads: number): FmaPeak | undefined => ('path' in tool ? measureFmaPeak(tool.path, threads, 0.5) : undefined);
+  for (const t of opts.threadsList) {
+    const p = peakNow(t);
+    if (p) console.log(`FMA peak (8-wide FP32, 12 chains/thread), ${t} thread${t > 1 ? 's' : ''}: ${p.gflops.toFixed(1)} GFLOP/s, clock ${p.clockGhz.toFixed(2)} GHz = ${(p.gflops / t / p.clockGhz).toFixed(1)} FLOP/cycle/core`);
+  }
+  const n = opts.threadsList.length;
+  const header = ['kernel', 'GFLOP', ...opts.threadsList.map((t) => `${t} thr: GFLOP/s (of FMA peak just before)`), ...(n > 1 ? [`${n} sessions × 1 thr side by side`] : [])];
   console.log(`\n| ${header.join(' | ')} |\n| ${header.map(() => '---').join(' | ')} |`);
   for (const k of enformerKernels()) {
     const cells = [k.label, (k.flops / 1e9).toFixed(1)];
     for (const t of opts.threadsList) {
+      const peak = peakNow(t);
       const s = await timeKernel(k, { threads: t, runs: opts.runs });
       const gf = k.flops / s / 1e9;
-      const peak = peakFor(t);
-      cells.push(`${gf.toFixed(1)}${peak ? ` (${(gf / peak).toFixed(2)})` : ''}`);
+      cells.push(`${gf.toFixed(1)}${peak ? ` (${(gf / peak.gflops).toFixed(2)} of ${peak.gflops.toFixed(0)})` : ''}`);
     }
-    const n = opts.threadsList.length;
     if (n > 1) {
+      const peak = peakNow(n);
       const s = await timeKernel(k, { threads: 1, runs: opts.runs, sessions: n });
-      cells.push(`${((n * k.flops) / s / 1e9).toFixed(1)}`);
+      const gf = (n * k.flops) / s / 1e9;
+      cells.push(`${gf.toFixed(1)}${peak ? ` (${(gf / peak.gflops).toFixed(2)} of ${peak.gflops.toFixed(0)})` : ''}`);
     }
     console.log(`| ${cells.join(' | ')} |`);
   }

@@ -34,6 +34,7 @@ import { benchBrowser } from './browser.js';
 import { benchGenomeRss } from './genome-rss.js';
 import { benchKernels } from './kernels.js';
 import { benchAb } from './ab.js';
+import { machineFmaPeak } from './fma-peak.js';
 import { profileSummary } from './profile-summary.js';
 
 interface BenchModel {
@@ -138,6 +139,8 @@ async function main(): Promise<void> {
       a: { type: 'string' },
       b: { type: 'string' },
       part: { type: 'string', default: 'full' },
+      'spinning-a': { type: 'string' },
+      'spinning-b': { type: 'string' },
       ceiling: { type: 'string' },
     },
   });
@@ -145,7 +148,8 @@ async function main(): Promise<void> {
   if (positionals[0] === 'ab') {
     if (!values.a) throw new Error('ab needs --a DIST (the dist folder of the build to compare against)');
     const opt = (k: 'threads' | 'tile-length' | 'length') => (values[k] !== undefined ? Number(values[k]) : undefined);
-    return benchAb({ a: values.a, b: values.b ?? new URL('..', import.meta.url).pathname, model: positionals[1] ?? 'enformer', part: values.part === 'trunk' || values.part === 'head' ? values.part : 'full', length: opt('length'), runs: Math.max(1, Number(values.runs)), threads: opt('threads'), tileLength: opt('tile-length') }, { randomFiller, randomSequence, peakRssMb });
+    const flag = (v: string | undefined) => (v === undefined ? undefined : v === '1');
+    return benchAb({ a: values.a, b: values.b ?? new URL('..', import.meta.url).pathname, model: positionals[1] ?? 'enformer', part: values.part === 'trunk' || values.part === 'head' ? values.part : 'full', length: opt('length'), runs: Math.max(1, Number(values.runs)), threads: opt('threads'), tileLength: opt('tile-length'), spinning: { A: flag(values['spinning-a']), B: flag(values['spinning-b']) } }, { randomFiller, randomSequence, peakRssMb });
   }
   if (positionals[0] === 'kernels') return benchKernels({ runs: Math.max(1, Number(values.runs)), threadsList: values['threads-list']!.split(',').map(Number) });
   if (positionals[0] === 'browser') return benchBrowser(positionals[1] ?? 'enformer', { threads: values.threads ? Number(values.threads) : undefined, tileLength: values['tile-length'] ? Number(values['tile-length']) : undefined }, { fill: randomFiller(1234), sequence: randomSequence });
@@ -216,10 +220,15 @@ async function main(): Promise<void> {
   }
 
   const threads = values.threads ? Number(values.threads) : undefined;
-  console.log(describeMachine(machineInfo()));
+  const machine = machineInfo();
+  console.log(describeMachine(machine));
   // The engine's practical ceiling on this machine, now: the model's speed is reported against it.
   const ceiling = await measureGemmCeiling({ threads });
   console.log(`ORT SGEMM ceiling (MatMul ${ceiling.n}³, ${threads ?? 'all'} threads): ${ceiling.gflops.toFixed(1)} GFLOP/s (${ceiling.seconds.toFixed(2)} s)`);
+  // The hardware's ceiling, measured (src/bench/native/fma-peak.c; skipped without a C compiler).
+  const peak = machineFmaPeak(machine.vectorWidth, threads ?? machine.cpus);
+  if ('problem' in peak) console.log(`FMA peak: not measured (${peak.problem})`);
+  else console.log(`FMA peak (measured, 8-wide FP32 FMA, ${peak.threads} threads): ${peak.gflops.toFixed(1)} GFLOP/s at ${peak.clockGhz.toFixed(2)} GHz; ORT SGEMM = ${(ceiling.gflops / peak.gflops).toFixed(2)} of it`);
   const batch = Model.encode([randomSequence(length, 42)]);
   const flops = arch.flops(length);
   const times: number[] = [];
@@ -243,10 +252,12 @@ async function main(): Promise<void> {
   console.log(`seconds per sequence (median of ${times.length}): ${median.toFixed(2)}`);
   const fraction = gflops / median / ceiling.gflops;
   console.log(`effective GFLOP/s: ${(gflops / median).toFixed(1)} = ${fraction.toFixed(2)} of ORT's SGEMM ceiling measured above`);
+  const peakFields = 'problem' in peak ? '' : ` fma_peak_gflops=${peak.gflops.toFixed(1)} of_fma_peak=${(gflops / median / peak.gflops).toFixed(3)}`;
+  if (!('problem' in peak)) console.log(`effective GFLOP/s = ${(gflops / median / peak.gflops).toFixed(2)} of the measured FMA peak`);
   console.log(`peak RSS: ${peakRssMb().toFixed(0)} MB`);
   const baseline = recordedBaseline(baselineModel);
   if (baseline && length === defaultLength) console.log(baseline);
-  console.log(`RESULT model=${name} seconds_per_seq=${median.toFixed(3)} gflops=${gflops.toFixed(1)} effective_gflops=${(gflops / median).toFixed(1)} sgemm_gflops=${ceiling.gflops.toFixed(1)} of_sgemm=${fraction.toFixed(3)} peak_rss_mb=${peakRssMb().toFixed(0)}`);
+  console.log(`RESULT model=${name} seconds_per_seq=${median.toFixed(3)} gflops=${gflops.toFixed(1)} effective_gflops=${(gflops / median).toFixed(1)} sgemm_gflops=${ceiling.gflops.toFixed(1)} of_sgemm=${fraction.toFixed(3)} peak_rss_mb=${peakRssMb().toFixed(0)}${peakFields}`);
 }
 
 main().catch((e) => {

@@ -52,7 +52,9 @@ export function nodeFlops(n: NodeTime): number {
   const [x, w] = n.inputs;
   const y = n.outputs[0];
   if (!x || !y) return 0;
-  if (n.op === 'Conv' && w) return 2 * count(y) * w[1]! * convKernelWidth(w);
+  // Depthwise convolutions (BatchNorm as ORT runs it, the pooling's pair split) are not counted,
+  // as the model's FLOP count does not count them.
+  if (n.op === 'Conv' && w) return w[1] === 1 ? 0 : 2 * count(y) * w[1]! * convKernelWidth(w);
   if ((n.op === 'MatMul' || n.op === 'FusedMatMul') && w) return 2 * count(y) * x[x.length - 1]!;
   if ((n.op === 'Gemm' || n.op === 'FusedGemm') && w) return 2 * count(y) * x[x.length - 1]!;
   return 0;
@@ -88,8 +90,9 @@ export function classify(n: NodeTime): string {
       return 'linear layers (Gemm/MatMul)';
     case 'Gemm':
     case 'FusedGemm':
-      // to_rel_k projects the [2n-1, F] position basis (F = dim/heads, small).
-      if (x && x.length === 2 && x[1]! <= 256) return 'relative-position part';
+      // to_rel_k projects the [2n-1, F] position basis: the only product with an odd number of rows
+      // (every other linear layer runs on batch × n positions, n = length / 128, here even).
+      if (x && x.length === 2 && x[0]! % 2 === 1) return 'relative-position part';
       return 'linear layers (Gemm/MatMul)';
     case 'Pad':
       return y.length === 4 && !isTrunk(y) ? 'relative-position part' : 'pads, slices, concats';

@@ -9,7 +9,7 @@
  *   npm run bench -- browser [enformer|borzoi]   (one window in headless Chromium beside Node: browser.ts)
  *   npm run bench -- genome-rss [MODEL_DIR] [--lengths 250000,1000000,4000000]   (predict --genome peak RSS vs region length)
  *   npm run bench -- kernels [--runs 3] [--threads-list 1,2]   (FMA peak and ORT kernels on the model's shapes: kernels.ts)
- *   npm run bench -- profile-summary FILE.json [MORE.json]   (an ORT profile (--profile) by op class: profile-summary.ts)
+ *   npm run bench -- profile-summary FILE.json [MORE.json] [--passes N]   (an ORT profile (--profile) by op class: profile-summary.ts)
  *   npm run bench -- ab --a DIST_A [--b DIST_B] [MODEL] [--part trunk|head|full]   (two builds timed alternately in one process: ab.ts)
  * Prints seconds per sequence (median of the timed runs after one warm-up), the FLOP count from the
  * config, effective GFLOP/s, peak RSS, and a final machine-readable RESULT line. The forward mode also
@@ -142,9 +142,10 @@ async function main(): Promise<void> {
       'spinning-a': { type: 'string' },
       'spinning-b': { type: 'string' },
       ceiling: { type: 'string' },
+      passes: { type: 'string' },
     },
   });
-  if (positionals[0] === 'profile-summary') return profileSummary(positionals.slice(1), values.ceiling ? Number(values.ceiling) : undefined);
+  if (positionals[0] === 'profile-summary') return profileSummary(positionals.slice(1), values.ceiling ? Number(values.ceiling) : undefined, values.passes ? Number(values.passes) : undefined);
   if (positionals[0] === 'ab') {
     if (!values.a) throw new Error('ab needs --a DIST (the dist folder of the build to compare against)');
     const opt = (k: 'threads' | 'tile-length' | 'length') => (values[k] !== undefined ? Number(values[k]) : undefined);

@@ -1,10 +1,10 @@
 /**
  * ONNX Runtime's JSON profile (`npm run bench -- MODEL --profile PREFIX`) summed by op class:
- *   npm run bench -- profile-summary PREFIX_trunk_….json PREFIX_head_….json [--ceiling GFLOP/s]
+ *   npm run bench -- profile-summary PREFIX_trunk_….json PREFIX_head_….json [--ceiling GFLOP/s] [--passes N]
  * Every node's `*_kernel_time` event is assigned a class from its op and tensor shapes (Enformer and
  * Borzoi trunks and heads: see `classify`), its FLOPs computed from the shapes (convolutions,
- * MatMul, Gemm: 2 × multiply-adds), and the classes' seconds per forward pass (total ÷ model runs,
- * the warm-up run included), share of the profiled time and GFLOP/s are printed as a Markdown table.
+ * MatMul, Gemm: 2 × multiply-adds), and the classes' seconds per session run (or per forward pass with
+ * `--passes N`, the number of forward passes profiled, warm-up included: the trunk session runs once per tile), share of the profiled time and GFLOP/s are printed as a Markdown table.
  */
 import { readFileSync } from 'node:fs';
 
@@ -55,13 +55,13 @@ export function nodeFlops(n: NodeTime): number {
   // Depthwise convolutions (BatchNorm as ORT runs it, the pooling's pair split) are not counted,
   // as the model's FLOP count does not count them.
   if (n.op === 'Conv' && w) return w[1] === 1 ? 0 : 2 * count(y) * w[1]! * convKernelWidth(w);
-  if ((n.op === 'MatMul' || n.op === 'FusedMatMul') && w) return 2 * count(y) * x[x.length - 1]!;
-  if ((n.op === 'Gemm' || n.op === 'FusedGemm') && w) return 2 * count(y) * x[x.length - 1]!;
+  // ORT lists only some constant inputs (weights) in the profile: K is read from the activation.
+  if (n.op === 'MatMul' || n.op === 'FusedMatMul' || n.op === 'Gemm' || n.op === 'FusedGemm') return 2 * count(y) * x[x.length - 1]!;
   return 0;
 }
 
-/** A trunk activation in the '2d' layout: [B, C, 1, L]. */
-const isTrunk = (s: number[] | undefined) => s !== undefined && s.length === 4 && s[2] === 1;
+/** A trunk activation in the '2d' layout: [B, C, 1, L], or ORT's blocked [B, C/8, 1, L, 8]. */
+const isTrunk = (s: number[] | undefined) => s !== undefined && (s.length === 4 || s.length === 5) && s[2] === 1;
 
 /**
  * The op class of a node, from its op and shapes (Enformer's and Borzoi's graphs as built by
@@ -163,7 +163,7 @@ export function summarise(nodes: NodeTime[], runs: number): ClassRow[] {
 export function summaryTable(title: string, rows: ClassRow[], ceiling?: number): string {
   const total = rows.reduce((a, r) => a + r.seconds, 0);
   const totalFlops = rows.reduce((a, r) => a + r.flops, 0);
-  const lines = [`${title}: ${total.toFixed(2)} s of kernel time per run, ${(totalFlops / 1e9).toFixed(1)} GFLOP`, '', `| op class | nodes | s / run | share | GFLOP | GFLOP/s${ceiling ? ' | of ceiling' : ''} |`, `| --- | --- | --- | --- | --- | ---${ceiling ? ' | ---' : ''} |`];
+  const lines = [`${title}: ${total.toFixed(2)} s of kernel time, ${(totalFlops / 1e9).toFixed(1)} GFLOP`, '', `| op class | nodes | s | share | GFLOP | GFLOP/s${ceiling ? ' | of ceiling' : ''} |`, `| --- | --- | --- | --- | --- | ---${ceiling ? ' | ---' : ''} |`];
   for (const r of rows) {
     const gf = r.flops > 0 ? r.flops / r.seconds / 1e9 : 0;
     lines.push(`| ${r.cls} | ${Math.round(r.nodes)} | ${r.seconds.toFixed(2)} | ${((100 * r.seconds) / total).toFixed(1)} % | ${r.flops > 0 ? (r.flops / 1e9).toFixed(1) : '—'} | ${gf > 0 ? gf.toFixed(1) : '—'}${ceiling ? ` | ${gf > 0 ? (gf / ceiling).toFixed(2) : '—'}` : ''} |`);
@@ -171,11 +171,13 @@ export function summaryTable(title: string, rows: ClassRow[], ceiling?: number):
   return lines.join('\n');
 }
 
-export function profileSummary(files: string[], ceiling?: number): void {
+/** `passes`: forward passes in the profile (the trunk session runs once per tile): figures are per pass. */
+export function profileSummary(files: string[], ceiling?: number, passes?: number): void {
   for (const f of files) {
     const { nodes, runs } = readProfile(f);
     if (runs === 0) throw new Error(`${f}: no model_run events (was profiling ended? the file is written when the session ends)`);
-    console.log(summaryTable(`${f} (${runs} runs)`, summarise(nodes, runs), ceiling));
+    const per = passes ?? runs;
+    console.log(summaryTable(`${f} (${runs} session runs, figures per ${passes ? 'forward pass' : 'session run'})`, summarise(nodes, per), ceiling));
     console.log('');
   }
 }

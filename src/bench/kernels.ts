@@ -128,7 +128,7 @@ export async function benchKernels(opts: { runs: number; threadsList: number[] }
   const peakNow = (threads: number): FmaPeak | undefined => ('path' in tool ? measureFmaPeak(tool.path, threads, 0.5) : undefined);
   for (const t of opts.threadsList) {
     const p = peakNow(t);
-    if (p) console.log(`FMA peak (8-wide FP32, 12 chains/thread), ${t} thread${t > 1 ? 's' : ''}: ${p.gflops.toFixed(1)} GFLOP/s, clock ${p.clockGhz.toFixed(2)} GHz = ${(p.gflops / t / p.clockGhz).toFixed(1)} FLOP/cycle/core`);
+    if (p) console.log(`FMA peak (8-wide FP32, 12 chains/thread), ${t} thread${t > 1 ? 's' : ''}: ${p.gflops.toFixed(1)} GFLOP/s; one thread got ${p.clockGhz.toFixed(2)} G cycles/s (the core clock when nothing else runs)`);
   }
   const n = opts.threadsList.length;
   const header = ['kernel', 'GFLOP', ...opts.threadsList.map((t) => `${t} thr: GFLOP/s (of FMA peak just before)`), ...(n > 1 ? [`${n} sessions × 1 thr side by side`] : [])];

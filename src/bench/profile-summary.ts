@@ -60,6 +60,12 @@ export function nodeFlops(n: NodeTime): number {
   return 0;
 }
 
+/**
+ * Elementwise ops on conv-layout tensors: in Enformer only the attention pooling's σ, product and add
+ * (ORT fuses its GELU and residual adds); in Borzoi the tanh-GELU's arithmetic and the residual/U-Net adds.
+ */
+const TRUNK_ELEMENTWISE = 'elementwise on conv tensors (Enformer: pooling σ·d + x₁; Borzoi: tanh-GELU, adds)';
+
 /** A trunk activation in the '2d' layout: [B, C, 1, L], or ORT's blocked [B, C/8, 1, L, 8]. */
 const isTrunk = (s: number[] | undefined) => s !== undefined && (s.length === 4 || s.length === 5) && s[2] === 1;
 
@@ -79,7 +85,7 @@ export function classify(n: NodeTime): string {
       if (inCh === 1 && k === 2) return 'attention pooling: pair split (stride-2 depthwise)';
       if (inCh === 1) return `depthwise k=${k} convs`;
       if (inCh <= 4) return 'stem conv (4 input channels)';
-      if (k === 1) return n.inputs.length === 2 ? '1×1 convs: attention-pool logits' : '1×1 convs: residual blocks';
+      if (k === 1) return n.inputs.length === 2 ? '1×1 convs: attention-pool logits' : '1×1 convs with bias (Enformer: residual blocks; Borzoi: U-Net)';
       return `k=${k} convs`;
     }
     case 'MatMul':
@@ -116,13 +122,13 @@ export function classify(n: NodeTime): string {
       // Enformer's old pooling: softmax over pairs of positions, [B, C, L/2, 2].
       return y.length === 4 && y[3] === 2 ? 'attention pooling: softmax, products, sums' : 'attention softmax';
     case 'Sigmoid':
-      return isTrunk(y) ? 'attention pooling: σ, products, sums' : 'elementwise';
+      return isTrunk(y) ? TRUNK_ELEMENTWISE : 'elementwise';
     case 'ReduceSum':
       return x && x.length === 4 && x[3] === 2 ? 'attention pooling: softmax, products, sums' : 'elementwise';
     case 'Mul':
     case 'Add':
       if (y.length === 4 && y[3] === 2) return 'attention pooling: softmax, products, sums';
-      if (isTrunk(y)) return 'attention pooling: σ, products, sums';
+      if (isTrunk(y)) return TRUNK_ELEMENTWISE;
       return 'elementwise';
     case 'Concat':
     case 'Reshape':

@@ -23,7 +23,7 @@ test('profile summary: classes and FLOPs of a profiled Enformer (sessions withou
     assert.equal(trunk.runs, 1);
     for (const n of [...trunk.nodes, ...head.nodes]) assert.ok(!classify(n).startsWith('other'), `${n.op} ${JSON.stringify(n.inputs)} has a class`);
     const classes = new Set([...summarise(trunk.nodes, 1), ...summarise(head.nodes, 1)].map((r) => r.cls));
-    for (const c of ['stem conv (4 input channels)', 'k=5 convs', '1×1 convs: residual blocks', '1×1 convs: attention-pool logits', 'linear layers (Gemm/MatMul)', 'relative-position part', 'attention q·kᵀ, attention·v']) {
+    for (const c of ['stem conv (4 input channels)', 'k=5 convs', '1×1 convs with bias (Enformer: residual blocks; Borzoi: U-Net)', '1×1 convs: attention-pool logits', 'linear layers (Gemm/MatMul)', 'relative-position part', 'attention q·kᵀ, attention·v']) {
       assert.ok(classes.has(c), `class '${c}' found (have: ${[...classes].join('; ')})`);
     }
     // The trunk's products as run: the config's count, less half of the pooling logits (computed

@@ -10,6 +10,9 @@
  *   npm run bench -- genome-rss [MODEL_DIR] [--lengths 250000,1000000,4000000]   (predict --genome peak RSS vs region length)
  *   npm run bench -- quantization [--rounds 3] [--threads N] [--scale 1]   (float32 vs int8/float16 layers: quantization.ts)
  *   npm run bench -- quantization-model enformer|borzoi|flashzoi|DIR [--runs 2] [--length BP]   (float32 vs int8 trunk: quantization-model.ts)
+ *   npm run bench -- kernels [--runs 3] [--threads-list 1,2]   (FMA peak and ORT kernels on the model's shapes: kernels.ts)
+ *   npm run bench -- profile-summary FILE.json [MORE.json] [--passes N]   (an ORT profile (--profile) by op class: profile-summary.ts)
+ *   npm run bench -- ab --a DIST_A [--b DIST_B] [MODEL] [--part trunk|head|full]   (two builds timed alternately in one process: ab.ts)
  * Prints seconds per sequence (median of the timed runs after one warm-up), the FLOP count from the
  * config, effective GFLOP/s, peak RSS, and a final machine-readable RESULT line. The forward mode also
  * prints the CPU (model, vector width, load) and ORT's own 4096³ SGEMM throughput measured in the same
@@ -33,6 +36,10 @@ import { benchBrowser } from './browser.js';
 import { benchGenomeRss } from './genome-rss.js';
 import { benchQuantization } from './quantization.js';
 import { benchQuantizedModel } from './quantization-model.js';
+import { benchKernels } from './kernels.js';
+import { benchAb } from './ab.js';
+import { machineFmaPeak } from './fma-peak.js';
+import { profileSummary } from './profile-summary.js';
 
 interface BenchModel {
   arch: Architecture;
@@ -135,6 +142,14 @@ async function main(): Promise<void> {
       'head-backward': { type: 'string' },
       rounds: { type: 'string', default: '3' },
       scale: { type: 'string', default: '1' },
+      'threads-list': { type: 'string', default: '1,2' },
+      a: { type: 'string' },
+      b: { type: 'string' },
+      part: { type: 'string', default: 'full' },
+      'spinning-a': { type: 'string' },
+      'spinning-b': { type: 'string' },
+      ceiling: { type: 'string' },
+      passes: { type: 'string' },
     },
   });
   if (positionals[0] === 'quantization-model') {
@@ -144,6 +159,14 @@ async function main(): Promise<void> {
     return benchQuantizedModel(target, { runs: Math.max(1, Number(values.runs)), threads: opt('threads'), tileLength: opt('tile-length'), length: opt('length') }, random);
   }
   if (positionals[0] === 'quantization') return benchQuantization({ rounds: Math.max(1, Number(values.rounds)), threads: values.threads ? Number(values.threads) : undefined, scale: Math.max(1, Number(values.scale)) });
+  if (positionals[0] === 'profile-summary') return profileSummary(positionals.slice(1), values.ceiling ? Number(values.ceiling) : undefined, values.passes ? Number(values.passes) : undefined);
+  if (positionals[0] === 'ab') {
+    if (!values.a) throw new Error('ab needs --a DIST (the dist folder of the build to compare against)');
+    const opt = (k: 'threads' | 'tile-length' | 'length') => (values[k] !== undefined ? Number(values[k]) : undefined);
+    const flag = (v: string | undefined) => (v === undefined ? undefined : v === '1');
+    return benchAb({ a: values.a, b: values.b ?? new URL('..', import.meta.url).pathname, model: positionals[1] ?? 'enformer', part: values.part === 'trunk' || values.part === 'head' ? values.part : 'full', length: opt('length'), runs: Math.max(1, Number(values.runs)), threads: opt('threads'), tileLength: opt('tile-length'), spinning: { A: flag(values['spinning-a']), B: flag(values['spinning-b']) } }, { randomFiller, randomSequence, peakRssMb });
+  }
+  if (positionals[0] === 'kernels') return benchKernels({ runs: Math.max(1, Number(values.runs)), threadsList: values['threads-list']!.split(',').map(Number) });
   if (positionals[0] === 'browser') return benchBrowser(positionals[1] ?? 'enformer', { threads: values.threads ? Number(values.threads) : undefined, tileLength: values['tile-length'] ? Number(values['tile-length']) : undefined }, { fill: randomFiller(1234), sequence: randomSequence });
   if (positionals[0] === 'genome-rss') {
     const model = positionals[1] ?? new URL('../../../shared/fixtures/enformer-small', import.meta.url).pathname;
@@ -214,13 +237,22 @@ async function main(): Promise<void> {
   }
 
   const threads = values.threads ? Number(values.threads) : undefined;
-  console.log(describeMachine(machineInfo()));
+  const machine = machineInfo();
+  console.log(describeMachine(machine));
   // The engine's practical ceiling on this machine, now: the model's speed is reported against it.
   const ceiling = await measureGemmCeiling({ threads });
   console.log(`ORT SGEMM ceiling (MatMul ${ceiling.n}³, ${threads ?? 'all'} threads): ${ceiling.gflops.toFixed(1)} GFLOP/s (${ceiling.seconds.toFixed(2)} s)`);
+  // The hardware's ceiling, measured (src/bench/native/fma-peak.c; skipped without a C compiler).
+  const peak = machineFmaPeak(machine.vectorWidth, threads ?? machine.cpus);
+  if ('problem' in peak) console.log(`FMA peak: not measured (${peak.problem})`);
+  else console.log(`FMA peak (measured, 8-wide FP32 FMA, ${peak.threads} threads): ${peak.gflops.toFixed(1)} GFLOP/s (one thread got ${peak.clockGhz.toFixed(2)} G cycles/s: the core clock when nothing else runs); ORT SGEMM = ${(ceiling.gflops / peak.gflops).toFixed(2)} of it`);
   const batch = Model.encode([randomSequence(length, 42)]);
   const flops = arch.flops(length);
   const times: number[] = [];
+  // On a shared machine the cores this process gets change during the run: the FMA peak is measured
+  // again (0.5 s) after every timed run, and each run is set against the mean of the probes around it.
+  const probes: number[] = 'problem' in peak ? [] : [peak.gflops];
+  const ofPeak: number[] = [];
   for (let i = 0; i <= runs; i++) {
     const a = performance.now();
     const trunk = await model.trunk(batch);
@@ -229,7 +261,17 @@ async function main(): Promise<void> {
     await model.head(trunk, length, { attentionRows: rows });
     const c = performance.now();
     const s = (c - a) / 1000;
-    console.log(`${i === 0 ? 'warm-up' : `run ${i}`}: ${s.toFixed(2)} s (trunk ${((b - a) / 1000).toFixed(2)} s, head ${((c - b) / 1000).toFixed(2)} s), peak RSS ${peakRssMb().toFixed(0)} MB`);
+    let around = '';
+    if (probes.length > 0) {
+      const again = machineFmaPeak(machine.vectorWidth, threads ?? machine.cpus, 0.5);
+      if (!('problem' in again)) {
+        const p = (probes[probes.length - 1]! + again.gflops) / 2;
+        probes.push(again.gflops);
+        if (i > 0) ofPeak.push(flops.total / 1e9 / s / p);
+        around = `, FMA peak around it ${p.toFixed(1)} GFLOP/s`;
+      }
+    }
+    console.log(`${i === 0 ? 'warm-up' : `run ${i}`}: ${s.toFixed(2)} s (trunk ${((b - a) / 1000).toFixed(2)} s, head ${((c - b) / 1000).toFixed(2)} s), peak RSS ${peakRssMb().toFixed(0)} MB${around}`);
     if (i > 0) times.push(s);
   }
   await model.close();
@@ -241,10 +283,13 @@ async function main(): Promise<void> {
   console.log(`seconds per sequence (median of ${times.length}): ${median.toFixed(2)}`);
   const fraction = gflops / median / ceiling.gflops;
   console.log(`effective GFLOP/s: ${(gflops / median).toFixed(1)} = ${fraction.toFixed(2)} of ORT's SGEMM ceiling measured above`);
+  const mid = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+  const peakFields = ofPeak.length === 0 ? '' : ` fma_peak_gflops=${mid(probes).toFixed(1)} of_fma_peak=${mid(ofPeak).toFixed(3)}`;
+  if (ofPeak.length > 0) console.log(`effective GFLOP/s = ${mid(ofPeak).toFixed(2)} of the FMA peak measured around each run (median over runs; probes ${probes.map((x) => x.toFixed(0)).join(', ')} GFLOP/s)`);
   console.log(`peak RSS: ${peakRssMb().toFixed(0)} MB`);
   const baseline = recordedBaseline(baselineModel);
   if (baseline && length === defaultLength) console.log(baseline);
-  console.log(`RESULT model=${name} seconds_per_seq=${median.toFixed(3)} gflops=${gflops.toFixed(1)} effective_gflops=${(gflops / median).toFixed(1)} sgemm_gflops=${ceiling.gflops.toFixed(1)} of_sgemm=${fraction.toFixed(3)} peak_rss_mb=${peakRssMb().toFixed(0)}`);
+  console.log(`RESULT model=${name} seconds_per_seq=${median.toFixed(3)} gflops=${gflops.toFixed(1)} effective_gflops=${(gflops / median).toFixed(1)} sgemm_gflops=${ceiling.gflops.toFixed(1)} of_sgemm=${fraction.toFixed(3)} peak_rss_mb=${peakRssMb().toFixed(0)}${peakFields}`);
 }
 
 main().catch((e) => {

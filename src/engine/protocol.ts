@@ -43,6 +43,8 @@ export interface EngineOptions {
   profilePrefix?: string;
   /** ORT graph optimisation level (default 'all'). */
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** Whether idle intra-op threads spin before sleeping (ORT's default: true). Node only. */
+  spinning?: boolean;
 }
 
 export type Request =

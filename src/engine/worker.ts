@@ -84,6 +84,7 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: ArrayB
         externalData,
       };
       if (o.threads !== undefined) sessionOptions.intraOpNumThreads = o.threads;
+      if (o.spinning !== undefined) sessionOptions.extra = { session: { intra_op: { allow_spinning: o.spinning ? '1' : '0' } } };
       if (o.profilePrefix !== undefined) {
         sessionOptions.enableProfiling = true;
         sessionOptions.profileFilePrefix = `${o.profilePrefix}_${req.id}`;

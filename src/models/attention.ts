@@ -21,17 +21,21 @@ export function mergeHeads(c: LayerContext, x: Value): Value {
 }
 
 /**
- * Relative shift of the positional logits of query rows [r0, r0 + c): x is [B, H, c, n + c - 1], made
- * from the key-distance columns n - r0 - c .. 2n - 2 - r0, and out[i, j] = x[i, (c-1) + j - i].
- * Pad one zero column in front, flatten the last two axes, drop the first c values, view as
- * [c, n + c - 1] and keep the first n columns. With c = n this is Transformer-XL's shift.
+ * Relative shift of the positional logits of query rows [r0, r0 + c): x is [B, H, c, n + c], made from
+ * the key-distance columns n - r0 - c .. 2n - 1 - r0 (the last one is never read), and
+ * out[i, j] = x[i, (c-1) + j - i]. In the flattened rows that element sits at (c-1) + i·(n+c-1) + j,
+ * so dropping the first c-1 values, viewing c rows of n+c-1 and keeping the first n columns is the
+ * shift: one slice of contiguous memory and one strided copy (no Pad of the whole tensor, which is
+ * slow in ONNX Runtime; the extra column is what makes the row stride n+c-1 ≥ n even for c = 1).
  */
 export function relativeShift(c: LayerContext, x: Value, rows: Value, n: Value): Value {
   const g = c.g;
-  const padded = g.op('Pad', [x, g.ints([0, 0, 0, 1, 0, 0, 0, 0])]);
-  const flat = g.op('Reshape', [padded, g.ints([0, 0, -1])]);
-  const dropped = g.op('Slice', [flat, rows, g.ints([Number.MAX_SAFE_INTEGER]), g.ints([2])]);
-  const wide = g.op('Reshape', [dropped, g.op('Concat', [g.ints([0, 0]), rows, g.ints([-1])], { axis: 0 })]);
+  const flat = g.op('Reshape', [x, g.ints([0, 0, -1])]);
+  const stride = g.op('Sub', [g.op('Add', [n, rows]), g.ints([1])]);
+  const start = g.op('Sub', [rows, g.ints([1])]);
+  const end = g.op('Add', [start, g.op('Mul', [rows, stride])]);
+  const kept = g.op('Slice', [flat, start, end, g.ints([2])]);
+  const wide = g.op('Reshape', [kept, g.op('Concat', [g.ints([0, 0]), rows, stride], { axis: 0 })]);
   return g.op('Slice', [wide, g.ints([0]), n, g.ints([3])]);
 }
 
@@ -73,18 +77,18 @@ export function relativeAttention(c: LayerContext, x: Value, positions: Value, p
   const qContent = g.op('Add', [q, c.param(`${prefix}.rel_content_bias`)]);
   const qPosition = g.op('Add', [q, c.param(`${prefix}.rel_pos_bias`)]);
 
-  // r: [2n-1, H·dk] -> [H, dk, 2n-1]; column m holds distance m - (n-1).
+  // r: [2n-1, H·dk] -> [H, dk, 2n] with a zero column at the end; column m holds distance m - (n-1).
   const r = linear(c, positions, `${prefix}.to_rel_k`, { bias: false });
-  const rT = g.op('Transpose', [g.op('Reshape', [r, g.ints([0, s.heads, s.keySize])])], { perm: [1, 2, 0] });
+  const rT = g.op('Pad', [g.op('Transpose', [g.op('Reshape', [r, g.ints([0, s.heads, s.keySize])])], { perm: [1, 2, 0] }), g.ints([0, 0, 0, 0, 0, 1])]);
 
   const n = g.op('Shape', [x], { start: 1, end: 2 });
-  const twoNMinus1 = g.op('Sub', [g.op('Mul', [n, g.ints([2])]), g.ints([1])]);
+  const twoN = g.op('Mul', [n, g.ints([2])]);
   const rowsAxis = g.ints([2]);
   const outputs = queryChunks(c, n, s.queryChunks ?? 1).map(({ start, end }) => {
     const rows = g.op('Sub', [end, start]);
     const content = g.op('MatMul', [g.op('Slice', [qContent, start, end, rowsAxis]), kT]);
-    // Distances needed by rows [start, end): columns n - end .. 2n - 2 - start.
-    const rChunk = g.op('Slice', [rT, g.op('Sub', [n, end]), g.op('Sub', [twoNMinus1, start]), rowsAxis]);
+    // Distances needed by rows [start, end): columns n - end .. 2n - 2 - start, and one more (relativeShift).
+    const rChunk = g.op('Slice', [rT, g.op('Sub', [n, end]), g.op('Sub', [twoN, start]), rowsAxis]);
     const rel = relativeShift(c, g.op('MatMul', [g.op('Slice', [qPosition, start, end, rowsAxis]), rChunk]), rows, n);
     const attn = g.op('Softmax', [g.op('Add', [content, rel])], { axis: -1 });
     tap?.(attn, start, end);

@@ -136,30 +136,29 @@ export function layerNorm(c: LayerContext, x: Value, prefix: string, eps: number
   return c.g.op('LayerNormalization', [x, c.param(`${prefix}.weight`), c.param(`${prefix}.bias`)], { axis: -1, epsilon: { float: eps } });
 }
 
-/** Splits the length axis into (length/2, 2) pairs: [B, C, (1,) L] -> [B, C, L/2, 2]. */
-function pairs(c: LayerContext, x: Value): Value {
-  return c.g.op('Reshape', [x, c.g.ints([0, 0, -1, 2])]);
-}
-
-/** Back from a reduced [B, C, L/2] to this layout's rank. */
-function unpair(c: LayerContext, x: Value): Value {
-  return c.layout === '2d' ? c.g.op('Unsqueeze', [x, c.g.ints([2])]) : x;
-}
-
 /**
  * Enformer's softmax (attention) pooling by 2: logits = W x (1x1, no bias, full channel mixing),
- * softmax over each pair of positions per channel, weighted sum.
+ * softmax over each pair of positions per channel, weighted sum. Computed in the equivalent form
+ *   pooled = x₁ + d·σ(W d),  d = x₀ − x₁   (x₀, x₁ the even and odd positions of a pair),
+ * since the softmax of two logits is σ(a₀ − a₁) and a₀ − a₁ = W d. This needs the 1×1 product at
+ * half the positions (half its FLOPs), no softmax over a size-2 axis (slow in ONNX Runtime), and
+ * only convolutions (d and x₁ as stride-2 depthwise ones) and elementwise ops, so the tensors can stay
+ * in ORT's blocked NCHWc layout between the tower's convolutions. d is one rounding of x₀ − x₁ and x₁
+ * is copied exactly (kernels [1, −1] and [0, 1]).
  */
 export function attentionPool(c: LayerContext, x: Value, prefix: string): Value {
   const g = c.g;
   const [out, inCh] = c.shape(`${prefix}.to_attn_logits.weight`) as [number, number];
-  const weightDims = c.layout === '2d' ? [out, inCh, 1, 1] : [out, inCh, 1];
-  const attrs = c.layout === '2d' ? { kernel_shape: [1, 1] } : { kernel_shape: [1] };
-  const float32 = () => g.op('Conv', [x, c.param(`${prefix}.to_attn_logits.weight`, weightDims)], attrs);
-  const logits = c.convRewriter ? c.convRewriter.conv(c, { x, weight: `${prefix}.to_attn_logits.weight`, weightDims, attrs }, float32) : float32();
-  const weights = g.op('Softmax', [pairs(c, logits)], { axis: -1 });
-  const pooled = g.op('ReduceSum', [g.op('Mul', [pairs(c, x), weights]), g.ints([-1])], { keepdims: 0 });
-  return unpair(c, pooled);
+  const is2d = c.layout === '2d';
+  const weightDims = is2d ? [out, inCh, 1, 1] : [out, inCh, 1];
+  const attrs = is2d ? { kernel_shape: [1, 1] } : { kernel_shape: [1] };
+  const pairKernel = (a: number, b: number) => g.floats('pair_kernel', is2d ? [inCh, 1, 1, 2] : [inCh, 1, 2], Float32Array.from({ length: 2 * inCh }, (_, i) => (i % 2 === 0 ? a : b)));
+  const pairAttrs = { kernel_shape: is2d ? [1, 2] : [2], strides: is2d ? [1, 2] : [2], group: inCh };
+  const d = g.op('Conv', [x, pairKernel(1, -1)], pairAttrs);
+  const odd = g.op('Conv', [x, pairKernel(0, 1)], pairAttrs);
+  const float32 = () => g.op('Conv', [d, c.param(`${prefix}.to_attn_logits.weight`, weightDims)], attrs);
+  const logits = c.convRewriter ? c.convRewriter.conv(c, { x: d, weight: `${prefix}.to_attn_logits.weight`, weightDims, attrs }, float32) : float32();
+  return g.op('Add', [odd, g.op('Mul', [d, g.op('Sigmoid', [logits])])]);
 }
 
 export function maxPool(c: LayerContext, x: Value): Value {

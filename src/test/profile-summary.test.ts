@@ -1,0 +1,39 @@
+/** The ORT profile summary (bench profile-summary): every node of a profiled Enformer gets a known op class, and the counted FLOPs are the model's. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadModel } from '../models/load.js';
+import { Model } from '../models/model.js';
+import { Enformer } from '../models/enformer.js';
+import { classify, readProfile, summarise } from '../bench/profile-summary.js';
+import { fixture, skipUnless, tempDir } from './fixtures.js';
+
+test('profile summary: classes and FLOPs of a profiled Enformer (sessions without intra-op spinning)', { skip: skipUnless('enformer-small') }, async () => {
+  const tmp = tempDir('seq2track-profile-summary-');
+  try {
+    const length = 8192;
+    const model = await loadModel(fixture('enformer-small')!, { threads: 1, spinning: false, profilePrefix: join(tmp.dir, 'p') });
+    await model.predict(Model.encode(['ACGT'.repeat(length / 4)]));
+    const arch = model.arch as Enformer;
+    await model.close();
+    const file = (part: string) => join(tmp.dir, readdirSync(tmp.dir).find((f) => f.startsWith(`p_${part}`) && f.endsWith('.json'))!);
+    const trunk = readProfile(file('trunk'));
+    const head = readProfile(file('head'));
+    assert.equal(trunk.runs, 1);
+    for (const n of [...trunk.nodes, ...head.nodes]) assert.ok(!classify(n).startsWith('other'), `${n.op} ${JSON.stringify(n.inputs)} has a class`);
+    const classes = new Set([...summarise(trunk.nodes, 1), ...summarise(head.nodes, 1)].map((r) => r.cls));
+    for (const c of ['stem conv (4 input channels)', 'k=5 convs', '1×1 convs with bias (Enformer: residual blocks; Borzoi: U-Net)', '1×1 convs: attention-pool logits', 'linear layers (Gemm/MatMul)', 'relative-position part', 'attention q·kᵀ, attention·v']) {
+      assert.ok(classes.has(c), `class '${c}' found (have: ${[...classes].join('; ')})`);
+    }
+    // The trunk's products as run: the config's count, less half of the pooling logits (computed
+    // at half the positions, layers.ts attentionPool).
+    const f = arch.flops(length).stages;
+    let poolLogits = 2 * length * arch.channels[0]! ** 2;
+    for (let i = 0; i + 1 < arch.channels.length; i++) poolLogits += 2 * (length / 2 ** (i + 1)) * arch.channels[i + 1]! ** 2;
+    const counted = summarise(trunk.nodes, 1).reduce((a, r) => a + r.flops, 0);
+    assert.equal(counted, f.stem! + f.conv_tower! - poolLogits / 2);
+  } finally {
+    tmp.cleanup();
+  }
+});

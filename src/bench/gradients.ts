@@ -28,6 +28,8 @@ export interface GradientBenchOptions {
   tileLength?: number;
   layout: ConvLayout;
   headBackward?: 'whole' | 'checkpointed';
+  /** Write ONNX Runtime's JSON profile of every session with this file prefix. */
+  profilePrefix?: string;
 }
 
 async function writeRandomWeights(path: string, arch: Architecture, fill: GradientBenchOptions['fill']): Promise<void> {
@@ -64,7 +66,7 @@ export async function benchGradients(o: GradientBenchOptions): Promise<void> {
     console.log(`${o.name}: random weights written in ${seconds(t).toFixed(1)} s`);
     const weights = WeightSet.fromSafetensors(await SafetensorsFile.open(path), (n) => o.arch.canonicalName(n));
     t = performance.now();
-    const model = await Model.create(o.arch, weights, `${o.name} (random weights)`, { threads: o.threads, tileLength: o.tileLength, layout: o.layout, headBackward: o.headBackward });
+    const model = await Model.create(o.arch, weights, `${o.name} (random weights)`, { threads: o.threads, tileLength: o.tileLength, layout: o.layout, headBackward: o.headBackward, profilePrefix: o.profilePrefix });
     console.log(`forward sessions ready in ${seconds(t).toFixed(1)} s, RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB`);
 
     const batch = Model.encode([o.sequence]);

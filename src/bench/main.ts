@@ -184,7 +184,7 @@ async function main(): Promise<void> {
     const opt = (k: 'threads' | 'tile-length' | 'length') => (values[k] !== undefined ? Number(values[k]) : undefined);
     const headBackward = values['head-backward'];
     if (headBackward !== undefined && headBackward !== 'whole' && headBackward !== 'checkpointed') throw new Error(`--head-backward must be whole or checkpointed, not '${headBackward}'`);
-    return benchGradients({ name: 'enformer', arch, fill: randomFiller(1234), sequence: randomSequence(opt('length') ?? length, 42), threads: opt('threads'), tileLength: opt('tile-length'), layout: values.layout as ConvLayout, headBackward });
+    return benchGradients({ name: 'enformer', arch, fill: randomFiller(1234), sequence: randomSequence(opt('length') ?? length, 42), threads: opt('threads'), tileLength: opt('tile-length'), layout: values.layout as ConvLayout, headBackward, profilePrefix: values.profile });
   }
   const mode = positionals[0] === 'variants' || positionals[0] === 'ism' ? positionals[0] : 'forward';
   // `variants [MODEL]` scores SNVs on MODEL (default enformer); otherwise the argument is the model.
@@ -249,10 +249,11 @@ async function main(): Promise<void> {
   const batch = Model.encode([randomSequence(length, 42)]);
   const flops = arch.flops(length);
   const times: number[] = [];
-  // On a shared machine the cores this process gets change during the run: the FMA peak is measured
-  // again (0.5 s) after every timed run, and each run is set against the mean of the probes around it.
+  // The FMA peak is probed again (0.5 s) after every run, once ORT's intra-op threads have stopped
+  // spinning (they busy-wait for a while after a run and would take half the probe's cores). The
+  // hardware's peak is the highest probe: a lower one means something else had the cores then. The
+  // model is set against that highest probe, so the fraction is never inflated by a disturbed probe.
   const probes: number[] = 'problem' in peak ? [] : [peak.gflops];
-  const ofPeak: number[] = [];
   for (let i = 0; i <= runs; i++) {
     const a = performance.now();
     const trunk = await model.trunk(batch);
@@ -263,12 +264,11 @@ async function main(): Promise<void> {
     const s = (c - a) / 1000;
     let around = '';
     if (probes.length > 0) {
+      await new Promise((r) => setTimeout(r, 1000));
       const again = machineFmaPeak(machine.vectorWidth, threads ?? machine.cpus, 0.5);
       if (!('problem' in again)) {
-        const p = (probes[probes.length - 1]! + again.gflops) / 2;
         probes.push(again.gflops);
-        if (i > 0) ofPeak.push(flops.total / 1e9 / s / p);
-        around = `, FMA peak around it ${p.toFixed(1)} GFLOP/s`;
+        around = `, FMA probe after it ${again.gflops.toFixed(1)} GFLOP/s`;
       }
     }
     console.log(`${i === 0 ? 'warm-up' : `run ${i}`}: ${s.toFixed(2)} s (trunk ${((b - a) / 1000).toFixed(2)} s, head ${((c - b) / 1000).toFixed(2)} s), peak RSS ${peakRssMb().toFixed(0)} MB${around}`);
@@ -283,9 +283,10 @@ async function main(): Promise<void> {
   console.log(`seconds per sequence (median of ${times.length}): ${median.toFixed(2)}`);
   const fraction = gflops / median / ceiling.gflops;
   console.log(`effective GFLOP/s: ${(gflops / median).toFixed(1)} = ${fraction.toFixed(2)} of ORT's SGEMM ceiling measured above`);
-  const mid = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
-  const peakFields = ofPeak.length === 0 ? '' : ` fma_peak_gflops=${mid(probes).toFixed(1)} of_fma_peak=${mid(ofPeak).toFixed(3)}`;
-  if (ofPeak.length > 0) console.log(`effective GFLOP/s = ${mid(ofPeak).toFixed(2)} of the FMA peak measured around each run (median over runs; probes ${probes.map((x) => x.toFixed(0)).join(', ')} GFLOP/s)`);
+  const fmaPeak = probes.length > 0 ? Math.max(...probes) : undefined;
+  const ofPeak = fmaPeak === undefined ? undefined : gflops / median / fmaPeak;
+  const peakFields = fmaPeak === undefined ? '' : ` fma_peak_gflops=${fmaPeak.toFixed(1)} of_fma_peak=${ofPeak!.toFixed(3)}`;
+  if (fmaPeak !== undefined) console.log(`effective GFLOP/s = ${ofPeak!.toFixed(2)} of the FMA peak (the highest of the probes ${probes.map((x) => x.toFixed(0)).join(', ')} GFLOP/s)`);
   console.log(`peak RSS: ${peakRssMb().toFixed(0)} MB`);
   const baseline = recordedBaseline(baselineModel);
   if (baseline && length === defaultLength) console.log(baseline);

@@ -601,7 +601,17 @@ class Differentiator {
     const group = Number(n.attrs.group ?? 1);
     const out: Grads = [undefined, undefined, undefined];
 
-    if (need[0]) out[0] = this.convInputGrad(g, input, w, { kernel, pads, dil, strides, group, spatial });
+    if (need[0]) {
+      const depthwiseBlocks =
+        wInit !== undefined &&
+        group > 1 &&
+        wInit.dims.length === r &&
+        wInit.dims[0] === group &&
+        wInit.dims[1] === 1 &&
+        kernel.every((k, i) => strides[i] === k && dil[i] === 1 && (k === 1 || i === spatial - 1)) &&
+        pads.every((p) => p === 0);
+      out[0] = depthwiseBlocks ? this.blockDepthwiseInputGrad(g, input, w, kernel[spatial - 1]!, spatial) : this.convInputGrad(g, input, w, { kernel, pads, dil, strides, group, spatial });
+    }
     if (need[1]) {
       // dW[o, i, k] = Σ_b,l g[b, o, l] · x_pad[b, group(o)·Cg + i, l·s + k·d]: a convolution of x
       // (batch moved to channels, group kept) with g as the kernel, dilation and stride swapped.
@@ -655,6 +665,27 @@ class Differentiator {
     const cut = this.op('Slice', [full, starts, this.op('Add', [this.shape(input, 2), starts]), this.g.ints(axes)]);
     const missing = this.op('Sub', [this.shape(input, 2), this.shape(cut, 2)]);
     return this.op('Pad', [cut, this.op('Concat', [this.g.ints(Array(spatial + 4).fill(0)), missing], { axis: 0 })]);
+  }
+
+  /**
+   * dx of a depthwise convolution whose windows tile the last axis (stride = kernel k there, kernel 1
+   * elsewhere, no padding, no dilation): every input position belongs to one window, so
+   * dx[b, c, …, o·k + j] = W[c, j] · g[b, c, …, o]. Built as k channel-scaled copies of g stacked in
+   * front ([k, B, C, …, O]: a broadcast with long inner runs), that axis moved innermost (one
+   * transpose) and merged into positions; positions past the last whole window get 0. The general
+   * path (zero-dilate g, full convolution, cut, pad) costs several more copies of the input's size.
+   */
+  private blockDepthwiseInputGrad(g: Value, input: Value, w: Value, k: number, spatial: number): Value {
+    const channels = this.g.initializerSpec(w.name)!.dims[0]!;
+    const r = spatial + 2;
+    const wk = this.op('Transpose', [this.op('Reshape', [w, this.g.ints([channels, k])])], { perm: [1, 0] });
+    const scales = this.op('Reshape', [wk, this.g.ints([k, 1, channels, ...Array<number>(spatial).fill(1)])]);
+    const copies = this.op('Mul', [this.op('Unsqueeze', [g, this.g.ints([0])]), scales]);
+    const interleaved = this.op('Transpose', [copies], { perm: [...Array.from({ length: r }, (_, i) => i + 1), 0] });
+    const positions = this.op('Mul', [this.shape(g, r - 1, r), this.g.ints([k])]);
+    const dx = this.op('Reshape', [interleaved, this.op('Concat', [this.shape(g, 0, r - 1), positions], { axis: 0 })]);
+    const missing = this.op('Sub', [this.shape(input, 2), this.shape(dx, 2)]);
+    return this.op('Pad', [dx, this.op('Concat', [this.g.ints(Array(spatial + 4).fill(0)), missing], { axis: 0 })]);
   }
 
   /** Inserts s - 1 zeros between neighbours along `axis` (length n -> (n - 1)·s + 1). */

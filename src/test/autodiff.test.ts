@@ -292,6 +292,34 @@ test('autodiff: Conv (1-D and height-1 2-D) w.r.t. input, weight and bias: kerne
   }, 25);
 });
 
+test('autodiff: depthwise Conv with constant weights whose windows tile the input (stride = kernel): the broadcast-product rule', async () => {
+  const arb = fc.record({
+    twoD: fc.boolean(),
+    batch: fc.integer({ min: 1, max: 2 }),
+    channels: fc.integer({ min: 2, max: 4 }),
+    k: fc.integer({ min: 1, max: 3 }),
+    windows: fc.integer({ min: 1, max: 5 }),
+    rest: fc.integer({ min: 0, max: 2 }),
+    symbolic: fc.boolean(),
+    weights: fc.array(fc.double({ min: -2, max: 2, noNaN: true }), { minLength: 12, maxLength: 12 }),
+  });
+  await property(arb, (p) => {
+    const h = p.twoD ? [1] : [];
+    // Positions past the last whole window (rest < k) are never read: their gradient is 0.
+    const length = p.windows * p.k + Math.min(p.rest, p.k - 1);
+    return {
+      name: 'Conv (depthwise, stride = kernel)',
+      dtype: 'float32',
+      symbolic: p.symbolic,
+      inputs: [{ dims: [p.batch, p.channels, ...h, length] }],
+      build: (g, [x]) => {
+        const w = g.floats('w_depthwise', [p.channels, 1, ...h, p.k], Float32Array.from({ length: p.channels * p.k }, (_, i) => p.weights[i % 12]!));
+        return g.op('Conv', [x!, w], { kernel_shape: [...h, p.k], strides: [...h, p.k], group: p.channels });
+      },
+    };
+  }, 25);
+});
+
 test('autodiff: a residual conv block with symbolic dims (shapes proven equal skip un-broadcasting)', async () => {
   const arb = fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 4, max: 9 }), fc.boolean());
   await property(arb, ([b, ch, n, twoD]) => {

@@ -8,6 +8,7 @@ import * as ort from 'onnxruntime-node';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { BlobSpec, Reply, Request, TensorData } from './protocol.js';
+import { blobFeedViews } from './blob-feeds.js';
 
 const blobs = new Map<string, Uint8Array>();
 
@@ -100,13 +101,7 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: ArrayB
       const feeds: Record<string, ort.Tensor> = {};
       for (const [k, v] of Object.entries(req.feeds)) feeds[k] = toOrt(v);
       if (req.blobFeeds) {
-        const blob = blobs.get(req.blobFeeds.blob);
-        if (!blob) throw new Error(`unknown blob ${req.blobFeeds.blob}`);
-        for (const [k, { offset, dims }] of Object.entries(req.blobFeeds.tensors)) {
-          const n = dims.reduce((a, b) => a * b, 1);
-          if (offset % 4 !== 0 || offset + 4 * n > blob.byteLength) throw new Error(`blob ${req.blobFeeds.blob}: input ${k} [${dims}] at byte ${offset} is outside it`);
-          feeds[k] = new ort.Tensor('float32', new Float32Array(blob.buffer, blob.byteOffset + offset, n), dims);
-        }
+        for (const [k, v] of Object.entries(blobFeedViews(req.blobFeeds, blobs))) feeds[k] = new ort.Tensor('float32', v.data, v.dims);
       }
       const out = await session.run(feeds, req.fetches);
       const result: Record<string, TensorData> = {};

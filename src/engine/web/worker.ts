@@ -8,6 +8,7 @@
 import type * as Ort from 'onnxruntime-web';
 import type { BlobPiece, BlobSpec, Reply, TensorData } from '../protocol.js';
 import type { ByteSource, WebRequest } from './protocol.js';
+import { blobFeedViews } from '../blob-feeds.js';
 
 interface WorkerScope {
   postMessage(message: unknown, transfer?: Transferable[]): void;
@@ -132,13 +133,7 @@ async function handle(req: WebRequest): Promise<{ result: unknown; transfer: Arr
       const feeds: Record<string, Ort.Tensor> = {};
       for (const [k, v] of Object.entries(req.feeds)) feeds[k] = new ort.Tensor(v.dtype, v.data, v.dims);
       if (req.blobFeeds) {
-        const blob = blobs.get(req.blobFeeds.blob);
-        if (!blob) throw new Error(`unknown blob ${req.blobFeeds.blob}`);
-        for (const [k, { offset, dims }] of Object.entries(req.blobFeeds.tensors)) {
-          const n = dims.reduce((a, b) => a * b, 1);
-          if (offset % 4 !== 0 || offset + 4 * n > blob.byteLength) throw new Error(`blob ${req.blobFeeds.blob}: input ${k} [${dims}] at byte ${offset} is outside it`);
-          feeds[k] = new ort.Tensor('float32', new Float32Array(blob.buffer, blob.byteOffset + offset, n), dims);
-        }
+        for (const [k, v] of Object.entries(blobFeedViews(req.blobFeeds, blobs))) feeds[k] = new ort.Tensor('float32', v.data, v.dims);
       }
       const out = await session.run(feeds, req.fetches);
       const result: Record<string, TensorData> = {};

@@ -2,6 +2,7 @@
  * Gradient benchmark: full-size model with random weights, one window; forward and input-gradient
  * times in the same run (their ratio is the figure that survives a loaded machine), peak RSS.
  *   npm run bench -- gradients [--threads N] [--tile-length BP] [--length BP] [--head-backward whole|checkpointed]
+ *     [--activations saved|recompute]
  * The forward runs before and after the gradient and the ratio is to their mean, which brackets a
  * load that changes during the run (shared machines); CPU seconds (all threads) and the load average
  * are printed per phase as well.
@@ -28,6 +29,7 @@ export interface GradientBenchOptions {
   tileLength?: number;
   layout: ConvLayout;
   headBackward?: 'whole' | 'checkpointed';
+  activations?: 'saved' | 'recompute';
   /** Write ONNX Runtime's JSON profile of every session with this file prefix. */
   profilePrefix?: string;
 }
@@ -66,7 +68,7 @@ export async function benchGradients(o: GradientBenchOptions): Promise<void> {
     console.log(`${o.name}: random weights written in ${seconds(t).toFixed(1)} s`);
     const weights = WeightSet.fromSafetensors(await SafetensorsFile.open(path), (n) => o.arch.canonicalName(n));
     t = performance.now();
-    const model = await Model.create(o.arch, weights, `${o.name} (random weights)`, { threads: o.threads, tileLength: o.tileLength, layout: o.layout, headBackward: o.headBackward, profilePrefix: o.profilePrefix });
+    const model = await Model.create(o.arch, weights, `${o.name} (random weights)`, { threads: o.threads, tileLength: o.tileLength, layout: o.layout, headBackward: o.headBackward, backwardActivations: o.activations, profilePrefix: o.profilePrefix });
     console.log(`forward sessions ready in ${seconds(t).toFixed(1)} s, RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB`);
 
     const batch = Model.encode([o.sequence]);
@@ -105,9 +107,11 @@ export async function benchGradients(o: GradientBenchOptions): Promise<void> {
     let nonzero = 0;
     for (const v of r.grad) if (v !== 0) nonzero++;
     console.log(
-      `gradient (head backward ${o.headBackward ?? 'checkpointed'}): ${gradient.toFixed(2)} s, ${(gradient / forward).toFixed(2)}× the mean forward ` +
+      `gradient (head backward ${o.headBackward ?? 'checkpointed'}, activations ${o.activations ?? 'saved'}): ${gradient.toFixed(2)} s, ${(gradient / forward).toFixed(2)}× the mean forward ` +
         `(${gradientCpu.toFixed(1)} CPU s: ${(gradientCpu / forwardCpu).toFixed(2)}×), objective ${r.objective[0]!.toPrecision(6)}, ${nonzero} nonzero gradient entries of ${r.grad.length}`,
     );
+    const saved = r.savedActivations;
+    if (saved) console.log(`saved activations: ${(saved.bytes / 2 ** 20).toFixed(0)} MB, ${(saved.spilledBytes / 2 ** 20).toFixed(0)} MB of them spilled to a temporary file`);
     console.log(`peak RSS: ${peakRssMb().toFixed(0)} MB`);
     console.log(`RESULT model=${o.name} task=gradients seconds_per_seq=${gradient.toFixed(3)} forward_seconds=${forward.toFixed(3)} peak_rss_mb=${peakRssMb().toFixed(0)}`);
   } finally {

@@ -13,7 +13,8 @@
 import { Graph, type Value } from '../engine/graph.js';
 import type { Engine } from '../engine/engine.js';
 import type { SessionRunner } from '../engine/runner.js';
-import type { BlobSpec, TensorData } from '../engine/protocol.js';
+import type { BlobFeeds, BlobSpec, RunStash, TensorData } from '../engine/protocol.js';
+import type { StashTotals } from '../engine/tensor-store.js';
 import { LayerContext, type ConvRewriter, type ConvSite } from '../models/layers.js';
 import { Model, type ModelOptions, type OneHotBatch } from '../models/model.js';
 import { trunkGrid, type Architecture } from '../models/architecture.js';
@@ -218,8 +219,12 @@ class Int8TrunkRunner implements SessionRunner {
     return this.inner.dropBlob(name, opts);
   }
 
-  run(id: string, feeds: Record<string, TensorData>, fetches: string[]): Promise<Record<string, TensorData>> {
-    return this.inner.run(id, feeds, fetches);
+  run(id: string, feeds: Record<string, TensorData>, fetches: string[], blobFeeds?: BlobFeeds, stash?: RunStash): Promise<Record<string, TensorData>> {
+    return this.inner.run(id, feeds, fetches, blobFeeds, stash);
+  }
+
+  dropStash(group: string): Promise<StashTotals> {
+    return this.inner.dropStash(group);
   }
 
   release(id: string): Promise<void> {

@@ -70,6 +70,19 @@ export function backward(graph: Graph, output: Value | Value[], wrt: Value[], op
   );
 }
 
+/** What the differentiator can tell statically about a graph's values (for graph transformations). */
+export interface StaticFacts {
+  /** Rank of a value; throws an AutodiffError when no rule tells it. */
+  rank(name: string): number;
+  /** Static shape (numbers, or symbols for run-time dims), or null when unknown. */
+  shapeOf(name: string): (number | string)[] | null;
+}
+
+/** Static facts about `graph`'s values as they are now (ranks and shapes from declarations and op rules). */
+export function staticFacts(graph: Graph): StaticFacts {
+  return new Differentiator(graph, 'float32');
+}
+
 class Differentiator {
   private producer = new Map<string, NodeSpec>();
   private indexed = 0;

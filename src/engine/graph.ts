@@ -144,6 +144,27 @@ export class Graph {
     return outputs.map((name) => ({ name }));
   }
 
+  /** Appends a node recorded in another graph, keeping its value names (graph transformations). */
+  copyNode(n: NodeSpec): void {
+    this.opMulti(n.opType, n.inputs.map((i) => (i === '' ? null : { name: i })), n.outputs.length, n.attrs, n.outputs, n.domain);
+  }
+
+  /** Declares a value some node already produces as a graph output (no Identity node added). */
+  declareOutput(name: string, dtype: DType, shape: Dim[]): void {
+    if (!this.names.has(name)) throw new Error(`graph ${this.name}: output '${name}' is not a value of the graph`);
+    this.outputs.push({ name, dtype, shape });
+  }
+
+  /** Graph inputs in declaration order. */
+  get inputList(): readonly { name: string; dtype: DType; shape: Dim[] }[] {
+    return this.inputs;
+  }
+
+  /** Graph outputs in declaration order. */
+  get outputList(): readonly { name: string; dtype: DType; shape: Dim[] }[] {
+    return this.outputs;
+  }
+
   /** The nodes in insertion (topological) order. */
   get nodeList(): readonly NodeSpec[] {
     return this.nodes;

@@ -31,6 +31,19 @@ export interface BlobFeeds {
   tensors: Record<string, { offset: number; dims: number[] }>;
 }
 
+/**
+ * Tensors kept in the worker between runs: `keep` stores the named outputs of this run under `key`
+ * (fetched whether listed in the fetches or not, and not returned); `take` feeds the tensors stored under these keys (and forgets them).
+ * Keys are 'group/name'; `dropStash(group)` forgets a group's leftovers.
+ */
+export interface RunStash {
+  keep?: { key: string; names: string[] };
+  take?: string[];
+}
+
+/** `EngineOptions.stashMemory` when not set. */
+export const DEFAULT_STASH_MEMORY = 1536 * 2 ** 20;
+
 export interface EngineOptions {
   /** Intra-op threads (default: all cores). */
   threads?: number;
@@ -45,13 +58,19 @@ export interface EngineOptions {
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
   /** Whether idle intra-op threads spin before sleeping (ORT's default: true). Node only. */
   spinning?: boolean;
+  /**
+   * Bytes of stashed tensors (`RunStash`) the worker holds in memory (default 512 MiB); the rest goes
+   * to a temporary file, unlinked at once (Node; the browser holds them in memory).
+   */
+  stashMemory?: number;
 }
 
 export type Request =
   | { op: 'blob'; name: string; spec: BlobSpec }
   | { op: 'dropBlob'; name: string; poison?: boolean }
   | { op: 'session'; id: string; model: Uint8Array; blobs: string[]; options: EngineOptions }
-  | { op: 'run'; id: string; feeds: Record<string, TensorData>; fetches: string[]; blobFeeds?: BlobFeeds }
+  | { op: 'run'; id: string; feeds: Record<string, TensorData>; fetches: string[]; blobFeeds?: BlobFeeds; stash?: RunStash }
+  | { op: 'dropStash'; group: string }
   | { op: 'release'; id: string }
   | { op: 'endProfiling'; id: string };
 

@@ -4,7 +4,8 @@
  * `Engine` (onnxruntime-node in a worker thread, engine.ts) and `WebEngine` (onnxruntime-web in a
  * Web Worker, web/engine.ts). Models see only this interface.
  */
-import type { BlobFeeds, BlobSpec, EngineOptions, Reply, Request, TensorData } from './protocol.js';
+import type { BlobFeeds, BlobSpec, EngineOptions, Reply, Request, RunStash, TensorData } from './protocol.js';
+import type { StashTotals } from './tensor-store.js';
 
 export interface SessionRunner {
   /** Assembles a weight blob inside the worker (file or URL ranges are read there, not here). */
@@ -12,8 +13,13 @@ export interface SessionRunner {
   /** Frees a blob once every session that needs it exists. */
   dropBlob(name: string, opts?: { poison?: boolean }): Promise<void>;
   createSession(id: string, model: Uint8Array, blobs: string[]): Promise<{ inputs: string[]; outputs: string[] }>;
-  /** Runs a session; `blobFeeds` adds inputs read from a loaded blob (e.g. weights of a session that holds none). */
-  run(id: string, feeds: Record<string, TensorData>, fetches: string[], blobFeeds?: BlobFeeds): Promise<Record<string, TensorData>>;
+  /**
+   * Runs a session; `blobFeeds` adds inputs read from a loaded blob (e.g. weights of a session that
+   * holds none); `stash` keeps outputs in the worker for a later run, or feeds ones kept before.
+   */
+  run(id: string, feeds: Record<string, TensorData>, fetches: string[], blobFeeds?: BlobFeeds, stash?: RunStash): Promise<Record<string, TensorData>>;
+  /** Forgets what is left of a stash group; returns what the group stored. */
+  dropStash(group: string): Promise<StashTotals>;
   release(id: string): Promise<void>;
   close(): Promise<void>;
 }
@@ -84,8 +90,12 @@ export class WorkerHost<R extends { op: string } = Request> implements SessionRu
     return this.call({ op: 'session', id, model, blobs, options: this.options });
   }
 
-  run(id: string, feeds: Record<string, TensorData>, fetches: string[], blobFeeds?: BlobFeeds): Promise<Record<string, TensorData>> {
-    return this.call({ op: 'run', id, feeds, fetches, blobFeeds });
+  run(id: string, feeds: Record<string, TensorData>, fetches: string[], blobFeeds?: BlobFeeds, stash?: RunStash): Promise<Record<string, TensorData>> {
+    return this.call({ op: 'run', id, feeds, fetches, blobFeeds, stash });
+  }
+
+  dropStash(group: string): Promise<StashTotals> {
+    return this.call({ op: 'dropStash', group });
   }
 
   release(id: string): Promise<void> {

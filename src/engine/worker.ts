@@ -7,8 +7,11 @@ import { openSync, readSync, closeSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import type { BlobSpec, Reply, Request, TensorData } from './protocol.js';
+import { DEFAULT_STASH_MEMORY, type BlobSpec, type Reply, type Request, type TensorData } from './protocol.js';
 import { blobFeedViews } from './blob-feeds.js';
+import { keepStashed, takeStashed } from './run-stash.js';
+import { openSpillFile } from './spill-file.js';
+import { TensorStore } from './tensor-store.js';
 
 const blobs = new Map<string, Uint8Array>();
 
@@ -17,6 +20,10 @@ const blobs = new Map<string, Uint8Array>();
 v8.setFlagsFromString('--expose-gc');
 const collectGarbage = runInNewContext('gc') as () => void;
 const sessions = new Map<string, ort.InferenceSession>();
+/** Stashed run outputs; made on first use with the options of the sessions made before (`stashMemory`). */
+let stash: TensorStore | undefined;
+let stashMemory: number | undefined;
+const theStash = () => (stash ??= new TensorStore({ memoryBudget: stashMemory ?? DEFAULT_STASH_MEMORY, openSpill: () => openSpillFile() }));
 
 function assemble(spec: BlobSpec): Uint8Array {
   if (spec.buffer) return new Uint8Array(spec.buffer, 0, spec.size);
@@ -50,6 +57,11 @@ function toOrt(t: TensorData): ort.Tensor {
   return new ort.Tensor(t.dtype, t.data, t.dims);
 }
 
+/** An output as TensorData without a copy (kept in this worker). */
+function viewOf(t: ort.Tensor): TensorData {
+  return { dtype: t.type as TensorData['dtype'], dims: [...t.dims], data: t.data as Float32Array | BigInt64Array };
+}
+
 function fromOrt(t: ort.Tensor): TensorData {
   const data = t.data as Float32Array | BigInt64Array;
   // Copy out of ORT-owned memory so the buffer can be transferred to the main thread.
@@ -76,6 +88,7 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: ArrayB
         return { path: name, data };
       });
       const o = req.options;
+      stashMemory = o.stashMemory;
       const sessionOptions: ort.InferenceSession.SessionOptions = {
         executionProviders: [o.executionProvider ?? 'cpu'],
         interOpNumThreads: 1,
@@ -99,16 +112,19 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: ArrayB
       const session = sessions.get(req.id);
       if (!session) throw new Error(`no session ${req.id}`);
       const feeds: Record<string, ort.Tensor> = {};
-      for (const [k, v] of Object.entries(req.feeds)) feeds[k] = toOrt(v);
+      for (const [k, v] of Object.entries({ ...req.feeds, ...takeStashed(theStash(), req.stash) })) feeds[k] = toOrt(v);
       if (req.blobFeeds) {
         for (const [k, v] of Object.entries(blobFeedViews(req.blobFeeds, blobs))) feeds[k] = new ort.Tensor('float32', v.data, v.dims);
       }
-      const out = await session.run(feeds, req.fetches);
+      const out = await session.run(feeds, [...new Set([...req.fetches, ...(req.stash?.keep?.names ?? [])])]);
+      const kept = keepStashed(theStash(), req.stash, Object.fromEntries(Object.entries(out).map(([k, t]) => [k, viewOf(t)])));
       const result: Record<string, TensorData> = {};
-      for (const name of req.fetches) result[name] = fromOrt(out[name]!);
+      for (const name of req.fetches) if (!kept.has(name)) result[name] = fromOrt(out[name]!);
       for (const t of Object.values(out)) t.dispose();
       return { result, transfer: Object.values(result).map((t) => t.data.buffer as ArrayBuffer) };
     }
+    case 'dropStash':
+      return { result: theStash().drop(req.group), transfer: [] };
     case 'release':
       await sessions.get(req.id)?.release();
       sessions.delete(req.id);

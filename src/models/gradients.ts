@@ -160,12 +160,17 @@ export function buildBlockForward(arch: Architecture, c: LayerContext, j = 0): v
   g.output(y, SEGMENT_OUT, 'float32', ['batch', 'positions', segments.channels]);
 }
 
-/** Block graph + d <grad_segment_out, segment_out> / d segment_in (the block's forward recomputed inside). */
-export function buildBlockBackward(arch: Architecture, c: LayerContext): void {
+/**
+ * Block graph + d <grad_segment_out, segment_out> / d segment_in (the block's forward recomputed
+ * inside). `withOutput` also outputs segment_out: the graph to split into a forward that saves
+ * activations and a backward that reads them (`splitForwardBackward`).
+ */
+export function buildBlockBackward(arch: Architecture, c: LayerContext, opts: { withOutput?: boolean } = {}): void {
   const g = c.g;
   const segments = arch.headSegments;
   const x = blockInput(arch, g);
   const y = segments.blocks(c)(x, 0);
+  if (opts.withOutput) g.output(y, SEGMENT_OUT, 'float32', ['batch', 'positions', segments.channels]);
   const seed = g.input(gradName(SEGMENT_OUT), 'float32', ['batch', 'positions', segments.channels]);
   const [grad] = backward(g, y, [x], { seed });
   g.output(grad!, gradName(SEGMENT_IN), 'float32', ['batch', 'positions', segments.channels]);

@@ -6,8 +6,9 @@
  * their halos cover the receptive field).
  */
 import { Graph } from '../engine/graph.js';
-import type { EngineOptions, TensorData } from '../engine/protocol.js';
+import type { EngineOptions, RunStash, TensorData } from '../engine/protocol.js';
 import type { SessionRunner } from '../engine/runner.js';
+import { splitForwardBackward } from '../engine/split.js';
 import { checkWeights, type WeightSet } from '../weights/weight-set.js';
 import { LayerContext, type ConvLayout } from './layers.js';
 import { logitsOutputName, trunkGrid, type Architecture, type GammaTable, type HeadExtras } from './architecture.js';
@@ -40,6 +41,8 @@ export type { Objective } from './gradients.js';
 export interface InputGradients {
   objective: Float32Array;
   grad: Float32Array;
+  /** Bytes of forward activations saved for the backward, and how many of them went to the temporary file. */
+  savedActivations?: { bytes: number; spilledBytes: number };
 }
 
 export interface ModelOptions extends EngineOptions {
@@ -67,6 +70,17 @@ export interface ModelOptions extends EngineOptions {
    * less but every layer's activations at once (~0.5 GB per layer for full-size Enformer).
    */
   headBackward?: 'checkpointed' | 'whole';
+  /**
+   * How the backward gets the forward's activations (trunk tiles, and transformer blocks when the
+   * head is checkpointed): 'saved' (default) the gradient's forward also outputs the expensive
+   * layers' results (convolutions and matrix products with a long reduction), kept until their
+   * tile's or block's backward, which recomputes only the cheap layers (normalisation, activations,
+   * pooling, attention logits) from them; 'recompute' each tile's and block's whole forward is
+   * recomputed inside its backward (one forward more, nothing kept). Saved activations stay in the
+   * engine worker, beyond `stashMemory` bytes in a temporary file: about 1.7 GB for a full-size
+   * Enformer window.
+   */
+  backwardActivations?: 'saved' | 'recompute';
   /** Testing aid: overwrite the weight blob after the sessions are made (proves ORT holds its own copy). */
   poisonWeightBlob?: boolean;
 }
@@ -127,6 +141,9 @@ function buildPart(arch: Architecture, part: SessionPart, c: LayerContext, extra
 
 const DEFAULT_TILE = 32_768;
 
+/** Id of the trunk's backward session(s): one graph, or `${TRUNK_GRAD}_forward` and `_backward` when split. */
+const TRUNK_GRAD = 'trunk_grad';
+
 export class Model {
   /** The runner a model starts when `create` is given none (Node: an onnxruntime-node worker thread). */
   static defaultRunner?: (options: EngineOptions) => SessionRunner;
@@ -136,6 +153,10 @@ export class Model {
   private backwardSessions = new Map<string, Promise<void>>();
   /** Graph input names of the backward sessions, by session id. */
   private sessionInputs = new Map<string, Set<string>>();
+  /** Split backward sessions (`${id}_forward`, `${id}_backward`): the values the forward saves and the inputs the backward re-reads. */
+  private splits = new Map<string, { saved: string[]; backwardInputs: string[] }>();
+  /** Numbers each gradient call's stash group (its saved activations in the worker). */
+  private gradientCalls = 0;
   /** Each transformer block's weight names in the order of the shared block graphs' weight inputs. */
   private blockWeightCache = new Map<number, string[]>();
 
@@ -371,8 +392,13 @@ export class Model {
   private async trunkTile(input: OneHotBatch, s: number, e: number, result: Record<string, TensorData>): Promise<void> {
     const { batch, length } = input;
     const { ts, te } = this.tileExtent(s, e, length);
+    this.placeTile(await this.runTrunk(this.tileInput(input, ts, te), batch, te - ts), batch, length, s, e, result);
+  }
+
+  /** Writes the core [s, e) of a tile's trunk outputs `r` into `result` (the whole sequence's). */
+  private placeTile(r: Record<string, TensorData>, batch: number, length: number, s: number, e: number, result: Record<string, TensorData>): void {
+    const { ts, te } = this.tileExtent(s, e, length);
     const tileLen = te - ts;
-    const r = await this.runTrunk(this.tileInput(input, ts, te), batch, tileLen);
     for (const { name, resolution } of this.arch.trunkOutputs) {
       const t = r[name]!;
       const channels = t.dims[2]!;
@@ -446,9 +472,7 @@ export class Model {
     const bins = this.outputBins(length);
     checkObjective(this.arch, objective, bins);
     const form: ObjectiveForm = { kind: 'selection', head: objective.head, log: objective.logPseudocount !== undefined };
-    await this.prepareBackward(form);
-    const headOut = await this.headBackward(form, await this.trunk(batch), length, objectiveFeeds(objective, this.arch.tracks(objective.head), bins));
-    return { objective: headOut.objective!.data as Float32Array, grad: await this.trunkBackward(batch, headOut, opts.onProgress) };
+    return this.gradients(batch, form, objectiveFeeds(objective, this.arch.tracks(objective.head), bins), opts.onProgress);
   }
 
   /**
@@ -463,11 +487,49 @@ export class Model {
     const tracks = this.arch.tracks(head);
     if (cotangent.length !== batch.batch * bins * tracks) throw new Error(`cotangent has ${cotangent.length} values, expected ${batch.batch} × ${bins} bins × ${tracks} tracks`);
     const form: ObjectiveForm = { kind: 'cotangent', head };
+    return this.gradients(batch, form, { objective_cotangent: { dtype: 'float32', dims: [batch.batch, bins, tracks], data: cotangent } });
+  }
+
+  /** Trunk forward (saving activations unless they are recomputed), head backward, trunk backward. */
+  private async gradients(
+    batch: OneHotBatch,
+    form: ObjectiveForm,
+    objective: Record<string, TensorData>,
+    onProgress?: (tilesDone: number, tiles: number) => void,
+  ): Promise<InputGradients> {
     await this.prepareBackward(form);
-    const headOut = await this.headBackward(form, await this.trunk(batch), length, {
-      objective_cotangent: { dtype: 'float32', dims: [batch.batch, bins, tracks], data: cotangent },
-    });
-    return { objective: headOut.objective!.data as Float32Array, grad: await this.trunkBackward(batch, headOut) };
+    const stash = `gradients${this.gradientCalls++}`;
+    let result: InputGradients | undefined;
+    try {
+      const features = this.savesActivations ? await this.trunkSaving(batch, stash) : await this.trunk(batch);
+      const headOut = await this.headBackward(form, features, batch.length, objective, stash);
+      const grad = await this.trunkBackward(batch, headOut, stash, onProgress);
+      result = { objective: headOut.objective!.data as Float32Array, grad };
+    } finally {
+      const totals = await this.engine.dropStash(stash);
+      if (result) result.savedActivations = totals;
+    }
+    return result;
+  }
+
+  private get savesActivations(): boolean {
+    return (this.options.backwardActivations ?? 'saved') === 'saved';
+  }
+
+  /** Trunk features as `trunk()` computes them, from the split trunk backward's forward, whose saved activations go to `store` per tile. */
+  private async trunkSaving(input: OneHotBatch, stash: string): Promise<Record<string, TensorData>> {
+    const { batch, length } = input;
+    const { saved } = this.splits.get(TRUNK_GRAD)!;
+    const names = this.arch.trunkOutputs.map((o) => o.name);
+    const keep = saved;
+    const result = this.emptyTrunk(batch, length);
+    for (const [i, { s, e }] of this.tiles(length).entries()) {
+      const { ts, te } = this.tileExtent(s, e, length);
+      const dna: TensorData = { dtype: 'float32', dims: [batch, te - ts, 4], data: this.tileInput(input, ts, te) };
+      const r = await this.engine.run(`${TRUNK_GRAD}_forward`, { dna }, names, undefined, { keep: { key: `${stash}/tile_${i}`, names: keep } });
+      this.placeTile(r, batch, length, s, e, result);
+    }
+    return result;
   }
 
   /**
@@ -476,7 +538,13 @@ export class Model {
    * one (only their inputs are kept: [B, n, C] each), the tail's backward, then each block's backward
    * in reverse; a block's weights are loaded into a blob for its run and dropped after it.
    */
-  private async headBackward(form: ObjectiveForm, features: Record<string, TensorData>, length: number, objective: Record<string, TensorData>): Promise<Record<string, TensorData>> {
+  private async headBackward(
+    form: ObjectiveForm,
+    features: Record<string, TensorData>,
+    length: number,
+    objective: Record<string, TensorData>,
+    stash: string,
+  ): Promise<Record<string, TensorData>> {
     const { start, end } = this.arch.cropRange(length);
     const crop: TensorData = { dtype: 'int64', dims: [2], data: BigInt64Array.from([BigInt(start), BigInt(end)]) };
     const outputs = this.arch.trunkOutputs;
@@ -487,9 +555,17 @@ export class Model {
     }
     const segments = this.arch.headSegments;
     const depth = this.arch.transformer.layers;
-    const blockFeeds = this.sessionFeeds(BLOCK_FORWARD_ID, positions);
+    // Saved activations: the blocks' forward is the split block backward's, keeping each block's
+    // saved values in the worker for its backward; else a plain block forward (recomputed later).
+    const saved = this.savesActivations ? this.splits.get(BLOCK_BACKWARD_ID)!.saved : undefined;
+    const forwardId = saved ? `${BLOCK_BACKWARD_ID}_forward` : BLOCK_FORWARD_ID;
+    const backwardId = saved ? `${BLOCK_BACKWARD_ID}_backward` : BLOCK_BACKWARD_ID;
+    const blockFeeds = this.sessionFeeds(forwardId, positions);
     const inputs: TensorData[] = [features[segments.input]!];
-    for (let j = 0; j < depth; j++) inputs.push((await this.runBlock(BLOCK_FORWARD_ID, j, { ...blockFeeds, [SEGMENT_IN]: inputs[j]! }, [SEGMENT_OUT]))[SEGMENT_OUT]!);
+    for (let j = 0; j < depth; j++) {
+      const keep = saved && { keep: { key: `${stash}/block_${j}`, names: saved } };
+      inputs.push((await this.runBlock(forwardId, j, { ...blockFeeds, [SEGMENT_IN]: inputs[j]! }, [SEGMENT_OUT], keep))[SEGMENT_OUT]!);
+    }
 
     const tailId = objectiveSessionId('tail', form);
     const tailFeeds = this.sessionFeeds(tailId, { ...features, ...positions, crop, ...objective, [SEGMENT_IN]: inputs[depth]! });
@@ -498,9 +574,10 @@ export class Model {
     inputs.pop();
 
     let grad = tail[gradName(SEGMENT_IN)]!;
-    const backFeeds = this.sessionFeeds(BLOCK_BACKWARD_ID, positions);
     for (let j = depth - 1; j >= 0; j--) {
-      grad = (await this.runBlock(BLOCK_BACKWARD_ID, j, { ...backFeeds, [SEGMENT_IN]: inputs.pop()!, [gradName(SEGMENT_OUT)]: grad }, [gradName(SEGMENT_IN)]))[gradName(SEGMENT_IN)]!;
+      const feeds = this.sessionFeeds(backwardId, { ...positions, [SEGMENT_IN]: inputs.pop()!, [gradName(SEGMENT_OUT)]: grad });
+      const take = saved && { take: [`${stash}/block_${j}`] };
+      grad = (await this.runBlock(backwardId, j, feeds, [gradName(SEGMENT_IN)], take))[gradName(SEGMENT_IN)]!;
     }
     const result: Record<string, TensorData> = { objective: tail.objective! };
     for (const o of outputs) {
@@ -519,8 +596,10 @@ export class Model {
   private async trunkBackward(
     batch: OneHotBatch,
     headOut: Record<string, TensorData>,
+    stash: string,
     onProgress?: (tilesDone: number, tiles: number) => void,
   ): Promise<Float32Array> {
+    const split = this.savesActivations ? this.splits.get(TRUNK_GRAD)! : undefined;
     const { length } = batch;
     const outputs = this.arch.trunkOutputs;
     const grad = new Float32Array(batch.batch * length * 4);
@@ -529,7 +608,8 @@ export class Model {
     for (const [index, { s, e }] of tiles.entries()) {
       const { ts, te } = this.tileExtent(s, e, length);
       const tileLen = te - ts;
-      const feeds: Record<string, TensorData> = { dna: { dtype: 'float32', dims: [batch.batch, tileLen, 4], data: this.tileInput(batch, ts, te) } };
+      const feeds: Record<string, TensorData> = {};
+      if (!split || split.backwardInputs.includes('dna')) feeds.dna = { dtype: 'float32', dims: [batch.batch, tileLen, 4], data: this.tileInput(batch, ts, te) };
       for (const { name, resolution, channels } of outputs) {
         const full = headOut[gradName(name)]!.data as Float32Array;
         const positions = length / resolution;
@@ -543,7 +623,8 @@ export class Model {
         }
         feeds[gradName(name)] = { dtype: 'float32', dims: [batch.batch, tilePositions, channels], data: cotangent };
       }
-      const tileGrad = (await this.engine.run('trunk_grad', feeds, ['grad_dna'])).grad_dna!.data as Float32Array;
+      const run = split ? this.engine.run(`${TRUNK_GRAD}_backward`, feeds, ['grad_dna'], undefined, { take: [`${stash}/tile_${index}`] }) : this.engine.run(TRUNK_GRAD, feeds, ['grad_dna']);
+      const tileGrad = (await run).grad_dna!.data as Float32Array;
       for (let b = 0; b < batch.batch; b++) {
         const into = (b * length + ts) * 4;
         const from = b * tileLen * 4;
@@ -572,10 +653,16 @@ export class Model {
     } else {
       id = objectiveSessionId('tail', form);
       await this.backwardSession(id, (c) => buildTailBackward(this.arch, c, form));
-      await this.backwardSession(BLOCK_FORWARD_ID, (c) => buildBlockForward(this.arch, c), { weightInputs: true });
-      await this.backwardSession(BLOCK_BACKWARD_ID, (c) => buildBlockBackward(this.arch, c), { weightInputs: true });
+      if (this.savesActivations) {
+        const seeds = [gradName(SEGMENT_OUT)];
+        await this.backwardSession(BLOCK_BACKWARD_ID, (c) => buildBlockBackward(this.arch, c, { withOutput: true }), { weightInputs: true, splitAt: seeds });
+      } else {
+        await this.backwardSession(BLOCK_FORWARD_ID, (c) => buildBlockForward(this.arch, c), { weightInputs: true });
+        await this.backwardSession(BLOCK_BACKWARD_ID, (c) => buildBlockBackward(this.arch, c), { weightInputs: true });
+      }
     }
-    await this.backwardSession('trunk_grad', (c) => buildTrunkBackward(this.arch, c));
+    const seeds = this.arch.trunkOutputs.map((o) => gradName(o.name));
+    await this.backwardSession(TRUNK_GRAD, (c) => buildTrunkBackward(this.arch, c), this.savesActivations ? { splitAt: seeds } : {});
     return id;
   }
 
@@ -587,14 +674,17 @@ export class Model {
   }
 
   /** Runs a shared block graph on block j: its weights are read into a blob for this run only. */
-  private async runBlock(id: string, j: number, feeds: Record<string, TensorData>, fetches: string[]): Promise<Record<string, TensorData>> {
-    const names = this.blockWeights(j);
+  private async runBlock(id: string, j: number, feeds: Record<string, TensorData>, fetches: string[], stash?: RunStash): Promise<Record<string, TensorData>> {
+    const inputs = this.sessionInputs.get(id);
+    // A backward reads only the weights its products need (no biases, say): feed those.
+    const names = this.blockWeights(j).filter((_, i) => inputs?.has(blockWeightInput(i)) ?? true);
+    const indices = new Map(this.blockWeights(j).map((n, i) => [n, i]));
     const { spec, offsets } = this.weights.pack(names);
     const blob = `${id}_${j}`;
     await this.engine.loadBlob(blob, spec);
     try {
-      const tensors = Object.fromEntries(names.map((n, i) => [blockWeightInput(i), { offset: offsets.get(n)!.offset, dims: this.weights.shape(n) }]));
-      return await this.engine.run(id, feeds, fetches, { blob, tensors });
+      const tensors = Object.fromEntries(names.map((n) => [blockWeightInput(indices.get(n)!), { offset: offsets.get(n)!.offset, dims: this.weights.shape(n) }]));
+      return await this.engine.run(id, feeds, fetches, { blob, tensors }, stash);
     } finally {
       await this.engine.dropBlob(blob);
     }
@@ -631,7 +721,7 @@ export class Model {
    * once the session exists. With `weightInputs` the graph reads its weights from inputs
    * (`WeightInputs`) and the session holds none.
    */
-  private backwardSession(id: string, build: (c: LayerContext) => void, opts: { weightInputs?: boolean } = {}): Promise<void> {
+  private backwardSession(id: string, build: (c: LayerContext) => void, opts: { weightInputs?: boolean; splitAt?: string[] } = {}): Promise<void> {
     let made = this.backwardSessions.get(id);
     if (!made) {
       made = (async () => {
@@ -640,7 +730,7 @@ export class Model {
         const graph = new Graph(`${this.arch.kind}_${id}`);
         if (opts.weightInputs) {
           build(new WeightInputs(graph, shapes, layout));
-          this.sessionInputs.set(id, new Set((await this.engine.createSession(id, graph.toModel(), [])).inputs));
+          await this.createSessions(id, graph, [], opts.splitAt);
           return;
         }
         const names: string[] = [];
@@ -655,7 +745,7 @@ export class Model {
         build(new LayerContext(graph, (n) => offsets.get(n), shapes, layout, id));
         await this.engine.loadBlob(id, spec);
         try {
-          this.sessionInputs.set(id, new Set((await this.engine.createSession(id, graph.toModel(), [id])).inputs));
+          await this.createSessions(id, graph, [id], opts.splitAt);
         } finally {
           await this.engine.dropBlob(id);
         }
@@ -664,6 +754,19 @@ export class Model {
       this.backwardSessions.set(id, made);
     }
     return made;
+  }
+
+  /**
+   * The session `id` for a backward graph, or with `splitAt` (its seeds) the two sessions of its
+   * split: `${id}_forward` (saves activations) and `${id}_backward` (reads them).
+   */
+  private async createSessions(id: string, graph: Graph, blobs: string[], splitAt?: string[]): Promise<void> {
+    const make = async (sessionId: string, g: Graph) => this.sessionInputs.set(sessionId, new Set((await this.engine.createSession(sessionId, g.toModel(), blobs)).inputs));
+    if (!splitAt) return void (await make(id, graph));
+    const parts = splitForwardBackward(graph, { seeds: splitAt });
+    await make(`${id}_forward`, parts.forward);
+    await make(`${id}_backward`, parts.backward);
+    this.splits.set(id, { saved: parts.saved.map((v) => v.name), backwardInputs: parts.backwardInputs });
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,7 @@
 /**
- * The checkpointed head backward (default: blocks' forward one by one, tail backward, each block's
+ * Variants of the backward that must agree: saved activations (default) against recomputed ones,
+ * tiled, with every saved value sent through the spill file; and
+ * the checkpointed head backward (default: blocks' forward one by one, tail backward, each block's
  * backward in reverse with its forward recomputed, block weights fed from a per-run blob) against the
  * whole-head backward (one session), on each fixture model: an objective selection (with the log)
  * and a free cotangent, on the fixture's input and its reverse as a batch of 2.
@@ -10,6 +12,7 @@
  * objectives to 1e-6 relative; far inside GRADS.md's tolerances (which gradients.test.ts checks).
  */
 import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { loadModel } from '../models/load.js';
 import type { Model, Objective } from '../models/model.js';
@@ -26,6 +29,7 @@ for (const name of ['enformer-small', 'borzoi-small', 'flashzoi-small']) {
   const skip = skipUnless(name);
   let checkpointed: Model;
   let whole: Model;
+
   let batch: { data: Float32Array; batch: number; length: number };
 
   before(async () => {
@@ -68,5 +72,29 @@ for (const name of ['enformer-small', 'borzoi-small', 'flashzoi-small']) {
       cotangent[i] = ((s >>> 8) / 2 ** 24) * 2 - 1;
     }
     same(await checkpointed.cotangentGradients(batch, 'human', cotangent), await whole.cotangentGradients(batch, 'human', cotangent), 'cotangent');
+  });
+}
+
+for (const name of ['enformer-small', 'borzoi-small', 'flashzoi-small']) {
+  test(`${name}: saved activations (spilled to a file) give the gradients of recomputed ones`, { skip: skipUnless(name) }, async () => {
+    const dir = fixture(name)!;
+    const models = await Promise.all([loadModel(dir, { tileLength: 1024, threads: 1, backwardActivations: 'recompute' }), loadModel(dir, { tileLength: 1024, threads: 1, stashMemory: 0 })]);
+    try {
+      const [recomputed, saved] = models;
+      const inputs = await SafetensorsFile.open(join(dir, 'inputs.safetensors'));
+      const [, length] = inputs.tensors.get('x')!.shape as [number, number];
+      const batch = { data: inputs.readFloat32('x').slice(0, length * 4), batch: 1, length };
+      const bins = saved.outputBins(length);
+      const objective: Objective = { head: 'human', tracks: [1], bins: [bins / 2 - 1, bins / 2], aggregate: 'mean' };
+      const a = await saved.inputGradients(batch, objective);
+      const b = await recomputed.inputGradients(batch, objective);
+      assertClose(a.objective, b.objective, { atol: 1e-6 * Math.max(1e-30, maxAbs(b.objective)) }, `${name}: objective`);
+      assertClose(a.grad, b.grad, { atol: 1e-5 * maxAbs(b.grad) }, `${name}: grad`);
+      // Everything saved went through the spill file (stashMemory 0); recomputation saves nothing.
+      assert.ok(a.savedActivations!.bytes > 0 && a.savedActivations!.spilledBytes === a.savedActivations!.bytes, JSON.stringify(a.savedActivations));
+      assert.deepEqual(b.savedActivations, { bytes: 0, spilledBytes: 0 });
+    } finally {
+      await Promise.all(models.map((m) => m.close()));
+    }
   });
 }

@@ -9,6 +9,8 @@ import type * as Ort from 'onnxruntime-web';
 import type { BlobPiece, BlobSpec, Reply, TensorData } from '../protocol.js';
 import type { ByteSource, WebRequest } from './protocol.js';
 import { blobFeedViews } from '../blob-feeds.js';
+import { keepStashed, takeStashed } from '../run-stash.js';
+import { TensorStore } from '../tensor-store.js';
 
 interface WorkerScope {
   postMessage(message: unknown, transfer?: Transferable[]): void;
@@ -21,6 +23,8 @@ let ort: typeof Ort | undefined;
 const sources = new Map<string, ByteSource>();
 const blobs = new Map<string, Uint8Array>();
 const sessions = new Map<string, Ort.InferenceSession>();
+/** Stashed run outputs, held in memory (no file system here). */
+const stash = new TensorStore();
 
 async function runtime(threads: number | undefined): Promise<typeof Ort> {
   if (ort) return ort;
@@ -131,16 +135,20 @@ async function handle(req: WebRequest): Promise<{ result: unknown; transfer: Arr
       const session = sessions.get(req.id);
       if (!session || !ort) throw new Error(`no session ${req.id}`);
       const feeds: Record<string, Ort.Tensor> = {};
-      for (const [k, v] of Object.entries(req.feeds)) feeds[k] = new ort.Tensor(v.dtype, v.data, v.dims);
+      for (const [k, v] of Object.entries({ ...req.feeds, ...takeStashed(stash, req.stash) })) feeds[k] = new ort.Tensor(v.dtype, v.data, v.dims);
       if (req.blobFeeds) {
         for (const [k, v] of Object.entries(blobFeedViews(req.blobFeeds, blobs))) feeds[k] = new ort.Tensor('float32', v.data, v.dims);
       }
-      const out = await session.run(feeds, req.fetches);
+      const out = await session.run(feeds, [...new Set([...req.fetches, ...(req.stash?.keep?.names ?? [])])]);
+      // Kept outputs are copied (fromOrt): a WebGPU output's data is not a plain array until read.
+      const kept = keepStashed(stash, req.stash, Object.fromEntries((req.stash?.keep?.names ?? []).map((k) => [k, fromOrt(out[k]!)])));
       const result: Record<string, TensorData> = {};
-      for (const name of req.fetches) result[name] = fromOrt(out[name]!);
+      for (const name of req.fetches) if (!kept.has(name)) result[name] = fromOrt(out[name]!);
       for (const t of Object.values(out)) t.dispose();
       return { result, transfer: Object.values(result).map((t) => t.data.buffer as ArrayBuffer) };
     }
+    case 'dropStash':
+      return { result: stash.drop(req.group), transfer: [] };
     case 'release':
       await sessions.get(req.id)?.release();
       sessions.delete(req.id);

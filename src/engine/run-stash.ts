@@ -1,0 +1,28 @@
+/**
+ * Worker side of `RunStash` (Node and web workers alike): outputs a run keeps in the worker's
+ * `TensorStore` instead of returning them, and stored tensors a later run takes as feeds. A
+ * forward's saved activations thus never travel to the calling thread and back (GBs at full size).
+ */
+import type { RunStash, TensorData } from './protocol.js';
+import type { TensorStore } from './tensor-store.js';
+
+/** The stored tensors a run takes as feeds (removed from the store). */
+export function takeStashed(store: TensorStore, stash: RunStash | undefined): Record<string, TensorData> {
+  const feeds: Record<string, TensorData> = {};
+  for (const key of stash?.take ?? []) Object.assign(feeds, store.take(key));
+  return feeds;
+}
+
+/** Keeps the outputs `stash.keep` names (views of the runtime's output data: not copied) and returns the names kept. */
+export function keepStashed(store: TensorStore, stash: RunStash | undefined, outputs: Record<string, TensorData>): Set<string> {
+  const keep = stash?.keep;
+  if (!keep) return new Set();
+  const kept: Record<string, TensorData> = {};
+  for (const name of keep.names) {
+    const t = outputs[name];
+    if (!t) throw new Error(`stash: the run has no output '${name}'`);
+    kept[name] = t;
+  }
+  store.put(keep.key, kept);
+  return new Set(keep.names);
+}

@@ -1,0 +1,139 @@
+/**
+ * `splitForwardBackward`: a forward + backward graph split into a forward that saves the expensive
+ * layers' outputs and a backward that reads them gives the unsplit graph's gradients; the engine's
+ * stash keeps those values in the worker between the two runs (in memory, or spilled to a file).
+ *
+ * Tolerance: the split graphs compute the same ops on the same values, but ONNX Runtime fuses and
+ * orders them differently per graph (e.g. a Conv + Add fusion the split forward cannot do when the
+ * conv's output is a graph output), so float32 results may differ by a few roundings:
+ * 1e-5 × the largest |gradient|.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Engine } from '../engine/engine.js';
+import { Graph, type Value } from '../engine/graph.js';
+import { backward } from '../engine/autodiff.js';
+import { splitForwardBackward } from '../engine/split.js';
+import type { TensorData } from '../engine/protocol.js';
+
+/** Deterministic values in (-1, 1). */
+function values(n: number, seed: number): Float32Array {
+  let a = seed >>> 0;
+  return Float32Array.from({ length: n }, () => {
+    a = (Math.imul(a, 1664525) + 1013904223) >>> 0;
+    return a / 2 ** 31 - 1;
+  });
+}
+
+const C = 256;
+const L = 24;
+
+/**
+ * A miniature of the models: a stem conv over 4 channels (cheap), batch norm and x·σ(1.702x), a k=5
+ * conv (expensive: 256 × 5 taps), a residual add, stride-2 depthwise pair convs (cheap), a pooling
+ * gate (256 × 1: cheap), then a matrix product with a 256 × 256 weight (cheap), layer norm, softmax over positions.
+ */
+function miniature(g: Graph): { x: Value; y: Value; convOut: Value; stemOut: Value } {
+  // Weights scaled by 1/√fan-in keep the activations O(1).
+  const f = (name: string, dims: number[], seed: number) => {
+    const fanIn = dims.length > 1 ? dims.slice(1).reduce((a, b) => a * b, 1) : 1;
+    return g.floats(name, dims, values(dims.reduce((a, b) => a * b, 1), seed).map((v) => v / Math.sqrt(fanIn)));
+  };
+  const x = g.input('x', 'float32', ['batch', 4, 1, L]);
+  const stemOut = g.op('Conv', [x, f('stem_w', [C, 4, 1, 3], 1), f('stem_b', [C], 2)], { pads: [0, 1, 0, 1] });
+  const bn = g.op('BatchNormalization', [stemOut, f('bn_s', [C], 3), f('bn_b', [C], 4), f('bn_m', [C], 5), g.floats('bn_v', [C], new Float32Array(C).fill(1.5))]);
+  const gelu = g.op('Mul', [bn, g.op('Sigmoid', [g.op('Mul', [bn, g.scalar(1.702)])])]);
+  const convOut = g.op('Conv', [gelu, f('conv_w', [C, C, 1, 5], 6)], { pads: [0, 2, 0, 2] });
+  const res = g.op('Add', [stemOut, convOut]);
+  const pair = (seed: number) => g.op('Conv', [res, f(`pair_${seed}`, [C, 1, 1, 2], seed)], { strides: [1, 2], group: C });
+  const x1 = pair(7);
+  const d = pair(8);
+  const pooled = g.op('Add', [x1, g.op('Mul', [d, g.op('Sigmoid', [g.op('Conv', [d, f('gate_w', [C, C, 1, 1], 9)])])])]);
+  const rows = g.op('Transpose', [g.op('Squeeze', [pooled, g.ints([2])])], { perm: [0, 2, 1] });
+  const proj = g.op('MatMul', [rows, f('proj_w', [C, C], 10)]);
+  const normed = g.op('LayerNormalization', [proj, f('ln_s', [C], 11), f('ln_b', [C], 12)], { axis: -1 });
+  const y = g.op('Softmax', [normed], { axis: 1 });
+  return { x, y, convOut, stemOut };
+}
+
+function forwardAndBackward(declareConvOutput: boolean): { graph: Graph; convOut: string; stemOut: string } {
+  const g = new Graph('miniature');
+  const { x, y, convOut, stemOut } = miniature(g);
+  g.output(y, 'y', 'float32', ['batch', L / 2, C]);
+  // Declared as is (no Identity): the saved value then is a forward output too and travels under an alias.
+  if (declareConvOutput) g.declareOutput(convOut.name, 'float32', ['batch', C, 1, L]);
+  const seed = g.input('grad_y', 'float32', ['batch', L / 2, C]);
+  const [grad] = backward(g, y, [x], { seed });
+  g.output(grad!, 'grad_x', 'float32', ['batch', 4, 1, L]);
+  return { graph: g, convOut: convOut.name, stemOut: stemOut.name };
+}
+
+const tensor = (dims: number[], seed: number): TensorData => ({ dtype: 'float32', dims, data: values(dims.reduce((a, b) => a * b, 1), seed) });
+
+function assertClose(actual: Float32Array, expected: Float32Array): void {
+  assert.equal(actual.length, expected.length);
+  const scale = expected.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  assert.ok(scale > 0, 'the gradient is not all zeros');
+  for (let i = 0; i < actual.length; i++) assert.ok(Math.abs(actual[i]! - expected[i]!) <= 1e-5 * scale, `element ${i}: ${actual[i]} vs ${expected[i]}`);
+}
+
+for (const declareConvOutput of [false, true]) {
+  test(`split: forward saves the expensive outputs, backward reads them, gradients as unsplit${declareConvOutput ? ' (a saved value that is also an output)' : ''}`, async () => {
+    const { graph, convOut, stemOut } = forwardAndBackward(declareConvOutput);
+    const parts = splitForwardBackward(graph, { seeds: ['grad_y'] });
+    const savedNames = parts.saved.map((s) => s.name);
+    // The k=5 conv is saved (under an alias when it is also an output); the 4-channel stem conv is recomputed.
+    assert.ok(savedNames.includes(declareConvOutput ? `saved:${convOut}` : convOut), `saved: ${savedNames.join(', ')}`);
+    assert.ok(!savedNames.includes(stemOut));
+    assert.ok(parts.saved.every((s) => s.dtype === 'float32' || s.dtype === 'int64'));
+    assert.deepEqual(parts.backwardInputs, ['x']);
+    assert.ok(!parts.forward.inputList.some((i) => i.name === 'grad_y'), 'the forward does not read the seed');
+    const expensiveInBackward = parts.backward.nodeList.filter((n) => n.outputs.includes(convOut) && n.opType !== 'Identity');
+    assert.deepEqual(expensiveInBackward, [], 'the backward does not recompute the saved conv');
+
+    const engine = Engine.start({ threads: 1, stashMemory: 0 });
+    try {
+      await engine.createSession('whole', graph.toModel(), []);
+      await engine.createSession('fwd', parts.forward.toModel(), []);
+      await engine.createSession('bwd', parts.backward.toModel(), []);
+      const x = tensor([2, 4, 1, L], 21);
+      const gy = tensor([2, L / 2, C], 22);
+      const whole = await engine.run('whole', { x, grad_y: gy }, ['y', 'grad_x']);
+      const fetches = ['y', ...(declareConvOutput ? [convOut] : [])];
+      const fwd = await engine.run('fwd', { x }, [...fetches, ...savedNames], undefined, { keep: { key: 'call/0', names: savedNames } });
+      assert.deepEqual(Object.keys(fwd).sort(), fetches.sort(), 'kept outputs are not returned');
+      assertClose(fwd.y!.data as Float32Array, whole.y!.data as Float32Array);
+      const bwd = await engine.run('bwd', { x, grad_y: gy }, ['grad_x'], undefined, { take: ['call/0'] });
+      assertClose(bwd.grad_x!.data as Float32Array, whole.grad_x!.data as Float32Array);
+      // stashMemory 0: every saved byte went through the spill file.
+      const totals = await engine.dropStash('call');
+      assert.ok(totals.bytes > 0 && totals.spilledBytes === totals.bytes, JSON.stringify(totals));
+      await assert.rejects(engine.run('bwd', { x, grad_y: gy }, ['grad_x'], undefined, { take: ['call/0'] }), /nothing stored under 'call\/0'/);
+    } finally {
+      await engine.close();
+    }
+  });
+}
+
+test('stash: held in memory under the budget; dropStash forgets a group and reports what it stored', async () => {
+  const { graph } = forwardAndBackward(false);
+  const parts = splitForwardBackward(graph, { seeds: ['grad_y'] });
+  const saved = parts.saved.map((s) => s.name);
+  const engine = Engine.start({ threads: 1 });
+  try {
+    await engine.createSession('fwd', parts.forward.toModel(), []);
+    await engine.createSession('bwd', parts.backward.toModel(), []);
+    const x = tensor([1, 4, 1, L], 31);
+    await engine.run('fwd', { x }, ['y', ...saved], undefined, { keep: { key: 'a/0', names: saved } });
+    await engine.run('fwd', { x }, ['y', ...saved], undefined, { keep: { key: 'b/0', names: saved } });
+    await assert.rejects(engine.run('fwd', { x }, ['y', ...saved], undefined, { keep: { key: 'a/0', names: saved } }), /'a\/0' is already stored/);
+    const a = await engine.dropStash('a');
+    assert.ok(a.bytes > 0 && a.spilledBytes === 0, JSON.stringify(a));
+    // Group b is untouched by dropping a.
+    const g = await engine.run('bwd', { x, grad_y: tensor([1, L / 2, C], 32) }, ['grad_x'], undefined, { take: ['b/0'] });
+    assert.equal(g.grad_x!.data.length, 4 * L);
+    assert.deepEqual(await engine.dropStash('b'), a);
+  } finally {
+    await engine.close();
+  }
+});

@@ -215,7 +215,7 @@ class Int8TrunkRunner implements SessionRunner {
     return this.inner.loadBlob(name, spec);
   }
 
-  dropBlob(name: string, opts?: { poison?: boolean }): Promise<void> {
+  dropBlob(name: string, opts?: { poison?: boolean; reuse?: boolean }): Promise<void> {
     return this.inner.dropBlob(name, opts);
   }
 

@@ -67,7 +67,7 @@ export interface EngineOptions {
 
 export type Request =
   | { op: 'blob'; name: string; spec: BlobSpec }
-  | { op: 'dropBlob'; name: string; poison?: boolean }
+  | { op: 'dropBlob'; name: string; poison?: boolean; reuse?: boolean }
   | { op: 'session'; id: string; model: Uint8Array; blobs: string[]; options: EngineOptions }
   | { op: 'run'; id: string; feeds: Record<string, TensorData>; fetches: string[]; blobFeeds?: BlobFeeds; stash?: RunStash }
   | { op: 'dropStash'; group: string }

@@ -10,8 +10,11 @@ import type { StashTotals } from './tensor-store.js';
 export interface SessionRunner {
   /** Assembles a weight blob inside the worker (file or URL ranges are read there, not here). */
   loadBlob(name: string, spec: BlobSpec): Promise<void>;
-  /** Frees a blob once every session that needs it exists. */
-  dropBlob(name: string, opts?: { poison?: boolean }): Promise<void>;
+  /**
+   * Frees a blob once every session that needs it exists. `reuse`: its memory may hold the next blob
+   * of the same size (weights loaded block after block), instead of a fresh allocation each time.
+   */
+  dropBlob(name: string, opts?: { poison?: boolean; reuse?: boolean }): Promise<void>;
   createSession(id: string, model: Uint8Array, blobs: string[]): Promise<{ inputs: string[]; outputs: string[] }>;
   /**
    * Runs a session; `blobFeeds` adds inputs read from a loaded blob (e.g. weights of a session that
@@ -82,8 +85,8 @@ export class WorkerHost<R extends { op: string } = Request> implements SessionRu
     return this.call({ op: 'blob', name, spec }, spec.buffer ? [spec.buffer] : []);
   }
 
-  dropBlob(name: string, opts: { poison?: boolean } = {}): Promise<void> {
-    return this.call({ op: 'dropBlob', name, poison: opts.poison });
+  dropBlob(name: string, opts: { poison?: boolean; reuse?: boolean } = {}): Promise<void> {
+    return this.call({ op: 'dropBlob', name, poison: opts.poison, reuse: opts.reuse });
   }
 
   createSession(id: string, model: Uint8Array, blobs: string[]): Promise<{ inputs: string[]; outputs: string[] }> {

@@ -25,9 +25,14 @@ let stash: TensorStore | undefined;
 let stashMemory: number | undefined;
 const theStash = () => (stash ??= new TensorStore({ memoryBudget: stashMemory ?? DEFAULT_STASH_MEMORY, openSpill: () => openSpillFile() }));
 
+/** A dropped blob's memory kept for the next blob of its size (`dropBlob` with `reuse`). */
+let spare: Uint8Array | undefined;
+
 function assemble(spec: BlobSpec): Uint8Array {
   if (spec.buffer) return new Uint8Array(spec.buffer, 0, spec.size);
-  const blob = new Uint8Array(spec.size);
+  // Every byte a tensor reads is overwritten by the pieces; alignment gaps are never read.
+  const blob = spare?.byteLength === spec.size ? spare : new Uint8Array(spec.size);
+  spare = undefined;
   const fds = new Map<string, number>();
   try {
     for (const piece of spec.pieces) {
@@ -78,8 +83,9 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: ArrayB
       // ONNX Runtime copies in-memory external data into its own initializers at session creation,
       // so the blob is garbage once the sessions exist. `poison` overwrites it first (tests prove the copy).
       if (req.poison) blobs.get(req.name)?.fill(0xff);
+      spare = req.reuse && !req.poison ? blobs.get(req.name) : undefined;
       blobs.delete(req.name);
-      collectGarbage();
+      if (!spare) collectGarbage();
       return { result: null, transfer: [] };
     case 'session': {
       const externalData = req.blobs.map((name) => {

@@ -686,7 +686,7 @@ export class Model {
       const tensors = Object.fromEntries(names.map((n) => [blockWeightInput(indices.get(n)!), { offset: offsets.get(n)!.offset, dims: this.weights.shape(n) }]));
       return await this.engine.run(id, feeds, fetches, { blob, tensors }, stash);
     } finally {
-      await this.engine.dropBlob(blob);
+      await this.engine.dropBlob(blob, { reuse: true });
     }
   }
 

@@ -341,6 +341,21 @@ test('autodiff: a residual conv block with symbolic dims (shapes proven equal sk
   });
 });
 
+test('autodiff: x·σ(c·x) as one op (Enformer GELU), and left to the per-node rules when σ(c·x) is read elsewhere', async () => {
+  const arb = fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 7 }), fc.constantFrom(1.702, -0.5, 3), fc.boolean(), fc.boolean());
+  await property(arb, ([b, n, c, shared, swapped]) => ({
+    name: `gelu c=${c}${shared ? ' (σ shared)' : ''}`,
+    dtype: 'float64',
+    inputs: [{ dims: [b, n], kind: 'large' }],
+    build: (g, [x]) => {
+      const t = swapped ? g.op('Mul', [g.constant('float64', [], [c]), x!]) : g.op('Mul', [x!, g.constant('float64', [], [c])]);
+      const s = g.op('Sigmoid', [t]);
+      const y = swapped ? g.op('Mul', [s, x!]) : g.op('Mul', [x!, s]);
+      return shared ? g.op('Add', [y, g.op('Mul', [s, s])]) : y;
+    },
+  }));
+});
+
 test('autodiff: MaxPool (pairs as in Borzoi, and overlapping windows)', async () => {
   const arb = fc.tuple(fc.boolean(), fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 5 }), fc.constantFrom([2, 2], [3, 1], [3, 2]));
   await property(arb, ([twoD, b, c, n, [k, s]]) => {

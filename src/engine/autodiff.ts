@@ -400,6 +400,7 @@ class Differentiator {
    * `target`; nothing to do when the shapes are statically one.
    */
   private unbroadcast(grad: Value, target: Value, like?: Value): Value {
+    if (like && this.g.sameShape(like.name, target.name)) return grad;
     if (like) {
       const a = this.shapeOf(like.name);
       const b = this.shapeOf(target.name);

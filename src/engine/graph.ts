@@ -61,6 +61,8 @@ export class Graph {
   private initializers = new Map<string, InitializerSpec>();
   private names = new Set<string>();
   private counter = 0;
+  /** Values declared to have one shape (`declareSameShape`), each mapped to its class's first value. */
+  private shapeClasses = new Map<string, string>();
 
   constructor(readonly name: string) {}
 
@@ -163,6 +165,28 @@ export class Graph {
   /** Graph outputs in declaration order. */
   get outputList(): readonly { name: string; dtype: DType; shape: Dim[] }[] {
     return this.outputs;
+  }
+
+  /**
+   * Declares that these values always have one shape at run time: a fact the builder knows but a
+   * static analysis cannot prove (e.g. attention's content and relative logits, made by different
+   * products and slices). The backward then skips un-broadcasting between them. A false
+   * declaration gives gradients of the wrong shape, which the runtime rejects.
+   */
+  declareSameShape(values: Value[]): void {
+    const classes = values.map((v) => this.shapeClass(v.name));
+    const root = classes[0]!;
+    for (const [name, cls] of this.shapeClasses) if (classes.includes(cls)) this.shapeClasses.set(name, root);
+    for (const v of values) this.shapeClasses.set(v.name, root);
+  }
+
+  /** Whether two values were declared to have one shape. */
+  sameShape(a: string, b: string): boolean {
+    return a === b || (this.shapeClasses.has(a) && this.shapeClass(a) === this.shapeClass(b));
+  }
+
+  private shapeClass(name: string): string {
+    return this.shapeClasses.get(name) ?? name;
   }
 
   /** The nodes in insertion (topological) order. */

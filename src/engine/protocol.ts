@@ -33,12 +33,14 @@ export interface BlobFeeds {
 
 /**
  * Tensors kept in the worker between runs: `keep` stores the named outputs of this run under `key`
- * (fetched whether listed in the fetches or not, and not returned); `take` feeds the tensors stored under these keys (and forgets them).
+ * (fetched whether listed in the fetches or not, and not returned); `take` feeds the tensors stored under these keys (and forgets them);
+ * `prefetch` starts reading back keys a later run will take (those that went to the spill file).
  * Keys are 'group/name'; `dropStash(group)` forgets a group's leftovers.
  */
 export interface RunStash {
   keep?: { key: string; names: string[] };
   take?: string[];
+  prefetch?: string[];
 }
 
 /** `EngineOptions.stashMemory` when not set. */

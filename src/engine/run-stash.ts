@@ -6,10 +6,14 @@
 import type { RunStash, TensorData } from './protocol.js';
 import type { TensorStore } from './tensor-store.js';
 
-/** The stored tensors a run takes as feeds (removed from the store). */
-export function takeStashed(store: TensorStore, stash: RunStash | undefined): Record<string, TensorData> {
+/**
+ * The stored tensors a run takes as feeds (removed from the store); then starts reading the keys
+ * `stash.prefetch` names (a later run's), which proceeds while this run computes.
+ */
+export async function takeStashed(store: TensorStore, stash: RunStash | undefined): Promise<Record<string, TensorData>> {
   const feeds: Record<string, TensorData> = {};
-  for (const key of stash?.take ?? []) Object.assign(feeds, store.take(key));
+  for (const key of stash?.take ?? []) Object.assign(feeds, await store.take(key));
+  for (const key of stash?.prefetch ?? []) store.prefetch(key);
   return feeds;
 }
 

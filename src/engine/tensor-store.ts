@@ -2,15 +2,17 @@
  * Tensors kept between two runs of a job (a forward pass's saved activations, read back by its
  * backward), by key, each taken once. Up to `memoryBudget` bytes stay in memory; beyond that they go
  * to a spill file (`openSpill`, e.g. a temporary file on disk: see spill-file.ts), so a full-size
- * window's activations (GBs) cost disk and page cache rather than the process's memory.
+ * window's activations (GBs) cost disk and page cache rather than the process's memory. Spill
+ * writes and reads are asynchronous: they proceed while the runtime computes (a write holds its
+ * tensor until it is done; `prefetch` starts reading a key the next run will take).
  */
 import type { TensorData } from './protocol.js';
 
-/** Append-only scratch storage: `append` returns where the bytes went, `read` fills `into` from there. */
+/** Append-only scratch storage: `append` reserves where the bytes go and writes them in the background. */
 export interface SpillFile {
-  append(bytes: Uint8Array): number;
-  read(offset: number, into: Uint8Array): void;
-  /** Discards everything written (the store is empty again). */
+  append(bytes: Uint8Array): { offset: number; written: Promise<void> };
+  read(offset: number, into: Uint8Array): Promise<void>;
+  /** Discards everything written (the store is empty again); no write may be pending. */
   reset(): void;
   close(): void;
 }
@@ -28,7 +30,17 @@ export interface TensorStoreOptions {
   openSpill?: () => SpillFile;
 }
 
-type Held = { kind: 'memory'; tensor: TensorData } | { kind: 'spilled'; dtype: TensorData['dtype']; dims: number[]; offset: number; bytes: number };
+interface Spilled {
+  kind: 'spilled';
+  dtype: TensorData['dtype'];
+  dims: number[];
+  offset: number;
+  bytes: number;
+  written: Promise<void>;
+  /** The bytes read back, once a prefetch or take started reading. */
+  read?: Promise<ArrayBuffer>;
+}
+type Held = { kind: 'memory'; tensor: TensorData } | Spilled;
 
 export class TensorStore {
   private entries = new Map<string, Record<string, Held>>();
@@ -57,15 +69,21 @@ export class TensorStore {
         continue;
       }
       this.spill ??= this.opts.openSpill();
-      const offset = this.spill.append(new Uint8Array(t.data.buffer, t.data.byteOffset, bytes));
+      // `t.data` stays referenced by the write until it completes.
+      const { offset, written } = this.spill.append(new Uint8Array(t.data.buffer, t.data.byteOffset, bytes));
       totals.spilledBytes += bytes;
-      entry[name] = { kind: 'spilled', dtype: t.dtype, dims: [...t.dims], offset, bytes };
+      entry[name] = { kind: 'spilled', dtype: t.dtype, dims: [...t.dims], offset, bytes, written };
     }
     this.entries.set(key, entry);
   }
 
+  /** Starts reading a key's spilled tensors back, so that `take` finds them ready. */
+  prefetch(key: string): void {
+    for (const h of Object.values(this.entries.get(key) ?? {})) if (h.kind === 'spilled') this.startRead(h);
+  }
+
   /** The tensors stored under `key`, removed from the store. */
-  take(key: string): Record<string, TensorData> {
+  async take(key: string): Promise<Record<string, TensorData>> {
     const entry = this.entries.get(key);
     if (!entry) throw new Error(`tensor store: nothing stored under '${key}'`);
     this.entries.delete(key);
@@ -76,29 +94,42 @@ export class TensorStore {
         out[name] = h.tensor;
         continue;
       }
-      const buffer = new ArrayBuffer(h.bytes);
-      this.spill!.read(h.offset, new Uint8Array(buffer));
+      const buffer = await this.startRead(h);
       out[name] = { dtype: h.dtype, dims: h.dims, data: h.dtype === 'int64' ? new BigInt64Array(buffer) : new Float32Array(buffer) };
     }
-    this.reclaim();
+    await this.reclaim();
     return out;
   }
 
   /** Drops what is left of a key group and returns what the group stored. */
-  drop(group: string): StashTotals {
+  async drop(group: string): Promise<StashTotals> {
+    const pending: Promise<unknown>[] = [];
     for (const [key, entry] of this.entries) {
       if (groupOf(key) !== group) continue;
-      for (const h of Object.values(entry)) if (h.kind === 'memory') this.held -= h.tensor.data.byteLength;
+      for (const h of Object.values(entry)) {
+        if (h.kind === 'memory') this.held -= h.tensor.data.byteLength;
+        else pending.push(h.written, h.read ?? Promise.resolve());
+      }
       this.entries.delete(key);
     }
+    await Promise.allSettled(pending);
     const totals = this.totals.get(group) ?? { bytes: 0, spilledBytes: 0 };
     this.totals.delete(group);
-    this.reclaim();
+    await this.reclaim();
     return totals;
   }
 
+  private startRead(h: Spilled): Promise<ArrayBuffer> {
+    h.read ??= h.written.then(async () => {
+      const buffer = new ArrayBuffer(h.bytes);
+      await this.spill!.read(h.offset, new Uint8Array(buffer));
+      return buffer;
+    });
+    return h.read;
+  }
+
   /** An empty store gives its spill file's space back. */
-  private reclaim(): void {
+  private async reclaim(): Promise<void> {
     if (this.entries.size === 0) this.spill?.reset();
   }
 

@@ -85,7 +85,7 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: ArrayB
       if (req.poison) blobs.get(req.name)?.fill(0xff);
       spare = req.reuse && !req.poison ? blobs.get(req.name) : undefined;
       blobs.delete(req.name);
-      if (!spare) collectGarbage();
+      collectGarbage();
       return { result: null, transfer: [] };
     case 'session': {
       const externalData = req.blobs.map((name) => {
@@ -118,7 +118,7 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: ArrayB
       const session = sessions.get(req.id);
       if (!session) throw new Error(`no session ${req.id}`);
       const feeds: Record<string, ort.Tensor> = {};
-      for (const [k, v] of Object.entries({ ...req.feeds, ...takeStashed(theStash(), req.stash) })) feeds[k] = toOrt(v);
+      for (const [k, v] of Object.entries({ ...req.feeds, ...(await takeStashed(theStash(), req.stash)) })) feeds[k] = toOrt(v);
       if (req.blobFeeds) {
         for (const [k, v] of Object.entries(blobFeedViews(req.blobFeeds, blobs))) feeds[k] = new ort.Tensor('float32', v.data, v.dims);
       }
@@ -130,7 +130,7 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: ArrayB
       return { result, transfer: Object.values(result).map((t) => t.data.buffer as ArrayBuffer) };
     }
     case 'dropStash':
-      return { result: theStash().drop(req.group), transfer: [] };
+      return { result: await theStash().drop(req.group), transfer: [] };
     case 'release':
       await sessions.get(req.id)?.release();
       sessions.delete(req.id);

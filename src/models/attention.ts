@@ -90,7 +90,9 @@ export function relativeAttention(c: LayerContext, x: Value, positions: Value, p
     // Distances needed by rows [start, end): columns n - end .. 2n - 2 - start, and one more (relativeShift).
     const rChunk = g.op('Slice', [rT, g.op('Sub', [n, end]), g.op('Sub', [twoN, start]), rowsAxis]);
     const rel = relativeShift(c, g.op('MatMul', [g.op('Slice', [qPosition, start, end, rowsAxis]), rChunk]), rows, n);
-    const attn = g.op('Softmax', [g.op('Add', [content, rel])], { axis: -1 });
+    const logits = g.op('Add', [content, rel]);
+    g.declareSameShape([content, rel, logits]);
+    const attn = g.op('Softmax', [logits], { axis: -1 });
     tap?.(attn, start, end);
     return g.op('MatMul', [attn, v]);
   });
@@ -165,8 +167,13 @@ export function rotaryAttention(c: LayerContext, x: Value, cos: Value, sin: Valu
 export function transformerBlock(c: LayerContext, x: Value, j: number, eps: number, attention: (v: Value, prefix: string) => Value): Value {
   const g = c.g;
   const a = `transformer.${j}.0.fn`;
-  const afterAttention = g.op('Add', [x, attention(layerNorm(c, x, `${a}.0`, eps), `${a}.1`)]);
+  const attended = attention(layerNorm(c, x, `${a}.0`, eps), `${a}.1`);
+  const afterAttention = g.op('Add', [x, attended]);
   const m = `transformer.${j}.1.fn`;
   const hidden = g.op('Relu', [linear(c, layerNorm(c, afterAttention, `${m}.0`, eps), `${m}.1`)]);
-  return g.op('Add', [afterAttention, linear(c, hidden, `${m}.4`)]);
+  const mlp = linear(c, hidden, `${m}.4`);
+  const y = g.op('Add', [afterAttention, mlp]);
+  // Residual branches keep the stream's shape [B, n, C].
+  g.declareSameShape([x, attended, afterAttention, mlp, y]);
+  return y;
 }

@@ -576,7 +576,7 @@ export class Model {
     let grad = tail[gradName(SEGMENT_IN)]!;
     for (let j = depth - 1; j >= 0; j--) {
       const feeds = this.sessionFeeds(backwardId, { ...positions, [SEGMENT_IN]: inputs.pop()!, [gradName(SEGMENT_OUT)]: grad });
-      const take = saved && { take: [`${stash}/block_${j}`] };
+      const take = saved && { take: [`${stash}/block_${j}`], prefetch: j > 0 ? [`${stash}/block_${j - 1}`] : [] };
       grad = (await this.runBlock(backwardId, j, feeds, [gradName(SEGMENT_IN)], take))[gradName(SEGMENT_IN)]!;
     }
     const result: Record<string, TensorData> = { objective: tail.objective! };
@@ -623,7 +623,10 @@ export class Model {
         }
         feeds[gradName(name)] = { dtype: 'float32', dims: [batch.batch, tilePositions, channels], data: cotangent };
       }
-      const run = split ? this.engine.run(`${TRUNK_GRAD}_backward`, feeds, ['grad_dna'], undefined, { take: [`${stash}/tile_${index}`] }) : this.engine.run(TRUNK_GRAD, feeds, ['grad_dna']);
+      const next = index + 1 < tiles.length ? [`${stash}/tile_${index + 1}`] : [];
+      const run = split
+        ? this.engine.run(`${TRUNK_GRAD}_backward`, feeds, ['grad_dna'], undefined, { take: [`${stash}/tile_${index}`], prefetch: next })
+        : this.engine.run(TRUNK_GRAD, feeds, ['grad_dna']);
       const tileGrad = (await run).grad_dna!.data as Float32Array;
       for (let b = 0; b < batch.batch; b++) {
         const into = (b * length + ts) * 4;

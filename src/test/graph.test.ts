@@ -41,3 +41,28 @@ test('graph builder: a tiny graph with inline and external initializers runs in 
     await engine.close();
   }
 });
+
+test('graph: declared same shapes merge into classes; the backward then skips un-broadcasting between them', async () => {
+  const { backward } = await import('../engine/autodiff.js');
+  const build = (declare: boolean) => {
+    const g = new Graph('same_shape');
+    const a = g.input('a', 'float32', ['n', 'k']);
+    const b = g.input('b', 'float32', ['k', 'm']);
+    const p = g.op('MatMul', [a, b]);
+    const q = g.op('Relu', [g.op('MatMul', [a, b])]);
+    const sum = g.op('Add', [p, q]);
+    if (declare) {
+      g.declareSameShape([p, sum]);
+      g.declareSameShape([q, sum]);
+    }
+    backward(g, sum, [a]);
+    return { g, p, q };
+  };
+  const reduceSums = (g: Graph) => g.nodeList.filter((n) => n.opType === 'ReduceSum').length;
+  const declared = build(true);
+  // p ~ sum and q ~ sum: one class.
+  assert.ok(declared.g.sameShape(declared.p.name, declared.q.name));
+  assert.ok(!build(false).g.sameShape(declared.p.name, declared.q.name));
+  // The Add's two run-time un-broadcasts (a ReduceSum each) are gone; the MatMuls' own remain.
+  assert.equal(reduceSums(build(false).g) - reduceSums(declared.g), 2);
+});

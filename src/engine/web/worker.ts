@@ -135,7 +135,7 @@ async function handle(req: WebRequest): Promise<{ result: unknown; transfer: Arr
       const session = sessions.get(req.id);
       if (!session || !ort) throw new Error(`no session ${req.id}`);
       const feeds: Record<string, Ort.Tensor> = {};
-      for (const [k, v] of Object.entries({ ...req.feeds, ...takeStashed(stash, req.stash) })) feeds[k] = new ort.Tensor(v.dtype, v.data, v.dims);
+      for (const [k, v] of Object.entries({ ...req.feeds, ...(await takeStashed(stash, req.stash)) })) feeds[k] = new ort.Tensor(v.dtype, v.data, v.dims);
       if (req.blobFeeds) {
         for (const [k, v] of Object.entries(blobFeedViews(req.blobFeeds, blobs))) feeds[k] = new ort.Tensor('float32', v.data, v.dims);
       }
@@ -148,7 +148,7 @@ async function handle(req: WebRequest): Promise<{ result: unknown; transfer: Arr
       return { result, transfer: Object.values(result).map((t) => t.data.buffer as ArrayBuffer) };
     }
     case 'dropStash':
-      return { result: stash.drop(req.group), transfer: [] };
+      return { result: await stash.drop(req.group), transfer: [] };
     case 'release':
       await sessions.get(req.id)?.release();
       sessions.delete(req.id);

@@ -1,11 +1,12 @@
 /**
  * Gradient benchmark: full-size model with random weights, one window; forward and input-gradient
  * times in the same run (their ratio is the figure that survives a loaded machine), peak RSS.
- *   npm run bench -- gradients [--threads N] [--tile-length BP] [--length BP] [--head-backward whole|checkpointed]
- *     [--activations saved|recompute]
- * The forward runs before and after the gradient and the ratio is to their mean, which brackets a
- * load that changes during the run (shared machines); CPU seconds (all threads) and the load average
- * are printed per phase as well.
+ *   npm run bench -- gradients [--runs 2] [--threads N] [--tile-length BP] [--length BP]
+ *     [--head-backward whole|checkpointed] [--activations saved|recompute]
+ * `--runs` rounds of forward + gradient: the first cold (first runs of their sessions), the rest
+ * warm, with a closing forward; the RESULT line gives the warm medians (the cold round's ratio, to
+ * the mean of the forwards around it, is printed too). CPU seconds (all threads) and the load
+ * average are printed per run.
  * The random weights are streamed to a temporary safetensors file first (deleted at the end): the
  * backward sessions re-read their part's weights when first needed, as they do for a real model, so
  * the main thread never holds the weights.
@@ -30,6 +31,8 @@ export interface GradientBenchOptions {
   layout: ConvLayout;
   headBackward?: 'whole' | 'checkpointed';
   activations?: 'saved' | 'recompute';
+  /** Gradient runs: the first cold, the others warm (the RESULT line then reports the warm medians). */
+  rounds: number;
   /** Write ONNX Runtime's JSON profile of every session with this file prefix. */
   profilePrefix?: string;
 }
@@ -58,6 +61,10 @@ const cpuSeconds = (from: NodeJS.CpuUsage) => {
   return (u.user + u.system) / 1e6;
 };
 const load = () => loadavg()[0]!.toFixed(1);
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
 
 export async function benchGradients(o: GradientBenchOptions): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'seq2track-bench-'));
@@ -77,9 +84,11 @@ export async function benchGradients(o: GradientBenchOptions): Promise<void> {
     const head = model.headNames[0]!;
     const objective: Objective = { head, tracks: [0], bins: [bins / 2 - 2, bins / 2 - 1, bins / 2, bins / 2 + 1], aggregate: 'mean' };
 
-    // The first forward and the gradient are the first runs on their sessions (the forward bench's
-    // warm-up effect, first-touch allocation, applies to both alike); the backward sessions are made
-    // before the timing. A second forward after the gradient brackets a changing load.
+    // Round 1 is cold: the first runs of the forward and of the backward sessions (first-touch
+    // allocation: the forward bench's warm-up effect applies to both alike); the backward sessions
+    // are made before the timing. Later rounds are warm: forward, gradient, …, then a closing
+    // forward, and the ratio is the median gradient over the median forward of the warm runs
+    // (the forwards bracket each gradient, so a load that changes during the run shows in both).
     const timeForward = async (which: string) => {
       const c = process.cpuUsage();
       const t0 = performance.now();
@@ -88,28 +97,47 @@ export async function benchGradients(o: GradientBenchOptions): Promise<void> {
       console.log(`forward ${which}: ${r.wall.toFixed(2)} s (${r.cpu.toFixed(1)} CPU s), load ${load()}, peak RSS ${peakRssMb().toFixed(0)} MB`);
       return r;
     };
-    const first = await timeForward('(before)');
+    const timeGradient = async (which: string) => {
+      const c = process.cpuUsage();
+      const t0 = performance.now();
+      const r = await model.inputGradients(batch, objective, {
+        onProgress: (done, tiles) =>
+          console.log(`  ${done === 0 ? 'head backward done' : `trunk tile ${done}/${tiles} done`} at ${seconds(t0).toFixed(1)} s (${cpuSeconds(c).toFixed(1)} CPU s), load ${load()}, peak RSS ${peakRssMb().toFixed(0)} MB`),
+      });
+      const out = { wall: seconds(t0), cpu: cpuSeconds(c), result: r };
+      console.log(`gradient ${which}: ${out.wall.toFixed(2)} s (${out.cpu.toFixed(1)} CPU s), load ${load()}, peak RSS ${peakRssMb().toFixed(0)} MB`);
+      return out;
+    };
+    const forwards = [await timeForward('1 (cold)')];
     t = performance.now();
     await model.prepareGradients(head);
     console.log(`backward sessions ready in ${seconds(t).toFixed(1)} s, peak RSS ${peakRssMb().toFixed(0)} MB`);
-    const cpu = process.cpuUsage();
-    t = performance.now();
-    const r = await model.inputGradients(batch, objective, {
-      onProgress: (done, tiles) =>
-        console.log(`  ${done === 0 ? 'head backward done' : `trunk tile ${done}/${tiles} done`} at ${seconds(t).toFixed(1)} s (${cpuSeconds(cpu).toFixed(1)} CPU s), load ${load()}, peak RSS ${peakRssMb().toFixed(0)} MB`),
-    });
-    const gradient = seconds(t);
-    const gradientCpu = cpuSeconds(cpu);
-    const second = await timeForward('(after)');
+    const gradients = [await timeGradient('1 (cold)')];
+    for (let round = 2; round <= o.rounds; round++) {
+      forwards.push(await timeForward(`${round} (warm)`));
+      gradients.push(await timeGradient(`${round} (warm)`));
+    }
+    forwards.push(await timeForward('closing'));
     await model.close();
-    const forward = (first.wall + second.wall) / 2;
-    const forwardCpu = (first.cpu + second.cpu) / 2;
+
+    const r = gradients.at(-1)!.result;
     let nonzero = 0;
     for (const v of r.grad) if (v !== 0) nonzero++;
-    console.log(
-      `gradient (head backward ${o.headBackward ?? 'checkpointed'}, activations ${o.activations ?? 'saved'}): ${gradient.toFixed(2)} s, ${(gradient / forward).toFixed(2)}× the mean forward ` +
-        `(${gradientCpu.toFixed(1)} CPU s: ${(gradientCpu / forwardCpu).toFixed(2)}×), objective ${r.objective[0]!.toPrecision(6)}, ${nonzero} nonzero gradient entries of ${r.grad.length}`,
-    );
+    const variant = `head backward ${o.headBackward ?? 'checkpointed'}, activations ${o.activations ?? 'saved'}`;
+    console.log(`objective ${r.objective[0]!.toPrecision(6)}, ${nonzero} nonzero gradient entries of ${r.grad.length}`);
+    // Cold: the first gradient against the mean of the forwards around it (the earlier sessions' method).
+    const cold = { gradient: gradients[0]!, forward: (forwards[0]!.wall + forwards[1]!.wall) / 2, forwardCpu: (forwards[0]!.cpu + forwards[1]!.cpu) / 2 };
+    console.log(`cold (${variant}): gradient ${cold.gradient.wall.toFixed(2)} s, ${(cold.gradient.wall / cold.forward).toFixed(2)}× the mean forward (CPU ${(cold.gradient.cpu / cold.forwardCpu).toFixed(2)}×)`);
+    let gradient = cold.gradient.wall;
+    let forward = cold.forward;
+    if (o.rounds > 1) {
+      const warmG = gradients.slice(1);
+      const warmF = forwards.slice(1);
+      gradient = median(warmG.map((x) => x.wall));
+      forward = median(warmF.map((x) => x.wall));
+      const cpuRatio = median(warmG.map((x) => x.cpu)) / median(warmF.map((x) => x.cpu));
+      console.log(`warm (${variant}): gradient ${gradient.toFixed(2)} s (median of ${warmG.length}), forward ${forward.toFixed(2)} s (median of ${warmF.length}): ${(gradient / forward).toFixed(2)}× (CPU ${cpuRatio.toFixed(2)}×)`);
+    }
     const saved = r.savedActivations;
     if (saved) console.log(`saved activations: ${(saved.bytes / 2 ** 20).toFixed(0)} MB, ${(saved.spilledBytes / 2 ** 20).toFixed(0)} MB of them spilled to a temporary file`);
     console.log(`peak RSS: ${peakRssMb().toFixed(0)} MB`);

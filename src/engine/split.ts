@@ -30,7 +30,13 @@ export interface SplitGraphs {
   backwardInputs: string[];
 }
 
-/** Reductions shorter than this are recomputed (a depthwise conv, a stem conv on 4 bases, q·kᵀ per head). */
+/**
+ * Reductions shorter than this are recomputed (a depthwise conv, a stem conv on 4 bases, q·kᵀ per
+ * head, 1×1 convs of < 1,024 channels). Measured trade (BENCHMARKS.md): recomputing a conv output
+ * costs ~2K FLOPs per value; keeping it costs 4 bytes of memory, or a write and a read of the spill
+ * file, which at ~300 MB/s breaks even near K = 1,000 — and a full-size window's values of smaller K
+ * (1.6 GB for Enformer) would not fit beside the rest under 6 GB.
+ */
 const SHORT_REDUCTION = 1024;
 
 /**

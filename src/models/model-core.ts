@@ -506,8 +506,12 @@ export class Model {
       const grad = await this.trunkBackward(batch, headOut, stash, onProgress);
       result = { objective: headOut.objective!.data as Float32Array, grad };
     } finally {
-      const totals = await this.engine.dropStash(stash);
-      if (result) result.savedActivations = totals;
+      // On an error path a failing drop (a dead engine) must not hide the error that got us here.
+      const totals = await this.engine.dropStash(stash).catch((e: unknown) => {
+        if (result) throw e;
+        return undefined;
+      });
+      if (result && totals) result.savedActivations = totals;
     }
     return result;
   }

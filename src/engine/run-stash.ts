@@ -17,8 +17,11 @@ export async function takeStashed(store: TensorStore, stash: RunStash | undefine
   return feeds;
 }
 
-/** Keeps the outputs `stash.keep` names (views of the runtime's output data: not copied) and returns the names kept. */
-export function keepStashed(store: TensorStore, stash: RunStash | undefined, outputs: Record<string, TensorData>): Set<string> {
+/**
+ * Keeps the outputs `stash.keep` names (views of the runtime's output data: not copied) and returns
+ * the names kept, once the store's pending spill writes are back under its limit.
+ */
+export async function keepStashed(store: TensorStore, stash: RunStash | undefined, outputs: Record<string, TensorData>): Promise<Set<string>> {
   const keep = stash?.keep;
   if (!keep) return new Set();
   const kept: Record<string, TensorData> = {};
@@ -28,5 +31,6 @@ export function keepStashed(store: TensorStore, stash: RunStash | undefined, out
     kept[name] = t;
   }
   store.put(keep.key, kept);
+  await store.backpressure();
   return new Set(keep.names);
 }

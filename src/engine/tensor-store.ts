@@ -47,6 +47,9 @@ export class TensorStore {
   private totals = new Map<string, StashTotals>();
   private spill?: SpillFile;
   private held = 0;
+  /** Bytes handed to spill writes that have not completed (their tensors are still in memory). */
+  private writing = 0;
+  private writes = new Set<Promise<void>>();
   /** Most bytes held in memory at once. */
   peakMemoryBytes = 0;
 
@@ -71,10 +74,28 @@ export class TensorStore {
       this.spill ??= this.opts.openSpill();
       // `t.data` stays referenced by the write until it completes.
       const { offset, written } = this.spill.append(new Uint8Array(t.data.buffer, t.data.byteOffset, bytes));
+      this.writing += bytes;
+      const settled = written.then(
+        () => undefined,
+        () => undefined,
+      );
+      this.writes.add(settled);
+      void settled.then(() => {
+        this.writing -= bytes;
+        this.writes.delete(settled);
+      });
       totals.spilledBytes += bytes;
       entry[name] = { kind: 'spilled', dtype: t.dtype, dims: [...t.dims], offset, bytes, written };
     }
     this.entries.set(key, entry);
+  }
+
+  /**
+   * Waits until pending spill writes hold at most `limit` bytes (default: a quarter of the memory
+   * budget), so a disk slower than the runs that fill it does not pile tensors up in memory.
+   */
+  async backpressure(limit = (this.opts.memoryBudget ?? Infinity) / 4): Promise<void> {
+    while (this.writing > limit && this.writes.size > 0) await Promise.race(this.writes);
   }
 
   /** Starts reading a key's spilled tensors back, so that `take` finds them ready. */

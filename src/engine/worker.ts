@@ -123,7 +123,7 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: ArrayB
         for (const [k, v] of Object.entries(blobFeedViews(req.blobFeeds, blobs))) feeds[k] = new ort.Tensor('float32', v.data, v.dims);
       }
       const out = await session.run(feeds, [...new Set([...req.fetches, ...(req.stash?.keep?.names ?? [])])]);
-      const kept = keepStashed(theStash(), req.stash, Object.fromEntries(Object.entries(out).map(([k, t]) => [k, viewOf(t)])));
+      const kept = await keepStashed(theStash(), req.stash, Object.fromEntries(Object.entries(out).map(([k, t]) => [k, viewOf(t)])));
       const result: Record<string, TensorData> = {};
       for (const name of req.fetches) if (!kept.has(name)) result[name] = fromOrt(out[name]!);
       for (const t of Object.values(out)) t.dispose();

@@ -141,7 +141,7 @@ async function handle(req: WebRequest): Promise<{ result: unknown; transfer: Arr
       }
       const out = await session.run(feeds, [...new Set([...req.fetches, ...(req.stash?.keep?.names ?? [])])]);
       // Kept outputs are copied (fromOrt): a WebGPU output's data is not a plain array until read.
-      const kept = keepStashed(stash, req.stash, Object.fromEntries((req.stash?.keep?.names ?? []).map((k) => [k, fromOrt(out[k]!)])));
+      const kept = await keepStashed(stash, req.stash, Object.fromEntries((req.stash?.keep?.names ?? []).map((k) => [k, fromOrt(out[k]!)])));
       const result: Record<string, TensorData> = {};
       for (const name of req.fetches) if (!kept.has(name)) result[name] = fromOrt(out[name]!);
       for (const t of Object.values(out)) t.dispose();

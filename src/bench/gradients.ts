@@ -1,7 +1,7 @@
 /**
  * Gradient benchmark: full-size model with random weights, one window; forward and input-gradient
  * times in the same run (their ratio is the figure that survives a loaded machine), peak RSS.
- *   npm run bench -- gradients [--runs 2] [--threads N] [--tile-length BP] [--length BP]
+ *   npm run bench -- gradients [enformer|borzoi|flashzoi] [--runs 2] [--threads N] [--tile-length BP] [--length BP]
  *     [--head-backward whole|checkpointed] [--activations saved|recompute]
  * `--runs` rounds of forward + gradient: the first cold (first runs of their sessions), the rest
  * warm, with a closing forward; the RESULT line gives the warm medians (the cold round's ratio, to

@@ -3,7 +3,7 @@
  *   npm run bench -- enformer|borzoi|flashzoi [--runs 3] [--threads N] [--layout 2d|1d] [--tile-length BP] [--length BP]
  *   npm run bench -- variants [MODEL] [--variants 2]   (SNV scoring: brute force vs incremental)
  *   npm run bench -- ism [MODEL] [--substitutions 32] [--batch-size 4] [--brute 32]   (ISM: incremental vs brute force)
- *   npm run bench -- gradients [--runs 2] [--length BP] [--head-backward whole|checkpointed] [--activations saved|recompute]   (Enformer: forward vs input gradients, src/bench/gradients.ts)
+ *   npm run bench -- gradients [enformer|borzoi|flashzoi] [--runs 2] [--length BP] [--head-backward whole|checkpointed] [--activations saved|recompute]   (forward vs input gradients, default Enformer: src/bench/gradients.ts)
  *   npm run bench -- enformer --attention central|all   (forward plus head-mean attention maps of every layer)
  *   npm run bench -- train [--runs 3] [--whole-length BP]   (training steps, full-size Enformer; src/bench/train.ts)
  *   npm run bench -- browser [enformer|borzoi]   (one window in headless Chromium beside Node: browser.ts)
@@ -181,7 +181,10 @@ async function main(): Promise<void> {
     return;
   }
   if (positionals[0] === 'gradients') {
-    const { arch, length } = MODELS.enformer!();
+    const modelName = positionals[1] ?? 'enformer';
+    const make = MODELS[modelName];
+    if (!make) throw new Error(`gradients: unknown model '${modelName}' (${Object.keys(MODELS).join(', ')})`);
+    const { arch, length } = make();
     const opt = (k: 'threads' | 'tile-length' | 'length') => (values[k] !== undefined ? Number(values[k]) : undefined);
     const headBackward = values['head-backward'];
     if (headBackward !== undefined && headBackward !== 'whole' && headBackward !== 'checkpointed') throw new Error(`--head-backward must be whole or checkpointed, not '${headBackward}'`);
@@ -189,7 +192,7 @@ async function main(): Promise<void> {
     if (activations !== undefined && activations !== 'saved' && activations !== 'recompute') throw new Error(`--activations must be saved or recompute, not '${activations}'`);
     // --runs: gradient rounds (first cold, then warm); 2 unless given.
     const rounds = process.argv.includes('--runs') ? Math.max(1, Number(values.runs)) : 2;
-    return benchGradients({ activations, rounds, name: 'enformer', arch, fill: randomFiller(1234), sequence: randomSequence(opt('length') ?? length, 42), threads: opt('threads'), tileLength: opt('tile-length'), layout: values.layout as ConvLayout, headBackward, profilePrefix: values.profile });
+    return benchGradients({ activations, rounds, name: modelName, arch, fill: randomFiller(1234), sequence: randomSequence(opt('length') ?? length, 42), threads: opt('threads'), tileLength: opt('tile-length'), layout: values.layout as ConvLayout, headBackward, profilePrefix: values.profile });
   }
   const mode = positionals[0] === 'variants' || positionals[0] === 'ism' ? positionals[0] : 'forward';
   // `variants [MODEL]` scores SNVs on MODEL (default enformer); otherwise the argument is the model.

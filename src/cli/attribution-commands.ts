@@ -71,7 +71,13 @@ function args(opts: Record<string, any>): AttributionArgs {
 export function registerAttributionCommands(program: Command, h: CommandHelpers): void {
   common(program.command('attribute').description('contribution scores: the gradient of an objective (head, tracks, bins) w.r.t. the input, grad × input, centred grad × input'), h)
     .option('--batch-size <n>', 'sequences per model run', h.integer(1, 'a positive integer'), 1)
-    .action(async (opts) => runAttribute(args(opts)));
+    .addOption(
+      new Option('--activations <how>', "saved: the backward reads the forward's conv/matrix outputs instead of recomputing them (faster, more memory); recompute: each tile's forward again inside its backward")
+        .choices(['saved', 'recompute'])
+        .default('saved'),
+    )
+    .option('--stash-memory <MB>', 'saved activations held in memory (MB, default 1536); the rest goes to a temporary file', h.integer(0, 'a non-negative integer'))
+    .action(async (opts) => runAttribute({ ...args(opts), activations: opts.activations, stashMemoryMb: opts.stashMemory }));
   common(program.command('ism').description('in-silico mutagenesis: objective(mutant) - objective(reference) for every substitution in a window (exact, incremental)'), h)
     .option('--window <a-b>', '--fasta: positions to mutate, 0-based inclusive')
     .option('--batch-size <n>', 'mutant sequences per model run', h.integer(1, 'a positive integer'), 4)

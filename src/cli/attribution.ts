@@ -52,6 +52,10 @@ export interface AttributionArgs {
   batchSize?: number;
   threads?: number;
   tileLength?: number;
+  /** `attribute`: how the backward gets the forward's activations (ModelOptions.backwardActivations). */
+  activations?: 'saved' | 'recompute';
+  /** `attribute`: MB of saved activations held in memory (EngineOptions.stashMemory). */
+  stashMemoryMb?: number;
   gammaTablePath?: string;
   gamma?: GammaNormalisation;
   cacheDir?: string;
@@ -119,7 +123,15 @@ function options(args: AttributionArgs, models: string[], bins: [number, number]
     bins,
     aggregate: args.aggregate,
     logPseudocount: args.logPseudocount,
-    load: { threads: args.threads, tileLength: args.tileLength, gammaTablePath: args.gammaTablePath, gamma: args.gamma, executionProvider: args.device },
+    load: {
+      threads: args.threads,
+      tileLength: args.tileLength,
+      gammaTablePath: args.gammaTablePath,
+      gamma: args.gamma,
+      executionProvider: args.device,
+      backwardActivations: args.activations,
+      stashMemory: args.stashMemoryMb === undefined ? undefined : args.stashMemoryMb * 2 ** 20,
+    },
     cacheDir: args.cacheDir,
   };
 }

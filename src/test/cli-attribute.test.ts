@@ -37,15 +37,18 @@ test('cli attribute --fasta reproduces grads.safetensors (flashzoi-small)', { sk
   const fasta = path('in.fa');
   writeFileSync(fasta, fixtureRecords('flashzoi-small').map((r) => `>${r.name}\n${r.sequence}\n`).join(''));
   const out = path('attr.safetensors');
-  assertCliOk(await run(['attribute', '--model', FLASHZOI, '--fasta', fasta, '--head', 'human', '--tracks', '1', '--bins', '30-33', '--batch-size', '2', '--out', out]));
-  const got = await SafetensorsFile.open(out);
   const ref = await SafetensorsFile.open(join(FLASHZOI, 'grads.safetensors'));
-  assert.deepEqual([...got.tensors.keys()], ['objective', 'grad', 'grad_x_input', 'grad_centered_x_input']);
-  assert.deepEqual(got.tensors.get('grad')!.shape, [2, 4096, 4]);
-  assertClose(got.readFloat32('objective'), readRef(ref, 'objective_f64'), { atol: 3e-6 }, 'objective');
-  assertClose(got.readFloat32('grad'), readRef(ref, 'grad_x_f64'), { atol: 1e-5 }, 'grad');
-  assertClose(got.readFloat32('grad_x_input'), readRef(ref, 'grad_times_input'), { atol: 1.4e-5 }, 'grad_x_input');
-  assertClose(got.readFloat32('grad_centered_x_input'), readRef(ref, 'grad_centered_times_input'), { atol: 1.4e-5 }, 'grad_centered_x_input');
+  // Saved activations all sent through the spill file (--stash-memory 0), and recomputed ones.
+  for (const variant of [['--stash-memory', '0'], ['--activations', 'recompute']]) {
+    assertCliOk(await run(['attribute', '--model', FLASHZOI, '--fasta', fasta, '--head', 'human', '--tracks', '1', '--bins', '30-33', '--batch-size', '2', ...variant, '--out', out]));
+    const got = await SafetensorsFile.open(out);
+    assert.deepEqual([...got.tensors.keys()], ['objective', 'grad', 'grad_x_input', 'grad_centered_x_input']);
+    assert.deepEqual(got.tensors.get('grad')!.shape, [2, 4096, 4]);
+    assertClose(got.readFloat32('objective'), readRef(ref, 'objective_f64'), { atol: 3e-6 }, `${variant.join(' ')}: objective`);
+    assertClose(got.readFloat32('grad'), readRef(ref, 'grad_x_f64'), { atol: 1e-5 }, `${variant.join(' ')}: grad`);
+    assertClose(got.readFloat32('grad_x_input'), readRef(ref, 'grad_times_input'), { atol: 1.4e-5 }, `${variant.join(' ')}: grad_x_input`);
+    assertClose(got.readFloat32('grad_centered_x_input'), readRef(ref, 'grad_centered_times_input'), { atol: 1.4e-5 }, `${variant.join(' ')}: grad_centered_x_input`);
+  }
 });
 
 test('cli attribute --genome: per-base bigWigs over the region, safetensors of the window, logo', { skip }, async () => {

@@ -77,7 +77,7 @@ export interface ModelOptions extends EngineOptions {
    * tile's or block's backward, which recomputes only the cheap layers (normalisation, activations,
    * pooling, attention logits) from them; 'recompute' each tile's and block's whole forward is
    * recomputed inside its backward (one forward more, nothing kept). Saved activations stay in the
-   * engine worker, beyond `stashMemory` bytes in a temporary file: about 1.7 GB for a full-size
+   * engine worker, beyond `stashMemory` bytes in a temporary file: about 1.5 GB for a full-size
    * Enformer window.
    */
   backwardActivations?: 'saved' | 'recompute';
@@ -520,17 +520,19 @@ export class Model {
     return (this.options.backwardActivations ?? 'saved') === 'saved';
   }
 
-  /** Trunk features as `trunk()` computes them, from the split trunk backward's forward, whose saved activations go to `store` per tile. */
+  /**
+   * Trunk features as `trunk()` computes them, from the split trunk backward's forward half, whose
+   * saved activations stay in the engine worker under `${stash}/tile_${i}` for the tile's backward.
+   */
   private async trunkSaving(input: OneHotBatch, stash: string): Promise<Record<string, TensorData>> {
     const { batch, length } = input;
     const { saved } = this.splits.get(TRUNK_GRAD)!;
     const names = this.arch.trunkOutputs.map((o) => o.name);
-    const keep = saved;
     const result = this.emptyTrunk(batch, length);
     for (const [i, { s, e }] of this.tiles(length).entries()) {
       const { ts, te } = this.tileExtent(s, e, length);
       const dna: TensorData = { dtype: 'float32', dims: [batch, te - ts, 4], data: this.tileInput(input, ts, te) };
-      const r = await this.engine.run(`${TRUNK_GRAD}_forward`, { dna }, names, undefined, { keep: { key: `${stash}/tile_${i}`, names: keep } });
+      const r = await this.engine.run(`${TRUNK_GRAD}_forward`, { dna }, names, undefined, { keep: { key: `${stash}/tile_${i}`, names: saved } });
       this.placeTile(r, batch, length, s, e, result);
     }
     return result;
@@ -539,8 +541,9 @@ export class Model {
   /**
    * The head's backward on trunk features: `objective` [B] and, for every trunk output o,
    * `gradName(o)` = d objective / d o. Whole: one session. Checkpointed: the blocks' forward one by
-   * one (only their inputs are kept: [B, n, C] each), the tail's backward, then each block's backward
-   * in reverse; a block's weights are loaded into a blob for its run and dropped after it.
+   * one (their inputs are kept, [B, n, C] each, and with saved activations the values their
+   * backward reads, in the worker), the tail's backward, then each block's backward in reverse; a
+   * block's weights are loaded into a blob for its run and dropped after it.
    */
   private async headBackward(
     form: ObjectiveForm,

@@ -10,23 +10,17 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { xorshift32 } from './xorshift.js';
 
 const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 // Prints the process's peak RSS as it exits (the CLI ends with process.exit on failure, or returns).
 const REPORT = `data:text/javascript,process.on('exit',()=>process.stderr.write('PEAK_RSS_KB='+process.resourceUsage().maxRSS+'\\n'))`;
 
 function randomChromosome(length: number, seed: number): string {
-  let s = seed >>> 0 || 1;
+  const next = xorshift32(seed);
   const out = Buffer.alloc(length);
   const letters = Buffer.from('ACGT');
-  for (let i = 0; i < length; i++) {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    out[i] = letters[s & 3]!;
-  }
+  for (let i = 0; i < length; i++) out[i] = letters[next() & 3]!;
   return out.toString('latin1');
 }
 

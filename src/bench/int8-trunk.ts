@@ -20,6 +20,7 @@ import { Model, type ModelOptions, type OneHotBatch } from '../models/model.js';
 import { trunkGrid, type Architecture } from '../models/architecture.js';
 import type { WeightSet } from '../weights/weight-set.js';
 import { readSync, openSync, closeSync } from 'node:fs';
+import { xorshift32 } from './xorshift.js';
 
 /** Below this many input channels a convolution is memory-bound: quantizing it saves nothing. */
 export const MIN_CHANNELS = 16;
@@ -161,16 +162,9 @@ export class Int8Convs implements ConvRewriter {
 
 /** Deterministic pseudo-random one-hot DNA [1, length, 4]: the default calibration batch. */
 export function calibrationBatch(length: number, seed = 20_251): OneHotBatch {
-  let s = seed >>> 0 || 1;
+  const next = xorshift32(seed);
   const data = new Float32Array(length * 4);
-  for (let i = 0; i < length; i++) {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    data[i * 4 + (s >>> 30)] = 1;
-  }
+  for (let i = 0; i < length; i++) data[i * 4 + (next() >>> 30)] = 1;
   return { data, batch: 1, length };
 }
 

@@ -40,6 +40,7 @@ import { benchKernels } from './kernels.js';
 import { benchAb } from './ab.js';
 import { machineFmaPeak } from './fma-peak.js';
 import { profileSummary } from './profile-summary.js';
+import { xorshift32 } from './xorshift.js';
 
 interface BenchModel {
   arch: Architecture;
@@ -62,15 +63,8 @@ const MODELS: Record<string, () => BenchModel> = {
 
 /** xorshift32 uniform with unit variance: cheap, deterministic, scale-correct random weights. */
 function randomFiller(seed: number) {
-  let s = seed >>> 0 || 1;
-  const uniform = () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return (s / 4294967296 - 0.5) * 2 * Math.sqrt(3);
-  };
+  const next = xorshift32(seed);
+  const uniform = () => (next() / 4294967296 - 0.5) * 2 * Math.sqrt(3);
   return (name: string, shape: number[], data: Float32Array) => {
     const fanIn = shape.slice(1).reduce((a, b) => a * b, 1);
     let f: () => number;

@@ -20,6 +20,7 @@ import { Graph, type Value } from '../engine/graph.js';
 import { Engine } from '../engine/engine.js';
 import { describeMachine, machineInfo } from './machine.js';
 import { activationScale, quantizeWeights } from './int8-trunk.js';
+import { xorshift32 } from './xorshift.js';
 
 export interface LayerShape {
   label: string;
@@ -48,15 +49,8 @@ export function layerFlops(s: LayerShape): number {
 
 /** Deterministic standard normals (xorshift32 + Box–Muller). */
 function normals(count: number, seed: number): Float32Array {
-  let st = seed >>> 0 || 1;
-  const uniform = () => {
-    st ^= st << 13;
-    st >>>= 0;
-    st ^= st >>> 17;
-    st ^= st << 5;
-    st >>>= 0;
-    return (st + 0.5) / 4294967296;
-  };
+  const next = xorshift32(seed);
+  const uniform = () => (next() + 0.5) / 4294967296;
   const out = new Float32Array(count);
   for (let i = 0; i < count; i += 2) {
     const r = Math.sqrt(-2 * Math.log(uniform()));

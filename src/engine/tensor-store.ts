@@ -118,7 +118,7 @@ export class TensorStore {
       const buffer = await this.startRead(h);
       out[name] = { dtype: h.dtype, dims: h.dims, data: h.dtype === 'int64' ? new BigInt64Array(buffer) : new Float32Array(buffer) };
     }
-    await this.reclaim();
+    this.reclaim();
     return out;
   }
 
@@ -136,7 +136,7 @@ export class TensorStore {
     await Promise.allSettled(pending);
     const totals = this.totals.get(group) ?? { bytes: 0, spilledBytes: 0 };
     this.totals.delete(group);
-    await this.reclaim();
+    this.reclaim();
     return totals;
   }
 
@@ -150,7 +150,7 @@ export class TensorStore {
   }
 
   /** An empty store gives its spill file's space back. */
-  private async reclaim(): Promise<void> {
+  private reclaim(): void {
     if (this.entries.size === 0) this.spill?.reset();
   }
 

@@ -5,8 +5,8 @@
  * between the two. The objective is the central bins of the first head's first track.
  */
 import type { Model, OneHotBatch } from '../models/model.js';
-import { substitutionEffects, type Substitution } from '../tasks/ism.js';
-import { centralBins, runObjective } from '../tasks/objective.js';
+import { substitutionEffects, type Substitution } from '../tasks/attribution/ism.js';
+import { centralBins, runObjective } from '../tasks/attribution/objective.js';
 import { unnamedTracks } from '../formats/targets.js';
 
 /** `count` substitutions at consecutive positions from the centre, three per position (every non-reference base). */

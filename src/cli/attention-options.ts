@@ -4,7 +4,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { architectureFromConfig, readConfig } from '../models/load.js';
 import { parseIndexList } from '../models/attention-maps.js';
 import type { HeadOutput } from '../models/model.js';
-import { DEFAULT_ATTENTION_MAX_BYTES, type AttentionRequest } from '../tasks/attention-output.js';
+import { DEFAULT_ATTENTION_MAX_BYTES, type AttentionRequest } from '../tasks/predict/attention-file.js';
 import { UsageError } from './errors.js';
 
 /** Bytes with an optional K/M/G (binary) suffix, e.g. 2G. */

@@ -1,13 +1,8 @@
-/** The `attribute` and `ism` commands' options (registered by main.ts with its shared model options). */
+/** The `attribute` and `ism` commands' options. */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { runAttribute, runIsm, type AttributionArgs } from './attribution.js';
-
-export interface CommandHelpers {
-  modelOptions: (c: Command) => Command;
-  modelList: (value: string, previous: string[] | undefined) => string[];
-  shiftList: (value: string) => number[];
-  integer: (min: number, what: string) => (value: string) => number;
-}
+import { ensembleArgs, modelOptions } from './model-options.js';
+import { integer, modelList, positiveInteger, shiftList } from './parsers.js';
 
 function pseudocount(value: string): number {
   const n = Number(value);
@@ -15,72 +10,57 @@ function pseudocount(value: string): number {
   return n;
 }
 
-function common(c: Command, h: CommandHelpers): Command {
-  return h
-    .modelOptions(
-      c
-        .requiredOption('--model <dir|name>', 'model directory or published name; repeat or comma-separate to average replicates (loaded one at a time)', h.modelList)
-        .option('--fasta <file>', 'input FASTA (plain or gzip); every record is one sequence, all of one length')
-        .option('--genome <file|url>', 'reference genome (FASTA + .fai, bgzip FASTA, .2bit; path or URL; hg38 / mm10): score one model window centred on --region')
-        .option('--region <chr:start-end>', '--genome: the bases to score (1-based inclusive); the model window is centred on it')
-        .option('--target-region <chr:start-end>', '--genome: the objective reads the output bins overlapping this region (default: the central bin(s))')
-        .option('--head <name>', 'head of the objective (default: the first, e.g. human)')
-        .option('--tracks <list>', 'tracks of the objective, averaged: indices (0-based, a-b ranges), identifiers, or description regexes (default: all)')
-        .option('--bins <a-b>', 'output bins of the objective, 0-based inclusive (default: the central bin of an odd count, the central two of an even count)')
-        .addOption(new Option('--aggregate <how>', 'how the bins of a track combine').choices(['mean', 'sum']).default('mean'))
-        .option('--log-pseudocount <x>', 'objective per track log(aggregate + x) before averaging the tracks', pseudocount)
-        .option('--rc', 'average with the reverse-complement run (mapped back to forward positions and bases, stranded tracks swapped)')
-        .option('--shifts <list>', 'average over these shifts in bp, e.g. 0,1,-1 (N-padded)', h.shiftList)
-        .requiredOption('--out <path>', '--fasta: X.safetensors; --genome: a directory (per-base bigWigs + safetensors)')
-        .option('--plot <file>', '--genome: draw the scores (X.svg or X.png)')
-        .option('--plot-window <chr:start-end>', '--genome: the positions to draw (1-based inclusive)'),
-    )
-    .exitOverride()
-    .configureOutput({ outputError: () => {} });
+function common(c: Command): Command {
+  return modelOptions(
+    c
+      .requiredOption('--model <dir|name>', 'model directory or published name; repeat or comma-separate to average replicates (loaded one at a time)', modelList)
+      .option('--fasta <file>', 'input FASTA (plain or gzip); every record is one sequence, all of one length')
+      .option('--genome <file|url>', 'reference genome (FASTA + .fai, bgzip FASTA, .2bit; path or URL; hg38 / mm10): score one model window centred on --region')
+      .option('--region <chr:start-end>', '--genome: the bases to score (1-based inclusive); the model window is centred on it')
+      .option('--target-region <chr:start-end>', '--genome: the objective reads the output bins overlapping this region (default: the central bin(s))')
+      .option('--head <name>', 'head of the objective (default: the first, e.g. human)')
+      .option('--tracks <list>', 'tracks of the objective, averaged: indices (0-based, a-b ranges), identifiers, or description regexes (default: all)')
+      .option('--bins <a-b>', 'output bins of the objective, 0-based inclusive (default: the central bin of an odd count, the central two of an even count)')
+      .addOption(new Option('--aggregate <how>', 'how the bins of a track combine').choices(['mean', 'sum']).default('mean'))
+      .option('--log-pseudocount <x>', 'objective per track log(aggregate + x) before averaging the tracks', pseudocount)
+      .option('--rc', 'average with the reverse-complement run (mapped back to forward positions and bases, stranded tracks swapped)')
+      .option('--shifts <list>', 'average over these shifts in bp, e.g. 0,1,-1 (N-padded)', shiftList)
+      .requiredOption('--out <path>', '--fasta: X.safetensors; --genome: a directory (per-base bigWigs + safetensors)')
+      .option('--plot <file>', '--genome: draw the scores (X.svg or X.png)')
+      .option('--plot-window <chr:start-end>', '--genome: the positions to draw (1-based inclusive)'),
+    { fullOutput: true },
+  );
 }
 
 function args(opts: Record<string, any>): AttributionArgs {
   return {
-    models: opts.model,
+    ...ensembleArgs(opts),
     fasta: opts.fasta,
     genome: opts.genome,
     region: opts.region,
     targetRegion: opts.targetRegion,
     plot: opts.plot,
     plotWindow: opts.plotWindow,
-    head: opts.head,
-    tracks: opts.tracks,
     bins: opts.bins,
     aggregate: opts.aggregate,
     logPseudocount: opts.logPseudocount,
-    targets: opts.targets,
-    windowLength: opts.windowLength,
-    rc: opts.rc === true,
-    shifts: opts.shifts,
-    batchSize: opts.batchSize,
-    threads: opts.threads,
-    tileLength: opts.tileLength,
-    gammaTablePath: opts.tfGamma,
-    gamma: opts.gamma,
-    cacheDir: opts.cacheDir,
-    device: opts.device,
     out: opts.out,
   };
 }
 
-export function registerAttributionCommands(program: Command, h: CommandHelpers): void {
-  common(program.command('attribute').description('contribution scores: the gradient of an objective (head, tracks, bins) w.r.t. the input, grad × input, centred grad × input'), h)
-    .option('--batch-size <n>', 'sequences per model run', h.integer(1, 'a positive integer'), 1)
+export function registerAttributionCommands(program: Command): void {
+  common(program.command('attribute').description('contribution scores: the gradient of an objective (head, tracks, bins) w.r.t. the input, grad × input, centred grad × input'))
+    .option('--batch-size <n>', 'sequences per model run', positiveInteger, 1)
     .addOption(
       new Option('--activations <how>', "saved: the backward reads the forward's conv/matrix outputs instead of recomputing them (faster, more memory); recompute: each tile's forward again inside its backward")
         .choices(['saved', 'recompute'])
         .default('saved'),
     )
-    .option('--stash-memory <MB>', 'saved activations held in memory (MB, default 1536); the rest goes to a temporary file', h.integer(0, 'a non-negative integer'))
+    .option('--stash-memory <MB>', 'saved activations held in memory (MB, default 1536); the rest goes to a temporary file', integer(0, 'a non-negative integer'))
     .action(async (opts) => runAttribute({ ...args(opts), activations: opts.activations, stashMemoryMb: opts.stashMemory }));
-  common(program.command('ism').description('in-silico mutagenesis: objective(mutant) - objective(reference) for every substitution in a window (exact, incremental)'), h)
+  common(program.command('ism').description('in-silico mutagenesis: objective(mutant) - objective(reference) for every substitution in a window (exact, incremental)'))
     .option('--window <a-b>', '--fasta: positions to mutate, 0-based inclusive')
-    .option('--batch-size <n>', 'mutant sequences per model run', h.integer(1, 'a positive integer'), 4)
+    .option('--batch-size <n>', 'mutant sequences per model run', positiveInteger, 4)
     .option('--brute-force', 'a full forward pass per mutant instead of reusing the reference trunk (for checks and benchmarks)')
     .action(async (opts) => runIsm({ ...args(opts), window: opts.window, bruteForce: opts.bruteForce === true }));
 }

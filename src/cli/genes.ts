@@ -4,19 +4,20 @@ import { extname } from 'node:path';
 import { Option, type Command } from 'commander';
 import { openGenome } from '../genome/reference.js';
 import { GeneIndex, readGtf } from '../genome/gtf.js';
-import { GENE_STATS, parseGeneStats, UNTRANSFORM_MODES, type ExonBinRule, type GeneStat, type UntransformMode } from '../tasks/gene-stats.js';
-import { predictGenes } from '../tasks/predict-genes.js';
-import { VariantGeneScoring } from '../tasks/variant-genes.js';
-import type { PendingRecord, Sink } from '../tasks/score-variants.js';
-import type { VariantScorer } from '../tasks/variant-scores.js';
+import { GENE_STATS, parseGeneStats, UNTRANSFORM_MODES, type ExonBinRule, type GeneStat, type UntransformMode } from '../tasks/genes/gene-stats.js';
+import { predictGenes } from '../tasks/genes/predict-genes.js';
+import { VariantGeneScoring } from '../tasks/variants/gene-scores.js';
+import type { PendingRecord, Sink } from '../tasks/variants/score-vcf.js';
+import type { VariantScorer } from '../tasks/variants/scorer.js';
 import { geneTsvHeader, geneTsvWriter, openGeneParquet, openSedH5, type GeneScoreRow } from '../formats/gene-score-writers.js';
 import { formatScore, TsvScores } from '../formats/score-tsv.js';
-import { ensembleOptions, type GenomeJobArgs } from './predict-genome.js';
-import { resolveModelArg } from './weights.js';
+import { ensembleOptions, GENOME_HELP, genomeArgs, modelOptions, resolveModels, type GenomeArgs } from './model-options.js';
+import { positiveInteger, modelList, repeatable, shiftList } from './parsers.js';
+import { fileIdentity } from '../tasks/job/fingerprint.js';
 import { UsageError } from './errors.js';
 import { Progress } from './progress.js';
 import { ByteWriter, ParquetWriter, schemaFromColumnData } from 'hyparquet-writer';
-import { DEFAULT_GRADIENT_TRANSFORM, geneGradients, type GradientTransform } from '../tasks/gene-gradients.js';
+import { DEFAULT_GRADIENT_TRANSFORM, geneGradients, type GradientTransform } from '../tasks/genes/gene-gradients.js';
 import { writeGeneGradientsH5 } from '../formats/gene-gradients-h5.js';
 
 export interface GeneArgs {
@@ -74,7 +75,7 @@ export async function variantGeneJob(args: GeneArgs, statsText: string | undefin
     columnCount: () => scoring.columns?.columns.length ?? 0,
     expandTracks: scoring.expandTracks,
     scoreChunk: scoring.scoreChunk,
-    fingerprint: { '--gtf': args.gtf, '--span': args.span, '--untransform': args.untransform, '--exon-bins': args.exonBins, '--stats': stats },
+    fingerprint: { '--gtf': fileIdentity(args.gtf), '--span': args.span, '--untransform': args.untransform, '--exon-bins': args.exonBins, '--stats': stats },
     openSink: async () => {
       const tracks = scoring.columns!.columns.map((t) => ({ identifier: t.identifier, description: t.description }));
       if (kind === '.tsv') {
@@ -92,7 +93,7 @@ export async function variantGeneJob(args: GeneArgs, statsText: string | undefin
 
 // ------------------------------------------------------------------------------------------ predict-genes
 
-export interface PredictGenesArgs extends GenomeJobArgs, GeneArgs {
+export interface PredictGenesArgs extends GenomeArgs, GeneArgs {
   gene?: string[];
   genesFile?: string;
   out: string;
@@ -122,8 +123,7 @@ export async function runPredictGenes(args: PredictGenesArgs): Promise<void> {
   const select = await geneList(args);
   const genes = await geneIndex(args);
   for (const key of select) genes.find(key); // an unknown gene fails before any model is loaded
-  const models: string[] = [];
-  for (const m of args.models) models.push(await resolveModelArg(m, args.cacheDir));
+  const models = await resolveModels(args);
   const genome = await openGenome(args.genome);
   const progress = new Progress('windows');
   try {
@@ -169,7 +169,7 @@ export { GENE_STATS };
 
 // ------------------------------------------------------------------------------------------ attribute-gene
 
-export interface AttributeGeneArgs extends GenomeJobArgs {
+export interface AttributeGeneArgs extends GenomeArgs {
   gtf: string;
   span: boolean;
   gene?: string[];
@@ -210,8 +210,7 @@ export async function runAttributeGene(args: AttributeGeneArgs): Promise<void> {
   const select = await geneList(args);
   const genes = await geneIndex({ gtf: args.gtf, span: args.span, untransform: 'none', exonBins: args.exonBins });
   for (const key of select) genes.find(key);
-  const models: string[] = [];
-  for (const m of args.models) models.push(await resolveModelArg(m, args.cacheDir));
+  const models = await resolveModels(args);
   const genome = await openGenome(args.genome);
   const progress = new Progress('runs');
   try {
@@ -229,67 +228,59 @@ export async function runAttributeGene(args: AttributeGeneArgs): Promise<void> {
   }
 }
 
-/** What main.ts shares with the gene commands' definitions. */
-export interface CommandHelpers {
-  modelOptions: (c: Command) => Command;
-  genomeJobArgs: (opts: Record<string, any>) => GenomeJobArgs;
-  modelList: (value: string, previous: string[] | undefined) => string[];
-  regionList: (value: string, previous: string[] | undefined) => string[];
-  shiftList: (value: string) => number[];
-  positiveInteger: (value: string) => number;
-}
-
 /** Registers predict-genes and attribute-gene. */
-export function registerGeneCommands(program: Command, h: CommandHelpers): void {
-    geneOptions(
-      h.modelOptions(
-        program
-          .command('predict-genes')
-          .description('predict each gene\'s summed untransformed coverage over its exon bins, per strand-matched track')
-          .requiredOption('--model <dir|name>', 'model directory or published name; repeat or comma-separate to average replicates', h.modelList)
-          .requiredOption('--genome <file|url>', 'reference: FASTA + .fai, bgzip FASTA + .fai + .gzi, or .2bit; path or http(s) URL; hg38 / mm10')
-          .option('--gene <id|name>', 'gene_id (with or without version) or gene_name; repeatable', h.regionList)
-          .option('--genes <file>', 'file of gene_ids / gene_names, one per line')
-          .requiredOption('--out <file>', 'X.tsv or X.parquet: one row per gene × strand-matched track')
-          .option('--tracks <list>', 'tracks: indices, a-b ranges, identifiers, or description regexes (default: all); "−" tracks give no column')
-          .option('--head <name>', 'head (default: the first, e.g. human)')
-          .option('--rc', 'average with the reverse-complement prediction (flipped back, stranded tracks swapped)')
-          .option('--shifts <list>', 'average over these shifts in bp, e.g. 0,1,-1', h.shiftList)
-          .option('--batch-size <n>', 'windows per model run', h.positiveInteger, 1),
-      ),
-      true,
-    )
-      .exitOverride()
-      .configureOutput({ outputError: () => {} })
-      .action(async (opts) => {
-        await runPredictGenes({ ...h.genomeJobArgs(opts), ...geneArgs(opts)!, gene: opts.gene, genesFile: opts.genes, out: opts.out });
-      });
-
-    h.modelOptions(
+export function registerGeneCommands(program: Command): void {
+  geneOptions(
+    modelOptions(
       program
-        .command('attribute-gene')
-        .description('gene-focused input gradients (borzoi_satg_gene.py): d log(summed untransformed exon coverage) / d one-hot, mean-centred')
-        .requiredOption('--model <dir|name>', 'model directory or published name; repeat or comma-separate to average replicates', h.modelList)
-        .requiredOption('--genome <file|url>', 'reference: FASTA + .fai, bgzip FASTA + .fai + .gzi, or .2bit; path or http(s) URL; hg38 / mm10')
-        .requiredOption('--gtf <file>', 'genes: GTF (GENCODE/Ensembl, plain or gzip)')
-        .option('--gene <id|name>', 'gene_id (with or without version) or gene_name; repeatable', h.regionList)
+        .command('predict-genes')
+        .description("predict each gene's summed untransformed coverage over its exon bins, per strand-matched track")
+        .requiredOption('--model <dir|name>', 'model directory or published name; repeat or comma-separate to average replicates', modelList)
+        .requiredOption('--genome <file|url>', GENOME_HELP)
+        .option('--gene <id|name>', 'gene_id (with or without version) or gene_name; repeatable', repeatable)
         .option('--genes <file>', 'file of gene_ids / gene_names, one per line')
-        .requiredOption('--out <file>', 'X.h5: grads (G, L, 4), seqs, gene, chr, strand, start, end')
-        .option('--span', 'a gene is its whole span instead of its exons')
-        .option('--tracks <list>', 'tracks averaged in the objective (strand-matched to the gene; default: all)')
+        .requiredOption('--out <file>', 'X.tsv or X.parquet: one row per gene × strand-matched track')
+        .option('--tracks <list>', 'tracks: indices, a-b ranges, identifiers, or description regexes (default: all); "−" tracks give no column')
         .option('--head <name>', 'head (default: the first, e.g. human)')
-        .option('--rc', 'average with the reverse-complement run (its gradient flipped back)')
-        .option('--shifts <list>', 'average over these shifts in bp, e.g. 0,1,-1', h.shiftList)
-        .addOption(new Option('--untransform <mode>', 'U(x) with one setting for all tracks: legacy (unclip(x/s)^(1/τ)) or new').choices(['legacy', 'new']).default('legacy'))
-        .option('--track-scale <s>', 's of U (default 0.02)')
-        .option('--track-transform <τ>', 'τ of U (default 0.75)')
-        .option('--clip-soft <c>', 'soft clip of U (default: none)')
-        .option('--pseudo <p>', 'pseudocount added inside the log (default 0; 1e-6 is always added)')
-        .addOption(new Option('--exon-bins <rule>', 'exon → bin mapping').choices(['overlap', 'majority']).default('overlap')),
-    )
-      .exitOverride()
-      .configureOutput({ outputError: () => {} })
-      .action(async (opts) => {
-        await runAttributeGene({ ...h.genomeJobArgs(opts), ...attributeGeneArgs(opts), gtf: opts.gtf, span: opts.span === true, gene: opts.gene, genesFile: opts.genes, out: opts.out });
-      });
+        .option('--rc', 'average with the reverse-complement prediction (flipped back, stranded tracks swapped)')
+        .option('--shifts <list>', 'average over these shifts in bp, e.g. 0,1,-1', shiftList)
+        .option('--batch-size <n>', 'windows per model run', positiveInteger, 1),
+      { fullOutput: true },
+    ),
+    true,
+  )
+    .exitOverride()
+    .configureOutput({ outputError: () => {} })
+    .action(async (opts) => {
+      await runPredictGenes({ ...genomeArgs(opts), ...geneArgs(opts)!, gene: opts.gene, genesFile: opts.genes, out: opts.out });
+    });
+
+  modelOptions(
+    program
+      .command('attribute-gene')
+      .description('gene-focused input gradients (borzoi_satg_gene.py): d log(summed untransformed exon coverage) / d one-hot, mean-centred')
+      .requiredOption('--model <dir|name>', 'model directory or published name; repeat or comma-separate to average replicates', modelList)
+      .requiredOption('--genome <file|url>', GENOME_HELP)
+      .requiredOption('--gtf <file>', 'genes: GTF (GENCODE/Ensembl, plain or gzip)')
+      .option('--gene <id|name>', 'gene_id (with or without version) or gene_name; repeatable', repeatable)
+      .option('--genes <file>', 'file of gene_ids / gene_names, one per line')
+      .requiredOption('--out <file>', 'X.h5: grads (G, L, 4), seqs, gene, chr, strand, start, end')
+      .option('--span', 'a gene is its whole span instead of its exons')
+      .option('--tracks <list>', 'tracks averaged in the objective (strand-matched to the gene; default: all)')
+      .option('--head <name>', 'head (default: the first, e.g. human)')
+      .option('--rc', 'average with the reverse-complement run (its gradient flipped back)')
+      .option('--shifts <list>', 'average over these shifts in bp, e.g. 0,1,-1', shiftList)
+      .addOption(new Option('--untransform <mode>', 'U(x) with one setting for all tracks: legacy (unclip(x/s)^(1/τ)) or new').choices(['legacy', 'new']).default('legacy'))
+      .option('--track-scale <s>', 's of U (default 0.02)')
+      .option('--track-transform <τ>', 'τ of U (default 0.75)')
+      .option('--clip-soft <c>', 'soft clip of U (default: none)')
+      .option('--pseudo <p>', 'pseudocount added inside the log (default 0; 1e-6 is always added)')
+      .addOption(new Option('--exon-bins <rule>', 'exon → bin mapping').choices(['overlap', 'majority']).default('overlap')),
+    { fullOutput: true },
+  )
+    .exitOverride()
+    .configureOutput({ outputError: () => {} })
+    .action(async (opts) => {
+      await runAttributeGene({ ...genomeArgs(opts), ...attributeGeneArgs(opts), gtf: opts.gtf, span: opts.span === true, gene: opts.gene, genesFile: opts.genes, out: opts.out });
+    });
 }

@@ -4,10 +4,10 @@
  * Every failure ends as one line `seq2track: error: …` and exit code 1, never a stack trace.
  */
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { runPredict } from './predict.js';
 import { runConvert, runFetch, runList } from './weights.js';
-import { runPredictGenome, type GenomeJobArgs } from './predict-genome.js';
+import { runPredictGenome } from './predict-genome.js';
 import { runMerge, runScoreVariants } from './score-variants.js';
 import { runEvaluate, runFinetune } from './train.js';
 import { runServe } from './serve.js';
@@ -16,6 +16,8 @@ import { registerAttributionCommands } from './attribution-commands.js';
 import { attentionArgs, attentionOptions } from './attention-options.js';
 import { geneArgs, geneOptions, GENE_STATS, registerGeneCommands } from './genes.js';
 import { fullReport, oneLine } from './errors.js';
+import { ensembleArgs, GENOME_HELP, genomeArgs, modelArgs, modelOptions } from './model-options.js';
+import { headList, integer, modelList, positiveInteger, positiveNumber, repeatable, shiftList } from './parsers.js';
 
 /** `--debug` anywhere on the command line, or SEQ2TRACK_DEBUG=1: failures print their full stack. */
 const DEBUG = process.argv.includes('--debug') || /^(1|true|yes)$/i.test(process.env.SEQ2TRACK_DEBUG ?? '');
@@ -26,14 +28,6 @@ function fail(e: unknown): never {
   process.exit(1);
 }
 
-function integer(min: number, what: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!/^\s*-?\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`must be ${what}`);
-    return n;
-  };
-}
-
 function version(): string {
   try {
     return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -42,175 +36,104 @@ function version(): string {
   }
 }
 
-function headList(value: string): string[] {
-  const heads = value.split(',').map((h) => h.trim()).filter((h) => h !== '');
-  if (heads.length === 0) throw new InvalidArgumentError('must name at least one head, e.g. human or human,mouse');
-  return heads;
-}
-
-function modelList(value: string, previous: string[] | undefined): string[] {
-  const models = value.split(',').map((m) => m.trim()).filter((m) => m !== '');
-  if (models.length === 0) throw new InvalidArgumentError('must name a model directory');
-  return [...(previous ?? []), ...models];
-}
-
-function regionList(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
-}
-
-function positiveNumber(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number');
-  return n;
-}
-
-function shiftList(value: string): number[] {
-  const shifts = value.split(',').map((s) => s.trim());
-  if (shifts.length === 0 || shifts.some((s) => !/^[+-]?\d+$/.test(s))) throw new InvalidArgumentError('must be a comma-separated list of integers, e.g. 0,1,-1');
-  return shifts.map(Number);
-}
-
-/** Options of every command that runs models: where they are cached, their window and tracks, how ONNX Runtime runs them. */
-function modelOptions(command: Command): Command {
-  return command
-    .option('--cache-dir <dir>', 'model cache (default: $SEQ2TRACK_CACHE, else $XDG_CACHE_HOME/seq2track, else ~/.cache/seq2track)')
-    .option('--targets <file|url>', 'targets table naming the head\'s tracks (default: the published table when its track count matches)')
-    .option('--window-length <bp>', 'model window in bp (default: the config\'s sequence_length, else the published input length)', integer(1, 'a positive integer'))
-    .option('--threads <n>', 'ONNX Runtime intra-op threads (default: all cores)', integer(1, 'a positive integer'))
-    .option('--tile-length <bp>', 'run the convolutional trunk in tiles of this many bp (0: no tiling)', integer(0, 'a non-negative integer'))
-    .option('--tf-gamma <file>', 'Enformer with use_tf_gamma: the TF gamma table (default: tf_gammas.safetensors in the model dir)')
-    .addOption(new Option('--gamma <normalisation>', 'Enformer gamma positional features: tf (TensorFlow original; published weights; default) or torch (enformer-pytorch use_tf_gamma=False, for checkpoints trained from scratch in that port); overrides config.json positional_gamma').choices(['tf', 'torch']))
-    .addOption(new Option('--device <device>', 'execution provider').choices(['cpu', 'cuda']).default('cpu'))
-    .option('--full-output', 'Borzoi/Flashzoi: output all bins but 16 at each end (16,352 at 524,288 bp, upstream params_pred.json) instead of the centre 6,144');
-}
-
-/** The parsed options that the genome job and the variant job share. */
-function genomeJobArgs(opts: Record<string, any>): GenomeJobArgs {
-  return {
-    models: opts.model,
-    genome: opts.genome,
-    region: opts.region,
-    bed: opts.bed,
-    tracks: opts.tracks,
-    targets: opts.targets,
-    head: opts.head,
-    windowLength: opts.windowLength,
-    rc: opts.rc === true,
-    shifts: opts.shifts,
-    batchSize: opts.batchSize,
-    threads: opts.threads,
-    tileLength: opts.tileLength,
-    gammaTablePath: opts.tfGamma,
-    gamma: opts.gamma,
-    cacheDir: opts.cacheDir,
-    device: opts.device,
-    fullOutput: opts.fullOutput === true ? true : undefined,
-  };
-}
-
 export function buildProgram(): Command {
   const program = new Command('seq2track')
     .description('Enformer/Borzoi genomics models on ONNX Runtime')
     .version(version())
     .showSuggestionAfterError(true)
     .addHelpText('after', '\nAny command takes --debug (or SEQ2TRACK_DEBUG=1): a failure prints its full stack trace, engine worker included.')
+    // Subcommands inherit both: Commander's own messages are reprinted by fail() in our one-line format.
     .exitOverride()
-    // Commander's own messages are reprinted by fail() in our one-line format.
     .configureOutput({ outputError: () => {} });
 
-  attentionOptions(modelOptions(
-    program
-      .command('predict')
-      .description('predict tracks for regions of a genome (--genome), or for every record of a FASTA file (--fasta)')
-      .requiredOption('--model <dir|name>', 'model directory (config.json + *.safetensors) or a published name (seq2track weights list --all), fetched into the cache on first use; repeat or comma-separate to average replicates (--genome)', modelList)
-      .option('--genome <file|url>', 'reference: FASTA + .fai, bgzip FASTA + .fai + .gzi, or .2bit; path or http(s) URL; hg38 / mm10 for the UCSC 2bit')
-      .option('--region <chr:start-end>', 'region, 1-based inclusive (commas allowed); repeatable', regionList)
-      .option('--bed <file>', 'BED file of regions (0-based half-open)')
-      .option('--tracks <list>', 'tracks to write: indices (0-based, a-b ranges), identifiers, or regexes on the description; comma-separated (default: all)')
-      .option('--head <name>', 'head to predict with --genome (default: the first, e.g. human)')
-      .option('--rc', 'average with the reverse-complement prediction (flipped back, stranded tracks swapped)')
-      .option('--shifts <list>', 'average over these shifts in bp, e.g. 0,1,-1 (N-padded)', shiftList)
-      .option('--fasta <file>', 'input FASTA (plain or gzip); each record is one sequence')
-      .requiredOption('--out <file>', '--genome: DIR/ (one bigWig per track), X.bedGraph, X.tsv or X.safetensors; --fasta: FILE.safetensors or FILE.tsv')
-      .option('--heads <list>', '--fasta: comma-separated heads to compute (default: all)', headList)
-      .option('--embeddings', '--fasta: also write the trunk embeddings as tensor "embeddings"')
-      .option('--batch-size <n>', 'sequences per model run', integer(1, 'a positive integer'), 1)
-      .option('--crop-input <bp>', '--fasta: centre-crop each record to this many bp before the model (Enformer\'s TF-hub input form: 393,216-bp records, --crop-input 196608); output offsets stay relative to the record', integer(1, 'a positive integer'))
-  ))
-    .exitOverride()
-    .configureOutput({ outputError: () => {} })
-    .action(async (opts) => {
-      if (opts.genome !== undefined) {
-        if (opts.fasta !== undefined) throw new UsageError('give --genome or --fasta, not both');
-        for (const o of ['heads', 'embeddings'] as const) if (opts[o] !== undefined) throw new UsageError(`--${o} is for --fasta; with --genome use --head`);
-        await runPredictGenome({ ...genomeJobArgs(opts), out: opts.out, maps: attentionArgs(opts) });
-        return;
-      }
-      if (opts.fasta === undefined) throw new UsageError('give --genome with --region/--bed, or --fasta');
-      for (const o of ['region', 'bed', 'tracks', 'targets', 'head', 'windowLength', 'rc', 'shifts'] as const) {
-        if (opts[o] !== undefined) throw new UsageError(`--${o.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --genome`);
-      }
-      if (opts.fullOutput) throw new UsageError('--full-output is for --genome (with --fasta set return_center_bins_only in the config)');
-      if (opts.model.length !== 1) throw new UsageError('--fasta takes one --model');
-      await runPredict({
-        model: opts.model[0],
-        cacheDir: opts.cacheDir,
-        fasta: opts.fasta,
-        out: opts.out,
-        heads: opts.heads,
-        embeddings: opts.embeddings === true,
-        batchSize: opts.batchSize,
-        threads: opts.threads,
-        tileLength: opts.tileLength,
-        gammaTablePath: opts.tfGamma,
-        gamma: opts.gamma,
-        device: opts.device,
-        maps: attentionArgs(opts),
-        cropInput: opts.cropInput,
-      });
+  attentionOptions(
+    modelOptions(
+      program
+        .command('predict')
+        .description('predict tracks for regions of a genome (--genome), or for every record of a FASTA file (--fasta)')
+        .requiredOption('--model <dir|name>', 'model directory (config.json + *.safetensors) or a published name (seq2track weights list --all), fetched into the cache on first use; repeat or comma-separate to average replicates (--genome)', modelList)
+        .option('--genome <file|url>', GENOME_HELP)
+        .option('--region <chr:start-end>', 'region, 1-based inclusive (commas allowed); repeatable', repeatable)
+        .option('--bed <file>', 'BED file of regions (0-based half-open)')
+        .option('--tracks <list>', 'tracks to write: indices (0-based, a-b ranges), identifiers, or regexes on the description; comma-separated (default: all); with --fasta, of one head (--heads NAME, default the first)')
+        .option('--head <name>', 'head to predict with --genome (default: the first, e.g. human)')
+        .option('--rc', 'average with the reverse-complement prediction (flipped back, stranded tracks swapped)')
+        .option('--shifts <list>', 'average over these shifts in bp, e.g. 0,1,-1 (N-padded)', shiftList)
+        .option('--fasta <file>', 'input FASTA (plain or gzip); each record is one sequence')
+        .requiredOption('--out <file>', '--genome: DIR/ (one bigWig per track), X.bedGraph, X.tsv or X.safetensors; --fasta: FILE.safetensors or FILE.tsv')
+        .option('--heads <list>', '--fasta: comma-separated heads to compute (default: all)', headList)
+        .option('--embeddings', '--fasta: also write the trunk embeddings as tensor "embeddings"')
+        .option('--batch-size <n>', 'sequences per model run', positiveInteger, 1)
+        .option('--crop-input <bp>', "--fasta: centre-crop each record to this many bp before the model (Enformer's TF-hub input form: 393,216-bp records, --crop-input 196608); output offsets stay relative to the record", positiveInteger),
+      { fullOutput: true },
+    ),
+  ).action(async (opts) => {
+    if (opts.genome !== undefined) {
+      if (opts.fasta !== undefined) throw new UsageError('give --genome or --fasta, not both');
+      for (const o of ['heads', 'embeddings', 'cropInput'] as const) if (opts[o] !== undefined) throw new UsageError(`--${o.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is for --fasta${o === 'heads' ? '; with --genome use --head' : ''}`);
+      await runPredictGenome({ ...genomeArgs(opts), out: opts.out, maps: attentionArgs(opts) });
+      return;
+    }
+    if (opts.fasta === undefined) throw new UsageError('give --genome with --region/--bed, or --fasta');
+    for (const o of ['region', 'bed', 'head', 'windowLength', 'rc', 'shifts'] as const) {
+      if (opts[o] !== undefined) throw new UsageError(`--${o.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --genome`);
+    }
+    if (opts.model.length !== 1) throw new UsageError('--fasta takes one --model');
+    await runPredict({
+      ...modelArgs(opts),
+      model: opts.model[0],
+      fasta: opts.fasta,
+      out: opts.out,
+      heads: opts.heads,
+      tracks: opts.tracks,
+      embeddings: opts.embeddings === true,
+      batchSize: opts.batchSize,
+      maps: attentionArgs(opts),
+      cropInput: opts.cropInput,
     });
+  });
 
-  geneOptions(modelOptions(
-    program
-      .command('score-variants')
-      .description('score the effect of every variant of a VCF on every selected track (SAD, SAR, D2, SAX)')
-      .requiredOption('--model <dir|name>', 'model directory or published name; repeat or comma-separate to average replicates (all are loaded at once)', modelList)
-      .requiredOption('--genome <file|url>', 'reference: FASTA + .fai, bgzip FASTA + .fai + .gzi, or .2bit; path or http(s) URL; hg38 / mm10')
-      .requiredOption('--vcf <file|url>', 'variants: VCF, plain, gzip or bgzip, path or http(s) URL (+ .tbi/.csi: --region/--bed read through the index)')
-      .requiredOption('--out <file>', 'X.tsv (resumable), X.parquet or X.h5')
-      .option('--region <chr:start-end>', 'only variants whose POS lies in this region (1-based inclusive); repeatable', regionList)
-      .option('--bed <file>', 'only variants whose POS lies in a region of this BED file')
-      .option('--tracks <list>', 'tracks to score: indices, a-b ranges, identifiers, or description regexes (default: all)')
-      .option('--head <name>', 'head to score (default: the first, e.g. human)')
-      .option('--rc', 'average ref and alt predictions with their reverse complements before scoring')
-      .option('--shifts <list>', 'average ref and alt predictions over these shifts in bp before scoring, e.g. 0,1,-1', shiftList)
-      .option('--shard <i/N>', 'score only shard i of N (1-based; contiguous blocks of records); join the shards with seq2track merge')
-      .option('--strict', 'stop at the first REF mismatch or unknown chromosome instead of skipping the variant')
-      .option('--brute-force', 'two full forward passes per SNV instead of reusing the ref trunk (for checks and benchmarks)')
-      .option('--batch-size <n>', 'VCF records per chunk: their windows share model runs', integer(1, 'a positive integer'), 1)
-      .addOption(new Option('--anchor <rule>', 'window placement: center (ours: first REF base at index L/2) or borzoi (baskerville vcf.py: at L/2 - 1, indels centre-trimmed)').choices(['center', 'borzoi']).default('center'))
-      .option('--stats <list>', `with --gtf: comma-separated gene statistics (${GENE_STATS.join(', ')}; default SED)`),
+  geneOptions(
+    modelOptions(
+      program
+        .command('score-variants')
+        .description('score the effect of every variant of a VCF on every selected track (SAD, SAR, D2, SAX)')
+        .requiredOption('--model <dir|name>', 'model directory or published name; repeat or comma-separate to average replicates (all are loaded at once)', modelList)
+        .requiredOption('--genome <file|url>', GENOME_HELP)
+        .requiredOption('--vcf <file|url>', 'variants: VCF, plain, gzip or bgzip, path or http(s) URL (+ .tbi/.csi: --region/--bed read through the index)')
+        .requiredOption('--out <file>', 'X.tsv (resumable), X.parquet or X.h5')
+        .option('--region <chr:start-end>', 'only variants whose POS lies in this region (1-based inclusive); repeatable', repeatable)
+        .option('--bed <file>', 'only variants whose POS lies in a region of this BED file')
+        .option('--tracks <list>', 'tracks to score: indices, a-b ranges, identifiers, or description regexes (default: all)')
+        .option('--head <name>', 'head to score (default: the first, e.g. human)')
+        .option('--rc', 'average ref and alt predictions with their reverse complements before scoring')
+        .option('--shifts <list>', 'average ref and alt predictions over these shifts in bp before scoring, e.g. 0,1,-1', shiftList)
+        .option('--shard <i/N>', 'score only shard i of N (1-based; contiguous blocks of records); join the shards with seq2track merge')
+        .option('--strict', 'stop at the first REF mismatch or unknown chromosome instead of skipping the variant')
+        .option('--brute-force', 'two full forward passes per SNV instead of reusing the ref trunk (for checks and benchmarks)')
+        .option('--batch-size <n>', 'VCF records per chunk: their windows share model runs', positiveInteger, 1)
+        .addOption(new Option('--anchor <rule>', 'window placement: center (ours: first REF base at index L/2) or borzoi (baskerville vcf.py: at L/2 - 1, indels centre-trimmed)').choices(['center', 'borzoi']).default('center'))
+        .option('--stats <list>', `with --gtf: comma-separated gene statistics (${GENE_STATS.join(', ')}; default SED)`),
+      { fullOutput: true },
     ),
     false,
-  )
-    .exitOverride()
-    .configureOutput({ outputError: () => {} })
-    .action(async (opts) => {
-      await runScoreVariants({
-        ...genomeJobArgs(opts),
-        vcf: opts.vcf,
-        out: opts.out,
-        shard: opts.shard,
-        strict: opts.strict === true,
-        bruteForce: opts.bruteForce === true,
-        anchor: opts.anchor,
-        genes: geneArgs(opts),
-        stats: opts.stats,
-      });
+  ).action(async (opts) => {
+    await runScoreVariants({
+      ...genomeArgs(opts),
+      vcf: opts.vcf,
+      out: opts.out,
+      shard: opts.shard,
+      strict: opts.strict === true,
+      bruteForce: opts.bruteForce === true,
+      anchor: opts.anchor,
+      genes: geneArgs(opts),
+      stats: opts.stats,
     });
+  });
 
-  registerGeneCommands(program, { modelOptions, genomeJobArgs, modelList, regionList, shiftList, positiveInteger: integer(1, 'a positive integer') });
+  registerGeneCommands(program);
 
+  // Training reads its own window geometry from the data (no --full-output: heads train on the centre bins).
   modelOptions(
     program
       .command('finetune')
@@ -223,19 +146,30 @@ export function buildProgram(): Command {
       .option('--valid <bed|glob>', 'validation regions (BED); with --tfrecords: validation TFRecord files')
       .option('--tfrecords <glob>', 'train from Basenji2 TFRecords (ZLIB; statistics.json beside them or one folder up) instead of bigWigs')
       .addOption(new Option('--loss <name>', 'training loss').choices(['poisson', 'poisson-multinomial']).default('poisson'))
-      .option('--epochs <n>', 'epochs (default 20)', integer(1, 'a positive integer'))
+      .option('--epochs <n>', 'epochs (default 20)', positiveInteger)
       .option('--lr <x>', 'Adam learning rate (default 0.01, linear warm-up over 10 steps)', positiveNumber)
-      .option('--batch-size <n>', 'windows per step (default 4)', integer(1, 'a positive integer'))
+      .option('--batch-size <n>', 'windows per step (default 4)', positiveInteger)
       .option('--seed <n>', 'seed of data order, augmentation and initial weights (default 0)', integer(0, 'a non-negative integer'))
       .option('--rc', 'augment with reverse complements (targets flipped, stranded tracks swapped by strand_pair)')
       .option('--shifts <list>', 'augment with these shifts in bp (default -3..3 as Borzoi; 0 for none)', shiftList)
       .option('--train-trunk', 'train every weight (BatchNorm statistics aside), one window per pass with gradients accumulated over --batch-size (trunk on --tile-length tiles)'),
-  )
-    .exitOverride()
-    .configureOutput({ outputError: () => {} })
-    .action(async (opts) => {
-      await runFinetune({ ...opts, rc: opts.rc === true, trainTrunk: opts.trainTrunk === true, gammaTablePath: opts.tfGamma, gamma: opts.gamma });
+  ).action(async (opts) => {
+    await runFinetune({
+      ...ensembleArgs(opts),
+      head: opts.head,
+      model: opts.model,
+      out: opts.out,
+      genome: opts.genome,
+      train: opts.train,
+      valid: opts.valid,
+      tfrecords: opts.tfrecords,
+      loss: opts.loss,
+      epochs: opts.epochs,
+      lr: opts.lr,
+      seed: opts.seed,
+      trainTrunk: opts.trainTrunk === true,
     });
+  });
 
   modelOptions(
     program
@@ -246,23 +180,19 @@ export function buildProgram(): Command {
       .requiredOption('--bed <file>', 'regions to evaluate (BED), tiled into windows as predict --genome tiles them')
       .option('--head <name>', 'head to evaluate (default: the first)')
       .option('--out <file.tsv>', 'per-track table (default: stdout)')
-      .option('--batch-size <n>', 'windows per model run', integer(1, 'a positive integer'), 1),
-  )
-    .exitOverride()
-    .configureOutput({ outputError: () => {} })
-    .action(async (opts) => {
-      if (opts.targets === undefined) throw new UsageError('evaluate needs --targets TABLE (a basenji targets table with a bigWig per track)');
-      await runEvaluate({ ...opts, gammaTablePath: opts.tfGamma, gamma: opts.gamma });
-    });
-  registerAttributionCommands(program, { modelOptions, modelList, shiftList, integer });
+      .option('--batch-size <n>', 'windows per model run', positiveInteger, 1),
+    { fullOutput: true },
+  ).action(async (opts) => {
+    if (opts.targets === undefined) throw new UsageError('evaluate needs --targets TABLE (a basenji targets table with a bigWig per track)');
+    await runEvaluate({ ...modelArgs(opts), model: opts.model, genome: opts.genome, targets: opts.targets, bed: opts.bed, head: opts.head, batchSize: opts.batchSize, out: opts.out });
+  });
+  registerAttributionCommands(program);
 
   program
     .command('merge')
     .description('join score-variants shard TSVs (given in shard order) into one TSV, as the unsharded run writes it')
     .argument('<out>', 'merged TSV')
     .argument('<shard...>', 'shard TSVs, in shard order (1/N, 2/N, ...)')
-    .exitOverride()
-    .configureOutput({ outputError: () => {} })
     .action(async (out: string, shards: string[]) => {
       await runMerge(out, shards);
     });
@@ -272,18 +202,14 @@ export function buildProgram(): Command {
     .description('serve the browser page (predictions computed in the page, shown in igv.js) and model directories')
     .option('--port <n>', 'port (0: any free port)', integer(0, 'a port number'), 8080)
     .option('--host <address>', 'address to listen on', '127.0.0.1')
-    .option('--model <NAME=DIR>', 'serve a model directory at /models/NAME/; repeatable', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
-    .exitOverride()
-    .configureOutput({ outputError: () => {} })
+    .option('--model <NAME=DIR>', 'serve a model directory at /models/NAME/; repeatable', repeatable)
     .action(async (opts) => {
       await runServe({ port: opts.port, host: opts.host, models: opts.model ?? [] });
     });
 
   const weights = program
     .command('weights')
-    .description('convert published checkpoints to model directories, fetch and cache published models')
-    .exitOverride()
-    .configureOutput({ outputError: () => {} });
+    .description('convert published checkpoints to model directories, fetch and cache published models');
   weights
     .command('convert')
     .description('convert a checkpoint (PyTorch .bin, Keras .h5, safetensors incl. MultiMolecule names) into a verified model directory')
@@ -295,8 +221,6 @@ export function buildProgram(): Command {
     .option('--species <name>', 'MultiMolecule checkpoints: the species of token_head (default: its config, else human)')
     .option('--gamma-table <file>', 'Enformer: TF gamma table (safetensors, tensor tf_gammas) to place in the output')
     .option('--force', 'replace a model already in --out')
-    .exitOverride()
-    .configureOutput({ outputError: () => {} })
     .action(async (input: string, opts) => {
       await runConvert({ input, out: opts.out, config: opts.config, weights: opts.weights, mouseH5: opts.mouseH5, species: opts.species, gammaTable: opts.gammaTable, force: opts.force === true });
     });
@@ -306,8 +230,6 @@ export function buildProgram(): Command {
     .argument('<name...>', 'published model names (see: seq2track weights list --all)')
     .option('--cache-dir <dir>', 'model cache (default: $SEQ2TRACK_CACHE, else $XDG_CACHE_HOME/seq2track, else ~/.cache/seq2track)')
     .option('--force', 'fetch again even when cached')
-    .exitOverride()
-    .configureOutput({ outputError: () => {} })
     .action(async (names: string[], opts) => {
       await runFetch(names, { cacheDir: opts.cacheDir, force: opts.force === true });
     });
@@ -316,8 +238,6 @@ export function buildProgram(): Command {
     .description('list the cached models (--all: every published name)')
     .option('--cache-dir <dir>', 'model cache (default: $SEQ2TRACK_CACHE, else $XDG_CACHE_HOME/seq2track, else ~/.cache/seq2track)')
     .option('--all', 'also list published models that are not cached')
-    .exitOverride()
-    .configureOutput({ outputError: () => {} })
     .action((opts) => runList({ cacheDir: opts.cacheDir, all: opts.all === true }));
   return program;
 }

@@ -1,92 +1,24 @@
 /** `seq2track predict --genome …`: options in, regions through the model(s), tracks out. */
-import type { GammaNormalisation } from '../models/positional.js';
 import { openGenome } from '../genome/reference.js';
-import { parseRegion, readBed, type Region } from '../genome/regions.js';
+import { parseRegion, type Region } from '../genome/regions.js';
+import { readBed } from '../genome/bed.js';
 import { mkdirSync, existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { cacheDir } from '../cache.js';
-import type { EnsembleOptions } from '../tasks/ensemble.js';
-import { checkNoOverlap, outputKind } from '../tasks/region-outputs.js';
-import { runGenomeJob } from '../tasks/genome-job.js';
-import { checkWritableDir } from '../tasks/job-dir.js';
-import { fileIdentity, fingerprint, hashCacheFile, modelContent } from '../tasks/job-fingerprint.js';
-import { resolveModelArg } from './weights.js';
+import { checkNoOverlap, outputKind } from '../tasks/predict/output-kind.js';
+import { runGenomeJob } from '../tasks/predict/genome-job.js';
+import { checkWritableDir } from '../tasks/job/job-dir.js';
+import { fileIdentity } from '../tasks/job/fingerprint.js';
+import { ensembleOptions, jobFingerprint, resolveModels, type GenomeArgs } from './model-options.js';
 import { UsageError } from './errors.js';
 import { Progress } from './progress.js';
 import { attentionRequest, checkAttentionUsage, type AttentionArgs } from './attention-options.js';
-import { writeAttentionFile } from '../tasks/attention-output.js';
-import { checkPlotWindows, plotAttention } from '../tasks/attention-plot.js';
+import { writeAttentionFile } from '../tasks/predict/attention-file.js';
+import { checkPlotWindows, plotAttention } from '../tasks/predict/attention-plot.js';
 
-/** Options shared by the commands that run models on windows of a genome (predict --genome, score-variants). */
-export interface GenomeJobArgs {
-  models: string[];
-  genome: string;
-  region?: string[];
-  bed?: string;
-  tracks?: string;
-  targets?: string;
-  head?: string;
-  windowLength?: number;
-  rc: boolean;
-  shifts?: number[];
-  batchSize: number;
-  threads?: number;
-  tileLength?: number;
-  gammaTablePath?: string;
-  /** --gamma (Enformer positional normalisation); absent: the config's. */
-  gamma?: GammaNormalisation;
-  cacheDir?: string;
-  device: 'cpu' | 'cuda';
-  /** Borzoi: all bins but 16 each end instead of the centre crop. */
-  fullOutput?: boolean;
-}
-
-/** The model-side options of a genome job, with `--model` resolved to directories. */
-export function ensembleOptions(args: GenomeJobArgs, models: string[]): EnsembleOptions {
-  return {
-    models,
-    head: args.head,
-    windowLength: args.windowLength,
-    tracks: args.tracks,
-    targets: args.targets,
-    rc: args.rc,
-    shifts: args.shifts,
-    batchSize: args.batchSize,
-    load: { threads: args.threads, tileLength: args.tileLength, gammaTablePath: args.gammaTablePath, gamma: args.gamma, executionProvider: args.device, fullOutput: args.fullOutput },
-    cacheDir: args.cacheDir,
-  };
-}
-
-export interface PredictGenomeArgs extends GenomeJobArgs {
+export interface PredictGenomeArgs extends GenomeArgs {
   out: string;
   /** --output, --attention*, --plot*; absent: softplus, no maps. */
   maps?: AttentionArgs;
-}
-
-/** What decides the outputs' bytes (not --threads): a resumed run must match it. */
-export async function genomeJobFingerprint(args: GenomeJobArgs, models: string[], extra: Record<string, unknown>) {
-  const hashes = hashCacheFile(cacheDir(args.cacheDir));
-  const content: Record<string, unknown>[] = [];
-  for (const m of models) content.push({ dir: resolve(m), files: await modelContent(m, hashes) });
-  return fingerprint({
-    '--model': content,
-    '--genome': fileIdentity(args.genome),
-    '--region': args.region,
-    '--bed': fileIdentity(args.bed),
-    '--tracks': args.tracks,
-    '--targets': fileIdentity(args.targets),
-    '--head': args.head,
-    '--window-length': args.windowLength,
-    '--rc': args.rc,
-    '--shifts': args.shifts,
-    '--batch-size': args.batchSize,
-    '--tile-length': args.tileLength,
-    '--tf-gamma': fileIdentity(args.gammaTablePath),
-    '--gamma': args.gamma,
-    '--device': args.device,
-    '--full-output': args.fullOutput,
-    ...extra,
-  });
 }
 
 export async function runPredictGenome(args: PredictGenomeArgs): Promise<void> {
@@ -111,11 +43,10 @@ export async function runPredictGenome(args: PredictGenomeArgs): Promise<void> {
     }
   }
   const regions: Region[] = args.bed ? await readBed(args.bed) : args.region!.map(parseRegion);
-  const models: string[] = [];
-  for (const m of args.models) models.push(await resolveModelArg(m, args.cacheDir));
+  const models = await resolveModels(args);
   const genome = await openGenome(args.genome);
   const attention = args.maps ? await attentionRequest(args.maps, models[0]!) : undefined;
-  const fp = await genomeJobFingerprint(args, models, {
+  const fp = await jobFingerprint(args, models, {
     '--out': kind,
     '--output': args.maps?.output ?? 'softplus',
     '--attention': args.maps?.attention === undefined ? undefined : { file: resolve(args.maps.attention), spec: attention?.spec, rows: attention?.rows, maxBytes: attention?.maxBytes },

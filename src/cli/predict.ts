@@ -1,32 +1,30 @@
-/** `seq2track predict`: options in, FASTA through the model, one output file out. */
-import type { GammaNormalisation } from '../models/positional.js';
+/** `seq2track predict --fasta`: options in, FASTA records through the model, one output file out. */
 import { dirname, extname, resolve } from 'node:path';
 import { loadModel } from '../models/load.js';
 import { readFasta } from '../genome/fasta.js';
-import { streamFastaPrediction } from '../tasks/predict-fasta-stream.js';
-import { checkWritableDir } from '../tasks/job-dir.js';
-import { SafetensorsPredictionSink, TsvPredictionSink } from '../formats/prediction-stream.js';
-import { UsageError } from './errors.js';
 import { centreCrop } from '../genome/sequence.js';
+import { selectTracks, type Track } from '../formats/targets.js';
+import { SafetensorsPredictionSink, TsvPredictionSink } from '../formats/prediction-stream.js';
+import { streamFastaPrediction } from '../tasks/predict/fasta-stream.js';
+import { writeAttentionFile } from '../tasks/predict/attention-file.js';
+import { checkWritableDir } from '../tasks/job/job-dir.js';
+import { tableFor } from '../tasks/job/model-dirs.js';
+import { UsageError } from './errors.js';
 import { Progress } from './progress.js';
 import { resolveModelArg } from './weights.js';
 import { attentionRequest, checkAttentionUsage, type AttentionArgs } from './attention-options.js';
-import { writeAttentionFile } from '../tasks/attention-output.js';
+import { loadOptions, type ModelArgs } from './model-options.js';
 
-export interface PredictArgs {
+export interface PredictArgs extends ModelArgs {
   /** A model directory or a published model name. */
   model: string;
-  cacheDir?: string;
   fasta: string;
   out: string;
   heads?: string[];
+  /** Tracks of one head (the one `heads` names, else the first), named by its targets table. */
+  tracks?: string;
   embeddings?: boolean;
   batchSize: number;
-  threads?: number;
-  tileLength?: number;
-  gammaTablePath?: string;
-  gamma?: GammaNormalisation;
-  device: 'cpu' | 'cuda';
   /** --output and --attention*; absent: softplus, no maps. */
   maps?: AttentionArgs;
   /** Centre-crop each record to this many bp (Enformer's TF-hub input form: 393,216 → 196,608). */
@@ -40,6 +38,8 @@ export async function runPredict(args: PredictArgs): Promise<void> {
   // Cheap checks first: a typo in --out should not cost a model load.
   const format = FORMATS[extname(args.out).toLowerCase() as keyof typeof FORMATS];
   if (!format) throw new UsageError(`--out ${args.out}: unknown output format (use a .safetensors or .tsv file name)`);
+  if (args.tracks !== undefined && args.heads !== undefined && args.heads.length !== 1) throw new UsageError('--tracks selects the tracks of one head: give --heads NAME');
+  if (args.targets !== undefined && args.tracks === undefined) throw new UsageError('--targets names the tracks of --tracks; with --fasta give both');
   if (args.maps) checkAttentionUsage(args.maps, false);
   checkWritableDir(dirname(resolve(args.out)), `--out ${args.out}`);
   if (args.maps?.attention) checkWritableDir(dirname(resolve(args.maps.attention)), `--attention ${args.maps.attention}`);
@@ -51,20 +51,21 @@ export async function runPredict(args: PredictArgs): Promise<void> {
   const dir = await resolveModelArg(args.model, args.cacheDir);
   const attention = args.maps ? await attentionRequest(args.maps, dir) : undefined;
   const output = args.maps?.output ?? 'softplus';
-  const model = await loadModel(dir, {
-    attention: attention?.spec,
-    logits: output === 'logits',
-    threads: args.threads,
-    tileLength: args.tileLength,
-    gammaTablePath: args.gammaTablePath,
-    gamma: args.gamma,
-    executionProvider: args.device,
-  });
+  const model = await loadModel(dir, loadOptions(args, { attention: attention?.spec, logits: output === 'logits' }));
   const progress = new Progress('records');
   const sink = format === 'tsv' ? new TsvPredictionSink(args.out) : new SafetensorsPredictionSink(args.out);
   try {
+    let heads = args.heads;
+    let tracks: Track[] | undefined;
+    if (args.tracks !== undefined) {
+      heads ??= [model.headNames[0]!];
+      const head = heads[0]!;
+      if (!model.headNames.includes(head)) throw new UsageError(`unknown head '${head}' (the model has: ${model.headNames.join(', ')})`);
+      tracks = selectTracks(await tableFor(model.arch.kind, head, model.arch.tracks(head), args.targets, args.cacheDir, dir), args.tracks);
+    }
     const p = await streamFastaPrediction(model, args.fasta, sink, {
-      heads: args.heads,
+      heads,
+      tracks,
       embeddings: args.embeddings,
       batchSize: args.batchSize,
       output,

@@ -1,26 +1,24 @@
 /** `seq2track score-variants` and `seq2track merge`: options in, VCF through the models, scores out. */
-import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { dirname, extname, resolve } from 'node:path';
 import { openGenome } from '../genome/reference.js';
-import { parseRegion, readBed, type Region } from '../genome/regions.js';
-import { openVcf, type VcfReader } from '../genome/vcf.js';
+import { parseRegion, type Region } from '../genome/regions.js';
+import { readBed } from '../genome/bed.js';
+import { openVcf } from '../genome/vcf.js';
 import { openH5Scores, openParquetScores } from '../formats/score-writers.js';
 import { progressPath, TSV_HEADER, TsvScores } from '../formats/score-tsv.js';
-import { parseShard, scoreVcf, type Sink } from '../tasks/score-variants.js';
-import { resolveModelArg } from './weights.js';
+import { parseShard, scoreVcf, type Sink } from '../tasks/variants/score-vcf.js';
 import { UsageError } from './errors.js';
 import { Progress } from './progress.js';
-import { ensembleOptions, type GenomeJobArgs } from './predict-genome.js';
+import { ensembleOptions, jobFingerprint, resolveModels, type GenomeArgs } from './model-options.js';
+import type { Fingerprint } from '../tasks/job/job-dir.js';
 import { variantGeneJob, type GeneArgs } from './genes.js';
 import { isGeneTsvHeader } from '../formats/gene-score-writers.js';
-import type { Anchor } from '../tasks/variant-windows.js';
-import { cacheDir } from '../cache.js';
-import { hashCacheFile, modelContent } from '../tasks/job-fingerprint.js';
-import { checkWritableDir } from '../tasks/job-dir.js';
+import type { Anchor } from '../tasks/variants/windows.js';
+import { checkWritableDir } from '../tasks/job/job-dir.js';
 
-export interface ScoreVariantsArgs extends GenomeJobArgs {
+export interface ScoreVariantsArgs extends GenomeArgs {
   vcf: string;
   out: string;
   shard?: string;
@@ -44,41 +42,6 @@ export function scoreOutputKind(out: string): ScoreOutput {
   throw new UsageError(`--out ${out}: unknown output kind (X.tsv, X.parquet or X.h5)`);
 }
 
-/** What decides the output's bytes (not --threads): a resume must match it. Weights count by content (sha256). */
-async function fingerprintArgs(args: ScoreVariantsArgs, models: string[], vcf: VcfReader): Promise<Record<string, unknown>> {
-  const hashes = hashCacheFile(cacheDir(args.cacheDir));
-  const content: Record<string, unknown>[] = [];
-  for (const m of models) content.push({ dir: resolve(m), files: await modelContent(m, hashes) });
-  const file = (p: string | undefined) => {
-    if (p === undefined) return undefined;
-    const s = statSync(p);
-    return { path: resolve(p), size: s.size, mtime: s.mtimeMs };
-  };
-  return {
-    '--model': content,
-    '--genome': /^https?:/.test(args.genome) || !existsSync(args.genome) ? args.genome : resolve(args.genome),
-    '--vcf': vcf.identity,
-    '--region': args.region,
-    '--bed': file(args.bed),
-    '--tracks': args.tracks,
-    '--targets': args.targets,
-    '--head': args.head,
-    '--window-length': args.windowLength,
-    '--rc': args.rc,
-    '--shifts': args.shifts,
-    '--shard': args.shard,
-    '--strict': args.strict,
-    '--brute-force': args.bruteForce,
-    '--batch-size': args.batchSize,
-    '--tile-length': args.tileLength,
-    '--tf-gamma': args.gammaTablePath,
-    '--gamma': args.gamma,
-    '--device': args.device,
-    '--anchor': args.anchor,
-    '--full-output': args.fullOutput,
-  };
-}
-
 export async function runScoreVariants(args: ScoreVariantsArgs): Promise<void> {
   const started = Date.now();
   if (args.region?.length && args.bed) throw new UsageError('give --region or --bed, not both');
@@ -87,15 +50,20 @@ export async function runScoreVariants(args: ScoreVariantsArgs): Promise<void> {
   const shard = args.shard === undefined ? undefined : parseShard(args.shard);
   const regions: Region[] | undefined = args.bed ? await readBed(args.bed) : args.region?.map(parseRegion);
   const vcf = await openVcf(args.vcf, regions);
-  const models: string[] = [];
-  for (const m of args.models) models.push(await resolveModelArg(m, args.cacheDir));
+  const models = await resolveModels(args);
   const genome = await openGenome(args.genome);
-  const fpArgs = await fingerprintArgs(args, models, vcf);
+  let fp: Fingerprint | undefined;
   const geneJob = args.genes
-    ? await variantGeneJob(args.genes, args.stats, args.out, () => ({ hash: fingerprint, args: fpArgs }), (n) => process.stderr.write(`seq2track: resuming ${args.out} after ${n} records (${progressPath(args.out)})\n`))
+    ? await variantGeneJob(args.genes, args.stats, args.out, () => fp!, (n) => process.stderr.write(`seq2track: resuming ${args.out} after ${n} records (${progressPath(args.out)})\n`))
     : undefined;
-  if (geneJob) Object.assign(fpArgs, geneJob.fingerprint);
-  const fingerprint = createHash('sha256').update(JSON.stringify(fpArgs)).digest('hex');
+  fp = await jobFingerprint(args, models, {
+    '--vcf': vcf.identity,
+    '--shard': args.shard,
+    '--strict': args.strict,
+    '--brute-force': args.bruteForce,
+    '--anchor': args.anchor,
+    ...geneJob?.fingerprint,
+  });
 
   const progress = new Progress('records');
   const tty = process.stderr.isTTY === true;
@@ -108,7 +76,7 @@ export async function runScoreVariants(args: ScoreVariantsArgs): Promise<void> {
   const openSink = async (scorer: { tracks: { identifier: string; description: string }[] }): Promise<Sink> => {
     const tracks = scorer.tracks.map((t) => ({ identifier: t.identifier, description: t.description }));
     if (kind === 'tsv') {
-      const w = TsvScores.open(args.out, tracks, fingerprint, fpArgs);
+      const w = TsvScores.open(args.out, tracks, fp!.hash, fp!.args);
       tsv = w;
       if (w.recordsDone > 0) process.stderr.write(`seq2track: resuming ${args.out} after ${w.recordsDone} records (${progressPath(args.out)})\n`);
       return { writer: w, recordsDone: w.recordsDone, commit: (n) => w.commit(n) };

@@ -1,37 +1,22 @@
 /** `seq2track finetune` and `seq2track evaluate`: options in, training / evaluation in tasks/, reports out. */
-import type { GammaNormalisation } from '../models/positional.js';
 import { readdir, rename, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { openGenome } from '../genome/reference.js';
-import { evaluate, evaluationTsv, resultLine } from '../tasks/evaluate.js';
-import { finetune, type EpochReport } from '../tasks/finetune.js';
-import { finetuneWholeModel } from '../tasks/finetune-trunk.js';
+import { evaluate, evaluationTsv, resultLine } from '../tasks/training/evaluate.js';
+import { finetune, type EpochReport } from '../tasks/training/finetune.js';
+import { finetuneWholeModel } from '../tasks/training/finetune-trunk.js';
 import type { LossName } from '../train/losses.js';
-import type { LoadOptions } from '../models/load.js';
 import { UsageError } from './errors.js';
 import { Progress, progressLine } from './progress.js';
 import { resolveModelArg } from './weights.js';
+import { loadOptions, type EnsembleArgs, type ModelArgs } from './model-options.js';
 
-interface EngineArgs {
-  threads?: number;
-  tileLength?: number;
-  gammaTablePath?: string;
-  gamma?: GammaNormalisation;
-  device: 'cpu' | 'cuda';
-  cacheDir?: string;
-}
-
-function loadOptions(a: EngineArgs): LoadOptions {
-  return { threads: a.threads, tileLength: a.tileLength, gammaTablePath: a.gammaTablePath, gamma: a.gamma, executionProvider: a.device };
-}
-
-export interface EvaluateArgs extends EngineArgs {
+export interface EvaluateArgs extends ModelArgs {
   model: string;
   genome: string;
   targets: string;
   bed: string;
   head?: string;
-  windowLength?: number;
   batchSize: number;
   out?: string;
 }
@@ -83,7 +68,7 @@ export async function expandGlob(pattern: string): Promise<string[]> {
   return files;
 }
 
-export interface FinetuneArgs extends EngineArgs {
+export interface FinetuneArgs extends Omit<EnsembleArgs, 'models' | 'tracks'> {
   model: string;
   head: string;
   out: string;
@@ -95,11 +80,7 @@ export interface FinetuneArgs extends EngineArgs {
   loss?: LossName;
   epochs?: number;
   lr?: number;
-  batchSize?: number;
   seed?: number;
-  windowLength?: number;
-  rc: boolean;
-  shifts?: number[];
   trainTrunk: boolean;
 }
 

@@ -1,6 +1,6 @@
 /** `seq2track weights convert | fetch | list`. */
-import { convertModel, type ConvertOptions } from '../tasks/convert-model.js';
-import { PUBLISHED_MODELS, cacheRoot, cachedModelDir, fetchModel, listCached, resolveModel, type RegistryOptions } from '../tasks/registry.js';
+import { convertModel, type ConvertOptions } from '../tasks/model-store/convert-model.js';
+import { PUBLISHED_MODELS, cacheRoot, cachedModelDir, fetchModel, listCached, resolveModel, type RegistryOptions } from '../tasks/model-store/registry.js';
 
 const say = (line: string) => process.stderr.write(`seq2track: ${line}\n`);
 

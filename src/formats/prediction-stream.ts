@@ -7,29 +7,12 @@
  */
 import { encodeSafetensorsHeader } from '../weights/safetensors.js';
 import { PartialFile } from './partial-file.js';
+import { formatValue } from './number-text.js';
 import type { Tensor3D } from './tensor.js';
+import type { FastaLayout, FastaSink } from './fasta-layout.js';
 
-export interface FastaLayout {
-  records: { name: string; length: number; offset: number }[];
-  bins: number;
-  binSize: number;
-  /** Output tensors in file order: the heads asked for, then `embeddings`. */
-  tensors: { name: string; tracks: number }[];
-  /** The heads' values: 'softplus' (coverage) or 'logits'; recorded in the safetensors metadata when given. */
-  output?: 'softplus' | 'logits';
-}
+export type { FastaLayout, FastaSink };
 
-export interface FastaSink {
-  /** Called once, after the check pass, before any model run. */
-  begin(layout: FastaLayout): void;
-  /** Outputs of records [first, first + n) as [n, bins, tracks] per tensor. */
-  write(first: number, outputs: Record<string, Tensor3D>): void;
-  finish(): void;
-}
-
-
-/** Seven significant digits, as tsv.ts writes them. */
-const format = (v: number) => String(Number(v.toPrecision(7)));
 
 export class TsvPredictionSink implements FastaSink {
   private file: PartialFile | undefined;
@@ -52,10 +35,10 @@ export class TsvPredictionSink implements FastaSink {
       for (let b = 0; b < l.bins; b++) {
         const start = record.offset + b * l.binSize;
         const prefix = `${record.name}\t${b}\t${start}\t${start + l.binSize}\t`;
-        for (const { name, tracks } of l.tensors) {
+        for (const { name, tracks, selected } of l.tensors) {
           const data = outputs[name]!.data;
           const base = (i * l.bins + b) * tracks;
-          for (let t = 0; t < tracks; t++) rows.push(`${prefix}${name}:${t}\t${format(data[base + t]!)}\n`);
+          for (let t = 0; t < tracks; t++) rows.push(`${prefix}${name}:${selected ? selected[t]!.index : t}\t${formatValue(data[base + t]!)}\n`);
         }
       }
       this.file!.append(rows.join(''));
@@ -69,6 +52,12 @@ export class TsvPredictionSink implements FastaSink {
   abort(): void {
     this.file?.abort();
   }
+}
+
+/** The selected tracks of a head, as the genome job names them in its metadata. */
+function trackMetadata(layout: FastaLayout): Record<string, string> {
+  const t = layout.tensors.find((x) => x.selected);
+  return t?.selected ? { tracks: JSON.stringify(t.selected.map((s) => s.identifier)), track_indices: JSON.stringify(t.selected.map((s) => s.index)) } : {};
 }
 
 export class SafetensorsPredictionSink implements FastaSink {
@@ -90,6 +79,7 @@ export class SafetensorsPredictionSink implements FastaSink {
       first_bin_offsets: JSON.stringify(layout.records.map((r) => r.offset)),
       bin_size: String(layout.binSize),
       ...(layout.output ? { output: layout.output } : {}),
+      ...trackMetadata(layout),
     });
     this.file = new PartialFile(this.path);
     this.file.append(header);

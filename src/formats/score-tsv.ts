@@ -14,16 +14,15 @@
  */
 import { closeSync, ftruncateSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import type { ScoreColumns, ScoreStat, ScoreTrack, ScoreWriter } from './score-writers.js';
+import { formatValue } from './number-text.js';
 
 export class ResumeError extends Error {}
 
 export const TSV_HEADER = 'chrom\tpos\tid\tref\talt\ttrack\tSAD\tSAR\tD2\tSAX\n';
 const STAT_ORDER: ScoreStat[] = ['SAD', 'SAR', 'D2', 'SAX'];
 
-/** Seven significant digits, shortest form (`0.1`, `-2.5e-7`); deterministic for a float32 value. */
-export function formatScore(v: number): string {
-  return String(Number(v.toPrecision(7)));
-}
+/** Scores print as every value does (formats/number-text.ts). */
+export const formatScore = formatValue;
 
 export interface Progress {
   /** Identifies the run's inputs and options; a resume must match it. */

@@ -6,9 +6,12 @@ import { WeightSet } from '../weights/weight-set.js';
 import { ConfigError } from './config.js';
 import { Enformer } from './enformer.js';
 import { Borzoi } from './borzoi.js';
-import type { GammaNormalisation } from './positional.js';
 import { architectureFromConfig, ModelDirError, pickWeightsFile } from './from-config.js';
-import { Model, type ModelOptions } from './model.js';
+import { Model } from './model.js';
+import type { Architecture } from './architecture.js';
+import type { LoadOptions } from './load-options.js';
+
+export type { LoadOptions } from './load-options.js';
 
 export { architectureFromConfig, ModelDirError, pickWeightsFile } from './from-config.js';
 
@@ -56,29 +59,23 @@ export async function readGammaTable(path: string): Promise<{ n: number; values:
   return { n: (info.shape[0]! + 1) / 2, values: file.readFloat32('tf_gammas') };
 }
 
-export interface LoadOptions extends ModelOptions {
-  /** Path of the TF gamma table for Enformer configs with `use_tf_gamma` (default: `tf_gammas.safetensors` in the model dir). */
-  gammaTablePath?: string;
-  /**
-   * Borzoi/Flashzoi: output all bins but 16 at each end (16,352 at 524,288 bp, upstream's
-   * params_pred.json) instead of the centre `bins_to_return` (6,144): `return_center_bins_only` false.
-   */
-  fullOutput?: boolean;
-  /**
-   * Enformer: normalisation of the gamma positional features, overriding config.json's
-   * `positional_gamma` ('tf', the default, for the published weights; 'torch' for enformer-pytorch
-   * checkpoints trained from scratch with use_tf_gamma off).
-   */
-  gamma?: GammaNormalisation;
-}
-
-/** Loads a model directory and starts its engine. */
-export async function loadModel(dir: string, options: LoadOptions = {}): Promise<Model> {
+/**
+ * The architecture of a model directory from its config alone (no weights read), as `loadModel` makes
+ * it with these options: `fullOutput` and `gamma` override the config's crop and gamma features.
+ */
+export async function architectureOf(dir: string, options: Pick<LoadOptions, 'fullOutput' | 'gamma'> = {}): Promise<Architecture> {
   const configPath = join(dir, 'config.json');
   const json = await readConfig(configPath);
   const arch = architectureFromConfig({ ...json, ...(options.fullOutput ? { return_center_bins_only: false } : {}), ...(options.gamma ? { positional_gamma: options.gamma } : {}) }, configPath);
   if (options.fullOutput && !(arch instanceof Borzoi)) throw new ModelDirError(`${configPath}: --full-output is for Borzoi/Flashzoi models (this is ${arch.kind})`);
   if (options.gamma && !(arch instanceof Enformer)) throw new ModelDirError(`${configPath}: --gamma is for Enformer models (this is ${arch.kind})`);
+  return arch;
+}
+
+/** Loads a model directory and starts its engine. */
+export async function loadModel(dir: string, options: LoadOptions = {}): Promise<Model> {
+  const configPath = join(dir, 'config.json');
+  const arch = await architectureOf(dir, options);
   const weightsPath = await findWeightsFile(dir);
   const file = await SafetensorsFile.open(weightsPath);
   const weights = WeightSet.fromSafetensors(file, (n) => arch.canonicalName(n));

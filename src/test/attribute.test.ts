@@ -12,7 +12,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertClose, fixturePath, readRef, skipUnless } from './fixtures.js';
-import { attributeRecords, contributionScores } from '../tasks/attribute.js';
+import { attributeRecords, contributionScores } from '../tasks/attribution/attribute.js';
 import { loadModel } from '../models/load.js';
 import { Model } from '../models/model.js';
 import { reverseComplement, shiftSequence } from '../genome/sequence.js';

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { SafetensorsFile } from '../weights/safetensors.js';
 import { fixturePath } from './fixtures.js';
-import type { SequenceRecord } from '../tasks/ism.js';
+import type { SequenceRecord } from '../tasks/attribution/ism.js';
 
 /** The fixture's input sequences (reference.json) as records seq1, seq2, … */
 export function fixtureRecords(name: string): SequenceRecord[] {

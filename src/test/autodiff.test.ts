@@ -153,12 +153,18 @@ async function check(c: Case, seed: number): Promise<void> {
   await back.release();
 }
 
+/**
+ * A fixed fast-check seed keeps the suite deterministic (a float32 case drawn at random can land
+ * within round-off of its tolerance); SEQ2TRACK_PROPERTY_SEED explores others.
+ */
+const PROPERTY_SEED = Number(process.env.SEQ2TRACK_PROPERTY_SEED ?? 20261206);
+
 /** Runs `runs` random cases of one family. */
 async function property<T>(arb: fc.Arbitrary<T>, make: (t: T) => Case, runs = 12): Promise<void> {
   try {
     await fc.assert(
       fc.asyncProperty(arb, fc.integer({ min: 1, max: 2 ** 31 - 1 }), async (t, seed) => check(make(t), seed)),
-      { numRuns: runs },
+      { numRuns: runs, seed: PROPERTY_SEED },
     );
   } catch (e) {
     // fast-check keeps the failing assertion in `cause`; show it beside the counterexample.

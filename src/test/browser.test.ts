@@ -13,9 +13,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { SafetensorsFile } from '../weights/safetensors.js';
-import { brokenModelDir, compare, fixture, REPO_ROOT } from './fixtures.js';
+import { brokenModelDir, compare, fixture, REPO_ROOT, runCli } from './fixtures.js';
 import { launchChromium, skipWithoutChromium, startServe, type ServeProcess } from './chromium.js';
 import { colourCount, decodePng } from './png.js';
+import { writeFastaFai } from './genome-files.js';
 
 // Page globals, as the callbacks of page.evaluate() see them (this file compiles without the DOM library).
 interface HookHead {
@@ -27,6 +28,7 @@ declare const window: {
     ready: Promise<void>;
     models(): string[];
     predictFasta(args: { model: string; fasta: string; tileLength?: number }): Promise<Record<string, HookHead>>;
+    predictRegion(args: { model: string; region: string; tracks?: string }): Promise<{ tracks: string[]; start: number; binSize: number; bins: number; values: Float32Array }>;
   };
 };
 declare const document: { body: { dataset: Record<string, string | undefined> }; getElementById(id: string): { textContent: string | null } | null };
@@ -41,6 +43,8 @@ let tmp = '';
 let serve: ServeProcess | undefined;
 let browser: Browser | undefined;
 let page: Page;
+/** What the page logged as errors (an offline page must log none: igv.js's genome list is not fetched). */
+const consoleErrors: string[] = [];
 
 before(async () => {
   if (skip) return;
@@ -60,6 +64,9 @@ before(async () => {
   serve = await startServe([...models, `--model=no-weights=${noWeights}`, `--model=bad-config=${badConfig}`, `--model=mismatched=${mismatched}`]);
   browser = await launchChromium();
   page = await browser.newPage({ viewport: VIEWPORT });
+  page.on('console', (m) => {
+    if (m.type() === 'error') consoleErrors.push(m.text());
+  });
   await page.goto(serve.url);
   await page.evaluate(() => window.seq2track.ready);
 });
@@ -155,10 +162,19 @@ test('browser: igv view shows predicted tracks, a variant\'s ref/alt/difference,
   const chr1 = Array.from({ length: 20_000 }, base).join('');
   const chr2 = Array.from({ length: 5_000 }, base).join('');
   const fa = join(tmp, 'genome.fa');
-  writeFileSync(fa, `>chr1\n${chr1.replace(/(.{60})/g, '$1\n')}\n>chr2\n${chr2}\n`);
+  // The page reads the FASTA whole (only it is picked); the CLI below reads it by its index.
+  writeFastaFai(fa, new Map([['chr1', chr1], ['chr2', chr2]]));
+  // Before a genome: a clear error, and no "Predicting…" left beside it.
+  await page.fill('#region', 'chr1:6,001-10,000');
+  await page.click('#predict');
+  await page.waitForFunction(() => document.body.dataset.state !== 'busy');
+  assert.match((await page.textContent('#error')) ?? '', /open a genome first/);
+  assert.equal(await page.textContent('#message'), '');
+  // Picking the files opens them: no second click.
   await page.setInputFiles('#genome-files', fa);
-  await page.click('#genome-open');
+  await page.waitForFunction(() => document.body.dataset.state !== 'busy' && /open/.test(document.getElementById('message')?.textContent ?? ''));
   await settled();
+  assert.equal(await page.textContent('#message'), 'Genome genome.fa open.');
   await page.selectOption('#model-served', 'enformer-small');
   await page.fill('#region', 'chr1:6,001-10,000');
   await page.fill('#tracks', '0-1,human_5');
@@ -207,4 +223,26 @@ test('browser: igv view shows predicted tracks, a variant\'s ref/alt/difference,
   await page.click('#predict');
   await settled();
   assert.match((await page.textContent('#message')) ?? '', /Showing 3 track\(s\)/);
+
+  // A region longer than one window is tiled as the CLI's genome job tiles it: two 8,192-bp windows
+  // for 8,000 bp, bins clipped at chr1's end, the values the CLI writes (WASM vs native: float32 rounding).
+  await page.fill('#region', 'chr1:12,001-20,000');
+  await page.fill('#variant', '');
+  await page.click('#predict');
+  await settled();
+  assert.match((await page.textContent('#message')) ?? '', /Showing 3 track\(s\) of head human: 64 bins of 128 bp in 2 window\(s\) from chr1:11905\./);
+  const got = await page.evaluate(async () => {
+    const r = await window.seq2track.predictRegion({ model: 'enformer-small', region: 'chr1:12,001-20,000', tracks: '0-1,human_5' });
+    return { ...r, values: Array.from(r.values) };
+  });
+  const cli = await runCli(['predict', '--model', fixture('enformer-small')!, '--genome', fa, '--region', 'chr1:12,001-20,000', '--tracks', '0-1,human_5', '--out', join(tmp, 'region.tsv')]);
+  assert.equal(cli.code, 0, cli.stderr);
+  const rows = readFileSync(join(tmp, 'region.tsv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split('\t'));
+  assert.deepEqual(got.tracks, ['human_0', 'human_1', 'human_5']);
+  assert.equal(got.bins, 64);
+  assert.equal(got.start, Number(rows[0]![2]));
+  const want = rows.map((r) => Number(r[6]));
+  const c = compare(got.values, want, 5e-5, 1e-4);
+  assert.ok(c.ok, `page vs CLI: element ${c.worst} is ${got.values[c.worst]}, the CLI wrote ${want[c.worst]}`);
+  assert.deepEqual(consoleErrors.filter((e) => /genome|igv/i.test(e)), [], 'igv.js logs no errors (it does not fetch its online genome list)');
 });

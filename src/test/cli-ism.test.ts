@@ -12,7 +12,7 @@ import { BigWig } from '@gmod/bbi';
 import { SafetensorsFile } from '../weights/safetensors.js';
 import { assertClose, assertCliError, assertCliOk, fixture, runCli, skipUnless, tempDir } from './fixtures.js';
 import { randomGenome, writeFastaFai } from './genome-files.js';
-import { ismSummaries } from '../tasks/attribution-outputs.js';
+import { ismSummaries } from '../tasks/attribution/outputs.js';
 import { int64 } from './attribution-fixtures.js';
 
 const skip = skipUnless('enformer-small');

@@ -12,12 +12,14 @@ import { CLI, fixture, skipUnless, tempDir, runCli, assertCliOk, assertCliError 
 import { randomGenome, rng, writeFastaFai } from './genome-files.js';
 import { parseRegion } from '../genome/regions.js';
 import { planRegion } from '../genome/regions.js';
-import type { RegionJobResult } from '../tasks/predict-region.js';
-import { writeRegionOutputs, type RegionOutputKind } from '../tasks/region-outputs.js';
-import { JobDir, stagingPath } from '../tasks/job-dir.js';
-import { emitRegionOutputs, type ScratchLayout } from '../tasks/region-stream.js';
-import { sha256File } from '../tasks/job-fingerprint.js';
-import { predictRegions } from '../tasks/predict-region.js';
+import type { RegionJobResult } from '../tasks/predict/regions.js';
+import type { RegionOutputKind } from '../tasks/predict/output-kind.js';
+import { stagingPath } from '../tasks/job/job-dir.js';
+import { emitRegionOutputs, writeRegionOutputs } from '../tasks/predict/region-writers.js';
+import { ScratchWindows } from '../tasks/predict/region-scratch.js';
+import type { WindowLayout } from '../tasks/predict/region-job.js';
+import { sha256File } from '../tasks/job/fingerprint.js';
+import { predictRegions } from '../tasks/predict/regions.js';
 import { openGenome } from '../genome/reference.js';
 import { attentionRequest } from '../cli/attention-options.js';
 import { SafetensorsFile } from '../weights/safetensors.js';
@@ -70,8 +72,8 @@ function synthetic(float64: boolean, labels: string[]) {
   });
   const tracks = [0, 1, 2].map((i) => ({ index: i, identifier: `t/${i}`, description: `track "${i}"`, strandPair: i }));
   const result: RegionJobResult = { head: 'human', binSize: 128, windowLength: 4096, tracks, table: { tracks } as unknown as RegionJobResult['table'], results, chromSizes: sizes, ensemble, windows: slots };
-  const layout: ScratchLayout = { path: path(`scratch-${float64}`), plans, windowBins: g.bins, tracks: K, float64, ensemble };
-  return { result, layout };
+  const layout: WindowLayout = { plans, windowBins: g.bins, tracks: K, models: float64 ? 2 : 1, ensemble };
+  return { result, layout, scratch: path(`scratch-${float64}`) };
 }
 
 test('genome job: outputs made from the scratch equal the in-memory writer byte for byte (every kind; float32 and float64 scratch)', async () => {
@@ -79,13 +81,14 @@ test('genome job: outputs made from the scratch equal the in-memory writer byte 
     for (const [kind, name] of [['bigwig', 'bw/'], ['bedgraph', 'x.bedGraph'], ['tsv', 'x.tsv'], ['safetensors', 'x.safetensors']] as [RegionOutputKind, string][]) {
       // The job computes bigWig regions in chromosome order (the order of bigWig intervals), others as given.
       const labels = kind === 'bigwig' ? ['chrA:1-30,000', 'chrA:50,001-60,011', 'chrB:1-3000'] : ['chrB:1-3000', 'chrA:50,001-60,011', 'chrA:1-30,000'];
-      const { result, layout } = synthetic(float64, labels);
+      const { result, layout, scratch } = synthetic(float64, labels);
       const want = path(`mem-${float64}-${name}`);
       await writeRegionOutputs(want, kind, result);
       const got = path(`job-${float64}-${name}`);
-      const job = JobDir.open<object>(got, { hash: 'h', args: {} });
-      const outFiles = await emitRegionOutputs({ job, out: got, kind, scratch: layout, head: result.head, tracks: result.tracks, chromSizes: result.chromSizes, binSize: 128, windowLength: 4096 });
-      job.remove();
+      const windows = new ScratchWindows(scratch, layout, stagingPath(got));
+      const outFiles = await emitRegionOutputs({ staging: stagingPath(got), out: got, kind, rows: windows.rows(), head: result.head, tracks: result.tracks, chromSizes: result.chromSizes, binSize: 128, windowLength: 4096, ensemble: result.ensemble });
+      windows.close();
+      rmSync(stagingPath(got), { recursive: true, force: true });
       assert.ok(outFiles.length >= 1);
       const a = files(want);
       const b = files(got);

@@ -9,10 +9,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { assertClose, fixturePath, skipUnless } from './fixtures.js';
-import { ismRecords, substitutionEffects } from '../tasks/ism.js';
+import { ismRecords, substitutionEffects } from '../tasks/attribution/ism.js';
 import { loadModel } from '../models/load.js';
 import { Model } from '../models/model.js';
-import { runObjective } from '../tasks/objective.js';
+import { runObjective } from '../tasks/attribution/objective.js';
 import { unnamedTracks } from '../formats/targets.js';
 import { fixtureRecords, gradsOf } from './attribution-fixtures.js';
 

@@ -5,8 +5,8 @@ import { writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { writeBigWig } from '../formats/bigwig.js';
-import { genesInWindow, signalInWindow } from '../tasks/plot-annotations.js';
-import { heatmapRows } from '../tasks/attention-plot.js';
+import { genesInWindow, signalInWindow } from '../tasks/predict/plot-annotations.js';
+import { heatmapRows } from '../tasks/predict/attention-plot.js';
 import { tempDir } from './fixtures.js';
 
 const GTF = [

@@ -4,11 +4,10 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadModel } from '../models/load.js';
-import { predictFasta, predictRecords } from '../tasks/predict-fasta.js';
+import { predictFasta, predictRecords } from '../tasks/predict/fasta.js';
 import { attentionRequest } from '../cli/attention-options.js';
 import { SafetensorsFile } from '../weights/safetensors.js';
-import { writeTsv } from '../formats/tsv.js';
-import { writePredictionSafetensors } from '../formats/safetensors-out.js';
+import { writePredictionSafetensors, writeTsv } from './reference-writers.js';
 import { assertCliError, fixture, runCli, skipUnless, tempDir } from './fixtures.js';
 import { rng } from './genome-files.js';
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { batches } from '../tasks/predict-fasta.js';
+import { batches } from '../tasks/predict/fasta.js';
 
 const rec = (len: number, i: number) => ({ name: `r${i}`, sequence: 'A'.repeat(len) });
 

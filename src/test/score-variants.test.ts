@@ -12,9 +12,9 @@ import { existsSync, readFileSync, statSync, writeFileSync, copyFileSync } from 
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { SafetensorsFile } from '../weights/safetensors.js';
-import { altWindow, diffRange, variantWindows, windowStart } from '../tasks/variant-windows.js';
-import { variantStats } from '../tasks/variant-scores.js';
-import { shardRange } from '../tasks/score-variants.js';
+import { altWindow, diffRange, variantWindows, windowStart } from '../tasks/variants/windows.js';
+import { variantStats } from '../tasks/variants/scorer.js';
+import { shardRange } from '../tasks/variants/score-vcf.js';
 import { formatScore } from '../formats/score-tsv.js';
 import type { Reference } from '../genome/reference.js';
 import { CLI, fixture, REPO_ROOT, skipUnless, tempDir, runCli, assertCliError, assertCliOk } from './fixtures.js';

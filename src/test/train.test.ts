@@ -18,7 +18,7 @@ import { Adam } from '../train/optimizer.js';
 import { PearsonAccumulator, summarise } from '../train/metrics.js';
 import { Rng } from '../train/rng.js';
 import { headTrainingGraph } from '../train/head-graph.js';
-import { reverseTargets, variants, variantSequence } from '../tasks/training-data.js';
+import { reverseTargets, variants, variantSequence } from '../tasks/training/training-data.js';
 import type { HeadParameters } from '../models/architecture.js';
 import { assertClose, fixturePath, skipUnless, tempDir } from './fixtures.js';
 

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { convertModel } from '../tasks/convert-model.js';
+import { convertModel } from '../tasks/model-store/convert-model.js';
 import { SafetensorsFile, writeSafetensors, type TensorToWrite } from '../weights/safetensors.js';
 import { fixturePath, skipUnless, tempDir } from './fixtures.js';
 import { expectPredicts, expectSameTensors, runCli } from './weights-helpers.js';

@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { fetchModel, resolveModel, type RegistryOptions } from '../tasks/registry.js';
+import { fetchModel, resolveModel, type RegistryOptions } from '../tasks/model-store/registry.js';
 import { SafetensorsFile } from '../weights/safetensors.js';
 import { compare, fixture, fixturePath, skipUnless, tempDir } from './fixtures.js';
 import { expectSameTensors, runCli, torchSaveTensor } from './weights-helpers.js';

@@ -5,8 +5,10 @@
  */
 import type { Model } from '../models/model-core.js';
 import { parseFastaText } from '../genome/fasta-parse.js';
-import { predictRecords } from '../tasks/predict-records.js';
-import { altWindow, windowStart } from '../tasks/variant-windows.js';
+import { predictRecords } from '../tasks/predict/records.js';
+import { predictRegionsOn } from '../tasks/predict/regions-in-memory.js';
+import { loadedModels, runBatches, scheduleOf } from '../tasks/job/run-core.js';
+import { variantWindows } from '../tasks/variants/windows.js';
 import { parseTargets, selectTracks, unnamedTracks, TargetsError, type TargetsTable } from '../formats/track-selection.js';
 import { CancelledError, WebEngine } from '../engine/web/engine.js';
 import { openModel, type ModelLocation } from './model-loader.js';
@@ -134,6 +136,8 @@ async function job<T>(what: string, work: () => Promise<T>): Promise<T> {
     document.body.dataset.state = 'idle';
     return result;
   } catch (e) {
+    // The "…ing" line would read as still running beside the error.
+    say('');
     showError(cancelled ? new CancelledError() : e);
     throw e;
   } finally {
@@ -197,7 +201,33 @@ async function targetsTable(head: string, count: number): Promise<TargetsTable> 
 
 const COLORS = { ref: '#1f77b4', alt: '#d62728', diff: '#2ca02c' };
 
-/** Predicts the window around the region (or centred on the variant) and shows the selected tracks. */
+/** A region of the open genome through the run core, tiled into windows as the CLI's genome job tiles it. */
+function predictOpenRegion(model: Model, head: string, table: TargetsTable, tracks: string | undefined, region: { chr: string; start: number; end: number }) {
+  const label = `${region.chr}:${region.start + 1}-${region.end}`;
+  return predictRegionsOn(loadedModels([model]), async () => table, { genome: view.reference(), regions: [{ chrom: region.chr, start: region.start, end: region.end, label }], head, tracks, onProgress: progress });
+}
+
+/**
+ * The hook for a region: the open genome's region through a served model, as the CLI's genome job
+ * predicts it; the selected tracks' values [bins, tracks] and the first bin's 0-based start.
+ */
+async function predictRegion(args: { model: string; region: string; head?: string; tracks?: string }): Promise<{ tracks: string[]; start: number; binSize: number; bins: number; values: Float32Array }> {
+  return job(`Predicting with ${args.model}`, async () => {
+    if (!view.ready) throw new Error('open a genome first');
+    const model = await useModel(servedLocation(args.model));
+    const head = args.head ?? model.headNames[0]!;
+    const r = await predictOpenRegion(model, head, await targetsTable(head, model.arch.tracks(head)), args.tracks, parseRegion(args.region));
+    const { plan, values } = r.results[0]!;
+    say(`Predicted ${args.region} with ${args.model}.`);
+    return { tracks: r.tracks.map((t) => t.identifier), start: plan.coverStart + plan.firstBin * r.binSize, binSize: r.binSize, bins: plan.bins, values };
+  });
+}
+
+/**
+ * Predicts a region as the CLI's genome job does (windows tiling the whole region, through the run
+ * core), or the window centred on a variant (ref and alt, as the variant job builds them), and shows
+ * the selected tracks.
+ */
 async function predictView(): Promise<void> {
   await job('Predicting', async () => {
     if (!view.ready) throw new Error('open a genome first');
@@ -205,63 +235,70 @@ async function predictView(): Promise<void> {
     const head = ui.head.value.trim() || model.headNames[0]!;
     if (!model.headNames.includes(head)) throw new Error(`unknown head '${head}' (the model has: ${model.headNames.join(', ')})`);
     const table = await targetsTable(head, model.arch.tracks(head));
-    const tracks = selectTracks(table, ui.tracks.value.trim() || undefined);
+    const selection = ui.tracks.value.trim() || undefined;
     const variantText = ui.variant.value.trim();
     const variant = variantText ? parseVariant(variantText) : undefined;
     const region = ui.region.value.trim() ? parseRegion(ui.region.value) : undefined;
     if (!region && !variant) throw new Error('give a region (chr:start-end) or a variant');
-    const chr = variant?.chr ?? region!.chr;
-    const length = model.arch.defaultSequenceLength;
-    const centre = variant ? variant.pos - 1 : Math.floor((region!.start + region!.end) / 2);
-    const ws = windowStart(centre, length);
-    const genome = view.reference();
-    const refSeq = await genome.getSequence(chr, ws, ws + length);
-    const windows = [refSeq];
-    if (variant) {
-      const h = Math.floor(length / 2);
-      const onGenome = refSeq.slice(h, h + variant.ref.length).toUpperCase();
-      if (onGenome !== variant.ref) throw new Error(`variant ${variantText}: REF ${variant.ref} does not match the genome (${onGenome}) at ${chr}:${variant.pos}`);
-      const after = variant.pos - 1 + variant.ref.length;
-      const right = await genome.getSequence(chr, after, after + length);
-      windows.push(altWindow(refSeq.slice(0, h), variant.alt, right, length));
-    }
-    const outputs: Float32Array[] = [];
-    const runs = windows.length;
-    for (const [i, seq] of windows.entries()) {
-      const p = await model.predict([seq.toUpperCase()], { heads: [head], onTile: (d, t) => progress(i * t + d, runs * t) });
-      outputs.push(p.heads[head]!.data);
-    }
-    const bins = model.outputBins(length);
-    const start = ws + model.outputOffset(length);
-    const T = model.arch.tracks(head);
-    const column = (data: Float32Array, k: number) => Float32Array.from({ length: bins }, (_, b) => data[b * T + k]!);
-    const shown = tracks.slice(0, MAX_SHOWN);
+    const binSize = model.binSize;
     const wig: WigTrack[] = [];
-    for (const t of shown) {
+    let shown: number;
+    let selected: number;
+    if (!variant) {
+      const label = `${region!.chr}:${region!.start + 1}-${region!.end}`;
+      const r = await predictOpenRegion(model, head, table, selection, region!);
+      const { plan, values } = r.results[0]!;
+      const K = r.tracks.length;
+      const start = plan.coverStart + plan.firstBin * binSize;
+      const tracks = r.tracks.slice(0, MAX_SHOWN);
+      tracks.forEach((t, k) => wig.push({ chr: region!.chr, start, binSize, name: t.identifier, values: Float32Array.from({ length: plan.bins }, (_, b) => values[b * K + k]!), color: COLORS.ref }));
+      await view.show(wig, label);
+      [shown, selected] = [tracks.length, r.tracks.length];
+      say(`Showing ${shown} track(s)${selected > shown ? ` (the first ${shown} of ${selected} selected)` : ''} of head ${head}: ${plan.bins} bins of ${binSize} bp in ${plan.windows.length} window(s) from ${region!.chr}:${start + 1}.`);
+      return;
+    }
+    const length = model.arch.defaultSequenceLength;
+    const w = await variantWindows(view.reference(), variant.chr, variant.pos - 1, variant.ref, [variant.alt], length);
+    if (w.genomeRef !== variant.ref) throw new Error(`variant ${variantText}: REF ${variant.ref} does not match the genome (${w.genomeRef}) at ${variant.chr}:${variant.pos}`);
+    const tracks = selectTracks(table, selection);
+    const outputs: Float32Array[] = [];
+    const T = model.arch.tracks(head);
+    const windows = [w.ref, w.alts[0]!];
+    // The ref and the alt window, one model run each (a full window is what WebAssembly memory holds).
+    await runBatches({
+      schedule: await scheduleOf(model),
+      batches: windows.map((unit) => ({ model: 0, items: [{ unit, run: { shift: 0, rc: false } }] })),
+      sequence: (seq) => seq,
+      request: (m, { input }) => m.predict(input, { heads: [head], onTile: (d, t) => progress(outputs.length * t + d, windows.length * t) }),
+      sink: (p) => void outputs.push(p.heads[head]!.data),
+    });
+    const bins = model.outputBins(length);
+    const start = w.refStart + model.outputOffset(length);
+    const column = (data: Float32Array, k: number) => Float32Array.from({ length: bins }, (_, b) => data[b * T + k]!);
+    const shownTracks = tracks.slice(0, MAX_SHOWN);
+    for (const t of shownTracks) {
       const ref = column(outputs[0]!, t.index);
-      const base = { chr, start, binSize: model.binSize };
-      if (!variant) {
-        wig.push({ ...base, name: t.identifier, values: ref, color: COLORS.ref });
-        continue;
-      }
       const alt = column(outputs[1]!, t.index);
+      const base = { chr: variant.chr, start, binSize };
       wig.push({ ...base, name: `${t.identifier} ref`, values: ref, color: COLORS.ref, scaleGroup: t.identifier });
       wig.push({ ...base, name: `${t.identifier} alt`, values: alt, color: COLORS.alt, scaleGroup: t.identifier });
       wig.push({ ...base, name: `${t.identifier} alt-ref`, values: alt.map((a, b) => a - ref[b]!), color: COLORS.diff });
     }
-    const locus = region ? `${chr}:${region.start + 1}-${region.end}` : `${chr}:${start + 1}-${start + bins * model.binSize}`;
+    const locus = region ? `${region.chr}:${region.start + 1}-${region.end}` : `${variant.chr}:${start + 1}-${start + bins * binSize}`;
     await view.show(wig, locus);
-    const more = tracks.length > shown.length ? ` (the first ${shown.length} of ${tracks.length} selected)` : '';
-    say(`Showing ${shown.length} track(s)${more} of head ${head}: ${bins} bins of ${model.binSize} bp from ${chr}:${start + 1}${variant ? `, variant ${variantText}` : ''}.`);
+    [shown, selected] = [shownTracks.length, tracks.length];
+    say(`Showing ${shown} track(s)${selected > shown ? ` (the first ${shown} of ${selected} selected)` : ''} of head ${head}: ${bins} bins of ${binSize} bp from ${variant.chr}:${start + 1}, variant ${variantText}.`);
   });
 }
 
-async function openGenome(): Promise<void> {
+/** Opens the genome files just picked, or the URL given. */
+async function openGenome(from: 'files' | 'url'): Promise<void> {
   await job('Opening genome', async () => {
     const files = [...(ui.genomeFiles.files ?? [])];
     const url = ui.genomeUrl.value.trim();
-    if (files.length === 0 && url === '') throw new Error('pick a FASTA (+ .fai) or .2bit file, or give an indexed FASTA URL');
-    const name = await view.open(files.length > 0 ? { kind: 'files', files } : { kind: 'url', url });
+    if (from === 'files' && files.length === 0) throw new Error('pick a FASTA (+ .fai) or .2bit file');
+    if (from === 'url' && url === '') throw new Error('give the URL of an indexed FASTA (+ .fai) or a .2bit');
+    const name = await view.open(from === 'files' ? { kind: 'files', files } : { kind: 'url', url });
     say(`Genome ${name} open.`);
   });
 }
@@ -278,7 +315,12 @@ view.onClick(async (chr, position) => {
   }
 });
 
-ui.genomeOpen.addEventListener('click', () => void openGenome().catch(() => {}));
+// Picking the files is the choice: they open at once; a URL opens with its button or Enter.
+ui.genomeFiles.addEventListener('change', () => void openGenome('files').catch(() => {}));
+ui.genomeOpen.addEventListener('click', () => void openGenome('url').catch(() => {}));
+ui.genomeUrl.addEventListener('keydown', (e) => {
+  if (e.key === 'Enter') void openGenome('url').catch(() => {});
+});
 ui.predict.addEventListener('click', () => void predictView().catch(() => {}));
 ui.cancel.addEventListener('click', () => {
   // Ending the worker is the only way to stop a run inside ONNX Runtime; the next job starts a new one.
@@ -311,8 +353,8 @@ async function start(): Promise<void> {
 
 declare global {
   interface Window {
-    seq2track: { predictFasta: typeof predictFasta; loadModel: typeof loadModel; ready: Promise<void>; models: () => string[] };
+    seq2track: { predictFasta: typeof predictFasta; predictRegion: typeof predictRegion; loadModel: typeof loadModel; ready: Promise<void>; models: () => string[] };
   }
 }
 
-window.seq2track = { predictFasta, loadModel, ready: start(), models: () => served.map((m) => m.name) };
+window.seq2track = { predictFasta, predictRegion, loadModel, ready: start(), models: () => served.map((m) => m.name) };

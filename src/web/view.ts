@@ -64,7 +64,8 @@ export class GenomeView {
     const reference = referenceConfig(source);
     try {
       if (!this.browser) {
-        this.browser = await igv.createBrowser(this.container, { reference: reference as never, showNavigation: true });
+        // No default genome list: igv.js would fetch it from igv.org (offline: console errors, a delay).
+        this.browser = await igv.createBrowser(this.container, { reference: reference as never, showNavigation: true, loadDefaultGenomes: false } as never);
         this.browser.on('trackclick', (_track, _popover, location) => {
           const chr = this.locus()?.chr;
           if (this.clickHandler && chr && typeof location === 'number') {

@@ -1,0 +1,167 @@
+/**
+ * `attribute` and `ism` as jobs that write files, for the CLI and for code alike: the sequences (the
+ * records of a FASTA file, or one model window of a genome centred on a region), the objective's bins
+ * (`bins`, a target region's output bins, or the central ones), the scores through the run core, and
+ * the files (outputs.ts): the FASTA form writes one safetensors file; the genome form a directory of
+ * per-base bigWigs over the region plus the tensors, and optionally a plot (a logo of grad × input, or
+ * an ISM heat map) of a sub-window. Every input is checked before the first model run.
+ */
+import { join } from 'node:path';
+import { architectureOf } from '../../models/load.js';
+import { readFastaRecords } from '../../genome/fasta.js';
+import type { Reference } from '../../genome/reference.js';
+import type { Region } from '../../genome/regions.js';
+import { logoSpec } from '../../plots/logo.js';
+import { ismHeatmapSpec } from '../../plots/ism-heatmap.js';
+import { plotFormat } from '../../plots/render.js';
+import { attributeRecords } from './attribute.js';
+import { ismRecords, type SequenceRecord } from './ism.js';
+import { centralBins } from './objective.js';
+import { binSpan, genomeWindow, plotWindow, targetBins, type GenomeWindow } from './genome-window.js';
+import { checkDirectoryOut, checkSafetensorsOut, ensureDir, ismSummaries, jobMetadata, perBaseBigWig, plotFile, safetensorsFile, writeAll, type PendingFile } from './outputs.js';
+import type { AttributionOptions } from './runs.js';
+
+/** What the scores are computed on. */
+export type AttributionInput =
+  | { kind: 'fasta'; fasta: string }
+  | {
+      kind: 'genome';
+      genome: Reference;
+      /** The bases to score; the model window is centred on it. */
+      region: Region;
+      /** The objective reads the output bins overlapping it (default: `bins`, else the central bin(s)). */
+      targetRegion?: Region;
+    };
+
+export interface AttributionFilesOptions extends AttributionOptions {
+  input: AttributionInput;
+  /** FASTA form: X.safetensors; genome form: a directory. */
+  out: string;
+  /** Genome form: draw the scores (X.svg or X.png)… */
+  plot?: string;
+  /** …over these positions (default: around the objective's bins, or the region). */
+  plotWindow?: Region;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface AttributionFiles {
+  files: string[];
+  records: number;
+  /** Positions scored per record (attribute: the sequence length; ism: the window). */
+  positions: number;
+  ensemble: number;
+}
+
+/** Bases either side of the objective's span in the default logo window; the longest plots. */
+const LOGO_MARGIN = 16;
+const LOGO_DEFAULT_MAX = 200;
+const LOGO_MAX = 2000;
+const HEATMAP_DEFAULT_MAX = 500;
+const HEATMAP_MAX = 2000;
+
+/** The sequences and the objective's bins of a job (the FASTA records, or the genome window). */
+type Prepared =
+  | { kind: 'fasta'; records: SequenceRecord[]; source: string; bins?: [number, number] }
+  | { kind: 'genome'; records: SequenceRecord[]; source: string; window: GenomeWindow; bins: [number, number] };
+
+async function prepare(o: AttributionFilesOptions): Promise<Prepared> {
+  if (o.input.kind === 'fasta') {
+    checkSafetensorsOut(o.out);
+    return { kind: 'fasta', records: await readFastaRecords(o.input.fasta), source: o.input.fasta, bins: o.bins };
+  }
+  await checkDirectoryOut(o.out);
+  if (o.plot !== undefined) plotFormat(o.plot);
+  const { genome, region, targetRegion } = o.input;
+  const window = await genomeWindow(genome, region, await architectureOf(o.models[0]!, o.load), o.windowLength);
+  const bins = targetRegion !== undefined ? targetBins(window, targetRegion) : (o.bins ?? centralBins(window.bins));
+  const source = `${genome.source} ${window.chrom}:${window.start + 1}-${window.start + window.length}`;
+  return { kind: 'genome', records: [{ name: source, sequence: window.sequence }], source, window, bins };
+}
+
+/** Contribution scores (gradient, grad × input, centred grad × input) written as files. */
+export async function attributeToFiles(o: AttributionFilesOptions & { batchSize?: number }): Promise<AttributionFiles> {
+  const p = await prepare(o);
+  let logo: [number, number] | undefined;
+  if (p.kind === 'genome' && o.plot !== undefined) {
+    const [a, b] = binSpan(p.window, p.bins);
+    logo = plotWindow(p.window, o.plotWindow, [a - LOGO_MARGIN, b + LOGO_MARGIN], [0, p.window.length - 1], o.plotWindow ? LOGO_MAX : LOGO_DEFAULT_MAX);
+  }
+  const r = await attributeRecords(p.records, p.source, { ...o, bins: p.bins });
+  const L = r.length;
+  const R = p.records.length;
+  const tensors = [
+    { name: 'objective', dtype: 'F32' as const, shape: [R], data: r.objective },
+    { name: 'grad', dtype: 'F32' as const, shape: [R, L, 4], data: r.grad },
+    { name: 'grad_x_input', dtype: 'F32' as const, shape: [R, L], data: r.gradXInput },
+    { name: 'grad_centered_x_input', dtype: 'F32' as const, shape: [R, L], data: r.gradCenteredXInput },
+  ];
+  const meta = { ...jobMetadata(r.job, 'seq2track attribute'), records: JSON.stringify(p.records.map((x) => x.name)) };
+  let files: PendingFile[];
+  if (p.kind === 'fasta') files = [safetensorsFile(o.out, tensors, meta)];
+  else {
+    const w = p.window;
+    const [a, b] = w.positions;
+    files = [
+      perBaseBigWig(join(o.out, 'grad_x_input.bw'), w, a, r.gradXInput.subarray(a, b + 1)),
+      perBaseBigWig(join(o.out, 'grad_centered_x_input.bw'), w, a, r.gradCenteredXInput.subarray(a, b + 1)),
+      safetensorsFile(join(o.out, 'attribute.safetensors'), tensors, { ...meta, chrom: w.chrom, window_start: String(w.start) }),
+    ];
+    if (logo && o.plot !== undefined) {
+      const [s, e] = logo;
+      const positions = Array.from({ length: e - s + 1 }, (_, i) => w.start + s + i + 1);
+      const bases = Array.from(w.sequence.slice(s, e + 1));
+      const track = r.job.objective.tracks.map((t) => t.identifier).join(', ');
+      const spec = logoSpec({ positions, bases, values: r.gradXInput.subarray(s, e + 1), title: `grad × input, ${track} (${r.job.objective.head} head), bins ${p.bins[0]}-${p.bins[1]}`, xTitle: `${w.chrom} (1-based)` });
+      files.push(plotFile(o.plot, spec));
+    }
+    await ensureDir(o.out);
+  }
+  return { files: await writeAll(files), records: R, positions: L, ensemble: r.job.ensemble };
+}
+
+/** In-silico mutagenesis written as files; `window` (positions, 0-based inclusive) is the FASTA form's, the genome form mutates the region. */
+export async function ismToFiles(o: AttributionFilesOptions & { window?: [number, number]; batchSize?: number; bruteForce?: boolean }): Promise<AttributionFiles> {
+  const p = await prepare(o);
+  const positions = p.kind === 'genome' ? p.window.positions : o.window!;
+  let heat: [number, number] | undefined;
+  if (p.kind === 'genome' && o.plot !== undefined) heat = plotWindow(p.window, o.plotWindow, positions, positions, o.plotWindow ? HEATMAP_MAX : HEATMAP_DEFAULT_MAX);
+  const r = await ismRecords(p.records, p.source, { ...o, bins: p.bins, window: positions });
+  const R = p.records.length;
+  const W = r.width;
+  const tensors = [
+    { name: 'ism', dtype: 'F32' as const, shape: [R, W, 4], data: r.ism },
+    { name: 'ism_ref_base', dtype: 'I64' as const, shape: [R, W], data: BigInt64Array.from(r.refBase, (v) => BigInt(v)) },
+  ];
+  const meta = {
+    ...jobMetadata(r.job, 'seq2track ism'),
+    records: JSON.stringify(p.records.map((x) => x.name)),
+    window: JSON.stringify(positions),
+    objective: JSON.stringify(Array.from(r.objective)),
+  };
+  let files: PendingFile[];
+  if (p.kind === 'fasta') files = [safetensorsFile(o.out, tensors, meta)];
+  else {
+    const w = p.window;
+    const { mean, maxEffect } = ismSummaries(r.ism, r.refBase, W);
+    files = [
+      perBaseBigWig(join(o.out, 'ism_mean.bw'), w, positions[0], mean),
+      perBaseBigWig(join(o.out, 'ism_max_effect.bw'), w, positions[0], maxEffect),
+      safetensorsFile(join(o.out, 'ism.safetensors'), tensors, { ...meta, chrom: w.chrom, window_start: String(w.start) }),
+    ];
+    if (heat && o.plot !== undefined) {
+      const [s, e] = heat;
+      const i0 = s - positions[0];
+      const n = e - s + 1;
+      const spec = ismHeatmapSpec({
+        positions: Array.from({ length: n }, (_, i) => w.start + s + i + 1),
+        refBase: r.refBase.subarray(i0, i0 + n),
+        ism: r.ism.subarray(i0 * 4, (i0 + n) * 4),
+        title: `ISM, ${r.job.objective.tracks.map((t) => t.identifier).join(', ')} (${r.job.objective.head} head), bins ${p.bins[0]}-${p.bins[1]}`,
+        xTitle: `${w.chrom} (1-based)`,
+      });
+      files.push(plotFile(o.plot, spec));
+    }
+    await ensureDir(o.out);
+  }
+  return { files: await writeAll(files), records: R, positions: W, ensemble: r.job.ensemble };
+}

@@ -1,0 +1,134 @@
+/**
+ * The genome job: the region job (region-job.ts) with its stores on disk, resumable, writing files.
+ * Each window's ensemble goes to a scratch file in the staging directory `<out>.partial/` as soon as
+ * it is complete, and the outputs are made from that file at the end (region-writers.ts). Memory
+ * holds one batch and its windows, whatever the region lengths and the number of regions; disk holds
+ * the scratch (bins × tracks × 4 bytes, 8 when several models are averaged) until the outputs are done.
+ *
+ * Resume: progress is recorded after each batch as (model pass, batches done), with the running sum
+ * of a window the batch boundary splits. A killed run started again with the same command continues
+ * at that batch and so makes the same model calls as an uninterrupted run: the outputs are
+ * byte-identical, and only the remaining batches run.
+ */
+import { readFileSync, rmSync } from 'node:fs';
+import { regionChromSizes } from '../../genome/regions.js';
+import type { Track } from '../../formats/targets.js';
+import { JobError } from '../job/ensemble.js';
+import { JobDir, writeAtomic, type Fingerprint } from '../job/job-dir.js';
+import { modelDirectories, tables } from '../job/model-dirs.js';
+import { checkRegionJob, runRegionJob, type RegionAttention } from './region-job.js';
+import { emitRegionOutputs } from './region-writers.js';
+import { byChromThenStart, type RegionOutputKind } from './output-kind.js';
+import { regionLoadOptions, type RegionJobOptions } from './regions.js';
+import { ScratchMaps, ScratchWindows } from './region-scratch.js';
+
+export interface GenomeJobOptions extends RegionJobOptions {
+  out: string;
+  kind: RegionOutputKind;
+  fingerprint: Fingerprint;
+  /** Writes the maps (e.g. the attention file and its plot) before the staging directory goes; returns the files written. */
+  writeAttention?: (attention: RegionAttention) => Promise<string[]>;
+  /** Called once, before any model runs, when the job continues an earlier run. */
+  onResume?: (done: number, total: number) => void;
+}
+
+export interface GenomeJobResult {
+  head: string;
+  tracks: Track[];
+  ensemble: number;
+  windows: number;
+  bins: number;
+  files: string[];
+  /** Model runs done by earlier runs of this job (0 for a fresh one). */
+  resumedAt: number;
+  /** Model runs done by this invocation. */
+  ran: number;
+}
+
+interface JobProgress {
+  /** Model pass in progress (= models when every model run is done). */
+  model: number;
+  /** Batches of that pass done. */
+  batches: number;
+  /** A window split by the batch boundary: its running sum is in `pending.f64`. */
+  pending?: number;
+}
+
+export async function runGenomeJob(opts: GenomeJobOptions): Promise<GenomeJobResult> {
+  if (opts.models.length === 0) throw new JobError('no model given');
+  checkRegionJob(opts);
+  const chromSizes = await regionChromSizes(opts.genome, opts.regions);
+
+  // The output's place is checked (and claimed) before any model is loaded.
+  const job = JobDir.open<JobProgress>(opts.out, opts.fingerprint);
+  let windows: ScratchWindows | undefined;
+  let maps: ScratchMaps | undefined;
+  try {
+    const pendingFile = job.file('pending.f64');
+    const earlier = job.resumed;
+    const pendingSum = () => {
+      const bytes = readFileSync(pendingFile);
+      return new Float64Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 8).slice();
+    };
+    const run = await runRegionJob(opts, {
+      models: modelDirectories(opts.models, regionLoadOptions(opts)),
+      tables: tables(opts.targets, opts.cacheDir),
+      chromSizes,
+      order: (plans) => (opts.kind === 'bigwig' ? [...plans].sort(byChromThenStart) : plans),
+      storage: (layout, attention) => {
+        windows = new ScratchWindows(job.file('windows.bin'), layout, job.path);
+        maps = attention && new ScratchMaps(job.file('attention.f32'), attention);
+        return {
+          windows,
+          maps,
+          resume: {
+            start: { model: earlier?.model ?? 0, batches: earlier?.batches ?? 0, pending: earlier?.pending === undefined ? undefined : { slot: earlier.pending, sum: pendingSum() } },
+            commit: (p) => {
+              if (p.pending) writeAtomic(pendingFile, new Uint8Array(p.pending.sum.buffer, p.pending.sum.byteOffset, p.pending.sum.byteLength));
+              else rmSync(pendingFile, { force: true });
+              job.commit({ model: p.model, batches: p.batches, pending: p.pending?.slot });
+            },
+            onResume: opts.onResume,
+          },
+        };
+      },
+    });
+    const { setup } = run.ensemble;
+    const files = await emitRegionOutputs({
+      staging: job.path,
+      out: opts.out,
+      kind: opts.kind,
+      rows: windows!.rows(),
+      head: setup.head,
+      tracks: run.tracks,
+      chromSizes,
+      binSize: setup.geometry.binSize,
+      windowLength: setup.geometry.length,
+      ensemble: run.layout.ensemble,
+    });
+    const att = run.attention;
+    if (att && maps && opts.writeAttention) {
+      const map = { data: maps.read(), shape: att.shape, layers: att.layers, heads: att.heads, rows: att.rows };
+      files.push(...(await opts.writeAttention({ map, records: att.records, resolution: att.resolution })));
+    }
+    windows?.close();
+    maps?.close();
+    windows = maps = undefined;
+    job.remove();
+    return {
+      head: setup.head,
+      tracks: run.tracks,
+      ensemble: run.layout.ensemble,
+      windows: run.layout.plans.reduce((a, p) => a + p.windows.length, 0),
+      bins: run.layout.plans.reduce((a, p) => a + p.bins, 0),
+      files,
+      resumedAt: run.resumedAt,
+      ran: run.ran,
+    };
+  } catch (e) {
+    windows?.close();
+    maps?.close();
+    job.abandon();
+    throw e;
+  }
+}

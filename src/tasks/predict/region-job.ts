@@ -1,0 +1,255 @@
+/**
+ * Regions of a reference genome through the run core: the windows that tile each region
+ * (genome/regions.ts `planRegion`), every window under every ensemble run, and per window the
+ * float64 sum of its runs' outputs for the selected tracks of one head, kept in a `WindowStore` (in
+ * memory for `predictRegions`, the staging directory's scratch file for the genome job) and divided
+ * by the runs (models × shifts × strands) once, when read. Attention maps come from each model's
+ * forward, unshifted run of every window. No I/O of its own: the page shares it.
+ *
+ * Batches: the items (window, shift, strand), in plan order, are cut into `batchSize` batches the
+ * same way in every model pass, so a resumed job (the genome job) continues at a batch boundary and
+ * makes the model calls of an uninterrupted run: the outputs are byte-identical.
+ */
+import type { AttentionMap, HeadOutput, Model } from '../../models/model-core.js';
+import { checkAttentionRows, writtenHeads } from '../../models/attention-maps.js';
+import type { Reference } from '../../genome/reference-type.js';
+import { planRegion, RegionError, type Region, type RegionPlan } from '../../genome/regions.js';
+import { onlyAcgtn } from '../../genome/sequence.js';
+import type { TargetsTable, Track } from '../../formats/track-selection.js';
+import { checkAttentionSize, type AttentionRequest } from './attention-request.js';
+import { accumulate, checkBatchSize, isPlainRun, JobError, type EnsembleOptions, type EnsembleRun } from '../job/ensemble.js';
+import { openEnsemble, runBatches, type Batch, type Ensemble, type ModelSource, type TableResolver } from '../job/run-core.js';
+
+export interface RegionRunOptions extends Omit<EnsembleOptions, 'models'> {
+  genome: Reference;
+  regions: Region[];
+  /** 'logits': ensemble mean of the heads' pre-softplus values instead of the coverage. */
+  output?: HeadOutput;
+  /**
+   * Attention maps of every window from each model's forward-strand, unshifted run (replicates'
+   * heads are not comparable, so maps are per model, not averaged): records = windows × models.
+   */
+  attention?: AttentionRequest;
+  /** Checked after the plan is made and before the first model run (e.g. output constraints). */
+  checkPlan?: (plans: RegionPlan[]) => void;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface WindowRecord {
+  region: string;
+  chrom: string;
+  /** Window start and end in bp (0-based half-open; may run past the chromosome, read as N). */
+  start: number;
+  end: number;
+  model: string;
+}
+
+/** Where an attention map's records are and what they hold: [windows × models, layers, heads, rows, positions], window-major. */
+export interface AttentionLayout {
+  records: WindowRecord[];
+  rows: number[];
+  shape: AttentionMap['shape'];
+  layers: AttentionMap['layers'];
+  heads: AttentionMap['heads'];
+  elements: number;
+  /** bp per transformer position; position p of a record covers [start + p·resolution, start + (p+1)·resolution). */
+  resolution: number;
+}
+
+/** Attention maps of a region job, with their records. */
+export interface RegionAttention {
+  map: AttentionMap;
+  records: WindowRecord[];
+  resolution: number;
+}
+
+/** The window sums of a job: slot s is the s-th window in compute order, [windowBins, tracks]. */
+export interface WindowLayout {
+  /** Plans in compute (and slot) order. */
+  plans: RegionPlan[];
+  windowBins: number;
+  tracks: number;
+  models: number;
+  /** Runs averaged per window. */
+  ensemble: number;
+}
+
+export interface WindowStore {
+  /** The running sum earlier model passes left in a window. */
+  load(slot: number): Float64Array;
+  /** A window's sum after a model pass (every run of that model added). */
+  save(slot: number, sum: Float64Array): void;
+}
+
+export interface MapStore {
+  /** The map of attention record `record`. */
+  put(record: number, map: Float32Array): void;
+}
+
+/** Where an interrupted job stopped and how progress is recorded (the genome job's staging directory). */
+export interface Resume {
+  /** Model pass in progress, batches of it done, and the running sum of a window the batch boundary split. */
+  start: { model: number; batches: number; pending?: { slot: number; sum: Float64Array } };
+  /** Records progress after a batch whose data is stored. */
+  commit(progress: { model: number; batches: number; pending?: { slot: number; sum: Float64Array } }): void;
+  /** Called once, before any model runs, when the job continues an earlier run. */
+  onResume?: (done: number, total: number) => void;
+}
+
+export interface RegionStorage {
+  windows: WindowStore;
+  maps?: MapStore;
+  resume?: Resume;
+}
+
+export interface RegionJobRun {
+  ensemble: Ensemble;
+  /** Plans in region order. */
+  plans: RegionPlan[];
+  layout: WindowLayout;
+  tracks: Track[];
+  table: TargetsTable;
+  attention?: AttentionLayout;
+  /** Model runs done before this invocation, and by it. */
+  resumedAt: number;
+  ran: number;
+}
+
+interface Window {
+  plan: RegionPlan;
+  /** Its index among the plan's windows, and among all windows in compute order. */
+  index: number;
+  slot: number;
+  start: number;
+}
+
+interface RegionItem {
+  window: Window;
+  /** The window's last run in a model pass. */
+  last: boolean;
+}
+
+export interface RegionJobEnvironment {
+  models: ModelSource;
+  tables: TableResolver;
+  /** Chromosome sizes of the regions (checked against the genome before any model is loaded). */
+  chromSizes: Map<string, number>;
+  /** Compute order of the plans (bigWig writers need chromosome, then start); default region order. */
+  order?: (plans: RegionPlan[]) => RegionPlan[];
+  /** The stores for a layout, made once the plan is checked. */
+  storage: (layout: WindowLayout, attention: AttentionLayout | undefined) => RegionStorage;
+}
+
+/** Checks that can fail before any model is loaded. */
+export function checkRegionJob(opts: RegionRunOptions): void {
+  if (opts.regions.length === 0) throw new RegionError('no regions given');
+  if (opts.attention && !(opts.shifts ?? [0]).includes(0)) throw new JobError('--attention takes its maps from the unshifted run: include 0 in --shifts');
+}
+
+/** Runs every window of every region through the ensemble into the stores. */
+export async function runRegionJob(opts: RegionRunOptions, env: RegionJobEnvironment): Promise<RegionJobRun> {
+  checkRegionJob(opts);
+  const batchSize = checkBatchSize(opts.batchSize);
+  const ensemble = await openEnsemble(env.models, opts, env.tables);
+  try {
+    const { setup, tracks, runs } = ensemble;
+    const first = await ensemble.schedule.model(0);
+    const plans = opts.regions.map((r) => planRegion(r, env.chromSizes.get(r.chrom)!, setup.geometry));
+    opts.checkPlan?.(plans);
+    const ordered = env.order ? env.order(plans) : plans;
+    const M = ensemble.schedule.count;
+    const attention = opts.attention ? attentionLayout(first, opts.attention, plans, M, ensemble, setup.geometry.length) : undefined;
+    const layout: WindowLayout = { plans: ordered, windowBins: setup.geometry.bins, tracks: tracks.length, models: M, ensemble: ensemble.size };
+    const { windows: store, maps, resume } = env.storage(layout, attention);
+
+    // Attention records follow the regions as given (not the compute order): first record of each plan.
+    const recordBase = new Map<RegionPlan, number>();
+    plans.reduce((a, p) => (recordBase.set(p, a), a + p.windows.length * M), 0);
+    const items: { unit: RegionItem; run: EnsembleRun }[] = [];
+    let slot = 0;
+    ordered.forEach((plan) =>
+      plan.windows.forEach((start, index) => {
+        const window = { plan, index, slot: slot++, start };
+        runs.forEach((run, i) => items.push({ unit: { window, last: i === runs.length - 1 }, run }));
+      }),
+    );
+    const perPass = Math.ceil(items.length / batchSize);
+    const total = items.length * M;
+    const start = resume?.start ?? { model: 0, batches: 0 };
+    const resumedAt = Math.min(total, start.model * items.length + Math.min(items.length, start.batches * batchSize));
+    if (resumedAt > 0) resume?.onResume?.(resumedAt, total);
+    let done = resumedAt;
+    opts.onProgress?.(done, total);
+
+    function* batches(): Generator<Batch<RegionItem>> {
+      for (let m = start.model; m < M; m++) {
+        for (let b = m === start.model ? start.batches : 0; b < perPass; b++) yield { model: m, index: b, items: items.slice(b * batchSize, (b + 1) * batchSize) };
+      }
+    }
+    const { bins, length } = setup.geometry;
+    const T = setup.headTracks;
+    const sums = new Map<number, Float64Array>();
+    if (start.pending) sums.set(start.pending.slot, start.pending.sum);
+    const sumOf = (w: Window, m: number) => {
+      let s = sums.get(w.slot);
+      if (!s) sums.set(w.slot, (s = m === 0 ? new Float64Array(bins * tracks.length) : store.load(w.slot)));
+      return s;
+    };
+    let cached: { slot: number; seq: string } | undefined;
+    await runBatches({
+      schedule: ensemble.schedule,
+      batches: batches(),
+      sequence: async ({ window: w }) => {
+        if (cached?.slot !== w.slot) cached = { slot: w.slot, seq: onlyAcgtn(await opts.genome.getSequence(w.plan.region.chrom, w.start, w.start + length)) };
+        return cached.seq;
+      },
+      request: (model, { input }, batch) =>
+        model.predict(input, { heads: [setup.head], output: opts.output, attentionRows: attention && batch.items.some((it) => isPlainRun(it.run)) ? attention.rows : undefined }),
+      sink: (p, batch) => {
+        const { model: m, index = 0 } = batch;
+        const out = p.heads[setup.head]!;
+        batch.items.forEach((it, j) => accumulate(sumOf(it.unit.window, m), 0, out.data, j, bins, T, tracks, it.run.rc));
+        if (maps && attention && p.attention) {
+          const per = attention.elements / attention.records.length;
+          batch.items.forEach((it, j) => {
+            if (!isPlainRun(it.run)) return;
+            const w = it.unit.window;
+            const record = recordBase.get(w.plan)! + w.index * M + m;
+            maps.put(record, p.attention!.data.subarray(j * per, (j + 1) * per));
+          });
+        }
+        for (const it of batch.items) {
+          if (!it.unit.last) continue;
+          store.save(it.unit.window.slot, sums.get(it.unit.window.slot)!);
+          sums.delete(it.unit.window.slot);
+        }
+        // Items are in window order: at most one window is open at a batch boundary.
+        const open = [...sums.entries()][0];
+        const next = index + 1 === perPass ? { model: m + 1, batches: 0 } : { model: m, batches: index + 1, pending: open && { slot: open[0], sum: open[1] } };
+        resume?.commit(next);
+        done += batch.items.length;
+        opts.onProgress?.(done, total);
+      },
+    });
+    return { ensemble, plans, layout, tracks, table: ensemble.table, attention, resumedAt, ran: done - resumedAt };
+  } finally {
+    await ensemble.schedule.close();
+  }
+}
+
+/** Checks rows and size before any run; the records (regions as given, window-major, then model) and the map's shape. */
+function attentionLayout(model: Model, request: AttentionRequest, plans: RegionPlan[], models: number, ensemble: Ensemble, length: number): AttentionLayout {
+  const spec = model.attentionSpec!;
+  const positions = model.transformerPositions(length);
+  const rows = request.rows ?? model.centralRows(length);
+  checkAttentionRows(rows, positions);
+  const records: WindowRecord[] = [];
+  for (const p of plans) {
+    for (const start of p.windows) {
+      for (let m = 0; m < models; m++) records.push({ region: p.region.label, chrom: p.region.chrom, start, end: start + length, model: ensemble.schedule.label(m) });
+    }
+  }
+  const bytes = checkAttentionSize(request, records.length, rows.length, positions);
+  const shape: AttentionMap['shape'] = [records.length, spec.layers.length, writtenHeads(spec), rows.length, positions];
+  return { records, rows, shape, layers: spec.layers, heads: spec.heads, elements: bytes / 4, resolution: model.arch.transformer.resolution };
+}

@@ -1,0 +1,139 @@
+/**
+ * `finetune --train-trunk`: every weight of the model trained (BatchNorm's running statistics aside),
+ * the head new or existing as in head mode. Each step accumulates the gradients of `batchSize`
+ * windows, one window per forward/backward pass (gradient accumulation: memory is one window's),
+ * then makes one Adam update of the float32 master weights. Windows, augmentation, seeds,
+ * checkpoints, resume and the output directory are those of head mode (finetune.ts); the data stay
+ * in memory; the trunk runs on tiles (models/trainable.ts).
+ */
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { architectureFromConfig } from '../../models/load.js';
+import { Model } from '../../models/model.js';
+import { WholeModelTrainer } from '../../models/trainable.js';
+import { SafetensorsFile } from '../../weights/safetensors.js';
+import { Adam } from '../../train/optimizer.js';
+import { Rng } from '../../train/rng.js';
+import { lossGraph, lossValue } from '../../train/losses.js';
+import { PearsonAccumulator, summarise } from '../../train/metrics.js';
+import { loadCheckpoint, removeCheckpoint, saveCheckpoint } from '../../train/checkpoint.js';
+import { reverseTargets, variantSequence } from './training-data.js';
+import type { Example } from './embedding-cache.js';
+import { exists, fileKey, FINETUNE_DEFAULTS, FinetuneError, freshHead, plan, sha, writeModelDir, type EpochReport, type FinetuneOptions, type FinetuneResult, type History } from './finetune.js';
+
+async function collect(examples: AsyncIterable<Example>): Promise<Example[]> {
+  const out: Example[] = [];
+  for await (const e of examples) out.push(e);
+  return out;
+}
+
+export async function finetuneWholeModel(opts: FinetuneOptions): Promise<FinetuneResult> {
+  if (await exists(opts.out)) throw new FinetuneError(`${opts.out}: already exists (choose a new --out)`);
+  const loss = opts.loss ?? FINETUNE_DEFAULTS.loss;
+  const epochs = opts.epochs ?? FINETUNE_DEFAULTS.epochs;
+  const batchSize = opts.batchSize ?? FINETUNE_DEFAULTS.batchSize;
+  const seed = opts.seed ?? FINETUNE_DEFAULTS.seed;
+  const p = await plan(opts);
+  const { bins, length } = p.geometry;
+
+  // The architecture with the head to train, and every weight as a float32 array.
+  const config = p.existing ? p.config : p.arch.configWithHead(p.config, opts.head, p.tracks);
+  const arch = architectureFromConfig(config, join(opts.model, 'config.json'));
+  const file = await SafetensorsFile.open(p.weightsPath);
+  const fileNames = new Map([...file.tensors.keys()].map((n) => [arch.canonicalName(n) ?? n, n]));
+  arch.adaptToWeights?.(new Map([...file.tensors.values()].map((t) => [arch.canonicalName(t.name) ?? t.name, t.shape])));
+  const fresh = p.existing ? undefined : freshHead(p.tracks, arch.embeddingSize, seed);
+  const params = new Map<string, Float32Array>();
+  const shapes = new Map<string, number[]>();
+  for (const t of arch.expectedWeights()) {
+    shapes.set(t.name, t.shape);
+    if (t.name === p.headParams.weight && fresh) params.set(t.name, fresh.weight);
+    else if (t.name === p.headParams.bias && fresh) params.set(t.name, fresh.bias);
+    else {
+      const name = fileNames.get(t.name);
+      if (!name) throw new FinetuneError(`${p.weightsPath}: no weight '${t.name}'`);
+      params.set(t.name, file.readFloat32(name));
+    }
+  }
+
+  const work = `${opts.out}.work`;
+  const checkpointPath = join(work, 'checkpoint.safetensors');
+  const freshWork = !(await exists(work));
+  await mkdir(work, { recursive: true });
+  let finished = false;
+  const trainer = await WholeModelTrainer.create(arch, params, opts.head, (g, pred, target, b) => lossGraph(loss, g, pred, target, b), bins, opts.load ?? {});
+  try {
+    const train = await collect(p.train.examples());
+    const valid = p.valid ? await collect(p.valid.examples()) : [];
+    if (train.length === 0) throw new FinetuneError('no training windows');
+    const trainable = trainer.trainable;
+    const adam = new Adam(new Map(trainable.map((n) => [n, params.get(n)!])), {
+      lr: opts.lr ?? FINETUNE_DEFAULTS.lr,
+      warmupSteps: opts.warmupSteps ?? FINETUNE_DEFAULTS.warmupSteps,
+      clipNorm: opts.clipNorm ?? FINETUNE_DEFAULTS.clipNorm,
+      weightDecay: opts.weightDecay ?? 0,
+    });
+    const shape = { batch: 1, bins, tracks: p.tracks };
+    const evaluate = async (examples: Example[]) => {
+      const acc = new PearsonAccumulator(p.tracks);
+      let total = 0;
+      for (const ex of examples) {
+        const pred = await trainer.predict(Model.encode([ex.sequence]));
+        total += lossValue(loss, pred, ex.targets, shape);
+        acc.add(pred, ex.targets);
+      }
+      return { loss: total / examples.length, pearson: summarise(acc.pearson()).mean };
+    };
+
+    const modelKey = [await fileKey(p.weightsPath), sha(JSON.stringify(p.config)), `L${length}`].join('|');
+    const runKey = sha(JSON.stringify({ trunk: true, modelKey, train: p.train.key, valid: p.valid?.key, head: opts.head, loss, epochs, lr: adam.options, batchSize, seed, variants: p.variants }));
+    const resumed = await loadCheckpoint<History>(checkpointPath, adam, runKey);
+    const history: History = resumed?.history ?? { initialTrainLoss: (await evaluate(train)).loss, epochs: [] };
+    const startEpoch = resumed?.epoch ?? 0;
+    for (const e of history.epochs) opts.onEpoch?.({ ...e, resumed: true });
+
+    const stepsPerEpoch = Math.ceil(train.length / batchSize);
+    for (let epoch = startEpoch; epoch < epochs; epoch++) {
+      const order = Rng.derive(seed, 'order', epoch).permutation(train.length);
+      const augment = Rng.derive(seed, 'augment', epoch);
+      let lossSum = 0;
+      for (let s = 0; s < stepsPerEpoch; s++) {
+        const idx = order.slice(s * batchSize, (s + 1) * batchSize);
+        const sum = new Map(trainable.map((n) => [n, new Float32Array(params.get(n)!.length)]));
+        let stepLoss = 0;
+        for (const i of idx) {
+          const v = p.variants[augment.int(p.variants.length)]!;
+          const ex = train[i]!;
+          const targets = v.rc ? reverseTargets(ex.targets, bins, p.table.tracks) : ex.targets;
+          const r = await trainer.lossAndGradients(Model.encode([variantSequence(ex.sequence, v)]), targets);
+          stepLoss += r.loss / idx.length;
+          for (const [n, g] of r.grads) {
+            const acc = sum.get(n)!;
+            for (let k = 0; k < g.length; k++) acc[k]! += g[k]! / idx.length;
+          }
+        }
+        adam.update(sum);
+        lossSum += stepLoss;
+        opts.onStep?.(s + 1, stepsPerEpoch, lossSum / (s + 1));
+      }
+      const report: EpochReport = { epoch: epoch + 1, epochs, trainLoss: lossSum / stepsPerEpoch };
+      if (valid.length) {
+        const v = await evaluate(valid);
+        report.validLoss = v.loss;
+        report.validPearson = v.pearson;
+      }
+      history.epochs.push(report);
+      await saveCheckpoint(checkpointPath, adam, shapes, { key: runKey, epoch: epoch + 1, history });
+      opts.onEpoch?.(report);
+    }
+    history.finalTrainLoss = (await evaluate(train)).loss;
+    await writeModelDir(opts, p, new Map(trainable.map((n) => [n, { shape: shapes.get(n)!, data: params.get(n)! }])), history);
+    await removeCheckpoint(checkpointPath);
+    await rm(work, { recursive: true, force: true });
+    finished = true;
+    return { out: opts.out, head: opts.head, tracks: p.tracks, history, resumedFromEpoch: startEpoch };
+  } finally {
+    await trainer.close();
+    if (!finished && freshWork && !(await exists(checkpointPath))) await rm(work, { recursive: true, force: true });
+  }
+}

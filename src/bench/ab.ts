@@ -11,6 +11,7 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { loadavg } from 'node:os';
+import { spinningOptions } from './session-options.js';
 
 interface Side {
   label: string;
@@ -51,7 +52,10 @@ async function side(label: string, dist: string, o: AbOptions, deps: { randomFil
   const parts = Model.weightParts(arch, '2d') as { id: string; names: string[] }[];
   const groups = parts.map((p) => p.names.map((n) => ({ name: n, shape: shapes.get(n)! })));
   const weights = WeightSet.allocatePacked(groups, deps.randomFiller(1234));
-  const model = await Model.create(arch, weights, `${o.model} (${label})`, { threads: o.threads, tileLength: o.tileLength, spinning: o.spinning?.[label as 'A' | 'B'] });
+  const spinning = o.spinning?.[label as 'A' | 'B'];
+  // Both forms of the switch: builds before EngineOptions.sessionOptions read `spinning`, later ones ignore it.
+  const switches = spinning === undefined ? {} : { spinning, sessionOptions: spinningOptions(spinning) };
+  const model = await Model.create(arch, weights, `${o.model} (${label})`, { threads: o.threads, tileLength: o.tileLength, ...switches });
   const batch = Model.encode([deps.randomSequence(length, 42)]);
   const cached = o.part === 'head' ? await model.trunk(batch) : undefined;
   return {

@@ -17,9 +17,10 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Architecture } from '../models/architecture.js';
 import type { ConvLayout } from '../models/layers.js';
-import { Model, type Objective } from '../models/model.js';
+import { Model, type ModelOptions, type Objective } from '../models/model.js';
 import { encodeSafetensorsHeader, SafetensorsFile } from '../weights/safetensors.js';
 import { WeightSet } from '../weights/weight-set.js';
+import { ProfilingEngine } from './profiling-engine.js';
 
 export interface GradientBenchOptions {
   name: string;
@@ -75,7 +76,9 @@ export async function benchGradients(o: GradientBenchOptions): Promise<void> {
     console.log(`${o.name}: random weights written in ${seconds(t).toFixed(1)} s`);
     const weights = WeightSet.fromSafetensors(await SafetensorsFile.open(path), (n) => o.arch.canonicalName(n));
     t = performance.now();
-    const model = await Model.create(o.arch, weights, `${o.name} (random weights)`, { threads: o.threads, tileLength: o.tileLength, layout: o.layout, headBackward: o.headBackward, backwardActivations: o.activations, profilePrefix: o.profilePrefix });
+    const options: ModelOptions = { threads: o.threads, tileLength: o.tileLength, layout: o.layout, headBackward: o.headBackward, backwardActivations: o.activations };
+    const profiling = o.profilePrefix !== undefined ? new ProfilingEngine(options, o.profilePrefix) : undefined;
+    const model = await Model.create(o.arch, weights, `${o.name} (random weights)`, options, profiling);
     console.log(`forward sessions ready in ${seconds(t).toFixed(1)} s, RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB`);
 
     const batch = Model.encode([o.sequence]);
@@ -119,6 +122,8 @@ export async function benchGradients(o: GradientBenchOptions): Promise<void> {
     }
     forwards.push(await timeForward('closing'));
     await model.close();
+    // A model closes only an engine it started itself; this one writes the profiles as it closes.
+    await profiling?.close();
 
     const r = gradients.at(-1)!.result;
     let nonzero = 0;

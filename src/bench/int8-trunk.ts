@@ -15,7 +15,7 @@ import type { Engine } from '../engine/engine.js';
 import type { SessionRunner } from '../engine/runner.js';
 import type { BlobFeeds, BlobSpec, RunStash, TensorData } from '../engine/protocol.js';
 import type { StashTotals } from '../engine/tensor-store.js';
-import { LayerContext, type ConvRewriter, type ConvSite } from '../models/layers.js';
+import { LayerContext, type ConvLayout, type ConvSite, type WeightRef } from '../models/layers.js';
 import { Model, type ModelOptions, type OneHotBatch } from '../models/model.js';
 import { trunkGrid, type Architecture } from '../models/architecture.js';
 import type { WeightSet } from '../weights/weight-set.js';
@@ -67,6 +67,29 @@ export interface ActivationRange {
 }
 
 const tapName = (weight: string, which: 'x' | 'y') => `range_${which}:${weight}`;
+
+/** Another form of a full-mixing convolution than float32 (reduced precision, calibration taps). */
+interface ConvRewriter {
+  conv(c: LayerContext, site: ConvSite, float32: () => Value): Value;
+}
+
+/** A layer context whose full-mixing convolutions `rewriter` builds. */
+class RewritingContext extends LayerContext {
+  constructor(
+    g: Graph,
+    resolve: (name: string) => WeightRef | undefined,
+    shapes: Map<string, number[]>,
+    layout: ConvLayout,
+    blob: string | undefined,
+    private readonly rewriter: ConvRewriter,
+  ) {
+    super(g, resolve, shapes, layout, blob);
+  }
+
+  override convolution(site: ConvSite, float32: () => Value): Value {
+    return this.rewriter.conv(this, site, float32);
+  }
+}
 
 function quantizable(c: LayerContext, site: ConvSite): boolean {
   return c.shape(site.weight)[1]! >= MIN_CHANNELS;
@@ -200,7 +223,7 @@ class Int8TrunkRunner implements SessionRunner {
   constructor(
     private readonly inner: Engine,
     private readonly build: (c: LayerContext) => void,
-    private readonly context: (g: Graph) => LayerContext,
+    private readonly context: (g: Graph, rewriter: ConvRewriter) => LayerContext,
     private readonly values: Map<string, Float32Array>,
     private readonly calibration: OneHotBatch,
   ) {}
@@ -232,19 +255,15 @@ class Int8TrunkRunner implements SessionRunner {
   async createSession(id: string, model: Uint8Array, blobs: string[]): Promise<{ inputs: string[]; outputs: string[] }> {
     if (id !== 'trunk') return this.inner.createSession(id, model, blobs);
     const calibration = new Graph('trunk_calibration');
-    const c = this.context(calibration);
     const taps = new CalibrationTaps();
-    c.convRewriter = taps;
-    this.build(c);
+    this.build(this.context(calibration, taps));
     await this.inner.createSession('trunk_calibration', calibration.toModel(), blobs);
     const b = this.calibration;
     const ranges = new Map<string, ActivationRange>();
     taps.collect(await this.inner.run('trunk_calibration', { dna: { dtype: 'float32', dims: [b.batch, b.length, 4], data: b.data } }, taps.outputNames), ranges);
     await this.inner.release('trunk_calibration');
     const graph = new Graph('trunk_int8');
-    const q = this.context(graph);
-    q.convRewriter = new Int8Convs(ranges, (n) => this.values.get(n)!);
-    this.build(q);
+    this.build(this.context(graph, new Int8Convs(ranges, (n) => this.values.get(n)!)));
     return this.inner.createSession('trunk', graph.toModel(), blobs);
   }
 }
@@ -267,9 +286,7 @@ export async function createInt8Model(
   const shapes = weights.shapes();
   const build = (c: LayerContext) => arch.buildTrunk(c);
   const sites = new CalibrationTaps();
-  const dry = new LayerContext(new Graph('sites'), (n) => ({ offset: 0, length: shapes.get(n)!.reduce((a, b) => a * b, 4) }), shapes, layout);
-  dry.convRewriter = sites;
-  build(dry);
+  build(new RewritingContext(new Graph('sites'), (n) => ({ offset: 0, length: shapes.get(n)!.reduce((a, b) => a * b, 4) }), shapes, layout, undefined, sites));
   const values = new Map<string, Float32Array>();
   for (const s of sites.sites) for (const n of [s.weight, s.bias]) if (n) values.set(n, weightValues(weights, n));
   // The offsets Model.create will use for the trunk blob (pack is deterministic; nothing moves yet).
@@ -278,7 +295,7 @@ export async function createInt8Model(
   const grid = trunkGrid(arch.trunkOutputs);
   const calibration = options.calibration ?? calibrationBatch(Math.max(1, Math.round((options.tileLength || 32_768) / grid)) * grid);
   const engine = startEngine(options);
-  const runner = new Int8TrunkRunner(engine, build, (g) => new LayerContext(g, (n) => offsets.get(n), shapes, layout, 'trunk'), values, calibration);
+  const runner = new Int8TrunkRunner(engine, build, (g, rewriter) => new RewritingContext(g, (n) => offsets.get(n), shapes, layout, 'trunk', rewriter), values, calibration);
   try {
     const model = await Model.create(arch, weights, source, options, runner);
     return { model, close: async () => (await model.close(), await engine.close()) };

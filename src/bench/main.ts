@@ -24,7 +24,7 @@ import { cpus } from 'node:os';
 import { Enformer, parseEnformerConfig } from '../models/enformer.js';
 import { Borzoi, parseBorzoiConfig } from '../models/borzoi.js';
 import type { Architecture } from '../models/architecture.js';
-import { Model } from '../models/model.js';
+import { Model, type ModelOptions } from '../models/model.js';
 import { WeightSet } from '../weights/weight-set.js';
 import type { ConvLayout } from '../models/layers.js';
 import { benchVariants } from './variants.js';
@@ -40,6 +40,7 @@ import { benchKernels } from './kernels.js';
 import { benchAb } from './ab.js';
 import { machineFmaPeak } from './fma-peak.js';
 import { profileSummary } from './profile-summary.js';
+import { ProfilingEngine } from './profiling-engine.js';
 import { xorshift32 } from './xorshift.js';
 
 interface BenchModel {
@@ -208,13 +209,16 @@ async function main(): Promise<void> {
   console.log(`${name}: ${(params / 1e6).toFixed(1)} M parameters generated in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
   const t1 = performance.now();
-  const model = await Model.create(arch, weights, `${name} (random weights)`, {
+  const options: ModelOptions = {
     threads: values.threads ? Number(values.threads) : undefined,
     layout,
     tileLength: values['tile-length'] !== undefined ? Number(values['tile-length']) : undefined,
-    profilePrefix: values.profile,
     attention: values.attention ? { layers: Array.from({ length: arch.transformer.layers }, (_, i) => i), heads: 'mean' } : undefined,
-  });
+  };
+  const profiling = values.profile !== undefined ? new ProfilingEngine(options, values.profile) : undefined;
+  const model = await Model.create(arch, weights, `${name} (random weights)`, options, profiling);
+  // A model closes only an engine it started itself.
+  const close = async () => (await model.close(), await profiling?.close());
   console.log(`sessions ready in ${((performance.now() - t1) / 1000).toFixed(1)} s, RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB`);
 
   if (mode === 'variants') {
@@ -223,7 +227,7 @@ async function main(): Promise<void> {
     // Warm-up: one forward pass allocates what the timed runs reuse.
     await model.head(await model.trunk(windows[0]!), length);
     const fields = await benchVariants(model, windows);
-    await model.close();
+    await close();
     console.log(`peak RSS: ${peakRssMb().toFixed(0)} MB`);
     console.log(`RESULT model=${name} mode=variants ${fields} peak_rss_mb=${peakRssMb().toFixed(0)}`);
     return;
@@ -232,7 +236,7 @@ async function main(): Promise<void> {
   if (mode === 'ism') {
     const count = Math.max(1, Number(values.substitutions));
     const fields = await benchIsm(model, Model.encode([randomSequence(length, 42)]), count, Math.max(1, Number(values['batch-size'])), values.brute !== undefined ? Number(values.brute) : count);
-    await model.close();
+    await close();
     console.log(`peak RSS: ${peakRssMb().toFixed(0)} MB`);
     console.log(`RESULT model=${name} mode=ism ${fields} peak_rss_mb=${peakRssMb().toFixed(0)}`);
     return;
@@ -276,7 +280,7 @@ async function main(): Promise<void> {
     console.log(`${i === 0 ? 'warm-up' : `run ${i}`}: ${s.toFixed(2)} s (trunk ${((b - a) / 1000).toFixed(2)} s, head ${((c - b) / 1000).toFixed(2)} s), peak RSS ${peakRssMb().toFixed(0)} MB${around}`);
     if (i > 0) times.push(s);
   }
-  await model.close();
+  await close();
   times.sort((a, b) => a - b);
   const median = times[Math.floor(times.length / 2)]!;
   const gflops = flops.total / 1e9;

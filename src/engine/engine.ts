@@ -10,10 +10,9 @@ export type { EngineOptions, TensorData } from './protocol.js';
 export { EngineError, type SessionRunner } from './runner.js';
 
 export class Engine extends WorkerHost {
-  /** Sessions created, so that closing ends their profiling (ONNX Runtime writes the profile then). */
-  private sessions = new Set<string>();
-
-  private constructor(worker: Worker, options: EngineOptions) {
+  /** Starts the worker; subclasses (src/bench/) add to what the engine does around its calls. */
+  protected constructor(options: EngineOptions) {
+    const worker = new Worker(new URL('./worker.js', import.meta.url));
     super(
       {
         post: (message, transfer) => worker.postMessage(message, transfer),
@@ -32,31 +31,6 @@ export class Engine extends WorkerHost {
   }
 
   static start(options: EngineOptions = {}): Engine {
-    const worker = new Worker(new URL('./worker.js', import.meta.url));
-    return new Engine(worker, options);
-  }
-
-  endProfiling(id: string): Promise<void> {
-    return this.call({ op: 'endProfiling', id });
-  }
-
-  override createSession(id: string, model: Uint8Array, blobs: string[]): Promise<{ inputs: string[]; outputs: string[] }> {
-    this.sessions.add(id);
-    return super.createSession(id, model, blobs);
-  }
-
-  override async release(id: string): Promise<void> {
-    if (this.options.profilePrefix !== undefined && this.sessions.has(id)) await this.endProfiling(id);
-    this.sessions.delete(id);
-    return super.release(id);
-  }
-
-  override async close(): Promise<void> {
-    if (this.closed) return;
-    if (this.options.profilePrefix !== undefined) {
-      for (const id of this.sessions) await this.endProfiling(id).catch(() => {});
-    }
-    this.sessions.clear();
-    await super.close();
+    return new Engine(options);
   }
 }

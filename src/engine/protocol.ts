@@ -46,6 +46,12 @@ export interface RunStash {
 /** `EngineOptions.stashMemory` when not set. */
 export const DEFAULT_STASH_MEMORY = 1536 * 2 ** 20;
 
+/**
+ * ONNX Runtime session options, as onnxruntime-common's `InferenceSession.SessionOptions` names them,
+ * passed to the worker as they are.
+ */
+export type OrtSessionOptions = Readonly<Record<string, unknown>>;
+
 export interface EngineOptions {
   /** Intra-op threads (default: all cores). */
   threads?: number;
@@ -54,17 +60,16 @@ export interface EngineOptions {
    * Browser: 'wasm' (default) or 'webgpu'.
    */
   executionProvider?: 'cpu' | 'cuda' | 'wasm' | 'webgpu';
-  /** Write ONNX Runtime's JSON profile with this file prefix. */
-  profilePrefix?: string;
-  /** ORT graph optimisation level (default 'all'). */
-  optimization?: 'disabled' | 'basic' | 'extended' | 'all';
-  /** Whether idle intra-op threads spin before sleeping (ORT's default: true). Node only. */
-  spinning?: boolean;
   /**
    * Bytes of stashed tensors (`RunStash`) the worker holds in memory (default 512 MiB); the rest goes
    * to a temporary file, unlinked at once (Node; the browser holds them in memory).
    */
   stashMemory?: number;
+  /**
+   * More session options, laid over the engine's own: the switches of measurements (src/bench/:
+   * profiling, optimisation level, intra-op spinning), which models themselves never set.
+   */
+  sessionOptions?: OrtSessionOptions;
 }
 
 export type Request =
@@ -73,7 +78,6 @@ export type Request =
   | { op: 'session'; id: string; model: Uint8Array; blobs: string[]; options: EngineOptions }
   | { op: 'run'; id: string; feeds: Record<string, TensorData>; fetches: string[]; blobFeeds?: BlobFeeds; stash?: RunStash }
   | { op: 'dropStash'; group: string }
-  | { op: 'release'; id: string }
-  | { op: 'endProfiling'; id: string };
+  | { op: 'release'; id: string };
 
 export type Reply = { seq: number; ok: true; result: unknown } | { seq: number; ok: false; error: string; stack?: string };

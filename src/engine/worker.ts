@@ -98,17 +98,13 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: ArrayB
       const sessionOptions: ort.InferenceSession.SessionOptions = {
         executionProviders: [o.executionProvider ?? 'cpu'],
         interOpNumThreads: 1,
-        graphOptimizationLevel: o.optimization ?? 'all',
+        graphOptimizationLevel: 'all',
         // The arena keeps the high-water mark of long inputs allocated for the process lifetime.
         enableCpuMemArena: false,
         externalData,
       };
       if (o.threads !== undefined) sessionOptions.intraOpNumThreads = o.threads;
-      if (o.spinning !== undefined) sessionOptions.extra = { session: { intra_op: { allow_spinning: o.spinning ? '1' : '0' } } };
-      if (o.profilePrefix !== undefined) {
-        sessionOptions.enableProfiling = true;
-        sessionOptions.profileFilePrefix = `${o.profilePrefix}_${req.id}`;
-      }
+      Object.assign(sessionOptions, o.sessionOptions);
       const session = await ort.InferenceSession.create(req.model, sessionOptions);
       sessions.get(req.id)?.release();
       sessions.set(req.id, session);
@@ -132,12 +128,9 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: ArrayB
     case 'dropStash':
       return { result: await theStash().drop(req.group), transfer: [] };
     case 'release':
+      // Also where ONNX Runtime completes a profiled session's JSON profile.
       await sessions.get(req.id)?.release();
       sessions.delete(req.id);
-      return { result: null, transfer: [] };
-    case 'endProfiling':
-      // Written once per session: a second call would start an empty profile file.
-      await sessions.get(req.id)?.endProfiling();
       return { result: null, transfer: [] };
   }
 }

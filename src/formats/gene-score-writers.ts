@@ -8,12 +8,20 @@
  *           si int64 (M) row → variant index · gene |S (M) · snp chr ref_allele alt_allele |S (N) ·
  *           pos uint32 (N) · target_ids target_labels |S (T) · one float32 (M, T) dataset per
  *           statistic (upstream: float16 with SED clipped to ±65504). Statistics are appended as the
- *           run goes; the string columns are kept in memory (a fixed width is known only at the end).
+ *           run goes; what goes into the other columns waits in a side file (`path + '.partial.strings'`,
+ *           one line per variant: its strings, pos and gene ids) and is copied in by `close()`. Those
+ *           columns are contiguous datasets (so files stay byte-identical across versions), which
+ *           h5wasm creates only from their whole data: the run holds only what one flush buffers,
+ *           close() one column at a time (si and pos as typed arrays, a string column as JS strings
+ *           and their bytes).
+ *
+ * The binary writers share ordering, the failure latch, errors naming the file and abort() with
+ * the variant-score writers (serial-writer.ts).
  */
-import { open, rename, type FileHandle } from 'node:fs/promises';
-import { ByteWriter, ParquetWriter, schemaFromColumnData } from 'hyparquet-writer';
-import type { ScoreColumns, ScoreTrack } from './score-writers.js';
-import { ScoreWriterError } from './score-writers.js';
+import { ParquetOutput, tracksMetadata } from './parquet-output.js';
+import { appendRows, chunkRows, fixedStrings, H5Output, statDatasets, trackTable, type H5Dataset } from './h5-output.js';
+import { SerialWriter, type RowCheck } from './serial-writer.js';
+import { snpName, type ScoreColumns, type ScoreTrack } from './score-writers.js';
 import { formatScore, TsvScores } from './score-tsv.js';
 
 /** One (variant, gene) result: per statistic, one value per output track. */
@@ -26,12 +34,12 @@ export interface GeneScoreRow {
 export interface GeneWriter {
   write(variant: ScoreColumns, rows: GeneScoreRow[]): Promise<void>;
   close(): Promise<void>;
+  /** After a failure: closes the handles and removes the partial and side files (the TSV writer has none: it resumes). */
+  abort?(): Promise<void>;
 }
 
 type GeneStat = string;
 type GeneRow = GeneScoreRow;
-
-const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 export function geneTsvHeader(stats: readonly GeneStat[]): string {
   return ['chrom', 'pos', 'id', 'ref', 'alt', 'gene', 'gene_name', 'track', ...stats].join('\t') + '\n';
@@ -61,176 +69,208 @@ export function geneTsvWriter(tsv: TsvScores, tracks: ScoreTrack[], stats: reado
   };
 }
 
-class FileSink extends ByteWriter {
-  constructor(private readonly file: FileHandle) {
-    super(1 << 16);
-  }
-
-  async flush(): Promise<void> {
-    let done = 0;
-    while (done < this.index) {
-      const { bytesWritten } = await this.file.write(new Uint8Array(this.buffer, done, this.index - done));
-      done += bytesWritten;
+function checkGeneRows(stats: readonly GeneStat[], tracks: number): RowCheck<GeneRow[]> {
+  return (rows) => {
+    for (const { gene, stats: values } of rows) {
+      for (const s of stats) {
+        const v = values[s];
+        if (!(v instanceof Float32Array) || v.length !== tracks) return `gene ${gene.id}: ${s} has ${v?.length ?? 'no'} values, expected one per track (${tracks})`;
+      }
     }
-    this.index = 0;
-  }
-
-  override finish(): void {}
+    return undefined;
+  };
 }
 
-const STRING_COLUMNS = ['chrom', 'id', 'ref', 'alt', 'gene', 'gene_name', 'track'] as const;
+// ---------------------------------------------------------------------------------------------- Parquet
 
-/** Gene scores as Parquet, long format (see the file comment). */
-export async function openGeneParquet(path: string, tracks: ScoreTrack[], stats: readonly GeneStat[], groupRows = 2 ** 20): Promise<GeneWriter> {
-  const partial = `${path}.partial`;
-  let file: FileHandle;
-  try {
-    file = await open(partial, 'w');
-  } catch (e) {
-    throw new ScoreWriterError(`${path}: cannot create ${partial} (${message(e)})`);
+const STRING_COLUMNS = ['chrom', 'id', 'ref', 'alt', 'gene', 'gene_name', 'track'] as const;
+type StringColumn = (typeof STRING_COLUMNS)[number];
+
+class GeneParquet extends SerialWriter<GeneRow[]> implements GeneWriter {
+  private strings = GeneParquet.emptyStrings();
+  private pos: number[] = [];
+  private values: Record<GeneStat, number[]>;
+
+  constructor(
+    path: string,
+    private readonly out: ParquetOutput,
+    private readonly trackIds: string[],
+    private readonly stats: readonly GeneStat[],
+    private readonly groupRows: number,
+  ) {
+    super(path, 2 ** 31 - 1, checkGeneRows(stats, trackIds.length));
+    this.values = this.emptyValues();
   }
-  const schema = schemaFromColumnData({
-    columnData: [
-      ...STRING_COLUMNS.slice(0, 1).map((name) => ({ name, data: [], type: 'STRING' as const, nullable: false })),
-      { name: 'pos', data: [], type: 'INT32', nullable: false },
-      ...STRING_COLUMNS.slice(1).map((name) => ({ name, data: [], type: 'STRING' as const, nullable: false })),
-      ...stats.map((name) => ({ name, data: [], type: 'FLOAT' as const, nullable: false })),
-    ],
-  });
-  const sink = new FileSink(file);
-  const parquet = new ParquetWriter({
-    writer: sink,
-    schema,
-    codec: 'SNAPPY',
-    createdBy: 'seq2track',
-    kvMetadata: [{ key: 'seq2track.tracks', value: JSON.stringify(tracks.map(({ identifier, description }) => ({ identifier, description }))) }],
-  });
-  const ids = tracks.map((t) => t.identifier);
-  let strings: Record<(typeof STRING_COLUMNS)[number], string[]> = Object.fromEntries(STRING_COLUMNS.map((c) => [c, []])) as never;
-  let pos: number[] = [];
-  let values: Record<string, number[]> = Object.fromEntries(stats.map((s) => [s, []]));
-  const flush = async () => {
-    if (pos.length === 0) return;
-    await parquet.write({
-      columnData: [
+
+  private static emptyStrings(): Record<StringColumn, string[]> {
+    return Object.fromEntries(STRING_COLUMNS.map((c) => [c, []])) as unknown as Record<StringColumn, string[]>;
+  }
+
+  private emptyValues(): Record<GeneStat, number[]> {
+    return Object.fromEntries(this.stats.map((s) => [s, []]));
+  }
+
+  protected async add(v: ScoreColumns, rows: GeneRow[]): Promise<void> {
+    const { strings, pos, values } = this;
+    for (const { gene, stats: st } of rows) {
+      this.trackIds.forEach((t, k) => {
+        strings.chrom.push(v.chrom);
+        pos.push(v.pos);
+        strings.id.push(v.id);
+        strings.ref.push(v.ref);
+        strings.alt.push(v.alt);
+        strings.gene.push(gene.id);
+        strings.gene_name.push(gene.name);
+        strings.track.push(t);
+        for (const s of this.stats) values[s]!.push(st[s]![k]!);
+      });
+    }
+    if (pos.length >= this.groupRows) await this.flushGroup();
+  }
+
+  private async flushGroup(): Promise<void> {
+    const rows = this.pos.length;
+    if (rows === 0) return;
+    const { strings, pos, values } = this;
+    this.strings = GeneParquet.emptyStrings();
+    this.pos = [];
+    this.values = this.emptyValues();
+    await this.out.write(
+      [
         { name: 'chrom', data: strings.chrom },
         { name: 'pos', data: Int32Array.from(pos) },
         ...STRING_COLUMNS.slice(1).map((name) => ({ name, data: strings[name] })),
-        ...stats.map((s) => ({ name: s, data: Float32Array.from(values[s]!) })),
+        ...this.stats.map((s) => ({ name: s, data: Float32Array.from(values[s]!) })),
       ],
-      rowGroupSize: pos.length,
-    });
-    await sink.flush();
-    strings = Object.fromEntries(STRING_COLUMNS.map((c) => [c, []])) as never;
-    pos = [];
-    values = Object.fromEntries(stats.map((s) => [s, []]));
-  };
-  return {
-    async write(v, rows) {
-      if (!Number.isInteger(v.pos) || v.pos < 0 || v.pos > 2 ** 31 - 1) throw new ScoreWriterError(`${path}: variant ${v.chrom}:${v.pos}: position out of INT32 range`);
-      for (const { gene, stats: st } of rows) {
-        ids.forEach((t, k) => {
-          strings.chrom.push(v.chrom);
-          pos.push(v.pos);
-          strings.id.push(v.id);
-          strings.ref.push(v.ref);
-          strings.alt.push(v.alt);
-          strings.gene.push(gene.id);
-          strings.gene_name.push(gene.name);
-          strings.track.push(t);
-          for (const s of stats) values[s]!.push(st[s]![k]!);
-        });
-      }
-      if (pos.length >= groupRows) await flush();
-    },
-    async close() {
-      await flush();
-      await parquet.finish();
-      await sink.flush();
-      await file.close();
-      await rename(partial, path);
-    },
-  };
+      rows,
+    );
+  }
+
+  protected async finish(): Promise<void> {
+    await this.flushGroup();
+    await this.out.commit();
+  }
+
+  protected discard(): Promise<void> {
+    return this.out.discard();
+  }
 }
 
-type H5 = typeof import('h5wasm/node').default;
-type H5Dataset = InstanceType<H5['Dataset']>;
+/** Gene scores as Parquet, long format (see the file comment). */
+export async function openGeneParquet(path: string, tracks: ScoreTrack[], stats: readonly GeneStat[], groupRows = 2 ** 20): Promise<GeneWriter> {
+  const out = await ParquetOutput.open(
+    path,
+    [
+      { name: 'chrom', type: 'STRING' },
+      { name: 'pos', type: 'INT32' },
+      ...STRING_COLUMNS.slice(1).map((name) => ({ name, type: 'STRING' as const })),
+      ...stats.map((name) => ({ name, type: 'FLOAT' as const })),
+    ],
+    tracksMetadata(tracks),
+  );
+  return new GeneParquet(path, out, tracks.map((t) => t.identifier), stats, groupRows);
+}
 
-function width(values: Iterable<string>): number {
-  let w = 1;
-  for (const v of values) w = Math.max(w, Buffer.byteLength(v, 'utf8'));
-  return w;
+// -------------------------------------------------------------------------------------------------- sed.h5
+
+/** One variant with genes in the side file: snp, chr, ref_allele, alt_allele, pos, its rows' gene ids. */
+type SedLine = [snp: string, chr: string, ref: string, alt: string, pos: number, genes: string[]];
+
+const VARIANT_STRINGS = ['snp', 'chr', 'ref_allele', 'alt_allele'] as const;
+
+class SedH5 extends SerialWriter<GeneRow[]> implements GeneWriter {
+  private readonly values: Record<GeneStat, Float32Array>;
+  private buffered = 0;
+  private written = 0;
+  private variants = 0;
+
+  constructor(
+    path: string,
+    private readonly out: H5Output<SedLine>,
+    private readonly datasets: Record<GeneStat, H5Dataset>,
+    private readonly stats: readonly GeneStat[],
+    private readonly tracks: number,
+    private readonly flushRows: number,
+  ) {
+    super(path, 2 ** 32 - 1, checkGeneRows(stats, tracks));
+    this.values = Object.fromEntries(stats.map((s) => [s, new Float32Array(flushRows * tracks)]));
+  }
+
+  protected async add(v: ScoreColumns, rows: GeneRow[]): Promise<void> {
+    // A variant without genes has no row to point at it: upstream lists only variants with genes.
+    if (rows.length === 0) return;
+    this.out.spill.push([snpName(v), v.chrom, v.ref, v.alt, v.pos, rows.map((r) => r.gene.id)]);
+    this.variants++;
+    for (const { stats: st } of rows) {
+      for (const s of this.stats) this.values[s]!.set(st[s]!, this.buffered * this.tracks);
+      // Flush boundaries may fall inside a variant's rows: they are those of the statistics' chunks.
+      if (++this.buffered === this.flushRows) await this.flush();
+    }
+  }
+
+  private async flush(): Promise<void> {
+    const n = this.buffered;
+    if (n === 0) return;
+    const to = this.written + n;
+    for (const s of this.stats) appendRows(this.datasets[s]!, this.written, to, this.tracks, this.values[s]!.subarray(0, n * this.tracks));
+    this.out.file.flush();
+    await this.out.spill.flush();
+    this.written = to;
+    this.buffered = 0;
+  }
+
+  /** One column gathered from the side file (one pass over it). */
+  private async column(pick: (line: SedLine) => string[]): Promise<string[]> {
+    const values: string[] = [];
+    for await (const line of this.out.spill.rows()) for (const s of pick(line)) values.push(s);
+    return values;
+  }
+
+  /** si (row → variant index) and pos, from one pass over the side file. */
+  private async variantIndex(): Promise<{ si: BigInt64Array; pos: Uint32Array }> {
+    const si = new BigInt64Array(this.written);
+    const pos = new Uint32Array(this.variants);
+    let row = 0;
+    let variant = 0;
+    for await (const line of this.out.spill.rows()) {
+      pos[variant] = line[4];
+      si.fill(BigInt(variant++), row, row + line[5].length);
+      row += line[5].length;
+    }
+    if (variant !== this.variants || row !== this.written) {
+      this.fail(`${this.out.spill.path} holds ${variant} variants and ${row} rows, expected ${this.variants} and ${this.written}`);
+    }
+    return { si, pos };
+  }
+
+  protected async finish(): Promise<void> {
+    await this.flush();
+    await this.out.spill.close();
+    const f = this.out.file;
+    // The creation order decides where each dataset lands in the file: kept, so outputs stay byte-identical.
+    const { si, pos } = await this.variantIndex();
+    f.create_dataset({ name: 'si', data: si, dtype: '<q' });
+    fixedStrings(f, 'gene', await this.column((line) => line[5]));
+    for (const [i, name] of VARIANT_STRINGS.entries()) fixedStrings(f, name, await this.column((line) => [line[i] as string]));
+    f.create_dataset({ name: 'pos', data: pos, dtype: '<I' });
+    await this.out.commit();
+  }
+
+  protected discard(): Promise<void> {
+    return this.out.discard();
+  }
 }
 
 /** Gene scores as borzoi_sed.py's sed.h5 (see the file comment). */
 export async function openSedH5(path: string, tracks: ScoreTrack[], stats: readonly GeneStat[], flushRows = Math.max(1, Math.ceil(2 ** 20 / tracks.length))): Promise<GeneWriter> {
   const T = tracks.length;
-  const partial = `${path}.partial`;
-  const h5wasm = (await import('h5wasm/node')).default;
-  await h5wasm.ready;
-  let f: InstanceType<H5['File']>;
-  try {
-    f = new h5wasm.File(partial, 'w');
-  } catch (e) {
-    throw new ScoreWriterError(`${path}: cannot create HDF5 scores (${message(e)})`);
-  }
-  const strings = (name: string, values: string[]) => f.create_dataset({ name, data: values, dtype: `S${width(values)}` });
-  strings('target_ids', tracks.map((t) => t.identifier));
-  strings('target_labels', tracks.map((t) => t.description));
-  const chunkRows = Math.max(1, Math.min(flushRows, Math.floor(2 ** 18 / T)));
-  const datasets = Object.fromEntries(
-    stats.map((name) => [name, f.create_dataset({ name, data: new Float32Array(0), shape: [0, T], maxshape: [null, T], chunks: [chunkRows, T], dtype: '<f' })]),
-  ) as Record<string, H5Dataset>;
-  f.create_attribute('stat_dtype', 'float32');
-  f.create_attribute('note', 'Layout of borzoi_sed.py sed.h5, but statistics are float32 (upstream: float16, SED clipped to ±65504); every ALT of a multi-allelic record is a variant.');
-  f.create_attribute('writer', 'seq2track');
-
-  const variant = { snp: [] as string[], chr: [] as string[], ref_allele: [] as string[], alt_allele: [] as string[], pos: [] as number[] };
-  const si: number[] = [];
-  const genes: string[] = [];
-  let buffered: Record<string, Float32Array> = {};
-  let rowsBuffered = 0;
-  let written = 0;
-  const newBuffers = () => {
-    buffered = Object.fromEntries(stats.map((s) => [s, new Float32Array(flushRows * T)]));
-    rowsBuffered = 0;
-  };
-  newBuffers();
-  const flush = () => {
-    if (rowsBuffered === 0) return;
-    const to = written + rowsBuffered;
-    for (const s of stats) {
-      datasets[s]!.resize([to, T]);
-      datasets[s]!.write_slice([[written, to], []], buffered[s]!.subarray(0, rowsBuffered * T));
-    }
-    f.flush();
-    written = to;
-    newBuffers();
-  };
-  return {
-    async write(v, rows) {
-      if (rows.length === 0) return;
-      const index = variant.snp.length;
-      variant.snp.push(v.id === '.' || v.id === '' ? `${v.chrom}:${v.pos}:${v.ref}:${v.alt}` : v.id);
-      variant.chr.push(v.chrom);
-      variant.ref_allele.push(v.ref);
-      variant.alt_allele.push(v.alt);
-      variant.pos.push(v.pos);
-      for (const { gene, stats: st } of rows) {
-        si.push(index);
-        genes.push(gene.id);
-        for (const s of stats) buffered[s]!.set(st[s]!, rowsBuffered * T);
-        if (++rowsBuffered === flushRows) flush();
-      }
-    },
-    async close() {
-      flush();
-      f.create_dataset({ name: 'si', data: BigInt64Array.from(si.map(BigInt)), dtype: '<q' });
-      strings('gene', genes);
-      for (const k of ['snp', 'chr', 'ref_allele', 'alt_allele'] as const) strings(k, variant[k]);
-      f.create_dataset({ name: 'pos', data: Uint32Array.from(variant.pos), dtype: '<I' });
-      f.close();
-      await rename(partial, path);
-    },
-  };
+  const [out, datasets] = await H5Output.open<SedLine, Record<GeneStat, H5Dataset>>(path, (f) => {
+    trackTable(f, tracks);
+    const made = statDatasets(f, stats, T, chunkRows(flushRows, T));
+    f.create_attribute('stat_dtype', 'float32');
+    f.create_attribute('note', 'Layout of borzoi_sed.py sed.h5, but statistics are float32 (upstream: float16, SED clipped to ±65504); every ALT of a multi-allelic record is a variant.');
+    f.create_attribute('writer', 'seq2track');
+    return made;
+  });
+  return new SedH5(path, out, datasets, stats, T, flushRows);
 }

@@ -17,11 +17,14 @@
  *   resizable datasets appended every few hundred variants; the string columns go to a side file
  *   (`path + '.partial.strings'`) during the run, since a fixed-length string width is only known
  *   at the end, and are copied into the file in chunks by `close()`.
+ *
+ * Ordering, the failure latch, errors naming the file and abort() come from serial-writer.ts.
  */
-import { createReadStream } from 'node:fs';
-import { open, rename, rm, type FileHandle } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
-import { ByteWriter, ParquetWriter, schemaFromColumnData } from 'hyparquet-writer';
+import { ParquetOutput, tracksMetadata } from './parquet-output.js';
+import { appendRows, chunkRows, H5Output, statDatasets, trackTable, type H5Dataset, type H5File } from './h5-output.js';
+import { SerialWriter, ScoreWriterError, type RowCheck } from './serial-writer.js';
+
+export { ScoreWriterError } from './serial-writer.js';
 
 export interface ScoreColumns {
   chrom: string;
@@ -32,6 +35,8 @@ export interface ScoreColumns {
 }
 export type ScoreStat = 'SAD' | 'SAR' | 'D2' | 'SAX';
 export const SCORE_STATS: readonly ScoreStat[] = ['SAD', 'SAR', 'D2', 'SAX'];
+
+type Stats = Record<ScoreStat, Float32Array>;
 
 export interface ScoreWriter {
   /** One variant (one ALT): per stat, one value per track, in track order. */
@@ -54,65 +59,21 @@ export interface ScoreWriterOptions {
   flushVariants?: number;
 }
 
-export class ScoreWriterError extends Error {}
+/** `snp` of the official layout: the VCF ID, or chrom:pos:ref:alt when there is none. */
+export function snpName(v: ScoreColumns): string {
+  return v.id === '.' || v.id === '' ? `${v.chrom}:${v.pos}:${v.ref}:${v.alt}` : v.id;
+}
 
-const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
-
-/** Shared bookkeeping: validation, one operation at a time, errors naming the file, close once. */
-abstract class BaseWriter implements ScoreWriter {
-  private tail: Promise<unknown> = Promise.resolve();
-  private state: 'open' | 'closed' | 'failed' = 'open';
-
-  constructor(
-    protected readonly path: string,
-    protected readonly tracks: number,
-  ) {}
-
-  protected fail(msg: string): never {
-    throw new ScoreWriterError(`${this.path}: ${msg}`);
-  }
-
-  private run(task: () => Promise<void>): Promise<void> {
-    const result = this.tail.then(async () => {
-      if (this.state === 'closed') this.fail('write after close');
-      if (this.state === 'failed') this.fail('an earlier write failed; the output is incomplete');
-      try {
-        await task();
-      } catch (e) {
-        this.state = 'failed';
-        throw e instanceof ScoreWriterError ? e : new ScoreWriterError(`${this.path}: ${message(e)}`);
+function checkStats(tracks: number): RowCheck<Stats> {
+  return (stats) => {
+    for (const stat of SCORE_STATS) {
+      const values = stats[stat];
+      if (!(values instanceof Float32Array) || values.length !== tracks) {
+        return `${stat} has ${values?.length ?? 'no'} values, expected one per track (${tracks})`;
       }
-    });
-    this.tail = result.catch(() => {});
-    return result;
-  }
-
-  write(variant: ScoreColumns, stats: Record<ScoreStat, Float32Array>): Promise<void> {
-    return this.run(async () => {
-      const where = `${variant.chrom}:${variant.pos} ${variant.ref}>${variant.alt}`;
-      if (!Number.isInteger(variant.pos) || variant.pos < 0 || variant.pos > this.maxPos) {
-        this.fail(`variant ${where}: position must be an integer in [0, ${this.maxPos}]`);
-      }
-      for (const stat of SCORE_STATS) {
-        const values = stats[stat];
-        if (!(values instanceof Float32Array) || values.length !== this.tracks) {
-          this.fail(`variant ${where}: ${stat} has ${values?.length ?? 'no'} values, expected one per track (${this.tracks})`);
-        }
-      }
-      await this.add(variant, stats);
-    });
-  }
-
-  close(): Promise<void> {
-    return this.run(async () => {
-      await this.finish();
-      this.state = 'closed';
-    });
-  }
-
-  protected abstract readonly maxPos: number;
-  protected abstract add(variant: ScoreColumns, stats: Record<ScoreStat, Float32Array>): Promise<void>;
-  protected abstract finish(): Promise<void>;
+    }
+    return undefined;
+  };
 }
 
 function checkTracks(path: string, tracks: ScoreTrack[]): void {
@@ -121,43 +82,20 @@ function checkTracks(path: string, tracks: ScoreTrack[]): void {
 
 // ---------------------------------------------------------------------------------------------- Parquet
 
-/** hyparquet-writer's byte buffer, emptied into a file after every row group and at the end. */
-class FileSink extends ByteWriter {
-  constructor(private readonly file: FileHandle) {
-    super(1 << 16);
-  }
-
-  async flush(): Promise<void> {
-    let done = 0;
-    while (done < this.index) {
-      const { bytesWritten } = await this.file.write(new Uint8Array(this.buffer, done, this.index - done));
-      done += bytesWritten;
-    }
-    this.index = 0;
-  }
-
-  // ByteWriter's finish() is synchronous; the Writer interface it implements allows a Promise.
-  override finish(): void {}
-}
-
-class ParquetScores extends BaseWriter {
-  protected readonly maxPos = 2 ** 31 - 1;
-  private readonly variants: { columns: ScoreColumns; stats: Record<ScoreStat, Float32Array> }[] = [];
+class ParquetScores extends SerialWriter<Stats> implements ScoreWriter {
+  private readonly variants: { columns: ScoreColumns; stats: Stats }[] = [];
 
   constructor(
     path: string,
-    private readonly partial: string,
-    private readonly file: FileHandle,
-    private readonly sink: FileSink,
-    private readonly parquet: ParquetWriter,
+    private readonly out: ParquetOutput,
     private readonly trackIds: string[],
     private readonly groupVariants: number,
   ) {
-    super(path, trackIds.length);
+    super(path, 2 ** 31 - 1, checkStats(trackIds.length));
   }
 
-  protected async add(variant: ScoreColumns, stats: Record<ScoreStat, Float32Array>): Promise<void> {
-    const copy = {} as Record<ScoreStat, Float32Array>;
+  protected async add(variant: ScoreColumns, stats: Stats): Promise<void> {
+    const copy = {} as Stats;
     for (const stat of SCORE_STATS) copy[stat] = Float32Array.from(stats[stat]);
     this.variants.push({ columns: { ...variant }, stats: copy });
     if (this.variants.length >= this.groupVariants) await this.flushGroup();
@@ -173,7 +111,7 @@ class ParquetScores extends BaseWriter {
     const alt: string[] = new Array(rows);
     const track: string[] = new Array(rows);
     const pos = new Int32Array(rows);
-    const values = Object.fromEntries(SCORE_STATS.map((s) => [s, new Float32Array(rows)])) as Record<ScoreStat, Float32Array>;
+    const values = Object.fromEntries(SCORE_STATS.map((s) => [s, new Float32Array(rows)])) as Stats;
     let r = 0;
     for (const { columns, stats } of this.variants) {
       for (const stat of SCORE_STATS) values[stat].set(stats[stat], r);
@@ -187,8 +125,8 @@ class ParquetScores extends BaseWriter {
       }
     }
     this.variants.length = 0;
-    await this.parquet.write({
-      columnData: [
+    await this.out.write(
+      [
         { name: 'chrom', data: chrom },
         { name: 'pos', data: pos },
         { name: 'id', data: id },
@@ -197,21 +135,17 @@ class ParquetScores extends BaseWriter {
         { name: 'track', data: track },
         ...SCORE_STATS.map((s) => ({ name: s, data: values[s] })),
       ],
-      rowGroupSize: rows,
-    });
+      rows,
+    );
   }
 
   protected async finish(): Promise<void> {
     await this.flushGroup();
-    await this.parquet.finish();
-    await this.sink.flush();
-    await this.file.close();
-    await rename(this.partial, this.path);
+    await this.out.commit();
   }
 
-  async abort(): Promise<void> {
-    await this.file.close().catch(() => {});
-    await rm(this.partial, { force: true });
+  protected discard(): Promise<void> {
+    return this.out.discard();
   }
 }
 
@@ -219,81 +153,50 @@ class ParquetScores extends BaseWriter {
 export async function openParquetScores(path: string, tracks: ScoreTrack[], options: ScoreWriterOptions = {}): Promise<ScoreWriter> {
   checkTracks(path, tracks);
   const rowGroupRows = options.rowGroupRows ?? 2 ** 20;
-  const partial = `${path}.partial`;
-  let file: FileHandle;
-  try {
-    file = await open(partial, 'w');
-  } catch (e) {
-    throw new ScoreWriterError(`${path}: cannot create ${partial} (${message(e)})`);
-  }
-  const stringColumn = (name: string) => ({ name, data: [], type: 'STRING' as const, nullable: false });
-  const schema = schemaFromColumnData({
-    columnData: [
-      stringColumn('chrom'),
-      { name: 'pos', data: [], type: 'INT32', nullable: false },
-      stringColumn('id'),
-      stringColumn('ref'),
-      stringColumn('alt'),
-      stringColumn('track'),
-      ...SCORE_STATS.map((name) => ({ name, data: [], type: 'FLOAT' as const, nullable: false })),
+  const out = await ParquetOutput.open(
+    path,
+    [
+      { name: 'chrom', type: 'STRING' },
+      { name: 'pos', type: 'INT32' },
+      ...['id', 'ref', 'alt', 'track'].map((name) => ({ name, type: 'STRING' as const })),
+      ...SCORE_STATS.map((name) => ({ name, type: 'FLOAT' as const })),
     ],
-  });
-  const sink = new FileSink(file);
-  const parquet = new ParquetWriter({
-    writer: sink,
-    schema,
-    codec: 'SNAPPY',
-    createdBy: 'seq2track',
-    kvMetadata: [{ key: 'seq2track.tracks', value: JSON.stringify(tracks.map(({ identifier, description }) => ({ identifier, description }))) }],
-  });
+    tracksMetadata(tracks),
+  );
   const groupVariants = Math.max(1, Math.ceil(rowGroupRows / tracks.length));
-  return new ParquetScores(path, partial, file, sink, parquet, tracks.map((t) => t.identifier), groupVariants);
+  return new ParquetScores(path, out, tracks.map((t) => t.identifier), groupVariants);
 }
 
 // ------------------------------------------------------------------------------------------------- HDF5
 
-type H5 = typeof import('h5wasm/node').default;
-type H5File = InstanceType<H5['File']>;
-type H5Dataset = InstanceType<H5['Dataset']>;
-
 const STRING_COLUMNS = ['snp', 'chr', 'ref', 'alt'] as const;
 
-/** Byte width of the widest string (at least 1: HDF5 has no zero-length fixed strings). */
-function width(values: Iterable<string>): number {
-  let w = 1;
-  for (const v of values) w = Math.max(w, Buffer.byteLength(v, 'utf8'));
-  return w;
-}
+/** One variant's string columns, in STRING_COLUMNS order. */
+type StringRow = string[];
 
-class H5Scores extends BaseWriter {
-  protected readonly maxPos = 2 ** 32 - 1;
+class H5Scores extends SerialWriter<Stats> implements ScoreWriter {
   private readonly pos: Uint32Array;
-  private readonly values: Record<ScoreStat, Float32Array>;
-  private readonly widths = [1, 1, 1, 1];
-  private lines: string[] = [];
+  private readonly values: Stats;
+  private readonly widths = STRING_COLUMNS.map(() => 1);
   private buffered = 0;
   private written = 0;
 
   constructor(
     path: string,
-    tracks: number,
-    private readonly partial: string,
-    private readonly spillPath: string,
-    private readonly h5: H5File,
-    private readonly spill: FileHandle,
+    private readonly tracks: number,
+    private readonly out: H5Output<StringRow>,
     private readonly datasets: { pos: H5Dataset; stats: Record<ScoreStat, H5Dataset> },
     private readonly flushVariants: number,
   ) {
-    super(path, tracks);
+    super(path, 2 ** 32 - 1, checkStats(tracks));
     this.pos = new Uint32Array(flushVariants);
-    this.values = Object.fromEntries(SCORE_STATS.map((s) => [s, new Float32Array(flushVariants * tracks)])) as Record<ScoreStat, Float32Array>;
+    this.values = Object.fromEntries(SCORE_STATS.map((s) => [s, new Float32Array(flushVariants * tracks)])) as Stats;
   }
 
-  protected async add(variant: ScoreColumns, stats: Record<ScoreStat, Float32Array>): Promise<void> {
-    const snp = variant.id === '.' || variant.id === '' ? `${variant.chrom}:${variant.pos}:${variant.ref}:${variant.alt}` : variant.id;
-    const strings = [snp, variant.chrom, variant.ref, variant.alt];
+  protected async add(variant: ScoreColumns, stats: Stats): Promise<void> {
+    const strings = [snpName(variant), variant.chrom, variant.ref, variant.alt];
     strings.forEach((s, i) => (this.widths[i] = Math.max(this.widths[i]!, Buffer.byteLength(s, 'utf8'))));
-    this.lines.push(JSON.stringify(strings));
+    this.out.spill.push(strings);
     this.pos[this.buffered] = variant.pos;
     for (const stat of SCORE_STATS) this.values[stat].set(stats[stat], this.buffered * this.tracks);
     if (++this.buffered === this.flushVariants) await this.flush();
@@ -303,62 +206,42 @@ class H5Scores extends BaseWriter {
     const n = this.buffered;
     if (n === 0) return;
     const [from, to] = [this.written, this.written + n];
-    this.datasets.pos.resize([to]);
-    this.datasets.pos.write_slice([[from, to]], this.pos.subarray(0, n));
-    for (const stat of SCORE_STATS) {
-      const d = this.datasets.stats[stat];
-      d.resize([to, this.tracks]);
-      d.write_slice([[from, to], []], this.values[stat].subarray(0, n * this.tracks));
-    }
-    this.h5.flush();
-    await this.spill.write(this.lines.join('\n') + '\n');
-    this.lines = [];
+    appendRows(this.datasets.pos, from, to, 0, this.pos.subarray(0, n));
+    for (const stat of SCORE_STATS) appendRows(this.datasets.stats[stat], from, to, this.tracks, this.values[stat].subarray(0, n * this.tracks));
+    this.out.file.flush();
+    await this.out.spill.flush();
     this.buffered = 0;
     this.written = to;
   }
 
   protected async finish(): Promise<void> {
     await this.flush();
-    await this.spill.close();
+    await this.out.spill.close();
     const total = this.written;
     const chunk = Math.max(1, Math.min(total, 1 << 14));
     const columns = STRING_COLUMNS.map((name, i) =>
-      this.h5.create_dataset({ name, data: [], shape: [0], maxshape: [null], chunks: [chunk], dtype: `S${this.widths[i]}` }),
+      this.out.file.create_dataset({ name, data: [], shape: [0], maxshape: [null], chunks: [chunk], dtype: `S${this.widths[i]}` }),
     );
-    let batch: string[][] = [];
+    let batch: StringRow[] = [];
     let at = 0;
     const append = () => {
       if (batch.length === 0) return;
       const to = at + batch.length;
-      columns.forEach((d, i) => {
-        d.resize([to]);
-        d.write_slice([[at, to]], batch.map((row) => row[i]!));
-      });
+      columns.forEach((d, i) => appendRows(d, at, to, 0, batch.map((row) => row[i]!)));
       at = to;
       batch = [];
     };
-    const reader = createInterface({ input: createReadStream(this.spillPath), crlfDelay: Infinity });
-    for await (const line of reader) {
-      if (line === '') continue;
-      batch.push(JSON.parse(line) as string[]);
+    for await (const row of this.out.spill.rows()) {
+      batch.push(row);
       if (batch.length === chunk) append();
     }
     append();
-    if (at !== total) this.fail(`${this.spillPath} holds ${at} variants, expected ${total}`);
-    this.h5.close();
-    await rm(this.spillPath, { force: true });
-    await rename(this.partial, this.path);
+    if (at !== total) this.fail(`${this.out.spill.path} holds ${at} variants, expected ${total}`);
+    await this.out.commit();
   }
 
-  async abort(): Promise<void> {
-    try {
-      this.h5.close();
-    } catch {
-      // already closed
-    }
-    await this.spill.close().catch(() => {});
-    await rm(this.spillPath, { force: true });
-    await rm(this.partial, { force: true });
+  protected discard(): Promise<void> {
+    return this.out.discard();
   }
 }
 
@@ -367,27 +250,11 @@ export async function openH5Scores(path: string, tracks: ScoreTrack[], options: 
   checkTracks(path, tracks);
   const T = tracks.length;
   const flushVariants = Math.max(1, options.flushVariants ?? Math.ceil(2 ** 20 / T));
-  const chunkRows = Math.max(1, Math.min(flushVariants, Math.floor(2 ** 18 / T)));
-  const partial = `${path}.partial`;
-  const spillPath = `${path}.partial.strings`;
-  const h5wasm = (await import('h5wasm/node')).default;
-  await h5wasm.ready;
-  let h5: H5File | undefined;
-  let spill: FileHandle | undefined;
-  try {
-    spill = await open(spillPath, 'w');
-    h5 = new h5wasm.File(partial, 'w');
-    const f = h5;
-    const strings = (name: string, values: string[]) => f.create_dataset({ name, data: values, dtype: `S${width(values)}` });
-    strings('target_ids', tracks.map((t) => t.identifier));
-    strings('target_labels', tracks.map((t) => t.description));
-    const pos = f.create_dataset({ name: 'pos', data: new Uint32Array(0), shape: [0], maxshape: [null], chunks: [chunkRows], dtype: '<I' });
-    const stats = Object.fromEntries(
-      SCORE_STATS.map((name) => [
-        name,
-        f.create_dataset({ name, data: new Float32Array(0), shape: [0, T], maxshape: [null, T], chunks: [chunkRows, T], dtype: '<f' }),
-      ]),
-    ) as Record<ScoreStat, H5Dataset>;
+  const chunk = chunkRows(flushVariants, T);
+  const [out, datasets] = await H5Output.open<StringRow, { pos: H5Dataset; stats: Record<ScoreStat, H5Dataset> }>(path, (f: H5File) => {
+    trackTable(f, tracks);
+    const pos = f.create_dataset({ name: 'pos', data: new Uint32Array(0), shape: [0], maxshape: [null], chunks: [chunk], dtype: '<I' });
+    const stats = statDatasets(f, SCORE_STATS, T, chunk) as Record<ScoreStat, H5Dataset>;
     f.create_attribute('stat_dtype', 'float32');
     f.create_attribute(
       'note',
@@ -395,14 +262,7 @@ export async function openH5Scores(path: string, tracks: ScoreTrack[], options: 
         'the official files use float16, which h5wasm 0.10.3 cannot write. snp is the VCF ID, or chrom:pos:ref:alt when it is ".".',
     );
     f.create_attribute('writer', 'seq2track');
-    return new H5Scores(path, T, partial, spillPath, f, spill, { pos, stats }, flushVariants);
-  } catch (e) {
-    try {
-      h5?.close();
-    } catch {
-      // already failing; report the first error
-    }
-    await spill?.close().catch(() => {});
-    throw new ScoreWriterError(`${path}: cannot create HDF5 scores (${message(e)})`);
-  }
+    return { pos, stats };
+  });
+  return new H5Scores(path, T, out, datasets, flushVariants);
 }

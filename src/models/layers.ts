@@ -12,7 +12,7 @@ export interface WeightRef {
   length: number;
 }
 
-/** One convolution as `conv()` / `attentionPool()` would build it (full channel mixing, no groups). */
+/** A full-mixing convolution (no groups) of `conv()` / `attentionPool()`, as `LayerContext.convolution` sees it. */
 export interface ConvSite {
   x: Value;
   weight: string;
@@ -22,16 +22,9 @@ export interface ConvSite {
   attrs: Record<string, number[] | number>;
 }
 
-/** Replaces a convolution's float32 form (reduced precision, calibration taps): see quantize.ts. */
-export interface ConvRewriter {
-  conv(c: LayerContext, site: ConvSite, float32: () => Value): Value;
-}
-
 /** Graph builder plus access to the model's named weights in the external blob. */
 export class LayerContext {
   private registered = new Map<string, Value>();
-  /** When set, full-mixing convolutions go through it (opt-in int8 trunk; default float32). */
-  convRewriter?: ConvRewriter;
 
   constructor(
     readonly g: Graph,
@@ -69,6 +62,14 @@ export class LayerContext {
   convWeight(name: string): Value {
     const [out, inCh, k] = this.shape(name) as [number, number, number];
     return this.layout === '2d' ? this.param(name, [out, inCh, 1, k]) : this.param(name, [out, inCh, k]);
+  }
+
+  /**
+   * Builds a full-mixing convolution: its float32 form, here. A subclass may build another form of
+   * `site` instead (src/bench/int8-trunk.ts: int8 convolutions, calibration taps).
+   */
+  convolution(_site: ConvSite, float32: () => Value): Value {
+    return float32();
   }
 }
 
@@ -112,10 +113,10 @@ export function conv(c: LayerContext, x: Value, prefix: string, opts: { bias?: b
     const inputs = [x, c.convWeight(`${prefix}.weight`), opts.bias === false ? null : c.param(`${prefix}.bias`)];
     return c.g.op('Conv', opts.bias === false ? inputs.slice(0, 2) : inputs, attrs);
   };
-  if (!c.convRewriter || (opts.group ?? 1) !== 1) return float32();
+  if ((opts.group ?? 1) !== 1) return float32();
   const [out, inCh] = c.shape(`${prefix}.weight`) as [number, number, number];
   const weightDims = is2d ? [out, inCh, 1, k] : [out, inCh, k];
-  return c.convRewriter.conv(c, { x, weight: `${prefix}.weight`, weightDims, bias: opts.bias === false ? undefined : `${prefix}.bias`, attrs }, float32);
+  return c.convolution({ x, weight: `${prefix}.weight`, weightDims, bias: opts.bias === false ? undefined : `${prefix}.bias`, attrs }, float32);
 }
 
 /**
@@ -157,7 +158,7 @@ export function attentionPool(c: LayerContext, x: Value, prefix: string): Value 
   const d = g.op('Conv', [x, pairKernel(1, -1)], pairAttrs);
   const odd = g.op('Conv', [x, pairKernel(0, 1)], pairAttrs);
   const float32 = () => g.op('Conv', [d, c.param(`${prefix}.to_attn_logits.weight`, weightDims)], attrs);
-  const logits = c.convRewriter ? c.convRewriter.conv(c, { x: d, weight: `${prefix}.to_attn_logits.weight`, weightDims, attrs }, float32) : float32();
+  const logits = c.convolution({ x: d, weight: `${prefix}.to_attn_logits.weight`, weightDims, attrs }, float32);
   return g.op('Add', [odd, g.op('Mul', [d, g.op('Sigmoid', [logits])])]);
 }
 

@@ -3,20 +3,22 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadModel } from '../models/load.js';
 import { Model } from '../models/model.js';
 import { Enformer } from '../models/enformer.js';
 import { classify, readProfile, summarise } from '../bench/profile-summary.js';
+import { spinningOptions } from '../bench/session-options.js';
 import { fixture, skipUnless, tempDir } from './fixtures.js';
+import { profiledModel } from './profiled-model.js';
 
 test('profile summary: classes and FLOPs of a profiled Enformer (sessions without intra-op spinning)', { skip: skipUnless('enformer-small') }, async () => {
   const tmp = tempDir('seq2track-profile-summary-');
   try {
     const length = 8192;
-    const model = await loadModel(fixture('enformer-small')!, { threads: 1, spinning: false, profilePrefix: join(tmp.dir, 'p') });
+    const { model, engine } = await profiledModel(fixture('enformer-small')!, { threads: 1, sessionOptions: spinningOptions(false) }, join(tmp.dir, 'p'));
     await model.predict(Model.encode(['ACGT'.repeat(length / 4)]));
     const arch = model.arch as Enformer;
     await model.close();
+    await engine.close();
     const file = (part: string) => join(tmp.dir, readdirSync(tmp.dir).find((f) => f.startsWith(`p_${part}`) && f.endsWith('.json'))!);
     const trunk = readProfile(file('trunk'));
     const head = readProfile(file('head'));

@@ -123,9 +123,10 @@ async function handle(req: WebRequest): Promise<{ result: unknown; transfer: Arr
       const session = await rt.InferenceSession.create(req.model, {
         // Ops WebGPU has no kernel for run on the WASM provider (ORT assigns them node by node).
         executionProviders: ep === 'webgpu' ? ['webgpu', 'wasm'] : ['wasm'],
-        graphOptimizationLevel: req.options.optimization ?? 'all',
+        graphOptimizationLevel: 'all',
         enableCpuMemArena: false,
         externalData,
+        ...req.options.sessionOptions,
       });
       await sessions.get(req.id)?.release();
       sessions.set(req.id, session);
@@ -152,8 +153,6 @@ async function handle(req: WebRequest): Promise<{ result: unknown; transfer: Arr
     case 'release':
       await sessions.get(req.id)?.release();
       sessions.delete(req.id);
-      return { result: null, transfer: [] };
-    case 'endProfiling':
       return { result: null, transfer: [] };
   }
 }

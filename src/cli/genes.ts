@@ -1,5 +1,5 @@
 /** Gene options and commands: `predict-genes`, and `score-variants --gtf` (variant → gene scores). */
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { Option, type Command } from 'commander';
 import { openGenome } from '../genome/reference.js';
@@ -9,14 +9,14 @@ import { predictGenes } from '../tasks/genes/predict-genes.js';
 import { VariantGeneScoring } from '../tasks/variants/gene-scores.js';
 import type { PendingRecord, Sink } from '../tasks/variants/score-vcf.js';
 import type { VariantScorer } from '../tasks/variants/scorer.js';
-import { geneTsvHeader, geneTsvWriter, openGeneParquet, openSedH5, type GeneScoreRow } from '../formats/gene-score-writers.js';
-import { formatScore, TsvScores } from '../formats/score-tsv.js';
+import { geneTsvHeader, geneTsvWriter, openGeneParquet, openSedH5, type GeneScoreRow, type GeneWriter } from '../formats/gene-score-writers.js';
+import { writeGenePredictions } from '../formats/gene-prediction-writers.js';
+import { TsvScores } from '../formats/score-tsv.js';
 import { ensembleOptions, GENOME_HELP, genomeArgs, modelOptions, resolveModels, type GenomeArgs } from './model-options.js';
 import { positiveInteger, modelList, repeatable, shiftList } from './parsers.js';
 import { fileIdentity } from '../tasks/job/fingerprint.js';
 import { UsageError } from './errors.js';
 import { Progress } from './progress.js';
-import { ByteWriter, ParquetWriter, schemaFromColumnData } from 'hyparquet-writer';
 import { DEFAULT_GRADIENT_TRANSFORM, geneGradients, type GradientTransform } from '../tasks/genes/gene-gradients.js';
 import { writeGeneGradientsH5 } from '../formats/gene-gradients-h5.js';
 
@@ -59,8 +59,8 @@ export interface VariantGeneJob {
   fingerprint: Record<string, unknown>;
   /** Output columns (strand-matched tracks), once the scorer has opened. */
   columnCount: () => number;
-  /** After a failure: drop a TSV that never committed a record (see TsvScores.abandon). */
-  abandon: () => void;
+  /** After a failure: drop a TSV that never committed a record (see TsvScores.abandon), remove a binary output's partial files. */
+  abandon: () => Promise<void>;
 }
 
 /** Hooks that turn the variant job into variant → gene scoring, writing `out` (.tsv resumable, .parquet, .h5). */
@@ -70,8 +70,12 @@ export async function variantGeneJob(args: GeneArgs, statsText: string | undefin
   const scoring = new VariantGeneScoring({ genes, untransform: args.untransform, exonBins: args.exonBins, stats });
   const kind = extname(out).toLowerCase();
   let tsv: TsvScores | undefined;
+  let binary: GeneWriter | undefined;
   return {
-    abandon: () => tsv?.abandon(),
+    abandon: async () => {
+      tsv?.abandon();
+      await binary?.abort?.().catch(() => {});
+    },
     columnCount: () => scoring.columns?.columns.length ?? 0,
     expandTracks: scoring.expandTracks,
     scoreChunk: scoring.scoreChunk,
@@ -86,6 +90,7 @@ export async function variantGeneJob(args: GeneArgs, statsText: string | undefin
         return { writer: geneTsvWriter(w, tracks, stats), recordsDone: w.recordsDone, commit: (n) => w.commit(n) };
       }
       const writer = kind === '.parquet' ? await openGeneParquet(out, tracks, stats) : await openSedH5(out, tracks, stats);
+      binary = writer;
       return { writer, recordsDone: 0 };
     },
   };
@@ -113,7 +118,6 @@ async function geneList(args: Pick<PredictGenesArgs, 'gene' | 'genesFile'>): Pro
   return list;
 }
 
-export const GENE_PREDICTION_COLUMNS = ['gene', 'gene_name', 'chrom', 'start', 'end', 'strand', 'bins', 'track', 'coverage'] as const;
 
 export async function runPredictGenes(args: PredictGenesArgs): Promise<void> {
   const started = Date.now();
@@ -132,29 +136,11 @@ export async function runPredictGenes(args: PredictGenesArgs): Promise<void> {
     const rows = r.genes.flatMap((g) =>
       r.columns.map((t, k) => ({ g: g.gene, start: g.gene.exons[0]![0], end: g.gene.exons[g.gene.exons.length - 1]![1], bins: g.bins, track: t.identifier, value: g.values[k]! })),
     );
-    const partial = `${args.out}.partial`;
-    if (kind === '.tsv') {
-      const lines = rows.map((x) => [x.g.id, x.g.name, x.g.chrom, x.start, x.end, x.g.strand, x.bins, x.track, formatScore(x.value)].join('\t'));
-      await writeFile(partial, [GENE_PREDICTION_COLUMNS.join('\t'), ...lines].join('\n') + '\n');
-    } else {
-      const writer = new ByteWriter();
-      const columnData = [
-        { name: 'gene', data: rows.map((x) => x.g.id), type: 'STRING' as const, nullable: false },
-        { name: 'gene_name', data: rows.map((x) => x.g.name), type: 'STRING' as const, nullable: false },
-        { name: 'chrom', data: rows.map((x) => x.g.chrom), type: 'STRING' as const, nullable: false },
-        { name: 'start', data: Int32Array.from(rows.map((x) => x.start)), type: 'INT32' as const, nullable: false },
-        { name: 'end', data: Int32Array.from(rows.map((x) => x.end)), type: 'INT32' as const, nullable: false },
-        { name: 'strand', data: rows.map((x) => x.g.strand), type: 'STRING' as const, nullable: false },
-        { name: 'bins', data: Int32Array.from(rows.map((x) => x.bins)), type: 'INT32' as const, nullable: false },
-        { name: 'track', data: rows.map((x) => x.track), type: 'STRING' as const, nullable: false },
-        { name: 'coverage', data: Float64Array.from(rows.map((x) => x.value)), type: 'DOUBLE' as const, nullable: false },
-      ];
-      const pq = new ParquetWriter({ writer, schema: schemaFromColumnData({ columnData }), codec: 'SNAPPY', createdBy: 'seq2track' });
-      pq.write({ columnData });
-      pq.finish();
-      await writeFile(partial, new Uint8Array(writer.getBuffer()));
-    }
-    await rename(partial, args.out);
+    await writeGenePredictions(
+      args.out,
+      rows.map((x) => ({ geneId: x.g.id, geneName: x.g.name, chrom: x.g.chrom, start: x.start, end: x.end, strand: x.g.strand, bins: x.bins, track: x.track, value: x.value })),
+      kind,
+    );
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     const ens = r.ensemble > 1 ? `, mean of ${r.ensemble} runs per window` : '';
     process.stderr.write(

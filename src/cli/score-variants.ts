@@ -114,7 +114,7 @@ export async function runScoreVariants(args: ScoreVariantsArgs): Promise<void> {
     );
   } catch (e) {
     tsv?.abandon();
-    geneJob?.abandon();
+    await geneJob?.abandon();
     await other?.abort?.().catch(() => {});
     throw e;
   } finally {

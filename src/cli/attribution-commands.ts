@@ -1,8 +1,8 @@
 /** The `attribute` and `ism` commands' options. */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { runAttribute, runIsm, type AttributionArgs } from './attribution.js';
-import { ensembleArgs, modelOptions } from './model-options.js';
-import { integer, modelList, positiveInteger, shiftList } from './parsers.js';
+import { ensembleArgs, ensembleOptionSet, modelOptions } from './model-options.js';
+import { integer, positiveInteger } from './parsers.js';
 
 function pseudocount(value: string): number {
   const n = Number(value);
@@ -12,19 +12,20 @@ function pseudocount(value: string): number {
 
 function common(c: Command): Command {
   return modelOptions(
-    c
-      .requiredOption('--model <dir|name>', 'model directory or published name; repeat or comma-separate to average replicates (loaded one at a time)', modelList)
+    ensembleOptionSet(c, {
+      model: 'model directory or published name; repeat or comma-separate to average replicates (loaded one at a time)',
+      tracks: 'tracks of the objective, averaged: indices (0-based, a-b ranges), identifiers, or description regexes (default: all)',
+      head: 'head of the objective (default: the first, e.g. human)',
+      rc: 'average with the reverse-complement run (mapped back to forward positions and bases, stranded tracks swapped)',
+      shifts: 'average over these shifts in bp, e.g. 0,1,-1 (N-padded)',
+    })
       .option('--fasta <file>', 'input FASTA (plain or gzip); every record is one sequence, all of one length')
       .option('--genome <file|url>', 'reference genome (FASTA + .fai, bgzip FASTA, .2bit; path or URL; hg38 / mm10): score one model window centred on --region')
       .option('--region <chr:start-end>', '--genome: the bases to score (1-based inclusive); the model window is centred on it')
       .option('--target-region <chr:start-end>', '--genome: the objective reads the output bins overlapping this region (default: the central bin(s))')
-      .option('--head <name>', 'head of the objective (default: the first, e.g. human)')
-      .option('--tracks <list>', 'tracks of the objective, averaged: indices (0-based, a-b ranges), identifiers, or description regexes (default: all)')
       .option('--bins <a-b>', 'output bins of the objective, 0-based inclusive (default: the central bin of an odd count, the central two of an even count)')
       .addOption(new Option('--aggregate <how>', 'how the bins of a track combine').choices(['mean', 'sum']).default('mean'))
       .option('--log-pseudocount <x>', 'objective per track log(aggregate + x) before averaging the tracks', pseudocount)
-      .option('--rc', 'average with the reverse-complement run (mapped back to forward positions and bases, stranded tracks swapped)')
-      .option('--shifts <list>', 'average over these shifts in bp, e.g. 0,1,-1 (N-padded)', shiftList)
       .requiredOption('--out <path>', '--fasta: X.safetensors; --genome: a directory (per-base bigWigs + safetensors)')
       .option('--plot <file>', '--genome: draw the scores (X.svg or X.png)')
       .option('--plot-window <chr:start-end>', '--genome: the positions to draw (1-based inclusive)'),

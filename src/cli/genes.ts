@@ -12,8 +12,8 @@ import type { VariantScorer } from '../tasks/variants/scorer.js';
 import { geneTsvHeader, geneTsvWriter, openGeneParquet, openSedH5, type GeneScoreRow, type GeneWriter } from '../formats/gene-score-writers.js';
 import { writeGenePredictions } from '../formats/gene-prediction-writers.js';
 import { TsvScores } from '../formats/score-tsv.js';
-import { ensembleOptions, GENOME_HELP, genomeArgs, modelOptions, resolveModels, type GenomeArgs } from './model-options.js';
-import { positiveInteger, modelList, repeatable, shiftList } from './parsers.js';
+import { ensembleOptions, ensembleOptionSet, GENOME_HELP, genomeArgs, modelOptions, resolveModels, type GenomeArgs } from './model-options.js';
+import { positiveInteger, repeatable } from './parsers.js';
 import { fileIdentity } from '../tasks/job/fingerprint.js';
 import { UsageError } from './errors.js';
 import { Progress } from './progress.js';
@@ -214,22 +214,28 @@ export async function runAttributeGene(args: AttributeGeneArgs): Promise<void> {
   }
 }
 
+/** The genome and the genes a gene command runs on. */
+function geneSelection(command: Command): Command {
+  return command
+    .requiredOption('--genome <file|url>', GENOME_HELP)
+    .option('--gene <id|name>', 'gene_id (with or without version) or gene_name; repeatable', repeatable)
+    .option('--genes <file>', 'file of gene_ids / gene_names, one per line');
+}
+
 /** Registers predict-genes and attribute-gene. */
 export function registerGeneCommands(program: Command): void {
   geneOptions(
     modelOptions(
-      program
-        .command('predict-genes')
-        .description("predict each gene's summed untransformed coverage over its exon bins, per strand-matched track")
-        .requiredOption('--model <dir|name>', 'model directory or published name; repeat or comma-separate to average replicates', modelList)
-        .requiredOption('--genome <file|url>', GENOME_HELP)
-        .option('--gene <id|name>', 'gene_id (with or without version) or gene_name; repeatable', repeatable)
-        .option('--genes <file>', 'file of gene_ids / gene_names, one per line')
+      geneSelection(
+        ensembleOptionSet(program.command('predict-genes').description("predict each gene's summed untransformed coverage over its exon bins, per strand-matched track"), {
+          model: 'model directory or published name; repeat or comma-separate to average replicates',
+          tracks: 'tracks: indices, a-b ranges, identifiers, or description regexes (default: all); "−" tracks give no column',
+          head: 'head (default: the first, e.g. human)',
+          rc: 'average with the reverse-complement prediction (flipped back, stranded tracks swapped)',
+          shifts: 'average over these shifts in bp, e.g. 0,1,-1',
+        }),
+      )
         .requiredOption('--out <file>', 'X.tsv or X.parquet: one row per gene × strand-matched track')
-        .option('--tracks <list>', 'tracks: indices, a-b ranges, identifiers, or description regexes (default: all); "−" tracks give no column')
-        .option('--head <name>', 'head (default: the first, e.g. human)')
-        .option('--rc', 'average with the reverse-complement prediction (flipped back, stranded tracks swapped)')
-        .option('--shifts <list>', 'average over these shifts in bp, e.g. 0,1,-1', shiftList)
         .option('--batch-size <n>', 'windows per model run', positiveInteger, 1),
       { fullOutput: true },
     ),
@@ -242,20 +248,18 @@ export function registerGeneCommands(program: Command): void {
     });
 
   modelOptions(
-    program
-      .command('attribute-gene')
-      .description('gene-focused input gradients (borzoi_satg_gene.py): d log(summed untransformed exon coverage) / d one-hot, mean-centred')
-      .requiredOption('--model <dir|name>', 'model directory or published name; repeat or comma-separate to average replicates', modelList)
-      .requiredOption('--genome <file|url>', GENOME_HELP)
+    geneSelection(
+      ensembleOptionSet(program.command('attribute-gene').description('gene-focused input gradients (borzoi_satg_gene.py): d log(summed untransformed exon coverage) / d one-hot, mean-centred'), {
+        model: 'model directory or published name; repeat or comma-separate to average replicates',
+        tracks: 'tracks averaged in the objective (strand-matched to the gene; default: all)',
+        head: 'head (default: the first, e.g. human)',
+        rc: 'average with the reverse-complement run (its gradient flipped back)',
+        shifts: 'average over these shifts in bp, e.g. 0,1,-1',
+      }),
+    )
       .requiredOption('--gtf <file>', 'genes: GTF (GENCODE/Ensembl, plain or gzip)')
-      .option('--gene <id|name>', 'gene_id (with or without version) or gene_name; repeatable', repeatable)
-      .option('--genes <file>', 'file of gene_ids / gene_names, one per line')
       .requiredOption('--out <file>', 'X.h5: grads (G, L, 4), seqs, gene, chr, strand, start, end')
       .option('--span', 'a gene is its whole span instead of its exons')
-      .option('--tracks <list>', 'tracks averaged in the objective (strand-matched to the gene; default: all)')
-      .option('--head <name>', 'head (default: the first, e.g. human)')
-      .option('--rc', 'average with the reverse-complement run (its gradient flipped back)')
-      .option('--shifts <list>', 'average over these shifts in bp, e.g. 0,1,-1', shiftList)
       .addOption(new Option('--untransform <mode>', 'U(x) with one setting for all tracks: legacy (unclip(x/s)^(1/τ)) or new').choices(['legacy', 'new']).default('legacy'))
       .option('--track-scale <s>', 's of U (default 0.02)')
       .option('--track-transform <τ>', 'τ of U (default 0.75)')

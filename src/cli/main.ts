@@ -16,8 +16,8 @@ import { registerAttributionCommands } from './attribution-commands.js';
 import { attentionArgs, attentionOptions } from './attention-options.js';
 import { geneArgs, geneOptions, GENE_STATS, registerGeneCommands } from './genes.js';
 import { fullReport, oneLine } from './errors.js';
-import { ensembleArgs, GENOME_HELP, genomeArgs, modelArgs, modelOptions } from './model-options.js';
-import { headList, integer, modelList, positiveInteger, positiveNumber, repeatable, shiftList } from './parsers.js';
+import { ensembleArgs, ensembleOptionSet, GENOME_HELP, genomeArgs, modelArgs, modelOptions } from './model-options.js';
+import { headList, integer, positiveInteger, positiveNumber, repeatable, shiftList } from './parsers.js';
 
 /** `--debug` anywhere on the command line, or SEQ2TRACK_DEBUG=1: failures print their full stack. */
 const DEBUG = process.argv.includes('--debug') || /^(1|true|yes)$/i.test(process.env.SEQ2TRACK_DEBUG ?? '');
@@ -48,17 +48,16 @@ export function buildProgram(): Command {
 
   attentionOptions(
     modelOptions(
-      program
-        .command('predict')
-        .description('predict tracks for regions of a genome (--genome), or for every record of a FASTA file (--fasta)')
-        .requiredOption('--model <dir|name>', 'model directory (config.json + *.safetensors) or a published name (seq2track weights list --all), fetched into the cache on first use; repeat or comma-separate to average replicates (--genome)', modelList)
+      ensembleOptionSet(program.command('predict').description('predict tracks for regions of a genome (--genome), or for every record of a FASTA file (--fasta)'), {
+        model: 'model directory (config.json + *.safetensors) or a published name (seq2track weights list --all), fetched into the cache on first use; repeat or comma-separate to average replicates (--genome)',
+        tracks: 'tracks to write: indices (0-based, a-b ranges), identifiers, or regexes on the description; comma-separated (default: all); with --fasta, of one head (--heads NAME, default the first)',
+        head: 'head to predict with --genome (default: the first, e.g. human)',
+        rc: 'average with the reverse-complement prediction (flipped back, stranded tracks swapped)',
+        shifts: 'average over these shifts in bp, e.g. 0,1,-1 (N-padded)',
+      })
         .option('--genome <file|url>', GENOME_HELP)
         .option('--region <chr:start-end>', 'region, 1-based inclusive (commas allowed); repeatable', repeatable)
         .option('--bed <file>', 'BED file of regions (0-based half-open)')
-        .option('--tracks <list>', 'tracks to write: indices (0-based, a-b ranges), identifiers, or regexes on the description; comma-separated (default: all); with --fasta, of one head (--heads NAME, default the first)')
-        .option('--head <name>', 'head to predict with --genome (default: the first, e.g. human)')
-        .option('--rc', 'average with the reverse-complement prediction (flipped back, stranded tracks swapped)')
-        .option('--shifts <list>', 'average over these shifts in bp, e.g. 0,1,-1 (N-padded)', shiftList)
         .option('--fasta <file>', 'input FASTA (plain or gzip); each record is one sequence')
         .requiredOption('--out <file>', '--genome: DIR/ (one bigWig per track), X.bedGraph, X.tsv or X.safetensors; --fasta: FILE.safetensors or FILE.tsv')
         .option('--heads <list>', '--fasta: comma-separated heads to compute (default: all)', headList)
@@ -95,19 +94,18 @@ export function buildProgram(): Command {
 
   geneOptions(
     modelOptions(
-      program
-        .command('score-variants')
-        .description('score the effect of every variant of a VCF on every selected track (SAD, SAR, D2, SAX)')
-        .requiredOption('--model <dir|name>', 'model directory or published name; repeat or comma-separate to average replicates (all are loaded at once)', modelList)
+      ensembleOptionSet(program.command('score-variants').description('score the effect of every variant of a VCF on every selected track (SAD, SAR, D2, SAX)'), {
+        model: 'model directory or published name; repeat or comma-separate to average replicates (all are loaded at once)',
+        tracks: 'tracks to score: indices, a-b ranges, identifiers, or description regexes (default: all)',
+        head: 'head to score (default: the first, e.g. human)',
+        rc: 'average ref and alt predictions with their reverse complements before scoring',
+        shifts: 'average ref and alt predictions over these shifts in bp before scoring, e.g. 0,1,-1',
+      })
         .requiredOption('--genome <file|url>', GENOME_HELP)
         .requiredOption('--vcf <file|url>', 'variants: VCF, plain, gzip or bgzip, path or http(s) URL (+ .tbi/.csi: --region/--bed read through the index)')
         .requiredOption('--out <file>', 'X.tsv (resumable), X.parquet or X.h5')
         .option('--region <chr:start-end>', 'only variants whose POS lies in this region (1-based inclusive); repeatable', repeatable)
         .option('--bed <file>', 'only variants whose POS lies in a region of this BED file')
-        .option('--tracks <list>', 'tracks to score: indices, a-b ranges, identifiers, or description regexes (default: all)')
-        .option('--head <name>', 'head to score (default: the first, e.g. human)')
-        .option('--rc', 'average ref and alt predictions with their reverse complements before scoring')
-        .option('--shifts <list>', 'average ref and alt predictions over these shifts in bp before scoring, e.g. 0,1,-1', shiftList)
         .option('--shard <i/N>', 'score only shard i of N (1-based; contiguous blocks of records); join the shards with seq2track merge')
         .option('--strict', 'stop at the first REF mismatch or unknown chromosome instead of skipping the variant')
         .option('--brute-force', 'two full forward passes per SNV instead of reusing the ref trunk (for checks and benchmarks)')

@@ -11,11 +11,30 @@ import { cacheDir } from '../cache.js';
 import type { EnsembleOptions } from '../tasks/job/ensemble.js';
 import type { Fingerprint } from '../tasks/job/job-dir.js';
 import { fileIdentity, fingerprint, hashCacheFile, modelContent } from '../tasks/job/fingerprint.js';
-import { integer } from './parsers.js';
+import { integer, modelList, shiftList } from './parsers.js';
 import { resolveModelArg } from './weights.js';
 
 /** What `--genome` takes, for every command that reads a reference. */
 export const GENOME_HELP = 'reference: FASTA + .fai, bgzip FASTA + .fai + .gzi, or .2bit; path or http(s) URL; hg38 / mm10 for the UCSC 2bit';
+
+/** A command's own words for the options that choose what it predicts and what it averages. */
+export interface EnsembleHelp {
+  model: string;
+  tracks: string;
+  head: string;
+  rc: string;
+  shifts: string;
+}
+
+/** Registers --model (repeatable, comma lists), --tracks, --head, --rc and --shifts. */
+export function ensembleOptionSet(command: Command, help: EnsembleHelp): Command {
+  return command
+    .requiredOption('--model <dir|name>', help.model, modelList)
+    .option('--tracks <list>', help.tracks)
+    .option('--head <name>', help.head)
+    .option('--rc', help.rc)
+    .option('--shifts <list>', help.shifts, shiftList);
+}
 
 /** Options a command may or may not honour, beyond the ones every model command takes. */
 export interface ModelFeatures {

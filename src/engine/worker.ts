@@ -9,6 +9,7 @@ import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { DEFAULT_STASH_MEMORY, type BlobSpec, type Reply, type Request, type TensorData } from './protocol.js';
 import { blobFeedViews } from './blob-feeds.js';
+import { transferable } from './tensor-copy.js';
 import { keepStashed, takeStashed } from './run-stash.js';
 import { openSpillFile } from './spill-file.js';
 import { TensorStore } from './tensor-store.js';
@@ -67,13 +68,6 @@ function viewOf(t: ort.Tensor): TensorData {
   return { dtype: t.type as TensorData['dtype'], dims: [...t.dims], data: t.data as Float32Array | BigInt64Array };
 }
 
-function fromOrt(t: ort.Tensor): TensorData {
-  const data = t.data as Float32Array | BigInt64Array;
-  // Copy out of ORT-owned memory so the buffer can be transferred to the main thread.
-  const copy = data instanceof Float32Array ? new Float32Array(data) : new BigInt64Array(data);
-  return { dtype: t.type as TensorData['dtype'], dims: [...t.dims], data: copy };
-}
-
 async function handle(req: Request): Promise<{ result: unknown; transfer: ArrayBuffer[] }> {
   switch (req.op) {
     case 'blob':
@@ -121,7 +115,7 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: ArrayB
       const out = await session.run(feeds, [...new Set([...req.fetches, ...(req.stash?.keep?.names ?? [])])]);
       const kept = await keepStashed(theStash(), req.stash, Object.fromEntries(Object.entries(out).map(([k, t]) => [k, viewOf(t)])));
       const result: Record<string, TensorData> = {};
-      for (const name of req.fetches) if (!kept.has(name)) result[name] = fromOrt(out[name]!);
+      for (const name of req.fetches) if (!kept.has(name)) result[name] = transferable(out[name]!);
       for (const t of Object.values(out)) t.dispose();
       return { result, transfer: Object.values(result).map((t) => t.data.buffer as ArrayBuffer) };
     }

@@ -18,7 +18,7 @@
  * The binary writers share ordering, the failure latch, errors naming the file and abort() with
  * the variant-score writers (serial-writer.ts).
  */
-import { ParquetOutput, tracksMetadata } from './parquet-output.js';
+import { ParquetOutput, ParquetRows, tracksMetadata } from './parquet-output.js';
 import { appendRows, chunkRows, fixedStrings, H5Output, statDatasets, trackTable, type H5Dataset } from './h5-output.js';
 import { SerialWriter, type RowCheck } from './serial-writer.js';
 import { snpName, type ScoreColumns, type ScoreTrack } from './score-writers.js';
@@ -86,14 +86,14 @@ function checkGeneRows(stats: readonly GeneStat[], tracks: number): RowCheck<Gen
 const STRING_COLUMNS = ['chrom', 'id', 'ref', 'alt', 'gene', 'gene_name', 'track'] as const;
 type StringColumn = (typeof STRING_COLUMNS)[number];
 
-class GeneParquet extends SerialWriter<GeneRow[]> implements GeneWriter {
+class GeneParquet extends ParquetRows<GeneRow[]> implements GeneWriter {
   private strings = GeneParquet.emptyStrings();
   private pos: number[] = [];
   private values: Record<GeneStat, number[]>;
 
   constructor(
     path: string,
-    private readonly out: ParquetOutput,
+    protected readonly out: ParquetOutput,
     private readonly trackIds: string[],
     private readonly stats: readonly GeneStat[],
     private readonly groupRows: number,
@@ -128,7 +128,7 @@ class GeneParquet extends SerialWriter<GeneRow[]> implements GeneWriter {
     if (pos.length >= this.groupRows) await this.flushGroup();
   }
 
-  private async flushGroup(): Promise<void> {
+  protected async flushGroup(): Promise<void> {
     const rows = this.pos.length;
     if (rows === 0) return;
     const { strings, pos, values } = this;
@@ -144,15 +144,6 @@ class GeneParquet extends SerialWriter<GeneRow[]> implements GeneWriter {
       ],
       rows,
     );
-  }
-
-  protected async finish(): Promise<void> {
-    await this.flushGroup();
-    await this.out.commit();
-  }
-
-  protected discard(): Promise<void> {
-    return this.out.discard();
   }
 }
 

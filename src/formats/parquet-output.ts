@@ -6,7 +6,7 @@
  */
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { ByteWriter, ParquetWriter, schemaFromColumnData } from 'hyparquet-writer';
-import { errorMessage, ScoreWriterError } from './serial-writer.js';
+import { errorMessage, ScoreWriterError, SerialWriter } from './serial-writer.js';
 
 export type ParquetColumnType = 'STRING' | 'INT32' | 'FLOAT' | 'DOUBLE';
 
@@ -81,5 +81,24 @@ export class ParquetOutput {
   async discard(): Promise<void> {
     await this.file.close().catch(() => {});
     await rm(this.partial, { force: true });
+  }
+}
+
+/**
+ * A serial writer onto a Parquet output: subclasses buffer rows in `add` and write them as one row
+ * group in `flushGroup` (also called at close, before the footer).
+ */
+export abstract class ParquetRows<R> extends SerialWriter<R> {
+  protected abstract readonly out: ParquetOutput;
+
+  protected abstract flushGroup(): Promise<void>;
+
+  protected async finish(): Promise<void> {
+    await this.flushGroup();
+    await this.out.commit();
+  }
+
+  protected discard(): Promise<void> {
+    return this.out.discard();
   }
 }

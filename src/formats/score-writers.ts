@@ -20,7 +20,7 @@
  *
  * Ordering, the failure latch, errors naming the file and abort() come from serial-writer.ts.
  */
-import { ParquetOutput, tracksMetadata } from './parquet-output.js';
+import { ParquetOutput, ParquetRows, tracksMetadata } from './parquet-output.js';
 import { appendRows, chunkRows, H5Output, statDatasets, trackTable, type H5Dataset, type H5File } from './h5-output.js';
 import { SerialWriter, ScoreWriterError, type RowCheck } from './serial-writer.js';
 
@@ -33,8 +33,8 @@ export interface ScoreColumns {
   ref: string;
   alt: string;
 }
-export type ScoreStat = 'SAD' | 'SAR' | 'D2' | 'SAX';
-export const SCORE_STATS: readonly ScoreStat[] = ['SAD', 'SAR', 'D2', 'SAX'];
+export const SCORE_STATS = ['SAD', 'SAR', 'D2', 'SAX'] as const;
+export type ScoreStat = (typeof SCORE_STATS)[number];
 
 type Stats = Record<ScoreStat, Float32Array>;
 
@@ -82,12 +82,12 @@ function checkTracks(path: string, tracks: ScoreTrack[]): void {
 
 // ---------------------------------------------------------------------------------------------- Parquet
 
-class ParquetScores extends SerialWriter<Stats> implements ScoreWriter {
+class ParquetScores extends ParquetRows<Stats> implements ScoreWriter {
   private readonly variants: { columns: ScoreColumns; stats: Stats }[] = [];
 
   constructor(
     path: string,
-    private readonly out: ParquetOutput,
+    protected readonly out: ParquetOutput,
     private readonly trackIds: string[],
     private readonly groupVariants: number,
   ) {
@@ -101,7 +101,7 @@ class ParquetScores extends SerialWriter<Stats> implements ScoreWriter {
     if (this.variants.length >= this.groupVariants) await this.flushGroup();
   }
 
-  private async flushGroup(): Promise<void> {
+  protected async flushGroup(): Promise<void> {
     const T = this.trackIds.length;
     const rows = this.variants.length * T;
     if (rows === 0) return;
@@ -137,15 +137,6 @@ class ParquetScores extends SerialWriter<Stats> implements ScoreWriter {
       ],
       rows,
     );
-  }
-
-  protected async finish(): Promise<void> {
-    await this.flushGroup();
-    await this.out.commit();
-  }
-
-  protected discard(): Promise<void> {
-    return this.out.discard();
   }
 }
 

@@ -19,12 +19,14 @@
 import type { Value } from '../engine/graph.js';
 import type { TensorData } from '../engine/protocol.js';
 import type { ExpectedTensor } from '../weights/weight-set.js';
+import { WeightList } from './weight-list.js';
 import { relativeAttention, rotaryAttention, transformerBlock } from './attention.js';
 import { batchNorm, batchNormChannelsLast, conv, gelu, linear, maxPool, toChannelsFirst, toChannelsLast, upsampleNearest2, type LayerContext } from './layers.js';
 import { borzoiPositionalFeatures, rotaryTables } from './positional.js';
 import { ConfigError, optionalBool, optionalIntArray, readHeads, requireInt } from './config.js';
 import { logitsOutputName, type Architecture, type FlopCount, type HeadExtras, type HeadParameters, type HeadSegments, type TrunkOutput } from './architecture.js';
-import { AttentionMaps, type TransformerShape } from './attention-maps.js';
+import type { TransformerShape } from './attention-maps.js';
+import { buildSegmentedHead } from './segmented-head.js';
 
 const EPS = 1e-3;
 const GELU = 'tanh' as const;
@@ -190,59 +192,36 @@ export class Borzoi implements Architecture {
     }
   }
 
+  /** BatchNorm step counters are not used in inference; a rotary `inv_freq` buffer is recomputed. */
+  canonicalName(name: string): string | null {
+    if (name.endsWith('.num_batches_tracked') || name.endsWith('.rotary_emb.inv_freq')) return null;
+    return name;
+  }
+
   expectedWeights(): ExpectedTensor[] {
     const { dim, depth, heads, attnDimKey, attnDimValue, finalJoinedChannels: joined } = this.config;
-    const t: ExpectedTensor[] = [];
-    const bn = (p: string, ch: number) => ['weight', 'bias', 'running_mean', 'running_var'].forEach((n) => t.push({ name: `${p}.${n}`, shape: [ch] }));
-    const convW = (p: string, out: number, inCh: number, k: number, bias = true) => {
-      t.push({ name: `${p}.weight`, shape: [out, inCh, k] });
-      if (bias) t.push({ name: `${p}.bias`, shape: [out] });
-    };
-    const block = (p: string, inCh: number, out: number, k: number) => {
-      bn(`${p}.norm`, inCh);
-      convW(`${p}.conv_layer`, out, inCh, k);
-    };
+    const w = new WeightList();
+    const block = (p: string, inCh: number, out: number, k: number) => w.batchNorm(`${p}.norm`, inCh).conv(`${p}.conv_layer`, out, inCh, k);
     const ch = this.channels;
-    convW('conv_dna.conv_layer', ch[0]!, 4, 15);
+    w.conv('conv_dna.conv_layer', ch[0]!, 4, 15);
     for (let i = 0; i < 5; i++) block(`res_tower.${2 * i}`, ch[i]!, ch[i + 1]!, 5);
     block('unet1.1', ch[5]!, dim, 5);
     block('horizontal_conv0', ch[5]!, dim, 1);
     block('horizontal_conv1', dim, dim, 1);
     for (let j = 0; j < depth; j++) {
       const a = `transformer.${j}.0.fn`;
-      t.push({ name: `${a}.0.weight`, shape: [dim] }, { name: `${a}.0.bias`, shape: [dim] });
+      w.layerNorm(`${a}.0`, dim);
       if (this.config.flashed) {
         const d = dim / heads;
-        const qkv = d * (heads + 2 * this.kvHeads);
-        t.push({ name: `${a}.1.mha.Wqkv.weight`, shape: [qkv, dim] }, { name: `${a}.1.mha.Wqkv.bias`, shape: [qkv] });
-        t.push({ name: `${a}.1.mha.out_proj.weight`, shape: [dim, dim] }, { name: `${a}.1.mha.out_proj.bias`, shape: [dim] });
-      } else {
-        t.push({ name: `${a}.1.rel_content_bias`, shape: [1, heads, 1, attnDimKey] }, { name: `${a}.1.rel_pos_bias`, shape: [1, heads, 1, attnDimKey] });
-        t.push({ name: `${a}.1.to_q.weight`, shape: [heads * attnDimKey, dim] });
-        t.push({ name: `${a}.1.to_k.weight`, shape: [heads * attnDimKey, dim] });
-        t.push({ name: `${a}.1.to_v.weight`, shape: [heads * attnDimValue, dim] });
-        t.push({ name: `${a}.1.to_out.weight`, shape: [dim, heads * attnDimValue] }, { name: `${a}.1.to_out.bias`, shape: [dim] });
-        t.push({ name: `${a}.1.to_rel_k.weight`, shape: [heads * attnDimKey, REL_POS_FEATURES] });
-      }
-      const m = `transformer.${j}.1.fn`;
-      t.push({ name: `${m}.0.weight`, shape: [dim] }, { name: `${m}.0.bias`, shape: [dim] });
-      t.push({ name: `${m}.1.weight`, shape: [2 * dim, dim] }, { name: `${m}.1.bias`, shape: [2 * dim] });
-      t.push({ name: `${m}.4.weight`, shape: [dim, 2 * dim] }, { name: `${m}.4.bias`, shape: [dim] });
+        w.linear(`${a}.1.mha.Wqkv`, d * (heads + 2 * this.kvHeads), dim).linear(`${a}.1.mha.out_proj`, dim, dim);
+      } else w.relativeBiases(`${a}.1`, heads, attnDimKey).relativeProjections(`${a}.1`, dim, heads, attnDimKey, attnDimValue, REL_POS_FEATURES);
+      w.feedForward(`transformer.${j}.1.fn`, dim);
     }
     for (const u of ['upsampling_unet1', 'upsampling_unet0']) block(`${u}.0`, dim, dim, 1);
-    for (const s of ['separable1', 'separable0']) {
-      convW(`${s}.conv_layer.0`, dim, 1, 3, false);
-      convW(`${s}.conv_layer.1`, dim, dim, 1);
-    }
+    for (const s of ['separable1', 'separable0']) w.conv(`${s}.conv_layer.0`, dim, 1, 3, false).conv(`${s}.conv_layer.1`, dim, dim, 1);
     block('final_joined_convs.0', dim, joined, 1);
-    for (const [head, tracks] of Object.entries(this.outputHeads)) convW(`${head}_head`, tracks, joined, 1);
-    return t;
-  }
-
-  /** BatchNorm step counters are not used in inference; a rotary `inv_freq` buffer is recomputed. */
-  canonicalName(name: string): string | null {
-    if (name.endsWith('.num_batches_tracked') || name.endsWith('.rotary_emb.inv_freq')) return null;
-    return name;
+    for (const [head, tracks] of Object.entries(this.outputHeads)) w.conv(`${head}_head`, tracks, joined, 1);
+    return w.tensors;
   }
 
   /** Encoder: dna [B, L, 4] -> x_unet0 [B, L/32, c5], x_unet1 [B, L/64, dim], transformer_in [B, L/128, dim]. */
@@ -268,13 +247,7 @@ export class Borzoi implements Architecture {
 
   /** Transformer, U-Net decoder, crop, final convs and heads -> heads [B, T, tracks], embeddings [B, T, joined]. */
   buildHead(c: LayerContext, extras: HeadExtras = {}): void {
-    const segments = this.headSegments;
-    let x = c.g.input(segments.input, 'float32', ['batch', 'positions', this.config.dim]);
-    const maps = extras.attention ? new AttentionMaps(c, extras.attention) : undefined;
-    const block = segments.blocks(c, maps);
-    for (let j = 0; j < this.config.depth; j++) x = block(x, j);
-    maps?.emit();
-    segments.tail(c, x, extras);
+    buildSegmentedHead(c, this.headSegments, this.config.depth, 'positions', extras);
   }
 
   get headSegments(): HeadSegments {

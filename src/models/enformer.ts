@@ -11,13 +11,15 @@
  */
 import type { Value } from '../engine/graph.js';
 import type { ExpectedTensor } from '../weights/weight-set.js';
+import { WeightList } from './weight-list.js';
 import { relativeAttention, transformerBlock } from './attention.js';
 import { attentionPool, batchNorm, batchNormChannelsLast, conv, gelu, linear, maxPool, toChannelsFirst, toChannelsLast, type LayerContext } from './layers.js';
 import { enformerPositionalFeatures, type GammaNormalisation } from './positional.js';
 import { ConfigError, optionalBool, optionalInt, optionalString, readHeads, requireInt } from './config.js';
 import { exponentialLinspaceInt } from './schedule.js';
 import { logitsOutputName, type Architecture, type FlopCount, type GammaTable, type HeadExtras, type HeadParameters, type HeadSegments, type TrunkOutput } from './architecture.js';
-import { AttentionMaps, type TransformerShape } from './attention-maps.js';
+import type { TransformerShape } from './attention-maps.js';
+import { buildSegmentedHead } from './segmented-head.js';
 import type { TensorData } from '../engine/protocol.js';
 
 const EPS = 1e-5;
@@ -136,46 +138,27 @@ export class Enformer implements Architecture {
 
   expectedWeights(): ExpectedTensor[] {
     const { dim, depth, heads, attnDimKey } = this.config;
-    const t: ExpectedTensor[] = [];
-    const bn = (p: string, c: number) => ['weight', 'bias', 'running_mean', 'running_var'].forEach((n) => t.push({ name: `${p}.${n}`, shape: [c] }));
-    const convW = (p: string, out: number, inCh: number, k: number) => t.push({ name: `${p}.weight`, shape: [out, inCh, k] }, { name: `${p}.bias`, shape: [out] });
+    const w = new WeightList();
     const pool = (p: string, c: number) => {
-      if (this.config.poolType === 'attention') t.push({ name: `${p}.to_attn_logits.weight`, shape: [c, c, 1, 1] });
+      if (this.config.poolType === 'attention') w.add(`${p}.to_attn_logits.weight`, [c, c, 1, 1]);
     };
     const half = this.channels[0]!;
-    convW('stem.0', half, 4, 15);
-    bn('stem.1.fn.0', half);
-    convW('stem.1.fn.2', half, half, 1);
+    w.conv('stem.0', half, 4, 15).batchNorm('stem.1.fn.0', half).conv('stem.1.fn.2', half, half, 1);
     pool('stem.2', half);
     for (let i = 0; i + 1 < this.channels.length; i++) {
       const [inCh, out] = [this.channels[i]!, this.channels[i + 1]!];
-      bn(`conv_tower.${i}.0.0`, inCh);
-      convW(`conv_tower.${i}.0.2`, out, inCh, 5);
-      bn(`conv_tower.${i}.1.fn.0`, out);
-      convW(`conv_tower.${i}.1.fn.2`, out, out, 1);
+      w.batchNorm(`conv_tower.${i}.0.0`, inCh).conv(`conv_tower.${i}.0.2`, out, inCh, 5);
+      w.batchNorm(`conv_tower.${i}.1.fn.0`, out).conv(`conv_tower.${i}.1.fn.2`, out, out, 1);
       pool(`conv_tower.${i}.2`, out);
     }
-    const dv = dim / heads;
     for (let j = 0; j < depth; j++) {
       const a = `transformer.${j}.0.fn`;
-      t.push({ name: `${a}.0.weight`, shape: [dim] }, { name: `${a}.0.bias`, shape: [dim] });
-      t.push({ name: `${a}.1.to_q.weight`, shape: [heads * attnDimKey, dim] });
-      t.push({ name: `${a}.1.to_k.weight`, shape: [heads * attnDimKey, dim] });
-      t.push({ name: `${a}.1.to_v.weight`, shape: [heads * dv, dim] });
-      t.push({ name: `${a}.1.to_out.weight`, shape: [dim, heads * dv] }, { name: `${a}.1.to_out.bias`, shape: [dim] });
-      t.push({ name: `${a}.1.to_rel_k.weight`, shape: [heads * attnDimKey, this.positionFeatures] });
-      t.push({ name: `${a}.1.rel_content_bias`, shape: [1, heads, 1, attnDimKey] }, { name: `${a}.1.rel_pos_bias`, shape: [1, heads, 1, attnDimKey] });
-      const m = `transformer.${j}.1.fn`;
-      t.push({ name: `${m}.0.weight`, shape: [dim] }, { name: `${m}.0.bias`, shape: [dim] });
-      t.push({ name: `${m}.1.weight`, shape: [2 * dim, dim] }, { name: `${m}.1.bias`, shape: [2 * dim] });
-      t.push({ name: `${m}.4.weight`, shape: [dim, 2 * dim] }, { name: `${m}.4.bias`, shape: [dim] });
+      w.layerNorm(`${a}.0`, dim).relativeProjections(`${a}.1`, dim, heads, attnDimKey, dim / heads, this.positionFeatures).relativeBiases(`${a}.1`, heads, attnDimKey);
+      w.feedForward(`transformer.${j}.1.fn`, dim);
     }
-    bn('final_pointwise.1.0', dim);
-    convW('final_pointwise.1.2', 2 * dim, dim, 1);
-    for (const [head, tracks] of Object.entries(this.config.outputHeads)) {
-      t.push({ name: `_heads.${head}.0.weight`, shape: [tracks, 2 * dim] }, { name: `_heads.${head}.0.bias`, shape: [tracks] });
-    }
-    return t;
+    w.batchNorm('final_pointwise.1.0', dim).conv('final_pointwise.1.2', 2 * dim, dim, 1);
+    for (const [head, tracks] of Object.entries(this.config.outputHeads)) w.linear(`_heads.${head}.0`, tracks, 2 * dim);
+    return w.tensors;
   }
 
   /** enformer-pytorch registers the trunk twice (`_trunk.*` aliases) and keeps BN step counters. */
@@ -204,13 +187,7 @@ export class Enformer implements Architecture {
 
   /** Transformer, crop, final pointwise and heads: trunk [B, n, dim] -> heads [B, T, tracks]. */
   buildHead(c: LayerContext, extras: HeadExtras = {}): void {
-    const segments = this.headSegments;
-    let x = c.g.input(segments.input, 'float32', ['batch', 'bins', this.config.dim]);
-    const maps = extras.attention ? new AttentionMaps(c, extras.attention) : undefined;
-    const block = segments.blocks(c, maps);
-    for (let j = 0; j < this.config.depth; j++) x = block(x, j);
-    maps?.emit();
-    segments.tail(c, x, extras);
+    buildSegmentedHead(c, this.headSegments, this.config.depth, 'bins', extras);
   }
 
   get headSegments(): HeadSegments {

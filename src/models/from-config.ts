@@ -30,3 +30,14 @@ export function pickWeightsFile(names: string[], dir: string): string {
   }
   throw new ModelDirError(`${dir}: several safetensors files (${candidates.join(', ')}); name the weights model.safetensors`);
 }
+
+/** A config.json's text as an object; anything else is a one-line ConfigError naming the file. */
+export function parseConfigText(text: string, label: string): Record<string, unknown> {
+  try {
+    const json = JSON.parse(text);
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error('not an object');
+    return json;
+  } catch (e) {
+    throw new ConfigError(`${label}: not a JSON object (${(e as Error).message})`);
+  }
+}

@@ -3,10 +3,9 @@ import { access, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SafetensorsFile } from '../weights/safetensors.js';
 import { WeightSet } from '../weights/weight-set.js';
-import { ConfigError } from './config.js';
 import { Enformer } from './enformer.js';
 import { Borzoi } from './borzoi.js';
-import { architectureFromConfig, ModelDirError, pickWeightsFile } from './from-config.js';
+import { architectureFromConfig, ModelDirError, parseConfigText, pickWeightsFile } from './from-config.js';
 import { Model } from './model.js';
 import type { Architecture } from './architecture.js';
 import type { LoadOptions } from './load-options.js';
@@ -22,13 +21,7 @@ export async function readConfig(path: string): Promise<Record<string, unknown>>
   } catch (e) {
     throw new ModelDirError(`${path}: cannot read config (${(e as NodeJS.ErrnoException).code ?? e})`);
   }
-  try {
-    const json = JSON.parse(text);
-    if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error('not an object');
-    return json;
-  } catch (e) {
-    throw new ConfigError(`${path}: not a JSON object (${(e as Error).message})`);
-  }
+  return parseConfigText(text, path);
 }
 
 /** The weights file of a model directory: model.safetensors, weights.safetensors, or the only *.safetensors. */

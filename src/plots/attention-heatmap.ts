@@ -5,6 +5,7 @@
  * same x axis. Rendered by render.ts `writePlot`.
  */
 import type * as vega from 'vega';
+import { markFrom, SPAN_X } from './marks.js';
 
 export interface HeatmapRow {
   label: string;
@@ -95,35 +96,16 @@ export function attentionHeatmapSpec(input: AttentionHeatmapInput): vega.Spec {
     scales: [{ name: 'row', type: 'band', domain: input.rows.map((r) => r.label), range: [0, heatHeight], paddingInner: 0.05 }],
     axes: [{ orient: 'left', scale: 'row', title: input.rowTitle, labelFontSize: 10 }],
     marks: [
-      {
-        type: 'rect',
-        from: { data: 'cells' },
-        encode: {
-          enter: {
-            x: { scale: 'x', field: 'start' },
-            x2: { scale: 'x', field: 'end' },
-            y: { scale: 'row', field: 'row' },
-            height: { scale: 'row', band: 1 },
-            fill: { scale: 'colour', field: 'value' },
-            // Cells narrower than a pixel would leave anti-aliasing seams: a stroke of the same colour closes them.
-            stroke: { scale: 'colour', field: 'value' },
-            strokeWidth: { value: 0.6 },
-          },
-        },
-      },
-      {
-        type: 'rect',
-        from: { data: 'queries' },
-        encode: {
-          enter: {
-            x: { scale: 'x', field: 'start' },
-            x2: { scale: 'x', field: 'end' },
-            y: { value: -6 },
-            height: { value: 5 },
-            fill: { value: '#d62728' },
-          },
-        },
-      },
+      markFrom('rect', 'cells', {
+        ...SPAN_X,
+        y: { scale: 'row', field: 'row' },
+        height: { scale: 'row', band: 1 },
+        fill: { scale: 'colour', field: 'value' },
+        // Cells narrower than a pixel would leave anti-aliasing seams: a stroke of the same colour closes them.
+        stroke: { scale: 'colour', field: 'value' },
+        strokeWidth: { value: 0.6 },
+      }),
+      markFrom('rect', 'queries', { ...SPAN_X, y: { value: -6 }, height: { value: 5 }, fill: { value: '#d62728' } }),
     ],
   });
   y += heatHeight + GAP + 22;
@@ -133,30 +115,16 @@ export function attentionHeatmapSpec(input: AttentionHeatmapInput): vega.Spec {
       name: 'gene_panel',
       encode: { enter: { x: { value: 0 }, y: { value: y }, width: { signal: 'width' }, height: { value: geneHeight } } },
       marks: [
-        {
-          type: 'rule',
-          from: { data: 'genes' },
-          encode: { enter: { x: { scale: 'x', field: 'start' }, x2: { scale: 'x', field: 'end' }, y: { signal: `datum.lane * ${LANE_HEIGHT} + 6` }, stroke: { value: '#1f4e79' }, strokeWidth: { value: 1.5 } } },
-        },
-        {
-          type: 'rect',
-          from: { data: 'exons' },
-          encode: { enter: { x: { scale: 'x', field: 'start' }, x2: { scale: 'x', field: 'end' }, y: { signal: `datum.lane * ${LANE_HEIGHT} + 1` }, height: { value: 10 }, fill: { value: '#1f4e79' } } },
-        },
-        {
-          type: 'text',
-          from: { data: 'genes' },
-          encode: {
-            enter: {
-              x: { signal: `max(0, scale('x', datum.start))` },
-              y: { signal: `datum.lane * ${LANE_HEIGHT} + 20` },
-              text: { field: 'label' },
-              fontSize: { value: 10 },
-              fontStyle: { value: 'italic' },
-              fill: { value: '#1f4e79' },
-            },
-          },
-        },
+        markFrom('rule', 'genes', { ...SPAN_X, y: { signal: `datum.lane * ${LANE_HEIGHT} + 6` }, stroke: { value: '#1f4e79' }, strokeWidth: { value: 1.5 } }),
+        markFrom('rect', 'exons', { ...SPAN_X, y: { signal: `datum.lane * ${LANE_HEIGHT} + 1` }, height: { value: 10 }, fill: { value: '#1f4e79' } }),
+        markFrom('text', 'genes', {
+          x: { signal: `max(0, scale('x', datum.start))` },
+          y: { signal: `datum.lane * ${LANE_HEIGHT} + 20` },
+          text: { field: 'label' },
+          fontSize: { value: 10 },
+          fontStyle: { value: 'italic' },
+          fill: { value: '#1f4e79' },
+        }),
       ],
     });
     y += geneHeight + GAP;
@@ -169,11 +137,7 @@ export function attentionHeatmapSpec(input: AttentionHeatmapInput): vega.Spec {
       scales: [{ name: 'signalY', type: 'linear', domain: { data: 'signal', field: 'value' }, range: [SIGNAL_HEIGHT, 0], nice: true, zero: true }],
       axes: [{ orient: 'left', scale: 'signalY', tickCount: 3, title: input.signal.name, titleFontSize: 10, labelFontSize: 9 }],
       marks: [
-        {
-          type: 'rect',
-          from: { data: 'signal' },
-          encode: { enter: { x: { scale: 'x', field: 'start' }, x2: { scale: 'x', field: 'end' }, y: { scale: 'signalY', field: 'value' }, y2: { scale: 'signalY', value: 0 }, fill: { value: '#2ca02c' } } },
-        },
+        markFrom('rect', 'signal', { ...SPAN_X, y: { scale: 'signalY', field: 'value' }, y2: { scale: 'signalY', value: 0 }, fill: { value: '#2ca02c' } }),
       ],
     });
     y += SIGNAL_HEIGHT + GAP;

@@ -5,6 +5,7 @@
  * by definition) carries a dot, so the sequence reads along the plot.
  */
 import type { Spec } from 'vega';
+import { markFrom } from './marks.js';
 
 export interface IsmHeatmapInput {
   /** Coordinate of each position (e.g. genomic, 1-based), shown on the x axis. */
@@ -62,32 +63,25 @@ export function ismHeatmapSpec(input: IsmHeatmapInput): Spec {
     ],
     legends: [{ fill: 'colour', title: 'ISM effect', orient: 'right', gradientLength: 4 * cellWidth + 24 }],
     marks: [
-      {
-        type: 'rect',
-        from: { data: 'cells' },
-        encode: {
-          update: {
-            x: { scale: 'x', field: 'i' },
-            width: { scale: 'x', band: 1 },
-            y: { scale: 'y', field: 'base' },
-            height: { scale: 'y', band: 1 },
-            fill: { scale: 'colour', field: 'effect' },
-            tooltip: { signal: `{position: ${JSON.stringify(input.positions)}[datum.i], base: datum.base, effect: datum.effect}` },
-          },
+      markFrom(
+        'rect',
+        'cells',
+        {
+          x: { scale: 'x', field: 'i' },
+          width: { scale: 'x', band: 1 },
+          y: { scale: 'y', field: 'base' },
+          height: { scale: 'y', band: 1 },
+          fill: { scale: 'colour', field: 'effect' },
+          tooltip: { signal: `{position: ${JSON.stringify(input.positions)}[datum.i], base: datum.base, effect: datum.effect}` },
         },
-      },
-      {
-        type: 'symbol',
-        from: { data: 'refs' },
-        encode: {
-          update: {
-            xc: { scale: 'x', field: 'i', band: 0.5 },
-            yc: { scale: 'y', field: 'base', band: 0.5 },
-            size: { value: Math.max(4, cellWidth * 1.2) },
-            fill: { value: '#333' },
-          },
-        },
-      },
+        'update',
+      ),
+      markFrom(
+        'symbol',
+        'refs',
+        { xc: { scale: 'x', field: 'i', band: 0.5 }, yc: { scale: 'y', field: 'base', band: 0.5 }, size: { value: Math.max(4, cellWidth * 1.2) }, fill: { value: '#333' } },
+        'update',
+      ),
     ],
   };
 }

@@ -5,8 +5,7 @@
  * ConfigError / WeightsMismatchError messages naming the file, shown in the page.
  */
 import { Model, type ModelOptions } from '../models/model-core.js';
-import { architectureFromConfig, ModelDirError, pickWeightsFile } from '../models/from-config.js';
-import { ConfigError } from '../models/config.js';
+import { architectureFromConfig, ModelDirError, parseConfigText, pickWeightsFile } from '../models/from-config.js';
 import { Enformer } from '../models/enformer.js';
 import { MAX_HEADER, SafetensorsError, parseSafetensorsHeader, toFloat32, type TensorInfo } from '../weights/safetensors-format.js';
 import { WeightSet } from '../weights/weight-set.js';
@@ -63,16 +62,6 @@ async function readText(bytes: RemoteBytes): Promise<string> {
   return new TextDecoder().decode(await bytes.read(0, bytes.size));
 }
 
-function parseConfig(text: string, label: string): Record<string, unknown> {
-  try {
-    const json = JSON.parse(text);
-    if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error('not an object');
-    return json;
-  } catch (e) {
-    throw new ConfigError(`${label}: not a JSON object (${(e as Error).message})`);
-  }
-}
-
 async function readHeader(bytes: RemoteBytes): Promise<Map<string, TensorInfo>> {
   if (bytes.size < 8) throw new SafetensorsError(`${bytes.label}: not a safetensors file (shorter than 8 bytes)`);
   const prefix = await bytes.read(0, 8);
@@ -115,7 +104,7 @@ export async function openModel(loc: ModelLocation, engine: WebEngine, options: 
   const configBytes = await dir.open('config.json');
   if (!configBytes) throw new ModelDirError(`${label}: no config.json in the model directory`);
   const configLabel = configBytes.label;
-  const arch = architectureFromConfig(parseConfig(await readText(configBytes), configLabel), configLabel);
+  const arch = architectureFromConfig(parseConfigText(await readText(configBytes), configLabel), configLabel);
   const weightsName = pickWeightsFile(dir.names, label);
   const weightsBytes = await dir.open(weightsName);
   if (!weightsBytes) throw new ModelDirError(`${label}: ${weightsName} is listed but cannot be read`);

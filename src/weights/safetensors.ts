@@ -4,6 +4,7 @@
  * Format: u64 little-endian header length, JSON header {name: {dtype, shape, data_offsets}}, raw data.
  */
 import { open } from 'node:fs/promises';
+import { openForReading } from './weight-file.js';
 import { openSync, readSync, closeSync } from 'node:fs';
 import { BYTES, MAX_HEADER, SafetensorsError, parseSafetensorsHeader, toFloat32, type SafetensorsDType, type TensorInfo } from './safetensors-format.js';
 export { SafetensorsError, parseSafetensorsHeader, toFloat32, type SafetensorsDType, type TensorInfo } from './safetensors-format.js';
@@ -16,12 +17,7 @@ export class SafetensorsFile {
   ) {}
 
   static async open(path: string): Promise<SafetensorsFile> {
-    let handle;
-    try {
-      handle = await open(path, 'r');
-    } catch (e) {
-      throw new SafetensorsError(`${path}: cannot open (${(e as NodeJS.ErrnoException).code ?? e})`);
-    }
+    const handle = await openForReading(path, SafetensorsError);
     try {
       const { size } = await handle.stat();
       const prefix = Buffer.alloc(8);

@@ -1,5 +1,6 @@
-/** Reads a weight's values on Node (file ranges through node:fs). */
+/** Weights files on Node: opening one for reading, and a weight's values from its file range. */
 import { openSync, readSync, closeSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import type { WeightEntry } from './weight-set.js';
 
 /** A weight's values as float32 (read from its file range, or a view of its bytes). */
@@ -18,4 +19,13 @@ export function entryFloat32(entry: WeightEntry): Float32Array {
     closeSync(fd);
   }
   return out;
+}
+
+/** Opens a file for reading; failing, throws `error` with one line naming the file and the cause. */
+export async function openForReading(path: string, error: new (message: string) => Error): Promise<FileHandle> {
+  try {
+    return await open(path, 'r');
+  } catch (e) {
+    throw new error(`${path}: cannot open (${(e as NodeJS.ErrnoException).code ?? e})`);
+  }
 }

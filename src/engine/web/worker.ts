@@ -9,6 +9,7 @@ import type * as Ort from 'onnxruntime-web';
 import type { BlobPiece, BlobSpec, Reply, TensorData } from '../protocol.js';
 import type { ByteSource, WebRequest } from './protocol.js';
 import { blobFeedViews } from '../blob-feeds.js';
+import { transferable } from '../tensor-copy.js';
 import { keepStashed, takeStashed } from '../run-stash.js';
 import { TensorStore } from '../tensor-store.js';
 
@@ -90,13 +91,6 @@ async function assemble(spec: BlobSpec): Promise<Uint8Array> {
   return blob;
 }
 
-function fromOrt(t: Ort.Tensor): TensorData {
-  const data = t.data as Float32Array | BigInt64Array;
-  // A fresh (non-shared) buffer that can be transferred to the page.
-  const copy = data instanceof Float32Array ? new Float32Array(data) : new BigInt64Array(data);
-  return { dtype: t.type as TensorData['dtype'], dims: [...t.dims], data: copy };
-}
-
 async function handle(req: WebRequest): Promise<{ result: unknown; transfer: ArrayBuffer[] }> {
   switch (req.op) {
     case 'init':
@@ -142,9 +136,9 @@ async function handle(req: WebRequest): Promise<{ result: unknown; transfer: Arr
       }
       const out = await session.run(feeds, [...new Set([...req.fetches, ...(req.stash?.keep?.names ?? [])])]);
       // Kept outputs are copied (fromOrt): a WebGPU output's data is not a plain array until read.
-      const kept = await keepStashed(stash, req.stash, Object.fromEntries((req.stash?.keep?.names ?? []).map((k) => [k, fromOrt(out[k]!)])));
+      const kept = await keepStashed(stash, req.stash, Object.fromEntries((req.stash?.keep?.names ?? []).map((k) => [k, transferable(out[k]!)])));
       const result: Record<string, TensorData> = {};
-      for (const name of req.fetches) if (!kept.has(name)) result[name] = fromOrt(out[name]!);
+      for (const name of req.fetches) if (!kept.has(name)) result[name] = transferable(out[name]!);
       for (const t of Object.values(out)) t.dispose();
       return { result, transfer: Object.values(result).map((t) => t.data.buffer as ArrayBuffer) };
     }

@@ -12,9 +12,8 @@
  */
 import { Model } from '../../models/model.js';
 import { addForward, checkBatchSize } from '../job/ensemble.js';
-import { runBatches } from '../job/run-core.js';
 import { batches } from '../predict/records.js';
-import { openAttribution, runPlan, type AttributionOptions, type PreparedJob } from './runs.js';
+import { runRecords, type AttributionOptions, type PreparedJob } from './runs.js';
 import { runObjective } from './objective.js';
 import { checkRecords, type SequenceRecord } from './ism.js';
 
@@ -67,28 +66,19 @@ export async function attributeRecords(records: SequenceRecord[], source: string
   const sum = new Float64Array(R * length * 4);
   const objSum = new Float64Array(R);
   const groups = batches(records, batchSize).map(([start, end]) => Array.from({ length: end - start }, (_, j) => start + j));
-  const { ensemble, job } = await openAttribution(opts, length, `${source}: records`);
-  try {
-    const total = job.ensemble * R;
-    let done = 0;
-    opts.onProgress?.(0, total);
-    await runBatches({
-      schedule: ensemble.schedule,
-      batches: runPlan(ensemble, groups),
-      sequence: (r: number) => records[r]!.sequence,
-      request: (model, { input }, batch) => model.inputGradients(input, runObjective(job.objective, batch.items[0]!.run.rc)),
-      sink: (g, batch) => {
-        batch.items.forEach(({ unit: r, run }, j) => {
-          objSum[r] += g.objective[j]!;
-          addForward(sum, r * length * 4, g.grad, j, length, run);
-        });
-        done += batch.items.length;
-        opts.onProgress?.(done, total);
-      },
-    });
-  } finally {
-    await ensemble.schedule.close();
-  }
+  const job = await runRecords(
+    opts,
+    records,
+    length,
+    source,
+    groups,
+    (model, { input }, batch, j) => model.inputGradients(input, runObjective(j.objective, batch.items[0]!.run.rc)),
+    (g, batch) =>
+      batch.items.forEach(({ unit: r, run }, j) => {
+        objSum[r] += g.objective[j]!;
+        addForward(sum, r * length * 4, g.grad, j, length, run);
+      }),
+  );
   const n = job.ensemble;
   const grad = new Float32Array(sum.length);
   for (let i = 0; i < sum.length; i++) grad[i] = sum[i]! / n;

@@ -13,8 +13,7 @@
 import { Model, type OneHotBatch } from '../../models/model.js';
 import type { TensorData } from '../../engine/engine.js';
 import { checkBatchSize, runPosition } from '../job/ensemble.js';
-import { runBatches } from '../job/run-core.js';
-import { openAttribution, runPlan, type AttributionOptions, type PreparedJob } from './runs.js';
+import { runRecords, type AttributionOptions, type PreparedJob } from './runs.js';
 import { objectiveOf, runObjective, type Objective } from './objective.js';
 
 export class IsmInputError extends Error {}
@@ -157,41 +156,34 @@ export async function ismRecords(records: SequenceRecord[], source: string, opts
   records.forEach((r, i) => refBase.set(referenceBases(r.sequence, opts.window), i * W));
   const sum = new Float64Array(R * W * 4);
   const objSum = new Float64Array(R);
-  const { ensemble, job } = await openAttribution(opts, length, `${source}: records`);
-  try {
-    const total = job.ensemble * R;
-    let done = 0;
-    opts.onProgress?.(0, total);
-    // One record per batch: its mutants make the model runs (substitutionEffects batches them).
-    await runBatches({
-      schedule: ensemble.schedule,
-      batches: runPlan(ensemble, records.map((_, r) => [r])),
-      sequence: (r: number) => records[r]!.sequence,
-      request: async (model, { input }, batch) => {
-        const { unit: r, run } = batch.items[0]!;
-        const subs: Substitution[] = [];
-        const slots: number[] = [];
-        for (let i = 0; i < W; i++) {
-          const q = runPosition(w0 + i, length, run);
-          if (q < 0) continue; // shifted out of this run: no effect
-          const rb = refBase[r * W + i]!;
-          for (let k = 0; k < 4; k++) {
-            if (k === rb) continue;
-            subs.push({ pos: q, base: run.rc ? 3 - k : k });
-            slots.push((r * W + i) * 4 + k);
-          }
+  // One record per batch: its mutants make the model runs (substitutionEffects batches them).
+  const job = await runRecords(
+    opts,
+    records,
+    length,
+    source,
+    records.map((_, r) => [r]),
+    async (model, { input }, batch, j) => {
+      const { unit: r, run } = batch.items[0]!;
+      const subs: Substitution[] = [];
+      const slots: number[] = [];
+      for (let i = 0; i < W; i++) {
+        const q = runPosition(w0 + i, length, run);
+        if (q < 0) continue; // shifted out of this run: no effect
+        const rb = refBase[r * W + i]!;
+        for (let k = 0; k < 4; k++) {
+          if (k === rb) continue;
+          subs.push({ pos: q, base: run.rc ? 3 - k : k });
+          slots.push((r * W + i) * 4 + k);
         }
-        return { slots, ...(await substitutionEffects(model, input, subs, runObjective(job.objective, run.rc), opts)) };
-      },
-      sink: ({ slots, reference, effects }, batch) => {
-        objSum[batch.items[0]!.unit] += reference;
-        slots.forEach((s, n) => (sum[s] += effects[n]!));
-        opts.onProgress?.(++done, total);
-      },
-    });
-  } finally {
-    await ensemble.schedule.close();
-  }
+      }
+      return { slots, ...(await substitutionEffects(model, input, subs, runObjective(j.objective, run.rc), opts)) };
+    },
+    ({ slots, reference, effects }, batch) => {
+      objSum[batch.items[0]!.unit] += reference;
+      slots.forEach((s, n) => (sum[s] += effects[n]!));
+    },
+  );
   const ism = new Float32Array(sum.length);
   for (let i = 0; i < sum.length; i++) ism[i] = sum[i]! / job.ensemble;
   const objective = new Float32Array(R);

@@ -87,18 +87,10 @@ export function ismSummaries(ism: ArrayLike<number>, refBase: ArrayLike<number>,
   const mean = new Float32Array(W);
   const maxEffect = new Float32Array(W);
   for (let i = 0; i < W; i++) {
-    let s = 0;
-    let n = 0;
-    let best = 0;
-    for (let k = 0; k < 4; k++) {
-      if (k === refBase[i]) continue;
-      const v = ism[i * 4 + k]!;
-      s += v;
-      n++;
-      if (Math.abs(v) > Math.abs(best)) best = v;
-    }
-    mean[i] = s / n;
-    maxEffect[i] = best;
+    // The alternative bases (all four at N, whose reference base is -1), in base order.
+    const alts = [0, 1, 2, 3].filter((k) => k !== refBase[i]).map((k) => ism[i * 4 + k]!);
+    mean[i] = alts.reduce((a, v) => a + v, 0) / alts.length;
+    maxEffect[i] = alts.reduce((best, v) => (Math.abs(v) > Math.abs(best) ? v : best), 0);
   }
   return { mean, maxEffect };
 }

@@ -10,7 +10,9 @@
 import type { TargetsTable } from '../../formats/targets.js';
 import type { EnsembleOptions, Setup } from '../job/ensemble.js';
 import { openModels } from '../job/model-dirs.js';
-import type { Batch, Ensemble } from '../job/run-core.js';
+import { runBatches, type Batch, type Ensemble, type RunInput } from '../job/run-core.js';
+import type { Model } from '../../models/model.js';
+import type { SequenceRecord } from './ism.js';
 import { centralBins, checkBins, checkPseudocount, type Aggregate, type ResolvedObjective } from './objective.js';
 
 export interface AttributionOptions extends EnsembleOptions {
@@ -46,8 +48,44 @@ export async function openAttribution(opts: AttributionOptions, length: number, 
 }
 
 /** Every model, then every run, then the groups of units: the order `attribute` and `ism` run in. */
-export function* runPlan<U>(ensemble: Ensemble, groups: U[][]): Generator<Batch<U>> {
+function* runPlan<U>(ensemble: Ensemble, groups: U[][]): Generator<Batch<U>> {
   for (let model = 0; model < ensemble.schedule.count; model++) {
     for (const run of ensemble.runs) for (const g of groups) yield { model, items: g.map((unit) => ({ unit, run })) };
+  }
+}
+
+/**
+ * Runs the records (by index, in `groups` that share a model run) through every model and ensemble
+ * run: `request` computes with the run's objective in `job`, `sink` takes the result; progress counts
+ * records × runs. Returns the job.
+ */
+export async function runRecords<R>(
+  opts: AttributionOptions & { onProgress?: (done: number, total: number) => void },
+  records: SequenceRecord[],
+  length: number,
+  source: string,
+  groups: number[][],
+  request: (model: Model, input: RunInput, batch: Batch<number>, job: PreparedJob) => Promise<R>,
+  sink: (result: R, batch: Batch<number>) => void,
+): Promise<PreparedJob> {
+  const { ensemble, job } = await openAttribution(opts, length, `${source}: records`);
+  try {
+    const total = job.ensemble * records.length;
+    let done = 0;
+    opts.onProgress?.(0, total);
+    await runBatches({
+      schedule: ensemble.schedule,
+      batches: runPlan(ensemble, groups),
+      sequence: (r) => records[r]!.sequence,
+      request: (model, input, batch) => request(model, input, batch, job),
+      sink: (result, batch) => {
+        sink(result, batch);
+        done += batch.items.length;
+        opts.onProgress?.(done, total);
+      },
+    });
+    return job;
+  } finally {
+    await ensemble.schedule.close();
   }
 }

@@ -52,12 +52,12 @@ export interface AttributionFiles {
   ensemble: number;
 }
 
-/** Bases either side of the objective's span in the default logo window; the longest plots. */
-const LOGO_MARGIN = 16;
-const LOGO_DEFAULT_MAX = 200;
-const LOGO_MAX = 2000;
-const HEATMAP_DEFAULT_MAX = 500;
-const HEATMAP_MAX = 2000;
+/**
+ * Positions a plot draws at most, by default and with --plot-window (a logo of more is unreadable,
+ * a heat map's cells shrink to nothing); a default logo adds `margin` bases either side of the bins.
+ */
+const LOGO = { margin: 16, byDefault: 200, max: 2000 };
+const HEATMAP = { byDefault: 500, max: 2000 };
 
 /** The sequences and the objective's bins of a job (the FASTA records, or the genome window). */
 type Prepared =
@@ -84,7 +84,7 @@ export async function attributeToFiles(o: AttributionFilesOptions & { batchSize?
   let logo: [number, number] | undefined;
   if (p.kind === 'genome' && o.plot !== undefined) {
     const [a, b] = binSpan(p.window, p.bins);
-    logo = plotWindow(p.window, o.plotWindow, [a - LOGO_MARGIN, b + LOGO_MARGIN], [0, p.window.length - 1], o.plotWindow ? LOGO_MAX : LOGO_DEFAULT_MAX);
+    logo = plotWindow(p.window, o.plotWindow, [a - LOGO.margin, b + LOGO.margin], [0, p.window.length - 1], o.plotWindow ? LOGO.max : LOGO.byDefault);
   }
   const r = await attributeRecords(p.records, p.source, { ...o, bins: p.bins });
   const L = r.length;
@@ -124,7 +124,7 @@ export async function ismToFiles(o: AttributionFilesOptions & { window?: [number
   const p = await prepare(o);
   const positions = p.kind === 'genome' ? p.window.positions : o.window!;
   let heat: [number, number] | undefined;
-  if (p.kind === 'genome' && o.plot !== undefined) heat = plotWindow(p.window, o.plotWindow, positions, positions, o.plotWindow ? HEATMAP_MAX : HEATMAP_DEFAULT_MAX);
+  if (p.kind === 'genome' && o.plot !== undefined) heat = plotWindow(p.window, o.plotWindow, positions, positions, o.plotWindow ? HEATMAP.max : HEATMAP.byDefault);
   const r = await ismRecords(p.records, p.source, { ...o, bins: p.bins, window: positions });
   const R = p.records.length;
   const W = r.width;

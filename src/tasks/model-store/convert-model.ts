@@ -7,7 +7,8 @@
  * only then moved into place: a failure leaves nothing half-written.
  */
 import { existsSync, statSync } from 'node:fs';
-import { copyFile, mkdir, open, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { openForReading } from '../../weights/weight-file.js';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { architectureFromConfig, loadModel, readConfig } from '../../models/load.js';
@@ -29,12 +30,7 @@ export type WeightsFormat = 'pytorch-zip' | 'keras-h5' | 'safetensors';
 
 /** Detects a weights file's format from its first bytes (not its name). */
 export async function detectFormat(path: string): Promise<WeightsFormat> {
-  let handle;
-  try {
-    handle = await open(path, 'r');
-  } catch (e) {
-    throw new ConvertError(`${path}: cannot open (${(e as NodeJS.ErrnoException).code ?? e})`);
-  }
+  const handle = await openForReading(path, ConvertError);
   try {
     const head = Buffer.alloc(16);
     const { bytesRead } = await handle.read(head, 0, 16, 0);

@@ -30,11 +30,8 @@ export type Stats = Record<StatName, Float32Array>;
 export function variantStats(ref: ArrayLike<number>, alt: ArrayLike<number>, bins: number, K: number): Stats {
   const out: Stats = { SAD: new Float32Array(K), SAR: new Float32Array(K), D2: new Float32Array(K), SAX: new Float32Array(K) };
   for (let k = 0; k < K; k++) {
-    let sumRef = 0;
-    let sumAlt = 0;
-    let sq = 0;
-    let max = 0;
-    let sax = 0;
+    // Σ ref, Σ alt, Σ (alt − ref)², the largest |alt − ref| so far and its signed value.
+    let [sumRef, sumAlt, sq, max, sax] = [0, 0, 0, 0, 0];
     for (let b = 0; b < bins; b++) {
       const r = ref[b * K + k]!;
       const a = alt[b * K + k]!;

@@ -56,7 +56,7 @@ export interface EngineOptions {
   /** Intra-op threads (default: all cores). */
   threads?: number;
   /**
-   * Node: 'cpu' (default) or 'cuda' (needs the CUDA provider libraries, see README).
+   * Node: 'cpu' (default) or 'cuda' (needs the CUDA provider libraries, docs/internals.md).
    * Browser: 'wasm' (default) or 'webgpu'.
    */
   executionProvider?: 'cpu' | 'cuda' | 'wasm' | 'webgpu';

@@ -71,7 +71,7 @@ function parseTsv(file: string) {
   });
 }
 
-/** The documented window rule, written again here from the README. */
+/** The documented window rule, written again here from docs/variants.md. */
 function handWindows(r: Row) {
   const pos0 = r.pos - 1;
   const ws = pos0 - H;

@@ -266,7 +266,7 @@ async function predictView(): Promise<void> {
     const windows = [w.ref, w.alts[0]!];
     // The ref and the alt window, one model run each (a full window is what WebAssembly memory holds).
     await runBatches({
-      schedule: await scheduleOf(model),
+      schedule: scheduleOf(model),
       batches: windows.map((unit) => ({ model: 0, items: [{ unit, run: { shift: 0, rc: false } }] })),
       sequence: (seq) => seq,
       request: (m, { input }) => m.predict(input, { heads: [head], onTile: (d, t) => progress(outputs.length * t + d, windows.length * t) }),

@@ -46,30 +46,14 @@ export function loadedModels(models: Model[]): ModelSource {
  * through all of them).
  */
 export class ModelSchedule {
-  private constructor(
-    private readonly source: ModelSource,
-    private readonly loaded: Map<number, Model>,
-    private readonly resident: boolean,
-    /** Checks each model after the first as it is loaded (replicates must agree). */
-    private readonly check: (model: Model, index: number) => void,
-  ) {}
+  private readonly loaded = new Map<number, Model>();
+  /** Checks each model after the first as it is loaded (replicates must agree). */
+  check: (model: Model, index: number) => void = () => {};
 
-  static async open(source: ModelSource, resident: boolean, first: (model: Model) => Promise<(model: Model, index: number) => void>): Promise<ModelSchedule> {
-    if (source.count === 0) throw new JobError('no model given');
-    const loaded = new Map<number, Model>();
-    const model = await source.open(0);
-    loaded.set(0, model);
-    const schedule = new ModelSchedule(source, loaded, resident, () => {});
-    try {
-      const check = await first(model);
-      const checked = new ModelSchedule(source, loaded, resident, check);
-      if (resident) for (let i = 1; i < source.count; i++) await checked.load(i);
-      return checked;
-    } catch (e) {
-      await schedule.close();
-      throw e;
-    }
-  }
+  constructor(
+    private readonly source: ModelSource,
+    readonly resident = false,
+  ) {}
 
   get count(): number {
     return this.source.count;
@@ -79,26 +63,20 @@ export class ModelSchedule {
     return this.source.label(index);
   }
 
-  private async load(index: number): Promise<Model> {
-    const model = await this.source.open(index);
-    this.loaded.set(index, model);
-    this.check(model, index);
-    return model;
-  }
-
   /** The model of batch index `index`, loading it (and, sequentially, closing the one before). */
   async model(index: number): Promise<Model> {
     const known = this.loaded.get(index);
     if (known) return known;
-    if (index < 0 || index >= this.source.count) throw new Error(`no model ${index} (of ${this.source.count})`);
-    if (!this.resident) {
-      for (const [i, m] of this.loaded) {
-        if (i > index) throw new Error(`model ${index} asked for after model ${i}: a sequential schedule loads models in order`);
-        this.loaded.delete(i);
-        await this.source.close(m);
-      }
+    if (index < 0 || index >= this.source.count) throw new JobError(index === 0 ? 'no model given' : `no model ${index} (of ${this.source.count})`);
+    for (const [i, m] of this.resident ? [] : this.loaded) {
+      if (i > index) throw new Error(`model ${index} asked for after model ${i}: a sequential schedule loads models in order`);
+      this.loaded.delete(i);
+      await this.source.close(m);
     }
-    return this.load(index);
+    const model = await this.source.open(index);
+    this.loaded.set(index, model);
+    if (index > 0) this.check(model, index);
+    return model;
   }
 
   async close(): Promise<void> {
@@ -109,9 +87,7 @@ export class ModelSchedule {
 }
 
 /** A sequential schedule over one model the caller holds (jobs without replicates: FASTA records, evaluation). */
-export function scheduleOf(model: Model): Promise<ModelSchedule> {
-  return ModelSchedule.open(loadedModels([model]), false, async () => () => {});
-}
+export const scheduleOf = (model: Model): ModelSchedule => new ModelSchedule(loadedModels([model]));
 
 /** The targets table of a head: `modelDirectory` is where a fine-tuned model keeps its `targets_<head>.txt`. */
 export type TableResolver = (setup: Setup, modelDirectory: string | undefined) => Promise<TargetsTable>;
@@ -147,19 +123,15 @@ export interface Ensemble {
 /** Loads the first model (all with `resident`), checks the setup and resolves the tracks, before any run. */
 export async function openEnsemble(source: ModelSource, spec: EnsembleSpec, tables: TableResolver): Promise<Ensemble> {
   const runs = ensembleRuns(spec.shifts, spec.rc);
-  let setup: Setup | undefined;
-  const schedule = await ModelSchedule.open(source, spec.resident === true, async (first) => {
-    const s = setupFor(first, spec.head, spec.windowLength, spec.rc === true, spec.lengthWhat);
-    setup = s;
-    return (model, index) => {
-      sameSetup(s, setupFor(model, s.head, s.geometry.length, spec.rc === true, spec.lengthWhat), source.label(index));
-    };
-  });
+  const schedule = new ModelSchedule(source, spec.resident === true);
   try {
-    const table = await tables(setup!, source.directory(0));
+    const setup = setupFor(await schedule.model(0), spec.head, spec.windowLength, spec.rc === true, spec.lengthWhat);
+    schedule.check = (model, index) => sameSetup(setup, setupFor(model, setup.head, setup.geometry.length, spec.rc === true, spec.lengthWhat), source.label(index));
+    if (schedule.resident) for (let i = 1; i < source.count; i++) await schedule.model(i);
+    const table = await tables(setup, source.directory(0));
     const selected = selectTracks(table, spec.tracks);
     const tracks = spec.expandTracks ? spec.expandTracks(table, selected) : selected;
-    return { schedule, setup: setup!, table, tracks, runs, size: source.count * runs.length };
+    return { schedule, setup, table, tracks, runs, size: source.count * runs.length };
   } catch (e) {
     await schedule.close();
     throw e;

@@ -100,7 +100,7 @@ export async function runGenomeJob(opts: GenomeJobOptions): Promise<GenomeJobRes
       kind: opts.kind,
       rows: windows!.rows(),
       head: setup.head,
-      tracks: run.tracks,
+      tracks: run.ensemble.tracks,
       chromSizes,
       binSize: setup.geometry.binSize,
       windowLength: setup.geometry.length,
@@ -117,7 +117,7 @@ export async function runGenomeJob(opts: GenomeJobOptions): Promise<GenomeJobRes
     job.remove();
     return {
       head: setup.head,
-      tracks: run.tracks,
+      tracks: run.ensemble.tracks,
       ensemble: run.layout.ensemble,
       windows: run.layout.plans.reduce((a, p) => a + p.windows.length, 0),
       bins: run.layout.plans.reduce((a, p) => a + p.bins, 0),

@@ -161,7 +161,7 @@ export async function predictRecordStream(model: Model, records: RecordSource, s
     if (group.length > 0) yield { model: 0, items: group.map((unit) => ({ unit, run: { shift: 0, rc: false } })) };
   }
   await runBatches({
-    schedule: await scheduleOf(model),
+    schedule: scheduleOf(model),
     batches: plan(),
     sequence: (r) => r.sequence,
     name: (r) => `${source}: record '${r.name}'`,

@@ -15,7 +15,6 @@ import { checkAttentionRows, writtenHeads } from '../../models/attention-maps.js
 import type { Reference } from '../../genome/reference-type.js';
 import { planRegion, RegionError, type Region, type RegionPlan } from '../../genome/regions.js';
 import { onlyAcgtn } from '../../genome/sequence.js';
-import type { TargetsTable, Track } from '../../formats/track-selection.js';
 import { checkAttentionSize, type AttentionRequest } from './attention-request.js';
 import { accumulate, checkBatchSize, isPlainRun, JobError, type EnsembleOptions, type EnsembleRun } from '../job/ensemble.js';
 import { openEnsemble, runBatches, type Batch, type Ensemble, type ModelSource, type TableResolver } from '../job/run-core.js';
@@ -86,20 +85,20 @@ export interface MapStore {
   put(record: number, map: Float32Array): void;
 }
 
-/** Where an interrupted job stopped and how progress is recorded (the genome job's staging directory). */
-export interface Resume {
-  /** Model pass in progress, batches of it done, and the running sum of a window the batch boundary split. */
-  start: { model: number; batches: number; pending?: { slot: number; sum: Float64Array } };
-  /** Records progress after a batch whose data is stored. */
-  commit(progress: { model: number; batches: number; pending?: { slot: number; sum: Float64Array } }): void;
-  /** Called once, before any model runs, when the job continues an earlier run. */
-  onResume?: (done: number, total: number) => void;
+/** Model pass in progress, batches of it done, and the running sum of a window the batch boundary split. */
+export interface RegionProgress {
+  model: number;
+  batches: number;
+  pending?: { slot: number; sum: Float64Array };
 }
 
-export interface RegionStorage {
-  windows: WindowStore;
-  maps?: MapStore;
-  resume?: Resume;
+/** Where an interrupted job stopped and how progress is recorded (the genome job's staging directory). */
+export interface Resume {
+  start: RegionProgress;
+  /** Records progress after a batch whose data is stored. */
+  commit(progress: RegionProgress): void;
+  /** Called once, before any model runs, when the job continues an earlier run. */
+  onResume?: (done: number, total: number) => void;
 }
 
 export interface RegionJobRun {
@@ -107,8 +106,6 @@ export interface RegionJobRun {
   /** Plans in region order. */
   plans: RegionPlan[];
   layout: WindowLayout;
-  tracks: Track[];
-  table: TargetsTable;
   attention?: AttentionLayout;
   /** Model runs done before this invocation, and by it. */
   resumedAt: number;
@@ -137,7 +134,7 @@ export interface RegionJobEnvironment {
   /** Compute order of the plans (bigWig writers need chromosome, then start); default region order. */
   order?: (plans: RegionPlan[]) => RegionPlan[];
   /** The stores for a layout, made once the plan is checked. */
-  storage: (layout: WindowLayout, attention: AttentionLayout | undefined) => RegionStorage;
+  storage: (layout: WindowLayout, attention: AttentionLayout | undefined) => { windows: WindowStore; maps?: MapStore; resume?: Resume };
 }
 
 /** Checks that can fail before any model is loaded. */
@@ -175,7 +172,7 @@ export async function runRegionJob(opts: RegionRunOptions, env: RegionJobEnviron
     );
     const perPass = Math.ceil(items.length / batchSize);
     const total = items.length * M;
-    const start = resume?.start ?? { model: 0, batches: 0 };
+    const start: RegionProgress = resume?.start ?? { model: 0, batches: 0 };
     const resumedAt = Math.min(total, start.model * items.length + Math.min(items.length, start.batches * batchSize));
     if (resumedAt > 0) resume?.onResume?.(resumedAt, total);
     let done = resumedAt;
@@ -225,13 +222,13 @@ export async function runRegionJob(opts: RegionRunOptions, env: RegionJobEnviron
         }
         // Items are in window order: at most one window is open at a batch boundary.
         const open = [...sums.entries()][0];
-        const next = index + 1 === perPass ? { model: m + 1, batches: 0 } : { model: m, batches: index + 1, pending: open && { slot: open[0], sum: open[1] } };
+        const next: RegionProgress = index + 1 === perPass ? { model: m + 1, batches: 0 } : { model: m, batches: index + 1, pending: open && { slot: open[0], sum: open[1] } };
         resume?.commit(next);
         done += batch.items.length;
         opts.onProgress?.(done, total);
       },
     });
-    return { ensemble, plans, layout, tracks, table: ensemble.table, attention, resumedAt, ran: done - resumedAt };
+    return { ensemble, plans, layout, attention, resumedAt, ran: done - resumedAt };
   } finally {
     await ensemble.schedule.close();
   }

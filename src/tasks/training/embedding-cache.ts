@@ -108,7 +108,7 @@ export async function cachedSplit(
       }
     }
     await runBatches({
-      schedule: await scheduleOf(model),
+      schedule: scheduleOf(model),
       batches: plan(),
       sequence: (ex: Example) => ex.sequence,
       request: (m, { input }) => m.predict(input, { heads: [], embeddings: true }),

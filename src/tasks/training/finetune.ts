@@ -41,7 +41,7 @@ import { bedWindows, reverseTargets, variants as allVariants, windowSequence, wi
 
 export class FinetuneError extends Error {}
 
-/** Defaults sized so a plain run converges on a small problem in minutes (see README). */
+/** Defaults sized so a plain run converges on a small problem in minutes (docs/training.md). */
 export const FINETUNE_DEFAULTS = { epochs: 20, lr: 1e-2, batchSize: 4, seed: 0, warmupSteps: 10, clipNorm: 1, loss: 'poisson' as LossName };
 
 export interface FinetuneOptions {

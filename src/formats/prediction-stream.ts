@@ -1,9 +1,9 @@
 /**
- * `predict --fasta` outputs written batch by batch (see tasks/predict-fasta-stream.ts), in the
- * bytes of the whole-tensor writers (tsv.ts, safetensors-out.ts): the TSV's rows are appended in
- * record order; the safetensors header is known once the records are checked ([records, bins,
- * tracks] float32 per tensor), so each batch is written straight into its tensors' slots.
- * Both go through `X.partial`, renamed when complete.
+ * `predict --fasta` outputs written batch by batch (tasks/predict/records.ts), in the bytes of the
+ * whole-tensor writers the tests keep as their reference (src/test/reference-writers.ts): the TSV's
+ * rows are appended in record order; the safetensors header is known once the records are checked
+ * ([records, bins, tracks] float32 per tensor), so each batch is written straight into its tensors'
+ * slots. Both go through `X.partial`, renamed when complete.
  */
 import { encodeSafetensorsHeader } from '../weights/safetensors.js';
 import { PartialFile } from './partial-file.js';

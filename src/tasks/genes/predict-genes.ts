@@ -2,7 +2,7 @@
  * Gene-level predictions: for each requested gene, the summed untransformed coverage over its exon
  * bins, per strand-matched track column ("−" genes read each column's "−" partner).
  *
- * The gene's span [first exon start, last exon end) is predicted as a region by the genome job
+ * The gene's span [first exon start, last exon end) is predicted as a region by the region job
  * (windows centred on the span, as many as it needs, with --rc/--shifts/replicates averaged), so a
  * gene longer than one output span is covered whole; bin 0 of the mapping is the first written bin.
  */

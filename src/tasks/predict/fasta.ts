@@ -1,4 +1,4 @@
-/** The `predict` job on a FASTA file (predict-records.ts holds the job itself). */
+/** The `predict` job on a FASTA file read whole (records.ts holds the job; fasta-stream.ts streams the file). */
 import { readFastaRecords } from '../../genome/fasta.js';
 import type { Model } from '../../models/model.js';
 import { predictRecords, type FastaPrediction, type PredictFastaOptions } from './records.js';

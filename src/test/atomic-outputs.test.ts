@@ -5,63 +5,51 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openH5Scores, openParquetScores } from '../formats/score-writers.js';
 import { PartialFile, writeAtomically } from '../formats/partial-file.js';
-import { assertCliError, runCli, tempDir } from './fixtures.js';
+import { assertCliError, runCli, withTempDir } from './fixtures.js';
 
 const stats = () => ({ SAD: new Float32Array([1, 2]), SAR: new Float32Array([0, 1]), D2: new Float32Array([3, 4]), SAX: new Float32Array([5, 6]) });
 const tracks = [{ identifier: 'a', description: 'A' }, { identifier: 'b', description: 'B' }];
 
-test('score writers: abort() after some rows removes every partial file', async () => {
-  const tmp = tempDir('seq2track-atomic-');
-  try {
+test('score writers: abort() after some rows removes every partial file', () =>
+  withTempDir('seq2track-atomic-', async (dir) => {
     for (const [name, open] of [['x.parquet', openParquetScores], ['x.h5', openH5Scores]] as const) {
-      const w = await open(join(tmp.dir, name), tracks);
+      const w = await open(join(dir, name), tracks);
       await w.write({ chrom: 'chr1', pos: 10, id: 'rs1', ref: 'A', alt: 'G' }, stats());
-      assert.ok(readdirSync(tmp.dir).some((f) => f.startsWith(`${name}.partial`)), `${name}: partial file while writing`);
+      assert.ok(readdirSync(dir).some((f) => f.startsWith(`${name}.partial`)), `${name}: partial file while writing`);
       await w.abort!();
-      assert.deepEqual(readdirSync(tmp.dir), [], `${name}: nothing left`);
+      assert.deepEqual(readdirSync(dir), [], `${name}: nothing left`);
     }
-    const p = new PartialFile(join(tmp.dir, 'y.tsv'));
+    const p = new PartialFile(join(dir, 'y.tsv'));
     p.append('half');
     p.abort();
-    assert.deepEqual(readdirSync(tmp.dir), []);
-    const q = new PartialFile(join(tmp.dir, 'z.tsv'));
+    assert.deepEqual(readdirSync(dir), []);
+    const q = new PartialFile(join(dir, 'z.tsv'));
     q.append('whole\n');
-    assert.deepEqual(readdirSync(tmp.dir), ['z.tsv.partial']);
+    assert.deepEqual(readdirSync(dir), ['z.tsv.partial']);
     q.commit();
-    assert.deepEqual(readdirSync(tmp.dir), ['z.tsv']);
-  } finally {
-    tmp.cleanup();
-  }
-});
+    assert.deepEqual(readdirSync(dir), ['z.tsv']);
+  }));
 
-test('writeAtomically: the final name appears only complete; a failed write leaves nothing', async () => {
-  const tmp = tempDir('seq2track-atomic-');
-  try {
-    const path = join(tmp.dir, 'out.tsv');
+test('writeAtomically: the final name appears only complete; a failed write leaves nothing', () =>
+  withTempDir('seq2track-atomic-', async (dir) => {
+    const path = join(dir, 'out.tsv');
     await assert.rejects(
       writeAtomically(path, async (partial) => {
         writeFileSync(partial, 'half');
-        assert.deepEqual(readdirSync(tmp.dir), ['out.tsv.partial']);
+        assert.deepEqual(readdirSync(dir), ['out.tsv.partial']);
         throw new Error('disk full');
       }),
       /disk full/,
     );
-    assert.deepEqual(readdirSync(tmp.dir), []);
+    assert.deepEqual(readdirSync(dir), []);
     await writeAtomically(path, async (partial) => writeFileSync(partial, 'whole\n'));
-    assert.deepEqual(readdirSync(tmp.dir), ['out.tsv']);
+    assert.deepEqual(readdirSync(dir), ['out.tsv']);
     assert.equal(readFileSync(path, 'utf8'), 'whole\n');
-  } finally {
-    tmp.cleanup();
-  }
-});
+  }));
 
-test('score-variants: an unwritable --out fails before the model or the VCF is read', async () => {
-  const tmp = tempDir('seq2track-atomic-');
-  try {
-    writeFileSync(join(tmp.dir, 'file'), '');
-    const r = await runCli(['score-variants', '--model', join(tmp.dir, 'no-model'), '--genome', join(tmp.dir, 'no.fa'), '--vcf', join(tmp.dir, 'no.vcf'), '--out', join(tmp.dir, 'file', 'x.tsv')]);
+test('score-variants: an unwritable --out fails before the model or the VCF is read', () =>
+  withTempDir('seq2track-atomic-', async (dir) => {
+    writeFileSync(join(dir, 'file'), '');
+    const r = await runCli(['score-variants', '--model', join(dir, 'no-model'), '--genome', join(dir, 'no.fa'), '--vcf', join(dir, 'no.vcf'), '--out', join(dir, 'file', 'x.tsv')]);
     assertCliError(r, /--out .*x\.tsv: .*file is not a directory/, 'unwritable --out');
-  } finally {
-    tmp.cleanup();
-  }
-});
+  }));

@@ -16,7 +16,7 @@ import { attributeRecords, contributionScores } from '../tasks/attribution/attri
 import { loadModel } from '../models/load.js';
 import { Model } from '../models/model.js';
 import { reverseComplement, shiftSequence } from '../genome/sequence.js';
-import { fixtureRecords, gradsOf } from './attribution-fixtures.js';
+import { fixtureRecords, fixtureRunOptions, gradsOf } from './attribution-fixtures.js';
 
 const SETS: Record<string, { objective: number; grad: number; times: number; centred: number }> = {
   'enformer-small': { objective: 6e-6, grad: 2e-3, times: 4e-3, centred: 4e-3 },
@@ -27,14 +27,7 @@ const SETS: Record<string, { objective: number; grad: number; times: number; cen
 for (const [name, tol] of Object.entries(SETS)) {
   test(`attribute: ${name} reproduces grads.safetensors (objective, grad, both scores)`, { skip: skipUnless(name) }, async () => {
     const g = await gradsOf(name);
-    const r = await attributeRecords(fixtureRecords(name), `${name}/reference.json`, {
-      models: [fixturePath(name)],
-      head: 'human',
-      tracks: String(g.track),
-      bins: g.bins,
-      batchSize: 2,
-      load: { threads: 1 },
-    });
+    const r = await attributeRecords(fixtureRecords(name), `${name}/reference.json`, fixtureRunOptions(name, g, 2));
     assertClose(r.objective, readRef(g.file, 'objective_f64'), { atol: tol.objective }, `${name} objective`);
     assertClose(r.grad, readRef(g.file, 'grad_x_f64'), { atol: tol.grad }, `${name} grad`);
     assertClose(r.gradXInput, readRef(g.file, 'grad_times_input'), { atol: tol.times }, `${name} grad_x_input`);

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { SafetensorsFile } from '../weights/safetensors.js';
 import { fixturePath } from './fixtures.js';
 import type { SequenceRecord } from '../tasks/attribution/ism.js';
+import type { AttributionOptions } from '../tasks/attribution/runs.js';
 
 /** The fixture's input sequences (reference.json) as records seq1, seq2, … */
 export function fixtureRecords(name: string): SequenceRecord[] {
@@ -27,4 +28,9 @@ export async function gradsOf(name: string) {
     window: [window[0]!, window[1]! - 1] as [number, number],
     refBase: int64(file, 'ism_ref_base'),
   };
+}
+
+/** How the attribute and ISM tasks run a fixture: its model on one thread, the human head and grads.safetensors' objective. */
+export function fixtureRunOptions(name: string, g: Awaited<ReturnType<typeof gradsOf>>, batchSize: number): AttributionOptions {
+  return { models: [fixturePath(name)], head: 'human', tracks: String(g.track), bins: g.bins, batchSize, load: { threads: 1 } };
 }

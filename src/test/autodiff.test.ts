@@ -22,6 +22,7 @@ import fc from 'fast-check';
 import * as ort from 'onnxruntime-node';
 import { Graph, type Value } from '../engine/graph.js';
 import { backward } from '../engine/autodiff.js';
+import { rng } from './genome-files.js';
 
 type Float = 'float32' | 'float64';
 
@@ -42,18 +43,6 @@ interface Case {
   symbolic?: boolean;
   /** A smooth op ORT runs only in float32: finite-difference step and tolerance (see the header). */
   float32Smooth?: boolean;
-}
-
-/** mulberry32: deterministic data from the fast-check seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function fill(input: CaseInput, rand: () => number): number[] {
@@ -98,7 +87,7 @@ function declare(g: Graph, c: Case): Value[] {
 
 /** Checks the rules of one case against finite differences along three random directions. */
 async function check(c: Case, seed: number): Promise<void> {
-  const rand = rng(seed);
+  const rand = rng(seed); // deterministic data from the fast-check seed
   const data = c.inputs.map((inp) => fill(inp, rand));
   const feeds = (values: number[][]) => Object.fromEntries(values.map((d, i) => [`x${i}`, tensor(c.dtype, c.inputs[i]!.dims, d)]));
 
@@ -173,6 +162,9 @@ async function property<T>(arb: fc.Arbitrary<T>, make: (t: T) => Case, runs = 12
   }
 }
 
+/** fc.record fields of integers in [min, max]; the fields keep the order given, so the draws (and the cases) stay the same. */
+const integers = <K extends string>(ranges: Record<K, [number, number]>) =>
+  Object.fromEntries(Object.entries<[number, number]>(ranges).map(([key, [min, max]]) => [key, fc.integer({ min, max })])) as Record<K, fc.Arbitrary<number>>;
 const dims = (rank: number, max = 4) => fc.array(fc.integer({ min: 1, max }), { minLength: rank, maxLength: rank });
 const anyRank = (min: number, max: number, size = 4) => fc.integer({ min, max }).chain((r) => dims(r, size));
 
@@ -258,16 +250,7 @@ test('autodiff: batched MatMul with broadcast batch axes', async () => {
 test('autodiff: Conv (1-D and height-1 2-D) w.r.t. input, weight and bias: kernel, dilation, padding, stride, groups', async () => {
   const arb = fc.record({
     twoD: fc.boolean(),
-    batch: fc.integer({ min: 1, max: 2 }),
-    groups: fc.integer({ min: 1, max: 3 }),
-    cin: fc.integer({ min: 1, max: 2 }),
-    cout: fc.integer({ min: 1, max: 2 }),
-    k: fc.integer({ min: 1, max: 5 }),
-    dilation: fc.integer({ min: 1, max: 2 }),
-    stride: fc.integer({ min: 1, max: 2 }),
-    padA: fc.integer({ min: 0, max: 4 }),
-    padB: fc.integer({ min: 0, max: 4 }),
-    extra: fc.integer({ min: 0, max: 6 }),
+    ...integers({ batch: [1, 2], groups: [1, 3], cin: [1, 2], cout: [1, 2], k: [1, 5], dilation: [1, 2], stride: [1, 2], padA: [0, 4], padB: [0, 4], extra: [0, 6] }),
     bias: fc.boolean(),
     symbolic: fc.boolean(),
   });
@@ -301,11 +284,7 @@ test('autodiff: Conv (1-D and height-1 2-D) w.r.t. input, weight and bias: kerne
 test('autodiff: depthwise Conv with constant weights whose windows tile the input (stride = kernel): the broadcast-product rule', async () => {
   const arb = fc.record({
     twoD: fc.boolean(),
-    batch: fc.integer({ min: 1, max: 2 }),
-    channels: fc.integer({ min: 2, max: 4 }),
-    k: fc.integer({ min: 1, max: 3 }),
-    windows: fc.integer({ min: 1, max: 5 }),
-    rest: fc.integer({ min: 0, max: 2 }),
+    ...integers({ batch: [1, 2], channels: [2, 4], k: [1, 3], windows: [1, 5], rest: [0, 2] }),
     symbolic: fc.boolean(),
     weights: fc.array(fc.double({ min: -2, max: 2, noNaN: true }), { minLength: 12, maxLength: 12 }),
   });

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { BigWig } from '@gmod/bbi';
 import { writeBigWig, encodeBigWig, type BigWigSection } from '../formats/bigwig.js';
 import { rng } from './genome-files.js';
-import { tempDir } from './fixtures.js';
+import { withTempDir } from './fixtures.js';
 
 function section(chrom: string, first: number, n: number, step: number, size: number, seed: number, gapEvery = 0): BigWigSection {
   const r = rng(seed);
@@ -27,9 +27,8 @@ async function readAll(bw: BigWig, chrom: string, size: number) {
   return (await bw.getFeatures(chrom, 0, size)) as { start: number; end: number; score: number }[];
 }
 
-test('bigwig: every bin reads back exactly through @gmod/bbi, chromosomes in any order', async () => {
-  const tmp = tempDir('seq2track-bw-');
-  try {
+test('bigwig: every bin reads back exactly through @gmod/bbi, chromosomes in any order', () =>
+  withTempDir('seq2track-bw-', async (dir) => {
     const sizes = new Map([['chr2', 50_000], ['chr10', 1_000_000], ['chr1', 2_500_333], ['chrUn_gl000220', 161_802]]);
     const sections = [
       section('chr10', 500, 3000, 128, 1_000_000, 1, 700),
@@ -37,7 +36,7 @@ test('bigwig: every bin reads back exactly through @gmod/bbi, chromosomes in any
       section('chr2', 77, 40, 32, 50_000, 3),
       section('chrUn_gl000220', 1000, 10, 128, 161_802, 4),
     ];
-    const path = join(tmp.dir, 'a.bw');
+    const path = join(dir, 'a.bw');
     await writeBigWig(path, sections, sizes);
     const bw = new BigWig({ path });
     const header = await bw.getHeader();
@@ -77,21 +76,17 @@ test('bigwig: every bin reads back exactly through @gmod/bbi, chromosomes in any
       }
       assert.ok(Math.abs(z.score - v / w) < 1e-4, `zoom ${z.start}-${z.end}: ${z.score} vs ${v / w}`);
     }
-  } finally {
-    tmp.cleanup();
-  }
-});
+  }));
 
 function s_last(s: BigWigSection): number {
   return s.ends[s.ends.length - 1]!;
 }
 
-test('bigwig: a multi-level R-tree (over 256 data blocks) indexes every block', async () => {
-  const tmp = tempDir('seq2track-bw-');
-  try {
+test('bigwig: a multi-level R-tree (over 256 data blocks) indexes every block', () =>
+  withTempDir('seq2track-bw-', async (dir) => {
     const size = 60_000_000;
     const s = section('chr1', 0, 300_000, 128, size, 5);
-    const path = join(tmp.dir, 'big.bw');
+    const path = join(dir, 'big.bw');
     await writeBigWig(path, [s], new Map([['chr1', size]]));
     const bw = new BigWig({ path });
     for (const i of [0, 1023, 1024, 150_000, 262_143, 262_144, 299_999]) {
@@ -99,10 +94,7 @@ test('bigwig: a multi-level R-tree (over 256 data blocks) indexes every block', 
       assert.deepEqual(f.map((x) => [x.start, x.score]), [[s.starts[i], s.values[i]]], `bin ${i}`);
     }
     assert.equal((await readAll(bw, 'chr1', size)).length, 300_000);
-  } finally {
-    tmp.cleanup();
-  }
-});
+  }));
 
 test('bigwig: overlapping or out-of-range intervals are refused', () => {
   const sizes = new Map([['c', 1000]]);
@@ -115,12 +107,11 @@ test('bigwig: overlapping or out-of-range intervals are refused', () => {
 const python = ['python3', '/usr/bin/python3'].find((p) => spawnSync(p, ['-c', 'import pyBigWig']).status === 0);
 const pyBigWig = python ? false : 'python3 with pyBigWig is not installed (apt-get install python3-pybigwig)';
 
-test('bigwig: libBigWig (pyBigWig) reads the same intervals, summary and zoom-level means', { skip: pyBigWig }, async () => {
-  const tmp = tempDir('seq2track-bw-');
-  try {
+test('bigwig: libBigWig (pyBigWig) reads the same intervals, summary and zoom-level means', { skip: pyBigWig }, () =>
+  withTempDir('seq2track-bw-', async (dir) => {
     const sizes = new Map([['chr2', 50_000], ['chr1', 300_333]]);
     const sections = [section('chr1', 0, 2_400, 128, 300_333, 5, 500), section('chr2', 77, 40, 32, 50_000, 6)];
-    const path = join(tmp.dir, 'py.bw');
+    const path = join(dir, 'py.bw');
     await writeBigWig(path, sections, sizes);
     const script = `
 import json, sys, pyBigWig
@@ -140,7 +131,4 @@ print(json.dumps(out))`;
     assert.ok(got.levels >= 2, 'zoom levels');
     // Zoom summaries are coarser than the data: their bin means agree with the exact ones to a few %.
     got.zoom.forEach((z, i) => assert.ok(Math.abs(z - got.exact[i]!) <= 0.05 * Math.abs(got.exact[i]!) + 0.05, `zoom mean ${z} vs exact ${got.exact[i]}`));
-  } finally {
-    tmp.cleanup();
-  }
-});
+  }));

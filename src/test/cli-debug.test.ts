@@ -4,12 +4,11 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Engine } from '../engine/engine.js';
 import { fullReport, oneLine } from '../cli/errors.js';
-import { runCli, tempDir } from './fixtures.js';
+import { runCli, tempDir, withTempDir } from './fixtures.js';
 
-test('cli: --debug anywhere, or SEQ2TRACK_DEBUG=1, prints the stack; without them one line', async () => {
-  const tmp = tempDir('seq2track-debug-');
-  try {
-    const args = ['predict', '--model', join(tmp.dir, 'no-such-model'), '--fasta', join(tmp.dir, 'none.fa'), '--out', join(tmp.dir, 'x.tsv')];
+test('cli: --debug anywhere, or SEQ2TRACK_DEBUG=1, prints the stack; without them one line', () =>
+  withTempDir('seq2track-debug-', async (dir) => {
+    const args = ['predict', '--model', join(dir, 'no-such-model'), '--fasta', join(dir, 'none.fa'), '--out', join(dir, 'x.tsv')];
     const plain = await runCli(args);
     assert.equal(plain.code, 1);
     assert.equal(plain.stderr.trimEnd().split('\n').length, 1, plain.stderr);
@@ -19,10 +18,7 @@ test('cli: --debug anywhere, or SEQ2TRACK_DEBUG=1, prints the stack; without the
       assert.match(r.stderr, /^seq2track: error: \w*Error: /);
       assert.match(r.stderr, /\n\s+at .*\.js:\d+/, 'a stack trace');
     }
-  } finally {
-    tmp.cleanup();
-  }
-});
+  }));
 
 test('engine: a failure inside the worker keeps the worker stack as the cause (the message stays one line)', async () => {
   const engine = Engine.start();

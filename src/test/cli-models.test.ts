@@ -10,17 +10,16 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SafetensorsFile } from '../weights/safetensors.js';
-import { CLI, compare, fixture, skipUnless, tempDir } from './fixtures.js';
+import { CLI, compare, fixture, skipUnless, withTempDir } from './fixtures.js';
 
 for (const name of ['enformer-small', 'borzoi-small', 'flashzoi-small']) {
   test(`cli: ${name} through predict --fasta reproduces every head`, { skip: skipUnless(name) }, async () => {
     const dir = fixture(name)!;
-    const tmp = tempDir();
-    try {
+    await withTempDir(async (tmpDir) => {
       const sequences: string[] = JSON.parse(readFileSync(join(dir, 'reference.json'), 'utf8')).inputs.sequences;
-      const fasta = join(tmp.dir, 'in.fa');
+      const fasta = join(tmpDir, 'in.fa');
       writeFileSync(fasta, sequences.map((s, i) => `>seq${i + 1}\n${s}\n`).join(''));
-      const out = join(tmp.dir, 'out.safetensors');
+      const out = join(tmpDir, 'out.safetensors');
       const r = spawnSync(process.execPath, [CLI, 'predict', '--model', dir, '--fasta', fasta, '--out', out, '--tile-length', '2048'], { encoding: 'utf8' });
       assert.equal(r.status, 0, r.stderr);
       const got = await SafetensorsFile.open(out);
@@ -32,8 +31,6 @@ for (const name of ['enformer-small', 'borzoi-small', 'flashzoi-small']) {
         const c = compare(got.readFloat32(h), ref.readFloat32(h), 5e-5, 1e-4);
         assert.ok(c.ok, `${name} ${h}: max abs ${c.maxAbs.toExponential(2)}`);
       }
-    } finally {
-      tmp.cleanup();
-    }
+    });
   });
 }

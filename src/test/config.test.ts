@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { parseEnformerConfig } from '../models/enformer.js';
 import { ConfigError } from '../models/config.js';
 import { architectureFromConfig, loadModel, ModelDirError } from '../models/load.js';
-import { fixture, skipUnless, tempDir } from './fixtures.js';
+import { fixture, skipUnless, withTempDir } from './fixtures.js';
 
 const base = { dim: 96, depth: 2, heads: 4, output_heads: { human: 12 }, target_length: 32, attn_dim_key: 16, num_downsamples: 7, dim_divisible_by: 8 };
 
@@ -35,9 +35,8 @@ test('config: an unknown model_type is named', () => {
   assert.throws(() => architectureFromConfig({ model_type: 'bert' }, 'c.json'), /c\.json: unknown model_type "bert"/);
 });
 
-test('loadModel: missing directory, unreadable config, bad JSON, no weights', { skip: skipUnless('enformer-small') }, async () => {
-  const { dir, cleanup } = tempDir();
-  try {
+test('loadModel: missing directory, unreadable config, bad JSON, no weights', { skip: skipUnless('enformer-small') }, () =>
+  withTempDir(async (dir) => {
     await assert.rejects(loadModel(join(dir, 'nope')), (e: Error) => e instanceof ModelDirError && /cannot read config \(ENOENT\)/.test(e.message));
     const bad = join(dir, 'bad');
     mkdirSync(bad);
@@ -49,7 +48,4 @@ test('loadModel: missing directory, unreadable config, bad JSON, no weights', { 
     mkdirSync(empty);
     symlinkSync(join(fixture('enformer-small')!, 'config.json'), join(empty, 'config.json'));
     await assert.rejects(loadModel(empty), /no \*\.safetensors weights file/);
-  } finally {
-    cleanup();
-  }
-});
+  }));

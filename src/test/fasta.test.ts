@@ -4,38 +4,29 @@ import { writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { readFastaRecords, FastaError } from '../genome/fasta.js';
-import { tempDir } from './fixtures.js';
+import { withTempDir } from './fixtures.js';
 
 const TEXT = '>chr1 some description\nACGT\nacgtN\n\n>chr2\r\nGG\r\nTT\r\n';
 
-test('FASTA: multi-line records, first word of the header, CRLF, blank lines', async () => {
-  const { dir, cleanup } = tempDir();
-  try {
+test('FASTA: multi-line records, first word of the header, CRLF, blank lines', () =>
+  withTempDir(async (dir) => {
     const path = join(dir, 'a.fa');
     writeFileSync(path, TEXT);
     assert.deepEqual(await readFastaRecords(path), [
       { name: 'chr1', sequence: 'ACGTacgtN' },
       { name: 'chr2', sequence: 'GGTT' },
     ]);
-  } finally {
-    cleanup();
-  }
-});
+  }));
 
-test('FASTA: gzip is detected from the content', async () => {
-  const { dir, cleanup } = tempDir();
-  try {
+test('FASTA: gzip is detected from the content', () =>
+  withTempDir(async (dir) => {
     const path = join(dir, 'a.fa.gz');
     writeFileSync(path, gzipSync(TEXT));
     assert.equal((await readFastaRecords(path)).length, 2);
-  } finally {
-    cleanup();
-  }
-});
+  }));
 
-test('FASTA: malformed input names the file and the line', async () => {
-  const { dir, cleanup } = tempDir();
-  try {
+test('FASTA: malformed input names the file and the line', () =>
+  withTempDir(async (dir) => {
     const check = async (text: string, pattern: RegExp) => {
       const path = join(dir, 'bad.fa');
       writeFileSync(path, text);
@@ -49,7 +40,4 @@ test('FASTA: malformed input names the file and the line', async () => {
     await check('>a\nAC\n> \nGT\n', /bad\.fa:3: header line has no record name/);
     await assert.rejects(readFastaRecords(join(dir, 'missing.fa')), /missing\.fa: cannot read FASTA file \(ENOENT\)/);
     await assert.rejects(readFastaRecords(dir), /cannot read FASTA file \(EISDIR\)/);
-  } finally {
-    cleanup();
-  }
-});
+  }));

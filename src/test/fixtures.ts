@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SafetensorsFile, writeSafetensors, type TensorToWrite } from '../weights/safetensors.js';
+import type { OneHotBatch } from '../models/model.js';
 
 /** From dist/test/ up to the repository root, then to its sibling `shared/`. */
 export const FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/', import.meta.url));
@@ -31,6 +32,22 @@ export function skipUnless(name: string): false | string {
 export function tempDir(prefix = 'seq2track-test-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * Runs `body` in a fresh temporary directory (named with `prefix` when given) and removes the directory
+ * afterwards, whether the body returns or throws.
+ */
+export function withTempDir<T>(body: (dir: string) => T | Promise<T>): Promise<T>;
+export function withTempDir<T>(prefix: string, body: (dir: string) => T | Promise<T>): Promise<T>;
+export async function withTempDir<T>(first: string | ((dir: string) => T | Promise<T>), second?: (dir: string) => T | Promise<T>): Promise<T> {
+  const [prefix, body] = typeof first === 'string' ? [first, second!] : [undefined, first];
+  const { dir, cleanup } = tempDir(prefix);
+  try {
+    return await body(dir);
+  } finally {
+    cleanup();
+  }
 }
 
 /** Largest |a - b| and whether every element is within atol + rtol·|b|. */
@@ -84,11 +101,17 @@ export interface Fixture {
   outputs: SafetensorsFile;
 }
 
+/** The fixture's one-hot input x [B, L, 4] (inputs.safetensors) as a batch for predict() and friends. */
+export async function fixtureInput(name: string): Promise<OneHotBatch> {
+  const inputs = await SafetensorsFile.open(fixturePath(name, 'inputs.safetensors'));
+  const [batch, length] = inputs.tensors.get('x')!.shape as [number, number];
+  return { data: inputs.readFloat32('x'), batch, length };
+}
+
 export async function openFixture(name: string): Promise<Fixture> {
   const dir = fixturePath(name);
-  const inputs = await SafetensorsFile.open(`${dir}/inputs.safetensors`);
-  const [batch, length] = inputs.tensors.get('x')!.shape as [number, number];
-  return { dir, x: inputs.readFloat32('x'), batch, length, outputs: await SafetensorsFile.open(`${dir}/outputs.safetensors`) };
+  const { data: x, batch, length } = await fixtureInput(name);
+  return { dir, x, batch, length, outputs: await SafetensorsFile.open(`${dir}/outputs.safetensors`) };
 }
 
 /** A reference tensor as float64 (F32 or F64 in the file). */

@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from 'hyparquet';
 import { writeGenePredictions, type GenePredictionRow } from '../formats/gene-prediction-writers.js';
-import { tempDir } from './fixtures.js';
+import { withTempDir } from './fixtures.js';
 
 const rows: GenePredictionRow[] = [
   { geneId: 'ENSG00000141510.18', geneName: 'TP53', chrom: 'chr17', start: 7661778, end: 7687538, strand: '-', bins: 41, track: 'CNhs11760', value: 1234.5678912 },
@@ -13,9 +13,8 @@ const rows: GenePredictionRow[] = [
   { geneId: 'ENSG00000012048', geneName: 'BRCA1', chrom: 'chr17', start: 43044294, end: 43125483, strand: '+', bins: 0, track: 'CNhs11760', value: 0 },
 ];
 
-test('gene predictions: TSV header and rows (coverage with 7 significant digits)', async () => {
-  const { dir, cleanup } = tempDir();
-  try {
+test('gene predictions: TSV header and rows (coverage with 7 significant digits)', () =>
+  withTempDir(async (dir) => {
     const path = join(dir, 'genes.tsv');
     await writeGenePredictions(path, rows, '.tsv');
     assert.deepEqual(readdirSync(dir), ['genes.tsv']);
@@ -28,14 +27,10 @@ test('gene predictions: TSV header and rows (coverage with 7 significant digits)
     );
     await writeGenePredictions(join(dir, 'none.tsv'), [], '.tsv');
     assert.equal(readFileSync(join(dir, 'none.tsv'), 'utf8'), 'gene\tgene_name\tchrom\tstart\tend\tstrand\tbins\ttrack\tcoverage\n');
-  } finally {
-    cleanup();
-  }
-});
+  }));
 
-test('gene predictions: Parquet columns, types and values (coverage exact as float64)', async () => {
-  const { dir, cleanup } = tempDir();
-  try {
+test('gene predictions: Parquet columns, types and values (coverage exact as float64)', () =>
+  withTempDir(async (dir) => {
     const path = join(dir, 'genes.parquet');
     await writeGenePredictions(path, rows, '.parquet');
     assert.deepEqual(readdirSync(dir), ['genes.parquet']);
@@ -53,20 +48,13 @@ test('gene predictions: Parquet columns, types and values (coverage exact as flo
       await parquetReadObjects({ file }),
       rows.map((x) => ({ gene: x.geneId, gene_name: x.geneName, chrom: x.chrom, start: x.start, end: x.end, strand: x.strand, bins: x.bins, track: x.track, coverage: x.value })),
     );
-  } finally {
-    cleanup();
-  }
-});
+  }));
 
-test('gene predictions: a failure names the file and leaves no partial', async () => {
-  const { dir, cleanup } = tempDir();
-  try {
+test('gene predictions: a failure names the file and leaves no partial', () =>
+  withTempDir(async (dir) => {
     await assert.rejects(writeGenePredictions(join(dir, 'missing', 'g.tsv'), rows, '.tsv'), (e: Error) => e.message.startsWith(`${join(dir, 'missing', 'g.tsv')}: `) && !e.message.includes('\n'));
     await assert.rejects(writeGenePredictions(join(dir, 'missing', 'g.parquet'), rows, '.parquet'), (e: Error) => e.message.startsWith(`${join(dir, 'missing', 'g.parquet')}: `));
     const huge = [{ ...rows[0]!, end: 2 ** 31 }];
     await assert.rejects(writeGenePredictions(join(dir, 'g.parquet'), huge, '.parquet'), /g\.parquet: gene ENSG00000141510\.18: end 2147483648 is not a 32-bit integer/);
     assert.deepEqual(readdirSync(dir), []);
-  } finally {
-    cleanup();
-  }
-});
+  }));

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
 import { openGeneParquet, openSedH5, type GeneScoreRow, type GeneWriter } from '../formats/gene-score-writers.js';
 import type { ScoreColumns } from '../formats/score-writers.js';
-import { tempDir } from './fixtures.js';
+import { withTempDir } from './fixtures.js';
+import { withH5File } from './h5-files.js';
 
 const tracks = [
   { identifier: 'CNhs11760', description: 'CAGE:aorta adult pool1' },
@@ -44,31 +45,30 @@ const WRITERS = [
   ['sed.h5', (path: string, flush: number) => openSedH5(path, tracks, stats, flush)],
 ] as const;
 
-test('gene writers: a write after close is refused, one line naming the file', async () => {
-  const { dir, cleanup } = tempDir();
-  try {
+/** Each writer opened on `dir/<its name>` (`flush` variants per flush) with the first variant of `data` written. */
+async function* afterOneVariant(dir: string, flush: number, data: ReturnType<typeof sample>) {
+  for (const [name, open] of WRITERS) {
+    const path = join(dir, name);
+    const w = await open(path, flush);
+    await w.write(data.variants[0]!, data.rows[0]!);
+    yield { name, path, w };
+  }
+}
+
+test('gene writers: a write after close is refused, one line naming the file', () =>
+  withTempDir(async (dir) => {
     const data = sample(3);
-    for (const [name, open] of WRITERS) {
-      const path = join(dir, name);
-      const w = await open(path, 2);
-      await w.write(data.variants[0]!, data.rows[0]!);
+    for await (const { name, path, w } of afterOneVariant(dir, 2, data)) {
       await w.close();
       await assert.rejects(w.write(data.variants[1]!, data.rows[1]!), oneLineNaming(path, /write after close/), name);
       assert.ok(existsSync(path), `${name}: the closed file stays`);
     }
-  } finally {
-    cleanup();
-  }
-});
+  }));
 
-test('gene writers: after a failed write every later write and close is refused (the output would be incomplete)', async () => {
-  const { dir, cleanup } = tempDir();
-  try {
+test('gene writers: after a failed write every later write and close is refused (the output would be incomplete)', () =>
+  withTempDir(async (dir) => {
     const data = sample(3);
-    for (const [name, open] of WRITERS) {
-      const path = join(dir, name);
-      const w = await open(path, 100);
-      await w.write(data.variants[0]!, data.rows[0]!);
+    for await (const { name, path, w } of afterOneVariant(dir, 100, data)) {
       const short = [{ gene: { id: 'ENSGX', name: 'X' }, stats: { SED: new Float32Array(T), logSED: new Float32Array(T - 1) } }];
       await assert.rejects(w.write(data.variants[1]!, short), oneLineNaming(path, /gene ENSGX: logSED has 2 values, expected one per track \(3\)/), name);
       await assert.rejects(w.write(data.variants[2]!, data.rows[2]!), oneLineNaming(path, /an earlier write failed; the output is incomplete/), name);
@@ -80,14 +80,10 @@ test('gene writers: after a failed write every later write and close is refused 
     await assert.rejects(bad.write({ ...data.variants[0]!, pos: 2 ** 31 }, data.rows[0]!), oneLineNaming(join(dir, 'pos.parquet'), /position must be an integer in \[0, 2147483647\]/));
     await bad.abort!();
     assert.deepEqual(readdirSync(dir), []);
-  } finally {
-    cleanup();
-  }
-});
+  }));
 
-test('gene writers: abort() closes the file and removes the partial and side files', async () => {
-  const { dir, cleanup } = tempDir();
-  try {
+test('gene writers: abort() closes the file and removes the partial and side files', () =>
+  withTempDir(async (dir) => {
     const data = sample(10);
     for (const [name, open] of WRITERS) {
       const path = join(dir, name);
@@ -101,14 +97,10 @@ test('gene writers: abort() closes the file and removes the partial and side fil
       await assert.rejects(w.write(data.variants[0]!, data.rows[0]!), oneLineNaming(path, /write after abort/), name);
       await w.abort!();
     }
-  } finally {
-    cleanup();
-  }
-});
+  }));
 
-test('sed.h5: strings, si and gene ids wait in the side file during the run, then fill the datasets', async () => {
-  const { dir, cleanup } = tempDir();
-  try {
+test('sed.h5: strings, si and gene ids wait in the side file during the run, then fill the datasets', () =>
+  withTempDir(async (dir) => {
     const path = join(dir, 'sed.h5');
     const side = `${path}.partial.strings`;
     const data = sample(12, true);
@@ -130,11 +122,8 @@ test('sed.h5: strings, si and gene ids wait in the side file during the run, the
 
     // Variant 0 has no genes: upstream lists only variants with genes.
     const withGenes = data.variants.map((v, i) => ({ v, rows: data.rows[i]! })).filter((x) => x.rows.length > 0);
-    const h5wasm = (await import('h5wasm/node')).default;
-    await h5wasm.ready;
-    const f = new h5wasm.File(path, 'r');
-    try {
-      const value = (name: string) => (f.get(name) as InstanceType<typeof h5wasm.Dataset>).value;
+    await withH5File(path, (dataset) => {
+      const value = (name: string) => dataset(name).value;
       assert.deepEqual(value('snp'), withGenes.map(({ v }) => (v.id === '.' ? `${v.chrom}:${v.pos}:${v.ref}:${v.alt}` : v.id)));
       assert.deepEqual(value('chr'), withGenes.map(({ v }) => v.chrom));
       assert.deepEqual(value('ref_allele'), withGenes.map(({ v }) => v.ref));
@@ -144,21 +133,15 @@ test('sed.h5: strings, si and gene ids wait in the side file during the run, the
       assert.deepEqual(value('gene'), withGenes.flatMap(({ rows }) => rows.map((r) => r.gene.id)));
       assert.deepEqual(value('target_ids'), tracks.map((t) => t.identifier));
       for (const s of stats) {
-        const d = f.get(s) as InstanceType<typeof h5wasm.Dataset>;
+        const d = dataset(s);
         assert.deepEqual(d.shape, [withGenes.reduce((a, x) => a + x.rows.length, 0), T]);
         assert.deepEqual(d.value, Float32Array.from(withGenes.flatMap(({ rows }) => rows.flatMap((r) => [...r.stats[s]!]))), s);
       }
-    } finally {
-      f.close();
-    }
-  } finally {
-    cleanup();
-  }
-});
+    });
+  }));
 
-test('gene Parquet: round trip, row groups of whole variants past the group size', async () => {
-  const { dir, cleanup } = tempDir();
-  try {
+test('gene Parquet: round trip, row groups of whole variants past the group size', () =>
+  withTempDir(async (dir) => {
     const path = join(dir, 'genes.parquet');
     const data = sample(9);
     const w = await openGeneParquet(path, tracks, stats, 10);
@@ -170,7 +153,4 @@ test('gene Parquet: round trip, row groups of whole variants past the group size
       data.rows[i]!.flatMap((r) => tracks.map((t, k) => ({ chrom: v.chrom, pos: v.pos, id: v.id, ref: v.ref, alt: v.alt, gene: r.gene.id, gene_name: r.gene.name, track: t.identifier, SED: r.stats.SED![k], logSED: r.stats.logSED![k] }))),
     );
     assert.deepEqual(rows, expected);
-  } finally {
-    cleanup();
-  }
-});
+  }));

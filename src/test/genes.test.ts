@@ -19,9 +19,9 @@ import { loadModel } from '../models/load.js';
 import { Model } from '../models/model.js';
 import { centreCrop } from '../genome/sequence.js';
 import type { Track } from '../formats/targets.js';
-import type { Reference } from '../genome/reference.js';
-import { CLI, fixture, skipUnless, tempDir, runCli, assertCliError, assertCliOk } from './fixtures.js';
-import { randomGenome, writeFastaFai } from './genome-files.js';
+import { assertCliError, assertCliOk, CLI, fixture, runCli, skipUnless, tempDir, withTempDir } from './fixtures.js';
+import { memoryReference, randomGenome, writeFastaFai } from './genome-files.js';
+import { withH5File } from './h5-files.js';
 
 const near = (a: number, b: number, tol: number, what: string) => assert.ok(Math.abs(a - b) <= tol, `${what}: ${a} vs ${b}`);
 
@@ -114,14 +114,13 @@ const GTF_LINES = [
   'chr2\tENSEMBL\texon\t3001\t3700\t.\t-\t.\tgene_id "ENSG04.2"; transcript_id "T5";',
 ];
 
-test('genes: GTF reader (plain and gzip, union over transcripts, --span) and its overlap index', async () => {
-  const tmp = tempDir('seq2track-gtf-');
-  try {
-    const plain = join(tmp.dir, 'a.gtf');
+test('genes: GTF reader (plain and gzip, union over transcripts, --span) and its overlap index', () =>
+  withTempDir('seq2track-gtf-', async (dir) => {
+    const plain = join(dir, 'a.gtf');
     writeFileSync(plain, GTF_LINES.join('\n') + '\n');
-    writeFileSync(join(tmp.dir, 'a.gtf.gz'), gzipSync(readFileSync(plain)));
+    writeFileSync(join(dir, 'a.gtf.gz'), gzipSync(readFileSync(plain)));
     const genes = await readGtf(plain);
-    assert.deepEqual(await readGtf(join(tmp.dir, 'a.gtf.gz')), genes);
+    assert.deepEqual(await readGtf(join(dir, 'a.gtf.gz')), genes);
     assert.deepEqual(genes.map((g) => [g.id, g.name, g.chrom, g.strand]), [
       ['ENSG01.1', 'ALPHA', 'chr1', '+'],
       ['ENSG02.4', 'BETA', 'chr1', '-'],
@@ -151,29 +150,18 @@ test('genes: GTF reader (plain and gzip, union over transcripts, --span) and its
     assert.equal(index.find('ENSG02').id, 'ENSG02.4');
     assert.throws(() => index.find('DELTA'), /gene 'DELTA' not found in the GTF/);
 
-    writeFileSync(join(tmp.dir, 'noexon.gtf'), GTF_LINES.filter((l) => !l.includes('\texon\t')).join('\n') + '\n');
-    await assert.rejects(readGtf(join(tmp.dir, 'noexon.gtf')), /noexon\.gtf: no exon rows/);
-    writeFileSync(join(tmp.dir, 'bad.gtf'), 'chr1\tx\texon\t10\t5\t.\t+\t.\tgene_id "G";\n');
-    await assert.rejects(readGtf(join(tmp.dir, 'bad.gtf')), /bad\.gtf:1: exon start\/end must be integers/);
-    writeFileSync(join(tmp.dir, 'noid.gtf'), 'chr1\tx\texon\t1\t5\t.\t+\t.\ttranscript_id "T";\n');
-    await assert.rejects(readGtf(join(tmp.dir, 'noid.gtf')), /noid\.gtf:1: exon without a gene_id/);
-    await assert.rejects(readGtf(join(tmp.dir, 'none.gtf')), /none\.gtf: cannot read GTF \(ENOENT\)/);
-  } finally {
-    tmp.cleanup();
-  }
-});
+    writeFileSync(join(dir, 'noexon.gtf'), GTF_LINES.filter((l) => !l.includes('\texon\t')).join('\n') + '\n');
+    await assert.rejects(readGtf(join(dir, 'noexon.gtf')), /noexon\.gtf: no exon rows/);
+    writeFileSync(join(dir, 'bad.gtf'), 'chr1\tx\texon\t10\t5\t.\t+\t.\tgene_id "G";\n');
+    await assert.rejects(readGtf(join(dir, 'bad.gtf')), /bad\.gtf:1: exon start\/end must be integers/);
+    writeFileSync(join(dir, 'noid.gtf'), 'chr1\tx\texon\t1\t5\t.\t+\t.\ttranscript_id "T";\n');
+    await assert.rejects(readGtf(join(dir, 'noid.gtf')), /noid\.gtf:1: exon without a gene_id/);
+    await assert.rejects(readGtf(join(dir, 'none.gtf')), /none\.gtf: cannot read GTF \(ENOENT\)/);
+  }));
 
 test('genes: --anchor borzoi windows (baskerville vcf.py) and centre crop', async () => {
   const seq = 'ACGTACGTTGCAGGCA';
-  const ref: Reference = {
-    source: 'mem',
-    location: 'mem',
-    kind: 'fasta',
-    getSequenceNames: async () => ['c'],
-    getSequenceSize: async () => seq.length,
-    getSequenceSizes: async () => new Map([['c', seq.length]]),
-    getSequence: async (_c, s, e) => Array.from({ length: e - s }, (_, i) => seq[s + i] ?? 'N').join(''),
-  };
+  const ref = memoryReference('c', seq);
   // L = 8, POS 7 (1-based, pos0 6, base G): input [7 − 4, …) 0-based = [3, 11), the variant at index 3.
   let w = await borzoiVariantWindows(ref, 'c', 6, 'G', ['T'], 8);
   assert.deepEqual([w.ref, w.refStart, w.genomeRef, w.alts[0]], ['TACGTTGC', 3, 'G', 'TACTTTGC']);
@@ -630,12 +618,7 @@ test('genes: attribute-gene equals the chain rule through per-(bin, track) input
     ['chr2\tx\texon\t6001\t6040\t.\t+\t.\tgene_id "ENSG05.1"; gene_name "TINY";', 'chr2\tx\texon\t8001\t8030\t.\t-\t.\tgene_id "ENSG06.1"; gene_name "TINYM";'].join('\n') + '\n',
   );
   await ok(['attribute-gene', '--model', BORZOI, '--genome', path('g.fa'), '--targets', path('targets.txt'), '--gtf', path('tiny.gtf'), '--gene', 'ENSG06.1', '--tracks', '0,2', '--rc', '--pseudo', '0.5', '--out', path('grads.h5')]);
-  const h5wasm = (await import('h5wasm/node')).default;
-  await h5wasm.ready;
-  const f = new h5wasm.File(path('grads.h5'), 'r');
-  const got = (f.get('grads') as InstanceType<typeof h5wasm.Dataset>).value as Float32Array;
-  const starts = Array.from((f.get('start') as InstanceType<typeof h5wasm.Dataset>).value as BigInt64Array, Number);
-  f.close();
+  const [got, starts] = await withH5File(path('grads.h5'), (dataset) => [dataset('grads').value as Float32Array, Array.from(dataset('start').value as BigInt64Array, Number)] as const);
 
   const model = await loadModel(BORZOI, { threads: 1 });
   try {

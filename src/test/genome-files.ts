@@ -1,13 +1,14 @@
 /**
  * Test genomes written by hand: random ACGT chromosomes with N runs and soft-masked stretches, as
  * FASTA + .fai, bgzipped FASTA (BGZF blocks) + .fai + .gzi, and .2bit; and a tiny static HTTP
- * server with Range support on 127.0.0.1 to read them remotely.
+ * server with Range support on 127.0.0.1 to read them remotely; and a one-sequence genome in memory.
  */
 import { createServer, type Server } from 'node:http';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deflateRawSync, crc32 } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
+import type { Reference } from '../genome/reference.js';
 
 /** A small deterministic PRNG (mulberry32), so failures reproduce. */
 export function rng(seed: number): () => number {
@@ -18,6 +19,19 @@ export function rng(seed: number): () => number {
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A genome of one sequence held in memory, N past its ends: window arithmetic on short strings. */
+export function memoryReference(chrom: string, seq: string): Reference {
+  return {
+    source: 'mem',
+    location: 'mem',
+    kind: 'fasta',
+    getSequenceNames: async () => [chrom],
+    getSequenceSize: async () => seq.length,
+    getSequenceSizes: async () => new Map([[chrom, seq.length]]),
+    getSequence: async (_c, s, e) => Array.from({ length: e - s }, (_, i) => seq[s + i] ?? 'N').join(''),
   };
 }
 

@@ -11,13 +11,13 @@
  * round differently (the forward trunk differs by ~1e-7), and the backward compounds it through every
  * layer; 1e-5 is still far inside the fixture tolerances above (≥ 5e-5 relative).
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { loadModel } from '../models/load.js';
 import { Model, type Objective } from '../models/model.js';
-import { SafetensorsFile } from '../weights/safetensors.js';
 import { assertClose, fixture, readRef, skipUnless } from './fixtures.js';
+import { tiledPair } from './fixture-models.js';
+import { gradsOf } from './attribution-fixtures.js';
 
 interface Tolerances {
   objective: number;
@@ -55,34 +55,14 @@ function maxAbs(a: ArrayLike<number>): number {
 }
 
 for (const [name, tol] of Object.entries(SETS)) {
-  const skip = skipUnless(name);
-  let untiled: Model;
-  let tiled: Model;
-  let grads: SafetensorsFile;
-  let x: { data: Float32Array; batch: number; length: number };
-  let objective: Objective;
+  const models = tiledPair(name);
 
-  before(async () => {
-    if (skip) return;
-    const dir = fixture(name)!;
-    untiled = await loadModel(dir, { tileLength: 0, threads: 2 });
-    tiled = await loadModel(dir, { tileLength: 1024, threads: 2 });
-    grads = await SafetensorsFile.open(join(dir, 'grads.safetensors'));
-    const inputs = await SafetensorsFile.open(join(dir, 'inputs.safetensors'));
-    const [batch, length] = inputs.tensors.get('x')!.shape as [number, number];
-    x = { data: inputs.readFloat32('x'), batch, length };
-    const ints = (n: string) => Array.from(new BigInt64Array(grads.readBytes(n).buffer), Number);
-    const [b0, b1] = ints('objective_bins') as [number, number];
-    const track = ints('objective_track')[0]!;
-    objective = { head: 'human', tracks: [track], bins: Array.from({ length: b1 - b0 }, (_, i) => b0 + i), aggregate: 'mean' };
-  });
-
-  after(async () => {
-    await untiled?.close();
-    await tiled?.close();
-  });
-
-  test(`${name}: inputGradients reproduces grads.safetensors (untiled and tiled)`, { skip }, async () => {
+  test(`${name}: inputGradients reproduces grads.safetensors (untiled and tiled)`, { skip: skipUnless(name) }, async () => {
+    const { untiled, tiled, x } = models;
+    const g = await gradsOf(name);
+    const grads = g.file;
+    const [first, last] = g.bins;
+    const objective: Objective = { head: 'human', tracks: [g.track], bins: Array.from({ length: last - first + 1 }, (_, i) => first + i), aggregate: 'mean' };
     const a = await untiled.inputGradients(x, objective);
     const b = await tiled.inputGradients(x, objective);
     for (const [label, r] of [['untiled', a], ['tiled', b]] as const) {

@@ -14,22 +14,14 @@ import { loadModel } from '../models/load.js';
 import { Model } from '../models/model.js';
 import { runObjective } from '../tasks/attribution/objective.js';
 import { unnamedTracks } from '../formats/targets.js';
-import { fixtureRecords, gradsOf } from './attribution-fixtures.js';
+import { fixtureRecords, fixtureRunOptions, gradsOf } from './attribution-fixtures.js';
 
 const ISM_ATOL: Record<string, number> = { 'enformer-small': 8e-6, 'borzoi-small': 5e-6, 'flashzoi-small': 5e-6 };
 
 for (const name of Object.keys(ISM_ATOL)) {
   test(`ism: ${name} reproduces grads.safetensors ism (incremental, batched)`, { skip: skipUnless(name) }, async () => {
     const g = await gradsOf(name);
-    const r = await ismRecords(fixtureRecords(name), `${name}/reference.json`, {
-      models: [fixturePath(name)],
-      head: 'human',
-      tracks: String(g.track),
-      bins: g.bins,
-      window: g.window,
-      batchSize: 8,
-      load: { threads: 1 },
-    });
+    const r = await ismRecords(fixtureRecords(name), `${name}/reference.json`, { ...fixtureRunOptions(name, g, 8), window: g.window });
     assert.deepEqual(Array.from(r.refBase), g.refBase);
     assertClose(r.ism, g.file.readFloat32('ism'), { atol: ISM_ATOL[name]! }, `${name} ism`);
     assertClose(r.objective, g.file.readFloat32('objective'), { atol: 4e-6 }, `${name} objective`);

@@ -14,15 +14,13 @@ import { Enformer, parseEnformerConfig } from '../models/enformer.js';
 import { enformerPositionalFeatures } from '../models/positional.js';
 import { SafetensorsFile } from '../weights/safetensors.js';
 import { WeightSet } from '../weights/weight-set.js';
-import { assertCliError, assertCliOk, compare, fixture, fixturePath, runCli, skipUnless, tempDir } from './fixtures.js';
+import { assertCliError, assertCliOk, compare, fixture, fixtureInput, fixturePath, runCli, skipUnless, tempDir, withTempDir } from './fixtures.js';
 
 const skip = skipUnless('enformer-small');
 
-async function fixtureInput() {
-  const dir = fixture('enformer-small')!;
-  const inputs = await SafetensorsFile.open(join(dir, 'inputs.safetensors'));
-  const [batch, length] = inputs.tensors.get('x')!.shape as [number, number];
-  return { x: { data: inputs.readFloat32('x'), batch, length }, outputs: await SafetensorsFile.open(join(dir, 'outputs.safetensors')) };
+/** enformer-small's input batch and reference outputs. */
+async function enformerFixture() {
+  return { x: await fixtureInput('enformer-small'), outputs: await SafetensorsFile.open(fixturePath('enformer-small', 'outputs.safetensors')) };
 }
 
 function assertHeads(p: Awaited<ReturnType<Model['predict']>>, outputs: SafetensorsFile, what: string) {
@@ -33,7 +31,7 @@ function assertHeads(p: Awaited<ReturnType<Model['predict']>>, outputs: Safetens
 }
 
 test('engine: sessions hold their own weights (the blob is overwritten after creation)', { skip }, async () => {
-  const { x, outputs } = await fixtureInput();
+  const { x, outputs } = await enformerFixture();
   const model = await loadModel(fixture('enformer-small')!, { poisonWeightBlob: true, threads: 1 });
   try {
     assertHeads(await model.predict(x), outputs, 'poisoned blob');
@@ -44,7 +42,7 @@ test('engine: sessions hold their own weights (the blob is overwritten after cre
 
 test('attention over 3 uneven query chunks equals the fixture', { skip }, async () => {
   const dir = fixture('enformer-small')!;
-  const { x, outputs } = await fixtureInput();
+  const { x, outputs } = await enformerFixture();
   const json = JSON.parse((await import('node:fs')).readFileSync(join(dir, 'config.json'), 'utf8'));
   const arch = new Enformer(parseEnformerConfig(json, 'config.json'));
   arch.queryChunks = 3; // 64 positions -> 21, 21, 22 rows
@@ -92,14 +90,13 @@ test('gamma: with use_tf_gamma the table replaces the gamma block at its length 
 
 test('gamma: use_tf_gamma needs the table only at 196,608 bp; a table of the wrong size is refused', { skip }, async () => {
   const src = fixture('enformer-small')!;
-  const tmp = tempDir();
-  try {
+  await withTempDir(async (dir) => {
     const config = JSON.parse((await import('node:fs')).readFileSync(join(src, 'config.json'), 'utf8'));
-    writeFileSync(join(tmp.dir, 'config.json'), JSON.stringify({ ...config, use_tf_gamma: true }));
-    copyFileSync(join(src, 'weights.safetensors'), join(tmp.dir, 'weights.safetensors'));
-    const { x, outputs } = await fixtureInput();
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, use_tf_gamma: true }));
+    copyFileSync(join(src, 'weights.safetensors'), join(dir, 'weights.safetensors'));
+    const { x, outputs } = await enformerFixture();
     const long = Model.encode(['ACGTN'.repeat(196_608 / 5) + 'ACG']);
-    const noTable = await loadModel(tmp.dir, { threads: 1 });
+    const noTable = await loadModel(dir, { threads: 1 });
     try {
       // Other lengths compute the TF-normalised formula: the fixture is reproduced.
       assertHeads(await noTable.predict(x), outputs, 'use_tf_gamma at n=64');
@@ -107,20 +104,18 @@ test('gamma: use_tf_gamma needs the table only at 196,608 bp; a table of the wro
     } finally {
       await noTable.close();
     }
-    await assert.rejects(loadModel(tmp.dir, { gammaTablePath: join(tmp.dir, 'missing.safetensors') }), /use_tf_gamma.*could not be read/);
+    await assert.rejects(loadModel(dir, { gammaTablePath: join(dir, 'missing.safetensors') }), /use_tf_gamma.*could not be read/);
     if (!skipUnless('tf-gamma')) {
-      copyFileSync(fixturePath('tf-gamma', 'tf_gammas.safetensors'), join(tmp.dir, 'tf_gammas.safetensors'));
+      copyFileSync(fixturePath('tf-gamma', 'tf_gammas.safetensors'), join(dir, 'tf_gammas.safetensors'));
       // The published table is for the full model's 32 gamma basis functions; the small one has 4.
-      const withTable = await loadModel(tmp.dir, { threads: 1 });
+      const withTable = await loadModel(dir, { threads: 1 });
       try {
         await assert.rejects(withTable.predict(long), /gamma table has 32 basis functions, this model needs 4/);
       } finally {
         await withTable.close();
       }
     }
-  } finally {
-    tmp.cleanup();
-  }
+  });
 });
 
 /** log Γ(x) by Stirling's series after shifting x past 15 (not the Lanczos form the library uses). */
@@ -207,7 +202,7 @@ test("gamma torch: enformer-pytorch's run-time formula (use_tf_gamma=False) agai
 
 test('gamma torch: the fixture model with --gamma torch differs from TF, is self-consistent (tiled = untiled, config = option) and needs no TF table', { skip }, async () => {
   const src = fixture('enformer-small')!;
-  const { x, outputs } = await fixtureInput();
+  const { x, outputs } = await enformerFixture();
   const torch = await loadModel(src, { gamma: 'torch', threads: 1, tileLength: 0 });
   const tiled = await loadModel(src, { gamma: 'torch', threads: 1, tileLength: 1024 });
   const tmp = tempDir();
@@ -248,23 +243,19 @@ test('gamma torch: the fixture model with --gamma torch differs from TF, is self
   }
 });
 
-test('gamma torch: --gamma on the CLI (predict --fasta) changes the Enformer output; on Borzoi it is one clear error', { skip: skip || skipUnless('borzoi-small') }, async () => {
-  const tmp = tempDir();
-  try {
-    writeFileSync(join(tmp.dir, 'r.fa'), `>r\n${'ACGTTGCA'.repeat(1024)}\n`);
-    const run = (model: string, out: string, extra: string[]) => runCli(['predict', '--model', model, '--fasta', join(tmp.dir, 'r.fa'), '--threads', '1', '--out', join(tmp.dir, out), ...extra], { SEQ2TRACK_CACHE: join(tmp.dir, 'cache') });
+test('gamma torch: --gamma on the CLI (predict --fasta) changes the Enformer output; on Borzoi it is one clear error', { skip: skip || skipUnless('borzoi-small') }, () =>
+  withTempDir(async (dir) => {
+    writeFileSync(join(dir, 'r.fa'), `>r\n${'ACGTTGCA'.repeat(1024)}\n`);
+    const run = (model: string, out: string, extra: string[]) => runCli(['predict', '--model', model, '--fasta', join(dir, 'r.fa'), '--threads', '1', '--out', join(dir, out), ...extra], { SEQ2TRACK_CACHE: join(dir, 'cache') });
     assertCliOk(await run(fixture('enformer-small')!, 'tf.tsv', []));
     assertCliOk(await run(fixture('enformer-small')!, 'tf2.tsv', ['--gamma', 'tf']));
     assertCliOk(await run(fixture('enformer-small')!, 'torch.tsv', ['--gamma', 'torch']));
-    const read = (f: string) => readFileSync(join(tmp.dir, f), 'utf8');
+    const read = (f: string) => readFileSync(join(dir, f), 'utf8');
     assert.equal(read('tf2.tsv'), read('tf.tsv'), '--gamma tf is the default');
     assert.notEqual(read('torch.tsv'), read('tf.tsv'), '--gamma torch changes the predictions');
     assertCliError(await run(fixture('borzoi-small')!, 'b.tsv', ['--gamma', 'torch']), /--gamma is for Enformer models \(this is borzoi\)/, 'borzoi --gamma');
     assertCliError(await run(fixture('enformer-small')!, 'x.tsv', ['--gamma', 'pt']), /--gamma/, 'bad choice');
-  } finally {
-    tmp.cleanup();
-  }
-});
+  }));
 
 test("enformer: 'max' pooling builds, needs no attention-pool weights, and runs", async () => {
   const arch = new Enformer(parseEnformerConfig({ dim: 48, depth: 1, heads: 2, output_heads: { human: 3 }, target_length: 4, attn_dim_key: 8, num_downsamples: 3, dim_divisible_by: 4, pool_type: 'max' }, 'max'));
@@ -284,7 +275,7 @@ test("enformer: 'max' pooling builds, needs no attention-pool weights, and runs"
 });
 
 test('engine: inference runs in a worker, the event loop keeps ticking', { skip }, async () => {
-  const { x } = await fixtureInput();
+  const { x } = await enformerFixture();
   const model = await loadModel(fixture('enformer-small')!, { threads: 1 });
   try {
     let ticks = 0;
@@ -302,9 +293,8 @@ test('engine: inference runs in a worker, the event loop keeps ticking', { skip 
 for (const name of ['enformer-small', 'borzoi-small']) {
   test(`trunkPatch: an SNV's alt trunk from the ref trunk plus one tile equals the full alt trunk (${name})`, { skip: skipUnless(name) }, async () => {
     const dir = fixture(name)!;
-    const inputs = await SafetensorsFile.open(join(dir, 'inputs.safetensors'));
-    const [batch, length] = inputs.tensors.get('x')!.shape as [number, number];
-    const ref = { data: inputs.readFloat32('x'), batch, length };
+    const ref = await fixtureInput(name);
+    const { batch, length } = ref;
     const model = await loadModel(dir, { threads: 1, tileLength: 0 });
     try {
       const refTrunk = await model.trunk(ref);
@@ -368,9 +358,7 @@ test('flashzoi: kv heads come from the qkv weights; grouped heads equal repeated
   const model = await Model.create(arch, WeightSet.fromArrays(tensors), 'repeated kv heads', { threads: 1 });
   try {
     assert.equal(arch.kvHeads, heads);
-    const inputs = await SafetensorsFile.open(join(dir, 'inputs.safetensors'));
-    const [batch, length] = inputs.tensors.get('x')!.shape as [number, number];
-    const p = await model.predict({ data: inputs.readFloat32('x'), batch, length });
+    const p = await model.predict(await fixtureInput('flashzoi-small'));
     const outputs = await SafetensorsFile.open(join(dir, 'outputs.safetensors'));
     for (const h of ['human', 'mouse']) {
       const r = compare(p.heads[h]!.data, outputs.readFloat32(h), 5e-5, 1e-4);

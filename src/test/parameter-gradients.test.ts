@@ -16,7 +16,7 @@ import { Model } from '../models/model.js';
 import { LayerContext } from '../models/layers.js';
 import { SafetensorsFile } from '../weights/safetensors.js';
 import { WeightSet } from '../weights/weight-set.js';
-import { assertClose, fixture, readRef, skipUnless } from './fixtures.js';
+import { assertClose, fixture, fixtureInput, readRef, skipUnless } from './fixtures.js';
 
 /** Keras `poisson` with AUTO reduction: mean of pred − target·log(pred + 1e-7) over every element. */
 function poissonLoss(g: Graph, pred: Value, target: Value): Value {
@@ -35,9 +35,9 @@ for (const { set, weight, bias, atol } of CASES) {
     const model = await loadModel(dir, { tileLength: 0, threads: 2 });
     const engine = Engine.start({ threads: 2 });
     try {
-      const inputs = await SafetensorsFile.open(join(dir, 'inputs.safetensors'));
-      const [batch, length] = inputs.tensors.get('x')!.shape as [number, number];
-      const features = await model.trunk({ data: inputs.readFloat32('x'), batch, length });
+      const x = await fixtureInput(set);
+      const { length } = x;
+      const features = await model.trunk(x);
 
       const arch = architectureFromConfig(await readConfig(join(dir, 'config.json')), set);
       const file = await SafetensorsFile.open(join(dir, 'weights.safetensors'));

@@ -11,34 +11,20 @@
  * Tiled and untiled trunks must agree to 1e-6: tiles are exact by construction (halo covers the
  * receptive field, tiles align with the pooling grid), only summation order may differ.
  */
-import { test, before, after } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { loadModel } from '../models/load.js';
 import { Model } from '../models/model.js';
 import { SafetensorsFile } from '../weights/safetensors.js';
-import { compare, fixture, skipUnless } from './fixtures.js';
+import { compare, fixture, fixturePath, skipUnless } from './fixtures.js';
+import { tiledPair } from './fixture-models.js';
 
 const skip = skipUnless('enformer-small');
-let model: Model;
-let tiled: Model;
+const fx = tiledPair('enformer-small');
 let outputs: SafetensorsFile;
-let x: { data: Float32Array; batch: number; length: number };
 
 before(async () => {
-  if (skip) return;
-  const dir = fixture('enformer-small')!;
-  model = await loadModel(dir, { tileLength: 0, threads: 2 });
-  tiled = await loadModel(dir, { tileLength: 1024, threads: 2 });
-  outputs = await SafetensorsFile.open(join(dir, 'outputs.safetensors'));
-  const inputs = await SafetensorsFile.open(join(dir, 'inputs.safetensors'));
-  const [batch, length] = inputs.tensors.get('x')!.shape as [number, number];
-  x = { data: inputs.readFloat32('x'), batch, length };
-});
-
-after(async () => {
-  await model?.close();
-  await tiled?.close();
+  if (!skip) outputs = await SafetensorsFile.open(fixturePath('enformer-small', 'outputs.safetensors'));
 });
 
 function within(name: string, got: ArrayLike<number>, ref: ArrayLike<number>, atol: number) {
@@ -47,7 +33,7 @@ function within(name: string, got: ArrayLike<number>, ref: ArrayLike<number>, at
 }
 
 test('parity: every head vs the float32 and float64 references, and the embeddings', { skip }, async () => {
-  const p = await model.predict(x, { embeddings: true });
+  const p = await fx.untiled.predict(fx.x, { embeddings: true });
   assert.deepEqual(Object.keys(p.heads), ['human', 'mouse']);
   for (const h of ['human', 'mouse']) {
     assert.deepEqual(p.heads[h]!.shape, outputs.tensors.get(h)!.shape);
@@ -62,11 +48,11 @@ test('parity: every head vs the float32 and float64 references, and the embeddin
 test('parity: one-hot from the FASTA strings equals the fixture input x', { skip }, async () => {
   const ref = JSON.parse(await (await import('node:fs/promises')).readFile(join(fixture('enformer-small')!, 'reference.json'), 'utf8'));
   const encoded = Model.encode(ref.inputs.sequences);
-  assert.deepEqual(encoded.data, x.data);
+  assert.deepEqual(encoded.data, fx.x.data);
 });
 
 test('parity: trunk (stem + conv tower) vs after_conv_tower', { skip }, async () => {
-  const { trunk } = await model.trunk(x);
+  const { trunk } = await fx.untiled.trunk(fx.x);
   const [B, C, n] = outputs.tensors.get('after_conv_tower')!.shape as [number, number, number];
   assert.deepEqual(trunk.dims, [B, n, C]);
   // The reference is channels-first [B, C, n]; ours is channels-last [B, n, C].
@@ -79,28 +65,28 @@ test('parity: trunk (stem + conv tower) vs after_conv_tower', { skip }, async ()
 test('parity: positional features vs positional_features', { skip }, () => {
   const info = outputs.tensors.get('positional_features')!;
   const n = (info.shape[0]! + 1) / 2;
-  const got = model.arch.positionFeeds(n * 128).positions!.data as Float32Array;
+  const got = fx.untiled.arch.positionFeeds(n * 128).positions!.data as Float32Array;
   assert.equal(got.length, info.shape[0]! * info.shape[1]!);
   within('positional_features', got, outputs.readFloat32('positional_features'), 2e-4);
 });
 
 test('parity: tiled trunk (tileLength 1024) equals the untiled one', { skip }, async () => {
-  const a = (await model.trunk(x)).trunk!;
-  const b = (await tiled.trunk(x)).trunk!;
+  const a = (await fx.untiled.trunk(fx.x)).trunk!;
+  const b = (await fx.tiled.trunk(fx.x)).trunk!;
   assert.deepEqual(b.dims, a.dims);
   within('tiled trunk', b.data as Float32Array, a.data as Float32Array, 1e-6);
-  const pa = await model.predict(x);
-  const pb = await tiled.predict(x);
+  const pa = await fx.untiled.predict(fx.x);
+  const pb = await fx.tiled.predict(fx.x);
   for (const h of ['human', 'mouse']) within(`tiled ${h}`, pb.heads[h]!.data, pa.heads[h]!.data, 1e-6);
 });
 
 test('parity: heads and embeddings can be restricted', { skip }, async () => {
-  const p = await model.predict(x, { heads: ['mouse'] });
+  const p = await fx.untiled.predict(fx.x, { heads: ['mouse'] });
   assert.deepEqual(Object.keys(p.heads), ['mouse']);
   assert.equal(p.embeddings, undefined);
   within('mouse only', p.heads.mouse!.data, outputs.readFloat64('mouse_f64'), 4e-5);
 });
 
 test('parity: a bad length is a LengthError naming what the model accepts', { skip }, async () => {
-  assert.throws(() => model.checkLength(1000, "record 'r1'"), /record 'r1' has length 1000 bp; the model accepts multiples of 128 bp of at least 4096 bp/);
+  assert.throws(() => fx.untiled.checkLength(1000, "record 'r1'"), /record 'r1' has length 1000 bp; the model accepts multiples of 128 bp of at least 4096 bp/);
 });

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { writeBigWig } from '../formats/bigwig.js';
 import { genesInWindow, signalInWindow } from '../tasks/predict/plot-annotations.js';
 import { heatmapRows } from '../tasks/predict/attention-plot.js';
-import { tempDir } from './fixtures.js';
+import { withTempDir } from './fixtures.js';
 
 const GTF = [
   '##description: test',
@@ -20,31 +20,26 @@ const GTF = [
   'chr2\tt\tgene\t101\t500\t.\t+\t.\tgene_id "G9"; gene_name "CHR2";',
 ].join('\n');
 
-test('plot annotations: GTF genes overlapping the window (1-based GTF -> 0-based), plain and gzip; bad lines name the line', async () => {
-  const tmp = tempDir('seq2track-ann-');
-  try {
-    writeFileSync(join(tmp.dir, 'a.gtf'), GTF + '\n');
-    writeFileSync(join(tmp.dir, 'a.gtf.gz'), gzipSync(GTF + '\n'));
+test('plot annotations: GTF genes overlapping the window (1-based GTF -> 0-based), plain and gzip; bad lines name the line', () =>
+  withTempDir('seq2track-ann-', async (dir) => {
+    writeFileSync(join(dir, 'a.gtf'), GTF + '\n');
+    writeFileSync(join(dir, 'a.gtf.gz'), gzipSync(GTF + '\n'));
     for (const f of ['a.gtf', 'a.gtf.gz']) {
-      const genes = await genesInWindow(join(tmp.dir, f), 'chr1', 0, 2000);
+      const genes = await genesInWindow(join(dir, f), 'chr1', 0, 2000);
       assert.deepEqual(genes, [
         { name: 'ONE', start: 100, end: 500, strand: '+', exons: [{ start: 100, end: 150 }, { start: 400, end: 500 }] },
         // No gene line: the span of its exons, named by gene_id.
         { name: 'G2', start: 900, end: 1100, strand: '-', exons: [{ start: 900, end: 950 }, { start: 1000, end: 1100 }] },
       ]);
     }
-    writeFileSync(join(tmp.dir, 'bad.gtf'), GTF.split('\n').slice(0, 3).join('\n') + '\nchr1\tt\texon\t10\n');
-    await assert.rejects(genesInWindow(join(tmp.dir, 'bad.gtf'), 'chr1', 0, 2000), /bad\.gtf: line 4: 4 tab-separated fields, a GTF line has 9/);
-    await assert.rejects(genesInWindow(join(tmp.dir, 'none.gtf'), 'chr1', 0, 2000), /none\.gtf: cannot read \(ENOENT\)/);
-  } finally {
-    tmp.cleanup();
-  }
-});
+    writeFileSync(join(dir, 'bad.gtf'), GTF.split('\n').slice(0, 3).join('\n') + '\nchr1\tt\texon\t10\n');
+    await assert.rejects(genesInWindow(join(dir, 'bad.gtf'), 'chr1', 0, 2000), /bad\.gtf: line 4: 4 tab-separated fields, a GTF line has 9/);
+    await assert.rejects(genesInWindow(join(dir, 'none.gtf'), 'chr1', 0, 2000), /none\.gtf: cannot read \(ENOENT\)/);
+  }));
 
-test('plot annotations: bigWig signal binned to the plot positions (length-weighted mean of covered bases)', async () => {
-  const tmp = tempDir('seq2track-ann-');
-  try {
-    const path = join(tmp.dir, 's.bw');
+test('plot annotations: bigWig signal binned to the plot positions (length-weighted mean of covered bases)', () =>
+  withTempDir('seq2track-ann-', async (dir) => {
+    const path = join(dir, 's.bw');
     await writeBigWig(path, [{ chrom: 'chr1', starts: [0, 100, 300], ends: [100, 200, 400], values: Float32Array.from([1, 3, 5]) }], new Map([['chr1', 1000]]));
     const s = await signalInWindow(path, 'chr1', 0, 400, 2);
     // [0, 200): 100 bp of 1 and 100 bp of 3; [200, 400): only [300, 400) covered, value 5.
@@ -54,10 +49,7 @@ test('plot annotations: bigWig signal binned to the plot positions (length-weigh
     ]);
     assert.equal(s.name, 's');
     await assert.rejects(signalInWindow(path, 'chrX', 0, 400, 2), /no chromosome chrX \(it has chr1\)/);
-  } finally {
-    tmp.cleanup();
-  }
-});
+  }));
 
 test('attention plot rows: mean over query rows and records, labelled by layer (and head)', () => {
   // 2 records, 1 layer, 2 heads, 2 rows, 3 positions.

@@ -7,19 +7,18 @@ import { Model } from '../models/model.js';
 import { Enformer } from '../models/enformer.js';
 import { classify, readProfile, summarise } from '../bench/profile-summary.js';
 import { spinningOptions } from '../bench/session-options.js';
-import { fixture, skipUnless, tempDir } from './fixtures.js';
+import { fixture, skipUnless, withTempDir } from './fixtures.js';
 import { profiledModel } from './profiled-model.js';
 
-test('profile summary: classes and FLOPs of a profiled Enformer (sessions without intra-op spinning)', { skip: skipUnless('enformer-small') }, async () => {
-  const tmp = tempDir('seq2track-profile-summary-');
-  try {
+test('profile summary: classes and FLOPs of a profiled Enformer (sessions without intra-op spinning)', { skip: skipUnless('enformer-small') }, () =>
+  withTempDir('seq2track-profile-summary-', async (dir) => {
     const length = 8192;
-    const { model, engine } = await profiledModel(fixture('enformer-small')!, { threads: 1, sessionOptions: spinningOptions(false) }, join(tmp.dir, 'p'));
+    const { model, engine } = await profiledModel(fixture('enformer-small')!, { threads: 1, sessionOptions: spinningOptions(false) }, join(dir, 'p'));
     await model.predict(Model.encode(['ACGT'.repeat(length / 4)]));
     const arch = model.arch as Enformer;
     await model.close();
     await engine.close();
-    const file = (part: string) => join(tmp.dir, readdirSync(tmp.dir).find((f) => f.startsWith(`p_${part}`) && f.endsWith('.json'))!);
+    const file = (part: string) => join(dir, readdirSync(dir).find((f) => f.startsWith(`p_${part}`) && f.endsWith('.json'))!);
     const trunk = readProfile(file('trunk'));
     const head = readProfile(file('head'));
     assert.equal(trunk.runs, 1);
@@ -35,7 +34,4 @@ test('profile summary: classes and FLOPs of a profiled Enformer (sessions withou
     for (let i = 0; i + 1 < arch.channels.length; i++) poolLogits += 2 * (length / 2 ** (i + 1)) * arch.channels[i + 1]! ** 2;
     const counted = summarise(trunk.nodes, 1).reduce((a, r) => a + r.flops, 0);
     assert.equal(counted, f.stem! + f.conv_tower! - poolLogits / 2);
-  } finally {
-    tmp.cleanup();
-  }
-});
+  }));

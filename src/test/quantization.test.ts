@@ -16,7 +16,7 @@ import { SafetensorsFile } from '../weights/safetensors.js';
 import { activationScale, createInt8Model, quantizeWeights } from '../bench/int8-trunk.js';
 import { benchLayer, type LayerShape } from '../bench/quantization.js';
 import { trackAgreement } from '../bench/quantization-model.js';
-import { fixture, skipUnless } from './fixtures.js';
+import { fixture, fixtureInput, skipUnless } from './fixtures.js';
 
 test('quantizeWeights: symmetric int8 per output channel, each weight within half a step', () => {
   const w = Float32Array.from([0.5, -1, 0.25, 0.001, 3, -3, 0, 1.5]);
@@ -67,9 +67,7 @@ test('int8 trunk harness: runs the fixture, quantized (not exact) and far below 
     const arch = architectureFromConfig(json, 'config.json');
     return { arch, weights: WeightSet.fromSafetensors(await SafetensorsFile.open(join(dir, 'weights.safetensors')), (n) => arch.canonicalName(n)) };
   };
-  const inputs = await SafetensorsFile.open(join(dir, 'inputs.safetensors'));
-  const [batch, length] = inputs.tensors.get('x')!.shape as [number, number];
-  const x = { data: inputs.readFloat32('x'), batch, length };
+  const x = await fixtureInput('enformer-small');
   const f = await load();
   const float32 = await Model.create(f.arch, f.weights, 'fixture', { threads: 1 });
   const q = await load();

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SafetensorsFile, writeSafetensors } from '../weights/safetensors.js';
-import { tempDir } from './fixtures.js';
+import { withTempDir } from './fixtures.js';
 
 const a = Float32Array.from([1, -2.5, 3.25, 0, 1e-7, 6]);
 const b = Float64Array.from([Math.PI, -Math.E]);
@@ -23,9 +23,8 @@ async function sample(dir: string): Promise<string> {
   return path;
 }
 
-test('safetensors: write then read round trip (shapes, dtypes, values, metadata)', async () => {
-  const { dir, cleanup } = tempDir();
-  try {
+test('safetensors: write then read round trip (shapes, dtypes, values, metadata)', () =>
+  withTempDir(async (dir) => {
     const f = await SafetensorsFile.open(await sample(dir));
     assert.deepEqual([...f.tensors.keys()], ['a', 'b', 'c']);
     assert.deepEqual(f.tensors.get('a')!.shape, [2, 3]);
@@ -36,28 +35,20 @@ test('safetensors: write then read round trip (shapes, dtypes, values, metadata)
     assert.equal(f.metadata.note, 'hello');
     // Data starts 8-byte aligned, as the format recommends.
     assert.equal(f.tensors.get('a')!.offset % 8, 0);
-  } finally {
-    cleanup();
-  }
-});
+  }));
 
-test('safetensors: a truncated file names the tensor that runs past the end', async () => {
-  const { dir, cleanup } = tempDir();
-  try {
+test('safetensors: a truncated file names the tensor that runs past the end', () =>
+  withTempDir(async (dir) => {
     const path = await sample(dir);
     const bytes = readFileSync(path);
     writeFileSync(path, bytes.subarray(0, bytes.length - 4));
     await assert.rejects(SafetensorsFile.open(path), /'c' runs past the end of the file/);
     writeFileSync(path, bytes.subarray(0, 5));
     await assert.rejects(SafetensorsFile.open(path), /shorter than 8 bytes/);
-  } finally {
-    cleanup();
-  }
-});
+  }));
 
-test('safetensors: a lying header is refused', async () => {
-  const { dir, cleanup } = tempDir();
-  try {
+test('safetensors: a lying header is refused', () =>
+  withTempDir(async (dir) => {
     const path = join(dir, 'bad.safetensors');
     const write = (header: string, extra = 0) => {
       const h = Buffer.from(header);
@@ -79,7 +70,4 @@ test('safetensors: a lying header is refused', async () => {
     await assert.rejects(SafetensorsFile.open(path), /not valid JSON/);
     write(JSON.stringify({ w: { dtype: 'F32', shape: [2], data_offsets: [8, 0] } }), 8);
     await assert.rejects(SafetensorsFile.open(path), /invalid data_offsets/);
-  } finally {
-    cleanup();
-  }
-});
+  }));

@@ -16,9 +16,9 @@ import { altWindow, diffRange, variantWindows, windowStart } from '../tasks/vari
 import { variantStats } from '../tasks/variants/scorer.js';
 import { shardRange } from '../tasks/variants/score-vcf.js';
 import { formatScore } from '../formats/score-tsv.js';
-import type { Reference } from '../genome/reference.js';
 import { CLI, fixture, REPO_ROOT, skipUnless, tempDir, runCli, assertCliError, assertCliOk } from './fixtures.js';
-import { randomGenome, writeFastaFai } from './genome-files.js';
+import { withH5File } from './h5-files.js';
+import { memoryReference, randomGenome, writeFastaFai } from './genome-files.js';
 import { writeBgzipTabix } from './vcf-files.js';
 
 const skip = skipUnless('enformer-small');
@@ -108,15 +108,7 @@ test('variants: window rule on small strings (SNV, insertion, deletion, chromoso
   assert.equal(altWindow('ACGT', 'G', 'TTAACC', 8), 'ACGTGTTA');
   // A fake genome "chrT" = 0123456789 mapped to bases, N past the ends.
   const seq = 'ACGTACGTTGCA';
-  const ref: Reference = {
-    source: 'mem',
-    location: 'mem',
-    kind: 'fasta',
-    getSequenceNames: async () => ['chrT'],
-    getSequenceSize: async () => seq.length,
-    getSequenceSizes: async () => new Map([['chrT', seq.length]]),
-    getSequence: async (_c, s, e) => Array.from({ length: e - s }, (_, i) => seq[s + i] ?? 'N').join(''),
-  };
+  const ref = memoryReference('chrT', seq);
   // SNV at pos0 5 (C): window [1, 9)
   let w = await variantWindows(ref, 'chrT', 5, 'C', ['T'], 8);
   assert.deepEqual(w, { ref: 'CGTACGTT', refStart: 1, genomeRef: 'C', alts: ['CGTATGTT'] });
@@ -332,22 +324,17 @@ test('variants: --out X.parquet and X.h5 hold the TSV scores (float32)', { skip 
     for (const k of ['SAD', 'SAR', 'D2', 'SAX'] as const) near(Number(r[k]), t[k], `parquet ${k} row ${i}`);
   });
 
-  const h5wasm = (await import('h5wasm/node')).default;
-  await h5wasm.ready;
-  const f = new h5wasm.File(path('fmt.h5'), 'r');
-  try {
+  await withH5File(path('fmt.h5'), (dataset) => {
     const tracks = [...new Set(tsv.map((t) => t.track))];
-    const sad = f.get('SAD') as InstanceType<typeof h5wasm.Dataset>;
+    const sad = dataset('SAD');
     assert.deepEqual(sad.shape, [tsv.length / tracks.length, tracks.length]);
-    assert.deepEqual((f.get('target_ids') as InstanceType<typeof h5wasm.Dataset>).value, tracks);
+    assert.deepEqual(dataset('target_ids').value, tracks);
     for (const k of ['SAD', 'SAR', 'D2', 'SAX'] as const) {
-      const values = (f.get(k) as InstanceType<typeof h5wasm.Dataset>).value as Float32Array;
+      const values = dataset(k).value as Float32Array;
       tsv.forEach((t, i) => near(values[i]!, t[k], `h5 ${k} row ${i}`));
     }
-    assert.deepEqual(Array.from((f.get('pos') as InstanceType<typeof h5wasm.Dataset>).value as Uint32Array), tsv.filter((_, i) => i % tracks.length === 0).map((t) => t.pos));
-  } finally {
-    f.close();
-  }
+    assert.deepEqual(Array.from(dataset('pos').value as Uint32Array), tsv.filter((_, i) => i % tracks.length === 0).map((t) => t.pos));
+  });
   // h5py (Debian python3-h5py), as the official scores are read: byte strings, uint32, [variants, targets].
   const python = ['python3', '/usr/bin/python3'].find((p) => spawnSync(p, ['-c', 'import h5py']).status === 0);
   if (python) {

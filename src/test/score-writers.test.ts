@@ -11,7 +11,8 @@ import {
   type ScoreStat,
   type ScoreWriter,
 } from '../formats/score-writers.js';
-import { tempDir } from './fixtures.js';
+import { withTempDir } from './fixtures.js';
+import { withH5File } from './h5-files.js';
 
 const tracks = [
   { identifier: 'ENCFF833POA', description: 'DNASE:cerebellum male adult' },
@@ -46,19 +47,21 @@ function sample(): { variants: ScoreColumns[]; stats: Record<ScoreStat, Float32A
   return { variants, stats };
 }
 
-async function writeAll(w: ScoreWriter, data: ReturnType<typeof sample>): Promise<void> {
+/** Writes the whole sample to `dir/name` with `open`; the finished file must be all the directory holds. */
+async function writeSample(dir: string, name: string, open: (path: string) => Promise<ScoreWriter>) {
+  const path = join(dir, name);
+  const data = sample();
+  const w = await open(path);
   // Not awaited one by one: the writer must keep the order of calls.
   await Promise.all(data.variants.map((v, i) => w.write(v, data.stats[i]!)));
   await w.close();
+  assert.deepEqual(readdirSync(dir), [name]);
+  return { path, data };
 }
 
-test('parquet: round trip (long format, columns and order of the TSV, exact float32, several row groups)', async () => {
-  const { dir, cleanup } = tempDir();
-  try {
-    const path = join(dir, 'scores.parquet');
-    const data = sample();
-    await writeAll(await openParquetScores(path, tracks, { rowGroupRows: 100 }), data);
-    assert.deepEqual(readdirSync(dir), ['scores.parquet']);
+test('parquet: round trip (long format, columns and order of the TSV, exact float32, several row groups)', () =>
+  withTempDir(async (dir) => {
+    const { path, data } = await writeSample(dir, 'scores.parquet', (p) => openParquetScores(p, tracks, { rowGroupRows: 100 }));
     const file = await asyncBufferFromFile(path);
     const meta = await parquetMetadataAsync(file);
     assert.deepEqual(
@@ -85,30 +88,15 @@ test('parquet: round trip (long format, columns and order of the TSV, exact floa
         for (const stat of SCORE_STATS) assert.ok(Object.is(row[stat], data.stats[i]![stat][t]), `${stat} row ${i * T + t}`);
       }
     }
-  } finally {
-    cleanup();
-  }
-});
+  }));
 
-test('hdf5: round trip in the official layout (names, dtypes, shapes, exact float32)', async () => {
-  const { dir, cleanup } = tempDir();
-  try {
-    const path = join(dir, 'scores.h5');
-    const data = sample();
-    await writeAll(await openH5Scores(path, tracks, { flushVariants: 37 }), data);
-    assert.deepEqual(readdirSync(dir), ['scores.h5']);
-    const h5wasm = (await import('h5wasm/node')).default;
-    await h5wasm.ready;
-    const f = new h5wasm.File(path, 'r');
-    try {
+test('hdf5: round trip in the official layout (names, dtypes, shapes, exact float32)', () =>
+  withTempDir(async (dir) => {
+    const { path, data } = await writeSample(dir, 'scores.h5', (p) => openH5Scores(p, tracks, { flushVariants: 37 }));
+    await withH5File(path, (dataset, f) => {
       assert.deepEqual(f.keys().sort(), ['D2', 'SAD', 'SAR', 'SAX', 'alt', 'chr', 'pos', 'ref', 'snp', 'target_ids', 'target_labels']);
-      const ds = (name: string) => {
-        const d = f.get(name);
-        assert.ok(d instanceof h5wasm.Dataset, name);
-        return d;
-      };
       const strings = (name: string, expected: string[]) => {
-        const d = ds(name);
+        const d = dataset(name);
         const m = d.metadata;
         assert.equal(m.type, 3, `${name} is a string`); // H5T_STRING
         assert.equal(m.vlen, false, `${name} is fixed-length`);
@@ -124,15 +112,15 @@ test('hdf5: round trip in the official layout (names, dtypes, shapes, exact floa
       strings('alt', v.map((x) => x.alt));
       strings('target_ids', tracks.map((t) => t.identifier));
       // An empty description still gets a 1-byte fixed-length string.
-      const labels = ds('target_labels');
+      const labels = dataset('target_labels');
       assert.equal(labels.metadata.size, Math.max(...tracks.map((t) => t.description.length)));
       assert.deepEqual(labels.value, tracks.map((t) => t.description));
 
-      const pos = ds('pos');
+      const pos = dataset('pos');
       assert.deepEqual([pos.metadata.type, pos.metadata.size, pos.metadata.signed], [0, 4, false]); // uint32
       assert.deepEqual(pos.value, Uint32Array.from(v.map((x) => x.pos)));
       for (const stat of SCORE_STATS) {
-        const d = ds(stat);
+        const d = dataset(stat);
         assert.deepEqual([d.metadata.type, d.metadata.size], [1, 4], `${stat} is float32`);
         assert.deepEqual(d.shape, [N, T]);
         const expected = new Float32Array(N * T);
@@ -141,17 +129,11 @@ test('hdf5: round trip in the official layout (names, dtypes, shapes, exact floa
       }
       assert.equal(f.get_attribute('stat_dtype', false), 'float32');
       assert.match(String(f.get_attribute('note', false)), /float16/);
-    } finally {
-      f.close();
-    }
-  } finally {
-    cleanup();
-  }
-});
+    });
+  }));
 
-test('score writers: zero variants give valid, empty files', async () => {
-  const { dir, cleanup } = tempDir();
-  try {
+test('score writers: zero variants give valid, empty files', () =>
+  withTempDir(async (dir) => {
     const pq = join(dir, 'empty.parquet');
     await (await openParquetScores(pq, tracks)).close();
     const file = await asyncBufferFromFile(pq);
@@ -160,24 +142,16 @@ test('score writers: zero variants give valid, empty files', async () => {
 
     const h5path = join(dir, 'empty.h5');
     await (await openH5Scores(h5path, tracks)).close();
-    const h5wasm = (await import('h5wasm/node')).default;
-    const f = new h5wasm.File(h5path, 'r');
-    try {
-      for (const name of ['snp', 'chr', 'pos', 'ref', 'alt']) assert.deepEqual((f.get(name) as InstanceType<typeof h5wasm.Dataset>).shape, [0], name);
-      for (const stat of SCORE_STATS) assert.deepEqual((f.get(stat) as InstanceType<typeof h5wasm.Dataset>).shape, [0, T], stat);
-      assert.deepEqual((f.get('target_ids') as InstanceType<typeof h5wasm.Dataset>).value, tracks.map((t) => t.identifier));
-    } finally {
-      f.close();
-    }
+    await withH5File(h5path, (dataset) => {
+      for (const name of ['snp', 'chr', 'pos', 'ref', 'alt']) assert.deepEqual(dataset(name).shape, [0], name);
+      for (const stat of SCORE_STATS) assert.deepEqual(dataset(stat).shape, [0, T], stat);
+      assert.deepEqual(dataset('target_ids').value, tracks.map((t) => t.identifier));
+    });
     assert.deepEqual(readdirSync(dir).sort(), ['empty.h5', 'empty.parquet']);
-  } finally {
-    cleanup();
-  }
-});
+  }));
 
-test('score writers: an unclosed writer leaves no file at the output path', async () => {
-  const { dir, cleanup } = tempDir();
-  try {
+test('score writers: an unclosed writer leaves no file at the output path', () =>
+  withTempDir(async (dir) => {
     const data = sample();
     for (const [name, open] of [['a.parquet', openParquetScores], ['a.h5', openH5Scores]] as const) {
       const path = join(dir, name);
@@ -186,14 +160,10 @@ test('score writers: an unclosed writer leaves no file at the output path', asyn
       assert.equal(existsSync(path), false, name);
       assert.equal(existsSync(`${path}.partial`), true, name);
     }
-  } finally {
-    cleanup();
-  }
-});
+  }));
 
-test('score writers: errors name the file', async () => {
-  const { dir, cleanup } = tempDir();
-  try {
+test('score writers: errors name the file', () =>
+  withTempDir(async (dir) => {
     const data = sample();
     for (const name of ['bad.parquet', 'bad.h5']) {
       const path = join(dir, name);
@@ -206,7 +176,4 @@ test('score writers: errors name the file', async () => {
     await assert.rejects(openParquetScores(join(dir, 'missing', 'x.parquet'), tracks), /missing\/x\.parquet: /);
     await assert.rejects(openH5Scores(join(dir, 'missing', 'x.h5'), tracks), /missing\/x\.h5: /);
     await assert.rejects(openH5Scores(join(dir, 'none.h5'), []), /none\.h5: no tracks/);
-  } finally {
-    cleanup();
-  }
-});
+  }));

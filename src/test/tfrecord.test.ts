@@ -12,7 +12,7 @@ import { SafetensorsFile } from '../weights/safetensors.js';
 import { ProtoWriter } from '../engine/protobuf.js';
 import { maskedCrc32c, parseExample, readBasenjiExamples, readStatistics, readTFRecords } from '../formats/tfrecord.js';
 import { halfToFloat, roundToHalf } from '../formats/half.js';
-import { fixturePath, skipUnless, tempDir } from './fixtures.js';
+import { fixturePath, skipUnless, withTempDir } from './fixtures.js';
 
 const SETS = ['enformer-small', 'borzoi-small', 'flashzoi-small'];
 
@@ -55,13 +55,12 @@ async function drain(path: string): Promise<number> {
   return n;
 }
 
-test('tfrecord: corrupt checksums and truncation name the file and the record', { skip: skipUnless('enformer-small/tfrecords') }, async () => {
-  const tmp = tempDir();
-  try {
+test('tfrecord: corrupt checksums and truncation name the file and the record', { skip: skipUnless('enformer-small/tfrecords') }, () =>
+  withTempDir(async (dir) => {
     const raw = inflateSync(readFileSync(fixturePath('enformer-small', 'tfrecords', 'train-0.tfr')));
     const first = 12 + Number(raw.readBigUInt64LE(0)) + 4;
     const write = (name: string, bytes: Buffer, zlib = true) => {
-      const p = join(tmp.dir, name);
+      const p = join(dir, name);
       writeFileSync(p, zlib ? deflateSync(bytes) : bytes);
       return p;
     };
@@ -82,14 +81,11 @@ test('tfrecord: corrupt checksums and truncation name the file and the record', 
     // A corrupt zlib stream.
     const z = deflateSync(raw);
     z[z.length >> 1] ^= 0xff;
-    const p4 = join(tmp.dir, 'z.tfr');
+    const p4 = join(dir, 'z.tfr');
     writeFileSync(p4, z);
     await assert.rejects(drain(p4), /z\.tfr: record \d+: /);
-    await assert.rejects(drain(join(tmp.dir, 'missing.tfr')), /missing\.tfr: cannot read TFRecord file \(ENOENT\)/);
-  } finally {
-    tmp.cleanup();
-  }
-});
+    await assert.rejects(drain(join(dir, 'missing.tfr')), /missing\.tfr: cannot read TFRecord file \(ENOENT\)/);
+  }));
 
 test('tfrecord: Example features of every kind, packed or not', () => {
   const w = new ProtoWriter();

@@ -7,7 +7,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadModel } from '../models/load.js';
 import { Graph } from '../engine/graph.js';
 import { Engine } from '../engine/engine.js';
 import { SafetensorsFile } from '../weights/safetensors.js';
@@ -19,8 +18,8 @@ import { PearsonAccumulator, summarise } from '../train/metrics.js';
 import { Rng } from '../train/rng.js';
 import { headTrainingGraph } from '../train/head-graph.js';
 import { reverseTargets, variants, variantSequence } from '../tasks/training/training-data.js';
-import type { HeadParameters } from '../models/architecture.js';
-import { assertClose, fixturePath, skipUnless, tempDir } from './fixtures.js';
+import { assertClose, fixturePath, skipUnless, withTempDir } from './fixtures.js';
+import { withFixtureModel } from './fixture-models.js';
 
 /** GRADS.md's suggested atol against the `_f64` losses (10× the observed float32-vs-float64 error). */
 const LOSS_ATOL: Record<string, { poisson: number; pmn: number }> = {
@@ -53,19 +52,8 @@ async function runLossGraph(name: LossName, pred: Float32Array, target: Float32A
 
 for (const set of Object.keys(LOSS_ATOL)) {
   test(`losses: ${set} Poisson and Poisson-multinomial of the human head equal grads.safetensors`, { skip: skipUnless(set) }, async () => {
-    const inputs = await SafetensorsFile.open(fixturePath(set, 'inputs.safetensors'));
     const grads = await SafetensorsFile.open(fixturePath(set, 'grads.safetensors'));
-    const [batch, length] = inputs.tensors.get('x')!.shape as [number, number];
-    const model = await loadModel(fixturePath(set), { threads: 1 });
-    let pred: Float32Array;
-    let dims: number[];
-    try {
-      const out = (await model.predict({ data: inputs.readFloat32('x'), batch, length }, { heads: ['human'] })).heads.human!;
-      pred = out.data;
-      dims = out.shape;
-    } finally {
-      await model.close();
-    }
+    const { data: pred, shape: dims } = await withFixtureModel(set, async (model, x) => (await model.predict(x, { heads: ['human'] })).heads.human!);
     const target = grads.readFloat32('targets_human');
     const shape = { batch: dims[0]!, bins: dims[1]!, tracks: dims[2]! };
     const tol = LOSS_ATOL[set]!;
@@ -83,22 +71,12 @@ for (const set of Object.keys(LOSS_ATOL)) {
 
 for (const set of Object.keys(GRAD_ATOL)) {
   test(`head gradients: ${set} d loss / d (head weight, bias) from backward() equal grads.safetensors`, { skip: skipUnless(set) }, async () => {
-    const inputs = await SafetensorsFile.open(fixturePath(set, 'inputs.safetensors'));
     const grads = await SafetensorsFile.open(fixturePath(set, 'grads.safetensors'));
     const weights = await SafetensorsFile.open(fixturePath(set, 'weights.safetensors'));
-    const [batch, length] = inputs.tensors.get('x')!.shape as [number, number];
-    const model = await loadModel(fixturePath(set), { threads: 1 });
-    let emb: Float32Array;
-    let dims: number[];
-    let head: HeadParameters;
-    try {
-      const out = await model.predict({ data: inputs.readFloat32('x'), batch, length }, { heads: [], embeddings: true });
-      emb = out.embeddings!.data;
-      dims = out.embeddings!.shape;
-      head = model.arch.headParameters('human', model.arch.tracks('human'));
-    } finally {
-      await model.close();
-    }
+    const { batch, emb, dims, head } = await withFixtureModel(set, async (model, x) => {
+      const out = await model.predict(x, { heads: [], embeddings: true });
+      return { batch: x.batch, emb: out.embeddings!.data, dims: out.embeddings!.shape, head: model.arch.headParameters('human', model.arch.tracks('human')) };
+    });
     const tracks = head.weightShape[0]!;
     const shape = { embedding: dims[2]!, tracks, bins: dims[1]! };
     const target = grads.readFloat32('targets_human');
@@ -212,18 +190,17 @@ test('pearson: streaming per-track r equals the two-pass formula; log1p variant;
   assert.deepEqual(summarise([0.5, NaN, 0.1, 0.3]), { mean: 0.3, median: 0.3 });
 });
 
-test('coverage: bins follow basenji_data_read.py (float16 coverage, scale, sum/mean, soft clip, clip)', async () => {
-  const tmp = tempDir();
-  try {
+test('coverage: bins follow basenji_data_read.py (float16 coverage, scale, sum/mean, soft clip, clip)', () =>
+  withTempDir(async (dir) => {
     const sizes = new Map([['chr1', 1000]]);
-    await writeBigWig(join(tmp.dir, 'a.bw'), [{ chrom: 'chr1', starts: [0, 10, 25, 40], ends: [10, 20, 40, 50], values: [1, 3.3, 100, 5000] }], sizes);
+    await writeBigWig(join(dir, 'a.bw'), [{ chrom: 'chr1', starts: [0, 10, 25, 40], ends: [10, 20, 40, 50], values: [1, 3.3, 100, 5000] }], sizes);
     writeFileSync(
-      join(tmp.dir, 'targets.txt'),
+      join(dir, 'targets.txt'),
       'index\tidentifier\tfile\tclip\tclip_soft\tscale\tsum_stat\tstrand_pair\tdescription\n' +
         '0\tA\ta.bw\t100000\t100000\t1\tsum\t0\tsummed\n' +
         '1\tB\ta.bw\t50\t10\t2\tmean\t1\tmean, scaled, clipped\n',
     );
-    const table = await readTrainingTable(join(tmp.dir, 'targets.txt'));
+    const table = await readTrainingTable(join(dir, 'targets.txt'));
     const cov = await TrackCoverage.open(table);
     const bins = await cov.bins('chr1', 0, 6, 10);
     const col = (k: number) => Array.from({ length: 6 }, (_, b) => bins[b * 2 + k]);
@@ -235,15 +212,12 @@ test('coverage: bins follow basenji_data_read.py (float16 coverage, scale, sum/m
     assert.deepEqual([...(await cov.bins('chr1', 990, 3, 10))], [0, 0, 0, 0, 0, 0]);
     assert.deepEqual([...(await cov.bins('chrX', 0, 1, 10))], [0, 0]);
 
-    writeFileSync(join(tmp.dir, 'missing.txt'), 'identifier\tfile\tsum_stat\tdescription\nA\tnope.bw\tsum\tx\n');
-    await assert.rejects(async () => TrackCoverage.open(await readTrainingTable(join(tmp.dir, 'missing.txt'))), /missing\.txt:2: cannot read bigWig nope\.bw \(ENOENT\)/);
-    writeFileSync(join(tmp.dir, 'stat.txt'), 'identifier\tfile\tsum_stat\tdescription\nA\ta.bw\tsum\tx\nB\ta.bw\tmode\ty\n');
-    await assert.rejects(readTrainingTable(join(tmp.dir, 'stat.txt')), /stat\.txt:3: unknown sum_stat "mode"/);
-    writeFileSync(join(tmp.dir, 'clip.txt'), 'identifier\tfile\tclip\tsum_stat\tdescription\nA\ta.bw\thigh\tsum\tx\n');
-    await assert.rejects(readTrainingTable(join(tmp.dir, 'clip.txt')), /clip\.txt:2: clip must be a number, found "high"/);
-    writeFileSync(join(tmp.dir, 'nofile.txt'), 'identifier\tsum_stat\tdescription\nA\tsum\tx\n');
-    await assert.rejects(readTrainingTable(join(tmp.dir, 'nofile.txt')), /nofile\.txt: the targets table has no 'file' column/);
-  } finally {
-    tmp.cleanup();
-  }
-});
+    writeFileSync(join(dir, 'missing.txt'), 'identifier\tfile\tsum_stat\tdescription\nA\tnope.bw\tsum\tx\n');
+    await assert.rejects(async () => TrackCoverage.open(await readTrainingTable(join(dir, 'missing.txt'))), /missing\.txt:2: cannot read bigWig nope\.bw \(ENOENT\)/);
+    writeFileSync(join(dir, 'stat.txt'), 'identifier\tfile\tsum_stat\tdescription\nA\ta.bw\tsum\tx\nB\ta.bw\tmode\ty\n');
+    await assert.rejects(readTrainingTable(join(dir, 'stat.txt')), /stat\.txt:3: unknown sum_stat "mode"/);
+    writeFileSync(join(dir, 'clip.txt'), 'identifier\tfile\tclip\tsum_stat\tdescription\nA\ta.bw\thigh\tsum\tx\n');
+    await assert.rejects(readTrainingTable(join(dir, 'clip.txt')), /clip\.txt:2: clip must be a number, found "high"/);
+    writeFileSync(join(dir, 'nofile.txt'), 'identifier\tsum_stat\tdescription\nA\tsum\tx\n');
+    await assert.rejects(readTrainingTable(join(dir, 'nofile.txt')), /nofile\.txt: the targets table has no 'file' column/);
+  }));

@@ -9,36 +9,31 @@ import { copyFileSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path';
 import { convertModel } from '../tasks/model-store/convert-model.js';
 import { SafetensorsFile, writeSafetensors, type TensorToWrite } from '../weights/safetensors.js';
-import { fixturePath, skipUnless, tempDir } from './fixtures.js';
+import { fixturePath, skipUnless, withTempDir } from './fixtures.js';
 import { expectPredicts, expectSameTensors, runCli } from './weights-helpers.js';
 
 const skip = skipUnless('formats');
 
 for (const name of ['enformer-small', 'borzoi-small', 'flashzoi-small']) {
-  test(`convert: ${name}/pytorch_model.bin -> exactly the reference tensors, and the fixture outputs`, { skip }, async () => {
-    const tmp = tempDir();
-    try {
-      const out = join(tmp.dir, 'model');
+  test(`convert: ${name}/pytorch_model.bin -> exactly the reference tensors, and the fixture outputs`, { skip }, () =>
+    withTempDir(async (dir) => {
+      const out = join(dir, 'model');
       const r = await convertModel({ input: fixturePath('formats', name), weights: 'pytorch_model.bin', out });
       assert.equal(r.format, 'pytorch-zip');
       const n = await expectSameTensors(out, name);
       assert.equal(n, { 'enformer-small': 129, 'borzoi-small': 110, 'flashzoi-small': 90 }[name]);
       assert.deepEqual(readdirSync(out).sort(), ['config.json', 'model.safetensors']);
       await expectPredicts(out, name, ['human', 'mouse']);
-    } finally {
-      tmp.cleanup();
-    }
-  });
+    }));
 }
 
 for (const [file, head, other] of [
   ['model0_best.h5', 'human', 'mouse'],
   ['model1_best.h5', 'mouse', 'human'],
 ] as const) {
-  test(`convert: borzoi-small/${file} (Keras) -> every tensor but the ${other} head, bit-identical; predicts ${head}`, { skip }, async () => {
-    const tmp = tempDir();
-    try {
-      const out = join(tmp.dir, 'model');
+  test(`convert: borzoi-small/${file} (Keras) -> every tensor but the ${other} head, bit-identical; predicts ${head}`, { skip }, () =>
+    withTempDir(async (dir) => {
+      const out = join(dir, 'model');
       const r = await convertModel({ input: fixturePath('formats', 'borzoi-small', file), config: fixturePath('formats', 'borzoi-small', 'config.json'), out });
       assert.equal(r.format, 'keras-h5');
       assert.deepEqual(r.heads, [head]);
@@ -46,32 +41,24 @@ for (const [file, head, other] of [
       const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
       assert.equal(config[`enable_${other}_head`], false);
       await expectPredicts(out, 'borzoi-small', [head]);
-    } finally {
-      tmp.cleanup();
-    }
-  });
+    }));
 }
 
-test('convert: a directory with both Keras files merges the heads (trunks checked equal)', { skip }, async () => {
-  const tmp = tempDir();
-  try {
-    const src = join(tmp.dir, 'keras');
+test('convert: a directory with both Keras files merges the heads (trunks checked equal)', { skip }, () =>
+  withTempDir(async (dir) => {
+    const src = join(dir, 'keras');
     const { mkdirSync } = await import('node:fs');
     mkdirSync(src);
     for (const f of ['config.json', 'model0_best.h5', 'model1_best.h5']) copyFileSync(fixturePath('formats', 'borzoi-small', f), join(src, f));
-    const out = join(tmp.dir, 'model');
+    const out = join(dir, 'model');
     const r = await convertModel({ input: src, out, loadCheck: false });
     assert.deepEqual(r.heads, ['human', 'mouse']);
     assert.equal(await expectSameTensors(out, 'borzoi-small'), 110);
-  } finally {
-    tmp.cleanup();
-  }
-});
+  }));
 
-test('convert (CLI): a bare file with --config, then a second run refuses to overwrite', { skip }, async () => {
-  const tmp = tempDir();
-  try {
-    const out = join(tmp.dir, 'model');
+test('convert (CLI): a bare file with --config, then a second run refuses to overwrite', { skip }, () =>
+  withTempDir(async (dir) => {
+    const out = join(dir, 'model');
     const args = ['weights', 'convert', fixturePath('formats', 'borzoi-small', 'pytorch_model.bin'), '--config', fixturePath('formats', 'borzoi-small', 'config.json'), '--out', out];
     const r = await runCli(args);
     assert.equal(r.code, 0, r.stderr);
@@ -80,10 +67,7 @@ test('convert (CLI): a bare file with --config, then a second run refuses to ove
     const again = await runCli(args);
     assert.equal(again.code, 1);
     assert.match(again.stderr, /^seq2track: error: .*already holds config\.json, model\.safetensors \(use --force to replace\)\n$/);
-  } finally {
-    tmp.cleanup();
-  }
-});
+  }));
 
 /** Reference name -> MultiMolecule name (an independent table, the inverse of what the reader does). */
 function toMultiMolecule(name: string, kind: 'enformer' | 'borzoi'): string | null {
@@ -140,10 +124,9 @@ for (const [fixtureName, kind, species] of [
   ['enformer-small', 'enformer', 'human'],
   ['borzoi-small', 'borzoi', 'mouse'],
 ] as const) {
-  test(`convert: MultiMolecule-named ${kind} safetensors (vocab-ordered stem, ${species} token_head) map back exactly`, { skip: skipUnless(fixtureName) }, async () => {
-    const tmp = tempDir();
-    try {
-      const src = join(tmp.dir, 'mm');
+  test(`convert: MultiMolecule-named ${kind} safetensors (vocab-ordered stem, ${species} token_head) map back exactly`, { skip: skipUnless(fixtureName) }, () =>
+    withTempDir(async (dir) => {
+      const src = join(dir, 'mm');
       const { mkdirSync } = await import('node:fs');
       mkdirSync(src);
       const ref = await SafetensorsFile.open(fixturePath(fixtureName, 'weights.safetensors'));
@@ -171,19 +154,16 @@ for (const [fixtureName, kind, species] of [
       writeFileSync(join(src, 'config.json'), JSON.stringify({ model_type: kind, hidden_size: 96, species }));
       const config = JSON.parse(readFileSync(fixturePath(fixtureName, 'config.json'), 'utf8'));
       if (kind === 'enformer') config.output_heads = { human: config.output_heads.human };
-      const hubConfig = join(tmp.dir, 'config.json');
+      const hubConfig = join(dir, 'config.json');
       writeFileSync(hubConfig, JSON.stringify(config));
 
       // Without a hub-style config the MultiMolecule config is refused by name.
-      await assert.rejects(convertModel({ input: src, out: join(tmp.dir, 'x') }), /MultiMolecule-style config/);
-      const out = join(tmp.dir, 'model');
+      await assert.rejects(convertModel({ input: src, out: join(dir, 'x') }), /MultiMolecule-style config/);
+      const out = join(dir, 'model');
       const r = await convertModel({ input: src, config: hubConfig, out });
       assert.deepEqual(r.heads, [species]);
       const other = species === 'human' ? 'mouse' : 'human';
       await expectSameTensors(out, fixtureName, (n) => (kind === 'enformer' ? n.startsWith('_heads.mouse.') : n.startsWith(`${other}_head.`)));
       assert.ok(readdirSync(out).includes('tf_gammas.safetensors'), 'the gamma basis comes along as the TF gamma table');
-    } finally {
-      tmp.cleanup();
-    }
-  });
+    }));
 }

@@ -44,6 +44,16 @@ export interface ZipInput {
   claimSize?: number;
 }
 
+/** A little-endian header of `size` bytes: [offset, width in bytes, value] fields, zeros elsewhere. */
+function header(size: number, fields: [offset: number, width: 2 | 4, value: number][]): Buffer {
+  const b = Buffer.alloc(size);
+  for (const [offset, width, value] of fields) {
+    if (width === 2) b.writeUInt16LE(value, offset);
+    else b.writeUInt32LE(value, offset);
+  }
+  return b;
+}
+
 /** A stored (uncompressed) zip, as torch.save writes. */
 export function makeZip(entries: ZipInput[]): Buffer {
   const crc = (zlib as unknown as { crc32: (d: Uint8Array) => number }).crc32;
@@ -54,33 +64,17 @@ export function makeZip(entries: ZipInput[]): Buffer {
     const name = Buffer.from(e.name, 'utf8');
     const size = e.claimSize ?? e.data.length;
     const sum = crc(e.data) >>> 0;
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4);
-    local.writeUInt32LE(sum, 14);
-    local.writeUInt32LE(size, 18);
-    local.writeUInt32LE(size, 22);
-    local.writeUInt16LE(name.length, 26);
-    const central = Buffer.alloc(46);
-    central.writeUInt32LE(0x02014b50, 0);
-    central.writeUInt16LE(20, 4);
-    central.writeUInt16LE(20, 6);
-    central.writeUInt32LE(sum, 16);
-    central.writeUInt32LE(size, 20);
-    central.writeUInt32LE(size, 24);
-    central.writeUInt16LE(name.length, 28);
-    central.writeUInt32LE(offset, 42);
+    // Local file header: signature, version 2.0, crc, sizes, name length.
+    const local = header(30, [[0, 4, 0x04034b50], [4, 2, 20], [14, 4, sum], [18, 4, size], [22, 4, size], [26, 2, name.length]]);
+    // Central directory entry: signature, versions made by / needed, crc, sizes, name length, local header offset.
+    const central = header(46, [[0, 4, 0x02014b50], [4, 2, 20], [6, 2, 20], [16, 4, sum], [20, 4, size], [24, 4, size], [28, 2, name.length], [42, 4, offset]]);
     locals.push(local, name, Buffer.from(e.data));
     centrals.push(central, name);
     offset += 30 + name.length + e.data.length;
   }
   const cd = Buffer.concat(centrals);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(entries.length, 8);
-  end.writeUInt16LE(entries.length, 10);
-  end.writeUInt32LE(cd.length, 12);
-  end.writeUInt32LE(offset, 16);
+  // End of central directory: signature, entries on this disk and in all, directory size and offset.
+  const end = header(22, [[0, 4, 0x06054b50], [8, 2, entries.length], [10, 2, entries.length], [12, 4, cd.length], [16, 4, offset]]);
   return Buffer.concat([...locals, cd, end]);
 }
 

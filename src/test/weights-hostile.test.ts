@@ -9,7 +9,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { unpickle, PickleError } from '../weights/pickle.js';
 import { openTorchCheckpoint, readTorchTensor, torchCheckpointWeights } from '../weights/torch-checkpoint.js';
-import { fixturePath, skipUnless, tempDir } from './fixtures.js';
+import { fixturePath, skipUnless, withTempDir } from './fixtures.js';
 import { makeZip, P, runCli, tensorPickle, torchSaveTensor } from './weights-helpers.js';
 
 const noHooks = {
@@ -35,30 +35,25 @@ function stateDict(shape: number[], storage = 'FloatStorage'): Buffer {
   return Buffer.concat([P.proto, P.global('collections', 'OrderedDict'), P.emptyTuple, P.reduce, P.str('w'), tensorPickle('0', shape, storage), P.setitem, P.stop]);
 }
 
-test('pickle: a hand-made state dict and a single saved tensor read back', () => {
-  const tmp = tempDir();
-  try {
+test('pickle: a hand-made state dict and a single saved tensor read back', () =>
+  withTempDir(async (dir) => {
     const values = Float32Array.from([1, 2, 3, 4, 5, 6]);
-    const dict = join(tmp.dir, 'sd.bin');
+    const dict = join(dir, 'sd.bin');
     writeFileSync(dict, checkpoint(stateDict([2, 3]), [{ key: '0', data: new Uint8Array(values.buffer) }]));
     const set = torchCheckpointWeights(dict, (n) => n);
     assert.deepEqual(set.shape('w'), [2, 3]);
-    const pt = join(tmp.dir, 't.pt');
+    const pt = join(dir, 't.pt');
     writeFileSync(pt, torchSaveTensor(values, [3, 2]));
     const t = readTorchTensor(pt);
     assert.deepEqual(t.shape, [3, 2]);
     assert.deepEqual([...t.data], [...values]);
-  } finally {
-    tmp.cleanup();
-  }
-});
+  }));
 
-test('pickle: os.system via GLOBAL + REDUCE (a __reduce__ payload) is refused at the GLOBAL, nothing runs', () => {
-  const tmp = tempDir();
-  try {
-    const marker = join(tmp.dir, 'pwned');
+test('pickle: os.system via GLOBAL + REDUCE (a __reduce__ payload) is refused at the GLOBAL, nothing runs', () =>
+  withTempDir(async (dir) => {
+    const marker = join(dir, 'pwned');
     const payload = Buffer.concat([P.proto, P.global('posix', 'system'), P.str(`touch ${marker}`), Buffer.from([0x85]), P.reduce, P.stop]);
-    const path = join(tmp.dir, 'evil.bin');
+    const path = join(dir, 'evil.bin');
     writeFileSync(path, checkpoint(payload));
     assert.throws(() => openTorchCheckpoint(path), /evil\.bin.*refused pickle global posix\.system/);
     assert.throws(() => openTorchCheckpoint(path), (e: Error) => !e.message.includes('\n'));
@@ -68,10 +63,7 @@ test('pickle: os.system via GLOBAL + REDUCE (a __reduce__ payload) is refused at
       writeFileSync(path, checkpoint(Buffer.concat([P.proto, P.global(m!, n!), P.stop])));
       assert.throws(() => openTorchCheckpoint(path), new RegExp(`refused pickle global ${m!.replace(/\./g, '\\.')}\\.${n}`));
     }
-  } finally {
-    tmp.cleanup();
-  }
-});
+  }));
 
 test('pickle: object-building opcodes and calls of non-callables are refused by name', () => {
   const cases: [Buffer, RegExp][] = [
@@ -88,10 +80,9 @@ test('pickle: object-building opcodes and calls of non-callables are refused by 
   for (const [bytes, pattern] of cases) assert.throws(() => unpickle(bytes, 'test.pkl', noHooks), pattern);
 });
 
-test('pickle: allowed names with bad arguments and lying storages are refused', () => {
-  const tmp = tempDir();
-  try {
-    const path = join(tmp.dir, 'bad.bin');
+test('pickle: allowed names with bad arguments and lying storages are refused', () =>
+  withTempDir(async (dir) => {
+    const path = join(dir, 'bad.bin');
     const floats = new Uint8Array(24);
     // OrderedDict called with arguments (could smuggle data through a constructor).
     writeFileSync(path, checkpoint(Buffer.concat([P.proto, P.global('collections', 'OrderedDict'), P.mark, P.str('a'), P.tuple, P.reduce, P.stop])));
@@ -108,42 +99,34 @@ test('pickle: allowed names with bad arguments and lying storages are refused', 
     // An int64 tensor under a kept name.
     writeFileSync(path, checkpoint(stateDict([3], 'LongStorage'), [{ key: '0', data: floats }]));
     assert.throws(() => torchCheckpointWeights(path, (n) => n), /tensor 'w' is int64/);
-  } finally {
-    tmp.cleanup();
-  }
-});
+  }));
 
-test('zip: a truncated archive and a header that lies about sizes are named', { skip: skipUnless('formats') }, () => {
-  const tmp = tempDir();
-  try {
+test('zip: a truncated archive and a header that lies about sizes are named', { skip: skipUnless('formats') }, () =>
+  withTempDir(async (dir) => {
     const bin = readFileSync(fixturePath('formats', 'borzoi-small', 'pytorch_model.bin'));
-    const path = join(tmp.dir, 'cut.bin');
+    const path = join(dir, 'cut.bin');
     writeFileSync(path, bin.subarray(0, bin.length >> 1));
     assert.throws(() => openTorchCheckpoint(path), /cut\.bin: not a complete zip archive \(no end-of-central-directory record; truncated download\?\)/);
     // Entry header claims 1 MB of data the file does not have.
-    const lying = join(tmp.dir, 'lying.bin');
+    const lying = join(dir, 'lying.bin');
     writeFileSync(lying, checkpoint(stateDict([2, 3]), [{ key: '0', data: new Uint8Array(24), claimSize: 1 << 20 }]));
     assert.throws(() => openTorchCheckpoint(lying), /lying\.bin: entry 'archive\/data\/0' claims 1048576 bytes at byte \d+, but the file ends at \d+ \(truncated or corrupt zip\)/);
-  } finally {
-    tmp.cleanup();
-  }
-});
+  }));
 
-test('convert (CLI): hostile and corrupt checkpoints fail with one line and leave no output', { skip: skipUnless('formats') }, async () => {
-  const tmp = tempDir();
-  try {
+test('convert (CLI): hostile and corrupt checkpoints fail with one line and leave no output', { skip: skipUnless('formats') }, () =>
+  withTempDir(async (dir) => {
     const config = fixturePath('formats', 'borzoi-small', 'config.json');
-    const marker = join(tmp.dir, 'pwned');
-    const evil = join(tmp.dir, 'evil.bin');
+    const marker = join(dir, 'pwned');
+    const evil = join(dir, 'evil.bin');
     writeFileSync(evil, checkpoint(Buffer.concat([P.proto, P.global('posix', 'system'), P.str(`touch ${marker}`), Buffer.from([0x85]), P.reduce, P.stop])));
-    const cut = join(tmp.dir, 'cut.bin');
+    const cut = join(dir, 'cut.bin');
     const bin = readFileSync(fixturePath('formats', 'borzoi-small', 'pytorch_model.bin'));
     writeFileSync(cut, bin.subarray(0, bin.length - 100));
     for (const [file, pattern] of [
       [evil, /refused pickle global posix\.system/],
       [cut, /cut\.bin: not a complete zip archive/],
     ] as const) {
-      const out = join(tmp.dir, 'out');
+      const out = join(dir, 'out');
       const r = await runCli(['weights', 'convert', file, '--config', config, '--out', out]);
       assert.equal(r.code, 1);
       const lines = r.stderr.split('\n').filter((l) => l !== '');
@@ -153,7 +136,4 @@ test('convert (CLI): hostile and corrupt checkpoints fail with one line and leav
       assert.ok(!existsSync(out), 'no output directory is left behind');
     }
     assert.ok(!existsSync(marker));
-  } finally {
-    tmp.cleanup();
-  }
-});
+  }));

@@ -2,11 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WeightsMismatchError } from '../weights/weight-set.js';
 import { loadModel } from '../models/load.js';
-import { brokenModelDir, skipUnless, tempDir } from './fixtures.js';
+import { brokenModelDir, skipUnless, withTempDir } from './fixtures.js';
 
-test('weights: every missing, unexpected and mis-shaped tensor is named, and the model refuses to load', { skip: skipUnless('enformer-small') }, async () => {
-  const { dir, cleanup } = tempDir();
-  try {
+test('weights: every missing, unexpected and mis-shaped tensor is named, and the model refuses to load', { skip: skipUnless('enformer-small') }, () =>
+  withTempDir(async (dir) => {
     await brokenModelDir(dir);
     await assert.rejects(loadModel(dir), (e: Error) => {
       assert.ok(e instanceof WeightsMismatchError, String(e));
@@ -17,7 +16,4 @@ test('weights: every missing, unexpected and mis-shaped tensor is named, and the
       assert.match(e.message, /mis-shaped _heads\.mouse\.0\.bias: \[7\] in the file, the config needs \[5\]/);
       return true;
     });
-  } finally {
-    cleanup();
-  }
-});
+  }));

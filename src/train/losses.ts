@@ -20,8 +20,6 @@ export const LOSS_EPSILON = 1e-7;
 export const DEFAULT_TOTAL_WEIGHT = 0.2;
 
 export type LossName = 'poisson' | 'poisson-multinomial';
-export const LOSS_NAMES: LossName[] = ['poisson', 'poisson-multinomial'];
-
 export interface LossShape {
   batch: number;
   bins: number;

@@ -15,7 +15,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { convertModel } from './convert-model.js';
 import { DownloadError, download, probe, type RemoteFile } from '../../weights/download.js';
@@ -294,13 +294,4 @@ export async function resolveModel(nameOrDir: string, options: ResolveOptions = 
   if (cached) return cached;
   if (options.fetch === false) throw new RegistryError(`${nameOrDir}: not in the cache ${cacheRoot(options)}; run: seq2track weights fetch ${nameOrDir}`);
   return fetchModel(nameOrDir, options);
-}
-
-/** The provenance record of a cached model, if any. */
-export async function cachedSource(dir: string): Promise<Record<string, unknown> | undefined> {
-  try {
-    return JSON.parse(await readFile(join(dir, 'source.json'), 'utf8'));
-  } catch {
-    return undefined;
-  }
 }

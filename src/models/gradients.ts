@@ -233,22 +233,26 @@ export function buildTailBackward(arch: Architecture, c: LayerContext, form: Obj
 }
 
 /**
- * The tail on segment_in, the scalar(s) `value` computes from its outputs (declared as outputs by
- * `value`), and d Σ value / d segment_in and / d the trunk outputs the tail reads, named `gradName`;
- * returns the gradients w.r.t. the values `wrt` lists once the tail is built (e.g. the weights it
- * read), in order.
+ * The tail on segment_in, the scalar `value` computes from its outputs (declared as an output by
+ * `value`), and d value / d segment_in and / d the trunk outputs the tail reads, named `gradName`.
+ * `differentiate` gives those gradients (in the order of `inputs`); training's also outputs the
+ * weights' gradients.
  */
-export function tailBackward(arch: Architecture, c: LayerContext, value: (g: Graph) => Value, wrt: () => Value[] = () => []): Value[] {
+export function tailBackward(
+  arch: Architecture,
+  c: LayerContext,
+  value: (g: Graph) => Value,
+  differentiate: (g: Graph, value: Value, inputs: Value[]) => Value[] = (g, v, inputs) => backward(g, v, inputs),
+): void {
   const g = c.g;
   const segments = arch.headSegments;
   const x = blockInput(arch, g);
   segments.tail(c, x);
   const v = value(g);
   const skips = arch.trunkOutputs.filter((o) => o.name !== segments.input && g.inputSpec(o.name));
-  const grads = backward(g, v, [x, ...skips.map((o) => ({ name: o.name })), ...wrt()]);
+  const grads = differentiate(g, v, [x, ...skips.map((o) => ({ name: o.name }))]);
   g.output(grads[0]!, gradName(SEGMENT_IN), 'float32', ['batch', 'positions', segments.channels]);
   skips.forEach((o, i) => g.output(grads[i + 1]!, gradName(o.name), 'float32', ['batch', `${o.name}_positions`, o.channels]));
-  return grads.slice(1 + skips.length);
 }
 
 /** Trunk graph + d Σ <cotangent, output> / d dna, cotangents as inputs named by `gradName`. */

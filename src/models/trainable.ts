@@ -18,7 +18,6 @@
 import { Graph } from '../engine/graph.js';
 import { Engine, type EngineOptions, type TensorData } from '../engine/engine.js';
 import type { BlobFeeds } from '../engine/protocol.js';
-import { WeightSet } from '../weights/weight-set.js';
 import type { Architecture, GammaTable } from './architecture.js';
 import { headChainBackward, trunkBackwardTiles, trunkForwardSaving } from './backward-passes.js';
 import { blockWeightInput, BlockWeightTable, gradName, SEGMENT_IN, SEGMENT_OUT, WeightInputs } from './gradients.js';
@@ -57,14 +56,37 @@ export interface StepResult {
   grads: Map<string, Float32Array>;
 }
 
+/** Where named float32 arrays lie in a blob: byte offsets, 64-byte aligned as `WeightSet.pack` places them. */
+interface BlobLayout {
+  names: string[];
+  offsets: Map<string, number>;
+  size: number;
+}
+
+function blobLayout(names: string[], arrays: Map<string, Float32Array>): BlobLayout {
+  const offsets = new Map<string, number>();
+  let size = 0;
+  for (const n of names) {
+    offsets.set(n, size);
+    size += Math.ceil(arrays.get(n)!.byteLength / 64) * 64;
+  }
+  return { names, offsets, size };
+}
+
+/** A new buffer holding the arrays as `layout` places them (to be transferred to the engine, not copied). */
+function packed(layout: BlobLayout, arrays: Map<string, Float32Array>): ArrayBuffer {
+  const buffer = new ArrayBuffer(layout.size);
+  for (const n of layout.names) new Float32Array(buffer, layout.offsets.get(n)!, arrays.get(n)!.length).set(arrays.get(n)!);
+  return buffer;
+}
+
 /** Sessions and weight bookkeeping for training every weight of a model on whole windows. */
 export class WholeModelTrainer {
   private readonly sessions: SessionSet;
   private readonly tiler: TrunkTiler;
   private readonly blockWeights: BlockWeightTable;
-  /** Each trainable weight's byte offset in the params blob, and the blob's size. */
-  private readonly offsets = new Map<string, number>();
-  private readonly blobSize: number;
+  /** Where each trainable weight lies in the params blob. */
+  private readonly blob: BlobLayout;
   private readonly shapes: Map<string, number[]>;
   private readonly blobFeedCache = new Map<string, BlobFeeds>();
   private readonly positionsCache = new Map<number, Record<string, TensorData>>();
@@ -90,12 +112,7 @@ export class WholeModelTrainer {
     this.tiler = new TrunkTiler(arch, options.tileLength ?? DEFAULT_TILE);
     this.shapes = new Map(arch.expectedWeights().map((t) => [t.name, t.shape]));
     this.blockWeights = new BlockWeightTable(arch, this.shapes, options.layout ?? '2d');
-    let size = 0;
-    for (const n of trainable) {
-      this.offsets.set(n, size);
-      size += Math.ceil((params.get(n)!.length * 4) / 64) * 64;
-    }
-    this.blobSize = size;
+    this.blob = blobLayout(trainable, params);
   }
 
   /**
@@ -112,13 +129,13 @@ export class WholeModelTrainer {
     }
     arch.tracks(head);
     const frozen = [...shapes.keys()].filter((n) => !isTrainable(n));
-    const frozenSet = WeightSet.fromArrays(frozen.map((n) => [n, { shape: shapes.get(n)!, data: params.get(n)! }]));
-    const { spec, offsets } = frozenSet.pack(frozen);
+    const frozenLayout = blobLayout(frozen, params);
+    const offsets = new Map(frozen.map((n) => [n, { offset: frozenLayout.offsets.get(n)!, length: params.get(n)!.byteLength }]));
     const context = (name: string) => new TrainingWeights(new Graph(`${arch.kind}_${name}`), shapes, layout, (n) => offsets.get(n));
     const { layout: _l, tileLength: _t, gammaTable: _g, ...engineOptions } = options;
     const engine = Engine.start(engineOptions);
     try {
-      await engine.loadBlob(FROZEN_BLOB, spec);
+      await engine.loadBlob(FROZEN_BLOB, { size: frozenLayout.size, pieces: [], buffer: packed(frozenLayout, params) });
       const trunk = context(TRUNK);
       buildTrunkTraining(arch, trunk);
       const tail = context(TAIL);
@@ -159,9 +176,7 @@ export class WholeModelTrainer {
   private async sendWeights(): Promise<void> {
     if (!this.stale) return;
     await this.engine.dropBlob(PARAMS_BLOB);
-    const buffer = new ArrayBuffer(this.blobSize);
-    for (const n of this.trainable) new Float32Array(buffer, this.offsets.get(n)!, this.params.get(n)!.length).set(this.params.get(n)!);
-    await this.engine.loadBlob(PARAMS_BLOB, { size: this.blobSize, pieces: [], buffer });
+    await this.engine.loadBlob(PARAMS_BLOB, { size: this.blob.size, pieces: [], buffer: packed(this.blob, this.params) });
     this.stale = false;
   }
 
@@ -170,7 +185,7 @@ export class WholeModelTrainer {
     let feeds = this.blobFeedCache.get(id);
     if (!feeds) {
       const tensors: BlobFeeds['tensors'] = {};
-      for (const n of this.trainable) if (this.sessions.takes(id, paramInput(n))) tensors[paramInput(n)] = { offset: this.offsets.get(n)!, dims: this.shapes.get(n)! };
+      for (const n of this.trainable) if (this.sessions.takes(id, paramInput(n))) tensors[paramInput(n)] = { offset: this.blob.offsets.get(n)!, dims: this.shapes.get(n)! };
       feeds = { blob: PARAMS_BLOB, tensors };
       this.blobFeedCache.set(id, feeds);
     }
@@ -184,7 +199,7 @@ export class WholeModelTrainer {
     if (!feeds) {
       const tensors: BlobFeeds['tensors'] = {};
       this.blockWeights.names(j).forEach((n, i) => {
-        if (this.sessions.takes(id, blockWeightInput(i))) tensors[blockWeightInput(i)] = { offset: this.offsets.get(n)!, dims: this.shapes.get(n)! };
+        if (this.sessions.takes(id, blockWeightInput(i))) tensors[blockWeightInput(i)] = { offset: this.blob.offsets.get(n)!, dims: this.shapes.get(n)! };
       });
       feeds = { blob: PARAMS_BLOB, tensors };
       this.blobFeedCache.set(key, feeds);

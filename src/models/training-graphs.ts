@@ -10,11 +10,11 @@
  *                   d loss / d segment_in, the trunk skips it reads and its weights
  *   trunk, head     plain forward passes (predictions)
  */
-import { backward } from '../engine/autodiff.js';
 import type { Graph, Value } from '../engine/graph.js';
 import type { Architecture } from './architecture.js';
 import { buildBlockBackward, gradName, tailBackward, type WeightInputs } from './gradients.js';
 import { LayerContext, type ConvLayout, type WeightRef } from './layers.js';
+import { weightGradients } from './weight-gradients.js';
 
 /** The external-data blob the frozen weights are read from when the sessions are made. */
 export const FROZEN_BLOB = 'frozen';
@@ -56,16 +56,24 @@ export class TrainingWeights extends LayerContext {
     }
     return dims ? this.g.op('Reshape', [v, this.g.ints(dims)]) : v;
   }
+
+  /** The graph inputs of the trainable weights read so far, with their stored shapes. */
+  weightInputs(): { input: string; shape: number[] }[] {
+    return this.used.map((n) => ({ input: paramInput(n), shape: this.shape(n) }));
+  }
 }
 
-/** Trunk graph + d Σ <cotangent, output> / d each trainable trunk weight, cotangents as inputs named by `gradName`. */
+/**
+ * Trunk graph + d Σ <cotangent, output> / d each trainable trunk weight (convolutions' as GEMMs:
+ * weight-gradients.ts), cotangents as inputs named by `gradName`.
+ */
 export function buildTrunkTraining(arch: Architecture, c: TrainingWeights): void {
   arch.buildTrunk(c);
   const g = c.g;
   const outputs = arch.trunkOutputs;
   const seeds = outputs.map((o) => g.input(gradName(o.name), 'float32', ['batch', `${o.name}_positions`, o.channels]));
-  const grads = backward(g, outputs.map((o) => ({ name: o.name })), c.used.map((n) => ({ name: paramInput(n) })), { seed: seeds });
-  c.used.forEach((n, i) => g.output(grads[i]!, paramGrad(n), 'float32', c.shape(n)));
+  const grads = weightGradients(g, outputs.map((o) => ({ name: o.name })), c.weightInputs(), { seed: seeds });
+  c.used.forEach((n, i) => g.output(grads.weights[i]!, paramGrad(n), 'float32', c.shape(n)));
 }
 
 /** The shared block graph with segment_out (to split) and d / d segment_in and each weight input. */
@@ -75,10 +83,11 @@ export function buildBlockTraining(arch: Architecture, c: WeightInputs): void {
 
 /**
  * The tail on segment_in + `loss` of head `head` against the input `targets` [B, bins, tracks] as the
- * output `loss`, with its gradients (see `tailBackward`) and d loss / d each trainable tail weight.
+ * output `loss`, with d loss / d segment_in and the skips it reads (see `tailBackward`) and / d each
+ * trainable tail weight.
  */
 export function buildTailTraining(arch: Architecture, c: TrainingWeights, head: string, loss: LossBuilder, bins: number): void {
-  const grads = tailBackward(
+  tailBackward(
     arch,
     c,
     (g) => {
@@ -87,7 +96,10 @@ export function buildTailTraining(arch: Architecture, c: TrainingWeights, head: 
       g.output(l, 'loss', 'float32', []);
       return l;
     },
-    () => c.used.map((n) => ({ name: paramInput(n) })),
+    (g, l, inputs) => {
+      const grads = weightGradients(g, [l], c.weightInputs(), { extra: inputs });
+      c.used.forEach((n, i) => g.output(grads.weights[i]!, paramGrad(n), 'float32', c.shape(n)));
+      return grads.extra;
+    },
   );
-  c.used.forEach((n, i) => c.g.output(grads[i]!, paramGrad(n), 'float32', c.shape(n)));
 }

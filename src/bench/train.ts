@@ -189,16 +189,21 @@ export async function benchWholeStep(name: string, opts: { runs: number; threads
     // A step as finetune --train-trunk makes it: the weights updated by the previous step are sent
     // first (inside lossAndGradients), then loss and gradient, then the Adam update.
     const step = async () => {
+      const marks: [string, number][] = [['gradients zeroed, weights sent', performance.now()]];
       for (const g of sum.values()) g.fill(0);
-      const r = await trainer.lossAndGradients(window, targets, { grads: sum });
-      const a = performance.now();
+      const r = await trainer.lossAndGradients(window, targets, { grads: sum }, (phase) => marks.push([phase, performance.now()]));
+      marks.push(['Adam update', performance.now()]);
       adam.update(sum);
       trainer.weightsChanged();
-      return { loss: r.loss, adam: (performance.now() - a) / 1000 };
+      marks.push(['', performance.now()]);
+      const parts = marks.slice(0, -1).map(([what, at], i) => `${what} ${((marks[i + 1]![1] - at) / 1000).toFixed(1)} s`);
+      const saved = r.savedActivations ? `; saved activations ${(r.savedActivations.bytes / 2 ** 20).toFixed(0)} MB (${(r.savedActivations.spilledBytes / 2 ** 20).toFixed(0)} MB to the spill file)` : '';
+      return { loss: r.loss, detail: `${parts.join(', ')}${saved}` };
     };
     for (let i = 0; i <= opts.runs; i++) {
       const [t, c, r] = await timedCpu(step);
-      console.log(`training step ${i === 0 ? 'warm-up' : `run ${i}`}: ${t.toFixed(2)} s (${c.toFixed(1)} CPU s; Adam update ${r.adam.toFixed(2)} s), loss ${r.loss.toFixed(5)}, peak RSS ${h.peakRssMb().toFixed(0)} MB`);
+      console.log(`training step ${i === 0 ? 'warm-up' : `run ${i}`}: ${t.toFixed(2)} s (${c.toFixed(1)} CPU s), loss ${r.loss.toFixed(5)}, peak RSS ${h.peakRssMb().toFixed(0)} MB`);
+      console.log(`  ${r.detail}`);
       if (i > 0) {
         steps.push(t);
         stepsCpu.push(c);

@@ -54,7 +54,12 @@ export interface GradientSink {
 export interface StepResult {
   loss: number;
   grads: Map<string, Float32Array>;
+  /** Bytes of forward activations saved for the backward, and how many of them went to the temporary file. */
+  savedActivations?: { bytes: number; spilledBytes: number };
 }
+
+/** The parts of a training step, in order (`lossAndGradients`' `onPhase` is called as each starts). */
+export type StepPhase = 'trunk forward' | 'head' | 'trunk backward';
 
 /** Where named float32 arrays lie in a blob: byte offsets, 64-byte aligned as `WeightSet.pack` places them. */
 interface BlobLayout {
@@ -255,7 +260,7 @@ export class WholeModelTrainer {
    * Loss of a batch against `targets` [B, bins, tracks] and its gradient w.r.t. every trainable weight,
    * added into `into` (scaled) when given, else into a new map.
    */
-  async lossAndGradients(batch: OneHotBatch, targets: Float32Array, into?: GradientSink): Promise<StepResult> {
+  async lossAndGradients(batch: OneHotBatch, targets: Float32Array, into?: GradientSink, onPhase?: (phase: StepPhase) => void): Promise<StepResult> {
     const { length } = batch;
     this.checkLength(length);
     const { start, end } = this.arch.cropRange(length);
@@ -275,12 +280,14 @@ export class WholeModelTrainer {
     const stash = `train${this.calls++}`;
     const outputs = this.arch.trunkOutputs;
     const segments = this.arch.headSegments;
-    let done = false;
+    let result: StepResult | undefined;
     try {
+      onPhase?.('trunk forward');
       const trunkSplit = this.sessions.split(TRUNK);
       const forwardId = `${TRUNK}_forward`;
       const features = await trunkForwardSaving(this.engine, this.tiler, { forwardId, saved: trunkSplit.saved, stash, blobFeeds: this.paramFeeds(forwardId), outputs: outputs.map((o) => o.name) }, batch);
 
+      onPhase?.('head');
       const positions = this.positionFeeds(length);
       const blockNames = (j: number) => this.blockWeights.names(j);
       let tail: Record<string, TensorData> = {};
@@ -316,6 +323,7 @@ export class WholeModelTrainer {
         // A trunk output that neither enters the blocks nor the tail does not affect the loss.
         return (tail[gradName(output)]?.data as Float32Array | undefined) ?? new Float32Array(features[output]!.data.length);
       };
+      onPhase?.('trunk backward');
       const backwardId = `${TRUNK}_backward`;
       await trunkBackwardTiles(
         this.engine,
@@ -327,14 +335,16 @@ export class WholeModelTrainer {
           for (const n of this.trunkParams) add(n, out[paramGrad(n)]!.data as Float32Array);
         },
       );
-      done = true;
-      return { loss: (tail.loss!.data as Float32Array)[0]!, grads };
+      result = { loss: (tail.loss!.data as Float32Array)[0]!, grads };
     } finally {
       // On an error path a failing drop (a dead engine) must not hide the error that got us here.
-      await this.engine.dropStash(stash).catch((e: unknown) => {
-        if (done) throw e;
+      const totals = await this.engine.dropStash(stash).catch((e: unknown) => {
+        if (result) throw e;
+        return undefined;
       });
+      if (result && totals) result.savedActivations = totals;
     }
+    return result;
   }
 
   async close(): Promise<void> {

@@ -5,7 +5,7 @@
  *   npm run bench -- ism [MODEL] [--substitutions 32] [--batch-size 4] [--brute 32]   (ISM: incremental vs brute force)
  *   npm run bench -- gradients [enformer|borzoi|flashzoi] [--runs 2] [--length BP] [--head-backward whole|checkpointed] [--activations saved|recompute]   (forward vs input gradients, default Enformer: src/bench/gradients.ts)
  *   npm run bench -- enformer --attention central|all   (forward plus head-mean attention maps of every layer)
- *   npm run bench -- train [--runs 3] [--whole-length BP]   (training steps, full-size Enformer; src/bench/train.ts)
+ *   npm run bench -- train [--runs 3] [--models enformer,borzoi] [--whole-runs 1] [--whole-length BP]   (training steps: head only, and whole-model steps vs the forward; src/bench/train.ts)
  *   npm run bench -- browser [enformer|borzoi]   (one window in headless Chromium beside Node: browser.ts)
  *   npm run bench -- genome-rss [MODEL_DIR] [--lengths 250000,1000000,4000000]   (predict --genome peak RSS vs region length)
  *   npm run bench -- quantization [--rounds 3] [--threads N] [--scale 1]   (float32 vs int8/float16 layers: quantization.ts)
@@ -31,7 +31,7 @@ import { benchVariants } from './variants.js';
 import { describeMachine, machineInfo, measureGemmCeiling } from './machine.js';
 import { benchIsm } from './ism.js';
 import { benchGradients } from './gradients.js';
-import { benchTrain } from './train.js';
+import { benchTrain, benchWholeStep } from './train.js';
 import { benchBrowser } from './browser.js';
 import { benchGenomeRss } from './genome-rss.js';
 import { benchQuantization } from './quantization.js';
@@ -128,7 +128,9 @@ async function main(): Promise<void> {
       profile: { type: 'string' },
       variants: { type: 'string', default: '2' },
       attention: { type: 'string' },
-      'whole-length': { type: 'string', default: '4096' },
+      'whole-length': { type: 'string' },
+      'whole-runs': { type: 'string', default: '1' },
+      models: { type: 'string', default: 'enformer,borzoi' },
       substitutions: { type: 'string', default: '32' },
       'batch-size': { type: 'string', default: '4' },
       brute: { type: 'string' },
@@ -172,8 +174,14 @@ async function main(): Promise<void> {
     return;
   }
   if (positionals[0] === 'train') {
-    await benchTrain({ runs: Math.max(1, Number(values.runs)), threads: values.threads ? Number(values.threads) : undefined, wholeLength: Number(values['whole-length']) }, { randomFiller, randomSequence, peakRssMb });
+    const models = values.models === 'none' ? [] : values.models!.split(',');
+    const wholeLength = values['whole-length'] !== undefined ? Number(values['whole-length']) : undefined;
+    await benchTrain({ runs: Math.max(1, Number(values.runs)), threads: values.threads ? Number(values.threads) : undefined, models, wholeRuns: Math.max(1, Number(values['whole-runs'])), wholeLength }, { randomFiller, randomSequence, peakRssMb });
     return;
+  }
+  if (positionals[0] === 'train-whole') {
+    const wholeLength = values['whole-length'] !== undefined ? Number(values['whole-length']) : undefined;
+    return benchWholeStep(positionals[1] ?? 'enformer', { runs: Math.max(1, Number(values['whole-runs'])), threads: values.threads ? Number(values.threads) : undefined, length: wholeLength }, { randomFiller, randomSequence, peakRssMb });
   }
   if (positionals[0] === 'gradients') {
     const modelName = positionals[1] ?? 'enformer';

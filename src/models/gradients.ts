@@ -5,12 +5,14 @@
  *   (ORT then holds every transformer layer's activations at once: ~0.5 GB per layer at full size),
  *   or checkpointed by segment (`HeadSegments`): the blocks' forward run one by one keeping only
  *   their inputs, then the tail's backward (tail + objective) and each block's backward in reverse,
- *   the block's forward recomputed inside its session, so memory holds one block's activations. All
- *   blocks share one forward and one backward graph whose weights are inputs, fed per block from a
- *   blob loaded for that run (`WeightInputs`), so these sessions hold no weights;
+ *   so memory holds one block's activations. All blocks share one forward and one backward graph
+ *   whose weights are inputs (`WeightInputs`), so these sessions hold no weights;
  * - trunk backward: the trunk graph and d <cotangent, trunk features> / d one-hot input, run on the
- *   same tiles as the forward trunk (the forward is recomputed inside, per tile: keeping every tile's
- *   activations would hold the whole window's conv activations, GBs at full size).
+ *   same tiles as the forward trunk (keeping every tile's whole forward would hold the whole window's
+ *   conv activations, GBs at full size).
+ * A backward graph holds its forward; the runner either runs it as it is (the forward recomputed
+ * inside) or splits it into a forward that saves activations and a backward (engine/split.ts).
+ * Whole-model training (training-graphs.ts) reuses the block and tail graphs, with weight gradients.
  * The objective's track and bin selections are graph inputs, so one session serves every objective
  * of a head (a second one only with/without the log transform).
  */
@@ -163,17 +165,22 @@ export function buildBlockForward(arch: Architecture, c: LayerContext, j = 0): v
 /**
  * Block graph + d <grad_segment_out, segment_out> / d segment_in (the block's forward recomputed
  * inside). `withOutput` also outputs segment_out: the graph to split into a forward that saves
- * activations and a backward that reads them (`splitForwardBackward`).
+ * activations and a backward that reads them (`splitForwardBackward`). `weightGrads` (on a
+ * `WeightInputs` context) also outputs d / d each weight input, named `gradName(blockWeightInput(i))`:
+ * the block's share of the weights' gradients, for training.
  */
-export function buildBlockBackward(arch: Architecture, c: LayerContext, opts: { withOutput?: boolean } = {}): void {
+export function buildBlockBackward(arch: Architecture, c: LayerContext, opts: { withOutput?: boolean; weightGrads?: boolean } = {}): void {
   const g = c.g;
   const segments = arch.headSegments;
   const x = blockInput(arch, g);
   const y = segments.blocks(c)(x, 0);
   if (opts.withOutput) g.output(y, SEGMENT_OUT, 'float32', ['batch', 'positions', segments.channels]);
   const seed = g.input(gradName(SEGMENT_OUT), 'float32', ['batch', 'positions', segments.channels]);
-  const [grad] = backward(g, y, [x], { seed });
+  if (opts.weightGrads && !(c instanceof WeightInputs)) throw new Error('buildBlockBackward: weight gradients need a WeightInputs context');
+  const weights = opts.weightGrads ? (c as WeightInputs).used.map((n, i) => ({ name: blockWeightInput(i), shape: c.shape(n) })) : [];
+  const [grad, ...weightGrads] = backward(g, y, [x, ...weights.map((w) => ({ name: w.name }))], { seed });
   g.output(grad!, gradName(SEGMENT_IN), 'float32', ['batch', 'positions', segments.channels]);
+  weights.forEach((w, i) => g.output(weightGrads[i]!, gradName(w.name), 'float32', w.shape));
 }
 
 /** Names of block j's weights in the order its graph reads them (the order of `blockWeightInput`). */
@@ -184,19 +191,66 @@ export function blockWeightNames(arch: Architecture, j: number, shapes: Map<stri
 }
 
 /**
+ * Each transformer block's weight names in the order of the shared block graphs' weight inputs,
+ * cached. One graph serves every block, so every block must read weights of block 0's shapes.
+ */
+export class BlockWeightTable {
+  private cache = new Map<number, string[]>();
+
+  /** `remedy`: what to do instead when the blocks differ (added to the error). */
+  constructor(
+    private readonly arch: Architecture,
+    private readonly shapes: Map<string, number[]>,
+    private readonly layout: ConvLayout,
+    private readonly remedy?: string,
+  ) {}
+
+  names(j: number): string[] {
+    let names = this.cache.get(j);
+    if (!names) {
+      names = blockWeightNames(this.arch, j, this.shapes, this.layout);
+      const first = j === 0 ? names : this.names(0);
+      const shapes = this.shapes;
+      const same = names.length === first.length && names.every((n, i) => shapes.get(n)!.join() === shapes.get(first[i]!)!.join());
+      if (!same) throw new Error(`${this.arch.kind}: transformer block ${j} differs from block 0 in its weights' shapes${this.remedy ? `; ${this.remedy}` : ''}`);
+      this.cache.set(j, names);
+    }
+    return names;
+  }
+}
+
+/**
  * The checkpointed head's tail on segment_in (the last block's output) + the objective [B] + its
  * gradient w.r.t. segment_in and w.r.t. the trunk outputs the tail reads (Borzoi's U-Net skips),
  * named `gradName`.
  */
 export function buildTailBackward(arch: Architecture, c: LayerContext, form: ObjectiveForm): void {
+  tailBackward(arch, c, (g) => {
+    const objective = objectiveValue(arch, g, form);
+    g.output(objective, 'objective', 'float32', ['batch']);
+    return objective;
+  });
+}
+
+/**
+ * The tail on segment_in, the scalar `value` computes from its outputs (declared as an output by
+ * `value`), and d value / d segment_in and / d the trunk outputs the tail reads, named `gradName`.
+ * `differentiate` gives those gradients (in the order of `inputs`); training's also outputs the
+ * weights' gradients.
+ */
+export function tailBackward(
+  arch: Architecture,
+  c: LayerContext,
+  value: (g: Graph) => Value,
+  differentiate: (g: Graph, value: Value, inputs: Value[]) => Value[] = (g, v, inputs) => backward(g, v, inputs),
+): void {
   const g = c.g;
   const segments = arch.headSegments;
   const x = blockInput(arch, g);
   segments.tail(c, x);
-  const objective = objectiveValue(arch, g, form);
-  g.output(objective, 'objective', 'float32', ['batch']);
+  const v = value(g);
   const skips = arch.trunkOutputs.filter((o) => o.name !== segments.input && g.inputSpec(o.name));
-  const grads = backward(g, objective, [x, ...skips.map((o) => ({ name: o.name }))]);
+  const grads = differentiate(g, v, [x, ...skips.map((o) => ({ name: o.name }))]);
   g.output(grads[0]!, gradName(SEGMENT_IN), 'float32', ['batch', 'positions', segments.channels]);
   skips.forEach((o, i) => g.output(grads[i + 1]!, gradName(o.name), 'float32', ['batch', `${o.name}_positions`, o.channels]));
 }

@@ -7,7 +7,7 @@ import { Enformer } from './enformer.js';
 import { Borzoi } from './borzoi.js';
 import { architectureFromConfig, ModelDirError, parseConfigText, pickWeightsFile } from './from-config.js';
 import { Model } from './model.js';
-import type { Architecture } from './architecture.js';
+import type { Architecture, GammaTable } from './architecture.js';
 import type { LoadOptions } from './load-options.js';
 
 export type { LoadOptions } from './load-options.js';
@@ -53,6 +53,24 @@ export async function readGammaTable(path: string): Promise<{ n: number; values:
 }
 
 /**
+ * The TF gamma table of a model directory whose Enformer config sets `use_tf_gamma` (with the TF
+ * normalisation): `options.gammaTable`, else the file `options.gammaTablePath`, else
+ * `tf_gammas.safetensors` in `dir` when it is there. Undefined when none applies: the table is needed
+ * only at its own length (1,536 positions), where `positionFeeds` then says it is missing.
+ */
+export async function modelGammaTable(arch: Architecture, dir: string, options: Pick<LoadOptions, 'gammaTable' | 'gammaTablePath'>): Promise<GammaTable | undefined> {
+  if (options.gammaTable) return options.gammaTable;
+  if (!(arch instanceof Enformer && arch.config.useTfGamma && arch.config.gamma === 'tf')) return undefined;
+  const path = options.gammaTablePath ?? join(dir, TF_GAMMA_FILE);
+  if (options.gammaTablePath === undefined && !(await exists(path))) return undefined;
+  try {
+    return await readGammaTable(path);
+  } catch (e) {
+    throw new ModelDirError(`${join(dir, 'config.json')} sets use_tf_gamma, but the TF gamma table could not be read: ${(e as Error).message}`);
+  }
+}
+
+/**
  * The architecture of a model directory from its config alone (no weights read), as `loadModel` makes
  * it with these options: `fullOutput` and `gamma` override the config's crop and gamma features.
  */
@@ -67,22 +85,10 @@ export async function architectureOf(dir: string, options: Pick<LoadOptions, 'fu
 
 /** Loads a model directory and starts its engine. */
 export async function loadModel(dir: string, options: LoadOptions = {}): Promise<Model> {
-  const configPath = join(dir, 'config.json');
   const arch = await architectureOf(dir, options);
   const weightsPath = await findWeightsFile(dir);
   const file = await SafetensorsFile.open(weightsPath);
   const weights = WeightSet.fromSafetensors(file, (n) => arch.canonicalName(n));
-  let gammaTable = options.gammaTable;
-  if (!gammaTable && arch instanceof Enformer && arch.config.useTfGamma && arch.config.gamma === 'tf') {
-    // Needed only at the table's own length (1,536 positions); other lengths compute the formula.
-    const path = options.gammaTablePath ?? join(dir, TF_GAMMA_FILE);
-    if (options.gammaTablePath !== undefined || (await exists(path))) {
-      try {
-        gammaTable = await readGammaTable(path);
-      } catch (e) {
-        throw new ModelDirError(`${configPath} sets use_tf_gamma, but the TF gamma table could not be read: ${(e as Error).message}`);
-      }
-    }
-  }
+  const gammaTable = await modelGammaTable(arch, dir, options);
   return Model.create(arch, weights, weightsPath, { ...options, gammaTable });
 }

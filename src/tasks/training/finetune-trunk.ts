@@ -4,11 +4,11 @@
  * windows, one window per forward/backward pass (gradient accumulation: memory is one window's),
  * then makes one Adam update of the float32 master weights. Windows, augmentation, seeds,
  * checkpoints, resume and the output directory are those of head mode (finetune.ts); the data stay
- * in memory; the trunk runs on tiles (models/trainable.ts).
+ * in memory; the trunk runs on tiles and the head block by block (models/trainable.ts).
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { architectureFromConfig } from '../../models/load.js';
+import { architectureFromConfig, modelGammaTable } from '../../models/load.js';
 import { Model } from '../../models/model.js';
 import { WholeModelTrainer } from '../../models/trainable.js';
 import { SafetensorsFile } from '../../weights/safetensors.js';
@@ -61,7 +61,9 @@ export async function finetuneWholeModel(opts: FinetuneOptions): Promise<Finetun
   const freshWork = !(await exists(work));
   await mkdir(work, { recursive: true });
   let finished = false;
-  const trainer = await WholeModelTrainer.create(arch, params, opts.head, (g, pred, target, b) => lossGraph(loss, g, pred, target, b), bins, opts.load ?? {});
+  // Enformer with use_tf_gamma: the TF gamma table, found as loadModel finds it.
+  const gammaTable = await modelGammaTable(arch, opts.model, opts.load ?? {});
+  const trainer = await WholeModelTrainer.create(arch, params, opts.head, (g, pred, target, b) => lossGraph(loss, g, pred, target, b), bins, { ...opts.load, gammaTable });
   try {
     const train = await collect(p.train.examples());
     const valid = p.valid ? await collect(p.valid.examples()) : [];
@@ -88,31 +90,31 @@ export async function finetuneWholeModel(opts: FinetuneOptions): Promise<Finetun
     const modelKey = [await fileKey(p.weightsPath), sha(JSON.stringify(p.config)), `L${length}`].join('|');
     const runKey = sha(JSON.stringify({ trunk: true, modelKey, train: p.train.key, valid: p.valid?.key, head: opts.head, loss, epochs, lr: adam.options, batchSize, seed, variants: p.variants }));
     const resumed = await loadCheckpoint<History>(checkpointPath, adam, runKey);
+    if (resumed) trainer.weightsChanged();
     const history: History = resumed?.history ?? { initialTrainLoss: (await evaluate(train)).loss, epochs: [] };
     const startEpoch = resumed?.epoch ?? 0;
     for (const e of history.epochs) opts.onEpoch?.({ ...e, resumed: true });
 
     const stepsPerEpoch = Math.ceil(train.length / batchSize);
+    // The batch's gradient, accumulated window by window (one gradient per weight in memory).
+    const sum = new Map(trainable.map((n) => [n, new Float32Array(params.get(n)!.length)]));
     for (let epoch = startEpoch; epoch < epochs; epoch++) {
       const order = Rng.derive(seed, 'order', epoch).permutation(train.length);
       const augment = Rng.derive(seed, 'augment', epoch);
       let lossSum = 0;
       for (let s = 0; s < stepsPerEpoch; s++) {
         const idx = order.slice(s * batchSize, (s + 1) * batchSize);
-        const sum = new Map(trainable.map((n) => [n, new Float32Array(params.get(n)!.length)]));
+        for (const acc of sum.values()) acc.fill(0);
         let stepLoss = 0;
         for (const i of idx) {
           const v = p.variants[augment.int(p.variants.length)]!;
           const ex = train[i]!;
           const targets = v.rc ? reverseTargets(ex.targets, bins, p.table.tracks) : ex.targets;
-          const r = await trainer.lossAndGradients(Model.encode([variantSequence(ex.sequence, v)]), targets);
+          const r = await trainer.lossAndGradients(Model.encode([variantSequence(ex.sequence, v)]), targets, { grads: sum, scale: 1 / idx.length });
           stepLoss += r.loss / idx.length;
-          for (const [n, g] of r.grads) {
-            const acc = sum.get(n)!;
-            for (let k = 0; k < g.length; k++) acc[k]! += g[k]! / idx.length;
-          }
         }
         adam.update(sum);
+        trainer.weightsChanged();
         lossSum += stepLoss;
         opts.onStep?.(s + 1, stepsPerEpoch, lossSum / (s + 1));
       }

@@ -1,0 +1,103 @@
+/**
+ * The option and result types of `Model` (forward runner, model-core.ts) and of its gradients
+ * (gradient-runner.ts), apart from the classes so that every module of the model can name them.
+ */
+import type { EngineOptions } from '../engine/protocol.js';
+import type { ConvLayout } from './layers.js';
+import type { GammaTable } from './architecture.js';
+import type { AttentionMapSpec } from './attention-maps.js';
+
+/** Result of `Model.inputGradients`: objective [B] and d objective[b] / d input[b] as [B, L, 4]. */
+export interface InputGradients {
+  objective: Float32Array;
+  grad: Float32Array;
+  /** Bytes of forward activations saved for the backward, and how many of them went to the temporary file. */
+  savedActivations?: { bytes: number; spilledBytes: number };
+}
+
+export interface ModelOptions extends EngineOptions {
+  /** Core length in bp of a trunk tile (rounded to the trunk grid); 0 disables tiling. */
+  tileLength?: number;
+  /** Convolution layout: '2d' (height-1 NCHW, default) or '1d'. */
+  layout?: ConvLayout;
+  /** Gamma positional table to use at the length it was made for (Enformer `use_tf_gamma`). */
+  gammaTable?: GammaTable;
+  /**
+   * Build the head graph with attention-map outputs for these layers/heads (rows are chosen per run
+   * with `PredictOptions.attentionRows`). Without it the head graph has no such outputs.
+   */
+  attention?: AttentionMapSpec;
+  /**
+   * Give the head graph the heads' pre-softplus values as extra outputs (`PredictOptions.output:
+   * 'logits'`). Off by default: ONNX Runtime runs every node of a graph whatever is fetched, so
+   * extra outputs are built only when asked for.
+   */
+  logits?: boolean;
+  /**
+   * How the head's backward runs: 'checkpointed' (default) segment by segment, each transformer
+   * block's forward recomputed inside its backward, so memory holds one block's activations (and no
+   * second copy of the blocks' weights); 'whole': one session for the whole head, one head forward
+   * less but every layer's activations at once (~0.5 GB per layer for full-size Enformer).
+   */
+  headBackward?: 'checkpointed' | 'whole';
+  /**
+   * How the backward gets the forward's activations (trunk tiles, and transformer blocks when the
+   * head is checkpointed): 'saved' (default) the gradient's forward also outputs the expensive
+   * layers' results (convolutions and matrix products with a long reduction), kept until their
+   * tile's or block's backward, which recomputes only the cheap layers (normalisation, activations,
+   * pooling, attention logits) from them; 'recompute' each tile's and block's whole forward is
+   * recomputed inside its backward (one forward more, nothing kept). Saved activations stay in the
+   * engine worker, beyond `stashMemory` bytes in a temporary file: about 1.5 GB for a full-size
+   * Enformer window.
+   */
+  backwardActivations?: 'saved' | 'recompute';
+  /** Testing aid: overwrite the weight blob after the sessions are made (proves ORT holds its own copy). */
+  poisonWeightBlob?: boolean;
+}
+
+export interface Track3D {
+  data: Float32Array;
+  shape: [number, number, number];
+}
+
+/** Attention weights [batch, layers, heads (or 1: their mean), rows, positions] row-major. */
+export interface AttentionMap {
+  data: Float32Array;
+  shape: [number, number, number, number, number];
+  layers: number[];
+  heads: number[] | 'mean';
+  rows: number[];
+}
+
+export interface Prediction {
+  heads: Record<string, Track3D>;
+  embeddings?: Track3D;
+  attention?: AttentionMap;
+}
+
+/** What the heads return: coverage after the softplus (default), or the pre-softplus values. */
+export type HeadOutput = 'softplus' | 'logits';
+
+export interface PredictOptions {
+  heads?: string[];
+  embeddings?: boolean;
+  /** 'logits': the heads' pre-softplus values, a separate output of the same graph (not inverted); needs a model loaded with `logits`. */
+  output?: HeadOutput;
+  /**
+   * Query positions (0-based, ascending) of the transformer whose attention weights to return; needs
+   * a model loaded with `attention`.
+   */
+  attentionRows?: number[];
+  /** Called after each trunk tile with tiles done and their total (progress of long windows). */
+  onTile?: (done: number, total: number) => void;
+}
+
+/** A batch of one-hot sequences, [batch, length, 4] row-major. */
+export interface OneHotBatch {
+  data: Float32Array;
+  batch: number;
+  length: number;
+}
+
+export class LengthError extends Error {}
+

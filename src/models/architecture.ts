@@ -113,3 +113,19 @@ export function trunkGrid(outputs: TrunkOutput[]): number {
   const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
   return outputs.reduce((l, o) => (l * o.resolution) / gcd(l, o.resolution), 1);
 }
+
+/** An architecture's position tables, computed once per input length (they are graph inputs). */
+export class PositionFeeds {
+  private readonly cache = new Map<number, Record<string, TensorData>>();
+
+  constructor(
+    private readonly arch: Architecture,
+    private readonly gammaTable?: GammaTable,
+  ) {}
+
+  feeds(length: number): Record<string, TensorData> {
+    let p = this.cache.get(length);
+    if (!p) this.cache.set(length, (p = this.arch.positionFeeds(length, this.gammaTable)));
+    return p;
+  }
+}

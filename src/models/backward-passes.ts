@@ -17,6 +17,25 @@ import type { OneHotBatch } from './model-types.js';
 import type { SessionSet } from './session-set.js';
 import type { Tile, TrunkTiler } from './trunk-tiler.js';
 
+/**
+ * Runs `body` with the stash group `stash` and drops the group afterwards; the result gets the bytes
+ * the group saved (and spilled). On an error path a failing drop (a dead engine) does not hide the
+ * error that got there.
+ */
+export async function withStash<R extends { savedActivations?: { bytes: number; spilledBytes: number } }>(engine: SessionRunner, stash: string, body: () => Promise<R>): Promise<R> {
+  let result: R | undefined;
+  try {
+    result = await body();
+  } finally {
+    const totals = await engine.dropStash(stash).catch((e: unknown) => {
+      if (result) throw e;
+      return undefined;
+    });
+    if (result && totals) result.savedActivations = totals;
+  }
+  return result;
+}
+
 /** Stash keys of a call's saved activations: per trunk tile and per transformer block. */
 const tileKey = (stash: string, i: number) => `${stash}/tile_${i}`;
 const blockKey = (stash: string, j: number) => `${stash}/block_${j}`;

@@ -18,7 +18,7 @@ import type { RunStash, TensorData } from '../engine/protocol.js';
 import type { SessionRunner } from '../engine/runner.js';
 import type { WeightSet } from '../weights/weight-set.js';
 import type { Architecture } from './architecture.js';
-import { headChainBackward, trunkBackwardTiles, trunkForwardSaving } from './backward-passes.js';
+import { headChainBackward, trunkBackwardTiles, trunkForwardSaving, withStash } from './backward-passes.js';
 import {
   BLOCK_BACKWARD_ID,
   BLOCK_FORWARD_ID,
@@ -85,23 +85,14 @@ export class GradientRunner {
   async run(batch: OneHotBatch, form: ObjectiveForm, objective: Record<string, TensorData>, onProgress?: (tilesDone: number, tiles: number) => void): Promise<InputGradients> {
     await this.prepare(form);
     const stash = `gradients${this.calls++}`;
-    let result: InputGradients | undefined;
-    try {
+    return withStash(this.engine, stash, async (): Promise<InputGradients> => {
       const features = this.savesActivations
         ? await trunkForwardSaving(this.engine, this.m.tiler, { forwardId: `${TRUNK_GRAD}_forward`, saved: this.sessions.split(TRUNK_GRAD).saved, stash, outputs: this.m.arch.trunkOutputs.map((o) => o.name) }, batch)
         : await this.m.trunk(batch);
       const headOut = await this.headBackward(form, features, batch.length, objective, stash);
       const grad = await this.trunkBackward(batch, headOut, stash, onProgress);
-      result = { objective: headOut.objective!.data as Float32Array, grad };
-    } finally {
-      // On an error path a failing drop (a dead engine) must not hide the error that got us here.
-      const totals = await this.engine.dropStash(stash).catch((e: unknown) => {
-        if (result) throw e;
-        return undefined;
-      });
-      if (result && totals) result.savedActivations = totals;
-    }
-    return result;
+      return { objective: headOut.objective!.data as Float32Array, grad };
+    });
   }
 
   /**

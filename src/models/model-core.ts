@@ -11,7 +11,7 @@ import type { EngineOptions, TensorData } from '../engine/protocol.js';
 import type { SessionRunner } from '../engine/runner.js';
 import { checkWeights, type WeightSet } from '../weights/weight-set.js';
 import { LayerContext, type ConvLayout } from './layers.js';
-import { logitsOutputName, type Architecture, type HeadExtras } from './architecture.js';
+import { logitsOutputName, PositionFeeds, type Architecture, type HeadExtras } from './architecture.js';
 import { ATTENTION_ROWS, attentionOutputName, checkAttentionRows, checkAttentionSpec, writtenHeads, type AttentionMapSpec } from './attention-maps.js';
 import { oneHotInto } from '../genome/one-hot.js';
 import { checkObjective, objectiveFeeds, type Objective, type ObjectiveForm } from './gradients.js';
@@ -34,7 +34,7 @@ export class Model {
   /** The runner a model starts when `create` is given none (Node: an onnxruntime-node worker thread). */
   static defaultRunner?: (options: EngineOptions) => SessionRunner;
 
-  private positionsCache = new Map<number, Record<string, TensorData>>();
+  private positions: PositionFeeds | undefined;
   private readonly tiler: TrunkTiler;
   private readonly gradientRunner: GradientRunner;
 
@@ -163,12 +163,7 @@ export class Model {
   }
 
   private positionFeeds(length: number): Record<string, TensorData> {
-    let p = this.positionsCache.get(length);
-    if (!p) {
-      p = this.arch.positionFeeds(length, this.options.gammaTable);
-      this.positionsCache.set(length, p);
-    }
-    return p;
+    return (this.positions ??= new PositionFeeds(this.arch, this.options.gammaTable)).feeds(length);
   }
 
   /** Encodes equal-length sequences into a one-hot batch. */

@@ -18,8 +18,8 @@
 import { Graph } from '../engine/graph.js';
 import { Engine, type EngineOptions, type TensorData } from '../engine/engine.js';
 import type { BlobFeeds } from '../engine/protocol.js';
-import type { Architecture, GammaTable } from './architecture.js';
-import { headChainBackward, trunkBackwardTiles, trunkForwardSaving } from './backward-passes.js';
+import { PositionFeeds, type Architecture, type GammaTable } from './architecture.js';
+import { headChainBackward, trunkBackwardTiles, trunkForwardSaving, withStash } from './backward-passes.js';
 import { blockWeightInput, BlockWeightTable, gradName, SEGMENT_IN, SEGMENT_OUT, WeightInputs } from './gradients.js';
 import type { ConvLayout, WeightRef } from './layers.js';
 import type { OneHotBatch } from './model-types.js';
@@ -94,7 +94,7 @@ export class WholeModelTrainer {
   private readonly blob: BlobLayout;
   private readonly shapes: Map<string, number[]>;
   private readonly blobFeedCache = new Map<string, BlobFeeds>();
-  private readonly positionsCache = new Map<number, Record<string, TensorData>>();
+  private readonly positions: PositionFeeds;
   /** Whether the params blob is out of date (nothing sent yet, or `weightsChanged`). */
   private stale = true;
   private calls = 0;
@@ -118,6 +118,7 @@ export class WholeModelTrainer {
     this.shapes = new Map(arch.expectedWeights().map((t) => [t.name, t.shape]));
     this.blockWeights = new BlockWeightTable(arch, this.shapes, options.layout ?? '2d');
     this.blob = blobLayout(trainable, params);
+    this.positions = new PositionFeeds(arch, options.gammaTable);
   }
 
   /**
@@ -213,12 +214,7 @@ export class WholeModelTrainer {
   }
 
   private positionFeeds(length: number): Record<string, TensorData> {
-    let p = this.positionsCache.get(length);
-    if (!p) {
-      p = this.arch.positionFeeds(length, this.options.gammaTable);
-      this.positionsCache.set(length, p);
-    }
-    return p;
+    return this.positions.feeds(length);
   }
 
   private headFeeds(length: number): Record<string, TensorData> {
@@ -280,8 +276,7 @@ export class WholeModelTrainer {
     const stash = `train${this.calls++}`;
     const outputs = this.arch.trunkOutputs;
     const segments = this.arch.headSegments;
-    let result: StepResult | undefined;
-    try {
+    return withStash(this.engine, stash, async (): Promise<StepResult> => {
       onPhase?.('trunk forward');
       const trunkSplit = this.sessions.split(TRUNK);
       const forwardId = `${TRUNK}_forward`;
@@ -335,16 +330,8 @@ export class WholeModelTrainer {
           for (const n of this.trunkParams) add(n, out[paramGrad(n)]!.data as Float32Array);
         },
       );
-      result = { loss: (tail.loss!.data as Float32Array)[0]!, grads };
-    } finally {
-      // On an error path a failing drop (a dead engine) must not hide the error that got us here.
-      const totals = await this.engine.dropStash(stash).catch((e: unknown) => {
-        if (result) throw e;
-        return undefined;
-      });
-      if (result && totals) result.savedActivations = totals;
-    }
-    return result;
+      return { loss: (tail.loss!.data as Float32Array)[0]!, grads };
+    });
   }
 
   async close(): Promise<void> {

@@ -76,24 +76,9 @@ test('train-trunk: whole-model gradients of the Poisson loss agree with grads.sa
     const { loss, grads: g } = await trainer.lossAndGradients(batch, targets);
     const names = trainer.trainable;
     assert.equal(names.length, g.size);
-    const lossAt = async (direction: Map<string, Float32Array>, h: number) => {
-      const saved = new Map([...direction.keys()].map((n) => [n, params.get(n)!.slice()]));
-      for (const [n, d] of direction) {
-        const p = params.get(n)!;
-        for (let i = 0; i < p.length; i++) p[i]! += h * d[i]!;
-      }
-      trainer.weightsChanged();
-      const r = await trainer.lossAndGradients(batch, targets);
-      for (const [n, s] of saved) params.get(n)!.set(s);
-      trainer.weightsChanged();
-      return r.loss;
-    };
+    const lossAt = (direction: Map<string, Float32Array>, h: number) => lossAlong(trainer, direction, h, batch, targets);
     // Unit directions along the gradient: the directional derivative is the gradient's norm.
-    const unit = (keep: (n: string) => boolean) => {
-      const chosen = names.filter(keep);
-      const norm = Math.sqrt(chosen.reduce((a, n) => a + g.get(n)!.reduce((s, x) => s + x * x, 0), 0));
-      return { norm, direction: new Map(chosen.map((n) => [n, Float32Array.from(g.get(n)!, (x) => x / norm)])) };
-    };
+    const unit = (keep: (n: string) => boolean) => unitGradient(g, keep);
     const h = 1e-3;
     for (const [what, keep] of [['trunk weights', (n: string) => !n.startsWith('_heads.')], ['all weights', () => true]] as const) {
       const { norm, direction } = unit(keep);

@@ -13,6 +13,7 @@ import * as ort from 'onnxruntime-node';
 import { Graph } from '../engine/graph.js';
 import { backward } from '../engine/autodiff.js';
 import { weightGradients } from '../models/weight-gradients.js';
+import { rng } from './genome-files.js';
 
 interface ConvCase {
   spatial: 1 | 2;
@@ -30,16 +31,10 @@ interface ConvCase {
   seed: number;
 }
 
+/** Uniform in [-0.5, 0.5), from the tests' seeded generator. */
 function random(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 4294967296 - 0.5;
-  };
+  const next = rng(seed);
+  return () => next() - 0.5;
 }
 
 async function check(c: ConvCase): Promise<void> {

@@ -13,13 +13,12 @@ import { Model } from '../../models/model.js';
 import { WholeModelTrainer } from '../../models/trainable.js';
 import { SafetensorsFile } from '../../weights/safetensors.js';
 import { Adam } from '../../train/optimizer.js';
-import { Rng } from '../../train/rng.js';
 import { lossGraph, lossValue } from '../../train/losses.js';
 import { PearsonAccumulator, summarise } from '../../train/metrics.js';
-import { loadCheckpoint, removeCheckpoint, saveCheckpoint } from '../../train/checkpoint.js';
+import { removeCheckpoint } from '../../train/checkpoint.js';
 import { reverseTargets, variantSequence } from './training-data.js';
 import type { Example } from './embedding-cache.js';
-import { exists, fileKey, FINETUNE_DEFAULTS, FinetuneError, freshHead, plan, sha, writeModelDir, type EpochReport, type FinetuneOptions, type FinetuneResult, type History } from './finetune.js';
+import { exists, fileKey, FinetuneError, freshHead, plan, settings, sha, trainEpochs, writeModelDir, type FinetuneOptions, type FinetuneResult } from './finetune.js';
 
 async function collect(examples: AsyncIterable<Example>): Promise<Example[]> {
   const out: Example[] = [];
@@ -29,10 +28,7 @@ async function collect(examples: AsyncIterable<Example>): Promise<Example[]> {
 
 export async function finetuneWholeModel(opts: FinetuneOptions): Promise<FinetuneResult> {
   if (await exists(opts.out)) throw new FinetuneError(`${opts.out}: already exists (choose a new --out)`);
-  const loss = opts.loss ?? FINETUNE_DEFAULTS.loss;
-  const epochs = opts.epochs ?? FINETUNE_DEFAULTS.epochs;
-  const batchSize = opts.batchSize ?? FINETUNE_DEFAULTS.batchSize;
-  const seed = opts.seed ?? FINETUNE_DEFAULTS.seed;
+  const { loss, seed, adam: adamOptions } = settings(opts);
   const p = await plan(opts);
   const { bins, length } = p.geometry;
 
@@ -69,66 +65,50 @@ export async function finetuneWholeModel(opts: FinetuneOptions): Promise<Finetun
     const valid = p.valid ? await collect(p.valid.examples()) : [];
     if (train.length === 0) throw new FinetuneError('no training windows');
     const trainable = trainer.trainable;
-    const adam = new Adam(new Map(trainable.map((n) => [n, params.get(n)!])), {
-      lr: opts.lr ?? FINETUNE_DEFAULTS.lr,
-      warmupSteps: opts.warmupSteps ?? FINETUNE_DEFAULTS.warmupSteps,
-      clipNorm: opts.clipNorm ?? FINETUNE_DEFAULTS.clipNorm,
-      weightDecay: opts.weightDecay ?? 0,
-    });
+    const adam = new Adam(new Map(trainable.map((n) => [n, params.get(n)!])), adamOptions);
     const shape = { batch: 1, bins, tracks: p.tracks };
-    const evaluate = async (examples: Example[]) => {
+    const splits = { train, valid };
+    const evaluate = async (split: 'train' | 'valid') => {
       const acc = new PearsonAccumulator(p.tracks);
       let total = 0;
-      for (const ex of examples) {
+      for (const ex of splits[split]) {
         const pred = await trainer.predict(Model.encode([ex.sequence]));
         total += lossValue(loss, pred, ex.targets, shape);
         acc.add(pred, ex.targets);
       }
-      return { loss: total / examples.length, pearson: summarise(acc.pearson()).mean };
+      return { loss: total / splits[split].length, pearson: summarise(acc.pearson()).mean };
     };
-
-    const modelKey = [await fileKey(p.weightsPath), sha(JSON.stringify(p.config)), `L${length}`].join('|');
-    const runKey = sha(JSON.stringify({ trunk: true, modelKey, train: p.train.key, valid: p.valid?.key, head: opts.head, loss, epochs, lr: adam.options, batchSize, seed, variants: p.variants }));
-    const resumed = await loadCheckpoint<History>(checkpointPath, adam, runKey);
-    if (resumed) trainer.weightsChanged();
-    const history: History = resumed?.history ?? { initialTrainLoss: (await evaluate(train)).loss, epochs: [] };
-    const startEpoch = resumed?.epoch ?? 0;
-    for (const e of history.epochs) opts.onEpoch?.({ ...e, resumed: true });
-
-    const stepsPerEpoch = Math.ceil(train.length / batchSize);
     // The batch's gradient, accumulated window by window (one gradient per weight in memory).
     const sum = new Map(trainable.map((n) => [n, new Float32Array(params.get(n)!.length)]));
-    for (let epoch = startEpoch; epoch < epochs; epoch++) {
-      const order = Rng.derive(seed, 'order', epoch).permutation(train.length);
-      const augment = Rng.derive(seed, 'augment', epoch);
-      let lossSum = 0;
-      for (let s = 0; s < stepsPerEpoch; s++) {
-        const idx = order.slice(s * batchSize, (s + 1) * batchSize);
-        for (const acc of sum.values()) acc.fill(0);
-        let stepLoss = 0;
-        for (const i of idx) {
-          const v = p.variants[augment.int(p.variants.length)]!;
-          const ex = train[i]!;
-          const targets = v.rc ? reverseTargets(ex.targets, bins, p.table.tracks) : ex.targets;
-          const r = await trainer.lossAndGradients(Model.encode([variantSequence(ex.sequence, v)]), targets, { grads: sum, scale: 1 / idx.length });
-          stepLoss += r.loss / idx.length;
-        }
-        adam.update(sum);
-        trainer.weightsChanged();
-        lossSum += stepLoss;
-        opts.onStep?.(s + 1, stepsPerEpoch, lossSum / (s + 1));
-      }
-      const report: EpochReport = { epoch: epoch + 1, epochs, trainLoss: lossSum / stepsPerEpoch };
-      if (valid.length) {
-        const v = await evaluate(valid);
-        report.validLoss = v.loss;
-        report.validPearson = v.pearson;
-      }
-      history.epochs.push(report);
-      await saveCheckpoint(checkpointPath, adam, shapes, { key: runKey, epoch: epoch + 1, history });
-      opts.onEpoch?.(report);
-    }
-    history.finalTrainLoss = (await evaluate(train)).loss;
+    const modelKey = [await fileKey(p.weightsPath), sha(JSON.stringify(p.config)), `L${length}`].join('|');
+    const { history, startEpoch } = await trainEpochs(
+      opts,
+      p,
+      {
+        adam,
+        shapes,
+        count: train.length,
+        hasValid: valid.length > 0,
+        evaluate,
+        restored: () => trainer.weightsChanged(),
+        step: async (idx, picks) => {
+          for (const acc of sum.values()) acc.fill(0);
+          let stepLoss = 0;
+          for (const [k, i] of idx.entries()) {
+            const v = p.variants[picks[k]!]!;
+            const ex = train[i]!;
+            const targets = v.rc ? reverseTargets(ex.targets, bins, p.table.tracks) : ex.targets;
+            const r = await trainer.lossAndGradients(Model.encode([variantSequence(ex.sequence, v)]), targets, { grads: sum, scale: 1 / idx.length });
+            stepLoss += r.loss / idx.length;
+          }
+          adam.update(sum);
+          trainer.weightsChanged();
+          return stepLoss;
+        },
+      },
+      checkpointPath,
+      { trunk: true, modelKey },
+    );
     await writeModelDir(opts, p, new Map(trainable.map((n) => [n, { shape: shapes.get(n)!, data: params.get(n)! }])), history);
     await removeCheckpoint(checkpointPath);
     await rm(work, { recursive: true, force: true });

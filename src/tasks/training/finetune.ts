@@ -298,12 +298,74 @@ function feeds(emb: Float32Array, tgt: Float32Array, params: Map<string, Float32
   };
 }
 
+/** What a training mode (head on cached embeddings, or the whole model) gives the shared epoch loop. */
+export interface TrainingMode {
+  adam: Adam;
+  /** Shapes of the trained weights (the checkpoint's). */
+  shapes: Map<string, number[]>;
+  /** Training windows. */
+  count: number;
+  /** Mean loss and mean per-track Pearson r over a split, unaugmented. */
+  evaluate(split: 'train' | 'valid'): Promise<{ loss: number; pearson: number }>;
+  hasValid: boolean;
+  /** One optimiser step on training windows `idx`, window k seen as variant `picks[k]`; returns the step's mean loss. */
+  step(idx: number[], picks: number[]): Promise<number>;
+  /** Called after a checkpoint has put its weights back. */
+  restored?(): void;
+}
+
+/**
+ * The epochs of a run: resumed from the checkpoint whose key matches `keyFields` and the options,
+ * each visiting the training windows in a seeded order with a seeded variant each, validation and a
+ * checkpoint after each; every random draw derives from (seed, epoch), so a resumed run ends with
+ * the weights of an uninterrupted one.
+ */
+export async function trainEpochs(opts: FinetuneOptions, p: Plan, mode: TrainingMode, checkpointPath: string, keyFields: Record<string, unknown>): Promise<{ history: History; startEpoch: number }> {
+  const { loss, epochs, batchSize, seed } = settings(opts);
+  const runKey = sha(JSON.stringify({ ...keyFields, train: p.train.key, valid: p.valid?.key, head: opts.head, loss, epochs, lr: mode.adam.options, batchSize, seed, variants: p.variants }));
+  const resumed = await loadCheckpoint<History>(checkpointPath, mode.adam, runKey);
+  if (resumed) mode.restored?.();
+  const history: History = resumed?.history ?? { initialTrainLoss: (await mode.evaluate('train')).loss, epochs: [] };
+  const startEpoch = resumed?.epoch ?? 0;
+  for (const e of history.epochs) opts.onEpoch?.({ ...e, resumed: true });
+  const stepsPerEpoch = Math.ceil(mode.count / batchSize);
+  for (let epoch = startEpoch; epoch < epochs; epoch++) {
+    const order = Rng.derive(seed, 'order', epoch).permutation(mode.count);
+    const augment = Rng.derive(seed, 'augment', epoch);
+    let lossSum = 0;
+    for (let s = 0; s < stepsPerEpoch; s++) {
+      const idx = order.slice(s * batchSize, (s + 1) * batchSize);
+      lossSum += await mode.step(idx, idx.map(() => augment.int(p.variants.length)));
+      opts.onStep?.(s + 1, stepsPerEpoch, lossSum / (s + 1));
+    }
+    const report: EpochReport = { epoch: epoch + 1, epochs, trainLoss: lossSum / stepsPerEpoch };
+    if (mode.hasValid) {
+      const v = await mode.evaluate('valid');
+      report.validLoss = v.loss;
+      report.validPearson = v.pearson;
+    }
+    history.epochs.push(report);
+    await saveCheckpoint(checkpointPath, mode.adam, mode.shapes, { key: runKey, epoch: epoch + 1, history });
+    opts.onEpoch?.(report);
+  }
+  history.finalTrainLoss = (await mode.evaluate('train')).loss;
+  return { history, startEpoch };
+}
+
+/** The run's settings, defaults filled in. */
+export function settings(opts: FinetuneOptions) {
+  return {
+    loss: opts.loss ?? FINETUNE_DEFAULTS.loss,
+    epochs: opts.epochs ?? FINETUNE_DEFAULTS.epochs,
+    batchSize: opts.batchSize ?? FINETUNE_DEFAULTS.batchSize,
+    seed: opts.seed ?? FINETUNE_DEFAULTS.seed,
+    adam: { lr: opts.lr ?? FINETUNE_DEFAULTS.lr, warmupSteps: opts.warmupSteps ?? FINETUNE_DEFAULTS.warmupSteps, clipNorm: opts.clipNorm ?? FINETUNE_DEFAULTS.clipNorm, weightDecay: opts.weightDecay ?? 0 },
+  };
+}
+
 export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
   if (await exists(opts.out)) throw new FinetuneError(`${opts.out}: already exists (choose a new --out)`);
-  const loss = opts.loss ?? FINETUNE_DEFAULTS.loss;
-  const epochs = opts.epochs ?? FINETUNE_DEFAULTS.epochs;
-  const batchSize = opts.batchSize ?? FINETUNE_DEFAULTS.batchSize;
-  const seed = opts.seed ?? FINETUNE_DEFAULTS.seed;
+  const { loss, batchSize, seed } = settings(opts);
   const p = await plan(opts);
   const E = p.arch.embeddingSize;
   const shape: HeadGraphShape = { embedding: E, tracks: p.tracks, bins: p.geometry.bins };
@@ -345,54 +407,40 @@ export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
       ['weight', [p.tracks, E]],
       ['bias', [p.tracks]],
     ]);
-    const adam = new Adam(params, { lr: opts.lr ?? FINETUNE_DEFAULTS.lr, warmupSteps: opts.warmupSteps ?? FINETUNE_DEFAULTS.warmupSteps, clipNorm: opts.clipNorm ?? FINETUNE_DEFAULTS.clipNorm, weightDecay: opts.weightDecay ?? 0 });
+    const adam = new Adam(params, settings(opts).adam);
     await engine.createSession('train', headTrainingGraph(shape, loss), []);
     await engine.createSession('eval', headEvaluationGraph(shape, loss), []);
-
-    const runKey = sha(JSON.stringify({ modelKey, train: p.train.key, valid: p.valid?.key, head: opts.head, loss, epochs, lr: adam.options, batchSize, seed, variants: p.variants }));
-    const resumed = await loadCheckpoint<History>(checkpointPath, adam, runKey);
-    const history: History = resumed?.history ?? { initialTrainLoss: (await evaluateSplit(engine, train, params, shape, loss, batchSize)).loss, epochs: [] };
-    const startEpoch = resumed?.epoch ?? 0;
-    for (const e of history.epochs) opts.onEpoch?.({ ...e, resumed: true });
-
-    const stepsPerEpoch = Math.ceil(train.count / batchSize);
-    for (let epoch = startEpoch; epoch < epochs; epoch++) {
-      const order = Rng.derive(seed, 'order', epoch).permutation(train.count);
-      const augment = Rng.derive(seed, 'augment', epoch);
-      let lossSum = 0;
-      for (let s = 0; s < stepsPerEpoch; s++) {
-        const idx = order.slice(s * batchSize, (s + 1) * batchSize);
-        const picks = idx.map(() => augment.int(p.variants.length));
-        const emb = await gather(idx.map((i, k) => train!.embeddings(i, picks[k]!)));
-        const tgt = await gather(
-          idx.map(async (i, k) => {
-            const t = await train!.targets(i);
-            return p.variants[picks[k]!]!.rc ? reverseTargets(t, shape.bins, p.table.tracks) : t;
-          }),
-        );
-        const out = await engine.run('train', feeds(emb, tgt, params, shape, idx.length), ['loss', 'grad_weight', 'grad_bias']);
-        adam.update(
-          new Map([
-            ['weight', out.grad_weight!.data as Float32Array],
-            ['bias', out.grad_bias!.data as Float32Array],
-          ]),
-        );
-        const stepLoss = (out.loss!.data as Float32Array)[0]!;
-        lossSum += stepLoss;
-        opts.onStep?.(s + 1, stepsPerEpoch, lossSum / (s + 1));
-      }
-      const report: EpochReport = { epoch: epoch + 1, epochs, trainLoss: lossSum / stepsPerEpoch };
-      if (valid) {
-        const v = await evaluateSplit(engine, valid, params, shape, loss, batchSize);
-        report.validLoss = v.loss;
-        report.validPearson = v.pearson;
-      }
-      history.epochs.push(report);
-      await saveCheckpoint(checkpointPath, adam, shapes, { key: runKey, epoch: epoch + 1, history });
-      opts.onEpoch?.(report);
-    }
-
-    history.finalTrainLoss = (await evaluateSplit(engine, train, params, shape, loss, batchSize)).loss;
+    const splits = { train, valid };
+    const { history, startEpoch } = await trainEpochs(
+      opts,
+      p,
+      {
+        adam,
+        shapes,
+        count: train.count,
+        hasValid: valid !== undefined,
+        evaluate: (split) => evaluateSplit(engine, splits[split]!, params, shape, loss, batchSize),
+        step: async (idx, picks) => {
+          const emb = await gather(idx.map((i, k) => train!.embeddings(i, picks[k]!)));
+          const tgt = await gather(
+            idx.map(async (i, k) => {
+              const t = await train!.targets(i);
+              return p.variants[picks[k]!]!.rc ? reverseTargets(t, shape.bins, p.table.tracks) : t;
+            }),
+          );
+          const out = await engine.run('train', feeds(emb, tgt, params, shape, idx.length), ['loss', 'grad_weight', 'grad_bias']);
+          adam.update(
+            new Map([
+              ['weight', out.grad_weight!.data as Float32Array],
+              ['bias', out.grad_bias!.data as Float32Array],
+            ]),
+          );
+          return (out.loss!.data as Float32Array)[0]!;
+        },
+      },
+      checkpointPath,
+      { modelKey },
+    );
     const trained = new Map([
       [p.headParams.weight, { shape: p.headParams.weightShape, data: params.get('weight')! }],
       [p.headParams.bias, { shape: [p.tracks], data: params.get('bias')! }],

@@ -173,6 +173,11 @@ export async function plan(opts: FinetuneOptions): Promise<Plan> {
   const shifts = opts.shifts ?? [-3, -2, -1, 0, 1, 2, 3];
   if (new Set(shifts).size !== shifts.length) throw new FinetuneError(`--shifts must list distinct integers (got ${shifts.join(',')})`);
   const variants = allVariants(shifts, opts.rc === true);
+  const base = { arch: probe, config, weightsPath, existing, variants };
+  const geometryAt = (length: number): WindowGeometry => {
+    const { start, end } = probe.cropRange(length);
+    return { length, offset: start * probe.binSize, bins: end - start, binSize: probe.binSize };
+  };
 
   if (opts.tfrecords) {
     if (opts.tfrecords.length === 0) throw new FinetuneError('--tfrecords matches no files');
@@ -194,21 +199,9 @@ export async function plan(opts: FinetuneOptions): Promise<Plan> {
       if (table.tracks.length !== tracks) throw new FinetuneError(`${opts.targets}: the targets table has ${table.tracks.length} rows but the TFRecords hold ${tracks} targets`);
     }
     if (existing && probe.tracks(opts.head) !== tracks) throw new FinetuneError(`the ${opts.head} head has ${probe.tracks(opts.head)} tracks; the TFRecords hold ${tracks} targets (choose a new --head name)`);
-    const geometry = { length, offset: start * probe.binSize, bins: end - start, binSize: probe.binSize };
-    return {
-      arch: probe,
-      config,
-      weightsPath,
-      headParams: probe.headParameters(opts.head, tracks),
-      existing,
-      table,
-      tableText,
-      tracks,
-      geometry,
-      train: await tfrecordSource(opts.tfrecords, stats),
-      valid: opts.validTfrecords?.length ? await tfrecordSource(opts.validTfrecords, stats) : undefined,
-      variants,
-    };
+    const train = await tfrecordSource(opts.tfrecords, stats);
+    const valid = opts.validTfrecords?.length ? await tfrecordSource(opts.validTfrecords, stats) : undefined;
+    return { ...base, headParams: probe.headParameters(opts.head, tracks), table, tableText, tracks, geometry: geometryAt(length), train, valid };
   }
 
   if (!opts.genome || !opts.targets || !opts.train || !opts.valid) throw new FinetuneError('training on tracks needs --genome, --targets, --train and --valid (or --tfrecords)');
@@ -220,8 +213,7 @@ export async function plan(opts: FinetuneOptions): Promise<Plan> {
   const length = opts.windowLength ?? probe.defaultSequenceLength;
   const lengthProblem = probe.lengthProblem(length);
   if (lengthProblem) throw new FinetuneError(`--window-length ${length}: ${lengthProblem}`);
-  const { start, end } = probe.cropRange(length);
-  const geometry = { length, offset: start * probe.binSize, bins: end - start, binSize: probe.binSize };
+  const geometry = geometryAt(length);
   if (opts.rc && 2 * geometry.offset + geometry.bins * geometry.binSize !== length) throw new FinetuneError(`--rc needs output bins centred in the window; a ${length} bp window is cropped unevenly`);
   const genome = opts.genome;
   const trainWindows = await bedWindows(opts.train, genome, geometry);
@@ -234,20 +226,9 @@ export async function plan(opts: FinetuneOptions): Promise<Plan> {
       for (const w of windows) yield { sequence: await windowSequence(genome, w, length), targets: await windowTargets(coverage, w, geometry) };
     },
   });
-  return {
-    arch: probe,
-    config,
-    weightsPath,
-    headParams: probe.headParameters(opts.head, tracks),
-    existing,
-    table: training.table,
-    tableText: training.text,
-    tracks,
-    geometry,
-    train: await source(opts.train, trainWindows),
-    valid: await source(opts.valid, validWindows),
-    variants,
-  };
+  const train = await source(opts.train, trainWindows);
+  const valid = await source(opts.valid, validWindows);
+  return { ...base, headParams: probe.headParameters(opts.head, tracks), table: training.table, tableText: training.text, tracks, geometry, train, valid };
 }
 
 /** PyTorch's nn.Linear initialisation: weight and bias uniform in ±1/√fan_in, from the run's seed. */

@@ -152,21 +152,8 @@ export function buildProgram(): Command {
       .option('--shifts <list>', 'augment with these shifts in bp (default -3..3 as Borzoi; 0 for none)', shiftList)
       .option('--train-trunk', 'train every weight (BatchNorm statistics aside), one window per pass with gradients accumulated over --batch-size (trunk on --tile-length tiles)'),
   ).action(async (opts) => {
-    await runFinetune({
-      ...ensembleArgs(opts),
-      head: opts.head,
-      model: opts.model,
-      out: opts.out,
-      genome: opts.genome,
-      train: opts.train,
-      valid: opts.valid,
-      tfrecords: opts.tfrecords,
-      loss: opts.loss,
-      epochs: opts.epochs,
-      lr: opts.lr,
-      seed: opts.seed,
-      trainTrunk: opts.trainTrunk === true,
-    });
+    // Commander's names are FinetuneArgs' own; ensembleArgs maps the model options' (--tf-gamma, --rc…).
+    await runFinetune({ ...opts, ...ensembleArgs(opts), trainTrunk: opts.trainTrunk === true });
   });
 
   modelOptions(

@@ -44,7 +44,8 @@ export const WHOLE_MODELS: Record<string, (length?: number) => { arch: Architect
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 async function timed<T>(f: () => Promise<T>): Promise<[number, T]> {

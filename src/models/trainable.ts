@@ -37,6 +37,14 @@ const TAIL = 'train_tail';
 const TRUNK_FORWARD = 'predict_trunk';
 const HEAD_FORWARD = 'predict_head';
 
+/**
+ * `EngineOptions.stashMemory` when not set: the step's memory peak is the head's tail (Borzoi's U-Net
+ * decoder, heads and loss at full resolution in one session), while the main thread holds four
+ * times the weights, so saved activations beyond this go to the spill file (read back, prefetched,
+ * during the trunk backward).
+ */
+export const TRAINING_STASH_MEMORY = 512 * 2 ** 20;
+
 export interface TrainerOptions extends EngineOptions {
   layout?: ConvLayout;
   /** Core length in bp of a trunk tile (as `ModelOptions.tileLength`); 0 runs the trunk untiled. */
@@ -139,7 +147,7 @@ export class WholeModelTrainer {
     const offsets = new Map(frozen.map((n) => [n, { offset: frozenLayout.offsets.get(n)!, length: params.get(n)!.byteLength }]));
     const context = (name: string) => new TrainingWeights(new Graph(`${arch.kind}_${name}`), shapes, layout, (n) => offsets.get(n));
     const { layout: _l, tileLength: _t, gammaTable: _g, ...engineOptions } = options;
-    const engine = Engine.start(engineOptions);
+    const engine = Engine.start({ ...engineOptions, stashMemory: engineOptions.stashMemory ?? TRAINING_STASH_MEMORY });
     try {
       await engine.loadBlob(FROZEN_BLOB, { size: frozenLayout.size, pieces: [], buffer: packed(frozenLayout, params) });
       const trunk = context(TRUNK);

@@ -26,6 +26,26 @@ const EPS = 1e-5;
 /** Transformer length of the published TF gamma table (196,608 bp / 128). */
 const TF_GAMMA_POSITIONS = 1536;
 
+/**
+ * Index in enformer-pytorch's `_trunk` Sequential -> the module registered under its own name (the
+ * Rearranges at 0 and 3 and the crop at 5 hold no parameters).
+ *
+ * Why files with only these names exist: a PyTorch state dict lists a tensor shared by two modules
+ * under both names, and safetensors cannot store shared tensors, so its `save_model` drops all names
+ * of a shared group but one. huggingface/safetensors@24b0b28, bindings/python/py_src/safetensors/torch.py:
+ * `_find_shared_tensors` groups names by (device, storage pointer, storage size); both names of an
+ * alias pair are the same tensor (parameter or BN buffer), so they fall in one group and both cover
+ * their whole storage (`_is_complete`); `_remove_duplicate_names` then keeps `sorted(complete_names)[0]`
+ * (save_model passes no preferred or discarded names), a code-point sort in which '_' (0x5F) precedes
+ * every lower-case letter, so `_trunk.1.*` beats `stem.*`, `_trunk.2.*` beats `conv_tower.*`,
+ * `_trunk.4.*` beats `transformer.*` and `_trunk.6.*` beats `final_pointwise.*`; the heads are not
+ * aliased and stay `_heads.*`. The hub's .bin -> safetensors script (bindings/python/convert.py, same
+ * commit) selects the same way: its discard names come from the transformers class named in
+ * config.json, and transformers has no `Enformer` class, so there are none. Both record each dropped
+ * name in the header metadata, but other writers need not, so the names alone are relied on.
+ */
+const TRUNK_ALIASES: Record<string, string> = { '1': 'stem', '2': 'conv_tower', '4': 'transformer', '6': 'final_pointwise' };
+
 export interface EnformerConfig {
   dim: number;
   depth: number;
@@ -161,10 +181,20 @@ export class Enformer implements Architecture {
     return w.tensors;
   }
 
-  /** enformer-pytorch registers the trunk twice (`_trunk.*` aliases) and keeps BN step counters. */
+  /**
+   * enformer-pytorch keeps BN step counters (unused here) and registers the trunk twice: `_trunk` is
+   * Sequential(Rearrange, stem, conv_tower, Rearrange, transformer, crop, final_pointwise), so every
+   * trunk parameter also appears as `_trunk.{1,2,4,6}.*` (lucidrains/enformer-pytorch@5a5974d
+   * modeling_enformer.py, `Enformer.__init__`; this layout dates from 0dc46e4, 2022-06-01). The alias
+   * is mapped to its canonical name because some files hold only the alias (see TRUNK_ALIASES); when
+   * a file holds both, `resolveTensorNames` keeps the canonical one. Other `_trunk.*` names are left
+   * as they are, so a file of another layout fails with them named as unexpected tensors.
+   */
   canonicalName(name: string): string | null {
-    if (name.startsWith('_trunk.') || name.endsWith('.num_batches_tracked')) return null;
-    return name;
+    if (name.endsWith('.num_batches_tracked')) return null;
+    const alias = /^_trunk\.(\d+)\.(.+)$/.exec(name);
+    const module = alias ? TRUNK_ALIASES[alias[1]!] : undefined;
+    return module ? `${module}.${alias![2]}` : name;
   }
 
   /** Stem and conv tower: dna [B, L, 4] -> trunk [B, L/binSize, dim]. */

@@ -14,7 +14,7 @@ import type { ExpectedTensor } from '../weights/weight-set.js';
 import { WeightList } from './weight-list.js';
 import { relativeAttention, transformerBlock } from './attention.js';
 import { attentionPool, batchNorm, batchNormChannelsLast, conv, gelu, linear, maxPool, toChannelsFirst, toChannelsLast, type LayerContext } from './layers.js';
-import { enformerPositionalFeatures, type GammaNormalisation } from './positional.js';
+import { enformerPositionalFeatures, GAMMA_NORMALISATIONS, type GammaNormalisation } from './positional.js';
 import { ConfigError, optionalBool, optionalInt, optionalString, readHeads, requireInt } from './config.js';
 import { exponentialLinspaceInt } from './schedule.js';
 import { logitsOutputName, type Architecture, type FlopCount, type GammaTable, type HeadExtras, type HeadParameters, type HeadSegments, type TrunkOutput } from './architecture.js';
@@ -58,9 +58,11 @@ export interface EnformerConfig {
   useTfGamma: boolean;
   /**
    * Normalisation of the gamma positional features (seq2track's `positional_gamma` key): 'tf' (the
-   * TensorFlow original's; default) or 'torch' (enformer-pytorch's run-time formula, for checkpoints
-   * trained from scratch in that port with use_tf_gamma off). Not read from `use_tf_gamma`: configs
-   * with `use_tf_gamma: false` exist whose weights expect the TF normalisation (the fixtures).
+   * TensorFlow original's; default), 'torch' (enformer-pytorch's run-time formula since 2022-05-31,
+   * for checkpoints trained from scratch in that port with use_tf_gamma off) or 'torch-global-max'
+   * (that port's formula before 2022-05-31, for EleutherAI's early checkpoints). Not read from
+   * `use_tf_gamma`: configs with `use_tf_gamma: false` exist whose weights expect the TF
+   * normalisation (the fixtures).
    */
   gamma: GammaNormalisation;
   poolType: 'attention' | 'max';
@@ -75,8 +77,7 @@ export function parseEnformerConfig(json: Record<string, unknown>, source: strin
   if (dim % 2 !== 0) throw new ConfigError(`${source}: dim (${dim}) must be even`);
   const poolType = optionalString(json, 'pool_type', source) ?? 'attention';
   if (poolType !== 'attention' && poolType !== 'max') throw new ConfigError(`${source}: pool_type must be "attention" or "max", not "${poolType}"`);
-  const gamma = optionalString(json, 'positional_gamma', source) ?? 'tf';
-  if (gamma !== 'tf' && gamma !== 'torch') throw new ConfigError(`${source}: positional_gamma must be "tf" or "torch", not "${gamma}"`);
+  const gamma = parseGamma(optionalString(json, 'positional_gamma', source) ?? 'tf', source);
   const numDownsamples = requireInt(json, 'num_downsamples', source, 7);
   if (numDownsamples < 2) throw new ConfigError(`${source}: num_downsamples must be at least 2`);
   return {
@@ -92,6 +93,13 @@ export function parseEnformerConfig(json: Record<string, unknown>, source: strin
     gamma,
     poolType,
   };
+}
+
+function parseGamma(value: string, source: string): GammaNormalisation {
+  const known = GAMMA_NORMALISATIONS as readonly string[];
+  if (known.includes(value)) return value as GammaNormalisation;
+  const choices = GAMMA_NORMALISATIONS.map((g) => `"${g}"`);
+  throw new ConfigError(`${source}: positional_gamma must be ${choices.slice(0, -1).join(', ')} or ${choices.at(-1)}, not "${value}"`);
 }
 
 export class Enformer implements Architecture {
@@ -283,8 +291,9 @@ export class Enformer implements Architecture {
    */
   positionFeeds(length: number, gammaTable?: GammaTable): Record<string, TensorData> {
     const n = length / this.binSize;
-    // enformer-pytorch's formula ('torch') is computed at every length; the TF table is TF-normalised.
-    if (this.config.gamma === 'torch') gammaTable = undefined;
+    // enformer-pytorch's formulas ('torch', 'torch-global-max') are computed at every length; the TF
+    // table is TF-normalised, so it never stands in for them.
+    if (this.config.gamma !== 'tf') gammaTable = undefined;
     if (this.config.useTfGamma && this.config.gamma === 'tf' && n === TF_GAMMA_POSITIONS) {
       if (gammaTable?.n !== n) {
         throw new ConfigError(

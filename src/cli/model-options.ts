@@ -5,7 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import type { GammaNormalisation } from '../models/positional.js';
+import { GAMMA_NORMALISATIONS, type GammaNormalisation } from '../models/positional.js';
 import type { LoadOptions } from '../models/load-options.js';
 import { cacheDir } from '../cache.js';
 import type { EnsembleOptions } from '../tasks/job/ensemble.js';
@@ -51,7 +51,12 @@ export function modelOptions(command: Command, features: ModelFeatures = {}): Co
     .option('--threads <n>', 'ONNX Runtime intra-op threads (default: all cores)', integer(1, 'a positive integer'))
     .option('--tile-length <bp>', 'run the convolutional trunk in tiles of this many bp (0: no tiling)', integer(0, 'a non-negative integer'))
     .option('--tf-gamma <file>', 'Enformer with use_tf_gamma: the TF gamma table (default: tf_gammas.safetensors in the model dir)')
-    .addOption(new Option('--gamma <normalisation>', 'Enformer gamma positional features: tf (TensorFlow original; published weights; default) or torch (enformer-pytorch use_tf_gamma=False, for checkpoints trained from scratch in that port); overrides config.json positional_gamma').choices(['tf', 'torch']))
+    .addOption(
+      new Option(
+        '--gamma <normalisation>',
+        'Enformer gamma positional features: tf (TensorFlow original; published weights; default), torch (enformer-pytorch use_tf_gamma=False, for checkpoints trained from scratch in that port since mid-2022) or torch-global-max (that port before 2022-05-31: EleutherAI enformer-preview, enformer-191k, enformer-corr_coef_obj); overrides config.json positional_gamma',
+      ).choices([...GAMMA_NORMALISATIONS]),
+    )
     .addOption(new Option('--device <device>', 'execution provider').choices(['cpu', 'cuda']).default('cpu'));
   if (features.fullOutput) command.option('--full-output', 'Borzoi/Flashzoi: output all bins but 16 at each end (16,352 at 524,288 bp, upstream params_pred.json) instead of the centre 6,144');
   return command;

@@ -14,7 +14,7 @@ import type { ExpectedTensor } from '../weights/weight-set.js';
 import { WeightList } from './weight-list.js';
 import { relativeAttention, transformerBlock } from './attention.js';
 import { attentionPool, batchNorm, batchNormChannelsLast, conv, gelu, linear, maxPool, toChannelsFirst, toChannelsLast, type LayerContext } from './layers.js';
-import { enformerPositionalFeatures, type GammaNormalisation } from './positional.js';
+import { enformerPositionalFeatures, GAMMA_NORMALISATIONS, type GammaNormalisation } from './positional.js';
 import { ConfigError, optionalBool, optionalInt, optionalString, readHeads, requireInt } from './config.js';
 import { exponentialLinspaceInt } from './schedule.js';
 import { logitsOutputName, type Architecture, type FlopCount, type GammaTable, type HeadExtras, type HeadParameters, type HeadSegments, type TrunkOutput } from './architecture.js';
@@ -25,6 +25,26 @@ import type { TensorData } from '../engine/protocol.js';
 const EPS = 1e-5;
 /** Transformer length of the published TF gamma table (196,608 bp / 128). */
 const TF_GAMMA_POSITIONS = 1536;
+
+/**
+ * Index in enformer-pytorch's `_trunk` Sequential -> the module registered under its own name (the
+ * Rearranges at 0 and 3 and the crop at 5 hold no parameters).
+ *
+ * Why files with only these names exist: a PyTorch state dict lists a tensor shared by two modules
+ * under both names, and safetensors cannot store shared tensors, so its `save_model` drops all names
+ * of a shared group but one. huggingface/safetensors@24b0b28, bindings/python/py_src/safetensors/torch.py:
+ * `_find_shared_tensors` groups names by (device, storage pointer, storage size); both names of an
+ * alias pair are the same tensor (parameter or BN buffer), so they fall in one group and both cover
+ * their whole storage (`_is_complete`); `_remove_duplicate_names` then keeps `sorted(complete_names)[0]`
+ * (save_model passes no preferred or discarded names), a code-point sort in which '_' (0x5F) precedes
+ * every lower-case letter, so `_trunk.1.*` beats `stem.*`, `_trunk.2.*` beats `conv_tower.*`,
+ * `_trunk.4.*` beats `transformer.*` and `_trunk.6.*` beats `final_pointwise.*`; the heads are not
+ * aliased and stay `_heads.*`. The hub's .bin -> safetensors script (bindings/python/convert.py, same
+ * commit) selects the same way: its discard names come from the transformers class named in
+ * config.json, and transformers has no `Enformer` class, so there are none. Both record each dropped
+ * name in the header metadata, but other writers need not, so the names alone are relied on.
+ */
+const TRUNK_ALIASES: Record<string, string> = { '1': 'stem', '2': 'conv_tower', '4': 'transformer', '6': 'final_pointwise' };
 
 export interface EnformerConfig {
   dim: number;
@@ -38,9 +58,11 @@ export interface EnformerConfig {
   useTfGamma: boolean;
   /**
    * Normalisation of the gamma positional features (seq2track's `positional_gamma` key): 'tf' (the
-   * TensorFlow original's; default) or 'torch' (enformer-pytorch's run-time formula, for checkpoints
-   * trained from scratch in that port with use_tf_gamma off). Not read from `use_tf_gamma`: configs
-   * with `use_tf_gamma: false` exist whose weights expect the TF normalisation (the fixtures).
+   * TensorFlow original's; default), 'torch' (enformer-pytorch's run-time formula since 2022-05-31,
+   * for checkpoints trained from scratch in that port with use_tf_gamma off) or 'torch-global-max'
+   * (that port's formula before 2022-05-31, for EleutherAI's early checkpoints). Not read from
+   * `use_tf_gamma`: configs with `use_tf_gamma: false` exist whose weights expect the TF
+   * normalisation (the fixtures).
    */
   gamma: GammaNormalisation;
   poolType: 'attention' | 'max';
@@ -55,8 +77,7 @@ export function parseEnformerConfig(json: Record<string, unknown>, source: strin
   if (dim % 2 !== 0) throw new ConfigError(`${source}: dim (${dim}) must be even`);
   const poolType = optionalString(json, 'pool_type', source) ?? 'attention';
   if (poolType !== 'attention' && poolType !== 'max') throw new ConfigError(`${source}: pool_type must be "attention" or "max", not "${poolType}"`);
-  const gamma = optionalString(json, 'positional_gamma', source) ?? 'tf';
-  if (gamma !== 'tf' && gamma !== 'torch') throw new ConfigError(`${source}: positional_gamma must be "tf" or "torch", not "${gamma}"`);
+  const gamma = parseGamma(optionalString(json, 'positional_gamma', source) ?? 'tf', source);
   const numDownsamples = requireInt(json, 'num_downsamples', source, 7);
   if (numDownsamples < 2) throw new ConfigError(`${source}: num_downsamples must be at least 2`);
   return {
@@ -72,6 +93,13 @@ export function parseEnformerConfig(json: Record<string, unknown>, source: strin
     gamma,
     poolType,
   };
+}
+
+function parseGamma(value: string, source: string): GammaNormalisation {
+  const known = GAMMA_NORMALISATIONS as readonly string[];
+  if (known.includes(value)) return value as GammaNormalisation;
+  const choices = GAMMA_NORMALISATIONS.map((g) => `"${g}"`);
+  throw new ConfigError(`${source}: positional_gamma must be ${choices.slice(0, -1).join(', ')} or ${choices.at(-1)}, not "${value}"`);
 }
 
 export class Enformer implements Architecture {
@@ -161,10 +189,20 @@ export class Enformer implements Architecture {
     return w.tensors;
   }
 
-  /** enformer-pytorch registers the trunk twice (`_trunk.*` aliases) and keeps BN step counters. */
+  /**
+   * enformer-pytorch keeps BN step counters (unused here) and registers the trunk twice: `_trunk` is
+   * Sequential(Rearrange, stem, conv_tower, Rearrange, transformer, crop, final_pointwise), so every
+   * trunk parameter also appears as `_trunk.{1,2,4,6}.*` (lucidrains/enformer-pytorch@5a5974d
+   * modeling_enformer.py, `Enformer.__init__`; this layout dates from 0dc46e4, 2022-06-01). The alias
+   * is mapped to its canonical name because some files hold only the alias (see TRUNK_ALIASES); when
+   * a file holds both, `resolveTensorNames` keeps the canonical one. Other `_trunk.*` names are left
+   * as they are, so a file of another layout fails with them named as unexpected tensors.
+   */
   canonicalName(name: string): string | null {
-    if (name.startsWith('_trunk.') || name.endsWith('.num_batches_tracked')) return null;
-    return name;
+    if (name.endsWith('.num_batches_tracked')) return null;
+    const alias = /^_trunk\.(\d+)\.(.+)$/.exec(name);
+    const module = alias ? TRUNK_ALIASES[alias[1]!] : undefined;
+    return module ? `${module}.${alias![2]}` : name;
   }
 
   /** Stem and conv tower: dna [B, L, 4] -> trunk [B, L/binSize, dim]. */
@@ -253,8 +291,9 @@ export class Enformer implements Architecture {
    */
   positionFeeds(length: number, gammaTable?: GammaTable): Record<string, TensorData> {
     const n = length / this.binSize;
-    // enformer-pytorch's formula ('torch') is computed at every length; the TF table is TF-normalised.
-    if (this.config.gamma === 'torch') gammaTable = undefined;
+    // enformer-pytorch's formulas ('torch', 'torch-global-max') are computed at every length; the TF
+    // table is TF-normalised, so it never stands in for them.
+    if (this.config.gamma !== 'tf') gammaTable = undefined;
     if (this.config.useTfGamma && this.config.gamma === 'tf' && n === TF_GAMMA_POSITIONS) {
       if (gammaTable?.n !== n) {
         throw new ConfigError(

@@ -13,7 +13,8 @@ export interface LoadOptions extends ModelOptions {
   /**
    * Enformer: normalisation of the gamma positional features, overriding config.json's
    * `positional_gamma` ('tf', the default, for the published weights; 'torch' for enformer-pytorch
-   * checkpoints trained from scratch with use_tf_gamma off).
+   * checkpoints trained from scratch with use_tf_gamma off; 'torch-global-max' for those trained
+   * before that port's 2022-05-31 fix, e.g. EleutherAI's enformer-preview).
    */
   gamma?: GammaNormalisation;
 }

@@ -2,10 +2,8 @@
  * Relative positional features of Enformer's Transformer-XL attention, computed in float64 for any
  * transformer length n. Rows are distances -(n-1)..(n-1); columns are
  * [exponential | central mask | gamma] then the same three multiplied by sign(distance).
- * Gamma is normalised per basis function over all distances, as in DeepMind's TensorFlow original
- * ('tf', the default: the published weights and the fixtures), or — enformer-pytorch's run-time
- * formula when `use_tf_gamma` is off ('torch', for checkpoints trained from scratch in that port) —
- * per distance over the basis functions.
+ * The gamma block has three normalisations, because checkpoints were trained with each of them and a
+ * checkpoint only works with its own (see `GammaNormalisation`).
  */
 
 /** log Γ(x) for x > 0 (Lanczos, g = 7, 9 terms): relative error ~1e-15, enough for float64 features. */
@@ -40,19 +38,32 @@ function centralMaskBasis(basis: number): (d: number) => number[] {
   return (d) => widths.map((w) => (w > d ? 1 : 0));
 }
 
-/** How the gamma pdf features are normalised: per basis function over distances (TF) or per distance over basis functions (enformer-pytorch). */
-export type GammaNormalisation = 'tf' | 'torch';
+/**
+ * How the gamma pdf features are normalised:
+ * - 'tf': each basis function divided by its maximum over the distances (DeepMind's TensorFlow
+ *   original, reduce_max over the position axis): the published weights and the fixtures.
+ * - 'torch': each distance divided by its maximum over the basis functions (enformer-pytorch's
+ *   amax(dim=-1) since commit dcb5751, 2022-05-31): checkpoints trained from scratch in that port later.
+ * - 'torch-global-max': everything divided by one maximum over all distances and basis functions
+ *   (enformer-pytorch before dcb5751 called torch.amax with no dim): EleutherAI's enformer-preview,
+ *   enformer-191k and enformer-corr_coef_obj, trained with it in February 2022.
+ */
+export type GammaNormalisation = 'tf' | 'torch' | 'torch-global-max';
+
+/** Every normalisation, in the order config errors and the CLI list them. */
+export const GAMMA_NORMALISATIONS: readonly GammaNormalisation[] = ['tf', 'torch', 'torch-global-max'];
 
 /**
- * Gamma pdf features (+1e-8) for the distances 0..n-1 (they depend on |d| only). 'tf': each column
- * divided by its maximum over the distances (TF's reduce_max over the position axis); 'torch': each
- * row divided by its maximum over the basis functions (enformer-pytorch's amax(dim=-1)).
+ * Gamma pdf features (+1e-8) for the distances 0..n-1 (they depend on |d| only), normalised as
+ * `normalisation` says. The maxima are taken over 0..n-1 only; the negative distances repeat the same
+ * values, so the maximum over all 2n-1 distances of the upstream formulas is the same number.
  */
 function gammaBasisTable(n: number, basis: number, normalisation: GammaNormalisation): Float64Array {
   const stddev = n / (2 * basis);
   const startMean = n / basis;
   const mean = linspace(startMean, n, basis);
   const table = new Float64Array(n * basis);
+  let globalMax = 0;
   for (let k = 0; k < basis; k++) {
     const concentration = (mean[k]! / stddev) ** 2;
     const rate = mean[k]! / stddev ** 2;
@@ -65,6 +76,7 @@ function gammaBasisTable(n: number, basis: number, normalisation: GammaNormalisa
       if (p > max) max = p;
     }
     if (normalisation === 'tf') for (let d = 0; d < n; d++) table[d * basis + k]! /= max;
+    globalMax = Math.max(globalMax, max);
   }
   if (normalisation === 'torch') {
     for (let d = 0; d < n; d++) {
@@ -73,6 +85,7 @@ function gammaBasisTable(n: number, basis: number, normalisation: GammaNormalisa
       for (let k = 0; k < basis; k++) table[d * basis + k]! /= max;
     }
   }
+  if (normalisation === 'torch-global-max') for (let i = 0; i < table.length; i++) table[i]! /= globalMax;
   return table;
 }
 

@@ -235,7 +235,7 @@ test('gamma torch: the fixture model with --gamma torch differs from TF, is self
       await overridden.close();
     }
     writeFileSync(join(tmp.dir, 'config.json'), JSON.stringify({ ...config, positional_gamma: 'pytorch' }));
-    await assert.rejects(loadModel(tmp.dir), /positional_gamma must be "tf" or "torch", not "pytorch"/);
+    await assert.rejects(loadModel(tmp.dir), /positional_gamma must be "tf", "torch" or "torch-global-max", not "pytorch"/);
   } finally {
     await torch.close();
     await tiled.close();

@@ -9,6 +9,7 @@ import { PickleError, PyDict, PyTuple, unpickle, type PyCallable } from './pickl
 import { ZipArchive, ZipError, type ZipEntry } from './zip.js';
 import { toFloat32, type SafetensorsDType } from './safetensors.js';
 import { WeightSet, type WeightBytes } from './weight-set.js';
+import { resolveTensorNames } from './weight-names.js';
 
 export class TorchCheckpointError extends Error {}
 
@@ -225,12 +226,14 @@ export function torchCheckpointWeights(path: string, rename: (name: string) => s
   const ckpt = openTorchCheckpoint(path);
   const set = new WeightSet();
   const cache = new Map<string, Buffer>();
-  for (const [name, t] of stateDict(ckpt)) {
-    const canonical = rename(name);
-    if (canonical === null) continue;
+  const tensors = stateDict(ckpt);
+  // An alias beside its tensor (enformer-pytorch's `_trunk.*`) is dropped; a lone alias is renamed.
+  const names = resolveTensorNames([...tensors].map(([name, t]) => ({ name, shape: t.shape })), rename, path);
+  for (const [name, t] of tensors) {
+    const canonical = names.get(name);
+    if (canonical === undefined) continue;
     if (t.dtype === 'I64' || t.dtype === 'I32') fail(path, `tensor '${name}' is ${t.dtype === 'I64' ? 'int64' : 'int32'}; model weights must be floating point`);
-    if (set.entries.has(canonical)) fail(path, `two tensors map to '${canonical}'`);
-    set.entries.set(canonical, { shape: t.shape, source: tensorSource(ckpt, t, name, cache) });
+    set.entries.set(canonical, { shape: t.shape, source: tensorSource(ckpt, t, name, cache), ...(canonical !== name ? { stored: name } : {}) });
   }
   return set;
 }

@@ -5,6 +5,7 @@
  * whatever the engine can read: a file path on Node, a URL or picked-file key in the browser.
  */
 import { toFloat32, type TensorInfo } from './safetensors-format.js';
+import { resolveTensorNames } from './weight-names.js';
 
 /** What `fromSafetensors` needs of a safetensors file: its path (or URL), header and bytes of non-F32 tensors. */
 export interface SafetensorsSource {
@@ -20,6 +21,8 @@ export type WeightBytes =
 export interface WeightEntry {
   shape: number[];
   source: WeightBytes;
+  /** The tensor's name in the file, where it differs from the canonical name (for error messages). */
+  stored?: string;
 }
 
 // The blob description is the engine's (engine/ imports nothing of ours); the weights fill it in.
@@ -29,12 +32,16 @@ import type { BlobPiece, BlobSpec } from '../engine/protocol.js';
 export class WeightSet {
   readonly entries = new Map<string, WeightEntry>();
 
-  /** Wraps a safetensors file; `rename` maps file names to canonical ones (null drops a tensor). */
+  /**
+   * Wraps a safetensors file; `rename` maps file names to canonical ones (null drops a tensor), and a
+   * name spelled as the canonical one wins over aliases mapped to it (`resolveTensorNames`).
+   */
   static fromSafetensors(file: SafetensorsSource, rename: (name: string) => string | null = (n) => n): WeightSet {
     const set = new WeightSet();
+    const names = resolveTensorNames(file.tensors.values(), rename, file.path);
     for (const info of file.tensors.values()) {
-      const name = rename(info.name);
-      if (name === null) continue;
+      const name = names.get(info.name);
+      if (name === undefined) continue;
       const source: WeightBytes =
         info.dtype === 'F32'
           ? { kind: 'file', path: file.path, offset: info.offset, length: info.length }
@@ -42,7 +49,7 @@ export class WeightSet {
               const f32 = toFloat32(file.readBytes(info.name), info.dtype, `${file.path}: ${info.name}`);
               return { kind: 'bytes' as const, bytes: new Uint8Array(f32.buffer, f32.byteOffset, f32.byteLength) };
             })();
-      set.entries.set(name, { shape: info.shape, source });
+      set.entries.set(name, { shape: info.shape, source, ...(name !== info.name ? { stored: info.name } : {}) });
     }
     return set;
   }
@@ -135,15 +142,20 @@ export function checkWeights(weights: WeightSet, expected: ExpectedTensor[], sou
     const e = weights.entries.get(t.name);
     if (!e) problems.push(`missing ${t.name} [${t.shape}]`);
     else if (e.shape.length !== t.shape.length || e.shape.some((d, i) => d !== t.shape[i])) {
-      problems.push(`mis-shaped ${t.name}: [${e.shape}] in the file, the config needs [${t.shape}]`);
+      problems.push(`mis-shaped ${t.name}${storedAs(e)}: [${e.shape}] in the file, the config needs [${t.shape}]`);
     }
   }
-  for (const name of weights.entries.keys()) if (!wanted.has(name)) problems.push(`unexpected ${name} [${weights.entries.get(name)!.shape}]`);
+  for (const [name, e] of weights.entries) if (!wanted.has(name)) problems.push(`unexpected ${name}${storedAs(e)} [${e.shape}]`);
   if (problems.length > 0) {
     const shown = problems.slice(0, 20).join('; ');
     const more = problems.length > 20 ? `; … and ${problems.length - 20} more` : '';
     throw new WeightsMismatchError(`${source}: weights do not match the config (${problems.length} problems): ${shown}${more}`, problems);
   }
+}
+
+/** " (stored as NAME)" for a tensor the file holds under another name, so that the message names what is in the file. */
+function storedAs(e: WeightEntry): string {
+  return e.stored === undefined ? '' : ` (stored as ${e.stored})`;
 }
 
 export class WeightsMismatchError extends Error {

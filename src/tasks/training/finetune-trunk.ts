@@ -12,6 +12,7 @@ import { architectureFromConfig, modelGammaTable } from '../../models/load.js';
 import { Model } from '../../models/model.js';
 import { WholeModelTrainer } from '../../models/trainable.js';
 import { SafetensorsFile } from '../../weights/safetensors.js';
+import { fileNamesByCanonical } from '../../weights/weight-names.js';
 import { Adam } from '../../train/optimizer.js';
 import { lossGraph, lossValue } from '../../train/losses.js';
 import { PearsonAccumulator, summarise } from '../../train/metrics.js';
@@ -36,7 +37,7 @@ export async function finetuneWholeModel(opts: FinetuneOptions): Promise<Finetun
   const config = p.existing ? p.config : p.arch.configWithHead(p.config, opts.head, p.tracks);
   const arch = architectureFromConfig(config, join(opts.model, 'config.json'));
   const file = await SafetensorsFile.open(p.weightsPath);
-  const fileNames = new Map([...file.tensors.keys()].map((n) => [arch.canonicalName(n) ?? n, n]));
+  const fileNames = fileNamesByCanonical(file.tensors.values(), (n) => arch.canonicalName(n), p.weightsPath);
   arch.adaptToWeights?.(new Map([...file.tensors.values()].map((t) => [arch.canonicalName(t.name) ?? t.name, t.shape])));
   const fresh = p.existing ? undefined : freshHead(p.tracks, arch.embeddingSize, seed);
   const params = new Map<string, Float32Array>();

@@ -26,6 +26,7 @@ import type { Reference } from '../../genome/reference.js';
 import type { WindowGeometry } from '../../genome/regions.js';
 import { SafetensorsFile } from '../../weights/safetensors.js';
 import { WeightSet } from '../../weights/weight-set.js';
+import { fileNamesByCanonical } from '../../weights/weight-names.js';
 import { writeWeightSet } from '../../weights/write.js';
 import { parseTargets, unnamedTracks, type TargetsTable } from '../../formats/targets.js';
 import { readTrainingTable, TrackCoverage, TrackCoverageError } from '../../formats/track-coverage.js';
@@ -377,7 +378,8 @@ export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
     let init: { weight: Float32Array; bias: Float32Array };
     if (p.existing) {
       const file = await SafetensorsFile.open(p.weightsPath);
-      const name = (canonical: string) => [...file.tensors.keys()].find((n) => p.arch.canonicalName(n) === canonical) ?? canonical;
+      const fileNames = fileNamesByCanonical(file.tensors.values(), (n) => p.arch.canonicalName(n), p.weightsPath);
+      const name = (canonical: string) => fileNames.get(canonical) ?? canonical;
       init = { weight: file.readFloat32(name(p.headParams.weight)), bias: file.readFloat32(name(p.headParams.bias)) };
     } else init = freshHead(p.tracks, E, seed);
     const params = new Map([

@@ -31,7 +31,7 @@ export { finetuneWholeModel } from './tasks/training/finetune-trunk.js';
 export { evaluate, evaluationTsv, type EvaluateOptions, type EvaluateResult, type TrackScore } from './tasks/training/evaluate.js';
 // Jobs: the model store.
 export { convertModel, readWeights, detectFormat, ConvertError, type ConvertOptions, type ConvertResult, type WeightsFormat } from './tasks/model-store/convert-model.js';
-export { resolveModel, fetchModel, listCached, cacheRoot, PUBLISHED_MODELS, RegistryError, type RegistryOptions, type ResolveOptions } from './tasks/model-store/registry.js';
+export { resolveModel, fetchModel, listCached, cacheRoot, PUBLISHED_MODELS, SOURCES, RegistryError, type PublishedModel, type RegistryOptions, type ResolveOptions } from './tasks/model-store/registry.js';
 
 // The run core: a new job is a plan of batches and a sink.
 export { openEnsemble, runBatches, loadedModels, scheduleOf, ModelSchedule, type Ensemble, type EnsembleSpec, type ModelSource, type TableResolver, type Batch, type Item, type RunInput, type BatchLoop } from './tasks/job/run-core.js';

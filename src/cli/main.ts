@@ -202,21 +202,22 @@ export function buildProgram(): Command {
     .requiredOption('--out <dir>', 'output model directory (config.json + model.safetensors)')
     .option('--config <file>', 'config.json for a bare weights file (or to override the directory one)')
     .option('--weights <name>', 'weights file to use in a directory holding several')
-    .option('--mouse-h5 <file>', 'Borzoi: merge the mouse head of this model1_best.h5 into a model0_best.h5 conversion')
+    .option('--graft-mouse-head <file|dir>', 'Borzoi: put the mouse head of this checkpoint (e.g. model1_best.h5) on the input\'s trunk; an explicit graft, the trunks of two files differ (the difference is reported)')
     .option('--species <name>', 'MultiMolecule checkpoints: the species of token_head (default: its config, else human)')
     .option('--gamma-table <file>', 'Enformer: TF gamma table (safetensors, tensor tf_gammas) to place in the output')
     .option('--force', 'replace a model already in --out')
     .action(async (input: string, opts) => {
-      await runConvert({ input, out: opts.out, config: opts.config, weights: opts.weights, mouseH5: opts.mouseH5, species: opts.species, gammaTable: opts.gammaTable, force: opts.force === true });
+      await runConvert({ input, out: opts.out, config: opts.config, weights: opts.weights, graftMouseHead: opts.graftMouseHead, species: opts.species, gammaTable: opts.gammaTable, force: opts.force === true });
     });
   weights
     .command('fetch')
-    .description('download, verify (size, sha256/md5) and convert published models into the cache')
+    .description('download, verify (size; sha256 against the pinned value where the registry has one, else the server digest) and convert published models into the cache')
     .argument('<name...>', 'published model names (see: seq2track weights list --all)')
     .option('--cache-dir <dir>', 'model cache (default: $SEQ2TRACK_CACHE, else $XDG_CACHE_HOME/seq2track, else ~/.cache/seq2track)')
     .option('--force', 'fetch again even when cached')
+    .option('--revision <rev>', 'fetch this hub revision (commit, branch, tag) instead of the pinned one; cached as NAME@REV, digests recorded in source.json, not checked against the registry')
     .action(async (names: string[], opts) => {
-      await runFetch(names, { cacheDir: opts.cacheDir, force: opts.force === true });
+      await runFetch(names, { cacheDir: opts.cacheDir, force: opts.force === true, revision: opts.revision });
     });
   weights
     .command('list')

@@ -44,15 +44,16 @@ export function downloadProgress(): { onProgress: RegistryOptions['onProgress'];
   };
 }
 
-export type ConvertArgs = Pick<ConvertOptions, 'input' | 'out' | 'config' | 'weights' | 'mouseH5' | 'species' | 'gammaTable' | 'force'>;
+export type ConvertArgs = Pick<ConvertOptions, 'input' | 'out' | 'config' | 'weights' | 'graftMouseHead' | 'species' | 'gammaTable' | 'force'>;
 
 export async function runConvert(args: ConvertArgs): Promise<void> {
   const started = Date.now();
   const r = await convertModel({ ...args, log: say });
   say(`converted ${r.source} (${r.format}) -> ${r.out}: ${r.kind}, heads ${r.heads.join(', ')}, ${r.tensors} tensors, verified, in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  if (r.graft) say(`caveat: grafted mouse head: ${r.graft.caveat} (recorded in ${r.out}/graft.json)`);
 }
 
-export async function runFetch(names: string[], options: { cacheDir?: string; force?: boolean }): Promise<void> {
+export async function runFetch(names: string[], options: { cacheDir?: string; force?: boolean; revision?: string }): Promise<void> {
   for (const name of names) {
     const progress = downloadProgress();
     try {

@@ -5,12 +5,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { convertModel } from '../tasks/model-store/convert-model.js';
 import { SafetensorsFile, writeSafetensors, type TensorToWrite } from '../weights/safetensors.js';
 import { fixturePath, skipUnless, withTempDir } from './fixtures.js';
-import { expectPredicts, expectSameTensors, runCli } from './weights-helpers.js';
+import { expectPredicts, expectSameTensors, kerasWithShiftedTrunk, runCli } from './weights-helpers.js';
 
 const skip = skipUnless('formats');
 
@@ -44,16 +44,47 @@ for (const [file, head, other] of [
     }));
 }
 
-test('convert: a directory with both Keras files merges the heads (trunks checked equal)', { skip }, () =>
+test('convert: a directory with both Keras files is two models: refused without --weights, grafted only when asked', { skip }, () =>
   withTempDir(async (dir) => {
     const src = join(dir, 'keras');
-    const { mkdirSync } = await import('node:fs');
     mkdirSync(src);
     for (const f of ['config.json', 'model0_best.h5', 'model1_best.h5']) copyFileSync(fixturePath('formats', 'borzoi-small', f), join(src, f));
+    await assert.rejects(
+      convertModel({ input: src, out: join(dir, 'none'), loadCheck: false }),
+      /holds both official Borzoi files, model0_best\.h5 \(human head\) and model1_best\.h5 \(mouse head\), which are separate models with different trunks; convert one with --weights, or graft .*--graft-mouse-head/,
+    );
+    const mouse = await convertModel({ input: src, weights: 'model1_best.h5', out: join(dir, 'mouse'), loadCheck: false });
+    assert.deepEqual(mouse.heads, ['mouse']);
+    // The fixture pair shares one trunk (unlike the real files): the graft says so.
     const out = join(dir, 'model');
-    const r = await convertModel({ input: src, out, loadCheck: false });
+    const r = await convertModel({ input: src, weights: 'model0_best.h5', graftMouseHead: join(src, 'model1_best.h5'), out, loadCheck: false });
     assert.deepEqual(r.heads, ['human', 'mouse']);
+    assert.equal(r.graft?.trunk_tensors_differing, 0);
+    assert.match(r.graft!.caveat, /the two trunks are identical/);
     assert.equal(await expectSameTensors(out, 'borzoi-small'), 110);
+    assert.deepEqual(readdirSync(out).sort(), ['config.json', 'graft.json', 'model.safetensors']);
+  }));
+
+test('convert --graft-mouse-head: a mouse file with another trunk is grafted with the difference reported; non-Borzoi refused first', { skip }, () =>
+  withTempDir(async (dir) => {
+    const shifted = join(dir, 'model1_best.h5');
+    await kerasWithShiftedTrunk(fixturePath('formats', 'borzoi-small', 'model1_best.h5'), shifted, 0.25);
+    const config = fixturePath('formats', 'borzoi-small', 'config.json');
+    const out = join(dir, 'model');
+    const r = await convertModel({ input: fixturePath('formats', 'borzoi-small', 'model0_best.h5'), config, graftMouseHead: shifted, out });
+    assert.equal(r.graft?.trunk_tensors_differing, 1);
+    assert.equal(r.graft?.trunk_tensors_compared, 106);
+    assert.ok(Math.abs(r.graft!.trunk_max_abs_difference - 0.25) < 1e-6, String(r.graft!.trunk_max_abs_difference));
+    assert.match(r.graft!.caveat, /not on the trunk it was trained with/);
+    // Human head and trunk from model0, mouse head from the other file: the fixture's tensors exactly.
+    assert.equal(await expectSameTensors(out, 'borzoi-small'), 110);
+    await expectPredicts(out, 'borzoi-small', ['human', 'mouse']);
+    const st = await SafetensorsFile.open(join(out, 'model.safetensors'));
+    assert.equal(st.metadata?.grafted_mouse_head_from, 'model1_best.h5');
+    await assert.rejects(
+      convertModel({ input: fixturePath('formats', 'enformer-small'), weights: 'pytorch_model.bin', graftMouseHead: shifted, out: join(dir, 'e') }),
+      /--graft-mouse-head is for Borzoi models \(the config is enformer\)/,
+    );
   }));
 
 test('convert (CLI): a bare file with --config, then a second run refuses to overwrite', { skip }, () =>

@@ -1,9 +1,11 @@
 /**
  * `weights fetch` against a local server (127.0.0.1, random port) that serves the format fixtures in the
- * layouts of the real sources: the Hugging Face hub (`/<repo>/resolve/main/<file>`; LFS files answer HEAD
- * with a 302 and X-Linked-Size / X-Linked-Etag = sha256, the bytes come from `/cdn/<sha256>` with Range
- * support), the Borzoi bucket (`x-goog-hash: md5=…`) and GitHub raw (enformer-pytorch's tf_gammas.pt, made
- * here with torch.save's layout). Never the internet: every base URL points at this server.
+ * layouts of the real sources: the Hugging Face hub (`/<repo>/resolve/<revision>/<file>`, with the
+ * resolved commit in X-Repo-Commit; LFS files answer HEAD with a 302 and X-Linked-Size / X-Linked-Etag =
+ * sha256, the bytes come from `/cdn/<sha256>` with Range support), the Borzoi bucket (`x-goog-hash:
+ * md5=…`) and GitHub raw (enformer-pytorch's tf_gammas.pt, made here with torch.save's layout). Never the
+ * internet: every base URL points at this server. The fixtures are small random models, so wherever the
+ * registry pins a real digest they must fail it: that is the mismatch test.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,10 +14,10 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { fetchModel, resolveModel, type RegistryOptions } from '../tasks/model-store/registry.js';
+import { SOURCES, fetchModel, resolveModel, type PublishedModel, type RegistryOptions } from '../tasks/model-store/registry.js';
 import { SafetensorsFile } from '../weights/safetensors.js';
 import { compare, fixture, fixturePath, skipUnless, tempDir } from './fixtures.js';
-import { expectSameTensors, runCli, torchSaveTensor } from './weights-helpers.js';
+import { expectSameTensors, kerasWithShiftedTrunk, runCli, torchSaveTensor } from './weights-helpers.js';
 
 const skip = skipUnless('formats') || skipUnless('tf-gamma');
 
@@ -39,6 +41,10 @@ let base = '';
 let tmp: { dir: string; cleanup: () => void };
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+/** What the local hub says `main` resolves to. */
+const MAIN_COMMIT = 'c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00';
+const REP1 = SOURCES.find((m) => m.name === 'borzoi-human-rep1')!.weights.revision!;
+const OFFICIAL = SOURCES.find((m) => m.name === 'enformer')!.weights.revision!;
 const cdnPath = (url: string, s: Served) => `/cdn/${sha256(Buffer.from(url)).slice(0, 8)}/${sha256(s.data)}`;
 
 function serve(res: import('node:http').ServerResponse, method: string, s: Served, range: string | undefined) {
@@ -68,17 +74,29 @@ before(async () => {
   tmp = tempDir('seq2track-fetch-');
   if (skip) return;
   const f = (name: string, file: string) => readFileSync(fixturePath('formats', name, file));
-  const hub = (repo: string, file: string, s: Served) => files.set(`/${repo}/resolve/main/${file}`, s);
-  hub('johahi/borzoi-replicate-0', 'config.json', { data: f('borzoi-small', 'config.json') });
-  hub('johahi/borzoi-replicate-0', 'pytorch_model.bin', { data: f('borzoi-small', 'pytorch_model.bin'), lfs: true, interruptOnce: true });
-  hub('johahi/borzoi-replicate-1', 'config.json', { data: f('borzoi-small', 'config.json') });
-  hub('johahi/borzoi-replicate-1', 'pytorch_model.bin', { data: f('borzoi-small', 'pytorch_model.bin'), lfs: true, corrupt: true });
-  hub('EleutherAI/enformer-official-rough', 'config.json', { data: f('enformer-small', 'config.json') });
-  hub('EleutherAI/enformer-official-rough', 'pytorch_model.bin', { data: f('enformer-small', 'pytorch_model.bin'), lfs: true });
-  for (const k of [0]) {
-    files.set(`/gcs/f${k}/model0_best.h5`, { data: f('borzoi-small', 'model0_best.h5'), md5: true });
-    files.set(`/gcs/f${k}/model1_best.h5`, { data: f('borzoi-small', 'model1_best.h5'), md5: true });
-  }
+  const hub = (repo: string, rev: string, file: string, s: Served) => files.set(`/${repo}/resolve/${rev}/${file}`, s);
+  const borzoiConfig = { data: f('borzoi-small', 'config.json') };
+  hub('johahi/borzoi-replicate-0', 'main', 'config.json', borzoiConfig);
+  hub('johahi/borzoi-replicate-0', 'main', 'pytorch_model.bin', { data: f('borzoi-small', 'pytorch_model.bin'), lfs: true, interruptOnce: true });
+  hub('johahi/borzoi-replicate-0', 'abc1234', 'config.json', borzoiConfig);
+  hub('johahi/borzoi-replicate-0', 'abc1234', 'pytorch_model.bin', { data: f('borzoi-small', 'pytorch_model.bin'), lfs: true });
+  hub('johahi/borzoi-replicate-1', REP1, 'config.json', borzoiConfig);
+  hub('johahi/borzoi-replicate-1', REP1, 'pytorch_model.bin', { data: f('borzoi-small', 'pytorch_model.bin'), lfs: true, corrupt: true });
+  // Pinned in the registry with the real digests, which these fixtures cannot have.
+  hub('johahi/borzoi-replicate-2', 'main', 'config.json', borzoiConfig);
+  hub('johahi/borzoi-replicate-2', 'main', 'model.safetensors', { data: readFileSync(fixturePath('borzoi-small', 'weights.safetensors')), lfs: true });
+  const flashConfig = { data: f('flashzoi-small', 'config.json') };
+  hub('johahi/flashzoi-replicate-0', 'main', 'config.json', flashConfig);
+  hub('johahi/flashzoi-replicate-0', 'main', 'pytorch_model.bin', { data: f('flashzoi-small', 'pytorch_model.bin') });
+  hub('johahi/flashzoi-replicate-0', 'feedbee', 'config.json', flashConfig);
+  hub('johahi/flashzoi-replicate-0', 'feedbee', 'pytorch_model.bin', { data: f('flashzoi-small', 'pytorch_model.bin'), lfs: true });
+  hub('EleutherAI/enformer-official-rough', OFFICIAL, 'config.json', { data: f('enformer-small', 'config.json') });
+  hub('EleutherAI/enformer-official-rough', OFFICIAL, 'pytorch_model.bin', { data: f('enformer-small', 'pytorch_model.bin'), lfs: true });
+  // The official Keras pair as it really is: the mouse file's trunk differs from the human file's.
+  const shifted = join(tmp.dir, 'model1_best.h5');
+  await kerasWithShiftedTrunk(fixturePath('formats', 'borzoi-small', 'model1_best.h5'), shifted);
+  files.set('/gcs/f0/model0_best.h5', { data: f('borzoi-small', 'model0_best.h5'), md5: true });
+  files.set('/gcs/f0/model1_best.h5', { data: readFileSync(shifted), md5: true });
   const gammas = await SafetensorsFile.open(fixturePath('tf-gamma', 'tf_gammas.safetensors'));
   files.set('/gh/lucidrains/enformer-pytorch/5a5974d2821c728f93294731c50b55f1f55fd86d/enformer_pytorch/precomputed/tf_gammas.pt', {
     data: torchSaveTensor(gammas.readFloat32('tf_gammas'), [3071, 32]),
@@ -91,6 +109,8 @@ before(async () => {
     const method = req.method ?? 'GET';
     requests.push({ method, url, range: req.headers.range });
     const s = files.get(url);
+    const rev = /^\/[^/]+\/[^/]+\/resolve\/([^/]+)\//.exec(url)?.[1];
+    if (rev) res.setHeader('x-repo-commit', /^[0-9a-f]{40}$/.test(rev) ? rev : MAIN_COMMIT);
     if (s?.lfs && method === 'HEAD') {
       res.writeHead(302, { location: cdnPath(url, s), 'x-linked-size': s.data.length, 'x-linked-etag': `"${sha256(s.data)}"` }).end();
       return;
@@ -124,33 +144,140 @@ test('fetch: an interrupted download resumes with a Range request, verifies sha2
   assert.ok(Number(/\d+/.exec(gets[1]!.range!)![0]) > 0, 'resumed from where the first transfer stopped');
   await expectSameTensors(dir, 'borzoi-small');
   assert.deepEqual(readdirSync(dir).sort(), ['config.json', 'model.safetensors', 'source.json']);
+  // Neither the revision nor the file is pinned for this replicate: said, and what was seen is recorded.
+  assert.match(r.stderr, new RegExp(`warning: borzoi-human-rep0: no pinned revision for johahi/borzoi-replicate-0; fetching main \\(commit ${MAIN_COMMIT}\\)`));
+  assert.match(r.stderr, /warning: borzoi-human-rep0: pytorch_model\.bin: no pinned sha256 in the registry, so it could not be verified against a known value \(server sha256 only; sha256 [0-9a-f]{64}, recorded in source\.json\)/);
   const source = JSON.parse(readFileSync(join(dir, 'source.json'), 'utf8'));
-  assert.equal(source.sources.weights.sha256, sha256(readFileSync(fixturePath('formats', 'borzoi-small', 'pytorch_model.bin'))));
+  const bin = sha256(readFileSync(fixturePath('formats', 'borzoi-small', 'pytorch_model.bin')));
+  assert.deepEqual(source.revision, { pinned: null, requested: null, fetched: MAIN_COMMIT });
+  assert.equal(source.sources.weights.sha256, bin);
+  assert.equal(source.sources.weights.pinned_sha256, null);
+  assert.equal(source.sources.weights.verified, 'server sha256 only');
+  assert.equal(source.sources.weights.revision, MAIN_COMMIT);
+  assert.equal(source.sources.config.sha256, sha256(readFileSync(fixturePath('formats', 'borzoi-small', 'config.json'))));
   assert.ok(!existsSync(join(cacheDir(), 'downloads')), 'downloads are removed once converted');
 });
 
 test('fetch: a corrupted file fails its checksum, and nothing of it stays in the cache', { skip }, async () => {
   const r = await runCli(['weights', 'fetch', 'borzoi-human-rep1'], env());
   assert.equal(r.code, 1);
-  const lines = r.stderr.split('\n').filter((l) => l !== '' && !l.startsWith('seq2track: downloading'));
-  assert.equal(lines.length, 1, r.stderr);
-  assert.match(lines[0]!, /^seq2track: error: .*pytorch_model\.bin: sha256 mismatch \(got [0-9a-f]{64}, the server reports [0-9a-f]{64}\); the corrupt download was deleted$/);
+  // The pinned revision is fetched, not main.
+  assert.ok(requests.some((q) => q.url === `/johahi/borzoi-replicate-1/resolve/${REP1}/pytorch_model.bin`));
+  const errors = r.stderr.split('\n').filter((l) => l.startsWith('seq2track: error:'));
+  assert.equal(errors.length, 1, r.stderr);
+  assert.match(errors[0]!, /^seq2track: error: .*pytorch_model\.bin: sha256 mismatch \(got [0-9a-f]{64}, the server reports [0-9a-f]{64}\); the corrupt download was deleted$/);
   assert.ok(!existsSync(join(cacheDir(), 'models', 'borzoi-human-rep1')));
   assert.ok(!existsSync(join(cacheDir(), 'downloads', 'borzoi-human-rep1')));
   const models = join(cacheDir(), 'models');
   assert.deepEqual(existsSync(models) ? readdirSync(models).filter((n) => n.includes('rep1')) : [], []);
 });
 
-test('fetch: Borzoi mouse head from the bucket (md5 checked); both Keras files merge into borzoi-rep0', { skip }, async () => {
+test('fetch: a file that no longer matches its pinned sha256 is an error naming the file and both digests', { skip }, async () => {
+  // The server reports the digest (LFS): refused before the weights are downloaded.
+  const before = requests.length;
+  const r = await runCli(['weights', 'fetch', 'borzoi-human-rep2'], env());
+  assert.equal(r.code, 1);
+  const pinned = SOURCES.find((m) => m.name === 'borzoi-human-rep2')!.weights.sha256!;
+  const served = sha256(readFileSync(fixturePath('borzoi-small', 'weights.safetensors')));
+  assert.match(r.stderr, new RegExp(`error: borzoi-human-rep2: model\\.safetensors \\(.*\\): sha256 mismatch: expected ${pinned} \\(pinned\\), the server reports ${served}; nothing was downloaded`));
+  assert.ok(!requests.slice(before).some((q) => q.method === 'GET' && q.url.startsWith('/cdn/')), 'no weights transfer');
+  // The server reports none: downloaded, checked, deleted.
+  const f = await runCli(['weights', 'fetch', 'flashzoi-rep0'], env());
+  assert.equal(f.code, 1);
+  const want = SOURCES.find((m) => m.name === 'flashzoi-rep0')!.weights.sha256!;
+  const got = sha256(readFileSync(fixturePath('formats', 'flashzoi-small', 'pytorch_model.bin')));
+  assert.match(f.stderr, new RegExp(`error: .*/johahi/flashzoi-replicate-0/resolve/main/pytorch_model\\.bin: sha256 mismatch: expected ${want} \\(pinned\\), found ${got}; the download was deleted`));
+  for (const sub of ['models', 'downloads']) {
+    const d = join(cacheDir(), sub);
+    assert.deepEqual(existsSync(d) ? readdirSync(d).filter((n) => n.includes('flashzoi') || n.includes('rep2')) : [], [], sub);
+  }
+});
+
+test('fetch --revision: another hub revision, the pinned digests do not apply, recorded in source.json, cached as NAME@REV', { skip }, async () => {
+  const r = await runCli(['weights', 'fetch', 'flashzoi-rep0', '--revision', 'feedbee'], env());
+  assert.equal(r.code, 0, r.stderr);
+  const dir = join(cacheDir(), 'models', 'flashzoi-rep0@feedbee');
+  assert.equal(r.stdout.trim(), dir);
+  assert.match(r.stderr, /warning: flashzoi-rep0: fetching revision feedbee of johahi\/flashzoi-replicate-0 instead of main \(no revision is pinned\); the registry's digests do not apply/);
+  assert.match(r.stderr, /warning: flashzoi-rep0: pytorch_model\.bin: no pinned sha256 for this revision/);
+  await expectSameTensors(dir, 'flashzoi-small');
+  const source = JSON.parse(readFileSync(join(dir, 'source.json'), 'utf8'));
+  assert.equal(source.revision.requested, 'feedbee');
+  assert.equal(source.sources.weights.pinned_sha256, null);
+  assert.equal(source.sources.weights.sha256, sha256(readFileSync(fixturePath('formats', 'flashzoi-small', 'pytorch_model.bin'))));
+  assert.ok(!existsSync(join(cacheDir(), 'models', 'flashzoi-rep0')), 'the published name still means the pinned files');
+  // A model whose weights are not on the hub has no revision to choose.
+  const m = await runCli(['weights', 'fetch', 'borzoi-mouse-rep2', '--revision', 'feedbee'], env());
+  assert.equal(m.code, 1);
+  assert.match(m.stderr, /borzoi-mouse-rep2: --revision selects a Hugging Face hub revision; this model's weights come from the official Borzoi bucket/);
+});
+
+test('fetch: a pinned revision and digest, when the bytes match, verify without warnings', { skip }, async () => {
+  const bin = readFileSync(fixturePath('formats', 'borzoi-small', 'pytorch_model.bin'));
+  const rev = '0123456789abcdef0123456789abcdef01234567';
+  files.set(`/test/pinned/resolve/${rev}/config.json`, { data: readFileSync(fixturePath('formats', 'borzoi-small', 'config.json')) });
+  files.set(`/test/pinned/resolve/${rev}/pytorch_model.bin`, { data: bin });
+  const cfg = readFileSync(fixturePath('formats', 'borzoi-small', 'config.json'));
+  const table: PublishedModel[] = [
+    {
+      name: 'pinned-test',
+      description: 'a test entry',
+      license: 'test',
+      config: { origin: 'hub', repo: 'test/pinned', revision: rev, file: 'config.json', sha256: sha256(cfg) },
+      weights: { origin: 'hub', repo: 'test/pinned', revision: rev, file: 'pytorch_model.bin', sha256: sha256(bin) },
+    },
+  ];
+  const log: string[] = [];
+  const dir = await fetchModel('pinned-test', { ...opts(), sources: table, log: (l) => log.push(l) });
+  await expectSameTensors(dir, 'borzoi-small');
+  assert.deepEqual(log.filter((l) => l.startsWith('warning')), []);
+  const source = JSON.parse(readFileSync(join(dir, 'source.json'), 'utf8'));
+  assert.equal(source.sources.weights.verified, 'pinned sha256');
+  assert.equal(source.sources.weights.pinned_sha256, sha256(bin));
+  assert.deepEqual(source.revision, { pinned: rev, requested: null, fetched: rev });
+});
+
+test('Borzoi Keras pair with different trunks: two models (human, mouse), a removed merged name, and the explicit graft', { skip }, async () => {
+  // Two models from the pair: the mouse one fetched (bucket), the human one converted from its own file.
   const mouse = await fetchModel('borzoi-mouse-rep0', opts());
-  await expectSameTensors(mouse, 'borzoi-small', (n) => n.startsWith('human_head.'));
-  const both = await fetchModel('borzoi-rep0', opts());
+  const mouseSt = await SafetensorsFile.open(join(mouse, 'model.safetensors'));
+  assert.ok(mouseSt.tensors.has('mouse_head.weight') && !mouseSt.tensors.has('human_head.weight'));
+  assert.ok(!requests.some((q) => q.url === '/gcs/f0/model0_best.h5'), 'the human Keras file is not part of the mouse model');
+  const model0 = fixturePath('formats', 'borzoi-small', 'model0_best.h5');
+  const config = fixturePath('formats', 'borzoi-small', 'config.json');
+  const human = join(tmp.dir, 'human-keras');
+  const h = await runCli(['weights', 'convert', model0, '--config', config, '--out', human], env());
+  assert.equal(h.code, 0, h.stderr);
+  assert.match(h.stderr, /heads human, 108 tensors/);
+  // The merged name is gone, with the reason and the way to a combined model.
+  const gone = await runCli(['weights', 'fetch', 'borzoi-rep0'], env());
+  assert.equal(gone.code, 1);
+  assert.match(gone.stderr, /borzoi-rep0: no longer a published name: the official human and mouse files of replicate 0 sit on different trunks .* borzoi-human-rep0 and borzoi-mouse-rep0; .*--graft-mouse-head/);
+  await assert.rejects(resolveModel('borzoi-rep0', opts()), /no longer a published name/);
+  // The graft: the mouse head of the mouse model on the human file's trunk, with the caveat.
+  const both = join(tmp.dir, 'grafted');
+  const g = await runCli(['weights', 'convert', model0, '--config', config, '--graft-mouse-head', mouse, '--out', both], env());
+  assert.equal(g.code, 0, g.stderr);
+  assert.match(g.stderr, /caveat: grafted mouse head: the mouse head now sits on the trunk of model0_best\.h5, not on the trunk it was trained with \(1 of 106 trunk tensors differ, max \|difference\| 0\.500\)/);
   await expectSameTensors(both, 'borzoi-small');
-  assert.ok(requests.some((q) => q.method === 'HEAD' && q.url === '/gcs/f0/model1_best.h5'));
+  const graft = JSON.parse(readFileSync(join(both, 'graft.json'), 'utf8'));
+  assert.equal(graft.trunk_tensors_differing, 1);
+  assert.equal(JSON.parse(readFileSync(join(both, 'config.json'), 'utf8')).enable_mouse_head, true);
+  // Refused before the second file is read: a missing graft file, a model that already has a mouse head.
+  const missing = await runCli(['weights', 'convert', both, '--graft-mouse-head', join(tmp.dir, 'no-such.h5'), '--out', join(tmp.dir, 'x')], env());
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /--graft-mouse-head .*no-such\.h5: no such file or directory/);
+  const twice = await runCli(['weights', 'convert', both, '--graft-mouse-head', mouse, '--out', join(tmp.dir, 'y')], env());
+  assert.equal(twice.code, 1);
+  assert.match(twice.stderr, /already has a mouse head; --graft-mouse-head would replace it/);
 });
 
 test('fetch: enformer brings the TF gamma table (read from tf_gammas.pt by the restricted unpickler) and sets use_tf_gamma', { skip }, async () => {
-  const dir = await fetchModel('enformer', opts());
+  // The registry's entry with the fixture's digests in place of the real ones (which the fixture cannot match).
+  const real = SOURCES.find((m) => m.name === 'enformer')!;
+  const file = (n: string) => sha256(readFileSync(fixturePath('formats', 'enformer-small', n)));
+  const table = [{ ...real, config: { ...real.config, sha256: file('config.json') }, weights: { ...real.weights, sha256: file('pytorch_model.bin') } }];
+  const dir = await fetchModel('enformer', { ...opts(), sources: table });
   await expectSameTensors(dir, 'enformer-small');
   const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
   assert.equal(config.use_tf_gamma, true);
@@ -158,14 +285,41 @@ test('fetch: enformer brings the TF gamma table (read from tf_gammas.pt by the r
   const want = await SafetensorsFile.open(fixturePath('tf-gamma', 'tf_gammas.safetensors'));
   assert.deepEqual(got.tensors.get('tf_gammas')!.shape, [3071, 32]);
   assert.ok(Buffer.from(got.readBytes('tf_gammas')).equals(Buffer.from(want.readBytes('tf_gammas'))));
-  // The hub has no model.safetensors for it (404) and the .bin was used.
-  assert.ok(requests.some((q) => q.url === '/EleutherAI/enformer-official-rough/resolve/main/model.safetensors'));
+  // One file set at the pinned revision: no fallback to another weights file.
+  assert.ok(requests.some((q) => q.url === `/EleutherAI/enformer-official-rough/resolve/${OFFICIAL}/pytorch_model.bin`));
+  assert.ok(!requests.some((q) => q.url.includes('enformer-official-rough') && q.url.endsWith('model.safetensors')));
+  const source = JSON.parse(readFileSync(join(dir, 'source.json'), 'utf8'));
+  assert.equal(source.sources.gamma_table.verified, 'pinned sha256 of the values');
+  assert.equal(source.sources.weights.verified, 'pinned sha256');
+  assert.equal(source.sources.config.verified, 'pinned sha256');
+  assert.equal(source.revision.pinned, OFFICIAL);
+  // With the real table the same server is refused before the weights are downloaded.
+  const refused = await runCli(['weights', 'fetch', 'enformer', '--cache-dir', join(tmp.dir, 'other-cache')], env());
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, new RegExp(`enformer: pytorch_model\\.bin \\(.*\\): sha256 mismatch: expected ${real.weights.sha256} \\(pinned\\), the server reports ${file('pytorch_model.bin')}; nothing was downloaded`));
+});
+
+test('registry table: one file set per name, revisions and digests well-formed or explicitly not pinned', () => {
+  const names = SOURCES.map((m) => m.name);
+  assert.equal(new Set(names).size, names.length);
+  assert.ok(!names.some((n) => /^borzoi-rep\d$/.test(n)), 'no merged human+mouse names');
+  for (const m of SOURCES) {
+    for (const f of [m.config, m.weights, ...(m.gammaTable ? [m.gammaTable] : [])]) {
+      assert.ok(f.revision === null || /^[0-9a-f]{40}$/.test(f.revision), `${m.name} ${f.file}: revision ${f.revision}`);
+      assert.ok(f.sha256 === null || /^[0-9a-f]{64}$/.test(f.sha256), `${m.name} ${f.file}: sha256 ${f.sha256}`);
+    }
+    if (m.config.origin === 'hub' && m.weights.origin === 'hub') assert.equal(m.config.revision, m.weights.revision, `${m.name}: config and weights from one revision`);
+  }
+  for (const n of ['enformer-preview', 'enformer-191k', 'enformer-corr_coef_obj']) {
+    assert.deepEqual(SOURCES.find((m) => m.name === n)?.configOverrides, { positional_gamma: 'torch-global-max' }, n);
+  }
 });
 
 test('weights list shows the cached models; resolveModel: directories as is, names from the cache, unknown names named', { skip }, async () => {
   const r = await runCli(['weights', 'list'], env());
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^borzoi-human-rep0\tcached\t[\d.]+ MB\t.*borzoi-human-rep0\t/m);
+  assert.match(r.stdout, /^flashzoi-rep0@feedbee\tcached\t.*\(not a published name\)$/m);
   assert.doesNotMatch(r.stdout, /borzoi-human-rep1/);
   const all = await runCli(['weights', 'list', '--all'], env());
   assert.match(all.stdout, /^flashzoi-rep3\tnot cached/m);

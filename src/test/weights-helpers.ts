@@ -1,5 +1,6 @@
 /** Test helpers for the weight readers: tensor comparisons, fixture predictions, hand-made zips and pickles. */
 import assert from 'node:assert/strict';
+import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as zlib from 'node:zlib';
 import { SafetensorsFile } from '../weights/safetensors.js';
@@ -131,6 +132,26 @@ export function torchSaveTensor(data: Float32Array, shape: number[]): Buffer {
     { name: 'archive/data/0', data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) },
     { name: 'archive/version', data: Buffer.from('3\n') },
   ]);
+}
+
+/**
+ * A copy of an official-layout Keras file whose trunk differs from the original in one tensor (the stem
+ * conv's bias, shifted by `delta`): the shape of the real model0/model1 pair, each file saved at its own
+ * head's best epoch.
+ */
+export async function kerasWithShiftedTrunk(src: string, dest: string, delta = 0.5): Promise<void> {
+  copyFileSync(src, dest);
+  const h5wasm = (await import('h5wasm/node')).default;
+  await h5wasm.ready;
+  const f = new h5wasm.File(dest, 'a');
+  try {
+    const d = f.get('model_weights/conv1d/conv1d/bias:0');
+    assert.ok(d instanceof h5wasm.Dataset, 'stem bias dataset');
+    const values = Float32Array.from(d.value as Float32Array, (v) => v + delta);
+    d.write_slice([[0, values.length]], values);
+  } finally {
+    f.close();
+  }
 }
 
 export { runCli } from './fixtures.js';

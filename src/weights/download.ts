@@ -3,7 +3,8 @@
  * so the Hugging Face hub's `X-Linked-Size` / `X-Linked-Etag` — size and sha256 of an LFS file — are
  * seen; Google Cloud Storage reports `x-goog-hash: md5=…`). `download` writes into `<dest>.part`,
  * resuming an interrupted transfer with an HTTP Range request, then checks size and digest and only
- * then renames the file into place. A file that fails its check is deleted.
+ * then renames the file into place. A file that fails its check is deleted. The sha256 of every
+ * download is computed (the caller records it; a digest pinned by the caller is checked first).
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, statSync } from 'node:fs';
@@ -18,6 +19,8 @@ export interface RemoteFile {
   size?: number;
   sha256?: string;
   md5?: string;
+  /** The hub's `X-Repo-Commit`: the commit a branch name such as `main` resolved to. */
+  commit?: string;
 }
 
 const MAX_REDIRECTS = 10;
@@ -45,6 +48,8 @@ export async function probe(url: string): Promise<RemoteFile | null> {
       const v = linked.replace(/^W\//, '').replace(/"/g, '');
       if (/^[0-9a-f]{64}$/i.test(v)) info.sha256 = v.toLowerCase();
     }
+    const commit = h.get('x-repo-commit');
+    if (commit && !info.commit && /^[0-9a-f]{40}$/i.test(commit)) info.commit = commit.toLowerCase();
     const goog = h.get('x-goog-hash');
     if (goog && !info.md5) {
       const m = /md5=([A-Za-z0-9+/=]+)/.exec(goog);
@@ -67,16 +72,29 @@ export interface DownloadOptions {
   onProgress?: (done: number, total: number | undefined) => void;
   /** Attempts, each resuming where the previous stopped (default 5). */
   attempts?: number;
+  /** The sha256 the file must have (pinned by the caller, e.g. the model registry); checked before the server's. */
+  expectedSha256?: string;
 }
 
-async function digest(path: string, algorithm: 'sha256' | 'md5'): Promise<string> {
-  const hash = createHash(algorithm);
-  for await (const chunk of createReadStream(path, { highWaterMark: 4 * 1024 * 1024 })) hash.update(chunk as Buffer);
-  return hash.digest('hex');
+export interface Downloaded {
+  /** sha256 of the bytes written, always computed. */
+  sha256: string;
+  md5?: string;
+}
+
+/** sha256 (and md5 where wanted) in one pass over the file. */
+async function digests(path: string, md5: boolean): Promise<Downloaded> {
+  const sha = createHash('sha256');
+  const md = md5 ? createHash('md5') : undefined;
+  for await (const chunk of createReadStream(path, { highWaterMark: 4 * 1024 * 1024 })) {
+    sha.update(chunk as Buffer);
+    md?.update(chunk as Buffer);
+  }
+  return { sha256: sha.digest('hex'), md5: md?.digest('hex') };
 }
 
 /** Downloads `remote` to `dest` (via `dest.part`, resumable) and verifies its size and digest. */
-export async function download(remote: RemoteFile, dest: string, options: DownloadOptions = {}): Promise<void> {
+export async function download(remote: RemoteFile, dest: string, options: DownloadOptions = {}): Promise<Downloaded> {
   const part = `${dest}.part`;
   const attempts = options.attempts ?? 5;
   let lastError: unknown;
@@ -101,17 +119,23 @@ export async function download(remote: RemoteFile, dest: string, options: Downlo
   if (remote.size !== undefined && size !== remote.size) {
     throw new DownloadError(`${remote.url}: got ${size} bytes, the server reports ${remote.size}; rerun to resume`);
   }
-  const checks: ['sha256' | 'md5', string][] = [];
-  if (remote.sha256) checks.push(['sha256', remote.sha256]);
-  else if (remote.md5) checks.push(['md5', remote.md5]);
-  for (const [algorithm, want] of checks) {
-    const got = await digest(part, algorithm);
-    if (got !== want) {
+  const got = await digests(part, remote.md5 !== undefined && remote.sha256 === undefined);
+  const pinned = options.expectedSha256?.toLowerCase();
+  if (pinned && got.sha256 !== pinned) {
+    await rm(part, { force: true });
+    throw new DownloadError(`${remote.url}: sha256 mismatch: expected ${pinned} (pinned), found ${got.sha256}; the download was deleted`);
+  }
+  const checks: ['sha256' | 'md5', string | undefined, string][] = [];
+  if (remote.sha256) checks.push(['sha256', got.sha256, remote.sha256]);
+  else if (remote.md5) checks.push(['md5', got.md5, remote.md5]);
+  for (const [algorithm, have, want] of checks) {
+    if (have !== want) {
       await rm(part, { force: true });
-      throw new DownloadError(`${remote.url}: ${algorithm} mismatch (got ${got}, the server reports ${want}); the corrupt download was deleted`);
+      throw new DownloadError(`${remote.url}: ${algorithm} mismatch (got ${have}, the server reports ${want}); the corrupt download was deleted`);
     }
   }
   await rename(part, dest);
+  return got;
 }
 
 async function transfer(remote: RemoteFile, part: string, from: number, options: DownloadOptions): Promise<void> {

@@ -93,8 +93,12 @@ export interface ConvertOptions {
   config?: string;
   /** Pick this weights file in a directory holding several. */
   weights?: string;
-  /** A second Keras file (model1_best.h5) whose mouse head is merged with the first file's model. */
-  mouseH5?: string;
+  /**
+   * Borzoi: take the mouse head of this checkpoint (a weights file or a model directory, e.g. the official
+   * `model1_best.h5`) and put it on the input's trunk. An explicit graft: the mouse head was trained with
+   * its own file's trunk, which differs from the input's; the result records and reports the difference.
+   */
+  graftMouseHead?: string;
   species?: string;
   /** Keys set in the written config.json (e.g. use_tf_gamma for the official Enformer port). */
   configOverrides?: Record<string, unknown>;
@@ -114,18 +118,35 @@ export interface ConvertResult {
   heads: string[];
   tensors: number;
   source: string;
+  graft?: GraftReport;
+}
+
+/** What a mouse-head graft did (also written to `graft.json` beside the model). */
+export interface GraftReport {
+  mouse_head_from: string;
+  trunk_from: string;
+  /** Trunk tensors of the head's own file that differ from the trunk it now sits on. */
+  trunk_tensors_differing: number;
+  trunk_tensors_compared: number;
+  /** Largest absolute difference over the differing trunk tensors (0 when identical). */
+  trunk_max_abs_difference: number;
+  caveat: string;
 }
 
 const WEIGHT_PREFERENCE = ['model.safetensors', 'weights.safetensors', 'pytorch_model.bin', 'model0_best.h5', 'model1_best.h5'];
 
 /** The weights file of a downloaded model directory (safetensors first, then .bin, then .h5). */
-async function pickWeights(dir: string): Promise<{ path: string; mouseH5?: string }> {
+async function pickWeights(dir: string): Promise<{ path: string }> {
   const names = await readdir(dir);
+  // The official pair is two models (each file saved at its own head's best epoch, so the trunks differ):
+  // never pick one silently, and never merge them without being asked.
+  if (names.includes('model0_best.h5') && names.includes('model1_best.h5') && !names.some((n) => WEIGHT_PREFERENCE.slice(0, 3).includes(n))) {
+    throw new ConvertError(
+      `${dir}: holds both official Borzoi files, model0_best.h5 (human head) and model1_best.h5 (mouse head), which are separate models with different trunks; convert one with --weights, or graft the mouse head onto the human model explicitly: --weights model0_best.h5 --graft-mouse-head ${join(dir, 'model1_best.h5')}`,
+    );
+  }
   for (const n of WEIGHT_PREFERENCE) {
-    if (!names.includes(n)) continue;
-    // Both official Keras files: the trunk + human head of one, the mouse head of the other.
-    if (n === 'model0_best.h5' && names.includes('model1_best.h5')) return { path: join(dir, n), mouseH5: join(dir, 'model1_best.h5') };
-    return { path: join(dir, n) };
+    if (names.includes(n)) return { path: join(dir, n) };
   }
   for (const ext of ['.safetensors', '.bin', '.pt', '.pth', '.h5']) {
     const c = names.filter((n) => n.endsWith(ext) && n !== 'tf_gammas.safetensors');
@@ -145,21 +166,35 @@ function sameBytes(a: WeightEntry, b: WeightEntry): boolean {
   return Buffer.from(x.buffer, x.byteOffset, x.byteLength).equals(Buffer.from(y.buffer, y.byteOffset, y.byteLength));
 }
 
-/** Merges the mouse head of a second Keras file, after checking that both files share the trunk exactly. */
-async function mergeMouseHead(main: WeightSet, mousePath: string, arch: Borzoi, mainPath: string): Promise<void> {
-  const other = await readKerasBorzoi(mousePath, arch);
-  if (other.head !== 'mouse') throw new ConvertError(`${mousePath}: carries the ${other.head} head, expected the mouse head (model1_best.h5)`);
-  if (main.has('mouse_head.weight')) throw new ConvertError(`${mainPath}: already has a mouse head`);
-  for (const [name, e] of other.weights.entries) {
-    if (name.startsWith('mouse_head.')) {
-      main.entries.set(name, e);
-      continue;
-    }
+/** Reads the mouse head of another checkpoint and puts it on `main`'s trunk; reports how far the trunks differ. */
+async function graftMouseHead(main: WeightSet, mainPath: string, source: string, arch: Borzoi): Promise<GraftReport> {
+  if (!existsSync(source)) throw new ConvertError(`--graft-mouse-head ${source}: no such file or directory`);
+  // Cheap checks before the second file is read: the input must not carry a mouse head already.
+  if (main.has('mouse_head.weight')) throw new ConvertError(`${mainPath}: already has a mouse head; --graft-mouse-head would replace it`);
+  const path = statSync(source).isDirectory() ? (await pickWeights(source)).path : source;
+  const other = (await readWeights(path, arch)).weights;
+  const head = [...other.entries.keys()].filter((n) => n.startsWith('mouse_head.'));
+  if (head.length === 0) throw new ConvertError(`--graft-mouse-head ${path}: carries no mouse head (tensors mouse_head.*)`);
+  let differing = 0;
+  let compared = 0;
+  let maxAbs = 0;
+  for (const [name, e] of other.entries) {
+    if (name.startsWith('mouse_head.') || name.startsWith('human_head.')) continue;
     const m = main.entries.get(name);
-    if (!m || !sameShape(m.shape, e.shape) || !sameBytes(m, e)) {
-      throw new ConvertError(`${mousePath}: trunk tensor ${name} differs from ${mainPath} (the two files are not the same replicate)`);
-    }
+    if (!m || !sameShape(m.shape, e.shape)) throw new ConvertError(`--graft-mouse-head ${path}: trunk tensor ${name} has shape [${e.shape}], ${m ? `[${m.shape}]` : 'absent'} in ${mainPath} (not the same architecture)`);
+    compared++;
+    if (sameBytes(m, e)) continue;
+    differing++;
+    const x = entryFloat32(m);
+    const y = entryFloat32(e);
+    for (let i = 0; i < x.length; i++) maxAbs = Math.max(maxAbs, Math.abs(x[i]! - y[i]!));
   }
+  for (const name of head) main.entries.set(name, other.entries.get(name)!);
+  const caveat =
+    differing === 0
+      ? 'the two trunks are identical, so the mouse head sits on the trunk it was trained with'
+      : `the mouse head now sits on the trunk of ${basename(mainPath)}, not on the trunk it was trained with (${differing} of ${compared} trunk tensors differ, max |difference| ${maxAbs.toPrecision(3)}); its predictions are those of a grafted model, not of ${basename(path)}`;
+  return { mouse_head_from: path, trunk_from: mainPath, trunk_tensors_differing: differing, trunk_tensors_compared: compared, trunk_max_abs_difference: maxAbs, caveat };
 }
 
 async function readVocab(dir: string): Promise<string[] | undefined> {
@@ -180,21 +215,16 @@ export async function convertModel(options: ConvertOptions): Promise<ConvertResu
   const inputIsDir = statSync(input).isDirectory();
   // Cheap checks first: an occupied output should not cost a read of the weights.
   const out = options.out;
-  const finalNames = ['config.json', 'model.safetensors', 'tf_gammas.safetensors'];
+  const finalNames = ['config.json', 'model.safetensors', 'tf_gammas.safetensors', 'graft.json'];
   if (!options.force) {
-    const clash = finalNames.filter((n) => n !== 'tf_gammas.safetensors' && existsSync(join(out, n)));
+    const clash = finalNames.filter((n) => n !== 'tf_gammas.safetensors' && n !== 'graft.json' && existsSync(join(out, n)));
     if (clash.length) throw new ConvertError(`${out}: already holds ${clash.join(', ')} (use --force to replace)`);
   }
   const dir = inputIsDir ? input : dirname(input);
   let weightsPath: string;
-  let mouseH5 = options.mouseH5;
   if (!inputIsDir) weightsPath = input;
   else if (options.weights) weightsPath = join(input, options.weights);
-  else {
-    const picked = await pickWeights(input);
-    weightsPath = picked.path;
-    mouseH5 ??= picked.mouseH5;
-  }
+  else weightsPath = (await pickWeights(input)).path;
   const configPath = options.config ?? join(dir, 'config.json');
   if (!options.config && !existsSync(configPath)) throw new ConvertError(`${input}: no config.json beside the weights; pass --config FILE`);
   const json = { ...(await readConfig(configPath)) };
@@ -203,6 +233,11 @@ export async function convertModel(options: ConvertOptions): Promise<ConvertResu
   }
   Object.assign(json, options.configOverrides ?? {});
   const arch = architectureFromConfig(json, configPath);
+  if (options.graftMouseHead !== undefined) {
+    // Checked before any weights are read.
+    if (!(arch instanceof Borzoi)) throw new ConvertError(`--graft-mouse-head is for Borzoi models (the config is ${arch.kind})`);
+    if (!existsSync(options.graftMouseHead)) throw new ConvertError(`--graft-mouse-head ${options.graftMouseHead}: no such file or directory`);
+  }
 
   // Species of a MultiMolecule checkpoint: option, else its own config.json, else human.
   let species = options.species;
@@ -213,10 +248,10 @@ export async function convertModel(options: ConvertOptions): Promise<ConvertResu
   const read = await readWeights(weightsPath, arch, { species, vocab: await readVocab(dir) });
   log(`read ${read.weights.entries.size} tensors from ${weightsPath} (${read.format}${read.multimolecule ? ', MultiMolecule names' : ''})`);
   const weights = read.weights;
-  if (mouseH5) {
-    if (!(arch instanceof Borzoi) || read.format !== 'keras-h5') throw new ConvertError(`--mouse-h5 needs a Borzoi Keras model0_best.h5 as input`);
-    await mergeMouseHead(weights, mouseH5, arch, weightsPath);
-    log(`merged the mouse head of ${mouseH5}`);
+  let graft: GraftReport | undefined;
+  if (options.graftMouseHead !== undefined) {
+    graft = await graftMouseHead(weights, weightsPath, options.graftMouseHead, arch as Borzoi);
+    log(`grafted the mouse head of ${graft.mouse_head_from} onto ${weightsPath}: ${graft.caveat}`);
   }
   arch.adaptToWeights?.(weights.shapes());
   const expected = arch.expectedWeights();
@@ -236,8 +271,11 @@ export async function convertModel(options: ConvertOptions): Promise<ConvertResu
   let done = false;
   try {
     const names = expected.map((t) => t.name);
-    await writeWeightSet(join(staging, 'model.safetensors'), weights, names, { format: 'pt', converted_from: basename(weightsPath), producer: 'seq2track weights convert' });
+    const metadata: Record<string, string> = { format: 'pt', converted_from: basename(weightsPath), producer: 'seq2track weights convert' };
+    if (graft) metadata.grafted_mouse_head_from = basename(graft.mouse_head_from);
+    await writeWeightSet(join(staging, 'model.safetensors'), weights, names, metadata);
     await writeFile(join(staging, 'config.json'), JSON.stringify(json, null, 2) + '\n');
+    if (graft) await writeFile(join(staging, 'graft.json'), JSON.stringify(graft, null, 2) + '\n');
     if (gammaSource) await copyFile(gammaSource, join(staging, 'tf_gammas.safetensors'));
     else if (read.gammaTable) {
       await writeSafetensors(join(staging, 'tf_gammas.safetensors'), [{ name: 'tf_gammas', dtype: 'F32', shape: read.gammaTable.shape, data: read.gammaTable.data }]);
@@ -259,7 +297,7 @@ export async function convertModel(options: ConvertOptions): Promise<ConvertResu
     }
     done = true;
     log(`wrote ${names.length} tensors to ${join(out, 'model.safetensors')} and verified them`);
-    return { out, format: read.format, kind: arch.kind, heads: arch.headNames, tensors: names.length, source: weightsPath };
+    return { out, format: read.format, kind: arch.kind, heads: arch.headNames, tensors: names.length, source: weightsPath, ...(graft ? { graft } : {}) };
   } finally {
     await rm(staging, { recursive: true, force: true });
     if (!done && createdOut) await rm(out, { recursive: true, force: true });

@@ -197,8 +197,8 @@ export function buildProgram(): Command {
     .description('convert published checkpoints to model directories, fetch and cache published models');
   weights
     .command('convert')
-    .description('convert a checkpoint (PyTorch .bin, Keras .h5, safetensors incl. MultiMolecule names) into a verified model directory')
-    .argument('<in>', 'model directory (config.json beside the weights file) or a weights file')
+    .description('convert a checkpoint (PyTorch .bin, Keras .h5, safetensors incl. MultiMolecule names, TensorFlow SavedModel of Enformer) into a verified model directory')
+    .argument('<in>', 'model directory (config.json beside the weights file), a weights file, or a TensorFlow SavedModel (or its variables/ folder)')
     .requiredOption('--out <dir>', 'output model directory (config.json + model.safetensors)')
     .option('--config <file>', 'config.json for a bare weights file (or to override the directory one)')
     .option('--weights <name>', 'weights file to use in a directory holding several')

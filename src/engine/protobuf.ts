@@ -1,5 +1,6 @@
 /**
- * Minimal protocol-buffers wire-format writer: just enough to serialise ONNX messages.
+ * Minimal protocol-buffers wire-format writer: just enough to serialise ONNX messages (and, in tests,
+ * TensorFlow checkpoint metadata).
  * Messages are built bottom-up as byte arrays, so lengths are always known when a parent is written.
  */
 
@@ -40,6 +41,15 @@ export class ProtoWriter {
     this.tag(field, 5);
     const b = new Uint8Array(4);
     new DataView(b.buffer).setFloat32(0, value, true);
+    this.scratch.push(...b);
+    return this;
+  }
+
+  /** A fixed32 field (wire type 5), e.g. a stored checksum. */
+  fixed32(field: number, value: number): this {
+    this.tag(field, 5);
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setUint32(0, value >>> 0, true);
     this.scratch.push(...b);
     return this;
   }

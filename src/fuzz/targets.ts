@@ -219,3 +219,69 @@ export const TARGETS: Record<string, FuzzTarget> = {
     },
   },
 };
+
+// TensorFlow checkpoints (the official Enformer SavedModel's variables/): two targets, the `.index`
+// table (the data shard stays the seed's, so mutations reach the table, entry and checksum checks)
+// and the object graph (stored with a valid checksum, so mutations reach the graph walk and the
+// Enformer mapping). Imported lazily to keep this one self-contained block.
+async function writeTfCheckpointSeed(prefix: string, graph?: Uint8Array): Promise<Uint8Array> {
+  const { writeTfCheckpoint, objectGraphBytes } = await import('../test/tf-checkpoint-writer.js');
+  const { checkpointKey } = await import('../weights/tf-object-graph.js');
+  const f32 = (n: number) => new Uint8Array(Float32Array.from({ length: n }, (_, i) => i / 4 - 1).buffer);
+  const vars: { path: string[]; dtype: 'float32' | 'int64'; shape: number[]; data: Uint8Array }[] = [
+    { path: ['model', '_trunk', '_layers', '0', '_layers', '0', 'w'], dtype: 'float32', shape: [3, 4, 2], data: f32(24) },
+    { path: ['model', '_trunk', '_layers', '0', '_layers', '0', 'b'], dtype: 'float32', shape: [2], data: f32(2) },
+    { path: ['model', '_trunk', '_layers', '1', '_layers', '0', '_layers', '1', '_module', '_layers', '0', 'moving_mean', 'average'], dtype: 'float32', shape: [1, 1, 2], data: f32(2) },
+    { path: ['model', '_trunk', '_layers', '1', '_layers', '0', '_layers', '1', '_module', '_layers', '0', 'moving_mean', '_counter'], dtype: 'int64', shape: [], data: new Uint8Array(8) },
+    { path: ['model', '_trunk', '_layers', '2', '_layers', '0', '_layers', '0', '_module', '_layers', '1', '_r_w_bias'], dtype: 'float32', shape: [1, 2, 1, 2], data: f32(4) },
+    { path: ['model', '_trunk', '_layers', '4', '_layers', '0', '_layers', '2', 'w'], dtype: 'float32', shape: [1, 2, 4], data: f32(8) },
+    { path: ['model', '_heads', 'human', '_layers', '0', 'w'], dtype: 'float32', shape: [4, 3], data: f32(12) },
+    { path: ['model', '_heads', 'human', '_layers', '0', 'b'], dtype: 'float32', shape: [3], data: f32(3) },
+  ];
+  const objectGraph = graph ?? objectGraphBytes(vars.map((v) => ({ path: v.path, fullName: `enformer/${v.path.join('/')}` })));
+  writeTfCheckpoint(
+    prefix,
+    [
+      ...vars.map((v) => ({ key: checkpointKey(v.path, 'VARIABLE_VALUE'), dtype: v.dtype, shape: v.shape, data: v.data })),
+      { key: '_CHECKPOINTABLE_OBJECT_GRAPH', dtype: 'string', shape: [], data: [objectGraph] },
+    ],
+    { blockSize: 200, restartInterval: 2 },
+  );
+  return objectGraph;
+}
+
+TARGETS['tf-checkpoint-index'] = {
+  async seeds(dir) {
+    await writeTfCheckpointSeed(join(dir, 'seed'));
+    return [readFileSync(join(dir, 'seed.index'))];
+  },
+  async run(input, dir) {
+    const { TfBundle, TfCheckpointError } = await import('../weights/tf-bundle.js');
+    const { readEnformerCheckpoint } = await import('../weights/enformer-tf.js');
+    const prefix = join(dir, 'ckpt');
+    await writeTfCheckpointSeed(prefix);
+    writeFileSync(`${prefix}.index`, input);
+    const bundle = TfBundle.open(prefix);
+    for (const e of bundle.entries.values()) {
+      try {
+        if (e.dtype === 7) bundle.readStrings(e.key);
+        else bundle.readBytes(e.key);
+      } catch (err) {
+        if (!(err instanceof TfCheckpointError)) throw err;
+      }
+    }
+    readEnformerCheckpoint(prefix);
+  },
+};
+
+TARGETS['tf-object-graph'] = {
+  async seeds(dir) {
+    return [Buffer.from(await writeTfCheckpointSeed(join(dir, 'seed')))];
+  },
+  async run(input, dir) {
+    const { readEnformerCheckpoint } = await import('../weights/enformer-tf.js');
+    const prefix = join(dir, 'ckpt');
+    await writeTfCheckpointSeed(prefix, input);
+    readEnformerCheckpoint(prefix);
+  },
+};

@@ -1,10 +1,11 @@
 /**
  * `weights convert`: any supported checkpoint (PyTorch zip, Keras HDF5, safetensors with reference or
- * MultiMolecule names) -> a canonical model directory (`config.json` + float32 `model.safetensors`
- * under the reference names, + `tf_gammas.safetensors` where one comes along). The format is detected
- * from the file's first bytes, every tensor is checked against the architecture the config builds, and
- * the output is written into a staging folder, verified (bytes re-read and compared, model loaded), and
- * only then moved into place: a failure leaves nothing half-written.
+ * MultiMolecule names, the official Enformer's TensorFlow SavedModel or checkpoint) -> a canonical
+ * model directory (`config.json` + float32 `model.safetensors` under the reference names, +
+ * `tf_gammas.safetensors` where one comes along). The format is detected from the file's first bytes
+ * (a TensorFlow checkpoint from its `.index` file), every tensor is checked against the architecture
+ * the config builds, and the output is written into a staging folder, verified (bytes re-read and
+ * compared, model loaded), and only then moved into place: a failure leaves nothing half-written.
  */
 import { existsSync, statSync } from 'node:fs';
 import { copyFile, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
@@ -23,10 +24,13 @@ import { isZip } from '../../weights/zip.js';
 import { isHdf5, readKerasBorzoi } from '../../weights/keras-h5.js';
 import { fixMultiMoleculeLayout, isMultiMoleculeNames, multimoleculeName, parseVocab } from '../../weights/multimolecule.js';
 import { writeWeightSet } from '../../weights/write.js';
+import { findTfBundle } from '../../weights/tf-bundle.js';
+import { readEnformerCheckpoint, type EnformerCheckpoint } from '../../weights/enformer-tf.js';
+import { enformerConfigFromWeights } from './enformer-tf-config.js';
 
 export class ConvertError extends Error {}
 
-export type WeightsFormat = 'pytorch-zip' | 'keras-h5' | 'safetensors';
+export type WeightsFormat = 'pytorch-zip' | 'keras-h5' | 'safetensors' | 'tf-checkpoint';
 
 /** Detects a weights file's format from its first bytes (not its name). */
 export async function detectFormat(path: string): Promise<WeightsFormat> {
@@ -222,17 +226,31 @@ export async function convertModel(options: ConvertOptions): Promise<ConvertResu
   }
   const dir = inputIsDir ? input : dirname(input);
   let weightsPath: string;
-  if (!inputIsDir) weightsPath = input;
+  // A TensorFlow checkpoint is a set of files (`.index` + data shards), named by its prefix.
+  const tfPrefix = findTfBundle(inputIsDir && options.weights ? join(input, options.weights) : input);
+  if (tfPrefix) weightsPath = `${tfPrefix}.index`;
+  else if (!inputIsDir) weightsPath = input;
   else if (options.weights) weightsPath = join(input, options.weights);
   else weightsPath = (await pickWeights(input)).path;
   const configPath = options.config ?? join(dir, 'config.json');
-  if (!options.config && !existsSync(configPath)) throw new ConvertError(`${input}: no config.json beside the weights; pass --config FILE`);
-  const json = { ...(await readConfig(configPath)) };
+  // TensorFlow checkpoints carry no config: the Enformer one is derived from the tensors' shapes.
+  let tf: EnformerCheckpoint | undefined;
+  if (tfPrefix) tf = readEnformerCheckpoint(tfPrefix);
+  if (!tf && !options.config && !existsSync(configPath)) throw new ConvertError(`${input}: no config.json beside the weights; pass --config FILE`);
+  const json = tf && !options.config && !existsSync(configPath) ? enformerConfigFromWeights(tf.weights, weightsPath) : { ...(await readConfig(configPath)) };
   if (!('dim' in json) && ('hidden_size' in json || 'num_hidden_layers' in json)) {
     throw new ConvertError(`${configPath}: a MultiMolecule-style config (hidden_size, …); pass --config with a hub-style config (dim, depth, heads, …)`);
   }
   Object.assign(json, options.configOverrides ?? {});
+  // Gamma table: option, else beside the input, else from a MultiMolecule checkpoint.
+  const gammaSource = options.gammaTable ?? (inputIsDir && existsSync(join(dir, 'tf_gammas.safetensors')) ? join(dir, 'tf_gammas.safetensors') : undefined);
+  if (tf) {
+    // The TF original computes TF-normalised gamma features; the published table is those values.
+    json.positional_gamma = 'tf';
+    json.use_tf_gamma = gammaSource !== undefined;
+  }
   const arch = architectureFromConfig(json, configPath);
+  if (tf && arch.kind !== 'enformer') throw new ConvertError(`${weightsPath}: TensorFlow checkpoints are read for Enformer only (the config is ${arch.kind})`);
   if (options.graftMouseHead !== undefined) {
     // Checked before any weights are read.
     if (!(arch instanceof Borzoi)) throw new ConvertError(`--graft-mouse-head is for Borzoi models (the config is ${arch.kind})`);
@@ -245,7 +263,8 @@ export async function convertModel(options: ConvertOptions): Promise<ConvertResu
     const own = await readConfig(join(dir, 'config.json')).catch(() => ({}) as Record<string, unknown>);
     if (typeof own.species === 'string') species = own.species;
   }
-  const read = await readWeights(weightsPath, arch, { species, vocab: await readVocab(dir) });
+  const read: ReadResult = tf ? { format: 'tf-checkpoint', weights: tf.weights } : await readWeights(weightsPath, arch, { species, vocab: await readVocab(dir) });
+  if (tf) log(`Enformer module at '${tf.root}' in the object graph; ${tf.skipped} tensors skipped (moving-average internals, objects outside the model)`);
   log(`read ${read.weights.entries.size} tensors from ${weightsPath} (${read.format}${read.multimolecule ? ', MultiMolecule names' : ''})`);
   const weights = read.weights;
   let graft: GraftReport | undefined;
@@ -260,9 +279,6 @@ export async function convertModel(options: ConvertOptions): Promise<ConvertResu
     json.enable_human_head = weights.has('human_head.weight');
     json.enable_mouse_head = weights.has('mouse_head.weight');
   }
-
-  // Gamma table: option, else beside the input, else from a MultiMolecule checkpoint.
-  const gammaSource = options.gammaTable ?? (inputIsDir && existsSync(join(dir, 'tf_gammas.safetensors')) ? join(dir, 'tf_gammas.safetensors') : undefined);
 
   const createdOut = !existsSync(out);
   await mkdir(out, { recursive: true });

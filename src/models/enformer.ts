@@ -78,6 +78,9 @@ export function parseEnformerConfig(json: Record<string, unknown>, source: strin
   const poolType = optionalString(json, 'pool_type', source) ?? 'attention';
   if (poolType !== 'attention' && poolType !== 'max') throw new ConfigError(`${source}: pool_type must be "attention" or "max", not "${poolType}"`);
   const gamma = parseGamma(optionalString(json, 'positional_gamma', source) ?? 'tf', source);
+  // enformer-pytorch 0.3-0.5 had ConvNeXt blocks in place of the BatchNorm conv blocks: other tensors
+  // and another computation, which nothing here builds (every published config says false).
+  if (optionalBool(json, 'use_convnext', source)) throw new ConfigError(`${source}: use_convnext: true (enformer-pytorch's ConvNeXt conv blocks) is not supported`);
   const numDownsamples = requireInt(json, 'num_downsamples', source, 7);
   if (numDownsamples < 2) throw new ConfigError(`${source}: num_downsamples must be at least 2`);
   return {
@@ -196,7 +199,9 @@ export class Enformer implements Architecture {
    * modeling_enformer.py, `Enformer.__init__`; this layout dates from 0dc46e4, 2022-06-01). The alias
    * is mapped to its canonical name because some files hold only the alias (see TRUNK_ALIASES); when
    * a file holds both, `resolveTensorNames` keeps the canonical one. Other `_trunk.*` names are left
-   * as they are, so a file of another layout fails with them named as unexpected tensors.
+   * as they are, so a file of another layout fails with them named as unexpected tensors. The port's
+   * layout from before 0.5 reuses these indices for other modules; `weights convert` recognises it
+   * from the whole set of names and maps it instead (weights/enformer-legacy-names.ts).
    */
   canonicalName(name: string): string | null {
     if (name.endsWith('.num_batches_tracked')) return null;

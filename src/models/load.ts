@@ -3,6 +3,7 @@ import { access, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SafetensorsFile } from '../weights/safetensors.js';
 import { WeightSet } from '../weights/weight-set.js';
+import { isLegacyEnformerLayout } from '../weights/enformer-legacy-names.js';
 import { Enformer } from './enformer.js';
 import { Borzoi } from './borzoi.js';
 import { architectureFromConfig, ModelDirError, parseConfigText, pickWeightsFile } from './from-config.js';
@@ -88,6 +89,10 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
   const arch = await architectureOf(dir, options);
   const weightsPath = await findWeightsFile(dir);
   const file = await SafetensorsFile.open(weightsPath);
+  // That layout needs tensors transposed, which conversion does once (and checks), not every load.
+  if (arch instanceof Enformer && isLegacyEnformerLayout([...file.tensors.keys()], weightsPath)) {
+    throw new ModelDirError(`${weightsPath}: enformer-pytorch's layout from before 0.5 (e.g. EleutherAI's February 2022 checkpoints); convert it once: seq2track weights convert ${dir} --out NEW_DIR`);
+  }
   const weights = WeightSet.fromSafetensors(file, (n) => arch.canonicalName(n));
   const gammaTable = await modelGammaTable(arch, dir, options);
   return Model.create(arch, weights, weightsPath, { ...options, gammaTable });

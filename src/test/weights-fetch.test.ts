@@ -11,13 +11,15 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { SOURCES, fetchModel, resolveModel, type PublishedModel, type RegistryOptions } from '../tasks/model-store/registry.js';
 import { SafetensorsFile } from '../weights/safetensors.js';
-import { compare, fixture, fixturePath, skipUnless, tempDir } from './fixtures.js';
+import { compare, fixture, fixtureInput, fixturePath, skipUnless, tempDir } from './fixtures.js';
 import { expectSameTensors, kerasWithShiftedTrunk, runCli, torchSaveTensor } from './weights-helpers.js';
+import { writeLegacyModel } from './legacy-enformer.js';
+import { loadModel } from '../models/load.js';
 
 const skip = skipUnless('formats') || skipUnless('tf-gamma');
 
@@ -45,6 +47,7 @@ const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const MAIN_COMMIT = 'c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00';
 const REP1 = SOURCES.find((m) => m.name === 'borzoi-human-rep1')!.weights.revision!;
 const OFFICIAL = SOURCES.find((m) => m.name === 'enformer')!.weights.revision!;
+const ENFORMER_191K = SOURCES.find((m) => m.name === 'enformer-191k')!.weights.revision!;
 const cdnPath = (url: string, s: Served) => `/cdn/${sha256(Buffer.from(url)).slice(0, 8)}/${sha256(s.data)}`;
 
 function serve(res: import('node:http').ServerResponse, method: string, s: Served, range: string | undefined) {
@@ -92,6 +95,21 @@ before(async () => {
   hub('johahi/flashzoi-replicate-0', 'feedbee', 'pytorch_model.bin', { data: f('flashzoi-small', 'pytorch_model.bin'), lfs: true });
   hub('EleutherAI/enformer-official-rough', OFFICIAL, 'config.json', { data: f('enformer-small', 'config.json') });
   hub('EleutherAI/enformer-official-rough', OFFICIAL, 'pytorch_model.bin', { data: f('enformer-small', 'pytorch_model.bin'), lfs: true });
+  if (!skipUnless('enformer-small')) {
+    // EleutherAI's February 2022 checkpoints: enformer-pytorch's pre-0.5 layout, and a config.json with the
+    // keys of the hub's (EleutherAI/enformer-corr_coef_obj, commit 41850a4: transformers 4.16.2's
+    // save_pretrained of that EnformerConfig, no use_tf_gamma) at the fixture's sizes.
+    const legacy = join(tmp.dir, 'enformer-191k');
+    mkdirSync(legacy);
+    const config = {
+      architectures: ['Enformer'], attn_dim_key: 16, attn_dropout: 0.05, depth: 2, dim: 96, dim_divisible_by: 8, dropout_rate: 0.4, heads: 4,
+      model_type: 'enformer', num_downsamples: 7, output_heads: { human: 12, mouse: 5 }, pos_dropout: 0.01, target_length: 32,
+      torch_dtype: 'float32', transformers_version: '4.16.2', use_checkpointing: false, use_convnext: false,
+    };
+    const bin = await writeLegacyModel(legacy, { format: 'bin', names: 'both', config });
+    hub('EleutherAI/enformer-191k', ENFORMER_191K, 'config.json', { data: readFileSync(join(legacy, 'config.json')) });
+    hub('EleutherAI/enformer-191k', ENFORMER_191K, 'pytorch_model.bin', { data: readFileSync(bin), lfs: true });
+  }
   // The official Keras pair as it really is: the mouse file's trunk differs from the human file's.
   const shifted = join(tmp.dir, 'model1_best.h5');
   await kerasWithShiftedTrunk(fixturePath('formats', 'borzoi-small', 'model1_best.h5'), shifted);
@@ -297,6 +315,35 @@ test('fetch: enformer brings the TF gamma table (read from tf_gammas.pt by the r
   const refused = await runCli(['weights', 'fetch', 'enformer', '--cache-dir', join(tmp.dir, 'other-cache')], env());
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, new RegExp(`enformer: pytorch_model\\.bin \\(.*\\): sha256 mismatch: expected ${real.weights.sha256} \\(pinned\\), the server reports ${file('pytorch_model.bin')}; nothing was downloaded`));
+});
+
+test('fetch: an EleutherAI checkpoint in the pre-0.5 layout (enformer-191k) gives a working model with positional_gamma torch-global-max', { skip: skip || skipUnless('enformer-small') }, async () => {
+  const log: string[] = [];
+  const dir = await fetchModel('enformer-191k', { ...opts(), log: (l) => log.push(l) });
+  assert.ok(requests.some((q) => q.url === `/EleutherAI/enformer-191k/resolve/${ENFORMER_191K}/pytorch_model.bin`));
+  // The pre-0.5 names and the to_attn_logits matrices come back as the canonical tensors, bit for bit.
+  await expectSameTensors(dir, 'enformer-small');
+  const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+  assert.equal(config.positional_gamma, 'torch-global-max');
+  assert.equal(config.use_convnext, false, 'the hub config is kept, with the override added');
+  assert.deepEqual(readdirSync(dir).sort(), ['config.json', 'model.safetensors', 'source.json']);
+  // It predicts what the canonical fixture predicts with the same gamma features.
+  const predict = async (model: string, options: { gamma?: 'torch-global-max' }) => {
+    const m = await loadModel(model, { threads: 1, ...options });
+    try {
+      return await m.predict(await fixtureInput('enformer-small'));
+    } finally {
+      await m.close();
+    }
+  };
+  const got = await predict(dir, {});
+  const want = await predict(fixture('enformer-small')!, { gamma: 'torch-global-max' });
+  for (const h of ['human', 'mouse']) {
+    const a = got.heads[h]!.data;
+    const b = want.heads[h]!.data;
+    assert.ok(a.every(Number.isFinite), h);
+    assert.ok(Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength)), `${h}: differs from the fixture with torch-global-max`);
+  }
 });
 
 test('registry table: one file set per name, revisions and digests well-formed or explicitly not pinned', () => {

@@ -9,7 +9,7 @@ import { PickleError, PyDict, PyTuple, unpickle, type PyCallable } from './pickl
 import { ZipArchive, ZipError, type ZipEntry } from './zip.js';
 import { toFloat32, type SafetensorsDType } from './safetensors.js';
 import { WeightSet, type WeightBytes } from './weight-set.js';
-import { resolveTensorNames } from './weight-names.js';
+import { pickNaming, resolveTensorNames, type Naming } from './weight-names.js';
 
 export class TorchCheckpointError extends Error {}
 
@@ -219,16 +219,18 @@ function hasTensors(d: PyDict): boolean {
 }
 
 /**
- * The float tensors of a checkpoint under canonical names: `rename` maps each state-dict name to the
- * architecture's name or null to drop it (aliases, counters). Integer tensors that are kept are an error.
+ * The float tensors of a checkpoint under canonical names: `naming` maps each state-dict name to the
+ * architecture's name or null to drop it (aliases, counters), possibly chosen after seeing every name
+ * (a `NamingPicker`). Integer tensors that are kept are an error.
  */
-export function torchCheckpointWeights(path: string, rename: (name: string) => string | null): WeightSet {
+export function torchCheckpointWeights(path: string, naming: Naming): WeightSet {
   const ckpt = openTorchCheckpoint(path);
   const set = new WeightSet();
   const cache = new Map<string, Buffer>();
   const tensors = stateDict(ckpt);
   // An alias beside its tensor (enformer-pytorch's `_trunk.*`) is dropped; a lone alias is renamed.
-  const names = resolveTensorNames([...tensors].map(([name, t]) => ({ name, shape: t.shape })), rename, path);
+  const shapes = [...tensors].map(([name, t]) => ({ name, shape: t.shape }));
+  const names = resolveTensorNames(shapes, pickNaming(naming, shapes), path);
   for (const [name, t] of tensors) {
     const canonical = names.get(name);
     if (canonical === undefined) continue;

@@ -5,7 +5,7 @@
  * whatever the engine can read: a file path on Node, a URL or picked-file key in the browser.
  */
 import { toFloat32, type TensorInfo } from './safetensors-format.js';
-import { resolveTensorNames } from './weight-names.js';
+import { pickNaming, resolveTensorNames, type Naming } from './weight-names.js';
 
 /** What `fromSafetensors` needs of a safetensors file: its path (or URL), header and bytes of non-F32 tensors. */
 export interface SafetensorsSource {
@@ -23,6 +23,8 @@ export interface WeightEntry {
   source: WeightBytes;
   /** The tensor's name in the file, where it differs from the canonical name (for error messages). */
   stored?: string;
+  /** The tensor's shape in the file, where a layout change (e.g. a transpose) made `shape` differ from it. */
+  storedShape?: number[];
 }
 
 // The blob description is the engine's (engine/ imports nothing of ours); the weights fill it in.
@@ -33,12 +35,13 @@ export class WeightSet {
   readonly entries = new Map<string, WeightEntry>();
 
   /**
-   * Wraps a safetensors file; `rename` maps file names to canonical ones (null drops a tensor), and a
+   * Wraps a safetensors file; `naming` maps file names to canonical ones (null drops a tensor), and a
    * name spelled as the canonical one wins over aliases mapped to it (`resolveTensorNames`).
    */
-  static fromSafetensors(file: SafetensorsSource, rename: (name: string) => string | null = (n) => n): WeightSet {
+  static fromSafetensors(file: SafetensorsSource, naming: Naming = (n) => n): WeightSet {
     const set = new WeightSet();
-    const names = resolveTensorNames(file.tensors.values(), rename, file.path);
+    const tensors = [...file.tensors.values()];
+    const names = resolveTensorNames(tensors, pickNaming(naming, tensors), file.path);
     for (const info of file.tensors.values()) {
       const name = names.get(info.name);
       if (name === undefined) continue;
@@ -142,7 +145,8 @@ export function checkWeights(weights: WeightSet, expected: ExpectedTensor[], sou
     const e = weights.entries.get(t.name);
     if (!e) problems.push(`missing ${t.name} [${t.shape}]`);
     else if (e.shape.length !== t.shape.length || e.shape.some((d, i) => d !== t.shape[i])) {
-      problems.push(`mis-shaped ${t.name}${storedAs(e)}: [${e.shape}] in the file, the config needs [${t.shape}]`);
+      const found = e.storedShape ? `read as [${e.shape}]` : `[${e.shape}] in the file`;
+      problems.push(`mis-shaped ${t.name}${storedAs(e)}: ${found}, the config needs [${t.shape}]`);
     }
   }
   for (const [name, e] of weights.entries) if (!wanted.has(name)) problems.push(`unexpected ${name}${storedAs(e)} [${e.shape}]`);
@@ -153,9 +157,14 @@ export function checkWeights(weights: WeightSet, expected: ExpectedTensor[], sou
   }
 }
 
-/** " (stored as NAME)" for a tensor the file holds under another name, so that the message names what is in the file. */
+/**
+ * " (stored as NAME)" for a tensor the file holds under another name, with its shape there when that
+ * differs too, so that the message names what is in the file.
+ */
 function storedAs(e: WeightEntry): string {
-  return e.stored === undefined ? '' : ` (stored as ${e.stored})`;
+  const shape = e.storedShape ? ` [${e.storedShape}]` : '';
+  if (e.stored === undefined) return shape === '' ? '' : ` (stored as${shape})`;
+  return ` (stored as ${e.stored}${shape})`;
 }
 
 export class WeightsMismatchError extends Error {

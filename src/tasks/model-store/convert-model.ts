@@ -27,6 +27,7 @@ import { writeWeightSet } from '../../weights/write.js';
 import { findTfBundle } from '../../weights/tf-bundle.js';
 import { readEnformerCheckpoint, type EnformerCheckpoint } from '../../weights/enformer-tf.js';
 import { enformerConfigFromWeights } from './enformer-tf-config.js';
+import { EnformerNamingPicker, fixLegacyAttentionLogits } from '../../weights/enformer-legacy-names.js';
 
 export class ConvertError extends Error {}
 
@@ -68,18 +69,27 @@ export interface ReadResult {
   /** MultiMolecule Enformer checkpoints carry the TF gamma table. */
   gammaTable?: { shape: number[]; data: Float32Array };
   multimolecule?: boolean;
+  /** Enformer weights in enformer-pytorch's layout from before version 0.5 (see weights/enformer-legacy-names.ts). */
+  legacyEnformer?: boolean;
 }
 
 /** Reads a weights file of any supported format under the architecture's canonical names. */
 export async function readWeights(path: string, arch: Architecture, options: ReadOptions = {}): Promise<ReadResult> {
   const format = await detectFormat(path);
-  if (format === 'pytorch-zip') return { format, weights: torchCheckpointWeights(path, (n) => arch.canonicalName(n)) };
+  // Enformer files may be in enformer-pytorch's pre-0.5 layout, which only the whole set of names reveals.
+  const picker = arch instanceof Enformer ? new EnformerNamingPicker((n) => arch.canonicalName(n), path) : undefined;
+  const naming = picker ?? ((n: string) => arch.canonicalName(n));
+  const finish = (weights: WeightSet): ReadResult => {
+    if (picker?.legacy) fixLegacyAttentionLogits(weights, path, entryFloat32);
+    return { format, weights, ...(picker?.legacy ? { legacyEnformer: true } : {}) };
+  };
+  if (format === 'pytorch-zip') return finish(torchCheckpointWeights(path, naming));
   if (format === 'keras-h5') {
     if (!(arch instanceof Borzoi)) throw new ConvertError(`${path}: Keras HDF5 weights are supported for Borzoi only (the config is ${arch.kind})`);
     return { format, weights: (await readKerasBorzoi(path, arch)).weights };
   }
   const file = await SafetensorsFile.open(path);
-  if (!isMultiMoleculeNames(file.tensors.keys())) return { format, weights: WeightSet.fromSafetensors(file, (n) => arch.canonicalName(n)) };
+  if (!isMultiMoleculeNames(file.tensors.keys())) return finish(WeightSet.fromSafetensors(file, naming));
   const kind = arch instanceof Enformer ? 'enformer' : 'borzoi';
   const species = options.species ?? 'human';
   const set = WeightSet.fromSafetensors(file, (n) => multimoleculeName(n, kind, species));
@@ -265,7 +275,14 @@ export async function convertModel(options: ConvertOptions): Promise<ConvertResu
   }
   const read: ReadResult = tf ? { format: 'tf-checkpoint', weights: tf.weights } : await readWeights(weightsPath, arch, { species, vocab: await readVocab(dir) });
   if (tf) log(`Enformer module at '${tf.root}' in the object graph; ${tf.skipped} tensors skipped (moving-average internals, objects outside the model)`);
-  log(`read ${read.weights.entries.size} tensors from ${weightsPath} (${read.format}${read.multimolecule ? ', MultiMolecule names' : ''})`);
+  log(`read ${read.weights.entries.size} tensors from ${weightsPath} (${read.format}${read.multimolecule ? ', MultiMolecule names' : ''}${read.legacyEnformer ? ", enformer-pytorch's layout from before 0.5" : ''})`);
+  if (read.legacyEnformer && !('positional_gamma' in json)) {
+    // The layout dates the file, not its gamma features: up to 0.4.5 they were divided by one global
+    // maximum, in 0.4.6-0.4.7 (2022-05-31 on) per basis function; nothing in the weights says which.
+    log(
+      `warning: ${weightsPath}: written by enformer-pytorch before 0.5, whose gamma positional features were 'torch-global-max' (up to 0.4.5, e.g. EleutherAI's February 2022 checkpoints) or 'torch' (0.4.6-0.4.7); the config sets no positional_gamma, so 'tf' applies: set positional_gamma in config.json (or --gamma when predicting) to match how the model was trained`,
+    );
+  }
   const weights = read.weights;
   let graft: GraftReport | undefined;
   if (options.graftMouseHead !== undefined) {

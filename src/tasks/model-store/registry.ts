@@ -67,7 +67,9 @@ const hubFile = (repo: string, revision: string | null, file: string, sha256: st
 
 // Enformer (EleutherAI): revisions and digests read from the hub's own pages (commit histories, "Git LFS
 // Details" of the file, LFS pointers in commit diffs); the ports trained in enformer-pytorch before its
-// 2022-05-31 positional-feature change need that change's predecessor normalisation.
+// 2022-05-31 positional-feature change need that change's predecessor normalisation. Their files are in
+// the port's state-dict layout from before 0.5, which convertModel recognises and maps
+// (weights/enformer-legacy-names.ts).
 const OFFICIAL = 'EleutherAI/enformer-official-rough';
 const OFFICIAL_REV = 'affe5713ae9017460706a44108289b13c5fee16c'; // main's head ("remove convnext", 2022-06-12)
 const ENFORMER_PYTORCH = { repo: 'lucidrains/enformer-pytorch', revision: '5a5974d2821c728f93294731c50b55f1f55fd86d' };

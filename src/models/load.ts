@@ -3,6 +3,7 @@ import { access, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SafetensorsFile } from '../weights/safetensors.js';
 import { WeightSet } from '../weights/weight-set.js';
+import { isMultiMoleculeNames } from '../weights/multimolecule.js';
 import { Enformer } from './enformer.js';
 import { Borzoi } from './borzoi.js';
 import { architectureFromConfig, ModelDirError, parseConfigText, pickWeightsFile } from './from-config.js';
@@ -88,6 +89,8 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
   const arch = await architectureOf(dir, options);
   const weightsPath = await findWeightsFile(dir);
   const file = await SafetensorsFile.open(weightsPath);
+  // MultiMolecule folders need their tensors renamed and re-laid-out (and their gamma table split off) once.
+  if (isMultiMoleculeNames(file.tensors.keys())) throw new ModelDirError(`${weightsPath}: MultiMolecule parameter names (model.encoder.*); convert the folder first: seq2track weights convert ${dir} --out NEW_DIR`);
   const weights = WeightSet.fromSafetensors(file, (n) => arch.canonicalName(n));
   const gammaTable = await modelGammaTable(arch, dir, options);
   return Model.create(arch, weights, weightsPath, { ...options, gammaTable });

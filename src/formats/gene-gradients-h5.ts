@@ -5,8 +5,10 @@
  *   gene chr strand |S (G) · start end int64 (G): the window, 0-based half-open
  * Written to `path + '.partial'` and renamed when complete.
  */
-import { rename } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
 import { oneHotInto } from '../genome/one-hot.js';
+import { closeQuietly, hdf5, Hdf5Error, hdf5Message, isHdf5Failure } from './hdf5.js';
+import { fixedStrings } from './h5-output.js';
 
 export interface GeneGradientRecord {
   gene: string;
@@ -18,16 +20,12 @@ export interface GeneGradientRecord {
   grads: Float32Array;
 }
 
-function width(values: string[]): number {
-  return Math.max(1, ...values.map((v) => Buffer.byteLength(v, 'utf8')));
-}
-
 export async function writeGeneGradientsH5(path: string, records: GeneGradientRecord[]): Promise<void> {
-  const h5wasm = (await import('h5wasm/node')).default;
-  await h5wasm.ready;
+  const h5wasm = await hdf5();
   const partial = `${path}.partial`;
-  const f = new h5wasm.File(partial, 'w');
+  let f: InstanceType<typeof h5wasm.File> | undefined;
   try {
+    f = new h5wasm.File(partial, 'w');
     const G = records.length;
     const L = records[0]?.sequence.length ?? 0;
     const grads = new Float32Array(G * L * 4);
@@ -41,16 +39,19 @@ export async function writeGeneGradientsH5(path: string, records: GeneGradientRe
     });
     f.create_dataset({ name: 'grads', data: grads, shape: [G, L, 4], dtype: '<f' });
     f.create_dataset({ name: 'seqs', data: seqs, shape: [G, L, 4], dtype: '<B' });
-    const strings = (name: string, values: string[]) => f.create_dataset({ name, data: values, dtype: `S${width(values)}` });
-    strings('gene', records.map((r) => r.gene));
-    strings('chr', records.map((r) => r.chrom));
-    strings('strand', records.map((r) => r.strand));
+    fixedStrings(f, 'gene', records.map((r) => r.gene));
+    fixedStrings(f, 'chr', records.map((r) => r.chrom));
+    fixedStrings(f, 'strand', records.map((r) => r.strand));
     f.create_dataset({ name: 'start', data: BigInt64Array.from(records.map((r) => BigInt(r.start))), dtype: '<q' });
     f.create_dataset({ name: 'end', data: BigInt64Array.from(records.map((r) => BigInt(r.end))), dtype: '<q' });
     f.create_attribute('writer', 'seq2track');
     f.create_attribute('note', 'Layout of borzoi_satg_gene.py scores; grads float32 (upstream float16), seqs uint8 (upstream bool).');
-  } finally {
     f.close();
+  } catch (e) {
+    if (f) closeQuietly(f);
+    await rm(partial, { force: true }).catch(() => {});
+    if (!isHdf5Failure(e)) throw e;
+    throw new Hdf5Error(`${path}: cannot write HDF5 (${hdf5Message(e)})`, { cause: e });
   }
   await rename(partial, path);
 }

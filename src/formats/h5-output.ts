@@ -7,6 +7,7 @@
 import { rename, rm } from 'node:fs/promises';
 import { errorMessage, ScoreWriterError } from './serial-writer.js';
 import { JsonLinesSpill } from './json-lines-spill.js';
+import { closeQuietly, hdf5 } from './hdf5.js';
 
 type H5 = typeof import('h5wasm/node').default;
 export type H5File = InstanceType<H5['File']>;
@@ -53,14 +54,6 @@ export function appendRows(d: H5Dataset, from: number, to: number, width: number
   }
 }
 
-function closeQuietly(f: H5File): void {
-  try {
-    f.close();
-  } catch {
-    // already closed, or failing: the caller reports the first error
-  }
-}
-
 export class H5Output<S> {
   private constructor(
     readonly path: string,
@@ -76,8 +69,7 @@ export class H5Output<S> {
    */
   static async open<S, D>(path: string, setup: (f: H5File) => D): Promise<[H5Output<S>, D]> {
     const partial = `${path}.partial`;
-    const h5wasm = (await import('h5wasm/node')).default;
-    await h5wasm.ready;
+    const h5wasm = await hdf5();
     let spill: JsonLinesSpill<S> | undefined;
     let f: H5File | undefined;
     try {
@@ -89,7 +81,7 @@ export class H5Output<S> {
       if (f) closeQuietly(f);
       await spill?.remove();
       await rm(partial, { force: true }).catch(() => {});
-      throw new ScoreWriterError(`${path}: cannot create HDF5 scores (${errorMessage(e)})`);
+      throw new ScoreWriterError(`${path}: cannot create HDF5 scores (${errorMessage(e)})`, { cause: e });
     }
   }
 

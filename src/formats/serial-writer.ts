@@ -7,10 +7,12 @@
  * removes its partial files.
  */
 import type { ScoreColumns } from './score-writers.js';
+import { hdf5Message } from './hdf5.js';
 
 export class ScoreWriterError extends Error {}
 
-export const errorMessage = (e: unknown) => (e instanceof Error ? e.message : String(e));
+/** One line for a failure inside a writer: an HDF5 error stack (h5wasm's thrown errors) folded to its cause. */
+export const errorMessage = (e: unknown) => hdf5Message(e);
 
 /** Why one variant's rows cannot be written (undefined: they can). */
 export type RowCheck<R> = (rows: R) => string | undefined;

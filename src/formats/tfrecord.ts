@@ -206,6 +206,8 @@ function parseFeature(buf: Uint8Array, what: string): Feature {
           const view = new DataView(packed.buffer, packed.byteOffset, packed.length);
           for (let i = 0; i < packed.length; i += 4) values.push(view.getFloat32(i, true));
         } else if (f === 1 && w === 5) {
+          // Bounded by this list, not by the buffer under it (the next message's bytes, or its end).
+          if (list.pos + 4 > list.buf.length) throw new TFRecordError(`${what}: field runs past the end of the message`);
           const view = new DataView(list.buf.buffer, list.buf.byteOffset + list.pos, 4);
           values.push(view.getFloat32(0, true));
           list.pos += 4;
@@ -225,6 +227,11 @@ function parseFeature(buf: Uint8Array, what: string): Feature {
     }
   }
   return feature ?? { kind: 'bytes', values: [] };
+}
+
+/** A feature name for a one-line message: the file's bytes may put line breaks or other control characters in it. */
+function printable(key: string): string {
+  return JSON.stringify(key).slice(1, -1);
 }
 
 /** Decodes a serialised `tf.train.Example` into its named features. */
@@ -247,7 +254,7 @@ export function parseExample(buf: Uint8Array, what = 'Example'): Map<string, Fea
       let value: Feature = { kind: 'bytes', values: [] };
       for (const [ef, ew] of entry.fields()) {
         if (ef === 1 && ew === 2) key = new TextDecoder().decode(entry.bytes());
-        else if (ef === 2 && ew === 2) value = parseFeature(entry.bytes(), `${what} feature '${key}'`);
+        else if (ef === 2 && ew === 2) value = parseFeature(entry.bytes(), `${what} feature '${printable(key)}'`);
         else entry.skip(ew);
       }
       out.set(key, value);
@@ -299,7 +306,7 @@ export interface BasenjiExample {
 
 function singleBytes(features: Map<string, Feature>, name: string, what: string): Uint8Array {
   const f = features.get(name);
-  if (!f) throw new TFRecordError(`${what}: no feature '${name}' (has ${[...features.keys()].join(', ') || 'none'})`);
+  if (!f) throw new TFRecordError(`${what}: no feature '${name}' (has ${[...features.keys()].map(printable).join(', ') || 'none'})`);
   if (f.kind !== 'bytes' || f.values.length !== 1) throw new TFRecordError(`${what}: feature '${name}' must hold one bytes value`);
   return f.values[0]!;
 }

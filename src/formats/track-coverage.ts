@@ -24,6 +24,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { BigWig } from '@gmod/bbi';
 import { parseTargets, type TargetsTable } from './targets.js';
 import { remoteFailure, RetryingRemoteFile } from '../genome/remote-file.js';
+import { BoundedLocalFile } from '../genome/bounded-file.js';
 import { HALF_MAX, roundToHalf } from './half.js';
 
 export class TrackCoverageError extends Error {}
@@ -142,7 +143,9 @@ export class TrackCoverage {
     const files: BigWig[] = [];
     const names: Set<string>[] = [];
     for (const t of training.tracks) {
-      const bw = isUrl(t.file) ? new BigWig({ filehandle: new RetryingRemoteFile(t.file).file }) : new BigWig({ path: t.file });
+      // Local files through BoundedLocalFile: a damaged header or index must not reach Node's fs with
+      // a read it aborts the process on (found by the bigwig-training fuzz target).
+      const bw = new BigWig({ filehandle: isUrl(t.file) ? new RetryingRemoteFile(t.file).file : new BoundedLocalFile(t.file) });
       try {
         const header = await bw.getHeader();
         names.push(new Set(Object.keys(header.refsByName)));

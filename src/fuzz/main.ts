@@ -1,5 +1,5 @@
 /**
- * `npm run fuzz -- TARGET|all [--seconds N] [--seed S]`: mutation fuzzing of the parsers of outside
+ * `npm run fuzz -- TARGET|all [--seconds N] [--seed S] [--runs N]`: mutation fuzzing of the parsers of outside
  * bytes with fast-check (see targets.ts). Each target runs in a worker thread with a capped heap;
  * the parent stops a worker that makes no progress for 10 s (a hang). A finding is saved under
  * `fuzz-findings/<target>-<sha>.bin` and the exit code is 1.
@@ -22,13 +22,14 @@ export interface FuzzResult {
 
 const HANG_MS = 10_000;
 
-export function fuzzTarget(target: string, seconds: number, seed: number, findingsDir = 'fuzz-findings'): Promise<FuzzResult> {
+/** Fuzzes one target for `seconds`, or until `runs` inputs have run (a deterministic run: same seed, same inputs). */
+export function fuzzTarget(target: string, seconds: number, seed: number, findingsDir = 'fuzz-findings', runs?: number): Promise<FuzzResult> {
   const scratch = mkdtempSync(join(tmpdir(), 'seq2track-fuzz-'));
   const current = join(scratch, 'current.bin');
   const started = Date.now();
   return new Promise((resolve) => {
     const worker = new Worker(new URL('./worker.js', import.meta.url), {
-      workerData: { target, seconds, seed, current },
+      workerData: { target, seconds, seed, current, runs },
       resourceLimits: { maxOldGenerationSizeMb: 768 },
     });
     let executions = 0;
@@ -67,17 +68,17 @@ export function fuzzTarget(target: string, seconds: number, seed: number, findin
 }
 
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { seconds: { type: 'string', default: '30' }, seed: { type: 'string' } } });
+  const { values, positionals } = parseArgs({ allowPositionals: true, options: { seconds: { type: 'string', default: '30' }, seed: { type: 'string' }, runs: { type: 'string' } } });
   const name = positionals[0];
   if (!name || (name !== 'all' && !TARGETS[name])) {
-    console.error(`usage: npm run fuzz -- TARGET|all [--seconds N] [--seed S]\ntargets: ${Object.keys(TARGETS).join(', ')}`);
+    console.error(`usage: npm run fuzz -- TARGET|all [--seconds N] [--seed S] [--runs N]\ntargets: ${Object.keys(TARGETS).join(', ')}`);
     process.exit(2);
   }
   const seconds = Number(values.seconds);
   const seed = values.seed !== undefined ? Number(values.seed) : Date.now() % 2 ** 31;
   let failed = false;
   for (const t of name === 'all' ? Object.keys(TARGETS) : [name]) {
-    const r = await fuzzTarget(t, seconds, seed);
+    const r = await fuzzTarget(t, seconds, seed, 'fuzz-findings', values.runs !== undefined ? Number(values.runs) : undefined);
     console.log(`${t}: ${r.executions} executions in ${r.seconds.toFixed(1)} s (seed ${seed})${r.finding ? ` FINDING: ${r.finding}${r.saved ? ` (input saved to ${r.saved})` : ''}` : ', no findings'}`);
     if (r.finding) failed = true;
   }

@@ -20,6 +20,16 @@ import { parseTargets, selectTracks } from '../formats/targets.js';
 import { makeZip, P, tensorPickle, torchSaveTensor } from '../test/weights-helpers.js';
 import { bgzfBlock, randomGenome, writeFastaFai, writeTwoBit } from '../test/genome-files.js';
 import { readFileSync } from 'node:fs';
+import { deflateSync, gzipSync } from 'node:zlib';
+import { hdf5 } from '../formats/hdf5.js';
+import { GeneIndex, GtfError, readGtf } from '../genome/gtf.js';
+import { maskedCrc32c, readBasenjiExamples, TFRecordError, type DatasetStatistics } from '../formats/tfrecord.js';
+import { ProtoWriter } from '../engine/protobuf.js';
+import { encodeBigWig } from '../formats/bigwig.js';
+import { readTrainingTable, TrackCoverage, TrackCoverageError } from '../formats/track-coverage.js';
+import { ConfigError } from '../models/config.js';
+import { fromMultiMoleculeConfig, isMultiMoleculeConfig } from '../models/multimolecule-config.js';
+import { multimoleculeBorzoiConfig, multimoleculeEnformerConfig, SMALL_BORZOI, SMALL_ENFORMER } from '../test/multimolecule-files.js';
 
 export interface FuzzTarget {
   /** Valid inputs that mutations start from (made in `dir`). */
@@ -34,6 +44,87 @@ async function drain<T>(it: AsyncIterable<T>, limit = 100_000): Promise<void> {
   let n = 0;
   for await (const _ of it) if (++n > limit) break;
 }
+
+/** A broken reader contract: an error of an unexpected kind or not naming the input, or an invalid result (worker.ts reports it). */
+export class ContractViolation extends Error {
+  override name = 'ContractViolation';
+}
+
+function check(ok: boolean, what: string): void {
+  if (!ok) throw new ContractViolation(what);
+}
+
+/**
+ * Runs a reader under its contract: it returns, or throws one of its typed errors (`kinds`) whose
+ * message names `input`; any other error breaks the contract. Undefined when it threw.
+ */
+async function contract<T>(input: string, kinds: (abstract new (...args: never[]) => Error)[], run: () => Promise<T> | T): Promise<T | undefined> {
+  try {
+    return await run();
+  } catch (e) {
+    if (e instanceof ContractViolation) throw e;
+    const message = e instanceof Error ? e.message : String(e);
+    if (!kinds.some((k) => e instanceof k)) throw new ContractViolation(`not a ${kinds.map((k) => k.name).join('/')}: ${e instanceof Error ? e.name : typeof e}: ${message}`);
+    if (!message.includes(input)) throw new ContractViolation(`the error does not name ${input}: ${message}`);
+    return undefined;
+  }
+}
+
+/** A TFRecord frame: length, its masked CRC-32C, the data, its masked CRC-32C. */
+function tfrecordFrame(data: Uint8Array): Buffer {
+  const head = Buffer.alloc(12);
+  head.writeBigUInt64LE(BigInt(data.length));
+  head.writeUInt32LE(maskedCrc32c(head.subarray(0, 8)), 8);
+  const tail = Buffer.alloc(4);
+  tail.writeUInt32LE(maskedCrc32c(data));
+  return Buffer.concat([head, data, tail]);
+}
+
+/** Basenji2 statistics.json of the TFRecord targets' records: 8 bp, 2 bins × 3 tracks. */
+const TF_STATS: DatasetStatistics = { seqLength: 8, poolWidth: 4, cropBp: 0, targetLength: 2, numTargets: 3, raw: {} };
+
+/** A Basenji2 `tf.train.Example`: `sequence` one-hot bool bytes [8, 4], `target` float16 [2, 3], plus an int64 and a float feature. */
+function basenjiExample(seed: number): Uint8Array {
+  const seq = new Uint8Array(TF_STATS.seqLength * 4);
+  for (let i = 0; i < TF_STATS.seqLength; i++) if ((i + seed) % 5 !== 4) seq[i * 4 + ((i * 7 + seed) % 4)] = 1;
+  const target = Buffer.alloc(TF_STATS.targetLength * TF_STATS.numTargets * 2);
+  for (let i = 0; i < target.length / 2; i++) target.writeUInt16LE(0x3c00 + 64 * i + seed, 2 * i); // 1.0, 1.06, …
+  const w = new ProtoWriter();
+  w.message(1, (features) => {
+    features.message(1, (e) => e.string(1, 'sequence').message(2, (f) => f.message(1, (l) => l.bytes(1, seq))));
+    features.message(1, (e) => e.string(1, 'target').message(2, (f) => f.message(1, (l) => l.bytes(1, target))));
+    features.message(1, (e) => e.string(1, 'index').message(2, (f) => f.message(3, (l) => l.int(1, seed))));
+    features.message(1, (e) => e.string(1, 'weight').message(2, (f) => f.message(2, (l) => l.float(1, 0.5))));
+  });
+  return w.finish();
+}
+
+/** Reads every Basenji2 record of a file: each one decodes to [8, 4] + [2, 3] values, indices in order. */
+async function readTFRecordFile(path: string): Promise<void> {
+  await contract(path, [TFRecordError], async () => {
+    let n = 0;
+    for await (const ex of readBasenjiExamples(path, TF_STATS)) {
+      check(ex.index === n, `record ${ex.index} read as the ${n}th`);
+      check(ex.sequence.length === TF_STATS.seqLength * 4 && ex.target.length === TF_STATS.targetLength * TF_STATS.numTargets, `record ${n}: sequence ${ex.sequence.length}, target ${ex.target.length} values`);
+      check(ex.sequence.every((v) => v === 0 || v === 1), `record ${n}: a one-hot value other than 0 or 1`);
+      if (++n >= 10_000) break;
+    }
+  });
+}
+
+const GTF_TEXT = [
+  '#!genome-build GRCh38',
+  'chr1\tHAVANA\tgene\t11\t200\t.\t+\t.\tgene_id "G1.1"; gene_name "A";',
+  'chr1\tHAVANA\texon\t11\t50\t.\t+\t.\tgene_id "G1.1"; transcript_id "T1"; gene_name "A";',
+  'chr1\tHAVANA\texon\t40\t90\t.\t+\t.\tgene_id "G1.1"; transcript_id "T2"; gene_name "A";',
+  'chr1\tHAVANA\texon\t150\t200\t.\t+\t.\tgene_id "G1.1"; transcript_id "T1"; gene_name "A";',
+  'chr1\tENSEMBL\texon\t120\t130\t.\t-\t.\tgene_id G2; gene_name B;',
+  'chr2\tHAVANA\texon\t1\t5\t.\t.\t.\tgene_id "G3"; gene_name "A";',
+  '',
+].join('\n');
+
+/** A basenji targets table for training on one bigWig (`in.bw`), two tracks with different transforms. */
+const TRAINING_TABLE = '\tidentifier\tfile\tclip\tclip_soft\tscale\tsum_stat\tdescription\n0\tt0\tin.bw\t384\t32\t1\tsum\tCAGE:a\n1\tt1\tin.bw\t20\t2\t0.5\tmedian\tDNASE:b\n';
 
 const ENFORMER_CONFIG = { dim: 48, depth: 2, heads: 4, output_heads: { human: 12, mouse: 8 }, target_length: 32, attn_dim_key: 8, num_downsamples: 7, dim_divisible_by: 8 };
 const SMALL_GENOME = () => randomGenome({ chr1: 300, chr2: 130, chrM: 61 }, 9);
@@ -78,11 +169,14 @@ export const TARGETS: Record<string, FuzzTarget> = {
     async seeds(dir) {
       // An HDF5 file with the Keras layout's first datasets (written by h5wasm): the reader gets past
       // the HDF5 structure into the layout checks, where mutations then lead.
-      const h5wasm = (await import('h5wasm/node')).default;
-      await h5wasm.ready;
+      const h5wasm = await hdf5();
       const p = join(dir, 'seed.h5');
       const f = new h5wasm.File(p, 'w');
+      // The groups first: HDF5 creates no intermediate groups (the datasets used to fail unseen, the
+      // seed holding an empty model_weights, before HDF5 errors became exceptions).
       f.create_group('model_weights');
+      f.create_group('model_weights/conv1d');
+      f.create_group('model_weights/conv1d/conv1d');
       f.create_dataset({ name: 'model_weights/conv1d/conv1d/kernel:0', data: new Float32Array(15 * 4 * 8), shape: [15, 4, 8], dtype: '<f' });
       f.create_dataset({ name: 'model_weights/conv1d/conv1d/bias:0', data: new Float32Array(8), shape: [8], dtype: '<f' });
       f.close();
@@ -216,6 +310,105 @@ export const TARGETS: Record<string, FuzzTarget> = {
       const table = parseTargets(text(input), 'targets.txt');
       selectTracks(table, undefined);
       selectTracks(table, '0,DNASE');
+    },
+  },
+  gtf: {
+    async seeds() {
+      return [Buffer.from(GTF_TEXT), gzipSync(GTF_TEXT)];
+    },
+    async run(input, dir) {
+      const p = join(dir, 'in.gtf');
+      writeFileSync(p, input);
+      for (const span of [false, true]) {
+        const genes = await contract(p, [GtfError], () => readGtf(p, { span }));
+        if (!genes) return;
+        check(genes.length > 0, 'no genes and no error');
+        for (const g of genes) {
+          check(g.id !== '' && g.exons.length > 0 && (!span || g.exons.length === 1), `gene ${JSON.stringify(g.id)}: ${g.exons.length} exons`);
+          g.exons.forEach(([a, b], i) => check(a >= 0 && a < b && (i === 0 || a > g.exons[i - 1]![1]), `gene ${g.id}: exons not sorted, disjoint, non-empty`));
+        }
+        const index = new GeneIndex(genes);
+        for (const g of genes.slice(0, 16)) {
+          check(index.find(g.id) === g, `gene ${g.id} not found by its id`);
+          const [start, end] = [g.exons[0]![0], g.exons[g.exons.length - 1]![1]];
+          check(index.overlapping(g.chrom, start, end).includes(g), `gene ${g.id} does not overlap its own span`);
+        }
+      }
+    },
+  },
+  tfrecord: {
+    async seeds() {
+      const raw = Buffer.concat([tfrecordFrame(basenjiExample(0)), tfrecordFrame(basenjiExample(1))]);
+      return [raw, deflateSync(raw)];
+    },
+    async run(input, dir) {
+      const p = join(dir, 'in.tfr');
+      writeFileSync(p, input);
+      await readTFRecordFile(p);
+    },
+  },
+  'tf-example': {
+    // The Example protobuf itself, framed with valid checksums (which mutations of the file never keep).
+    async seeds() {
+      return [Buffer.from(basenjiExample(0)), Buffer.from(basenjiExample(3))];
+    },
+    async run(input, dir) {
+      const p = join(dir, 'in.tfr');
+      writeFileSync(p, Buffer.concat([tfrecordFrame(input), tfrecordFrame(basenjiExample(2))]));
+      await readTFRecordFile(p);
+    },
+  },
+  'bigwig-training': {
+    // A user's bigWig as the training targets read it (the table stays valid; the bigWig is the outside bytes).
+    async seeds() {
+      return [
+        encodeBigWig(
+          [
+            { chrom: 'chr1', starts: [0, 100, 250, 600], ends: [50, 200, 400, 601], values: [1, 2.5, 0, 300] },
+            { chrom: 'chr2', starts: [10], ends: [20], values: [7] },
+          ],
+          new Map([
+            ['chr1', 1000],
+            ['chr2', 500],
+          ]),
+        ),
+      ];
+    },
+    async run(input, dir) {
+      writeFileSync(join(dir, 'in.bw'), input);
+      writeFileSync(join(dir, 'targets.txt'), TRAINING_TABLE);
+      const training = await readTrainingTable(join(dir, 'targets.txt'));
+      const coverage = await contract('in.bw', [TrackCoverageError], () => TrackCoverage.open(training));
+      if (!coverage) return;
+      for (const [chrom, start, bins, size] of [['chr1', -64, 8, 32], ['chr1', 0, 40, 32], ['chr2', 5, 4, 8], ['chrX', 0, 2, 32]] as const) {
+        const out = await contract('in.bw', [TrackCoverageError], () => coverage.bins(chrom, start, bins, size));
+        if (!out) continue;
+        check(out.length === bins * 2, `${out.length} targets for ${bins} bins × 2 tracks`);
+        check(!out.some(Number.isNaN), `a NaN target on ${chrom}`);
+      }
+    },
+  },
+  'multimolecule-config': {
+    async seeds() {
+      return [Buffer.from(JSON.stringify(multimoleculeEnformerConfig(SMALL_ENFORMER))), Buffer.from(JSON.stringify(multimoleculeBorzoiConfig(SMALL_BORZOI)))];
+    },
+    async run(input) {
+      let json: unknown;
+      try {
+        json = JSON.parse(text(input));
+      } catch {
+        return; // readConfig reports JSON syntax errors itself
+      }
+      if (json === null || typeof json !== 'object' || Array.isArray(json)) return;
+      const config = json as Record<string, unknown>;
+      if (!isMultiMoleculeConfig(config)) return; // the config-json target covers the other configs
+      const mm = await contract('config.json', [ConfigError], () => fromMultiMoleculeConfig(config, 'config.json'));
+      if (!mm) return;
+      // What the mapping accepts builds an architecture (or fails cleanly in the reference parsers).
+      const arch = await contract('config.json', [ConfigError], () => architectureFromConfig(config, 'config.json'));
+      if (!arch) return;
+      check(arch.kind === mm.kind && arch.headNames.length === 1 && arch.headNames[0] === mm.species && arch.tracks(mm.species) === mm.tracks, `mapped to ${arch.kind} heads ${arch.headNames}`);
+      arch.expectedWeights();
     },
   },
 };

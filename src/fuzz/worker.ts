@@ -15,9 +15,12 @@ interface Job {
   seconds: number;
   seed: number;
   current: string;
+  /** Stop after this many inputs (default: when the time is up). */
+  runs?: number;
 }
 
-const BUG_SIGNALS = new Set(['TypeError', 'RangeError', 'ReferenceError', 'EvalError', 'URIError', 'InternalError']);
+/** JavaScript's bug signals, and a target's own `ContractViolation` (an untyped error, an error not naming the input, an invalid result). */
+const BUG_SIGNALS = new Set(['TypeError', 'RangeError', 'ReferenceError', 'EvalError', 'URIError', 'InternalError', 'ContractViolation']);
 
 /** Why an outcome breaks the invariant, or undefined when it is a clean result or one-line error. */
 export function violation(e: unknown): string | undefined {
@@ -79,7 +82,7 @@ async function main(job: Job): Promise<void> {
           if (why) throw new Error(why);
         }
       }),
-      { numRuns: Number.MAX_SAFE_INTEGER, interruptAfterTimeLimit: job.seconds * 1000, markInterruptAsFailure: false, seed: job.seed, endOnFailure: true },
+      { numRuns: job.runs ?? Number.MAX_SAFE_INTEGER, interruptAfterTimeLimit: job.seconds * 1000, markInterruptAsFailure: false, seed: job.seed, endOnFailure: true },
     );
     if (result.failed) {
       const input = result.counterexample?.[0] as Buffer | undefined;

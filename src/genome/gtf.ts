@@ -122,8 +122,9 @@ export async function readGtf(path: string, options: GtfOptions = {}): Promise<G
   if (genes.size === 0) throw new GtfError(`${path}: no exon rows (a GTF with feature type 'exon' in column 3 is needed)`);
   let order = 0;
   return [...genes.values()].map((g) => {
+    // Sorted and disjoint: the last interval ends furthest (no Math.max(...), whose argument count is bounded).
     const exons = unionIntervals(g.exons);
-    const span: [number, number] = [exons[0]![0], Math.max(...exons.map((e) => e[1]))];
+    const span: [number, number] = [exons[0]![0], exons[exons.length - 1]![1]];
     return { id: g.id, name: g.name, chrom: g.chrom, strand: g.strand as Gene['strand'], exons: options.span ? [span] : exons, order: order++ };
   });
 }
@@ -147,7 +148,7 @@ export class GeneIndex {
     for (const c of this.byChrom.values()) {
       c.genes.sort((a, b) => a.exons[0]![0] - b.exons[0]![0] || a.order - b.order);
       c.starts = c.genes.map((g) => g.exons[0]![0]);
-      c.longest = Math.max(...c.genes.map((g) => g.exons[g.exons.length - 1]![1] - g.exons[0]![0]));
+      c.longest = c.genes.reduce((m, g) => Math.max(m, g.exons[g.exons.length - 1]![1] - g.exons[0]![0]), 0);
     }
   }
 

@@ -66,6 +66,11 @@ export interface EnformerConfig {
    */
   gamma: GammaNormalisation;
   poolType: 'attention' | 'max';
+  /**
+   * The input window the model was made for (our extension key `sequence_length`; MultiMolecule
+   * configs carry one): the default length of genome-wide jobs. Absent: the published 196,608 bp.
+   */
+  sequenceLength?: number;
 }
 
 /** Reads the enformer-pytorch `config.json` keys (defaults as in its EnformerConfig). */
@@ -83,6 +88,10 @@ export function parseEnformerConfig(json: Record<string, unknown>, source: strin
   if (optionalBool(json, 'use_convnext', source)) throw new ConfigError(`${source}: use_convnext: true (enformer-pytorch's ConvNeXt conv blocks) is not supported`);
   const numDownsamples = requireInt(json, 'num_downsamples', source, 7);
   if (numDownsamples < 2) throw new ConfigError(`${source}: num_downsamples must be at least 2`);
+  const sequenceLength = json.sequence_length === undefined ? undefined : requireInt(json, 'sequence_length', source);
+  if (sequenceLength !== undefined && sequenceLength % 2 ** numDownsamples !== 0) {
+    throw new ConfigError(`${source}: sequence_length (${sequenceLength}) must be a multiple of 2^num_downsamples (${2 ** numDownsamples})`);
+  }
   return {
     dim,
     depth: requireInt(json, 'depth', source, 11),
@@ -95,6 +104,7 @@ export function parseEnformerConfig(json: Record<string, unknown>, source: strin
     useTfGamma: optionalBool(json, 'use_tf_gamma', source) ?? false,
     gamma,
     poolType,
+    sequenceLength,
   };
 }
 
@@ -113,10 +123,11 @@ export class Enformer implements Architecture {
   readonly gelu = 'sigmoid' as const;
   /** Attention runs over this many chunks of query rows: bounds the logits' memory, not the result. */
   queryChunks = 2;
-  /** Length of the sequence the published model was trained on. */
-  readonly defaultSequenceLength = 196_608;
+  /** Length of the sequence the model was trained on (the published model's unless the config says). */
+  readonly defaultSequenceLength: number;
 
   constructor(readonly config: EnformerConfig) {
+    this.defaultSequenceLength = config.sequenceLength ?? 196_608;
     this.binSize = 2 ** config.numDownsamples;
     this.trunkResolution = this.binSize;
     const half = config.dim / 2;

@@ -3,12 +3,16 @@ import { ConfigError } from './config.js';
 import { Enformer, parseEnformerConfig } from './enformer.js';
 import { Borzoi, parseBorzoiConfig } from './borzoi.js';
 import type { Architecture } from './architecture.js';
+import { referenceConfig } from './multimolecule-config.js';
 
 /**
  * Picks the architecture named by a config (`model_type` or `architectures`): Enformer, or Borzoi, which
  * is Flashzoi when `flashed` is true (the Flashzoi hub configs say model_type "borzoi", flashed true).
+ * A MultiMolecule config (hidden_size, num_hidden_layers, …) is read through its mapping onto the
+ * reference keys, so it builds the same network rather than the defaults of keys it lacks.
  */
-export function architectureFromConfig(json: Record<string, unknown>, source: string): Architecture {
+export function architectureFromConfig(config: Record<string, unknown>, source: string): Architecture {
+  const json = referenceConfig(config, source);
   const type = String(json.model_type ?? (Array.isArray(json.architectures) ? json.architectures[0] : '') ?? '').toLowerCase();
   if (type.includes('enformer')) return new Enformer(parseEnformerConfig(json, source));
   if (type.includes('flashzoi')) return new Borzoi(parseBorzoiConfig({ ...json, flashed: json.flashed ?? true }, source));

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { SafetensorsFile } from '../weights/safetensors.js';
 import { WeightSet } from '../weights/weight-set.js';
 import { isLegacyEnformerLayout } from '../weights/enformer-legacy-names.js';
+import { isMultiMoleculeNames } from '../weights/multimolecule.js';
 import { Enformer } from './enformer.js';
 import { Borzoi } from './borzoi.js';
 import { architectureFromConfig, ModelDirError, parseConfigText, pickWeightsFile } from './from-config.js';
@@ -89,10 +90,12 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
   const arch = await architectureOf(dir, options);
   const weightsPath = await findWeightsFile(dir);
   const file = await SafetensorsFile.open(weightsPath);
-  // That layout needs tensors transposed, which conversion does once (and checks), not every load.
+  // enformer-pytorch's pre-0.5 layout needs tensors transposed, which conversion does once (and checks), not every load.
   if (arch instanceof Enformer && isLegacyEnformerLayout([...file.tensors.keys()], weightsPath)) {
     throw new ModelDirError(`${weightsPath}: enformer-pytorch's layout from before 0.5 (e.g. EleutherAI's February 2022 checkpoints); convert it once: seq2track weights convert ${dir} --out NEW_DIR`);
   }
+  // MultiMolecule folders need their tensors renamed and re-laid-out (and their gamma table split off) once.
+  if (isMultiMoleculeNames(file.tensors.keys())) throw new ModelDirError(`${weightsPath}: MultiMolecule parameter names (model.encoder.*); convert the folder first: seq2track weights convert ${dir} --out NEW_DIR`);
   const weights = WeightSet.fromSafetensors(file, (n) => arch.canonicalName(n));
   const gammaTable = await modelGammaTable(arch, dir, options);
   return Model.create(arch, weights, weightsPath, { ...options, gammaTable });

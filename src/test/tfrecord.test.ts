@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { deflateSync, inflateSync } from 'node:zlib';
 import { SafetensorsFile } from '../weights/safetensors.js';
 import { ProtoWriter } from '../engine/protobuf.js';
-import { maskedCrc32c, parseExample, readBasenjiExamples, readStatistics, readTFRecords } from '../formats/tfrecord.js';
+import { maskedCrc32c, parseExample, readBasenjiExamples, readStatistics, readTFRecords, TFRecordError } from '../formats/tfrecord.js';
 import { halfToFloat, roundToHalf } from '../formats/half.js';
 import { fixturePath, skipUnless, withTempDir } from './fixtures.js';
 
@@ -103,6 +103,20 @@ test('tfrecord: Example features of every kind, packed or not', () => {
   assert.deepEqual(ex.get('i'), { kind: 'int64', values: [5n, -1n] });
   assert.deepEqual(ex.get('fp'), { kind: 'float', values: Float32Array.from([0.25, 4]) });
   assert.deepEqual(ex.get('ip'), { kind: 'int64', values: [3n, 300n] });
+});
+
+test('tfrecord: a damaged Example is one line naming the record (control characters in a name, a float past its list)', () => {
+  // Found reviewing the tf-example fuzz target: a feature name with a line break made a two-line
+  // message, and an unpacked float whose 4 bytes ran past its list read the bytes after it (or threw
+  // a RangeError at the end of the buffer).
+  const named = new ProtoWriter();
+  named.message(1, (features) => features.message(1, (e) => e.string(1, 'a\nb').message(2, (f) => f.message(2, (l) => l.bytes(1, new Uint8Array(3))))));
+  assert.throws(() => parseExample(named.finish(), 'x.tfr: record 0'), (e: unknown) => e instanceof TFRecordError && e.message === "x.tfr: record 0 feature 'a\\nb': packed float list of 3 bytes");
+  for (const after of [[], [0x0d, 0, 0, 0x80, 0x3f]]) {
+    const short = new ProtoWriter();
+    short.message(1, (features) => features.message(1, (e) => e.string(1, 'k').message(2, (f) => f.bytes(2, new Uint8Array([0x0d, 1, 2])).bytes(9, new Uint8Array(after)))));
+    assert.throws(() => parseExample(short.finish(), 'x.tfr: record 1'), (e: unknown) => e instanceof TFRecordError && e.message === "x.tfr: record 1 feature 'k': field runs past the end of the message");
+  }
 });
 
 test('half: every float16 value round-trips; ties round to even; overflow to infinity', () => {

@@ -11,6 +11,7 @@ import { convertModel } from '../tasks/model-store/convert-model.js';
 import { SafetensorsFile, writeSafetensors, type TensorToWrite } from '../weights/safetensors.js';
 import { fixturePath, skipUnless, withTempDir } from './fixtures.js';
 import { expectPredicts, expectSameTensors, kerasWithShiftedTrunk, runCli } from './weights-helpers.js';
+import { multimoleculeBorzoiConfig, multimoleculeEnformerConfig, SMALL_BORZOI, SMALL_ENFORMER } from './multimolecule-files.js';
 
 const skip = skipUnless('formats');
 
@@ -151,50 +152,120 @@ function toMultiMolecule(name: string, kind: 'enformer' | 'borzoi'): string | nu
   throw new Error(`test table misses ${name}`);
 }
 
+/** The gamma block of the relative-position basis the fixture used ([2n-1, F/6] of the [2n-1, F] table: exponential | central mask | gamma | signed copies). */
+async function fixtureGammaBasis(fixtureName: string): Promise<{ shape: number[]; data: Float32Array }> {
+  const outputs = await SafetensorsFile.open(fixturePath(fixtureName, 'outputs.safetensors'));
+  const info = outputs.tensors.get('positional_features')!;
+  const [rows, features] = info.shape.slice(-2) as [number, number];
+  const basis = features / 6;
+  const all = outputs.readFloat32('positional_features');
+  const data = new Float32Array(rows * basis);
+  for (let r = 0; r < rows; r++) data.set(all.subarray(r * features + 2 * basis, r * features + 3 * basis), r * basis);
+  return { shape: [rows, basis], data };
+}
+
+/** A MultiMolecule folder made from a fixture: their names and layouts, their config.json, a vocab. */
+async function multimoleculeFolder(src: string, fixtureName: string, kind: 'enformer' | 'borzoi', vocab: string[], gamma?: (layer: number, t: { shape: number[]; data: Float32Array }) => Float32Array): Promise<void> {
+  mkdirSync(src, { recursive: true });
+  const ref = await SafetensorsFile.open(fixturePath(fixtureName, 'weights.safetensors'));
+  const tensors: TensorToWrite[] = [];
+  for (const info of ref.tensors.values()) {
+    const to = toMultiMolecule(info.name, kind);
+    if (to === null) continue;
+    let data = ref.readFloat32(info.name);
+    let shape = info.shape;
+    if (to === 'model.encoder.stem.conv1.weight') {
+      // Input channels in tokenizer order, N all zero (as MultiMolecule's converter does).
+      const [o, , k] = shape as [number, number, number];
+      const wide = new Float32Array(o * vocab.length * k);
+      for (let a = 0; a < o; a++) for (const [c, base] of ['A', 'C', 'G', 'T'].entries()) wide.set(data.subarray((a * 4 + c) * k, (a * 4 + c + 1) * k), (a * vocab.length + vocab.indexOf(base)) * k);
+      data = wide;
+      shape = [o, vocab.length, k];
+    }
+    if (to === 'token_head.decoder.weight' && shape.length === 3) shape = shape.slice(0, 2);
+    tensors.push({ name: to, dtype: 'F32', shape, data });
+  }
+  const config = kind === 'enformer' ? multimoleculeEnformerConfig(SMALL_ENFORMER) : multimoleculeBorzoiConfig(SMALL_BORZOI);
+  if (kind === 'enformer') {
+    // MultiMolecule's Enformer converter stores the TF gamma table in every layer (use_precomputed_gamma_basis).
+    const basis = await fixtureGammaBasis(fixtureName);
+    for (let i = 0; i < (config.num_hidden_layers as number); i++) {
+      tensors.push({ name: `model.encoder.layers.${i}.attention.gamma_position_basis`, dtype: 'F32', shape: basis.shape, data: gamma ? gamma(i, basis) : basis.data });
+    }
+  }
+  await writeSafetensors(join(src, 'model.safetensors'), tensors);
+  writeFileSync(join(src, 'vocab.txt'), vocab.join('\n') + '\n');
+  writeFileSync(join(src, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+}
+
 for (const [fixtureName, kind, species] of [
   ['enformer-small', 'enformer', 'human'],
   ['borzoi-small', 'borzoi', 'mouse'],
 ] as const) {
-  test(`convert: MultiMolecule-named ${kind} safetensors (vocab-ordered stem, ${species} token_head) map back exactly`, { skip: skipUnless(fixtureName) }, () =>
+  const other = species === 'human' ? 'mouse' : 'human';
+  const otherHead = (n: string) => (kind === 'enformer' ? n.startsWith('_heads.mouse.') : n.startsWith(`${other}_head.`));
+
+  test(`convert: a MultiMolecule ${kind} folder (their config.json, names, vocab-ordered stem, ${species} token_head) converts without --config and predicts as the fixture`, { skip: skipUnless(fixtureName) }, () =>
     withTempDir(async (dir) => {
       const src = join(dir, 'mm');
-      const { mkdirSync } = await import('node:fs');
-      mkdirSync(src);
-      const ref = await SafetensorsFile.open(fixturePath(fixtureName, 'weights.safetensors'));
-      const vocab = ['N', 'T', 'A', 'G', 'C'];
-      const tensors: TensorToWrite[] = [];
-      for (const info of ref.tensors.values()) {
-        const to = toMultiMolecule(info.name, kind);
-        if (to === null) continue;
-        let data = ref.readFloat32(info.name);
-        let shape = info.shape;
-        if (to === 'model.encoder.stem.conv1.weight') {
-          // Input channels in tokenizer order, N all zero (as MultiMolecule's converter does).
-          const [o, , k] = shape as [number, number, number];
-          const wide = new Float32Array(o * vocab.length * k);
-          for (let a = 0; a < o; a++) for (const [c, base] of ['A', 'C', 'G', 'T'].entries()) wide.set(data.subarray((a * 4 + c) * k, (a * 4 + c + 1) * k), (a * vocab.length + vocab.indexOf(base)) * k);
-          data = wide;
-          shape = [o, vocab.length, k];
-        }
-        if (to === 'token_head.decoder.weight' && shape.length === 3) shape = shape.slice(0, 2);
-        tensors.push({ name: to, dtype: 'F32', shape, data });
+      await multimoleculeFolder(src, fixtureName, kind, ['N', 'T', 'A', 'G', 'C']);
+      const out = join(dir, 'model');
+      const r = await convertModel({ input: src, out });
+      assert.deepEqual(r.heads, [species]);
+      await expectSameTensors(out, fixtureName, otherHead);
+      await expectPredicts(out, fixtureName, [species]);
+      // The written config is an ordinary one, under the reference keys.
+      const written = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
+      assert.equal(written.dim, 96);
+      assert.equal(written.hidden_size, undefined);
+      assert.equal(written.sequence_length, 8192);
+      if (kind === 'enformer') {
+        assert.deepEqual(written.output_heads, { human: 12 });
+        assert.equal(written.use_tf_gamma, true);
+        assert.ok(readdirSync(out).includes('tf_gammas.safetensors'), 'the gamma basis comes along as the TF gamma table');
+      } else {
+        assert.equal(written.enable_mouse_head, true);
+        assert.equal(written.enable_human_head, false);
+        assert.equal(written.bins_to_return, 128);
       }
-      tensors.push({ name: 'model.encoder.layers.0.attention.gamma_position_basis', dtype: 'F32', shape: [5, 2], data: new Float32Array(10).fill(0.5) });
-      await writeSafetensors(join(src, 'model.safetensors'), tensors);
-      writeFileSync(join(src, 'vocab.txt'), vocab.join('\n') + '\n');
-      writeFileSync(join(src, 'config.json'), JSON.stringify({ model_type: kind, hidden_size: 96, species }));
+    }));
+
+  test(`convert: a MultiMolecule ${kind} folder with --config: the given config overrides theirs`, { skip: skipUnless(fixtureName) }, () =>
+    withTempDir(async (dir) => {
+      const src = join(dir, 'mm');
+      await multimoleculeFolder(src, fixtureName, kind, ['A', 'C', 'G', 'T', 'N']);
       const config = JSON.parse(readFileSync(fixturePath(fixtureName, 'config.json'), 'utf8'));
       if (kind === 'enformer') config.output_heads = { human: config.output_heads.human };
       const hubConfig = join(dir, 'config.json');
       writeFileSync(hubConfig, JSON.stringify(config));
-
-      // Without a hub-style config the MultiMolecule config is refused by name.
-      await assert.rejects(convertModel({ input: src, out: join(dir, 'x') }), /MultiMolecule-style config/);
       const out = join(dir, 'model');
       const r = await convertModel({ input: src, config: hubConfig, out });
       assert.deepEqual(r.heads, [species]);
-      const other = species === 'human' ? 'mouse' : 'human';
-      await expectSameTensors(out, fixtureName, (n) => (kind === 'enformer' ? n.startsWith('_heads.mouse.') : n.startsWith(`${other}_head.`)));
-      assert.ok(readdirSync(out).includes('tf_gammas.safetensors'), 'the gamma basis comes along as the TF gamma table');
+      await expectSameTensors(out, fixtureName, otherHead);
+      assert.deepEqual(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')), { ...config, ...(kind === 'borzoi' ? { enable_human_head: false, enable_mouse_head: true } : {}) });
     }));
 }
+
+test('convert: MultiMolecule values we cannot honour are refused naming config.json and the field', { skip: skipUnless('borzoi-small') }, () =>
+  withTempDir(async (dir) => {
+    const src = join(dir, 'mm');
+    await multimoleculeFolder(src, 'borzoi-small', 'borzoi', ['A', 'C', 'G', 'T', 'N']);
+    const config = JSON.parse(readFileSync(join(src, 'config.json'), 'utf8'));
+    for (const [key, value, why] of [
+      ['unet_kernel_size', 5, /field "unet_kernel_size" is 5; seq2track supports only 3/],
+      ['hidden_act', 'relu', /field "hidden_act" is "relu"; seq2track supports only "gelu_new"/],
+      ['conv_tower_channels', [38, 46, 56, 66], /field "conv_tower_channels" has 4 stages/],
+      ['head', { transform: 'nonlinear' }, /field "head\.transform" is "nonlinear"/],
+      ['vocab_size', 6, /field "vocab_size" is 6, but .*vocab\.txt has 5 tokens/],
+    ] as const) {
+      writeFileSync(join(src, 'config.json'), JSON.stringify({ ...config, [key]: value }));
+      await assert.rejects(convertModel({ input: src, out: join(dir, 'x') }), (e: Error) => e.message.startsWith(join(src, 'config.json')) && why.test(e.message), `${key}`);
+    }
+  }));
+
+test('convert: MultiMolecule gamma tables that differ between layers are refused', { skip: skipUnless('enformer-small') }, () =>
+  withTempDir(async (dir) => {
+    const src = join(dir, 'mm');
+    await multimoleculeFolder(src, 'enformer-small', 'enformer', ['A', 'C', 'G', 'T', 'N'], (layer, t) => (layer === 1 ? t.data.map((v) => v * 2) : t.data));
+    await assert.rejects(convertModel({ input: src, out: join(dir, 'x') }), /model\.safetensors: tensor model\.encoder\.layers\.1\.attention\.gamma_position_basis differs from the other layers/);
+  }));

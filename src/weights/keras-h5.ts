@@ -19,6 +19,7 @@ export interface KerasBorzoiShape {
 }
 import { WeightSet } from './weight-set.js';
 import { permute } from './permute.js';
+import { closeQuietly, hdf5, hdf5Message, isHdf5Failure } from '../formats/hdf5.js';
 
 export class KerasH5Error extends Error {}
 
@@ -44,18 +45,22 @@ export interface KerasWeights {
 /** Reads a Borzoi Keras `.h5` into canonical tensors (every tensor but the other species' head). */
 export async function readKerasBorzoi(path: string, arch: KerasBorzoiShape): Promise<KerasWeights> {
   if (arch.config.flashed) throw new KerasH5Error(`${path}: Keras weights exist only for Borzoi; the config is a Flashzoi (flashed) model`);
-  const h5wasm = (await import('h5wasm/node')).default;
-  await h5wasm.ready;
+  const h5wasm = await hdf5();
   let file: H5File;
   try {
     file = new h5wasm.File(path, 'r');
   } catch (e) {
-    throw new KerasH5Error(`${path}: cannot open as HDF5 (${(e as Error).message})`);
+    if (!isHdf5Failure(e)) throw e;
+    throw new KerasH5Error(`${path}: cannot open as HDF5 (${hdf5Message(e)})`, { cause: e });
   }
   try {
     return readFrom(h5wasm, file, path, arch);
+  } catch (e) {
+    // HDF5 failures past the superblock (a truncated or damaged object header, a chunk beyond the end).
+    if (!isHdf5Failure(e)) throw e;
+    throw new KerasH5Error(`${path}: cannot read HDF5 (${hdf5Message(e)})`, { cause: e });
   } finally {
-    file.close();
+    closeQuietly(file);
   }
 }
 

@@ -13,6 +13,7 @@ import { openForReading } from '../../weights/weight-file.js';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { architectureFromConfig, loadModel, readConfig } from '../../models/load.js';
+import { fromMultiMoleculeConfig, isMultiMoleculeConfig } from '../../models/multimolecule-config.js';
 import { Borzoi } from '../../models/borzoi.js';
 import { Enformer } from '../../models/enformer.js';
 import type { Architecture } from '../../models/architecture.js';
@@ -94,8 +95,15 @@ export async function readWeights(path: string, arch: Architecture, options: Rea
   const species = options.species ?? 'human';
   const set = WeightSet.fromSafetensors(file, (n) => multimoleculeName(n, kind, species));
   fixMultiMoleculeLayout(set, kind, species, path, options.vocab);
-  const gammaName = [...file.tensors.keys()].find((n) => n.endsWith('.attention.gamma_position_basis'));
-  const gammaTable = gammaName ? { shape: file.tensors.get(gammaName)!.shape, data: file.readFloat32(gammaName) } : undefined;
+  // MultiMolecule stores the TF gamma table once per layer; we keep one, so the copies must agree.
+  let gammaTable: ReadResult['gammaTable'];
+  for (const name of [...file.tensors.keys()].filter((n) => n.endsWith('.attention.gamma_position_basis')).sort()) {
+    const t = { shape: file.tensors.get(name)!.shape, data: file.readFloat32(name) };
+    if (!gammaTable) gammaTable = t;
+    else if (!sameShape(t.shape, gammaTable.shape) || !Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).equals(Buffer.from(gammaTable.data.buffer, gammaTable.data.byteOffset, gammaTable.data.byteLength))) {
+      throw new ConvertError(`${path}: tensor ${name} differs from the other layers' gamma_position_basis (one table is used for every layer)`);
+    }
+  }
   return { format, weights: set, gammaTable, multimolecule: true };
 }
 
@@ -211,12 +219,12 @@ async function graftMouseHead(main: WeightSet, mainPath: string, source: string,
   return { mouse_head_from: path, trunk_from: mainPath, trunk_tensors_differing: differing, trunk_tensors_compared: compared, trunk_max_abs_difference: maxAbs, caveat };
 }
 
-async function readVocab(dir: string): Promise<string[] | undefined> {
+async function readVocab(dir: string): Promise<{ tokens: string[]; file: string } | undefined> {
   for (const [file, json] of [['vocab.txt', false], ['tokenizer_config.json', true]] as const) {
     const p = join(dir, file);
     if (existsSync(p)) {
       const v = parseVocab(await readFile(p, 'utf8'), json);
-      if (v) return v;
+      if (v) return { tokens: v, file: p };
     }
   }
   return undefined;
@@ -244,13 +252,21 @@ export async function convertModel(options: ConvertOptions): Promise<ConvertResu
   else weightsPath = (await pickWeights(input)).path;
   const configPath = options.config ?? join(dir, 'config.json');
   // TensorFlow checkpoints carry no config: the Enformer one is derived from the tensors' shapes.
-  let tf: EnformerCheckpoint | undefined;
-  if (tfPrefix) tf = readEnformerCheckpoint(tfPrefix);
-  if (!tf && !options.config && !existsSync(configPath)) throw new ConvertError(`${input}: no config.json beside the weights; pass --config FILE`);
-  const json = tf && !options.config && !existsSync(configPath) ? enformerConfigFromWeights(tf.weights, weightsPath) : { ...(await readConfig(configPath)) };
-  if (!('dim' in json) && ('hidden_size' in json || 'num_hidden_layers' in json)) {
-    throw new ConvertError(`${configPath}: a MultiMolecule-style config (hidden_size, …); pass --config with a hub-style config (dim, depth, heads, …)`);
+  const tf: EnformerCheckpoint | undefined = tfPrefix ? readEnformerCheckpoint(tfPrefix) : undefined;
+  const haveConfig = options.config !== undefined || existsSync(configPath);
+  if (!tf && !haveConfig) throw new ConvertError(`${input}: no config.json beside the weights; pass --config FILE`);
+  const raw = haveConfig ? await readConfig(configPath) : enformerConfigFromWeights(tf!.weights, weightsPath);
+
+  // Species of a MultiMolecule checkpoint: option, else its own config.json, else human.
+  let species = options.species;
+  if (!species && existsSync(join(dir, 'config.json'))) {
+    const own = configPath === join(dir, 'config.json') ? raw : await readConfig(join(dir, 'config.json')).catch(() => ({}) as Record<string, unknown>);
+    if (typeof own.species === 'string') species = own.species;
   }
+  // A MultiMolecule config (from the folder or --config) is written out under the reference keys.
+  const mm = isMultiMoleculeConfig(raw) ? fromMultiMoleculeConfig(raw, configPath, species) : undefined;
+  if (mm) species = mm.species;
+  const json = { ...(mm ? mm.hub : raw) };
   Object.assign(json, options.configOverrides ?? {});
   // Gamma table: option, else beside the input, else from a MultiMolecule checkpoint.
   const gammaSource = options.gammaTable ?? (inputIsDir && existsSync(join(dir, 'tf_gammas.safetensors')) ? join(dir, 'tf_gammas.safetensors') : undefined);
@@ -267,13 +283,11 @@ export async function convertModel(options: ConvertOptions): Promise<ConvertResu
     if (!existsSync(options.graftMouseHead)) throw new ConvertError(`--graft-mouse-head ${options.graftMouseHead}: no such file or directory`);
   }
 
-  // Species of a MultiMolecule checkpoint: option, else its own config.json, else human.
-  let species = options.species;
-  if (!species && existsSync(join(dir, 'config.json'))) {
-    const own = await readConfig(join(dir, 'config.json')).catch(() => ({}) as Record<string, unknown>);
-    if (typeof own.species === 'string') species = own.species;
+  const vocab = await readVocab(dir);
+  if (mm && vocab && vocab.tokens.length !== mm.vocabSize) {
+    throw new ConvertError(`${configPath}: field "vocab_size" is ${mm.vocabSize}, but ${vocab.file} has ${vocab.tokens.length} tokens`);
   }
-  const read: ReadResult = tf ? { format: 'tf-checkpoint', weights: tf.weights } : await readWeights(weightsPath, arch, { species, vocab: await readVocab(dir) });
+  const read: ReadResult = tf ? { format: 'tf-checkpoint', weights: tf.weights } : await readWeights(weightsPath, arch, { species, vocab: vocab?.tokens });
   if (tf) log(`Enformer module at '${tf.root}' in the object graph; ${tf.skipped} tensors skipped (moving-average internals, objects outside the model)`);
   log(`read ${read.weights.entries.size} tensors from ${weightsPath} (${read.format}${read.multimolecule ? ', MultiMolecule names' : ''}${read.legacyEnformer ? ", enformer-pytorch's layout from before 0.5" : ''})`);
   if (read.legacyEnformer && !('positional_gamma' in json)) {
@@ -310,7 +324,7 @@ export async function convertModel(options: ConvertOptions): Promise<ConvertResu
     await writeFile(join(staging, 'config.json'), JSON.stringify(json, null, 2) + '\n');
     if (graft) await writeFile(join(staging, 'graft.json'), JSON.stringify(graft, null, 2) + '\n');
     if (gammaSource) await copyFile(gammaSource, join(staging, 'tf_gammas.safetensors'));
-    else if (read.gammaTable) {
+    else if (read.gammaTable && json.positional_gamma !== 'torch') {
       await writeSafetensors(join(staging, 'tf_gammas.safetensors'), [{ name: 'tf_gammas', dtype: 'F32', shape: read.gammaTable.shape, data: read.gammaTable.data }]);
     }
     // Verify: the written file holds exactly the tensors read, byte for byte, and the model loads.

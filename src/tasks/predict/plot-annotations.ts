@@ -7,6 +7,7 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import { BigWig } from '@gmod/bbi';
+import { BoundedLocalFile } from '../../genome/bounded-file.js';
 import type { GeneFeature, SignalTrack } from '../../plots/attention-heatmap.js';
 
 export class AnnotationError extends Error {}
@@ -57,7 +58,8 @@ export async function genesInWindow(path: string, chrom: string, start: number, 
 
 /** Mean bigWig signal over each of `count` equal bins of [start, end) (bases without data count as absent). */
 export async function signalInWindow(path: string, chrom: string, start: number, end: number, count: number): Promise<SignalTrack> {
-  const bw = new BigWig({ path });
+  // BoundedLocalFile: a damaged bigWig's impossible reads are errors, not a process abort in Node's fs.
+  const bw = new BigWig({ filehandle: new BoundedLocalFile(path) });
   let refs: Record<string, unknown>;
   try {
     refs = (await bw.getHeader()).refsByName;

@@ -1,8 +1,9 @@
 /**
  * Damaged HDF5 in, one line of ours out: HDF5's automatic error printing (the `HDF5-DIAG` stack, some
  * 46 lines per failure) is replaced by exceptions for every h5wasm user (src/formats/hdf5.ts), so a
- * truncated Keras `.h5` given to `weights convert` — as the weights, as `--mouse-h5`, or inside a model
- * folder — and a failed HDF5 write each give exactly one error line naming the file.
+ * truncated Keras `.h5` given to `weights convert` — as the weights, or as `--graft-mouse-head` (the
+ * file, or the folder holding it) — and a failed HDF5 write each give exactly one error line naming
+ * the file.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -53,21 +54,20 @@ test('hdf5: a truncated Keras .h5 through `weights convert` is one error line na
     }
   }));
 
-test('hdf5: a truncated --mouse-h5, and a truncated model1_best.h5 in a model folder: one line each', { skip }, () =>
+test('hdf5: a truncated --graft-mouse-head file, and a truncated model1_best.h5 in the folder it names: one line each', { skip }, () =>
   withTempDir(async (dir) => {
     const size = readFileSync(keras('model1_best.h5')).length;
     const mouse = truncated(dir, 'model1_best.h5', Math.floor(size / 2), 'mouse.h5');
-    const r = await runCli(['weights', 'convert', keras('model0_best.h5'), '--config', config(), '--mouse-h5', mouse, '--out', join(dir, 'a')]);
+    const r = await runCli(['weights', 'convert', keras('model0_best.h5'), '--config', config(), '--graft-mouse-head', mouse, '--out', join(dir, 'a')]);
     // The good file's progress line comes first; then the one error line.
     assert.doesNotMatch(r.stderr, /HDF5-DIAG/);
-    assertCliError({ ...r, stderr: r.stderr.replace(/^seq2track: read \d+ tensors from .*\n/, '') }, /mouse\.h5: cannot (open|read) (as )?HDF5 \(.+\)$/, '--mouse-h5');
+    assertCliError({ ...r, stderr: r.stderr.replace(/^seq2track: read \d+ tensors from .*\n/, '') }, /mouse\.h5: cannot (open|read) (as )?HDF5 \(.+\)$/, '--graft-mouse-head');
 
     const folder = join(dir, 'folder');
     mkdirSync(folder);
     copyFileSync(config(), join(folder, 'config.json'));
-    copyFileSync(keras('model0_best.h5'), join(folder, 'model0_best.h5'));
     truncated(folder, 'model1_best.h5', Math.floor(size / 2));
-    const f = await runCli(['weights', 'convert', folder, '--out', join(dir, 'b')]);
+    const f = await runCli(['weights', 'convert', keras('model0_best.h5'), '--config', config(), '--graft-mouse-head', folder, '--out', join(dir, 'b')]);
     assert.doesNotMatch(f.stderr, /HDF5-DIAG/);
     assertCliError({ ...f, stderr: f.stderr.replace(/^seq2track: read \d+ tensors from .*\n/, '') }, /model1_best\.h5: cannot (open|read) (as )?HDF5 \(.+\)$/, 'model folder');
   }));

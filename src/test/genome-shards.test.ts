@@ -1,7 +1,7 @@
 /**
  * Sharded genome prediction: `predict --genome --shard i/N`, `seq2track merge` of the shard files,
  * and workflows/predict-genome.smk under Snakemake (--cores 2), each checked byte for byte against
- * one unsharded `predict` run (bigWig and bedGraph); the shard cut as a unit (every window in
+ * one unsharded `predict` run (bigWig and bedGraph); a shard killed and resumed; the shard cut as a unit (every window in
  * exactly one shard, whole model batches, chromosome ends); merge's refusals, each naming the file.
  */
 import { test, before, after } from 'node:test';
@@ -157,6 +157,32 @@ test('shards: predict --shard i/N then merge equals one predict run byte for byt
       assertSameOutput(sharded, path(out), `${name} ${out}`);
     }
   }
+});
+
+test('shards: a shard killed with SIGKILL and run again writes the same shard file', { skip }, async () => {
+  const args = (out: string) => ['predict', '--model', ENFORMER, ...COMMON(), '--tracks', '1,4', '--rc', '--shifts', '0,1', '--batch-size', '3', '--threads', '1', '--out', out, '--shard', '2/3'];
+  await ok(args(path('k1/')));
+  const staging = `${path('k2.shard2-of-3.safetensors')}.partial`;
+  // Shard 2/3: windows 3-8 × 4 runs in batches of 3 = 8 batches; killed after 2 are recorded.
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args(path('k2/'))], { env: { ...process.env, SEQ2TRACK_CACHE: path('cache') }, stdio: 'ignore' });
+    const timer = setInterval(() => {
+      try {
+        if ((JSON.parse(readFileSync(join(staging, 'progress.json'), 'utf8')) as { batches: number }).batches >= 2) child.kill('SIGKILL');
+      } catch {
+        // not yet written
+      }
+    }, 5);
+    child.on('exit', (code, signal) => {
+      clearInterval(timer);
+      if (signal === 'SIGKILL') resolve();
+      else reject(new Error(`the shard ended before it was killed (exit ${code})`));
+    });
+  });
+  assert.ok(!existsSync(path('k2.shard2-of-3.safetensors')), 'no shard file after the kill');
+  const r = await ok(args(path('k2/')));
+  assert.match(r.stderr, /resuming an interrupted run of this command/);
+  assert.ok(readFileSync(path('k2.shard2-of-3.safetensors')).equals(readFileSync(path('k1.shard2-of-3.safetensors'))), 'the resumed shard equals the uninterrupted one');
 });
 
 test('shards: the Snakemake workflow (--cores 2) writes the bigWigs and the bedGraph of one predict run', { skip: skip || (hasSnakemake ? false : 'snakemake is not on PATH (apt-get install snakemake)') }, async () => {

@@ -11,34 +11,15 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { architectureFromConfig, loadModel } from '../models/load.js';
-import type { Prediction } from '../models/model-types.js';
 import { convertModel } from '../tasks/model-store/convert-model.js';
 import { isLegacyEnformerLayout, LEGACY_ENFORMER_NAMING, legacyEnformerName } from '../weights/enformer-legacy-names.js';
 import { resolveTensorNames } from '../weights/weight-names.js';
-import { fixture, fixtureInput, skipUnless, withTempDir } from './fixtures.js';
-import { expectSameTensors } from './weights-helpers.js';
+import { fixture, skipUnless, withTempDir } from './fixtures.js';
+import { assertBitIdentical, expectSameTensors, predictEnformerFixture } from './weights-helpers.js';
 import { legacyAlias, legacyLogitsShape, legacyOwnName, writeLegacyModel, type LegacyModelOptions } from './legacy-enformer.js';
 
 const skip = skipUnless('enformer-small');
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
-async function predictDir(dir: string, gamma?: 'torch-global-max'): Promise<Prediction> {
-  const model = await loadModel(dir, { threads: 1, ...(gamma ? { gamma } : {}) });
-  try {
-    return await model.predict(await fixtureInput('enformer-small'));
-  } finally {
-    await model.close();
-  }
-}
-
-/** Every head's values are the same float32 bits. */
-function assertBitIdentical(got: Prediction, want: Prediction, what: string): void {
-  assert.deepEqual(Object.keys(got.heads).sort(), Object.keys(want.heads).sort(), what);
-  for (const [h, t] of Object.entries(want.heads)) {
-    const a = got.heads[h]!.data;
-    assert.ok(Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)), `${what}: ${h} differs`);
-  }
-}
 
 test('legacy names: each pre-0.5 name maps to its 0.5 name; names outside the layout stay as they are', () => {
   const cases: [string, string | null][] = [
@@ -115,7 +96,7 @@ for (const v of variants) {
       // The fixture's config sets no positional_gamma: the conversion says which values the layout allows.
       assert.ok(log.some((l) => /^warning: .*written by enformer-pytorch before 0\.5.*'torch-global-max'.*'torch'.*positional_gamma/.test(l)), log.join('\n'));
       assert.equal(await expectSameTensors(out, 'enformer-small'), 129);
-      assertBitIdentical(await predictDir(out), await predictDir(fixture('enformer-small')!), `${v.format}/${v.names} converted`);
+      assertBitIdentical(await predictEnformerFixture(out), await predictEnformerFixture(fixture('enformer-small')!), `${v.format}/${v.names} converted`);
     }));
 }
 
@@ -134,7 +115,7 @@ test('legacy layout: the positional_gamma of the config is kept, and no warning 
     await convertModel({ input: dir, out, log: (l) => log.push(l) });
     assert.ok(!log.some((l) => l.startsWith('warning')), log.join('\n'));
     assert.equal(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).positional_gamma, 'torch-global-max');
-    assertBitIdentical(await predictDir(out), await predictDir(fixture('enformer-small')!, 'torch-global-max'), 'torch-global-max');
+    assertBitIdentical(await predictEnformerFixture(out), await predictEnformerFixture(fixture('enformer-small')!, { gamma: 'torch-global-max' }), 'torch-global-max');
   }));
 
 test('legacy layout: wrong shapes are refused naming the file and the tensor as stored', { skip }, () =>

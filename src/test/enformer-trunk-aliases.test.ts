@@ -10,33 +10,14 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadModel, architectureFromConfig } from '../models/load.js';
-import type { Prediction } from '../models/model-types.js';
 import { convertModel } from '../tasks/model-store/convert-model.js';
 import { resolveTensorNames } from '../weights/weight-names.js';
 import { writeSafetensors } from '../weights/safetensors.js';
-import { fixture, fixtureInput, fixturePath, skipUnless, withTempDir } from './fixtures.js';
-import { expectSameTensors } from './weights-helpers.js';
+import { fixture, fixturePath, skipUnless, withTempDir } from './fixtures.js';
+import { assertBitIdentical, expectSameTensors, predictEnformerFixture } from './weights-helpers.js';
 import { canonicalFixtureTensors, trunkAlias, writeAliasOnlyModel } from './trunk-aliases.js';
 
 const skip = skipUnless('enformer-small');
-
-async function predictDir(dir: string): Promise<Prediction> {
-  const model = await loadModel(dir, { threads: 1 });
-  try {
-    return await model.predict(await fixtureInput('enformer-small'));
-  } finally {
-    await model.close();
-  }
-}
-
-/** Every head's values are the same float32 bits. */
-function assertBitIdentical(got: Prediction, want: Prediction, what: string): void {
-  assert.deepEqual(Object.keys(got.heads).sort(), Object.keys(want.heads).sort(), what);
-  for (const [h, t] of Object.entries(want.heads)) {
-    const a = got.heads[h]!.data;
-    assert.ok(Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)), `${what}: ${h} differs`);
-  }
-}
 
 test('aliases: canonicalName maps _trunk.{1,2,4,6} to stem/conv_tower/transformer/final_pointwise only', () => {
   const arch = architectureFromConfig({ model_type: 'enformer', dim: 48, depth: 1, heads: 2, num_downsamples: 3, dim_divisible_by: 8 }, 'test');
@@ -76,10 +57,10 @@ for (const format of ['safetensors', 'bin'] as const) {
       const r = await convertModel({ input: src, out });
       assert.equal(r.format, format === 'bin' ? 'pytorch-zip' : 'safetensors');
       assert.equal(await expectSameTensors(out, 'enformer-small'), 129);
-      const want = await predictDir(fixture('enformer-small')!);
-      assertBitIdentical(await predictDir(out), want, `${format} converted`);
+      const want = await predictEnformerFixture(fixture('enformer-small')!);
+      assertBitIdentical(await predictEnformerFixture(out), want, `${format} converted`);
       // A safetensors model directory also loads as it is, without conversion.
-      if (format === 'safetensors') assertBitIdentical(await predictDir(src), want, 'safetensors loaded directly');
+      if (format === 'safetensors') assertBitIdentical(await predictEnformerFixture(src), want, 'safetensors loaded directly');
     }));
 }
 
@@ -90,7 +71,7 @@ test('aliases: with both names present the canonical tensor is used (aliases of 
     const decoys = canonical.filter((t) => trunkAlias(t.name) !== t.name).map((t) => ({ ...t, name: trunkAlias(t.name), data: new Float32Array(t.data.length).fill(0.25) }));
     copyFileSync(fixturePath('enformer-small', 'config.json'), join(dir, 'config.json'));
     await writeSafetensors(join(dir, 'model.safetensors'), [...decoys, ...canonical]);
-    assertBitIdentical(await predictDir(dir), await predictDir(fixture('enformer-small')!), 'canonical beside decoy aliases');
+    assertBitIdentical(await predictEnformerFixture(dir), await predictEnformerFixture(fixture('enformer-small')!), 'canonical beside decoy aliases');
   }));
 
 test('aliases: a _trunk tensor of the wrong shape is named (alias only: as stored; beside its canonical tensor: both)', { skip }, () =>

@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import * as zlib from 'node:zlib';
 import { SafetensorsFile } from '../weights/safetensors.js';
 import { loadModel } from '../models/load.js';
-import { compare, fixturePath, openFixture } from './fixtures.js';
+import type { LoadOptions } from '../models/load-options.js';
+import type { Prediction } from '../models/model-types.js';
+import { compare, fixtureInput, fixturePath, openFixture } from './fixtures.js';
 
 /** The converted model holds exactly the fixture's canonical tensors (minus `except`), bit for bit. */
 export async function expectSameTensors(modelDir: string, fixtureName: string, except: (name: string) => boolean = () => false): Promise<number> {
@@ -19,6 +21,25 @@ export async function expectSameTensors(modelDir: string, fixtureName: string, e
     assert.ok(Buffer.from(got.readBytes(name)).equals(Buffer.from(ref.readBytes(name))), `${name}: not bit-identical`);
   }
   return wanted.length;
+}
+
+/** The enformer-small fixture's input through the model directory `dir` (one thread). */
+export async function predictEnformerFixture(dir: string, options: LoadOptions = {}): Promise<Prediction> {
+  const model = await loadModel(dir, { threads: 1, ...options });
+  try {
+    return await model.predict(await fixtureInput('enformer-small'));
+  } finally {
+    await model.close();
+  }
+}
+
+/** Every head's values are the same float32 bits. */
+export function assertBitIdentical(got: Prediction, want: Prediction, what: string): void {
+  assert.deepEqual(Object.keys(got.heads).sort(), Object.keys(want.heads).sort(), what);
+  for (const [h, t] of Object.entries(want.heads)) {
+    const a = got.heads[h]!.data;
+    assert.ok(Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)), `${what}: ${h} differs`);
+  }
 }
 
 /** The model predicts the fixture's head outputs (atol 5e-5 + rtol 1e-4). */

@@ -8,7 +8,9 @@
  *
  * Batches: the items (window, shift, strand), in plan order, are cut into `batchSize` batches the
  * same way in every model pass, so a resumed job (the genome job) continues at a batch boundary and
- * makes the model calls of an uninterrupted run: the outputs are byte-identical.
+ * makes the model calls of an uninterrupted run: the outputs are byte-identical. With trunk reuse
+ * (default) each window's trunk interior comes from its stretch's tiles (trunk-reuse.ts), fixed by
+ * the plan's geometry, so a resumed job computes the same tiles for the windows it still has to do.
  */
 import type { AttentionMap, HeadOutput, Model } from '../../models/model-core.js';
 import { checkAttentionRows, writtenHeads } from '../../models/attention-maps.js';
@@ -17,6 +19,7 @@ import { planRegion, RegionError, type Region, type RegionPlan } from '../../gen
 import { onlyAcgtn } from '../../genome/sequence.js';
 import { checkAttentionSize, type AttentionRequest } from './attention-request.js';
 import { accumulate, checkBatchSize, isPlainRun, JobError, type EnsembleOptions, type EnsembleRun } from '../job/ensemble.js';
+import { TrunkReuse } from './trunk-reuse.js';
 import { openEnsemble, runBatches, type Batch, type Ensemble, type ModelSource, type TableResolver } from '../job/run-core.js';
 
 export interface RegionRunOptions extends Omit<EnsembleOptions, 'models'> {
@@ -32,6 +35,11 @@ export interface RegionRunOptions extends Omit<EnsembleOptions, 'models'> {
   /** Checked after the plan is made and before the first model run (e.g. output constraints). */
   checkPlan?: (plans: RegionPlan[]) => void;
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Trunk reuse (default true): the trunk runs once along each region's consecutive windows per
+   * ensemble run, each window computing only its ends (trunk-reuse.ts); false: every window in full.
+   */
+  trunkReuse?: boolean;
 }
 
 export interface WindowRecord {
@@ -193,6 +201,7 @@ export async function runRegionJob(opts: RegionRunOptions, env: RegionJobEnviron
       return s;
     };
     let cached: { slot: number; seq: string } | undefined;
+    const reuse = opts.trunkReuse === false ? undefined : new TrunkReuse(opts.genome, setup.geometry, runs);
     await runBatches({
       schedule: ensemble.schedule,
       batches: batches(),
@@ -201,7 +210,12 @@ export async function runRegionJob(opts: RegionRunOptions, env: RegionJobEnviron
         return cached.seq;
       },
       request: (model, { input }, batch) =>
-        model.predict(input, { heads: [setup.head], output: opts.output, attentionRows: attention && batch.items.some((it) => isPlainRun(it.run)) ? attention.rows : undefined }),
+        model.predict(input, {
+          heads: [setup.head],
+          output: opts.output,
+          attentionRows: attention && batch.items.some((it) => isPlainRun(it.run)) ? attention.rows : undefined,
+          knownTrunk: reuse?.known(model, batch.items.map((it) => ({ plan: it.unit.window.plan, index: it.unit.window.index, run: it.run }))),
+        }),
       sink: (p, batch) => {
         const { model: m, index = 0 } = batch;
         const out = p.heads[setup.head]!;

@@ -34,8 +34,6 @@ export class TrunkReuse {
   /** Stretches of the plans the current batch touches, on the current model: plan -> run -> stretch. */
   private stretches = new Map<RegionPlan, Map<EnsembleRun, StretchTrunk>>();
   private model: Model | undefined;
-  /** Tiles computed for the stretches (a test's and the benchmark's measure of the trunk's work). */
-  tilesComputed = 0;
 
   constructor(
     private readonly genome: Reference,
@@ -75,21 +73,20 @@ export class TrunkReuse {
       fill: async (outputs) => {
         for (const [item, it] of items.entries()) {
           const n = it.plan.windows.length;
-          const at = (it.run.rc ? n - 1 - it.index : it.index) * this.stride;
-          const before = this.tilesOf(model, it);
-          await before.stretch.fill(at + start, at + length - end, { outputs, length, item, at: start });
-          this.tilesComputed += before.stretch.computed - before.count;
+          const at = (k: number) => (it.run.rc ? n - 1 - k : k) * this.stride;
+          const interior = (k: number): [number, number] => [at(k) + start, at(k) + length - end];
+          await this.stretchOf(model, it).fill(...interior(it.index), { outputs, length, item, at: start }, it.index + 1 < n ? interior(it.index + 1) : undefined);
         }
       },
     };
   }
 
-  private tilesOf(model: Model, it: ReuseItem): { stretch: StretchTrunk; count: number } {
+  private stretchOf(model: Model, it: ReuseItem): StretchTrunk {
     let byRun = this.stretches.get(it.plan);
     if (!byRun) this.stretches.set(it.plan, (byRun = new Map()));
     let stretch = byRun.get(it.run);
     if (!stretch) byRun.set(it.run, (stretch = this.open(model, it.plan, it.run)));
-    return { stretch, count: stretch.computed };
+    return stretch;
   }
 
   /** The stretch of a plan's windows under one run, reading its bases from the genome tile by tile. */

@@ -5,6 +5,8 @@
 export { predictRegions, type RegionJobOptions, type RegionJobResult, type RegionResult } from './tasks/predict/regions.js';
 export { predictRegionsOn } from './tasks/predict/regions-in-memory.js';
 export { runGenomeJob, type GenomeJobOptions, type GenomeJobResult } from './tasks/predict/genome-job.js';
+export { mergeGenomeShards, shardPath, type MergeResult } from './tasks/predict/genome-shards.js';
+export { shardWindows } from './tasks/predict/region-job.js';
 export { writeRegionOutputs } from './tasks/predict/region-writers.js';
 export { outputKind, type RegionOutputKind } from './tasks/predict/output-kind.js';
 export { predictFasta, predictRecords, predictRecordStream, PredictInputError, type FastaPrediction, type PredictFastaOptions } from './tasks/predict/fasta.js';

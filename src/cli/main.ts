@@ -8,7 +8,8 @@ import { Command, CommanderError, Option } from 'commander';
 import { runPredict } from './predict.js';
 import { runConvert, runFetch, runList } from './weights.js';
 import { runPredictGenome } from './predict-genome.js';
-import { runMerge, runScoreVariants } from './score-variants.js';
+import { runScoreVariants } from './score-variants.js';
+import { runMerge } from './merge.js';
 import { runEvaluate, runFinetune } from './train.js';
 import { runServe } from './serve.js';
 import { UsageError } from './errors.js';
@@ -59,6 +60,7 @@ export function buildProgram(): Command {
         .option('--region <chr:start-end>', 'region, 1-based inclusive (commas allowed); repeatable', repeatable)
         .option('--bed <file>', 'BED file of regions (0-based half-open)')
         .option('--fasta <file>', 'input FASTA (plain or gzip); each record is one sequence')
+        .option('--shard <i/N>', '--genome: predict only shard i of N (1-based; whole windows of the one-run tiling) into OUT.shardI-of-N.safetensors; seq2track merge OUT SHARDS… writes OUT')
         .requiredOption('--out <file>', '--genome: DIR/ (one bigWig per track), X.bedGraph, X.tsv or X.safetensors; --fasta: FILE.safetensors or FILE.tsv')
         .option('--heads <list>', '--fasta: comma-separated heads to compute (default: all)', headList)
         .option('--embeddings', '--fasta: also write the trunk embeddings as tensor "embeddings"')
@@ -71,12 +73,12 @@ export function buildProgram(): Command {
     if (opts.genome !== undefined) {
       if (opts.fasta !== undefined) throw new UsageError('give --genome or --fasta, not both');
       for (const o of ['heads', 'embeddings', 'cropInput'] as const) if (opts[o] !== undefined) throw new UsageError(`--${o.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is for --fasta${o === 'heads' ? '; with --genome use --head' : ''}`);
-      await runPredictGenome({ ...genomeArgs(opts), out: opts.out, maps: attentionArgs(opts), trunkReuse: opts.trunkReuse !== false });
+      await runPredictGenome({ ...genomeArgs(opts), out: opts.out, maps: attentionArgs(opts), shard: opts.shard, trunkReuse: opts.trunkReuse !== false });
       return;
     }
     if (opts.fasta === undefined) throw new UsageError('give --genome with --region/--bed, or --fasta');
     if (opts.trunkReuse === false) throw new UsageError('--no-trunk-reuse needs --genome');
-    for (const o of ['region', 'bed', 'head', 'windowLength', 'rc', 'shifts'] as const) {
+    for (const o of ['region', 'bed', 'head', 'windowLength', 'rc', 'shifts', 'shard'] as const) {
       if (opts[o] !== undefined) throw new UsageError(`--${o.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --genome`);
     }
     if (opts.model.length !== 1) throw new UsageError('--fasta takes one --model');
@@ -177,9 +179,9 @@ export function buildProgram(): Command {
 
   program
     .command('merge')
-    .description('join score-variants shard TSVs (given in shard order) into one TSV, as the unsharded run writes it')
-    .argument('<out>', 'merged TSV')
-    .argument('<shard...>', 'shard TSVs, in shard order (1/N, 2/N, ...)')
+    .description('join the shards of a sharded run (given in shard order) into what the unsharded run writes, byte for byte: score-variants --shard TSVs, or predict --genome --shard files (into DIR/ bigWigs, X.bedGraph, X.tsv or X.safetensors, as that run\'s --out)')
+    .argument('<out>', 'the output: X.tsv (score-variants); the run\'s --out (predict --genome)')
+    .argument('<shard...>', 'shard files, in shard order (1/N, 2/N, ...)')
     .action(async (out: string, shards: string[]) => {
       await runMerge(out, shards);
     });

@@ -7,7 +7,9 @@ import { dirname, resolve } from 'node:path';
 import { checkNoOverlap, outputKind } from '../tasks/predict/output-kind.js';
 import { runGenomeJob } from '../tasks/predict/genome-job.js';
 import { checkWritableDir } from '../tasks/job/job-dir.js';
-import { fileIdentity } from '../tasks/job/fingerprint.js';
+import { fileIdentity, fingerprint } from '../tasks/job/fingerprint.js';
+import { parseShard } from '../tasks/job/shard.js';
+import { shardPath } from '../tasks/predict/genome-shards.js';
 import { ensembleOptions, jobFingerprint, resolveModels, type GenomeArgs } from './model-options.js';
 import { UsageError } from './errors.js';
 import { Progress } from './progress.js';
@@ -21,6 +23,8 @@ export interface PredictGenomeArgs extends GenomeArgs {
   maps?: AttentionArgs;
   /** false: --no-trunk-reuse (every window's trunk in full). */
   trunkReuse?: boolean;
+  /** --shard i/N: write shard i of the run's windows to `shardPath(out)`, for `seq2track merge`. */
+  shard?: string;
 }
 
 export async function runPredictGenome(args: PredictGenomeArgs): Promise<void> {
@@ -28,11 +32,15 @@ export async function runPredictGenome(args: PredictGenomeArgs): Promise<void> {
   if (!args.region?.length && !args.bed) throw new UsageError('--genome needs --region chr:start-end or --bed FILE');
   if (args.region?.length && args.bed) throw new UsageError('give --region or --bed, not both');
   const kind = await outputKind(args.out);
+  const shard = args.shard === undefined ? undefined : parseShard(args.shard);
+  if (shard && (args.maps?.attention || args.maps?.plot)) throw new UsageError('--attention and --plot cannot be combined with --shard (the maps are written by an unsharded run)');
+  // A shard writes its own file beside --out (never --out itself): merge writes --out from all of them.
+  const out = shard ? shardPath(args.out, shard) : args.out;
   if (args.maps) checkAttentionUsage(args.maps, true);
   // The maps and their plot are written at the end of a long job: their places are checked now.
   if (args.maps?.attention) checkWritableDir(dirname(resolve(args.maps.attention)), `--attention ${args.maps.attention}`);
   if (args.maps?.plot) checkWritableDir(dirname(resolve(args.maps.plot)), `--plot ${args.maps.plot}`);
-  if (kind === 'bigwig') {
+  if (kind === 'bigwig' && !shard) {
     // A bigWig directory may be new (its parents are made) or an existing one we can write into.
     const dir = args.out.replace(/[\\/]+$/, '') || args.out;
     if (existsSync(dir)) checkWritableDir(dir, `--out ${args.out}`);
@@ -56,6 +64,8 @@ export async function runPredictGenome(args: PredictGenomeArgs): Promise<void> {
     '--attention': args.maps?.attention === undefined ? undefined : { file: resolve(args.maps.attention), spec: attention?.spec, rows: attention?.rows, maxBytes: attention?.maxBytes },
     '--plot': args.maps?.plot === undefined ? undefined : { file: resolve(args.maps.plot), gtf: fileIdentity(args.maps.plotGtf), bigwig: fileIdentity(args.maps.plotBigwig) },
   });
+  // Every shard of one run records `fp` (merge checks they agree); its own staging directory is keyed by the shard too.
+  const jobFp = shard ? fingerprint({ ...fp.args, '--shard': `${shard.index}/${shard.count}` }) : fp;
 
   const progress = new Progress('windows');
   try {
@@ -63,9 +73,11 @@ export async function runPredictGenome(args: PredictGenomeArgs): Promise<void> {
       ...ensembleOptions(args, models),
       genome,
       regions,
-      out: args.out,
+      out,
       kind,
-      fingerprint: fp,
+      fingerprint: jobFp,
+      runFingerprint: fp,
+      shard,
       output: args.maps?.output,
       trunkReuse: args.trunkReuse,
       attention,
@@ -90,8 +102,12 @@ export async function runPredictGenome(args: PredictGenomeArgs): Promise<void> {
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     const ens = p.ensemble > 1 ? `, mean of ${p.ensemble} runs per window` : '';
     const resumed = p.resumedAt > 0 ? ` (resumed: ${p.ran} model runs this time)` : '';
+    const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? '' : 's'}`;
+    const what = shard
+      ? `shard ${shard.index}/${shard.count}: ${plural(p.windows, 'window')} of ${plural(regions.length, 'region')}${ens}`
+      : `${plural(regions.length, 'region')} (${plural(p.windows, 'window')}${ens})`;
     process.stderr.write(
-      `seq2track: predicted ${regions.length} region${regions.length === 1 ? '' : 's'} (${p.windows} window${p.windows === 1 ? '' : 's'}${ens}) × ${p.bins} bins × ${p.tracks.length} track${p.tracks.length === 1 ? '' : 's'} of ${p.head} in ${seconds} s${resumed} -> ${files.length === 1 ? files[0] : `${args.out} (${files.length} files)`}\n`,
+      `seq2track: predicted ${what} × ${p.bins} bins × ${plural(p.tracks.length, 'track')} of ${p.head} in ${seconds} s${resumed} -> ${files.length === 1 ? files[0] : `${out} (${files.length} files)`}\n`,
     );
   } finally {
     progress.done();

@@ -137,9 +137,9 @@ async function mergeHeader(shard: string): Promise<string> {
   return isGeneTsvHeader(first) ? first : TSV_HEADER;
 }
 
-/** `seq2track merge OUT SHARD...`: the shards' TSVs, in the order given, under one header. */
-export async function runMerge(out: string, shards: string[]): Promise<void> {
-  if (scoreOutputKind(out) !== 'tsv') throw new UsageError(`merge joins TSV shards; --out ${out} is not X.tsv`);
+/** `seq2track merge OUT SHARD...` of score-variants shards: the shards' TSVs, in the order given, under one header. */
+export async function mergeScoreTsv(out: string, shards: string[]): Promise<void> {
+  if (!out.toLowerCase().endsWith('.tsv')) throw new UsageError(`merge: ${out} is neither X.tsv (score-variants shards) nor a predict --genome output (DIR/, X.bedGraph, X.tsv, X.safetensors)`);
   if (shards.length === 0) throw new UsageError('merge needs the shard files, in shard order');
   for (const s of shards) {
     if (resolve(s) === resolve(out)) throw new UsageError(`merge: the output ${out} is also a shard`);

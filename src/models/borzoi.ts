@@ -15,6 +15,13 @@
  * Every GELU is the tanh approximation; BatchNorm and LayerNorm use eps 1e-3. The encoder up to the
  * last max-pool is local and forms the (tileable) trunk graph with three outputs, x_unet0, x_unet1
  * and transformer_in; the transformer and the U-Net decoder form the head graph.
+ *
+ * The reference decodes the whole window and then crops (6,144 of 16,384 bins at full size). Every
+ * decoder op is local (pointwise convs, nearest upsampling, separable convs whose depthwise kernel
+ * reaches one position each side), so the head graph decodes only the kept bins plus that reach:
+ * see `decoderWindow`. The kept bins see the same values through the same ops (equal to float32
+ * rounding: ONNX Runtime's convs round a shorter span a few ulp differently); `fullDecoder` builds
+ * the reference's order for checks and benchmarks.
  */
 import type { Value } from '../engine/graph.js';
 import type { TensorData } from '../engine/protocol.js';
@@ -37,6 +44,36 @@ const ROTARY_DIM = 128;
 const ROTARY_BASE = 20_000;
 /** Bins dropped at each end when `return_center_bins_only` is false (the reference's 16384 - 32). */
 const FULL_OUTPUT_MARGIN = 16;
+/** Depthwise kernel of the separable convs (hard-coded in the reference): it reaches one position each side. */
+const SEPARABLE_KERNEL = 3;
+const SEPARABLE_REACH = (SEPARABLE_KERNEL - 1) / 2;
+
+/** Positions [lo, hi) along one axis. */
+export interface Span {
+  lo: number;
+  hi: number;
+}
+
+/**
+ * What the cropped decoder computes for kept output bins [start, end) of n 32-bp bins: the spans of
+ * the transformer output (128 bp) and of x_unet1 (64 bp) and x_unet0 (32 bp) it reads, and `exact1`,
+ * the 64-bp positions whose separable1 output it passes on. Walking back from the output, level by
+ * level: a separable conv's output is exact on [lo, hi) when its input is exact on
+ * [lo - reach, hi + reach); that input is upsampled ×2 by nearest neighbour from the coarser level,
+ * so it is taken on the coarse grid, coarse [⌊(lo - reach)/2⌋, ⌈(hi + reach)/2⌉), fine = twice that,
+ * and the upsampled positions line up with the full decoder's. Spans stop at the sequence ends, where
+ * the full decoder's convs see the same zero padding; at a span end inside the sequence the edge
+ * positions are wrong (artificial padding) but lie in the margin, never in [start, end).
+ * The head graph does this arithmetic on its `crop` input (Borzoi.buildHead); this is its host-side
+ * twin, for FLOP counts and tests.
+ */
+export function decoderWindow(start: number, end: number, n: number): { transformer: Span; unet1: Span; exact1: Span; unet0: Span } {
+  const coarser = (s: Span, len: number): Span => ({ lo: Math.floor(Math.max(s.lo - SEPARABLE_REACH, 0) / 2), hi: Math.min(Math.ceil((s.hi + SEPARABLE_REACH) / 2), len / 2) });
+  const exact1 = coarser({ lo: start, hi: end }, n);
+  const transformer = coarser(exact1, n / 2);
+  const twice = (s: Span): Span => ({ lo: 2 * s.lo, hi: 2 * s.hi });
+  return { transformer, unet1: twice(transformer), exact1, unet0: twice(exact1) };
+}
 
 export interface BorzoiConfig {
   dim: number;
@@ -113,6 +150,11 @@ export class Borzoi implements Architecture {
   /** bp per transformer position. */
   readonly transformerResolution = 128;
   readonly defaultSequenceLength: number;
+  /**
+   * Decode the whole window and then crop, as the reference does, instead of only the kept bins and
+   * their reach (`decoderWindow`); the same kept bins, for checks and benchmarks. Read when graphs are built.
+   */
+  fullDecoder = false;
   private outputHeads: Record<string, number>;
 
   constructor(readonly config: BorzoiConfig) {
@@ -222,7 +264,7 @@ export class Borzoi implements Architecture {
       w.feedForward(`transformer.${j}.1.fn`, dim);
     }
     for (const u of ['upsampling_unet1', 'upsampling_unet0']) block(`${u}.0`, dim, dim, 1);
-    for (const s of ['separable1', 'separable0']) w.conv(`${s}.conv_layer.0`, dim, 1, 3, false).conv(`${s}.conv_layer.1`, dim, dim, 1);
+    for (const s of ['separable1', 'separable0']) w.conv(`${s}.conv_layer.0`, dim, 1, SEPARABLE_KERNEL, false).conv(`${s}.conv_layer.1`, dim, dim, 1);
     block('final_joined_convs.0', dim, joined, 1);
     for (const [head, tracks] of Object.entries(this.outputHeads)) w.conv(`${head}_head`, tracks, joined, 1);
     return w.tensors;
@@ -282,18 +324,45 @@ export class Borzoi implements Architecture {
         const unet1 = g.input('x_unet1', 'float32', ['batch', 'half_bins', dim]);
         const crop = g.input('crop', 'int64', [2]);
         const block = (v: Value, p: string) => conv(c, gelu(c, batchNorm(c, v, `${p}.norm`, EPS), GELU), `${p}.conv_layer`);
+        const start = g.op('Slice', [crop, g.ints([0]), g.ints([1])]);
+        const end = g.op('Slice', [crop, g.ints([1]), g.ints([2])]);
+
+        // The spans of decoderWindow, from `crop` at run time (int64 [1] values; a span's end may pass
+        // the sequence end, where Slice stops it as decoderWindow's min does). No spans: the whole window.
+        type Spans = { transformer: Value[]; unet1: Value[]; exact1: Value[]; unet0: Value[] };
+        let spans: Spans | undefined;
+        if (!this.fullDecoder) {
+          const [reach, two] = [g.ints([SEPARABLE_REACH]), g.ints([2])];
+          const coarser = ([lo, hi]: Value[]) => [
+            g.op('Div', [g.op('Max', [g.op('Sub', [lo!, reach]), g.ints([0])]), two]),
+            g.op('Div', [g.op('Add', [hi!, g.ints([SEPARABLE_REACH + 1])]), two]),
+          ];
+          const twice = (s: Value[]) => s.map((v) => g.op('Mul', [v, two]));
+          const exact1 = coarser([start, end]);
+          const transformer = coarser(exact1);
+          spans = { transformer, unet1: twice(transformer), exact1, unet0: twice(exact1) };
+        }
+        // Positions [lo, hi) of a channels-last [B, positions, C] input, or of a channels-first value
+        // (positions last in both layouts) relative to its first position `from`.
+        const take = (v: Value, span: Value[] | undefined, axis: number, from?: Value) => {
+          if (!span) return v;
+          const [lo, hi] = from ? span.map((s) => g.op('Sub', [s, from])) : span;
+          return g.op('Slice', [v, lo!, hi!, g.ints([axis])]);
+        };
 
         // U-Net decoder, channels-first: upsample the deep path, add the skip path, separable conv.
         const separable = (v: Value, p: string) => conv(c, conv(c, v, `${p}.conv_layer.0`, { bias: false, group: dim }), `${p}.conv_layer.1`);
-        let y = upsampleNearest2(c, block(toChannelsFirst(c, x), 'upsampling_unet1.0'));
-        y = separable(g.op('Add', [y, block(toChannelsFirst(c, unet1), 'horizontal_conv1')]), 'separable1');
+        let y = upsampleNearest2(c, block(toChannelsFirst(c, take(x, spans?.transformer, 1)), 'upsampling_unet1.0'));
+        y = separable(g.op('Add', [y, block(toChannelsFirst(c, take(unet1, spans?.unet1, 1)), 'horizontal_conv1')]), 'separable1');
+        // Only the exact positions go on: the span's edge positions saw artificial zero padding.
+        y = take(y, spans?.exact1, -1, spans?.unet1[0]);
         y = upsampleNearest2(c, block(y, 'upsampling_unet0.0'));
-        y = separable(g.op('Add', [y, block(toChannelsFirst(c, unet0), 'horizontal_conv0')]), 'separable0');
+        y = separable(g.op('Add', [y, block(toChannelsFirst(c, take(unet0, spans?.unet0, 1)), 'horizontal_conv0')]), 'separable0');
 
-        // Centre crop (bins [crop[0], crop[1])), then the pointwise layers channels-last.
-        const start = g.op('Slice', [crop, g.ints([0]), g.ints([1])]);
-        const end = g.op('Slice', [crop, g.ints([1]), g.ints([2])]);
-        const cropped = g.op('Slice', [toChannelsLast(c, y), start, end, g.ints([1])]);
+        // Centre crop (bins [crop[0], crop[1]), counted from the decoded span's first bin), then the
+        // pointwise layers channels-last.
+        const first = spans?.unet0[0];
+        const cropped = g.op('Slice', [toChannelsLast(c, y), first ? g.op('Sub', [start, first]) : start, first ? g.op('Sub', [end, first]) : end, g.ints([1])]);
         const final = 'final_joined_convs.0';
         let e = gelu(c, batchNormChannelsLast(c, cropped, `${final}.norm`, EPS), GELU);
         e = gelu(c, linear(c, e, `${final}.conv_layer`, { weightDims: [joined, dim] }), GELU);
@@ -344,7 +413,11 @@ export class Borzoi implements Architecture {
     return { positions: { dtype: 'float32', dims: [2 * n - 1, REL_POS_FEATURES], data: borzoiPositionalFeatures(n, REL_POS_FEATURES) } };
   }
 
-  /** Multiply-add FLOPs (2 per MAC) of convolutions, projections and attention products, per stage. */
+  /**
+   * Multiply-add FLOPs (2 per MAC) of convolutions, projections and attention products, per stage, as
+   * the graphs run them: the decoder on the kept bins and their reach (the reference's counts, over
+   * the whole window, with `fullDecoder`).
+   */
   flops(length: number, headNames = this.headNames): FlopCount {
     const { dim, depth, heads, attnDimKey: dk, attnDimValue: dv, finalJoinedChannels: joined } = this.config;
     const ch = this.channels;
@@ -367,11 +440,16 @@ export class Borzoi implements Architecture {
         2 * heads * n * n * dv; // attention × values
     }
     const mlp = 2 * 2 * n * dim * 2 * dim;
-    const upsampling =
-      conv(n, dim, dim, 1) + conv(x1, dim, dim, 1) + conv(x1, 1, dim, 3) + conv(x1, dim, dim, 1) + // unet1 level
-      conv(x1, dim, dim, 1) + conv(x0, ch[5]!, dim, 1) + conv(x0, 1, dim, 3) + conv(x0, dim, dim, 1); // unet0 level
     const { start, end } = this.cropRange(length);
     const targets = end - start;
+    // Positions the decoder runs on at 128, 64 (x_unet1, and exact1 after separable1) and 32 bp.
+    const size = (s: Span) => s.hi - s.lo;
+    const w = this.fullDecoder ? undefined : decoderWindow(start, end, x0);
+    const [d128, d64, e64, d32] = w ? [size(w.transformer), size(w.unet1), size(w.exact1), size(w.unet0)] : [n, x1, x1, x0];
+    const k = SEPARABLE_KERNEL;
+    const upsampling =
+      conv(d128, dim, dim, 1) + conv(d64, dim, dim, 1) + conv(d64, 1, dim, k) + conv(d64, dim, dim, 1) + // unet1 level
+      conv(e64, dim, dim, 1) + conv(d32, ch[5]!, dim, 1) + conv(d32, 1, dim, k) + conv(d32, dim, dim, 1); // unet0 level
     const stages: Record<string, number> = {
       stem: conv(length, 4, ch[0]!, 15),
       res_tower: tower,

@@ -3,7 +3,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { loadModel } from '../models/load.js';
-import type { Model } from '../models/model.js';
 import type { TensorData } from '../engine/protocol.js';
 import { Graph } from '../engine/graph.js';
 import { Engine } from '../engine/engine.js';
@@ -12,6 +11,8 @@ import { WeightSet } from '../weights/weight-set.js';
 import { LayerContext, layerNorm, linear } from '../models/layers.js';
 import { relativeAttention, rotaryAttention } from '../models/attention.js';
 import { Borzoi, parseBorzoiConfig } from '../models/borzoi.js';
+import { architectureFromConfig } from '../models/load.js';
+import { Model, type OneHotBatch } from '../models/model.js';
 import { assertClose, channelsLast, maxAbsDiff, openFixture, readRef, type Fixture } from './fixtures.js';
 import { skipUnless } from './fixtures.js';
 
@@ -125,4 +126,90 @@ export function attentionBlockTest(fixtureName: string): void {
       await engine.close();
     }
   });
+}
+
+/**
+ * The head decodes only the kept bins and their reach (borzoi.ts `decoderWindow`); `fullDecoder`
+ * decodes the whole window and crops, as the reference. Both run on the same trunk features for:
+ * the fixture's config (centre bins_to_return bins), bins_to_return one less (the reference's
+ * rounding then crops from an odd bin, e.g. [65, 191) of 256: the spans must round outwards onto the
+ * ×2 grids) and full output (16 bins off each end); at the fixture's length (its input, batch 2),
+ * 12,288 bp (the crop well inside the window) and 2,048 bp (no more bins than bins_to_return: the
+ * crop, and so the spans, reach both sequence ends). Input gradients (checkpointed head backward)
+ * are compared the same way.
+ *
+ * Kept bins see the same inputs through the same ops, but not to the bit: ONNX Runtime's
+ * convolution kernels pick their blocking, and so the order of their float32 sums, by the tensor
+ * sizes, and the decoded span is shorter. Observed: ≤ 9e-7 of max(1, max|x|) (2e-6 absolute), most
+ * elements a few ulp off, in both conv layouts. The bound, 5e-6 of max(1, max|x|), is several times
+ * that and far below a margin error: with the separable convs' reach set to 0 the edge bins differ
+ * by 1.6.
+ */
+export function croppedDecoderTests(fixtureName: string): void {
+  test(`${fixtureName}: the cropped decoder equals the full decoder (3 crops x 3 lengths, input gradients)`, { skip: skipUnless(fixtureName) }, async () => {
+    const fx = await openFixture(fixtureName);
+    const json = JSON.parse(await readFile(`${fx.dir}/config.json`, 'utf8'));
+    const file = await SafetensorsFile.open(`${fx.dir}/weights.safetensors`);
+    const create = async (overrides: Record<string, unknown>, fullDecoder: boolean) => {
+      const arch = architectureFromConfig({ ...json, ...overrides }, 'config.json') as Borzoi;
+      arch.fullDecoder = fullDecoder;
+      return Model.create(arch, WeightSet.fromSafetensors(file), `${fixtureName}${fullDecoder ? ' full decoder' : ''}`, { tileLength: 0, threads: 2 });
+    };
+    const inputs: OneHotBatch[] = [{ data: fx.x, batch: fx.batch, length: fx.length }, randomBatch(12_288, 7), randomBatch(2048, 8)];
+    const crops: [string, Record<string, unknown>][] = [
+      ['centre', {}],
+      ['odd crop', { bins_to_return: json.bins_to_return - 1 }],
+      ['full output', { return_center_bins_only: false }],
+    ];
+    const scaled = (got: ArrayLike<number>, want: ArrayLike<number>) => maxAbsDiff(got, want) / Math.max(1, maxAbs(want));
+    let worst = 0;
+    for (const [label, overrides] of crops) {
+      const cropped = await create(overrides, false);
+      const full = await create(overrides, true);
+      try {
+        for (const input of inputs) {
+          const what = `${label}, ${input.length} bp`;
+          const trunk = await cropped.trunk(input);
+          const a = await cropped.head(trunk, input.length, { embeddings: true });
+          const b = await full.head(trunk, input.length, { embeddings: true });
+          const { start, end } = cropped.arch.cropRange(input.length);
+          for (const [name, t] of [...Object.entries(b.heads), ['embeddings', b.embeddings!] as const]) {
+            const got = name === 'embeddings' ? a.embeddings! : a.heads[name]!;
+            assert.deepEqual(got.shape, t.shape, `${what} ${name} shape`);
+            assert.equal(t.shape[1], end - start, `${what} ${name} bins`);
+            const d = scaled(got.data, t.data);
+            worst = Math.max(worst, d);
+            assert.ok(d <= 5e-6, `${what} ${name}: cropped decoder differs by ${d} of max(1, max|x|)`);
+          }
+        }
+        if (label === 'centre') {
+          const x = inputs[0]!;
+          const bins = cropped.outputBins(x.length);
+          const objective = { head: 'human', tracks: [0, 3], bins: [0, Math.floor(bins / 3), bins - 1], aggregate: 'sum' as const };
+          const [ga, gb] = [await cropped.inputGradients(x, objective), await full.inputGradients(x, objective)];
+          const d = scaled(ga.grad, gb.grad);
+          worst = Math.max(worst, d);
+          assert.ok(d <= 5e-6, `input gradients: cropped decoder differs by ${d} of max(1, max|grad|)`);
+          assert.ok(scaled(ga.objective, gb.objective) <= 5e-6, 'objective');
+        }
+      } finally {
+        await cropped.close();
+        await full.close();
+      }
+    }
+    console.log(`${fixtureName}: cropped vs full decoder, largest difference ${worst} of max(1, max|x|)`);
+  });
+}
+
+function maxAbs(a: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]!));
+  return m;
+}
+
+/** One random one-hot sequence of `length` bp (a fixed-seed linear congruential generator). */
+function randomBatch(length: number, seed: number): OneHotBatch {
+  let state = seed;
+  const base = () => ((state = (state * 1_103_515_245 + 12_345) >>> 0) >>> 16) & 3;
+  return Model.encode([Array.from({ length }, () => 'ACGT'[base()]).join('')]);
 }

@@ -1,19 +1,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { Borzoi, parseBorzoiConfig } from '../models/borzoi.js';
+import { Borzoi, decoderWindow, parseBorzoiConfig } from '../models/borzoi.js';
 import { architectureFromConfig } from '../models/load.js';
 import { Model } from '../models/model.js';
 import { SafetensorsFile } from '../weights/safetensors.js';
 import { WeightSet, WeightsMismatchError } from '../weights/weight-set.js';
 import { fixturePath, openFixture, readRef } from './fixtures.js';
 import { skipUnless } from './fixtures.js';
-import { attentionBlockTest, unetParityTests } from './borzoi-suite.js';
+import { attentionBlockTest, croppedDecoderTests, unetParityTests } from './borzoi-suite.js';
 
 const FIXTURE = 'borzoi-small';
 
 unetParityTests(FIXTURE, 'borzoi');
 attentionBlockTest(FIXTURE);
+croppedDecoderTests(FIXTURE);
 
 test('borzoi: relative-position basis equals the reference table', { skip: skipUnless('borzoi-small') }, async () => {
   const fx = await openFixture(FIXTURE);
@@ -43,7 +44,10 @@ test('borzoi: config picks the architecture; crop rule for other lengths', { ski
 test('borzoi: FLOPs per stage reproduce the manifest at full size', { skip: skipUnless('borzoi-small') }, async () => {
   const manifest = JSON.parse(await readFile(fixturePath('borzoi-manifest.json'), 'utf8'));
   const ref = manifest.flops_forward_batch1;
-  const both = new Borzoi(parseBorzoiConfig({ enable_mouse_head: true }, 'hub')).flops(ref.sequence_length);
+  // The reference decodes the whole window.
+  const reference = new Borzoi(parseBorzoiConfig({ enable_mouse_head: true }, 'hub'));
+  reference.fullDecoder = true;
+  const both = reference.flops(ref.sequence_length);
   const names: Record<string, string> = {
     stem: 'stem(conv_dna)',
     res_tower: 'conv_tower(res_tower)',
@@ -57,7 +61,9 @@ test('borzoi: FLOPs per stage reproduce the manifest at full size', { skip: skip
     assert.equal(value, want, stage);
   }
   assert.equal(both.total, ref.total);
-  const human = new Borzoi(parseBorzoiConfig({}, 'hub')).flops(ref.sequence_length);
+  const humanArch = new Borzoi(parseBorzoiConfig({}, 'hub'));
+  humanArch.fullDecoder = true;
+  const human = humanArch.flops(ref.sequence_length);
   assert.equal(human.total, ref.total - ref.per_stage.heads.mouse); // ≈ 4.91 TFLOP
 });
 
@@ -79,7 +85,7 @@ test('borzoi: human-only weights load; missing and unexpected tensors are report
   const broken = WeightSet.fromSafetensors(file, (n) => (n === 'separable0.conv_layer.1.bias' ? null : n === 'unet1.1.norm.weight' ? 'unet1.1.norm.gamma' : n));
   await assert.rejects(Model.create(architectureFromConfig(json, 'config.json'), broken, 'broken'), (e: unknown) => {
     assert.ok(e instanceof WeightsMismatchError);
-    assert.deepEqual(e.problems.sort(), ['missing separable0.conv_layer.1.bias [96]', 'missing unet1.1.norm.weight [80]', 'unexpected unet1.1.norm.gamma [80]']);
+    assert.deepEqual(e.problems.sort(), ['missing separable0.conv_layer.1.bias [96]', 'missing unet1.1.norm.weight [80]', 'unexpected unet1.1.norm.gamma (stored as unet1.1.norm.weight) [80]']);
     return true;
   });
   const narrow = architectureFromConfig({ ...json, dim: 64 }, 'config.json');
@@ -102,4 +108,21 @@ test('borzoi: other input lengths run (4096 bp: all 128 bins)', { skip: skipUnle
   } finally {
     await model.close();
   }
+});
+
+test('borzoi: the cropped decoder\'s spans, and its FLOPs', () => {
+  // Fixture: 256 bins, kept [64, 192). separable0 needs 32-bp [63, 193): 64-bp exact1 [31, 97), 32-bp
+  // span [62, 194); separable1 needs 64-bp [30, 98): transformer [15, 49), 64-bp span [30, 98).
+  assert.deepEqual(decoderWindow(64, 192, 256), { transformer: { lo: 15, hi: 49 }, unet1: { lo: 30, hi: 98 }, exact1: { lo: 31, hi: 97 }, unet0: { lo: 62, hi: 194 } });
+  // Odd ends round outwards; spans stop at the sequence ends.
+  assert.deepEqual(decoderWindow(65, 191, 256), { transformer: { lo: 15, hi: 49 }, unet1: { lo: 30, hi: 98 }, exact1: { lo: 32, hi: 96 }, unet0: { lo: 64, hi: 192 } });
+  assert.deepEqual(decoderWindow(0, 64, 64), { transformer: { lo: 0, hi: 16 }, unet1: { lo: 0, hi: 32 }, exact1: { lo: 0, hi: 32 }, unet0: { lo: 0, hi: 64 } });
+  // Full size: 6,144 of 16,384 bins kept, 1,538 of 4,096 transformer positions decoded.
+  const full = new Borzoi(parseBorzoiConfig({}, 'hub'));
+  const w = decoderWindow(5120, 11264, 16_384);
+  assert.deepEqual(w.transformer, { lo: 1279, hi: 2817 });
+  const cropped = full.flops(524_288).stages.upsampling;
+  full.fullDecoder = true;
+  const whole = full.flops(524_288).stages.upsampling;
+  assert.ok(cropped < 0.38 * whole && cropped > 0.37 * whole, `${cropped} / ${whole}`);
 });

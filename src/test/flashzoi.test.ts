@@ -5,12 +5,13 @@ import { Borzoi, parseBorzoiConfig } from '../models/borzoi.js';
 import { architectureFromConfig } from '../models/load.js';
 import { assertClose, fixturePath, openFixture, readRef } from './fixtures.js';
 import { skipUnless } from './fixtures.js';
-import { attentionBlockTest, unetParityTests } from './borzoi-suite.js';
+import { attentionBlockTest, croppedDecoderTests, unetParityTests } from './borzoi-suite.js';
 
 const FIXTURE = 'flashzoi-small';
 
 unetParityTests(FIXTURE, 'flashzoi');
 attentionBlockTest(FIXTURE);
+croppedDecoderTests(FIXTURE);
 
 test('flashzoi: rotary tables match the reference run', { skip: skipUnless('flashzoi-small') }, async () => {
   const fx = await openFixture(FIXTURE);

@@ -72,7 +72,7 @@ function synthetic(float64: boolean, labels: string[]) {
   });
   const tracks = [0, 1, 2].map((i) => ({ index: i, identifier: `t/${i}`, description: `track "${i}"`, strandPair: i }));
   const result: RegionJobResult = { head: 'human', binSize: 128, windowLength: 4096, tracks, table: { tracks } as unknown as RegionJobResult['table'], results, chromSizes: sizes, ensemble, windows: slots };
-  const layout: WindowLayout = { plans, windowBins: g.bins, tracks: K, models: float64 ? 2 : 1, ensemble };
+  const layout: WindowLayout = { plans, range: [0, slots], windowBins: g.bins, tracks: K, models: float64 ? 2 : 1, ensemble };
   return { result, layout, scratch: path(`scratch-${float64}`) };
 }
 

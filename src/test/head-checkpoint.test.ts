@@ -9,7 +9,8 @@
  * fusions across block boundaries (and weights as inputs rather than prepacked initializers) may
  * round differently, so they agree to 1e-5 relative to max |grad| (observed: 0 for Enformer and
  * Borzoi, 1e-6 for Flashzoi) and the
- * objectives to 1e-6 relative; far inside GRADS.md's tolerances (which gradients.test.ts checks).
+ * objectives to 1e-6 relative (the free cotangent's objective, a sum that cancels, to 1e-7 of its
+ * terms' total magnitude); far inside GRADS.md's tolerances (which gradients.test.ts checks).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -54,8 +55,9 @@ for (const name of ['enformer-small', 'borzoi-small', 'flashzoi-small']) {
     await whole?.close();
   });
 
-  const same = (a: { objective: Float32Array; grad: Float32Array }, b: { objective: Float32Array; grad: Float32Array }, what: string) => {
-    assertClose(a.objective, b.objective, { atol: 1e-6 * Math.max(1e-30, maxAbs(b.objective)) }, `${name} ${what}: objective`);
+  /** `scale`: the objective's magnitude before cancellation (default |objective|). */
+  const same = (a: { objective: Float32Array; grad: Float32Array }, b: { objective: Float32Array; grad: Float32Array }, what: string, scale = maxAbs(b.objective)) => {
+    assertClose(a.objective, b.objective, { atol: 1e-6 * Math.max(1e-30, scale) }, `${name} ${what}: objective`);
     assertClose(a.grad, b.grad, { atol: 1e-5 * maxAbs(b.grad) }, `${name} ${what}: grad`);
   };
 
@@ -71,7 +73,14 @@ for (const name of ['enformer-small', 'borzoi-small', 'flashzoi-small']) {
       s = (s * 1103515245 + 12345) >>> 0;
       cotangent[i] = ((s >>> 8) / 2 ** 24) * 2 - 1;
     }
-    same(await checkpointed.cotangentGradients(batch, 'human', cotangent), await whole.cotangentGradients(batch, 'human', cotangent), 'cotangent');
+    // Σ cotangent · head over ±1 cotangents cancels (borzoi-small: |Σ| ≈ 5 of Σ|·| ≈ 550), so its
+    // float32 rounding is relative to Σ |cotangent · head|: 1e-6 of |Σ| would be below float32's
+    // resolution there and hold only when both sessions' outputs agree almost to the bit (with the
+    // cropped decoder, Borzoi's two sessions differ by a few ulp: 1.1e-5 = 2e-8 of Σ|·|). 1e-7 of Σ|·|.
+    const head = (await whole.predict(batch)).heads.human!.data;
+    const magnitude = [0, 0];
+    for (let i = 0; i < head.length; i++) magnitude[Math.floor(i / (bins * tracks))]! += Math.abs(head[i]! * cotangent[i]!);
+    same(await checkpointed.cotangentGradients(batch, 'human', cotangent), await whole.cotangentGradients(batch, 'human', cotangent), 'cotangent', 0.1 * Math.max(...magnitude));
   });
 }
 

@@ -11,23 +11,32 @@
  * at that batch and so makes the same model calls as an uninterrupted run (trunk reuse included: its
  * tiles depend on the plan's geometry only): the outputs are byte-identical, and only the remaining
  * batches run.
+ *
+ * Shards (`shard`, genome-shards.ts): the same job on a block of the one run's windows, writing a
+ * shard file (its rows) instead of the track files; `seq2track merge` writes the tracks from them.
  */
 import { readFileSync, rmSync } from 'node:fs';
 import { regionChromSizes } from '../../genome/regions.js';
 import type { Track } from '../../formats/targets.js';
-import { JobError } from '../job/ensemble.js';
+import { checkBatchSize, JobError } from '../job/ensemble.js';
 import { JobDir, writeAtomic, type Fingerprint } from '../job/job-dir.js';
 import { modelDirectories, tables } from '../job/model-dirs.js';
 import { checkRegionJob, runRegionJob, type RegionAttention } from './region-job.js';
 import { emitRegionOutputs } from './region-writers.js';
 import { byChromThenStart, type RegionOutputKind } from './output-kind.js';
 import { regionLoadOptions, type RegionJobOptions } from './regions.js';
-import { ScratchMaps, ScratchWindows } from './region-scratch.js';
+import { ScratchMaps, ScratchWindows, windowRows } from './region-scratch.js';
+import { writeShardFile } from './genome-shards.js';
 
 export interface GenomeJobOptions extends RegionJobOptions {
+  /** The output; with `shard`, the shard file (genome-shards.ts `shardPath`). */
   out: string;
+  /** The output kind; with `shard`, the kind of the run's output the shards are merged into. */
   kind: RegionOutputKind;
+  /** Of this job (with `shard`, the shard included: each shard has its own staging directory). */
   fingerprint: Fingerprint;
+  /** With `shard`: the unsharded run's fingerprint, the same for all its shards (merge checks it). */
+  runFingerprint?: Fingerprint;
   /** Writes the maps (e.g. the attention file and its plot) before the staging directory goes; returns the files written. */
   writeAttention?: (attention: RegionAttention) => Promise<string[]>;
   /** Called once, before any model runs, when the job continues an earlier run. */
@@ -96,18 +105,36 @@ export async function runGenomeJob(opts: GenomeJobOptions): Promise<GenomeJobRes
       },
     });
     const { setup } = run.ensemble;
-    const files = await emitRegionOutputs({
-      staging: job.path,
-      out: opts.out,
-      kind: opts.kind,
-      rows: windows!.rows(),
-      head: setup.head,
-      tracks: run.ensemble.tracks,
-      chromSizes,
-      binSize: setup.geometry.binSize,
-      windowLength: setup.geometry.length,
-      ensemble: run.layout.ensemble,
-    });
+    const files = opts.shard
+      ? [
+          writeShardFile(job.path, opts.out, {
+            shard: opts.shard,
+            run: opts.runFingerprint ?? opts.fingerprint,
+            kind: opts.kind,
+            head: setup.head,
+            tracks: run.ensemble.tracks,
+            regions: opts.regions,
+            chromSizes,
+            geometry: setup.geometry,
+            ensemble: run.layout.ensemble,
+            runsPerWindow: run.ensemble.runs.length,
+            batchSize: checkBatchSize(opts.batchSize),
+            windows: run.layout.range,
+            total: run.layout.plans.reduce((a, p) => a + p.windows.length, 0),
+          }, windows!.rows()),
+        ]
+      : await emitRegionOutputs({
+          staging: job.path,
+          out: opts.out,
+          kind: opts.kind,
+          rows: windows!.rows(),
+          head: setup.head,
+          tracks: run.ensemble.tracks,
+          chromSizes,
+          binSize: setup.geometry.binSize,
+          windowLength: setup.geometry.length,
+          ensemble: run.layout.ensemble,
+        });
     const att = run.attention;
     if (att && maps && opts.writeAttention) {
       const map = { data: maps.read(), shape: att.shape, layers: att.layers, heads: att.heads, rows: att.rows };
@@ -121,8 +148,8 @@ export async function runGenomeJob(opts: GenomeJobOptions): Promise<GenomeJobRes
       head: setup.head,
       tracks: run.ensemble.tracks,
       ensemble: run.layout.ensemble,
-      windows: run.layout.plans.reduce((a, p) => a + p.windows.length, 0),
-      bins: run.layout.plans.reduce((a, p) => a + p.bins, 0),
+      windows: run.layout.range[1] - run.layout.range[0],
+      bins: opts.shard ? [...windowRows(run.layout.plans, run.layout.windowBins, run.layout.range)].reduce((a, w) => a + w.hi - w.lo, 0) : run.layout.plans.reduce((a, p) => a + p.bins, 0),
       files,
       resumedAt: run.resumedAt,
       ran: run.ran,

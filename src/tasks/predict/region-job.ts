@@ -21,6 +21,7 @@ import { checkAttentionSize, type AttentionRequest } from './attention-request.j
 import { accumulate, checkBatchSize, isPlainRun, JobError, type EnsembleOptions, type EnsembleRun } from '../job/ensemble.js';
 import { TrunkReuse } from './trunk-reuse.js';
 import { openEnsemble, runBatches, type Batch, type Ensemble, type ModelSource, type TableResolver } from '../job/run-core.js';
+import { shardRange, type Shard } from '../job/shard.js';
 
 export interface RegionRunOptions extends Omit<EnsembleOptions, 'models'> {
   genome: Reference;
@@ -34,6 +35,12 @@ export interface RegionRunOptions extends Omit<EnsembleOptions, 'models'> {
   attention?: AttentionRequest;
   /** Checked after the plan is made and before the first model run (e.g. output constraints). */
   checkPlan?: (plans: RegionPlan[]) => void;
+  /**
+   * Run only shard i/N of the windows (`shardWindows`): the job plans every region exactly as the
+   * unsharded run does and keeps a contiguous block of its windows, so each bin is predicted by the
+   * same window and the same model batches as in one run (predict --genome --shard, the workflow).
+   */
+  shard?: Shard;
   onProgress?: (done: number, total: number) => void;
   /**
    * Trunk reuse (default true): the trunk runs once along each region's consecutive windows per
@@ -70,10 +77,12 @@ export interface RegionAttention {
   resolution: number;
 }
 
-/** The window sums of a job: slot s is the s-th window in compute order, [windowBins, tracks]. */
+/** The window sums of a job: slot s is window range[0] + s in compute order, [windowBins, tracks]. */
 export interface WindowLayout {
-  /** Plans in compute (and slot) order. */
+  /** Plans in compute order. */
   plans: RegionPlan[];
+  /** The windows this job runs, [first, end) in compute order: all of them, or a shard's block. */
+  range: [number, number];
   windowBins: number;
   tracks: number;
   models: number;
@@ -149,6 +158,25 @@ export interface RegionJobEnvironment {
 export function checkRegionJob(opts: RegionRunOptions): void {
   if (opts.regions.length === 0) throw new RegionError('no regions given');
   if (opts.attention && !(opts.shifts ?? [0]).includes(0)) throw new JobError('--attention takes its maps from the unshifted run: include 0 in --shifts');
+  // The maps' records, and their plot, are of the whole job; a shard's would be a fragment nothing joins.
+  if (opts.attention && opts.shard) throw new JobError('--attention cannot be combined with --shard (the maps are written by an unsharded run)');
+}
+
+/**
+ * The windows [first, end) of shard i/N, in compute order. The unit of the cut is the fewest whole
+ * windows that fill whole model batches (batchSize / gcd(batchSize, runs per window)), so every batch
+ * of the unsharded run lies inside one shard and each shard makes exactly those model calls: a
+ * window's values do not depend on how the windows were cut (batch composition could change ONNX
+ * Runtime's summation order, so it is kept too). Every window is in exactly one shard.
+ * This relies on a window's values depending only on its sequence, its batch and the plan: trunk
+ * reuse keeps it, since a window's stretch tiles are fixed by its plan's geometry, not by which of
+ * the plan's windows a job runs (a shard computes the very tiles one run does for its windows; a
+ * change that made values depend on where a job starts would have to cut shards at the stretches'
+ * boundaries, or the merged bytes would differ from one run's: genome-shards.test.ts checks them).
+ */
+export function shardWindows(windows: number, runsPerWindow: number, batchSize: number, shard: Shard | undefined): [number, number] {
+  const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+  return shardRange(windows, batchSize / gcd(batchSize, runsPerWindow), shard);
 }
 
 /** Runs every window of every region through the ensemble into the stores. */
@@ -164,18 +192,28 @@ export async function runRegionJob(opts: RegionRunOptions, env: RegionJobEnviron
     const ordered = env.order ? env.order(plans) : plans;
     const M = ensemble.schedule.count;
     const attention = opts.attention ? attentionLayout(first, opts.attention, plans, M, ensemble, setup.geometry.length) : undefined;
-    const layout: WindowLayout = { plans: ordered, windowBins: setup.geometry.bins, tracks: tracks.length, models: M, ensemble: ensemble.size };
+    const range = shardWindows(
+      ordered.reduce((a, p) => a + p.windows.length, 0),
+      runs.length,
+      batchSize,
+      opts.shard,
+    );
+    const layout: WindowLayout = { plans: ordered, range, windowBins: setup.geometry.bins, tracks: tracks.length, models: M, ensemble: ensemble.size };
     const { windows: store, maps, resume } = env.storage(layout, attention);
 
     // Attention records follow the regions as given (not the compute order): first record of each plan.
     const recordBase = new Map<RegionPlan, number>();
     plans.reduce((a, p) => (recordBase.set(p, a), a + p.windows.length * M), 0);
     const items: { unit: RegionItem; run: EnsembleRun }[] = [];
-    let slot = 0;
+    let w = 0;
     ordered.forEach((plan) =>
       plan.windows.forEach((start, index) => {
-        const window = { plan, index, slot: slot++, start };
-        runs.forEach((run, i) => items.push({ unit: { window, last: i === runs.length - 1 }, run }));
+        // Only the windows of this job's range run; slots count from its first.
+        if (w >= range[0] && w < range[1]) {
+          const window = { plan, index, slot: w - range[0], start };
+          runs.forEach((run, i) => items.push({ unit: { window, last: i === runs.length - 1 }, run }));
+        }
+        w++;
       }),
     );
     const perPass = Math.ceil(items.length / batchSize);

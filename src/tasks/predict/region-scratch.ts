@@ -1,13 +1,42 @@
 /**
  * The genome job's stores on disk, in its staging directory: every window's values in a scratch
- * file (slot s = the s-th window in compute order, [windowBins, tracks]: float32 means when one model
+ * file (slot s = the s-th window of the job's range in compute order, [windowBins, tracks]: float32 means when one model
  * runs, float64 sums over the runs when several models are averaged, since a later model pass adds
  * to them), and the attention maps in a second file, record after record.
  */
 import { closeSync, existsSync, openSync, readSync, writeSync } from 'node:fs';
 import { JobError } from '../job/ensemble.js';
+import type { RegionPlan } from '../../genome/regions.js';
 import type { AttentionLayout, MapStore, WindowLayout, WindowStore } from './region-job.js';
 import type { RegionRows } from './region-writers.js';
+
+/** The written bins one window holds: bins [lo, hi) of its plan's concatenated window outputs. */
+export interface WindowRows {
+  /** Index of the plan, and of the window in compute order (over all plans). */
+  region: number;
+  window: number;
+  /** The window's index within its plan. */
+  index: number;
+  lo: number;
+  hi: number;
+}
+
+/**
+ * The windows of `range` (compute order) that hold written bins, with those bins, in order: how a
+ * job's rows are read from its scratch, and how `merge` reads the shards' rows (genome-shards.ts),
+ * so both walk the plans one way.
+ */
+export function* windowRows(plans: RegionPlan[], windowBins: number, range: [number, number]): Generator<WindowRows> {
+  let window = 0;
+  for (const [region, p] of plans.entries()) {
+    for (let index = 0; index < p.windows.length; index++, window++) {
+      if (window < range[0] || window >= range[1]) continue;
+      const lo = Math.max(p.firstBin, index * windowBins);
+      const hi = Math.min(p.firstBin + p.bins, (index + 1) * windowBins);
+      if (hi > lo) yield { region, window, index, lo, hi };
+    }
+  }
+}
 
 function readFully(fd: number, buf: Uint8Array, position: number, what: () => string): void {
   for (let at = 0; at < buf.length; ) {
@@ -72,22 +101,18 @@ export class ScratchWindows implements WindowStore {
         const bytesPer = float64 ? 8 : 4;
         const fd = openSync(path, 'r');
         try {
-          let slot = 0;
-          for (const [region, p] of layout.plans.entries()) {
-            for (let w = 0; w < p.windows.length; w++, slot++) {
-              const lo = Math.max(p.firstBin, w * layout.windowBins);
-              const hi = Math.min(p.firstBin + p.bins, (w + 1) * layout.windowBins);
-              if (hi <= lo) continue;
-              const buf = Buffer.alloc((hi - lo) * K * bytesPer);
-              readFully(fd, buf, slot * slotBytes + (lo - w * layout.windowBins) * K * bytesPer, () => `${path}: shorter than its windows`);
-              let values: Float32Array;
-              if (float64) {
-                const sums = new Float64Array(buf.buffer, buf.byteOffset, (hi - lo) * K);
-                values = new Float32Array(sums.length);
-                for (let i = 0; i < sums.length; i++) values[i] = sums[i]! / layout.ensemble;
-              } else values = new Float32Array(buf.buffer, buf.byteOffset, (hi - lo) * K);
-              yield { region, row: lo - p.firstBin, values };
-            }
+          for (const { region, window, index, lo, hi } of windowRows(layout.plans, layout.windowBins, layout.range)) {
+            const p = layout.plans[region]!;
+            const slot = window - layout.range[0];
+            const buf = Buffer.alloc((hi - lo) * K * bytesPer);
+            readFully(fd, buf, slot * slotBytes + (lo - index * layout.windowBins) * K * bytesPer, () => `${path}: shorter than its windows`);
+            let values: Float32Array;
+            if (float64) {
+              const sums = new Float64Array(buf.buffer, buf.byteOffset, (hi - lo) * K);
+              values = new Float32Array(sums.length);
+              for (let i = 0; i < sums.length; i++) values[i] = sums[i]! / layout.ensemble;
+            } else values = new Float32Array(buf.buffer, buf.byteOffset, (hi - lo) * K);
+            yield { region, row: lo - p.firstBin, values };
           }
         } finally {
           closeSync(fd);

@@ -34,6 +34,8 @@ export interface RegionJobResult {
 /** Runs the region job with its stores in memory, on `models` (see predictRegions). */
 export async function predictRegionsOn(models: ModelSource, tables: TableResolver, opts: RegionRunOptions): Promise<RegionJobResult> {
   if (models.count === 0) throw new JobError('no model given');
+  // A shard's windows are a block of the job's, joined by `merge` from the genome job's shard files.
+  if (opts.shard) throw new JobError('a shard is run by the genome job (runGenomeJob), not in memory');
   checkRegionJob(opts);
   // Cheap checks first: every region against the genome before any model is loaded.
   const chromSizes = await regionChromSizes(opts.genome, opts.regions);

@@ -13,32 +13,11 @@ import { alleles, type VcfReader, type VcfRecord } from '../../genome/vcf.js';
 import type { ScoreColumns } from '../../formats/score-writers.js';
 import { VariantScorer, type PreparedRecord, type ScorerOptions, type Stats } from './scorer.js';
 import { borzoiVariantWindows, variantWindows, type Anchor } from './windows.js';
+import { shardRange, type Shard } from '../job/shard.js';
 
 export class VariantInputError extends Error {}
 
-export interface Shard {
-  /** 1-based. */
-  index: number;
-  count: number;
-}
-
-/** Parses `i/N` (1 ≤ i ≤ N). */
-export function parseShard(text: string): Shard {
-  const m = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(text);
-  const index = Number(m?.[1]);
-  const count = Number(m?.[2]);
-  if (!m || count < 1 || index < 1 || index > count) throw new VariantInputError(`--shard ${JSON.stringify(text)}: expected i/N with 1 ≤ i ≤ N (1-based), e.g. 1/4`);
-  return { index, count };
-}
-
-/** Records [first, end) of shard i/N over `total` records in chunks of `chunk`. */
-export function shardRange(total: number, chunk: number, shard: Shard | undefined): [number, number] {
-  if (!shard) return [0, total];
-  const chunks = Math.ceil(total / chunk);
-  const a = Math.floor(((shard.index - 1) * chunks) / shard.count);
-  const b = Math.floor((shard.index * chunks) / shard.count);
-  return [Math.min(total, a * chunk), Math.min(total, b * chunk)];
-}
+export { parseShard, shardRange, type Shard } from '../job/shard.js';
 
 /** Takes the scores of one variant (ALT) at a time: SAD-type statistics, or gene rows. */
 export interface RowWriter<R> {

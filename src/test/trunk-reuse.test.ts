@@ -16,6 +16,7 @@ import { loadModel } from '../models/load.js';
 import { Model } from '../models/model-core.js';
 import { trunkGrid } from '../models/architecture.js';
 import { TrunkTiler } from '../models/trunk-tiler.js';
+import { StretchTrunk } from '../models/stretch-trunk.js';
 import { parseRegion, planRegion } from '../genome/regions.js';
 import { predictRegionsOn } from '../tasks/predict/regions-in-memory.js';
 import { loadedModels } from '../tasks/job/run-core.js';
@@ -183,3 +184,50 @@ for (const name of ['enformer-small', 'borzoi-small'] as const) {
     }
   });
 }
+
+test('stretch trunk: windows either way along a stretch get exactly its values; each tile computed once, started anywhere; at most one tile held between windows', async () => {
+  const arch = { kind: 'test', trunkHaloBp: 384, trunkOutputs: [{ name: 'x', resolution: 128, channels: 2 }, { name: 'y', resolution: 32, channels: 1 }] };
+  const tiler = new TrunkTiler(arch, 1536);
+  const [L, stride, margin] = [8192, 3072, 384];
+  const n = 6;
+  const size = (n - 1) * stride + L;
+  // The "trunk" of stretch bp [ts, te): each position's value is a function of its stretch position.
+  const value = (bp: number, c: number) => bp + 0.25 * c;
+  const computed: number[] = [];
+  const compute = async (ts: number, te: number) => {
+    computed.push(ts);
+    const out = tiler.empty(1, te - ts);
+    for (const { name, resolution, channels } of arch.trunkOutputs) {
+      const d = out[name]!.data as Float32Array;
+      for (let p = 0; p < (te - ts) / resolution; p++) for (let c = 0; c < channels; c++) d[p * channels + c] = value(ts + p * resolution, c);
+    }
+    return out;
+  };
+  for (const reverse of [false, true]) {
+    for (const startAt of [0, 2]) {
+      computed.length = 0;
+      const stretch = new StretchTrunk(tiler, size, tiler.coreLength(L), compute);
+      const order = Array.from({ length: n }, (_, k) => k).slice(startAt);
+      const at = (k: number) => (reverse ? n - 1 - k : k) * stride;
+      for (const k of order) {
+        const outputs = tiler.empty(2, L);
+        const piece = (j: number): [number, number] => [at(j) + margin, at(j) + L - margin];
+        await stretch.fill(...piece(k), { outputs, length: L, item: 1, at: margin }, k + 1 < n ? piece(k + 1) : undefined);
+        assert.ok(stretch.tilesHeld <= 1, `window ${k}: ${stretch.tilesHeld} tiles held`);
+        for (const { name, resolution, channels } of arch.trunkOutputs) {
+          const d = outputs[name]!.data as Float32Array;
+          const per = L / resolution;
+          for (let p = 0; p < per; p++) {
+            const bp = p * resolution;
+            for (let c = 0; c < channels; c++) {
+              const want = bp >= margin && bp < L - margin ? value(at(k) + bp, c) : 0;
+              assert.equal(d[((per + p) * channels) + c], want, `${reverse ? 'reverse' : 'forward'} window ${k} ${name}[${p}, ${c}]`);
+              assert.equal(d[p * channels + c], 0, 'batch item 0 untouched');
+            }
+          }
+        }
+      }
+      assert.equal(new Set(computed).size, computed.length, 'no tile computed twice');
+    }
+  }
+});

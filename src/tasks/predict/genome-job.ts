@@ -2,8 +2,8 @@
  * The genome job: the region job (region-job.ts) with its stores on disk, resumable, writing files.
  * Each window's ensemble goes to a scratch file in the staging directory `<out>.partial/` as soon as
  * it is complete, and the outputs are made from that file at the end (region-writers.ts). Memory
- * holds one batch and its windows (with trunk reuse, also the stretch tiles the current windows and
- * their successors need: trunk-reuse.ts), whatever the region lengths and the number of regions; disk holds
+ * holds one batch and its windows (with trunk reuse, also the previous window's trunk outputs and at most
+ * a stretch tile per ensemble run: trunk-reuse.ts), whatever the region lengths and the number of regions; disk holds
  * the scratch (bins × tracks × 4 bytes, 8 when several models are averaged) until the outputs are done.
  *
  * Resume: progress is recorded after each batch as (model pass, batches done), with the running sum

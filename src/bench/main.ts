@@ -8,6 +8,7 @@
  *   npm run bench -- train [--runs 3] [--models enformer,borzoi] [--whole-runs 1] [--whole-length BP]   (training steps: head only, and whole-model steps vs the forward; src/bench/train.ts)
  *   npm run bench -- browser [enformer|borzoi]   (one window in headless Chromium beside Node: browser.ts)
  *   npm run bench -- genome-rss [MODEL_DIR] [--lengths 250000,1000000,4000000]   (predict --genome peak RSS vs region length)
+ *   npm run bench -- genome-throughput [enformer|borzoi|flashzoi] [--windows 8]   (genome job windows/s with and without trunk reuse: genome-throughput.ts)
  *   npm run bench -- quantization [--rounds 3] [--threads N] [--scale 1]   (float32 vs int8/float16 layers: quantization.ts)
  *   npm run bench -- quantization-model enformer|borzoi|flashzoi|DIR [--runs 2] [--length BP]   (float32 vs int8 trunk: quantization-model.ts)
  *   npm run bench -- kernels [--runs 3] [--threads-list 1,2]   (FMA peak and ORT kernels on the model's shapes: kernels.ts)
@@ -37,6 +38,7 @@ import { benchGenomeRss } from './genome-rss.js';
 import { benchQuantization } from './quantization.js';
 import { benchQuantizedModel } from './quantization-model.js';
 import { benchKernels } from './kernels.js';
+import { benchGenomeThroughput, genomeThroughputChild } from './genome-throughput.js';
 import { benchAb } from './ab.js';
 import { machineFmaPeak } from './fma-peak.js';
 import { profileSummary } from './profile-summary.js';
@@ -148,6 +150,9 @@ async function main(): Promise<void> {
       'spinning-b': { type: 'string' },
       ceiling: { type: 'string' },
       passes: { type: 'string' },
+      windows: { type: 'string' },
+      mode: { type: 'string' },
+      out: { type: 'string' },
     },
   });
   if (positionals[0] === 'quantization-model') {
@@ -163,6 +168,19 @@ async function main(): Promise<void> {
     const opt = (k: 'threads' | 'tile-length' | 'length') => (values[k] !== undefined ? Number(values[k]) : undefined);
     const flag = (v: string | undefined) => (v === undefined ? undefined : v === '1');
     return benchAb({ a: values.a, b: values.b ?? new URL('..', import.meta.url).pathname, model: positionals[1] ?? 'enformer', part: values.part === 'trunk' || values.part === 'head' ? values.part : 'full', length: opt('length'), runs: Math.max(1, Number(values.runs)), threads: opt('threads'), tileLength: opt('tile-length'), spinning: { A: flag(values['spinning-a']), B: flag(values['spinning-b']) } }, { randomFiller, randomSequence, peakRssMb });
+  }
+  if (positionals[0] === 'genome-throughput' || positionals[0] === 'genome-throughput-run') {
+    const name = positionals[1] ?? 'enformer';
+    const make = MODELS[name];
+    if (!make) throw new Error(`genome-throughput: unknown model '${name}' (${Object.keys(MODELS).join(', ')})`);
+    const opt = (k: 'threads' | 'tile-length') => (values[k] !== undefined ? Number(values[k]) : undefined);
+    const windows = Number(values.windows ?? '8');
+    if (!Number.isInteger(windows) || windows < 2) throw new Error(`--windows must be an integer of at least 2, not ${values.windows}`);
+    const o = { name, arch: make, windows, threads: opt('threads'), tileLength: opt('tile-length') };
+    if (positionals[0] === 'genome-throughput') return benchGenomeThroughput(o);
+    const mode = values.mode === 'reuse' || values.mode === 'full' ? values.mode : undefined;
+    if (!mode || !values.out) throw new Error('genome-throughput-run needs --mode reuse|full and --out FILE (it is the child process of genome-throughput)');
+    return genomeThroughputChild({ ...o, mode, out: values.out }, randomFiller(1234));
   }
   if (positionals[0] === 'kernels') return benchKernels({ runs: Math.max(1, Number(values.runs)), threadsList: values['threads-list']!.split(',').map(Number) });
   if (positionals[0] === 'browser') return benchBrowser(positionals[1] ?? 'enformer', { threads: values.threads ? Number(values.threads) : undefined, tileLength: values['tile-length'] ? Number(values['tile-length']) : undefined }, { fill: randomFiller(1234), sequence: randomSequence });

@@ -65,6 +65,7 @@ export function buildProgram(): Command {
         .option('--heads <list>', '--fasta: comma-separated heads to compute (default: all)', headList)
         .option('--embeddings', '--fasta: also write the trunk embeddings as tensor "embeddings"')
         .option('--batch-size <n>', 'sequences per model run', positiveInteger, 1)
+        .option('--no-trunk-reuse', "--genome: compute every window's trunk in full (default: once along each region's overlapping windows, each window computing only its ends; equal to float32 rounding, faster)")
         .option('--crop-input <bp>', "--fasta: centre-crop each record to this many bp before the model (Enformer's TF-hub input form: 393,216-bp records, --crop-input 196608); output offsets stay relative to the record", positiveInteger),
       { fullOutput: true },
     ),
@@ -72,10 +73,11 @@ export function buildProgram(): Command {
     if (opts.genome !== undefined) {
       if (opts.fasta !== undefined) throw new UsageError('give --genome or --fasta, not both');
       for (const o of ['heads', 'embeddings', 'cropInput'] as const) if (opts[o] !== undefined) throw new UsageError(`--${o.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is for --fasta${o === 'heads' ? '; with --genome use --head' : ''}`);
-      await runPredictGenome({ ...genomeArgs(opts), out: opts.out, maps: attentionArgs(opts), shard: opts.shard });
+      await runPredictGenome({ ...genomeArgs(opts), out: opts.out, maps: attentionArgs(opts), shard: opts.shard, trunkReuse: opts.trunkReuse !== false });
       return;
     }
     if (opts.fasta === undefined) throw new UsageError('give --genome with --region/--bed, or --fasta');
+    if (opts.trunkReuse === false) throw new UsageError('--no-trunk-reuse needs --genome');
     for (const o of ['region', 'bed', 'head', 'windowLength', 'rc', 'shifts', 'shard'] as const) {
       if (opts[o] !== undefined) throw new UsageError(`--${o.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --genome`);
     }

@@ -21,6 +21,8 @@ export interface PredictGenomeArgs extends GenomeArgs {
   out: string;
   /** --output, --attention*, --plot*; absent: softplus, no maps. */
   maps?: AttentionArgs;
+  /** false: --no-trunk-reuse (every window's trunk in full). */
+  trunkReuse?: boolean;
   /** --shard i/N: write shard i of the run's windows to `shardPath(out)`, for `seq2track merge`. */
   shard?: string;
 }
@@ -56,6 +58,8 @@ export async function runPredictGenome(args: PredictGenomeArgs): Promise<void> {
   const attention = args.maps ? await attentionRequest(args.maps, models[0]!) : undefined;
   const fp = await jobFingerprint(args, models, {
     '--out': kind,
+    // The two ways agree to float32 rounding, not byte for byte: a resumed run must not switch.
+    '--no-trunk-reuse': args.trunkReuse === false ? true : undefined,
     '--output': args.maps?.output ?? 'softplus',
     '--attention': args.maps?.attention === undefined ? undefined : { file: resolve(args.maps.attention), spec: attention?.spec, rows: attention?.rows, maxBytes: attention?.maxBytes },
     '--plot': args.maps?.plot === undefined ? undefined : { file: resolve(args.maps.plot), gtf: fileIdentity(args.maps.plotGtf), bigwig: fileIdentity(args.maps.plotBigwig) },
@@ -75,6 +79,7 @@ export async function runPredictGenome(args: PredictGenomeArgs): Promise<void> {
       runFingerprint: fp,
       shard,
       output: args.maps?.output,
+      trunkReuse: args.trunkReuse,
       attention,
       writeAttention: attention
         ? async (att) => {

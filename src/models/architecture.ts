@@ -80,7 +80,13 @@ export interface Architecture {
   readonly trunkOutputs: TrunkOutput[];
   /** Names of the `flops()` stages computed by the trunk graph. */
   readonly trunkStages: string[];
-  /** Halo in bp that makes a trunk tile exact; a multiple of the coarsest trunk resolution. */
+  /**
+   * Receptive-field radius in bp of the trunk, exact: a trunk output position covering bp [a, b)
+   * depends on the input [a - radius, b + radius) and on nothing else (convolutions widen it by
+   * (k - 1) / 2 positions of their resolution; pools of stride = size on the grid do not).
+   */
+  readonly trunkRadiusBp: number;
+  /** Halo in bp that makes a trunk tile exact: the radius rounded up to the coarsest trunk grid (tiles start on it). */
   readonly trunkHaloBp: number;
   readonly defaultSequenceLength: number;
   readonly headNames: string[];

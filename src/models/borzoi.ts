@@ -209,14 +209,18 @@ export class Borzoi implements Architecture {
   }
 
   /**
-   * Receptive-field radius in bp of the encoder (conv15 at 1 bp, conv5 at 2..32 bp, unet1's conv5 at
-   * 64 bp; the max-pools align with tile boundaries on the 128-bp grid), rounded up to that grid.
+   * Receptive-field radius in bp of the encoder: conv15 at 1 bp, conv5 at 2..32 bp, unet1's conv5 at
+   * 64 bp (259 bp; the max-pools align with tile boundaries on the 128-bp grid).
    */
-  get trunkHaloBp(): number {
+  get trunkRadiusBp(): number {
     let radius = 7;
     for (let i = 0; i < 5; i++) radius += 2 * 2 ** (i + 1);
-    radius += 2 * 64;
-    return Math.ceil(radius / this.transformerResolution) * this.transformerResolution;
+    return radius + 2 * 64;
+  }
+
+  /** The radius rounded up to the 128-bp grid: 384 bp. */
+  get trunkHaloBp(): number {
+    return Math.ceil(this.trunkRadiusBp / this.transformerResolution) * this.transformerResolution;
   }
 
   /**

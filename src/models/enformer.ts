@@ -171,11 +171,16 @@ export class Enformer implements Architecture {
     return this.config.dim / this.config.heads;
   }
 
-  /** Half-width in bp of the convolutional stack's receptive field, rounded up to whole bins. */
-  get trunkHaloBp(): number {
+  /** Half-width in bp of the convolutional stack's receptive field (259 bp at 7 downsamples). */
+  get trunkRadiusBp(): number {
     let radius = 7; // stem conv k15
     for (let i = 0; i < this.channels.length - 1; i++) radius += 2 * 2 ** (i + 1); // k5 at resolution 2^(i+1)
-    return Math.ceil(radius / this.binSize) * this.binSize;
+    return radius;
+  }
+
+  /** The radius rounded up to whole bins (the trunk grid): 384 bp at 7 downsamples. */
+  get trunkHaloBp(): number {
+    return Math.ceil(this.trunkRadiusBp / this.binSize) * this.binSize;
   }
 
   expectedWeights(): ExpectedTensor[] {

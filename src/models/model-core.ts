@@ -11,13 +11,14 @@ import type { EngineOptions, TensorData } from '../engine/protocol.js';
 import type { SessionRunner } from '../engine/runner.js';
 import { checkWeights, type WeightSet } from '../weights/weight-set.js';
 import { LayerContext, type ConvLayout } from './layers.js';
-import { logitsOutputName, PositionFeeds, type Architecture, type HeadExtras } from './architecture.js';
+import { logitsOutputName, PositionFeeds, trunkGrid, type Architecture, type HeadExtras } from './architecture.js';
 import { ATTENTION_ROWS, attentionOutputName, checkAttentionRows, checkAttentionSpec, writtenHeads, type AttentionMapSpec } from './attention-maps.js';
 import { oneHotInto } from '../genome/one-hot.js';
 import { checkObjective, objectiveFeeds, type Objective, type ObjectiveForm } from './gradients.js';
 import { GradientRunner } from './gradient-runner.js';
 import { DEFAULT_TILE, TrunkTiler, type Tile } from './trunk-tiler.js';
-import { LengthError, type AttentionMap, type InputGradients, type ModelOptions, type OneHotBatch, type Prediction, type PredictOptions, type Track3D } from './model-types.js';
+import { StretchTrunk } from './stretch-trunk.js';
+import { LengthError, type AttentionMap, type InputGradients, type KnownTrunk, type ModelOptions, type OneHotBatch, type Prediction, type PredictOptions, type Track3D } from './model-types.js';
 
 export type { Objective } from './gradients.js';
 export * from './model-types.js';
@@ -182,15 +183,16 @@ export class Model {
    * `trunk`; Borzoi: `x_unet0`, `x_unet1`, `transformer_in`). Runs tile by tile when the input is
    * longer than the tile length; each output is concatenated along its position axis.
    */
-  async trunk(input: OneHotBatch, onTile?: (done: number, total: number) => void): Promise<Record<string, TensorData>> {
+  async trunk(input: OneHotBatch, onTile?: (done: number, total: number) => void, known?: KnownTrunk): Promise<Record<string, TensorData>> {
     const { length } = input;
-    const tiles = this.tiler.tiles(length);
-    if (tiles.length === 1) {
+    const tiles = known ? this.tiler.around(length, known.start, known.end) : this.tiler.tiles(length);
+    if (tiles.length === 1 && !known) {
       const result = await this.runTrunk(input.data, input.batch, length);
       onTile?.(1, 1);
       return result;
     }
     const result = this.tiler.empty(input.batch, length);
+    await known?.fill(result);
     for (const [i, tile] of tiles.entries()) {
       await this.trunkTile(input, tile, result);
       onTile?.(i + 1, tiles.length);
@@ -209,6 +211,29 @@ export class Model {
     for (const [name, t] of Object.entries(ref)) result[name] = { ...t, dims: [...t.dims], data: (t.data as Float32Array).slice() };
     await this.trunkTile(alt, tile, result);
     return result;
+  }
+
+  /** The trunk on the whole of `input` in one pass, untiled: for callers that cut their own tiles (stretch-trunk.ts). */
+  trunkOnce(input: OneHotBatch): Promise<Record<string, TensorData>> {
+    return this.runTrunk(input.data, input.batch, input.length);
+  }
+
+  /**
+   * The trunk along a stretch of `length` bp of overlapping windows of `windowLength` bp, read
+   * through `read` (stretch-trunk.ts): tiles of the window's core length, each computed once.
+   */
+  stretchTrunk(length: number, windowLength: number, read: (start: number, end: number) => Promise<OneHotBatch>): StretchTrunk {
+    return new StretchTrunk(this.tiler, length, this.tiler.coreLength(windowLength), async (start, end) => this.trunkOnce(await read(start, end)));
+  }
+
+  /**
+   * bp at a window end whose trunk outputs depend on the window itself (its zero padding, and
+   * `vacated` bp of N fill a shifted run puts there): the receptive-field radius plus `vacated`,
+   * rounded up to the trunk grid. Beyond it, every trunk position is a function of the genome alone.
+   */
+  trunkMargin(vacated = 0): number {
+    const grid = trunkGrid(this.arch.trunkOutputs);
+    return Math.ceil((this.arch.trunkRadiusBp + vacated) / grid) * grid;
   }
 
   /** Trunk FLOPs for `length` bp of input (they scale with the length). */
@@ -267,7 +292,7 @@ export class Model {
   async predict(input: string[] | OneHotBatch, opts: PredictOptions = {}): Promise<Prediction> {
     const batch = Array.isArray(input) ? Model.encode(input) : input;
     this.checkLength(batch.length);
-    return this.head(await this.trunk(batch, opts.onTile), batch.length, opts);
+    return this.head(await this.trunk(batch, opts.onTile, opts.knownTrunk), batch.length, opts);
   }
 
   /**

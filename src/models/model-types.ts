@@ -2,7 +2,7 @@
  * The option and result types of `Model` (forward runner, model-core.ts) and of its gradients
  * (gradient-runner.ts), apart from the classes so that every module of the model can name them.
  */
-import type { EngineOptions } from '../engine/protocol.js';
+import type { EngineOptions, TensorData } from '../engine/protocol.js';
 import type { ConvLayout } from './layers.js';
 import type { GammaTable } from './architecture.js';
 import type { AttentionMapSpec } from './attention-maps.js';
@@ -90,6 +90,22 @@ export interface PredictOptions {
   attentionRows?: number[];
   /** Called after each trunk tile with tiles done and their total (progress of long windows). */
   onTile?: (done: number, total: number) => void;
+  /** Trunk outputs the caller already has for part of every sequence (see `KnownTrunk`). */
+  knownTrunk?: KnownTrunk;
+}
+
+/**
+ * Trunk outputs a caller already has for bp [start, end) of every sequence of a batch (the genome
+ * job takes them from the tiles of a stretch of overlapping windows: stretch-trunk.ts): the trunk
+ * then runs only on tiles whose cores cover the rest, tiles of the sequence itself, so positions
+ * near its ends see its own padding. `start` and `end` lie on the trunk grid, and the positions
+ * they bound must be exactly what the sequence's own trunk would give (to float32 rounding).
+ */
+export interface KnownTrunk {
+  start: number;
+  end: number;
+  /** Writes positions [start, end) of every batch item into `result` ([B, length / resolution, C] per trunk output). */
+  fill(result: Record<string, TensorData>): Promise<void>;
 }
 
 /** A batch of one-hot sequences, [batch, length, 4] row-major. */

@@ -23,6 +23,14 @@ export interface Tile {
   te: number;
 }
 
+/** Trunk outputs of a batch of sequences of `length` bp, and a place in them: bp `at` of batch item `item`. */
+export interface TrunkSpan {
+  outputs: Record<string, TensorData>;
+  length: number;
+  item: number;
+  at: number;
+}
+
 export class TrunkTiler {
   /** `tileLength`: requested core length in bp (rounded down to the grid, at least one grid step); 0 or less: one tile. */
   constructor(
@@ -39,14 +47,34 @@ export class TrunkTiler {
     return grid;
   }
 
+  /** Core length in bp of the tiles of `length` bp (on the grid): the whole sequence when tiling is off. */
+  coreLength(length: number): number {
+    const grid = this.grid(length);
+    return this.tileLength <= 0 ? length : Math.max(grid, Math.floor(this.tileLength / grid) * grid);
+  }
+
   /** The tiles of `length` bp: one when tiling is off or the input is short. */
   tiles(length: number): Tile[] {
-    const grid = this.grid(length);
-    const core = this.tileLength <= 0 ? length : Math.max(grid, Math.floor(this.tileLength / grid) * grid);
-    if (core >= length) return [this.tile(0, length, length)];
+    return this.tilesOf(length, this.coreLength(length));
+  }
+
+  /** Tiles of `length` bp whose cores of `core` bp (on the grid) cover [from, to), the first starting at `from`. */
+  tilesOf(length: number, core: number, from = 0, to = length): Tile[] {
     const tiles: Tile[] = [];
-    for (let s = 0; s < length; s += core) tiles.push(this.tile(s, Math.min(length, s + core), length));
+    for (let s = from; s < to; s += core) tiles.push(this.tile(s, Math.min(to, s + core), length));
     return tiles;
+  }
+
+  /**
+   * The tiles of `length` bp that leave out [start, end) (trunk positions the caller has from
+   * elsewhere): cores [0, start) and [end, length), each tiled as the sequence would be. Both ends
+   * must lie on the grid.
+   */
+  around(length: number, start: number, end: number): Tile[] {
+    const grid = this.grid(length);
+    if (start % grid !== 0 || end % grid !== 0 || start < 0 || end > length || start > end) throw new Error(`known trunk positions [${start}, ${end}) of a ${length} bp sequence are not on the ${grid} bp grid`);
+    const core = this.coreLength(length);
+    return [...this.tilesOf(length, core, 0, start), ...this.tilesOf(length, core, end, length)];
   }
 
   /** The tile of core [s, e): widened by the halo on interior sides (the sequence ends stay ends). */
@@ -86,20 +114,21 @@ export class TrunkTiler {
 
   /** Writes the core of a tile's trunk outputs `r` into `result` (the whole sequence's). */
   place(r: Record<string, TensorData>, batch: number, length: number, { s, e, ts, te }: Tile, result: Record<string, TensorData>): void {
-    const tileLen = te - ts;
+    for (let b = 0; b < batch; b++) this.copy({ outputs: r, length: te - ts, item: b, at: s - ts }, { outputs: result, length, item: b, at: s }, e - s);
+  }
+
+  /**
+   * Copies `bp` bp of trunk positions between the outputs of two sequences (each [B, its length /
+   * resolution, C] per output), from bp `from.at` of batch item `from.item` to bp `to.at` of
+   * `to.item`; positions and lengths on the grid.
+   */
+  copy(from: TrunkSpan, to: TrunkSpan, bp: number): void {
     for (const { name, resolution } of this.arch.trunkOutputs) {
-      const t = r[name]!;
-      const channels = t.dims[2]!;
-      const positions = length / resolution;
-      const out = result[name]!.data as Float32Array;
-      const tilePositions = tileLen / resolution;
-      const skip = (s - ts) / resolution;
-      const keep = (e - s) / resolution;
-      const data = t.data as Float32Array;
-      for (let b = 0; b < batch; b++) {
-        const src = data.subarray((b * tilePositions + skip) * channels, (b * tilePositions + skip + keep) * channels);
-        out.set(src, (b * positions + s / resolution) * channels);
-      }
+      const src = from.outputs[name]!;
+      const channels = src.dims[2]!;
+      const at = (span: TrunkSpan) => ((span.item * span.length + span.at) / resolution) * channels;
+      const a = at(from);
+      (to.outputs[name]!.data as Float32Array).set((src.data as Float32Array).subarray(a, a + (bp / resolution) * channels), at(to));
     }
   }
 

@@ -2,13 +2,15 @@
  * The genome job: the region job (region-job.ts) with its stores on disk, resumable, writing files.
  * Each window's ensemble goes to a scratch file in the staging directory `<out>.partial/` as soon as
  * it is complete, and the outputs are made from that file at the end (region-writers.ts). Memory
- * holds one batch and its windows, whatever the region lengths and the number of regions; disk holds
+ * holds one batch and its windows (with trunk reuse, also the previous window's trunk outputs and at most
+ * a stretch tile per ensemble run: trunk-reuse.ts), whatever the region lengths and the number of regions; disk holds
  * the scratch (bins × tracks × 4 bytes, 8 when several models are averaged) until the outputs are done.
  *
  * Resume: progress is recorded after each batch as (model pass, batches done), with the running sum
  * of a window the batch boundary splits. A killed run started again with the same command continues
- * at that batch and so makes the same model calls as an uninterrupted run: the outputs are
- * byte-identical, and only the remaining batches run.
+ * at that batch and so makes the same model calls as an uninterrupted run (trunk reuse included: its
+ * tiles depend on the plan's geometry only): the outputs are byte-identical, and only the remaining
+ * batches run.
  *
  * Shards (`shard`, genome-shards.ts): the same job on a block of the one run's windows, writing a
  * shard file (its rows) instead of the track files; `seq2track merge` writes the tracks from them.

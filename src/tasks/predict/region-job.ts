@@ -8,7 +8,9 @@
  *
  * Batches: the items (window, shift, strand), in plan order, are cut into `batchSize` batches the
  * same way in every model pass, so a resumed job (the genome job) continues at a batch boundary and
- * makes the model calls of an uninterrupted run: the outputs are byte-identical.
+ * makes the model calls of an uninterrupted run: the outputs are byte-identical. With trunk reuse
+ * (default) each window's trunk interior comes from its stretch's tiles (trunk-reuse.ts), fixed by
+ * the plan's geometry, so a resumed job computes the same tiles for the windows it still has to do.
  */
 import type { AttentionMap, HeadOutput, Model } from '../../models/model-core.js';
 import { checkAttentionRows, writtenHeads } from '../../models/attention-maps.js';
@@ -17,6 +19,7 @@ import { planRegion, RegionError, type Region, type RegionPlan } from '../../gen
 import { onlyAcgtn } from '../../genome/sequence.js';
 import { checkAttentionSize, type AttentionRequest } from './attention-request.js';
 import { accumulate, checkBatchSize, isPlainRun, JobError, type EnsembleOptions, type EnsembleRun } from '../job/ensemble.js';
+import { TrunkReuse } from './trunk-reuse.js';
 import { openEnsemble, runBatches, type Batch, type Ensemble, type ModelSource, type TableResolver } from '../job/run-core.js';
 import { shardRange, type Shard } from '../job/shard.js';
 
@@ -39,6 +42,11 @@ export interface RegionRunOptions extends Omit<EnsembleOptions, 'models'> {
    */
   shard?: Shard;
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Trunk reuse (default true): the trunk runs once along each region's consecutive windows per
+   * ensemble run, each window computing only its ends (trunk-reuse.ts); false: every window in full.
+   */
+  trunkReuse?: boolean;
 }
 
 export interface WindowRecord {
@@ -160,10 +168,11 @@ export function checkRegionJob(opts: RegionRunOptions): void {
  * of the unsharded run lies inside one shard and each shard makes exactly those model calls: a
  * window's values do not depend on how the windows were cut (batch composition could change ONNX
  * Runtime's summation order, so it is kept too). Every window is in exactly one shard.
- * This relies on a window's values depending only on its sequence and its batch: a change that makes
- * them depend on neighbouring windows (e.g. a trunk computed once along a stretch of windows, exact
- * only to float32 rounding) must cut shards at those stretches' boundaries too, or the merged bytes
- * would differ from one run's (genome-shards.test.ts checks them).
+ * This relies on a window's values depending only on its sequence, its batch and the plan: trunk
+ * reuse keeps it, since a window's stretch tiles are fixed by its plan's geometry, not by which of
+ * the plan's windows a job runs (a shard computes the very tiles one run does for its windows; a
+ * change that made values depend on where a job starts would have to cut shards at the stretches'
+ * boundaries, or the merged bytes would differ from one run's: genome-shards.test.ts checks them).
  */
 export function shardWindows(windows: number, runsPerWindow: number, batchSize: number, shard: Shard | undefined): [number, number] {
   const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
@@ -230,6 +239,7 @@ export async function runRegionJob(opts: RegionRunOptions, env: RegionJobEnviron
       return s;
     };
     let cached: { slot: number; seq: string } | undefined;
+    const reuse = opts.trunkReuse === false ? undefined : new TrunkReuse(opts.genome, setup.geometry, runs);
     await runBatches({
       schedule: ensemble.schedule,
       batches: batches(),
@@ -238,7 +248,12 @@ export async function runRegionJob(opts: RegionRunOptions, env: RegionJobEnviron
         return cached.seq;
       },
       request: (model, { input }, batch) =>
-        model.predict(input, { heads: [setup.head], output: opts.output, attentionRows: attention && batch.items.some((it) => isPlainRun(it.run)) ? attention.rows : undefined }),
+        model.predict(input, {
+          heads: [setup.head],
+          output: opts.output,
+          attentionRows: attention && batch.items.some((it) => isPlainRun(it.run)) ? attention.rows : undefined,
+          knownTrunk: reuse?.known(model, batch.items.map((it) => ({ plan: it.unit.window.plan, index: it.unit.window.index, run: it.run }))),
+        }),
       sink: (p, batch) => {
         const { model: m, index = 0 } = batch;
         const out = p.heads[setup.head]!;

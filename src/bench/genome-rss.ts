@@ -10,19 +10,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { xorshift32 } from './xorshift.js';
+import { randomChromosome } from './xorshift.js';
 
 const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 // Prints the process's peak RSS as it exits (the CLI ends with process.exit on failure, or returns).
 const REPORT = `data:text/javascript,process.on('exit',()=>process.stderr.write('PEAK_RSS_KB='+process.resourceUsage().maxRSS+'\\n'))`;
-
-function randomChromosome(length: number, seed: number): string {
-  const next = xorshift32(seed);
-  const out = Buffer.alloc(length);
-  const letters = Buffer.from('ACGT');
-  for (let i = 0; i < length; i++) out[i] = letters[next() & 3]!;
-  return out.toString('latin1');
-}
 
 export async function benchGenomeRss(options: { model: string; lengths: number[]; threads: number; outputs: string[] }): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'seq2track-rss-'));

@@ -29,7 +29,7 @@ import { unnamedTracks } from '../formats/track-selection.js';
 import { predictRegionsOn } from '../tasks/predict/regions-in-memory.js';
 import { loadedModels } from '../tasks/job/run-core.js';
 import { describeMachine, machineInfo } from './machine.js';
-import { xorshift32 } from './xorshift.js';
+import { randomChromosome } from './xorshift.js';
 
 export interface ThroughputOptions {
   name: string;
@@ -55,14 +55,6 @@ const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 const REPORT = 'GENOME_THROUGHPUT ';
 /** Every 64th track is kept: the head computes them all, memory holds N windows of these. */
 const TRACK_STEP = 64;
-
-function randomChromosome(length: number, seed: number): string {
-  const next = xorshift32(seed);
-  const out = Buffer.alloc(length);
-  const letters = Buffer.from('ACGT');
-  for (let i = 0; i < length; i++) out[i] = letters[next() & 3]!;
-  return out.toString('latin1');
-}
 
 /** bp between consecutive windows: their output bins laid end to end. */
 function strideOf(arch: Architecture, length: number): number {

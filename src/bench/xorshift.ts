@@ -10,3 +10,12 @@ export function xorshift32(seed: number): () => number {
     return s;
   };
 }
+
+/** `length` random A/C/G/T (uniform, from xorshift32(seed)): the benches' synthetic chromosomes. */
+export function randomChromosome(length: number, seed: number): string {
+  const next = xorshift32(seed);
+  const out = Buffer.alloc(length);
+  const letters = Buffer.from('ACGT');
+  for (let i = 0; i < length; i++) out[i] = letters[next() & 3]!;
+  return out.toString('latin1');
+}

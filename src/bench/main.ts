@@ -39,6 +39,7 @@ import { benchQuantization } from './quantization.js';
 import { benchQuantizedModel } from './quantization-model.js';
 import { benchKernels } from './kernels.js';
 import { benchGenomeThroughput, genomeThroughputChild } from './genome-throughput.js';
+import { benchCrc32c } from './crc32c.js';
 import { benchAb } from './ab.js';
 import { machineFmaPeak } from './fma-peak.js';
 import { profileSummary } from './profile-summary.js';
@@ -123,6 +124,7 @@ async function main(): Promise<void> {
     allowPositionals: true,
     options: {
       runs: { type: 'string', default: '3' },
+      mb: { type: 'string', default: '256' },
       threads: { type: 'string' },
       layout: { type: 'string', default: '2d' },
       'tile-length': { type: 'string' },
@@ -182,6 +184,7 @@ async function main(): Promise<void> {
     if (!mode || !values.out) throw new Error('genome-throughput-run needs --mode reuse|full and --out FILE (it is the child process of genome-throughput)');
     return genomeThroughputChild({ ...o, mode, out: values.out }, randomFiller(1234));
   }
+  if (positionals[0] === 'crc32c') return benchCrc32c({ mb: Math.max(1, Number(values.mb)), runs: Math.max(1, Number(values.runs)) });
   if (positionals[0] === 'kernels') return benchKernels({ runs: Math.max(1, Number(values.runs)), threadsList: values['threads-list']!.split(',').map(Number) });
   if (positionals[0] === 'browser') return benchBrowser(positionals[1] ?? 'enformer', { threads: values.threads ? Number(values.threads) : undefined, tileLength: values['tile-length'] ? Number(values['tile-length']) : undefined }, { fill: randomFiller(1234), sequence: randomSequence });
   if (positionals[0] === 'genome-rss') {

@@ -12,7 +12,7 @@
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createInflate } from 'node:zlib';
-import { crc32c } from '@aws-crypto/crc32c';
+import { crc32c, maskCrc } from '../weights/crc32c.js';
 import { halfToFloat } from './half.js';
 
 export class TFRecordError extends Error {}
@@ -21,8 +21,7 @@ export type Compression = 'zlib' | 'none' | 'auto';
 
 /** TFRecord's checksum: CRC-32C rotated right by 15 bits plus a constant (tensorflow/core/lib/hash/crc32c.h). */
 export function maskedCrc32c(data: Uint8Array): number {
-  const crc = crc32c(data) >>> 0;
-  return ((((crc >>> 15) | (crc << 17)) >>> 0) + 0xa282ead8) >>> 0;
+  return maskCrc(crc32c(data));
 }
 
 /** One raw record and its 0-based index in the file. */

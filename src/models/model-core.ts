@@ -191,7 +191,7 @@ export class Model {
       onTile?.(1, 1);
       return result;
     }
-    const result = this.tiler.empty(input.batch, length);
+    const result = known?.result ?? this.tiler.empty(input.batch, length);
     await known?.fill(result);
     for (const [i, tile] of tiles.entries()) {
       await this.trunkTile(input, tile, result);

@@ -106,6 +106,11 @@ export interface KnownTrunk {
   end: number;
   /** Writes positions [start, end) of every batch item into `result` ([B, length / resolution, C] per trunk output). */
   fill(result: Record<string, TensorData>): Promise<void>;
+  /**
+   * Outputs of the batch's shape to assemble the result in instead of fresh ones (the previous
+   * window's, which `fill` moves its overlap within): every position is overwritten.
+   */
+  result?: Record<string, TensorData>;
 }
 
 /** A batch of one-hot sequences, [batch, length, 4] row-major. */

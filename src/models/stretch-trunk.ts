@@ -82,6 +82,16 @@ export class StretchTrunk {
     this.last = next ? { piece, span: into } : undefined;
   }
 
+  /**
+   * The last window's trunk outputs when the next window may be assembled in them (one sequence:
+   * its overlap then moves within the buffer instead of being copied into a second one, so the
+   * stretch never holds two windows' outputs at once). The caller must be done with them.
+   */
+  get recyclable(): Record<string, TensorData> | undefined {
+    const span = this.last?.span;
+    return span && span.item === 0 && Object.values(span.outputs).every((t) => t.dims[0] === 1) ? span.outputs : undefined;
+  }
+
   /** Tiles held now (memory: at most one between windows). */
   get tilesHeld(): number {
     return this.held.size;

@@ -128,7 +128,12 @@ export class TrunkTiler {
       const channels = src.dims[2]!;
       const at = (span: TrunkSpan) => ((span.item * span.length + span.at) / resolution) * channels;
       const a = at(from);
-      (to.outputs[name]!.data as Float32Array).set((src.data as Float32Array).subarray(a, a + (bp / resolution) * channels), at(to));
+      const n = (bp / resolution) * channels;
+      const dst = to.outputs[name]!.data as Float32Array;
+      // Within one buffer (a window's outputs moved to the next window's place) a memmove: `set`
+      // would first clone the overlapping source, a second copy of the overlap in memory.
+      if (dst === src.data) dst.copyWithin(at(to), a, a + n);
+      else dst.set((src.data as Float32Array).subarray(a, a + n), at(to));
     }
   }
 

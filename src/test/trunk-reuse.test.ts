@@ -98,7 +98,7 @@ for (const name of FIXTURE_NAMES) {
       const regions = [`chrA:1-${3 * stride}`, `chrA:${4 * stride}-${5 * stride + 500}`, `chrA:${6 * stride}-${sizeA}`, `chrB:1-${stride + 700}`].map(parseRegion);
       const shifts = [0, 1, -130];
       const opts = { genome, regions, windowLength: length, rc: true, shifts, batchSize: 3 };
-      const run = (trunkReuse: boolean) => predictRegionsOn(loadedModels(models), tables(undefined, join(tmp.dir, 'cache')), { ...opts, trunkReuse });
+      const run = (trunkReuse: boolean, batchSize = opts.batchSize) => predictRegionsOn(loadedModels(models), tables(undefined, join(tmp.dir, 'cache')), { ...opts, trunkReuse, batchSize });
       const full = await run(false);
       assert.equal(counts.flat().length, 0, 'the per-window run cuts no stretch tiles');
       const reused = await run(true);
@@ -126,6 +126,10 @@ for (const name of FIXTURE_NAMES) {
       const trunkBp = (c: number[]) => c.reduce((a, b) => a + b, 0);
       const perWindow = reused.windows * shifts.length * 2 * length;
       assert.ok(trunkBp(counts[0]!) < perWindow, `stretch trunk ${trunkBp(counts[0]!)} bp < per-window ${perWindow} bp`);
+
+      // One window per batch: each window is assembled in its predecessor's outputs (the overlap moved within the buffer).
+      const single = await run(true, 1);
+      single.results.forEach((r, i) => close(r.values, full.results[i]!.values, `${name} ${r.plan.region.label}, batch size 1`));
     } finally {
       for (const m of models) await m.close();
     }

@@ -67,9 +67,13 @@ export class TrunkReuse {
     // Plans come in order: one that no item of this batch names is done (or not begun).
     const plans = new Set(items.map((it) => it.plan));
     for (const p of [...this.stretches.keys()]) if (!plans.has(p)) this.stretches.delete(p);
+    // One window per batch: it is assembled in its predecessor's outputs (whose head has run), so
+    // the job holds one window's trunk outputs, as the per-window run does, not two.
+    const only = items.length === 1 ? this.stretches.get(items[0]!.plan)?.get(items[0]!.run) : undefined;
     return {
       start,
       end: length - end,
+      result: only?.recyclable,
       fill: async (outputs) => {
         for (const [item, it] of items.entries()) {
           const n = it.plan.windows.length;

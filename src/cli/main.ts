@@ -14,6 +14,7 @@ import { runEvaluate, runFinetune } from './train.js';
 import { runServe } from './serve.js';
 import { UsageError } from './errors.js';
 import { registerAttributionCommands } from './attribution-commands.js';
+import { registerMotifCommands } from './motifs.js';
 import { attentionArgs, attentionOptions } from './attention-options.js';
 import { geneArgs, geneOptions, GENE_STATS, registerGeneCommands } from './genes.js';
 import { fullReport, oneLine } from './errors.js';
@@ -176,6 +177,7 @@ export function buildProgram(): Command {
     await runEvaluate({ ...modelArgs(opts), model: opts.model, genome: opts.genome, targets: opts.targets, bed: opts.bed, head: opts.head, batchSize: opts.batchSize, out: opts.out });
   });
   registerAttributionCommands(program);
+  registerMotifCommands(program);
 
   program
     .command('merge')

@@ -12,6 +12,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { loadavg } from 'node:os';
 import { spinningOptions } from './session-options.js';
+import { median } from './steady.js';
 
 interface Side {
   label: string;
@@ -84,7 +85,6 @@ function maxAbsDiff(a: Float32Array[], b: Float32Array[]): number {
   return m;
 }
 
-const median = (xs: number[]) => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)]!;
 
 export async function benchAb(o: AbOptions, deps: { randomFiller: (seed: number) => Filler; randomSequence: (n: number, seed: number) => string; peakRssMb: () => number }): Promise<void> {
   const spin = (l: 'A' | 'B') => (o.spinning?.[l] === undefined ? '' : ` (spinning ${o.spinning[l] ? 'on' : 'off'})`);

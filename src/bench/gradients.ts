@@ -1,12 +1,14 @@
 /**
  * Gradient benchmark: full-size model with random weights, one window; forward and input-gradient
  * times in the same run (their ratio is the figure that survives a loaded machine), peak RSS.
- *   npm run bench -- gradients [enformer|borzoi|flashzoi] [--runs 2] [--threads N] [--tile-length BP] [--length BP]
+ *   npm run bench -- gradients [enformer|borzoi|flashzoi] [--runs 5] [--threads N] [--tile-length BP] [--length BP]
  *     [--head-backward whole|checkpointed] [--activations saved|recompute]
- * `--runs` rounds of forward + gradient: the first cold (first runs of their sessions), the rest
- * warm, with a closing forward; the RESULT line gives the warm medians (the cold round's ratio, to
- * the mean of the forwards around it, is printed too). CPU seconds (all threads) and the load
- * average are printed per run.
+ * One cold round of forward + gradient (the first runs of their sessions: the warm-up), then `--runs`
+ * warm rounds (default 5), then a closing forward; the RESULT line gives the warm medians with their
+ * min and max (`seconds_min/max`, `forward_seconds_min/max`; the cold round's ratio, to the mean of
+ * the forwards around it, is printed too). The FMA peak is probed before the first run and after every
+ * run, and a bench whose probes disagree by more than 10 % says it was disturbed (`disturbed=1`;
+ * src/bench/steady.ts). CPU seconds (all threads) and the load average are printed per run.
  * The random weights are streamed to a temporary safetensors file first (deleted at the end): the
  * backward sessions re-read their part's weights when first needed, as they do for a real model, so
  * the main thread never holds the weights.
@@ -21,6 +23,8 @@ import { Model, type ModelOptions, type Objective } from '../models/model.js';
 import { encodeSafetensorsHeader, SafetensorsFile } from '../weights/safetensors.js';
 import { WeightSet } from '../weights/weight-set.js';
 import { ProfilingEngine } from './profiling-engine.js';
+import { describeMachine, machineInfo } from './machine.js';
+import { machineProbes, probeNote, runsNote, spread, spreadFields, spreadText, verdictFields, verdictLine } from './steady.js';
 
 export interface GradientBenchOptions {
   name: string;
@@ -32,8 +36,8 @@ export interface GradientBenchOptions {
   layout: ConvLayout;
   headBackward?: 'whole' | 'checkpointed';
   activations?: 'saved' | 'recompute';
-  /** Gradient runs: the first cold, the others warm (the RESULT line then reports the warm medians). */
-  rounds: number;
+  /** Timed (warm) rounds after the cold one; the RESULT line reports their medians, mins and maxes. */
+  runs: number;
   /** Write ONNX Runtime's JSON profile of every session with this file prefix. */
   profilePrefix?: string;
 }
@@ -62,10 +66,6 @@ const cpuSeconds = (from: NodeJS.CpuUsage) => {
   return (u.user + u.system) / 1e6;
 };
 const load = () => loadavg()[0]!.toFixed(1);
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 export async function benchGradients(o: GradientBenchOptions): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'seq2track-bench-'));
@@ -92,15 +92,25 @@ export async function benchGradients(o: GradientBenchOptions): Promise<void> {
     // are made before the timing. Later rounds are warm: forward, gradient, …, then a closing
     // forward, and the ratio is the median gradient over the median forward of the warm runs
     // (the forwards bracket each gradient, so a load that changes during the run shows in both).
+    // The FMA peak is probed before the first run and after every run (src/bench/steady.ts).
+    const machine = machineInfo();
+    const probes = machineProbes(machine.vectorWidth, o.threads ?? machine.cpus);
+    console.log(describeMachine(machine));
+    const peak = probes.first();
+    if ('problem' in peak) console.log(`FMA peak: not measured (${peak.problem})`);
+    else console.log(`FMA peak (measured, 8-wide FP32 FMA, ${peak.threads} threads): ${peak.gflops.toFixed(1)} GFLOP/s`);
     const timeForward = async (which: string) => {
+      const before = probes.last;
       const c = process.cpuUsage();
       const t0 = performance.now();
       await model.predict(batch);
       const r = { wall: seconds(t0), cpu: cpuSeconds(c) };
-      console.log(`forward ${which}: ${r.wall.toFixed(2)} s (${r.cpu.toFixed(1)} CPU s), load ${load()}, peak RSS ${peakRssMb().toFixed(0)} MB`);
+      const around = probeNote(before, await probes.after());
+      console.log(`forward ${which}: ${r.wall.toFixed(2)} s (${r.cpu.toFixed(1)} CPU s), load ${load()}, peak RSS ${peakRssMb().toFixed(0)} MB${around}`);
       return r;
     };
     const timeGradient = async (which: string) => {
+      const before = probes.last;
       const c = process.cpuUsage();
       const t0 = performance.now();
       const r = await model.inputGradients(batch, objective, {
@@ -108,7 +118,8 @@ export async function benchGradients(o: GradientBenchOptions): Promise<void> {
           console.log(`  ${done === 0 ? 'head backward done' : `trunk tile ${done}/${tiles} done`} at ${seconds(t0).toFixed(1)} s (${cpuSeconds(c).toFixed(1)} CPU s), load ${load()}, peak RSS ${peakRssMb().toFixed(0)} MB`),
       });
       const out = { wall: seconds(t0), cpu: cpuSeconds(c), result: r };
-      console.log(`gradient ${which}: ${out.wall.toFixed(2)} s (${out.cpu.toFixed(1)} CPU s), load ${load()}, peak RSS ${peakRssMb().toFixed(0)} MB`);
+      const around = probeNote(before, await probes.after());
+      console.log(`gradient ${which}: ${out.wall.toFixed(2)} s (${out.cpu.toFixed(1)} CPU s), load ${load()}, peak RSS ${peakRssMb().toFixed(0)} MB${around}`);
       return out;
     };
     const forwards = [await timeForward('1 (cold)')];
@@ -116,7 +127,7 @@ export async function benchGradients(o: GradientBenchOptions): Promise<void> {
     await model.prepareGradients(head);
     console.log(`backward sessions ready in ${seconds(t).toFixed(1)} s, peak RSS ${peakRssMb().toFixed(0)} MB`);
     const gradients = [await timeGradient('1 (cold)')];
-    for (let round = 2; round <= o.rounds; round++) {
+    for (let round = 2; round <= o.runs + 1; round++) {
       forwards.push(await timeForward(`${round} (warm)`));
       gradients.push(await timeGradient(`${round} (warm)`));
     }
@@ -133,20 +144,26 @@ export async function benchGradients(o: GradientBenchOptions): Promise<void> {
     // Cold: the first gradient against the mean of the forwards around it (the earlier sessions' method).
     const cold = { gradient: gradients[0]!, forward: (forwards[0]!.wall + forwards[1]!.wall) / 2, forwardCpu: (forwards[0]!.cpu + forwards[1]!.cpu) / 2 };
     console.log(`cold (${variant}): gradient ${cold.gradient.wall.toFixed(2)} s, ${(cold.gradient.wall / cold.forward).toFixed(2)}× the mean forward (CPU ${(cold.gradient.cpu / cold.forwardCpu).toFixed(2)}×)`);
-    let gradient = cold.gradient.wall;
-    let forward = cold.forward;
-    if (o.rounds > 1) {
-      const warmG = gradients.slice(1);
-      const warmF = forwards.slice(1);
-      gradient = median(warmG.map((x) => x.wall));
-      forward = median(warmF.map((x) => x.wall));
-      const cpuRatio = median(warmG.map((x) => x.cpu)) / median(warmF.map((x) => x.cpu));
-      console.log(`warm (${variant}): gradient ${gradient.toFixed(2)} s (median of ${warmG.length}), forward ${forward.toFixed(2)} s (median of ${warmF.length}): ${(gradient / forward).toFixed(2)}× (CPU ${cpuRatio.toFixed(2)}×)`);
-    }
+    // Warm: the gradients after the cold one, and the forwards after the cold one (the closing one included).
+    const warmG = gradients.slice(1);
+    const warmF = forwards.slice(1);
+    const g = spread(warmG.map((x) => x.wall));
+    const f = spread(warmF.map((x) => x.wall));
+    const cpuRatio = spread(warmG.map((x) => x.cpu)).median / spread(warmF.map((x) => x.cpu)).median;
+    console.log(`warm (${variant}): gradient ${spreadText(g)}, forward ${spreadText(f)}: ${(g.median / f.median).toFixed(2)}× (CPU ${cpuRatio.toFixed(2)}×)`);
+    const note = runsNote(o.runs);
+    if (note) console.log(note);
+    const verdict = probes.verdict();
+    console.log(verdictLine(verdict));
     const saved = r.savedActivations;
     if (saved) console.log(`saved activations: ${(saved.bytes / 2 ** 20).toFixed(0)} MB, ${(saved.spilledBytes / 2 ** 20).toFixed(0)} MB of them spilled to a temporary file`);
     console.log(`peak RSS: ${peakRssMb().toFixed(0)} MB`);
-    console.log(`RESULT model=${o.name} task=gradients seconds_per_seq=${gradient.toFixed(3)} forward_seconds=${forward.toFixed(3)} peak_rss_mb=${peakRssMb().toFixed(0)}`);
+    const peakField = probes.peak === undefined ? '' : ` fma_peak_gflops=${probes.peak.toFixed(1)}`;
+    console.log(
+      `RESULT model=${o.name} task=gradients seconds_per_seq=${g.median.toFixed(3)} forward_seconds=${f.median.toFixed(3)} peak_rss_mb=${peakRssMb().toFixed(0)} ` +
+        `runs=${g.count} ${spreadFields('seconds', g)} forward_runs=${f.count} ${spreadFields('forward_seconds', f)} gradient_over_forward=${(g.median / f.median).toFixed(3)} ` +
+        `cold_seconds=${cold.gradient.wall.toFixed(3)} cold_over_forward=${(cold.gradient.wall / cold.forward).toFixed(3)}${peakField} ${verdictFields(verdict)}`,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,9 +1,9 @@
 /**
  * Full-size forward benchmark with random weights generated in memory (nothing downloaded or stored).
- *   npm run bench -- enformer|borzoi|flashzoi [--runs 3] [--threads N] [--layout 2d|1d] [--tile-length BP] [--length BP]
+ *   npm run bench -- enformer|borzoi|flashzoi [--runs 5] [--threads N] [--layout 2d|1d] [--tile-length BP] [--length BP]
  *   npm run bench -- variants [MODEL] [--variants 2]   (SNV scoring: brute force vs incremental)
  *   npm run bench -- ism [MODEL] [--substitutions 32] [--batch-size 4] [--brute 32]   (ISM: incremental vs brute force)
- *   npm run bench -- gradients [enformer|borzoi|flashzoi] [--runs 2] [--length BP] [--head-backward whole|checkpointed] [--activations saved|recompute]   (forward vs input gradients, default Enformer: src/bench/gradients.ts)
+ *   npm run bench -- gradients [enformer|borzoi|flashzoi] [--runs 5] [--length BP] [--head-backward whole|checkpointed] [--activations saved|recompute]   (forward vs input gradients, default Enformer: src/bench/gradients.ts)
  *   npm run bench -- enformer --attention central|all   (forward plus head-mean attention maps of every layer)
  *   npm run bench -- train [--runs 3] [--models enformer,borzoi] [--whole-runs 1] [--whole-length BP]   (training steps: head only, and whole-model steps vs the forward; src/bench/train.ts)
  *   npm run bench -- browser [enformer|borzoi]   (one window in headless Chromium beside Node: browser.ts)
@@ -14,10 +14,12 @@
  *   npm run bench -- kernels [--runs 3] [--threads-list 1,2]   (FMA peak and ORT kernels on the model's shapes: kernels.ts)
  *   npm run bench -- profile-summary FILE.json [MORE.json] [--passes N]   (an ORT profile (--profile) by op class: profile-summary.ts)
  *   npm run bench -- ab --a DIST_A [--b DIST_B] [MODEL] [--part trunk|head|full]   (two builds timed alternately in one process: ab.ts)
- * Prints seconds per sequence (median of the timed runs after one warm-up), the FLOP count from the
- * config, effective GFLOP/s, peak RSS, and a final machine-readable RESULT line. The forward mode also
- * prints the CPU (model, vector width, load) and ORT's own 4096³ SGEMM throughput measured in the same
- * run, and the model's speed as a fraction of it.
+ * Prints seconds per sequence (the median of the timed runs after one warm-up, with their min and
+ * max: src/bench/steady.ts), the FLOP count from the config, effective GFLOP/s, peak RSS, and a final
+ * machine-readable RESULT line. The forward mode also prints the CPU (model, vector width, load) and
+ * ORT's own 4096³ SGEMM throughput measured in the same run, and the model's speed as a fraction of
+ * it; the machine's FMA peak is probed before the first run and after every run, and a bench whose
+ * probes disagree by more than 10 % says it was disturbed (`disturbed=1`).
  */
 import { readFileSync, existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -41,7 +43,7 @@ import { benchKernels } from './kernels.js';
 import { benchGenomeThroughput, genomeThroughputChild } from './genome-throughput.js';
 import { benchCrc32c } from './crc32c.js';
 import { benchAb } from './ab.js';
-import { machineFmaPeak } from './fma-peak.js';
+import { machineProbes, probeNote, runsNote, spread, spreadFields, spreadText, STEADY_RUNS, verdictFields, verdictLine } from './steady.js';
 import { profileSummary } from './profile-summary.js';
 import { ProfilingEngine } from './profiling-engine.js';
 import { xorshift32 } from './xorshift.js';
@@ -123,7 +125,8 @@ async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
     options: {
-      runs: { type: 'string', default: '3' },
+      // No default here: each mode has its own (the forward and gradients benches: STEADY_RUNS).
+      runs: { type: 'string' },
       mb: { type: 'string', default: '256' },
       threads: { type: 'string' },
       layout: { type: 'string', default: '2d' },
@@ -157,11 +160,18 @@ async function main(): Promise<void> {
       out: { type: 'string' },
     },
   });
+  /** `--runs`, or the mode's default; an integer of at least `least`. */
+  const runsOr = (fallback: number, least = 1): number => {
+    if (values.runs === undefined) return fallback;
+    const n = Number(values.runs);
+    if (!Number.isInteger(n) || n < least) throw new Error(`--runs must be an integer of at least ${least}, not '${values.runs}'`);
+    return n;
+  };
   if (positionals[0] === 'quantization-model') {
     const target = positionals[1] ?? 'enformer';
     const opt = (k: 'threads' | 'tile-length' | 'length') => (values[k] !== undefined ? Number(values[k]) : undefined);
     const random = MODELS[target] ? { arch: MODELS[target], filler: () => randomFiller(1234), sequence: randomSequence } : undefined;
-    return benchQuantizedModel(target, { runs: Math.max(1, Number(values.runs)), threads: opt('threads'), tileLength: opt('tile-length'), length: opt('length') }, random);
+    return benchQuantizedModel(target, { runs: runsOr(3), threads: opt('threads'), tileLength: opt('tile-length'), length: opt('length') }, random);
   }
   if (positionals[0] === 'quantization') return benchQuantization({ rounds: Math.max(1, Number(values.rounds)), threads: values.threads ? Number(values.threads) : undefined, scale: Math.max(1, Number(values.scale)) });
   if (positionals[0] === 'profile-summary') return profileSummary(positionals.slice(1), values.ceiling ? Number(values.ceiling) : undefined, values.passes ? Number(values.passes) : undefined);
@@ -169,7 +179,7 @@ async function main(): Promise<void> {
     if (!values.a) throw new Error('ab needs --a DIST (the dist folder of the build to compare against)');
     const opt = (k: 'threads' | 'tile-length' | 'length') => (values[k] !== undefined ? Number(values[k]) : undefined);
     const flag = (v: string | undefined) => (v === undefined ? undefined : v === '1');
-    return benchAb({ a: values.a, b: values.b ?? new URL('..', import.meta.url).pathname, model: positionals[1] ?? 'enformer', part: values.part === 'trunk' || values.part === 'head' ? values.part : 'full', length: opt('length'), runs: Math.max(1, Number(values.runs)), threads: opt('threads'), tileLength: opt('tile-length'), spinning: { A: flag(values['spinning-a']), B: flag(values['spinning-b']) } }, { randomFiller, randomSequence, peakRssMb });
+    return benchAb({ a: values.a, b: values.b ?? new URL('..', import.meta.url).pathname, model: positionals[1] ?? 'enformer', part: values.part === 'trunk' || values.part === 'head' ? values.part : 'full', length: opt('length'), runs: runsOr(3), threads: opt('threads'), tileLength: opt('tile-length'), spinning: { A: flag(values['spinning-a']), B: flag(values['spinning-b']) } }, { randomFiller, randomSequence, peakRssMb });
   }
   if (positionals[0] === 'genome-throughput' || positionals[0] === 'genome-throughput-run') {
     const name = positionals[1] ?? 'enformer';
@@ -184,8 +194,8 @@ async function main(): Promise<void> {
     if (!mode || !values.out) throw new Error('genome-throughput-run needs --mode reuse|full and --out FILE (it is the child process of genome-throughput)');
     return genomeThroughputChild({ ...o, mode, out: values.out }, randomFiller(1234));
   }
-  if (positionals[0] === 'crc32c') return benchCrc32c({ mb: Math.max(1, Number(values.mb)), runs: Math.max(1, Number(values.runs)) });
-  if (positionals[0] === 'kernels') return benchKernels({ runs: Math.max(1, Number(values.runs)), threadsList: values['threads-list']!.split(',').map(Number) });
+  if (positionals[0] === 'crc32c') return benchCrc32c({ mb: Math.max(1, Number(values.mb)), runs: runsOr(3) });
+  if (positionals[0] === 'kernels') return benchKernels({ runs: runsOr(3), threadsList: values['threads-list']!.split(',').map(Number) });
   if (positionals[0] === 'browser') return benchBrowser(positionals[1] ?? 'enformer', { threads: values.threads ? Number(values.threads) : undefined, tileLength: values['tile-length'] ? Number(values['tile-length']) : undefined }, { fill: randomFiller(1234), sequence: randomSequence });
   if (positionals[0] === 'genome-rss') {
     const model = positionals[1] ?? new URL('../../../shared/fixtures/enformer-small', import.meta.url).pathname;
@@ -197,7 +207,7 @@ async function main(): Promise<void> {
   if (positionals[0] === 'train') {
     const models = values.models === 'none' ? [] : values.models!.split(',');
     const wholeLength = values['whole-length'] !== undefined ? Number(values['whole-length']) : undefined;
-    await benchTrain({ runs: Math.max(1, Number(values.runs)), threads: values.threads ? Number(values.threads) : undefined, models, wholeRuns: Math.max(1, Number(values['whole-runs'])), wholeLength }, { randomFiller, randomSequence, peakRssMb });
+    await benchTrain({ runs: runsOr(3), threads: values.threads ? Number(values.threads) : undefined, models, wholeRuns: Math.max(1, Number(values['whole-runs'])), wholeLength }, { randomFiller, randomSequence, peakRssMb });
     return;
   }
   if (positionals[0] === 'train-whole') {
@@ -214,9 +224,8 @@ async function main(): Promise<void> {
     if (headBackward !== undefined && headBackward !== 'whole' && headBackward !== 'checkpointed') throw new Error(`--head-backward must be whole or checkpointed, not '${headBackward}'`);
     const activations = values.activations;
     if (activations !== undefined && activations !== 'saved' && activations !== 'recompute') throw new Error(`--activations must be saved or recompute, not '${activations}'`);
-    // --runs: gradient rounds (first cold, then warm); 2 unless given.
-    const rounds = process.argv.includes('--runs') ? Math.max(1, Number(values.runs)) : 2;
-    return benchGradients({ activations, rounds, name: modelName, arch, fill: randomFiller(1234), sequence: randomSequence(opt('length') ?? length, 42), threads: opt('threads'), tileLength: opt('tile-length'), layout: values.layout as ConvLayout, headBackward, profilePrefix: values.profile });
+    // --runs: timed (warm) rounds after the cold one, STEADY_RUNS unless given.
+    return benchGradients({ activations, runs: runsOr(STEADY_RUNS), name: modelName, arch, fill: randomFiller(1234), sequence: randomSequence(opt('length') ?? length, 42), threads: opt('threads'), tileLength: opt('tile-length'), layout: values.layout as ConvLayout, headBackward, profilePrefix: values.profile });
   }
   const mode = positionals[0] === 'variants' || positionals[0] === 'ism' ? positionals[0] : 'forward';
   // `variants [MODEL]` scores SNVs on MODEL (default enformer); otherwise the argument is the model.
@@ -225,7 +234,7 @@ async function main(): Promise<void> {
   if (!make) throw new Error(`unknown model '${name}' (known: ${Object.keys(MODELS).join(', ')})`);
   const { arch, length: defaultLength, baselineModel } = make();
   const length = values.length ? Number(values.length) : defaultLength;
-  const runs = Math.max(1, Number(values.runs));
+  const runs = runsOr(STEADY_RUNS);
 
   const t0 = performance.now();
   const fill = randomFiller(1234);
@@ -277,19 +286,21 @@ async function main(): Promise<void> {
   // The engine's practical ceiling on this machine, now: the model's speed is reported against it.
   const ceiling = await measureGemmCeiling({ threads });
   console.log(`ORT SGEMM ceiling (MatMul ${ceiling.n}³, ${threads ?? 'all'} threads): ${ceiling.gflops.toFixed(1)} GFLOP/s (${ceiling.seconds.toFixed(2)} s)`);
-  // The hardware's ceiling, measured (src/bench/native/fma-peak.c; skipped without a C compiler).
-  const peak = machineFmaPeak(machine.vectorWidth, threads ?? machine.cpus);
+  // The hardware's ceiling, measured (src/bench/native/fma-peak.c; skipped without a C compiler), then
+  // probed again (0.5 s) after every run, once ORT's intra-op threads have stopped spinning (they
+  // busy-wait for a while after a run and would take half the probe's cores). The hardware's peak is
+  // the highest probe: a lower one means something else had the cores then. The model is set against
+  // that highest probe, so the fraction is never inflated by a disturbed probe; probes that disagree
+  // by more than 10 % mark the whole bench as disturbed (src/bench/steady.ts).
+  const probes = machineProbes(machine.vectorWidth, threads ?? machine.cpus);
+  const peak = probes.first();
   if ('problem' in peak) console.log(`FMA peak: not measured (${peak.problem})`);
   else console.log(`FMA peak (measured, 8-wide FP32 FMA, ${peak.threads} threads): ${peak.gflops.toFixed(1)} GFLOP/s (one thread got ${peak.clockGhz.toFixed(2)} G cycles/s: the core clock when nothing else runs); ORT SGEMM = ${(ceiling.gflops / peak.gflops).toFixed(2)} of it`);
   const batch = Model.encode([randomSequence(length, 42)]);
   const flops = arch.flops(length);
   const times: number[] = [];
-  // The FMA peak is probed again (0.5 s) after every run, once ORT's intra-op threads have stopped
-  // spinning (they busy-wait for a while after a run and would take half the probe's cores). The
-  // hardware's peak is the highest probe: a lower one means something else had the cores then. The
-  // model is set against that highest probe, so the fraction is never inflated by a disturbed probe.
-  const probes: number[] = 'problem' in peak ? [] : [peak.gflops];
   for (let i = 0; i <= runs; i++) {
+    const before = probes.last;
     const a = performance.now();
     const trunk = await model.trunk(batch);
     const b = performance.now();
@@ -297,35 +308,31 @@ async function main(): Promise<void> {
     await model.head(trunk, length, { attentionRows: rows });
     const c = performance.now();
     const s = (c - a) / 1000;
-    let around = '';
-    if (probes.length > 0) {
-      await new Promise((r) => setTimeout(r, 1000));
-      const again = machineFmaPeak(machine.vectorWidth, threads ?? machine.cpus, 0.5);
-      if (!('problem' in again)) {
-        probes.push(again.gflops);
-        around = `, FMA probe after it ${again.gflops.toFixed(1)} GFLOP/s`;
-      }
-    }
+    const around = probeNote(before, await probes.after());
     console.log(`${i === 0 ? 'warm-up' : `run ${i}`}: ${s.toFixed(2)} s (trunk ${((b - a) / 1000).toFixed(2)} s, head ${((c - b) / 1000).toFixed(2)} s), peak RSS ${peakRssMb().toFixed(0)} MB${around}`);
     if (i > 0) times.push(s);
   }
   await close();
-  times.sort((a, b) => a - b);
-  const median = times[Math.floor(times.length / 2)]!;
+  const sp = spread(times);
+  const median = sp.median;
   const gflops = flops.total / 1e9;
   console.log(`FLOPs per sequence (${length} bp, from the config): ${gflops.toFixed(1)} GFLOP`);
   for (const [stage, f] of Object.entries(flops.stages)) console.log(`  ${stage}: ${(f / 1e9).toFixed(1)} GFLOP`);
-  console.log(`seconds per sequence (median of ${times.length}): ${median.toFixed(2)}`);
+  console.log(`seconds per sequence: ${spreadText(sp)}`);
+  const note = runsNote(runs);
+  if (note) console.log(note);
   const fraction = gflops / median / ceiling.gflops;
   console.log(`effective GFLOP/s: ${(gflops / median).toFixed(1)} = ${fraction.toFixed(2)} of ORT's SGEMM ceiling measured above`);
-  const fmaPeak = probes.length > 0 ? Math.max(...probes) : undefined;
+  const fmaPeak = probes.peak;
   const ofPeak = fmaPeak === undefined ? undefined : gflops / median / fmaPeak;
   const peakFields = fmaPeak === undefined ? '' : ` fma_peak_gflops=${fmaPeak.toFixed(1)} of_fma_peak=${ofPeak!.toFixed(3)}`;
-  if (fmaPeak !== undefined) console.log(`effective GFLOP/s = ${ofPeak!.toFixed(2)} of the FMA peak (the highest of the probes ${probes.map((x) => x.toFixed(0)).join(', ')} GFLOP/s)`);
+  if (fmaPeak !== undefined) console.log(`effective GFLOP/s = ${ofPeak!.toFixed(2)} of the FMA peak (the highest of the probes ${probes.values.map((x) => x.toFixed(0)).join(', ')} GFLOP/s)`);
+  const verdict = probes.verdict();
+  console.log(verdictLine(verdict));
   console.log(`peak RSS: ${peakRssMb().toFixed(0)} MB`);
   const baseline = recordedBaseline(baselineModel);
   if (baseline && length === defaultLength) console.log(baseline);
-  console.log(`RESULT model=${name} seconds_per_seq=${median.toFixed(3)} gflops=${gflops.toFixed(1)} effective_gflops=${(gflops / median).toFixed(1)} sgemm_gflops=${ceiling.gflops.toFixed(1)} of_sgemm=${fraction.toFixed(3)} peak_rss_mb=${peakRssMb().toFixed(0)}${peakFields}`);
+  console.log(`RESULT model=${name} seconds_per_seq=${median.toFixed(3)} gflops=${gflops.toFixed(1)} effective_gflops=${(gflops / median).toFixed(1)} sgemm_gflops=${ceiling.gflops.toFixed(1)} of_sgemm=${fraction.toFixed(3)} peak_rss_mb=${peakRssMb().toFixed(0)}${peakFields} runs=${sp.count} ${spreadFields('seconds', sp)} ${verdictFields(verdict)}`);
 }
 
 main().catch((e) => {

@@ -61,6 +61,12 @@ export interface RelativeAttentionShape {
   valueSize: number;
   /** Query rows are processed in this many chunks (memory, not results, depends on it). */
   queryChunks?: number;
+  /**
+   * How the positional logits are formed (equal in real arithmetic): 'keys', q·(W p) as the
+   * reference; 'features', (q W)·p; 'auto' (default), 'features' when there are fewer position
+   * features than key dims.
+   */
+  positionalProduct?: 'auto' | 'keys' | 'features';
 }
 
 /**
@@ -77,9 +83,26 @@ export function relativeAttention(c: LayerContext, x: Value, positions: Value, p
   const qContent = g.op('Add', [q, c.param(`${prefix}.rel_content_bias`)]);
   const qPosition = g.op('Add', [q, c.param(`${prefix}.rel_pos_bias`)]);
 
-  // r: [2n-1, H·dk] -> [H, dk, 2n] with a zero column at the end; column m holds distance m - (n-1).
-  const r = linear(c, positions, `${prefix}.to_rel_k`, { bias: false });
-  const rT = g.op('Pad', [g.op('Transpose', [g.op('Reshape', [r, g.ints([0, s.heads, s.keySize])])], { perm: [1, 2, 0] }), g.ints([0, 0, 0, 0, 0, 1])]);
+  // The positional logits are q_h·(W_h p_d) for distance features p_d [F] and W = to_rel_k [H·dk, F].
+  // With fewer features than key dims (Borzoi: F = 32, dk = 64) they are computed as (q_h W_h)·p_d:
+  // the queries projected onto the features, then one product with the features shared by every
+  // head, half the FLOPs of the distance keys' product and a plain broadcast GEMM. Otherwise (Enformer:
+  // F = 192) as the reference does, through the keys r = W p. Either way the right operand is
+  // [.., K, 2n] with a zero column at the end; column m holds distance m - (n-1).
+  const features = (c.shape(`${prefix}.to_rel_k.weight`) as [number, number])[1];
+  const viaFeatures = s.positionalProduct === 'features' || ((s.positionalProduct ?? 'auto') === 'auto' && features < s.keySize);
+  let qRel: Value;
+  let rT: Value;
+  if (viaFeatures) {
+    const w = g.op('Reshape', [c.param(`${prefix}.to_rel_k.weight`), g.ints([s.heads, s.keySize, features])]);
+    qRel = g.op('MatMul', [qPosition, w]);
+    rT = g.op('Pad', [g.op('Transpose', [positions], { perm: [1, 0] }), g.ints([0, 0, 0, 1])]);
+  } else {
+    const r = linear(c, positions, `${prefix}.to_rel_k`, { bias: false });
+    qRel = qPosition;
+    rT = g.op('Pad', [g.op('Transpose', [g.op('Reshape', [r, g.ints([0, s.heads, s.keySize])])], { perm: [1, 2, 0] }), g.ints([0, 0, 0, 0, 0, 1])]);
+  }
+  const distanceAxis = g.ints([viaFeatures ? 1 : 2]);
 
   const n = g.op('Shape', [x], { start: 1, end: 2 });
   const twoN = g.op('Mul', [n, g.ints([2])]);
@@ -88,8 +111,8 @@ export function relativeAttention(c: LayerContext, x: Value, positions: Value, p
     const rows = g.op('Sub', [end, start]);
     const content = g.op('MatMul', [g.op('Slice', [qContent, start, end, rowsAxis]), kT]);
     // Distances needed by rows [start, end): columns n - end .. 2n - 2 - start, and one more (relativeShift).
-    const rChunk = g.op('Slice', [rT, g.op('Sub', [n, end]), g.op('Sub', [twoN, start]), rowsAxis]);
-    const rel = relativeShift(c, g.op('MatMul', [g.op('Slice', [qPosition, start, end, rowsAxis]), rChunk]), rows, n);
+    const rChunk = g.op('Slice', [rT, g.op('Sub', [n, end]), g.op('Sub', [twoN, start]), distanceAxis]);
+    const rel = relativeShift(c, g.op('MatMul', [g.op('Slice', [qRel, start, end, rowsAxis]), rChunk]), rows, n);
     const logits = g.op('Add', [content, rel]);
     g.declareSameShape([content, rel, logits]);
     const attn = g.op('Softmax', [logits], { axis: -1 });

@@ -155,6 +155,8 @@ export class Borzoi implements Architecture {
    * their reach (`decoderWindow`); the same kept bins, for checks and benchmarks. Read when graphs are built.
    */
   fullDecoder = false;
+  /** How relative attention forms its positional logits (attention.ts `positionalProduct`); read when graphs are built. */
+  positionalProduct: 'auto' | 'keys' | 'features' = 'auto';
   private outputHeads: Record<string, number>;
 
   constructor(readonly config: BorzoiConfig) {
@@ -312,7 +314,7 @@ export class Borzoi implements Architecture {
           attention = (v, prefix, j) => rotaryAttention(c, v, cos, sin, `${prefix}.mha`, shape, maps?.tap(j));
         } else {
           const positions = g.input('positions', 'float32', ['distances', REL_POS_FEATURES]);
-          const shape = { heads, keySize: attnDimKey, valueSize: attnDimValue, queryChunks: this.queryChunks };
+          const shape = { heads, keySize: attnDimKey, valueSize: attnDimValue, queryChunks: this.queryChunks, positionalProduct: this.positionalProduct };
           attention = (v, prefix, j) => relativeAttention(c, v, positions, prefix, shape, maps?.tap(j));
         }
         return (x, j) => transformerBlock(c, x, j, EPS, (v, prefix) => attention(v, prefix, j));

@@ -126,3 +126,50 @@ test('borzoi: the cropped decoder\'s spans, and its FLOPs', () => {
   const whole = full.flops(524_288).stages.upsampling;
   assert.ok(cropped < 0.38 * whole && cropped > 0.37 * whole, `${cropped} / ${whole}`);
 });
+
+/**
+ * Borzoi's positional logits as (q W)·p (its 32 position features are fewer than the published 64
+ * key dims, so that is the default at full size) equal the reference's q·(W p) in real arithmetic.
+ * The fixture's 16 key dims would take the reference form by default: both forms are forced here and
+ * checked against the fixture's float64 heads at the parity tolerance, and input gradients (the
+ * backward goes through the new products) against each other.
+ */
+test('borzoi-small: positional logits through the position features equal those through the keys', { skip: skipUnless('borzoi-small') }, async () => {
+  const fx = await openFixture('borzoi-small');
+  const ref = JSON.parse(await readFile(`${fx.dir}/reference.json`, 'utf8')).suggested_tolerances as Record<string, { atol: number }>;
+  const json = JSON.parse(await readFile(`${fx.dir}/config.json`, 'utf8'));
+  const file = await SafetensorsFile.open(`${fx.dir}/weights.safetensors`);
+  const create = (product: 'keys' | 'features') => {
+    const arch = architectureFromConfig(json, 'config.json') as Borzoi;
+    arch.positionalProduct = product;
+    return Model.create(arch, WeightSet.fromSafetensors(file), `borzoi-small (${product})`, { tileLength: 0, threads: 2 });
+  };
+  const [keys, features] = [await create('keys'), await create('features')];
+  try {
+    const input = { data: fx.x, batch: fx.batch, length: fx.length };
+    const [a, b] = [await keys.predict(input), await features.predict(input)];
+    for (const head of ['human', 'mouse']) {
+      const want = readRef(fx.outputs, `${head}_f64`);
+      let worst = 0;
+      for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(b.heads[head]!.data[i]! - want[i]!));
+      assert.ok(worst <= ref[head]!.atol, `${head}: features form off the float64 reference by ${worst} (atol ${ref[head]!.atol})`);
+      let apart = 0;
+      for (let i = 0; i < want.length; i++) apart = Math.max(apart, Math.abs(b.heads[head]!.data[i]! - a.heads[head]!.data[i]!));
+      assert.ok(apart <= ref[head]!.atol, `${head}: the two forms differ by ${apart}`);
+    }
+    const bins = keys.outputBins(fx.length);
+    const objective = { head: 'human', tracks: [0, 2], bins: [0, Math.floor(bins / 2), bins - 1], aggregate: 'sum' as const };
+    const [ga, gb] = [await keys.inputGradients(input, objective), await features.inputGradients(input, objective)];
+    let scale = 0;
+    let diff = 0;
+    for (let i = 0; i < ga.grad.length; i++) {
+      scale = Math.max(scale, Math.abs(ga.grad[i]!));
+      diff = Math.max(diff, Math.abs(ga.grad[i]! - gb.grad[i]!));
+    }
+    // Float32 sums in another order: a few ulp of the gradients' scale.
+    assert.ok(diff <= 1e-5 * Math.max(1, scale), `input gradients differ by ${diff} (scale ${scale})`);
+  } finally {
+    await keys.close();
+    await features.close();
+  }
+});

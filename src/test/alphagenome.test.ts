@@ -185,6 +185,33 @@ test("alphagenome junction head in isolation: the fixture's 1-bp embeddings and 
   console.log(`junction head alone: max |ours - ref| ${f32.toExponential(2)} / f64 ${f64.toExponential(2)}`);
 });
 
+test('alphagenome: any multiple of 2,048 bp runs, and each batch item uses its own organism', { skip }, async () => {
+  for (const length of [2048, 16384]) {
+    const seq = Array.from({ length }, (_, i) => 'ACGT'[(i * 7 + (i >> 3)) % 4]).join('');
+    const r = await model.predict(Model.encode([seq]), 'mouse');
+    assert.deepEqual(r.atac_1bp!.dims, [1, length, config.tracks.atac]);
+    assert.deepEqual(r.chip_tf_128bp!.dims, [1, length / 128, config.tracks.chip_tf]);
+    const p = length / config.pairResolution;
+    assert.deepEqual(r.contact_maps!.dims, [1, p, p, config.contactMapTracks]);
+    assert.deepEqual(r.splice_junctions_pred_counts!.dims, [1, config.numSpliceSites, config.numSpliceSites, 2 * Math.max(...config.junctionTissues)]);
+  }
+  // Sequence 0 as human, sequence 1 as mouse in one batch: each row as in its single-organism run.
+  const x = { data: inputs.readFloat32('x'), batch: 2, length: inputs.tensors.get('x')!.shape[1]! };
+  const mixed = await model.predict(x, ['human', 'mouse']);
+  for (const name of ['atac_128bp', 'contact_maps', 'splice_junctions_pred_counts']) {
+    const t = mixed[name]!;
+    const row = t.data.length / 2;
+    const rows = [human[name]!.data.subarray(0, row), mouse[name]!.data.subarray(row)];
+    rows.forEach((want, b) => {
+      const got = t.data.subarray(b * row, (b + 1) * row);
+      for (let i = 0; i < row; i++) assert.ok(Math.abs(Number(got[i]) - Number(want[i])) <= 1e-5 * Math.max(1, Math.abs(Number(want[i]))), `${name} batch ${b} index ${i}`);
+    });
+  }
+  const width = Math.max(...config.spliceUsageTracks);
+  const valid = [0, 1].flatMap((o) => Array.from({ length: width }, (_, t) => (t < config.spliceUsageTracks[o]! ? 1 : 0)));
+  assert.deepEqual(Array.from(mixed.splice_site_usage_track_mask!.data as Float32Array), valid);
+});
+
 test('alphagenome bad input: lengths off the 2,048-bp grid, missing or mis-shaped weights, config fields', { skip }, async () => {
   const length = 8192 + 128;
   await assert.rejects(model.predict(Model.encode(['A'.repeat(length)]), 'human'), (e: Error) => e instanceof LengthError && /has length 8320 bp; AlphaGenome needs a multiple of 2048 bp/.test(e.message));

@@ -47,6 +47,10 @@ export { loadModel, architectureFromConfig, architectureOf, readGammaTable, type
 export { Model, LengthError, type Prediction, type PredictOptions, type OneHotBatch, type Track3D, type ModelOptions, type InputGradients, type AttentionMap, type HeadOutput } from './models/model.js';
 export { Enformer, parseEnformerConfig, type EnformerConfig } from './models/enformer.js';
 export { Borzoi, parseBorzoiConfig, type BorzoiConfig } from './models/borzoi.js';
+export { loadAlphaGenome, alphaGenomeConfigOf, isAlphaGenomeConfig } from './models/alphagenome/load.js';
+export { AlphaGenomeModel, type AlphaGenomeOptions, type Organism } from './models/alphagenome/model.js';
+export { parseAlphaGenomeConfig, type AlphaGenomeConfig } from './models/alphagenome/config.js';
+export { predictAlphaGenomeFasta } from './tasks/predict/alphagenome-fasta.js';
 export type { Architecture, FlopCount, TrunkOutput, GammaTable } from './models/architecture.js';
 export { ObjectiveError, type Objective } from './models/gradients.js';
 export { AttentionSelectionError, parseIndexList, type AttentionMapSpec, type TransformerShape } from './models/attention-maps.js';

@@ -53,7 +53,7 @@ export function buildProgram(): Command {
       ensembleOptionSet(program.command('predict').description('predict tracks for regions of a genome (--genome), or for every record of a FASTA file (--fasta)'), {
         model: 'model directory (config.json + *.safetensors) or a published name (seq2track weights list --all), fetched into the cache on first use; repeat or comma-separate to average replicates (--genome)',
         tracks: 'tracks to write: indices (0-based, a-b ranges), identifiers, or regexes on the description; comma-separated (default: all); with --fasta, of one head (--heads NAME, default the first)',
-        head: 'head to predict with --genome (default: the first, e.g. human)',
+        head: 'head to predict with --genome (default: the first, e.g. human); with --fasta on an AlphaGenome model, the organism: human (default) or mouse',
         rc: 'average with the reverse-complement prediction (flipped back, stranded tracks swapped)',
         shifts: 'average over these shifts in bp, e.g. 0,1,-1 (N-padded)',
       })
@@ -79,7 +79,8 @@ export function buildProgram(): Command {
     }
     if (opts.fasta === undefined) throw new UsageError('give --genome with --region/--bed, or --fasta');
     if (opts.trunkReuse === false) throw new UsageError('--no-trunk-reuse needs --genome');
-    for (const o of ['region', 'bed', 'head', 'windowLength', 'rc', 'shifts', 'shard'] as const) {
+    // --head with --fasta is AlphaGenome's organism (human|mouse); runPredict refuses it for other models.
+    for (const o of ['region', 'bed', 'windowLength', 'rc', 'shifts', 'shard'] as const) {
       if (opts[o] !== undefined) throw new UsageError(`--${o.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --genome`);
     }
     if (opts.model.length !== 1) throw new UsageError('--fasta takes one --model');
@@ -94,6 +95,7 @@ export function buildProgram(): Command {
       batchSize: opts.batchSize,
       maps: attentionArgs(opts),
       cropInput: opts.cropInput,
+      head: opts.head,
     });
   });
 

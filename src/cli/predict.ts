@@ -1,6 +1,12 @@
 /** `seq2track predict --fasta`: options in, FASTA records through the model, one output file out. */
-import { dirname, extname, resolve } from 'node:path';
-import { loadModel } from '../models/load.js';
+import { rename } from 'node:fs/promises';
+import { dirname, extname, join, resolve } from 'node:path';
+import { loadModel, readConfig } from '../models/load.js';
+import { isAlphaGenomeConfig, loadAlphaGenome } from '../models/alphagenome/load.js';
+import { ORGANISMS } from '../models/alphagenome/config.js';
+import type { Organism } from '../models/alphagenome/model.js';
+import { predictAlphaGenomeFasta } from '../tasks/predict/alphagenome-fasta.js';
+import { writeSafetensors } from '../weights/safetensors.js';
 import { readFasta } from '../genome/fasta.js';
 import { centreCrop } from '../genome/sequence.js';
 import { selectTracks, type Track } from '../formats/targets.js';
@@ -29,6 +35,8 @@ export interface PredictArgs extends ModelArgs {
   maps?: AttentionArgs;
   /** Centre-crop each record to this many bp (Enformer's TF-hub input form: 393,216 → 196,608). */
   cropInput?: number;
+  /** AlphaGenome: the organism, human (default) or mouse. */
+  head?: string;
 }
 
 const FORMATS = { '.safetensors': 'safetensors', '.tsv': 'tsv' } as const;
@@ -49,6 +57,8 @@ export async function runPredict(args: PredictArgs): Promise<void> {
   }
 
   const dir = await resolveModelArg(args.model, args.cacheDir);
+  if (isAlphaGenomeConfig(await readConfig(join(dir, 'config.json')))) return runAlphaGenomePredict(args, dir, format, started);
+  if (args.head !== undefined) throw new UsageError('--head with --fasta selects the organism of an AlphaGenome model; for this model choose heads with --heads');
   const attention = args.maps ? await attentionRequest(args.maps, dir) : undefined;
   const output = args.maps?.output ?? 'softplus';
   const model = await loadModel(dir, loadOptions(args, { attention: attention?.spec, logits: output === 'logits' }));
@@ -91,6 +101,45 @@ export async function runPredict(args: PredictArgs): Promise<void> {
   } catch (e) {
     sink.abort();
     throw e;
+  } finally {
+    progress.done();
+    await model.close();
+  }
+}
+
+/**
+ * AlphaGenome: every head (or those --heads names) for the organism --head names, one tensor per
+ * output stacked over the records, written as X.safetensors (via X.safetensors.partial).
+ */
+async function runAlphaGenomePredict(args: PredictArgs, dir: string, format: 'safetensors' | 'tsv', started: number): Promise<void> {
+  if (format !== 'safetensors') throw new UsageError(`--out ${args.out}: AlphaGenome writes its outputs (tracks, contact maps, splice junctions) as X.safetensors`);
+  const unsupported = [
+    ['--tracks', args.tracks],
+    ['--targets', args.targets],
+    ['--embeddings', args.embeddings || undefined],
+    ['--attention', args.maps?.attention],
+    ['--output logits', args.maps?.output === 'logits' ? true : undefined],
+    ['--plot', args.maps?.plot],
+  ].filter(([, v]) => v !== undefined);
+  if (unsupported.length) throw new UsageError(`${unsupported.map(([o]) => o).join(', ')}: not available for AlphaGenome models yet`);
+  const organism = (args.head ?? 'human') as Organism;
+  if (!(ORGANISMS as readonly string[]).includes(organism)) throw new UsageError(`--head ${args.head}: an AlphaGenome organism is human or mouse`);
+  const model = await loadAlphaGenome(dir, { threads: args.threads, executionProvider: args.device });
+  const progress = new Progress('records');
+  try {
+    const p = await predictAlphaGenomeFasta(model, args.fasta, {
+      organism,
+      heads: args.heads,
+      batchSize: args.batchSize,
+      cropInput: args.cropInput,
+      onProgress: (done, total) => progress.update(done, total),
+    });
+    progress.done();
+    const partial = `${args.out}.partial`;
+    await writeSafetensors(partial, p.tensors, { producer: 'seq2track predict --fasta', model: 'alphagenome', organism, records: p.records.map((r) => r.name).join(',') });
+    await rename(partial, args.out);
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    process.stderr.write(`seq2track: AlphaGenome (${organism}) on ${p.records.length} record${p.records.length === 1 ? '' : 's'} of ${p.records[0]!.length} bp (${p.tensors.map((t) => t.name).join(', ')}) in ${seconds} s -> ${args.out}\n`);
   } finally {
     progress.done();
     await model.close();

@@ -17,6 +17,8 @@ export function architectureFromConfig(config: Record<string, unknown>, source: 
   if (type.includes('enformer')) return new Enformer(parseEnformerConfig(json, source));
   if (type.includes('flashzoi')) return new Borzoi(parseBorzoiConfig({ ...json, flashed: json.flashed ?? true }, source));
   if (type.includes('borzoi')) return new Borzoi(parseBorzoiConfig(json, source));
+  // AlphaGenome has its own model class (models/alphagenome/) and so far only `predict --fasta` runs it.
+  if (type === 'alphagenome') throw new ConfigError(`${source}: an AlphaGenome model; so far only \`seq2track predict --fasta\` (and loadAlphaGenome) run it`);
   throw new ConfigError(`${source}: unknown model_type ${JSON.stringify(json.model_type ?? json.architectures)} (supported: enformer, borzoi, flashzoi)`);
 }
 

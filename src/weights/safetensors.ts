@@ -66,9 +66,9 @@ export class SafetensorsFile {
 
 export interface TensorToWrite {
   name: string;
-  dtype: 'F32' | 'F64' | 'I64';
+  dtype: 'F32' | 'F64' | 'I64' | 'U8';
   shape: number[];
-  data: Float32Array | Float64Array | BigInt64Array;
+  data: Float32Array | Float64Array | BigInt64Array | Uint8Array;
 }
 
 /**

@@ -23,7 +23,12 @@ export { predictGenes, type PredictGenesOptions, type PredictGenesResult, type G
 export { geneGradients, gradientUntransform, geneWindowStart, DEFAULT_GRADIENT_TRANSFORM, type GradientTransform, type GeneGradientOptions, type GeneGradient } from './tasks/genes/gene-gradients.js';
 export { untransform, untransformParams, strandColumns, trackStrand, exonBins, geneColumnStats, percentile25, parseGeneStats, GENE_STATS, UNTRANSFORM_MODES, GeneInputError, type GeneStat, type UntransformMode, type ExonBinRule, type StrandColumns } from './tasks/genes/gene-stats.js';
 // Jobs: attribution.
-export { attributeToFiles, ismToFiles, type AttributionInput, type AttributionFilesOptions, type AttributionFiles } from './tasks/attribution/to-files.js';
+export { attributeToFiles, integratedGradientsToFiles, ismToFiles, shuffleIsmToFiles, type AttributionInput, type AttributionFilesOptions, type AttributionFiles } from './tasks/attribution/to-files.js';
+export { attributeBed, type BedAttributionOptions } from './tasks/attribution/bed-job.js';
+export { integratedGradientsRecords, perBaseRecords } from './tasks/attribution/attribute.js';
+export { shuffleIsmRecords } from './tasks/attribution/shuffle-ism.js';
+export { dinucShuffle, monoShuffle, seededRandom } from './tasks/attribution/shuffle.js';
+export { writeNpz } from './formats/npz.js';
 export { attributeRecords, contributionScores, type AttributeOptions, type AttributeResult } from './tasks/attribution/attribute.js';
 export { ismRecords, substitutionEffects, IsmInputError, type IsmOptions, type IsmResult, type Substitution, type SequenceRecord } from './tasks/attribution/ism.js';
 export type { AttributionOptions } from './tasks/attribution/runs.js';

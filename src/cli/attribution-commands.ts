@@ -50,15 +50,39 @@ function args(opts: Record<string, any>): AttributionArgs {
 }
 
 export function registerAttributionCommands(program: Command): void {
-  common(program.command('attribute').description('contribution scores: the gradient of an objective (head, tracks, bins) w.r.t. the input, grad × input, centred grad × input'))
-    .option('--batch-size <n>', 'sequences per model run', positiveInteger, 1)
+  common(program.command('attribute').description('contribution scores: the gradient of an objective (head, tracks, bins) w.r.t. the input (grad × input, centred grad × input), integrated gradients, or shuffle ISM'))
+    .addOption(new Option('--method <method>', 'gradient (d objective / d one-hot), integrated-gradients, or shuffle-ism (windows of bases shuffled)').choices(['gradient', 'integrated-gradients', 'shuffle-ism']).default('gradient'))
+    .option('--bed <file>', '--genome: one window centred on every BED region (gradient or integrated gradients), resumable; --out is a directory (safetensors + the NumPy files tfmodisco-lite reads)')
+    .option('--batch-size <n>', 'gradient: sequences per model run (default 1); integrated gradients: interpolation points per gradient run (default 4); shuffle-ism: shuffled sequences per model run (default 4)', positiveInteger)
+    .option('--steps <m>', 'integrated gradients: Riemann steps (default 32)', positiveInteger)
+    .addOption(new Option('--baseline <kind>', 'integrated gradients: all-zero rows (N) or a seeded dinucleotide shuffle of the input').choices(['zero', 'shuffle']))
+    .option('--seed <n>', 'integrated gradients --baseline shuffle, shuffle-ism: the shuffles\' seed (default 0)', integer(0, 'a non-negative integer'))
+    .option('--window <a-b>', 'shuffle-ism --fasta: positions to score, 0-based inclusive')
+    .option('--shuffle-window <bp>', 'shuffle-ism: bp per shuffled window, stride = window (default 5)', positiveInteger)
+    .option('--samples <n>', 'shuffle-ism: shuffles per window (default 8)', positiveInteger)
+    .addOption(new Option('--shuffle <kind>', 'shuffle-ism: dinucleotide (Altschul–Erikson, default) or mononucleotide shuffles').choices(['dinuc', 'mono']))
     .addOption(
       new Option('--activations <how>', "saved: the backward reads the forward's conv/matrix outputs instead of recomputing them (faster, more memory); recompute: each tile's forward again inside its backward")
         .choices(['saved', 'recompute'])
         .default('saved'),
     )
     .option('--stash-memory <MB>', 'saved activations held in memory (MB, default 1536); the rest goes to a temporary file', integer(0, 'a non-negative integer'))
-    .action(async (opts) => runAttribute({ ...args(opts), activations: opts.activations, stashMemoryMb: opts.stashMemory }));
+    .action(async (opts) =>
+      runAttribute({
+        ...args(opts),
+        activations: opts.activations,
+        stashMemoryMb: opts.stashMemory,
+        method: opts.method,
+        bed: opts.bed,
+        steps: opts.steps,
+        baseline: opts.baseline,
+        seed: opts.seed,
+        window: opts.window,
+        shuffleWindow: opts.shuffleWindow,
+        samples: opts.samples,
+        shuffle: opts.shuffle,
+      }),
+    );
   common(program.command('ism').description('in-silico mutagenesis: objective(mutant) - objective(reference) for every substitution in a window (exact, incremental)'))
     .option('--window <a-b>', '--fasta: positions to mutate, 0-based inclusive')
     .option('--batch-size <n>', 'mutant sequences per model run', positiveInteger, 4)

@@ -5,7 +5,7 @@
  */
 import { open } from 'node:fs/promises';
 import { openForReading } from './weight-file.js';
-import { openSync, readSync, closeSync } from 'node:fs';
+import { openSync, readSync, closeSync, writeSync } from 'node:fs';
 import { BYTES, MAX_HEADER, SafetensorsError, parseSafetensorsHeader, toFloat32, type SafetensorsDType, type TensorInfo } from './safetensors-format.js';
 export { SafetensorsError, parseSafetensorsHeader, toFloat32, type SafetensorsDType, type TensorInfo } from './safetensors-format.js';
 
@@ -102,5 +102,35 @@ export async function writeSafetensors(path: string, tensors: TensorToWrite[], m
     for (const t of tensors) await handle.write(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
   } finally {
     await handle.close();
+  }
+}
+
+/** A tensor whose data comes in pieces (written streaming: the whole tensor is never in memory). */
+export interface TensorStream {
+  name: string;
+  dtype: 'F32' | 'F64' | 'I64';
+  shape: number[];
+  chunks: () => Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
+}
+
+/** Writes streamed tensors in the order given (the bytes `writeSafetensors` writes for the same data). */
+export async function writeSafetensorsStream(path: string, tensors: TensorStream[], metadata?: Record<string, string>): Promise<void> {
+  const bytes = (t: TensorStream) => t.shape.reduce((a, b) => a * b, 1) * (t.dtype === 'F32' ? 4 : 8);
+  const fd = openSync(path, 'w');
+  try {
+    const put = (b: Uint8Array) => {
+      for (let done = 0; done < b.length; ) done += writeSync(fd, b, done, b.length - done);
+    };
+    put(encodeSafetensorsHeader(tensors.map((t) => ({ ...t, length: bytes(t) })), metadata));
+    for (const t of tensors) {
+      let n = 0;
+      for await (const c of t.chunks()) {
+        put(c);
+        n += c.length;
+      }
+      if (n !== bytes(t)) throw new Error(`${path}: tensor ${t.name} has ${n} bytes, ${t.dtype}[${t.shape}] needs ${bytes(t)}`);
+    }
+  } finally {
+    closeSync(fd);
   }
 }

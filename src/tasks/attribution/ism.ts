@@ -43,46 +43,72 @@ function repeatRow(trunk: Record<string, TensorData>, rows: number): Record<stri
   return out;
 }
 
-/** A batch of mutants of a single sequence `ref` ([1, L, 4]), one substitution each. */
-function mutants(ref: OneHotBatch, subs: Substitution[]): OneHotBatch {
+/**
+ * A change of one sequence in a run's coordinates: `positions[i]` set to base `bases[i]` (0..3; -1:
+ * N, the all-zero row). A substitution changes one position; a shuffle-ISM sample a window of them.
+ */
+export interface Edit {
+  positions: number[];
+  bases: number[];
+}
+
+/** A batch of edited copies of a single sequence `ref` ([1, L, 4]), one edit each. */
+function edited(ref: OneHotBatch, edits: Edit[]): OneHotBatch {
   const row = ref.length * 4;
-  const data = new Float32Array(subs.length * row);
-  subs.forEach((s, j) => {
+  const data = new Float32Array(edits.length * row);
+  edits.forEach((e, j) => {
     data.set(ref.data.subarray(0, row), j * row);
-    data.fill(0, j * row + s.pos * 4, j * row + s.pos * 4 + 4);
-    data[j * row + s.pos * 4 + s.base] = 1;
+    e.positions.forEach((pos, i) => {
+      data.fill(0, j * row + pos * 4, j * row + pos * 4 + 4);
+      if (e.bases[i]! >= 0) data[j * row + pos * 4 + e.bases[i]!] = 1;
+    });
   });
-  return { data, batch: subs.length, length: ref.length };
+  return { data, batch: edits.length, length: ref.length };
 }
 
 /**
  * objective(mutant) - objective(ref) for each substitution of the single sequence `ref`, and the
  * reference objective; exact, reusing the reference trunk unless `bruteForce`.
  */
-export async function substitutionEffects(
+export function substitutionEffects(
   model: Model,
   ref: OneHotBatch,
   subs: Substitution[],
   objective: Objective,
   opts: EffectOptions = {},
 ): Promise<{ reference: number; effects: Float64Array }> {
-  if (ref.batch !== 1) throw new Error('substitutionEffects takes one reference sequence');
+  return editEffects(model, ref, subs.map((s) => ({ positions: [s.pos], bases: [s.base] })), objective, opts);
+}
+
+/**
+ * objective(edited) - objective(ref) for each edit of the single sequence `ref`, and the reference
+ * objective; exact, reusing the reference trunk unless `bruteForce`: a batch of edits recomputes only
+ * the trunk tile their positions reach (`Model.trunkPatch`), then the head.
+ */
+export async function editEffects(
+  model: Model,
+  ref: OneHotBatch,
+  edits: Edit[],
+  objective: Objective,
+  opts: EffectOptions = {},
+): Promise<{ reference: number; effects: Float64Array }> {
+  if (ref.batch !== 1) throw new Error('editEffects takes one reference sequence');
   const { length } = ref;
   const batchSize = opts.batchSize ?? 4;
   const bins = model.outputBins(length);
   const T = model.arch.tracks(objective.head);
   const heads = [objective.head];
-  const effects = new Float64Array(subs.length);
+  const effects = new Float64Array(edits.length);
   const refTrunk = opts.bruteForce ? undefined : await model.trunk(ref);
   const refOut = refTrunk ? await model.head(refTrunk, length, { heads }) : await model.predict(ref, { heads });
   const reference = objectiveOf(refOut.heads[objective.head]!.data, 0, bins, T, objective);
-  for (let i = 0; i < subs.length; i += batchSize) {
-    const group = subs.slice(i, i + batchSize);
-    const alt = mutants(ref, group);
+  for (let i = 0; i < edits.length; i += batchSize) {
+    const group = edits.slice(i, i + batchSize);
+    const alt = edited(ref, group);
     let out;
     if (refTrunk) {
-      const lo = Math.min(...group.map((s) => s.pos));
-      const hi = Math.max(...group.map((s) => s.pos)) + 1;
+      const lo = Math.min(...group.flatMap((e) => e.positions));
+      const hi = Math.max(...group.flatMap((e) => e.positions)) + 1;
       out = await model.head(await model.trunkPatch(repeatRow(refTrunk, group.length), alt, lo, hi), length, { heads });
     } else {
       out = await model.predict(alt, { heads });

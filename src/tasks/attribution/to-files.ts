@@ -14,7 +14,9 @@ import type { Region } from '../../genome/regions.js';
 import { logoSpec } from '../../plots/logo.js';
 import { ismHeatmapSpec } from '../../plots/ism-heatmap.js';
 import { plotFormat } from '../../plots/render.js';
-import { attributeRecords } from './attribute.js';
+import { attributeRecords, integratedGradientsRecords } from './attribute.js';
+import { checkIgSettings, type IgSettings } from './integrated-gradients.js';
+import { shuffleIsmRecords, type ShuffleIsmSettings } from './shuffle-ism.js';
 import { ismRecords, type SequenceRecord } from './ism.js';
 import { centralBins } from './objective.js';
 import { binSpan, genomeWindow, plotWindow, targetBins, type GenomeWindow } from './genome-window.js';
@@ -161,6 +163,99 @@ export async function ismToFiles(o: AttributionFilesOptions & { window?: [number
       });
       files.push(plotFile(o.plot, spec));
     }
+    await ensureDir(o.out);
+  }
+  return { files: await writeAll(files), records: R, positions: W, ensemble: r.job.ensemble };
+}
+
+/** Integrated gradients written as files: `integrated_gradients` [R, L, 4], its sum over bases [R, L], f(x), f(x₀) and the completeness gap per record. */
+export async function integratedGradientsToFiles(o: AttributionFilesOptions & IgSettings & { batchSize?: number }): Promise<AttributionFiles & { gaps: Float64Array; settings: Required<IgSettings> }> {
+  const p = await prepare(o);
+  checkIgSettings(o);
+  let logo: [number, number] | undefined;
+  if (p.kind === 'genome' && o.plot !== undefined) {
+    const [a, b] = binSpan(p.window, p.bins);
+    logo = plotWindow(p.window, o.plotWindow, [a - LOGO.margin, b + LOGO.margin], [0, p.window.length - 1], o.plotWindow ? LOGO.max : LOGO.byDefault);
+  }
+  const r = await integratedGradientsRecords(p.records, p.source, { ...o, bins: p.bins });
+  const L = r.length;
+  const R = p.records.length;
+  const tensors = [
+    { name: 'objective', dtype: 'F32' as const, shape: [R], data: r.objective },
+    { name: 'baseline_objective', dtype: 'F32' as const, shape: [R], data: r.baseline },
+    { name: 'completeness_gap', dtype: 'F32' as const, shape: [R], data: Float32Array.from(r.gap) },
+    { name: 'integrated_gradients', dtype: 'F32' as const, shape: [R, L, 4], data: r.values },
+    { name: 'integrated_gradients_sum', dtype: 'F32' as const, shape: [R, L], data: r.perPosition },
+  ];
+  const s = r.settings;
+  const meta = {
+    ...jobMetadata(r.job, 'seq2track attribute --method integrated-gradients'),
+    records: JSON.stringify(p.records.map((x) => x.name)),
+    steps: String(s.steps),
+    baseline: s.baseline,
+    ...(s.baseline === 'shuffle' ? { seed: String(s.seed) } : {}),
+    completeness_gap: JSON.stringify(Array.from(r.gap)),
+  };
+  let files: PendingFile[];
+  if (p.kind === 'fasta') files = [safetensorsFile(o.out, tensors, meta)];
+  else {
+    const w = p.window;
+    const [a, b] = w.positions;
+    files = [
+      perBaseBigWig(join(o.out, 'integrated_gradients.bw'), w, a, r.perPosition.subarray(a, b + 1)),
+      safetensorsFile(join(o.out, 'attribute.safetensors'), tensors, { ...meta, chrom: w.chrom, window_start: String(w.start) }),
+    ];
+    if (logo && o.plot !== undefined) {
+      const [s0, e] = logo;
+      const track = r.job.objective.tracks.map((t) => t.identifier).join(', ');
+      const spec = logoSpec({
+        positions: Array.from({ length: e - s0 + 1 }, (_, i) => w.start + s0 + i + 1),
+        bases: Array.from(w.sequence.slice(s0, e + 1)),
+        values: r.perPosition.subarray(s0, e + 1),
+        title: `integrated gradients (${s.steps} steps, ${s.baseline} baseline), ${track} (${r.job.objective.head} head), bins ${p.bins[0]}-${p.bins[1]}`,
+        xTitle: `${w.chrom} (1-based)`,
+      });
+      files.push(plotFile(o.plot, spec));
+    }
+    await ensureDir(o.out);
+  }
+  return { files: await writeAll(files), records: R, positions: L, ensemble: r.job.ensemble, gaps: r.gap, settings: s };
+}
+
+/** Shuffle ISM written as files; `window` (positions, 0-based inclusive) is the FASTA form's, the genome form scores the region. */
+export async function shuffleIsmToFiles(o: AttributionFilesOptions & Omit<ShuffleIsmSettings, 'window'> & { window?: [number, number]; batchSize?: number; bruteForce?: boolean }): Promise<AttributionFiles> {
+  const p = await prepare(o);
+  const positions = p.kind === 'genome' ? p.window.positions : o.window!;
+  const r = await shuffleIsmRecords(p.records, p.source, { ...o, bins: p.bins, window: positions });
+  const R = p.records.length;
+  const W = positions[1] - positions[0] + 1;
+  // Each position takes its window's score (the windows tile the positions).
+  const perBase = new Float32Array(R * W);
+  for (let rec = 0; rec < R; rec++) r.windows.forEach(([a, b], wi) => perBase.fill(r.scores[rec * r.windows.length + wi]!, rec * W + a - positions[0], rec * W + b - positions[0] + 1));
+  const tensors = [
+    { name: 'shuffle_ism', dtype: 'F32' as const, shape: [R, r.windows.length], data: r.scores },
+    { name: 'shuffle_ism_windows', dtype: 'I64' as const, shape: [r.windows.length, 2], data: BigInt64Array.from(r.windows.flat(), (v) => BigInt(v)) },
+    { name: 'shuffle_ism_per_base', dtype: 'F32' as const, shape: [R, W], data: perBase },
+  ];
+  const s = r.settings;
+  const meta = {
+    ...jobMetadata(r.job, 'seq2track attribute --method shuffle-ism'),
+    records: JSON.stringify(p.records.map((x) => x.name)),
+    window: JSON.stringify(positions),
+    objective: JSON.stringify(Array.from(r.objective)),
+    shuffle: s.shuffle,
+    shuffle_window: String(s.shuffleWindow),
+    samples: String(s.samples),
+    seed: String(s.seed),
+  };
+  let files: PendingFile[];
+  if (p.kind === 'fasta') files = [safetensorsFile(o.out, tensors, meta)];
+  else {
+    const w = p.window;
+    files = [
+      perBaseBigWig(join(o.out, 'shuffle_ism.bw'), w, positions[0], perBase),
+      safetensorsFile(join(o.out, 'shuffle_ism.safetensors'), tensors, { ...meta, chrom: w.chrom, window_start: String(w.start) }),
+    ];
     await ensureDir(o.out);
   }
   return { files: await writeAll(files), records: R, positions: W, ensemble: r.job.ensemble };

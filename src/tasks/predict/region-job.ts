@@ -20,7 +20,8 @@ import { onlyAcgtn } from '../../genome/sequence.js';
 import { checkAttentionSize, type AttentionRequest } from './attention-request.js';
 import { accumulate, checkBatchSize, isPlainRun, JobError, type EnsembleOptions, type EnsembleRun } from '../job/ensemble.js';
 import { TrunkReuse } from './trunk-reuse.js';
-import { openEnsemble, runBatches, type Batch, type Ensemble, type ModelSource, type TableResolver } from '../job/run-core.js';
+import { openEnsemble, type Ensemble, type ModelSource, type TableResolver } from '../job/run-core.js';
+import { runSlotPasses, type SlotProgress, type SlotUnit } from '../job/slot-passes.js';
 import { shardRange, type Shard } from '../job/shard.js';
 
 export interface RegionRunOptions extends Omit<EnsembleOptions, 'models'> {
@@ -103,11 +104,7 @@ export interface MapStore {
 }
 
 /** Model pass in progress, batches of it done, and the running sum of a window the batch boundary split. */
-export interface RegionProgress {
-  model: number;
-  batches: number;
-  pending?: { slot: number; sum: Float64Array };
-}
+export type RegionProgress = SlotProgress;
 
 /** Where an interrupted job stopped and how progress is recorded (the genome job's staging directory). */
 export interface Resume {
@@ -137,10 +134,8 @@ interface Window {
   start: number;
 }
 
-interface RegionItem {
+interface RegionItem extends SlotUnit {
   window: Window;
-  /** The window's last run in a model pass. */
-  last: boolean;
 }
 
 export interface RegionJobEnvironment {
@@ -211,38 +206,25 @@ export async function runRegionJob(opts: RegionRunOptions, env: RegionJobEnviron
         // Only the windows of this job's range run; slots count from its first.
         if (w >= range[0] && w < range[1]) {
           const window = { plan, index, slot: w - range[0], start };
-          runs.forEach((run, i) => items.push({ unit: { window, last: i === runs.length - 1 }, run }));
+          runs.forEach((run, i) => items.push({ unit: { window, slot: window.slot, last: i === runs.length - 1 }, run }));
         }
         w++;
       }),
     );
-    const perPass = Math.ceil(items.length / batchSize);
-    const total = items.length * M;
-    const start: RegionProgress = resume?.start ?? { model: 0, batches: 0 };
-    const resumedAt = Math.min(total, start.model * items.length + Math.min(items.length, start.batches * batchSize));
-    if (resumedAt > 0) resume?.onResume?.(resumedAt, total);
-    let done = resumedAt;
-    opts.onProgress?.(done, total);
-
-    function* batches(): Generator<Batch<RegionItem>> {
-      for (let m = start.model; m < M; m++) {
-        for (let b = m === start.model ? start.batches : 0; b < perPass; b++) yield { model: m, index: b, items: items.slice(b * batchSize, (b + 1) * batchSize) };
-      }
-    }
     const { bins, length } = setup.geometry;
     const T = setup.headTracks;
-    const sums = new Map<number, Float64Array>();
-    if (start.pending) sums.set(start.pending.slot, start.pending.sum);
-    const sumOf = (w: Window, m: number) => {
-      let s = sums.get(w.slot);
-      if (!s) sums.set(w.slot, (s = m === 0 ? new Float64Array(bins * tracks.length) : store.load(w.slot)));
-      return s;
-    };
     let cached: { slot: number; seq: string } | undefined;
     const reuse = opts.trunkReuse === false ? undefined : new TrunkReuse(opts.genome, setup.geometry, runs);
-    await runBatches({
+    const { resumedAt, ran } = await runSlotPasses({
       schedule: ensemble.schedule,
-      batches: batches(),
+      items,
+      batchSize,
+      slotValues: bins * tracks.length,
+      store,
+      start: resume?.start,
+      commit: resume ? (p) => resume.commit(p) : undefined,
+      onResume: resume?.onResume,
+      onProgress: opts.onProgress,
       sequence: async ({ window: w }) => {
         if (cached?.slot !== w.slot) cached = { slot: w.slot, seq: onlyAcgtn(await opts.genome.getSequence(w.plan.region.chrom, w.start, w.start + length)) };
         return cached.seq;
@@ -254,33 +236,19 @@ export async function runRegionJob(opts: RegionRunOptions, env: RegionJobEnviron
           attentionRows: attention && batch.items.some((it) => isPlainRun(it.run)) ? attention.rows : undefined,
           knownTrunk: reuse?.known(model, batch.items.map((it) => ({ plan: it.unit.window.plan, index: it.unit.window.index, run: it.run }))),
         }),
-      sink: (p, batch) => {
-        const { model: m, index = 0 } = batch;
-        const out = p.heads[setup.head]!;
-        batch.items.forEach((it, j) => accumulate(sumOf(it.unit.window, m), 0, out.data, j, bins, T, tracks, it.run.rc));
-        if (maps && attention && p.attention) {
-          const per = attention.elements / attention.records.length;
-          batch.items.forEach((it, j) => {
-            if (!isPlainRun(it.run)) return;
-            const w = it.unit.window;
-            const record = recordBase.get(w.plan)! + w.index * M + m;
-            maps.put(record, p.attention!.data.subarray(j * per, (j + 1) * per));
-          });
-        }
-        for (const it of batch.items) {
-          if (!it.unit.last) continue;
-          store.save(it.unit.window.slot, sums.get(it.unit.window.slot)!);
-          sums.delete(it.unit.window.slot);
-        }
-        // Items are in window order: at most one window is open at a batch boundary.
-        const open = [...sums.entries()][0];
-        const next: RegionProgress = index + 1 === perPass ? { model: m + 1, batches: 0 } : { model: m, batches: index + 1, pending: open && { slot: open[0], sum: open[1] } };
-        resume?.commit(next);
-        done += batch.items.length;
-        opts.onProgress?.(done, total);
+      add: (sum, p, j, it) => accumulate(sum, 0, p.heads[setup.head]!.data, j, bins, T, tracks, it.run.rc),
+      also: (p, batch) => {
+        if (!maps || !attention || !p.attention) return;
+        const per = attention.elements / attention.records.length;
+        batch.items.forEach((it, j) => {
+          if (!isPlainRun(it.run)) return;
+          const w = it.unit.window;
+          const record = recordBase.get(w.plan)! + w.index * M + batch.model;
+          maps.put(record, p.attention!.data.subarray(j * per, (j + 1) * per));
+        });
       },
     });
-    return { ensemble, plans, layout, attention, resumedAt, ran: done - resumedAt };
+    return { ensemble, plans, layout, attention, resumedAt, ran };
   } finally {
     await ensemble.schedule.close();
   }

@@ -4,8 +4,8 @@
  * runs, float64 sums over the runs when several models are averaged, since a later model pass adds
  * to them), and the attention maps in a second file, record after record.
  */
-import { closeSync, existsSync, openSync, readSync, writeSync } from 'node:fs';
-import { JobError } from '../job/ensemble.js';
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
+import { SlotFile, writeFully } from '../job/slot-file.js';
 import type { RegionPlan } from '../../genome/regions.js';
 import type { AttentionLayout, MapStore, WindowLayout, WindowStore } from './region-job.js';
 import type { RegionRows } from './region-writers.js';
@@ -38,84 +38,28 @@ export function* windowRows(plans: RegionPlan[], windowBins: number, range: [num
   }
 }
 
-function readFully(fd: number, buf: Uint8Array, position: number, what: () => string): void {
-  for (let at = 0; at < buf.length; ) {
-    const n = readSync(fd, buf, at, buf.length - at, position + at);
-    if (n === 0) throw new JobError(what());
-    at += n;
-  }
-}
-
-function writeFully(fd: number, bytes: Uint8Array, position: number): void {
-  for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at, position + at);
-}
-
-/** Window values in a scratch file (opened for update, so a resumed job keeps what is there). */
-export class ScratchWindows implements WindowStore {
-  private readonly fd: number;
-  private readonly float64: boolean;
-  private readonly slotBytes: number;
-
+/** Window values in a scratch file: a slot per window, [windowBins, tracks] (job/slot-file.ts). */
+export class ScratchWindows extends SlotFile implements WindowStore {
   constructor(
-    readonly path: string,
+    path: string,
     readonly layout: WindowLayout,
-    /** Named in the error when the file is shorter than its progress says. */
-    private readonly staging: string,
+    staging: string,
   ) {
-    this.float64 = layout.models > 1;
-    this.slotBytes = layout.windowBins * layout.tracks * (this.float64 ? 8 : 4);
-    this.fd = openSync(path, existsSync(path) ? 'r+' : 'w+');
-  }
-
-  load(slot: number): Float64Array {
-    const buf = Buffer.alloc(this.slotBytes);
-    readFully(this.fd, buf, slot * this.slotBytes, () => `${this.path}: the scratch file is shorter than its progress records; delete ${this.staging} to start over`);
-    return new Float64Array(buf.buffer, buf.byteOffset, this.layout.windowBins * this.layout.tracks).slice();
-  }
-
-  save(slot: number, sum: Float64Array): void {
-    let bytes: Uint8Array;
-    if (this.float64) bytes = new Uint8Array(sum.buffer, sum.byteOffset, sum.byteLength);
-    else {
-      const values = new Float32Array(sum.length);
-      for (let i = 0; i < sum.length; i++) values[i] = sum[i]! / this.layout.ensemble;
-      bytes = new Uint8Array(values.buffer);
-    }
-    writeFully(this.fd, bytes, slot * this.slotBytes);
-  }
-
-  close(): void {
-    closeSync(this.fd);
+    super(path, layout.windowBins * layout.tracks, layout.models, layout.ensemble, staging);
   }
 
   /** The written bins of each region, read back from the scratch as float32 means. */
   rows(): RegionRows {
-    const { layout, path } = this;
-    const float64 = this.float64;
-    const slotBytes = this.slotBytes;
+    const { layout } = this;
+    const K = layout.tracks;
+    const slots = this;
     return {
       plans: layout.plans,
       tracks: layout.tracks,
       *chunks() {
-        const K = layout.tracks;
-        const bytesPer = float64 ? 8 : 4;
-        const fd = openSync(path, 'r');
-        try {
-          for (const { region, window, index, lo, hi } of windowRows(layout.plans, layout.windowBins, layout.range)) {
-            const p = layout.plans[region]!;
-            const slot = window - layout.range[0];
-            const buf = Buffer.alloc((hi - lo) * K * bytesPer);
-            readFully(fd, buf, slot * slotBytes + (lo - index * layout.windowBins) * K * bytesPer, () => `${path}: shorter than its windows`);
-            let values: Float32Array;
-            if (float64) {
-              const sums = new Float64Array(buf.buffer, buf.byteOffset, (hi - lo) * K);
-              values = new Float32Array(sums.length);
-              for (let i = 0; i < sums.length; i++) values[i] = sums[i]! / layout.ensemble;
-            } else values = new Float32Array(buf.buffer, buf.byteOffset, (hi - lo) * K);
-            yield { region, row: lo - p.firstBin, values };
-          }
-        } finally {
-          closeSync(fd);
+        for (const { region, window, index, lo, hi } of windowRows(layout.plans, layout.windowBins, layout.range)) {
+          const from = (lo - index * layout.windowBins) * K;
+          yield { region, row: lo - layout.plans[region]!.firstBin, values: slots.mean(window - layout.range[0], from, from + (hi - lo) * K) };
         }
       },
     };

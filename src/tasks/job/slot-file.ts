@@ -1,0 +1,77 @@
+/**
+ * A resumable job's scratch file of fixed-size slots, one per unit of work (a genome window, an
+ * attribution record): float32 means when one model runs (a slot is saved once, complete), float64
+ * sums over the runs when several models are averaged (a later model pass loads and adds to them).
+ * Opened for update, so a resumed job keeps what an earlier run wrote.
+ */
+import { closeSync, existsSync, openSync, readSync, writeSync } from 'node:fs';
+import { JobError } from './ensemble.js';
+
+export function readFully(fd: number, buf: Uint8Array, position: number, what: () => string): void {
+  for (let at = 0; at < buf.length; ) {
+    const n = readSync(fd, buf, at, buf.length - at, position + at);
+    if (n === 0) throw new JobError(what());
+    at += n;
+  }
+}
+
+export function writeFully(fd: number, bytes: Uint8Array, position: number): void {
+  for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at, position + at);
+}
+
+export class SlotFile {
+  protected readonly fd: number;
+  readonly float64: boolean;
+  readonly slotBytes: number;
+
+  constructor(
+    readonly path: string,
+    /** Values per slot. */
+    readonly slotValues: number,
+    /** Models averaged (more than one: float64 sums). */
+    models: number,
+    /** Runs averaged per slot: a float32 slot holds sum / ensemble. */
+    readonly ensemble: number,
+    /** Named in the error when the file is shorter than its progress says. */
+    protected readonly staging: string,
+  ) {
+    this.float64 = models > 1;
+    this.slotBytes = slotValues * (this.float64 ? 8 : 4);
+    this.fd = openSync(path, existsSync(path) ? 'r+' : 'w+');
+  }
+
+  /** The running sum earlier model passes left in a slot (float64 files only). */
+  load(slot: number): Float64Array {
+    const buf = Buffer.alloc(this.slotBytes);
+    readFully(this.fd, buf, slot * this.slotBytes, () => `${this.path}: the scratch file is shorter than its progress records; delete ${this.staging} to start over`);
+    return new Float64Array(buf.buffer, buf.byteOffset, this.slotValues).slice();
+  }
+
+  /** A slot's sum after a model pass (every run of that model added). */
+  save(slot: number, sum: Float64Array): void {
+    let bytes: Uint8Array;
+    if (this.float64) bytes = new Uint8Array(sum.buffer, sum.byteOffset, sum.byteLength);
+    else {
+      const values = new Float32Array(sum.length);
+      for (let i = 0; i < sum.length; i++) values[i] = sum[i]! / this.ensemble;
+      bytes = new Uint8Array(values.buffer);
+    }
+    writeFully(this.fd, bytes, slot * this.slotBytes);
+  }
+
+  /** Values [from, to) of a complete slot as float32 means (what the outputs are made of). */
+  mean(slot: number, from = 0, to = this.slotValues): Float32Array {
+    const per = this.float64 ? 8 : 4;
+    const buf = Buffer.alloc((to - from) * per);
+    readFully(this.fd, buf, slot * this.slotBytes + from * per, () => `${this.path}: shorter than its slots`);
+    if (!this.float64) return new Float32Array(buf.buffer, buf.byteOffset, to - from);
+    const sums = new Float64Array(buf.buffer, buf.byteOffset, to - from);
+    const values = new Float32Array(sums.length);
+    for (let i = 0; i < sums.length; i++) values[i] = sums[i]! / this.ensemble;
+    return values;
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}

@@ -18,6 +18,13 @@ export { scoreVcf, parseShard, shardRange, type ScoreVcfOptions, type ScoreVcfRe
 export { variantStats, VariantScorer, STATS, type Stats, type PreparedRecord, type ScorerOptions } from './tasks/variants/scorer.js';
 export { variantWindows, borzoiVariantWindows, altWindow, windowStart, type Anchor } from './tasks/variants/windows.js';
 export { geneRows, VariantGeneScoring, type GeneRow, type GeneScoreOptions } from './tasks/variants/gene-scores.js';
+export { parseScorer, parseScorers } from './tasks/variants/scorers/spec.js';
+export { scoreTrackChunk, scoreGeneChunk, scorerRows, type TrackScores, type GeneScores } from './tasks/variants/scorers/scorer-set.js';
+export { CenterMaskScorer, centerMaskBins, CENTER_MASK_WIDTHS } from './tasks/variants/scorers/center-mask.js';
+export { GeneMaskLFCScorer, GeneMaskActiveScorer, geneMasks } from './tasks/variants/scorers/gene-mask.js';
+export { alignAlternate } from './tasks/variants/scorers/indel-alignment.js';
+export { aggregate, AGGREGATIONS, type Aggregation } from './tasks/variants/scorers/aggregation.js';
+export { ScorerError, type Scorer, type TrackScorer, type GeneScorer, type GeneMask, type OutputWindow, type ScoredVariant } from './tasks/variants/scorers/types.js';
 // Jobs: genes.
 export { predictGenes, type PredictGenesOptions, type PredictGenesResult, type GenePrediction } from './tasks/genes/predict-genes.js';
 export { geneGradients, gradientUntransform, geneWindowStart, DEFAULT_GRADIENT_TRANSFORM, type GradientTransform, type GeneGradientOptions, type GeneGradient } from './tasks/genes/gene-gradients.js';
@@ -70,7 +77,7 @@ export { readBed } from './genome/bed.js';
 export { oneHot, oneHotInto, SequenceError } from './genome/one-hot.js';
 export { readFasta, readFastaRecords, FastaError, type FastaRecord } from './genome/fasta.js';
 export { openVcf, alleles, VcfError, type VcfRecord, type VcfReader } from './genome/vcf.js';
-export { readGtf, GeneIndex, unionIntervals, GtfError, type Gene, type GtfOptions } from './genome/gtf.js';
+export { readGtf, GeneIndex, unionIntervals, GtfError, type Gene, type GtfOptions, type Transcript } from './genome/gtf.js';
 export { retryingFetch, HttpReadError, type RetryOptions } from './genome/http-retry.js';
 
 // Weights, formats, plots.

@@ -9,6 +9,7 @@ import { runPredict } from './predict.js';
 import { runConvert, runFetch, runList } from './weights.js';
 import { runPredictGenome } from './predict-genome.js';
 import { runScoreVariants } from './score-variants.js';
+import { checkScorerOptions } from './variant-scorers.js';
 import { runMerge } from './merge.js';
 import { runEvaluate, runFinetune } from './train.js';
 import { runServe } from './serve.js';
@@ -118,11 +119,17 @@ export function buildProgram(): Command {
         .option('--brute-force', 'two full forward passes per SNV instead of reusing the ref trunk (for checks and benchmarks)')
         .option('--batch-size <n>', 'VCF records per chunk: their windows share model runs', positiveInteger, 1)
         .addOption(new Option('--anchor <rule>', 'window placement: center (ours: first REF base at index L/2) or borzoi (baskerville vcf.py: at L/2 - 1, indels centre-trimmed)').choices(['center', 'borzoi']).default('center'))
-        .option('--stats <list>', `with --gtf: comma-separated gene statistics (${GENE_STATS.join(', ')}; default SED)`),
+        .option('--stats <list>', `with --gtf: comma-separated gene statistics (${GENE_STATS.join(', ')}; default SED)`)
+        .option(
+          '--scorer <spec>',
+          "AlphaGenome's variant scorers instead of SAD, one column each; repeatable: CenterMask(width=501|2001|10001|100001|200001|None, aggregation=DIFF_MEAN|DIFF_SUM|DIFF_SUM_LOG2|DIFF_LOG2_SUM|L2_DIFF|L2_DIFF_LOG1P|ACTIVE_MEAN|ACTIVE_SUM) (short: center-mask:501:diff-log2-sum), GeneMaskLFC, GeneMaskActive (genes from --gtf)",
+          repeatable,
+        ),
       { fullOutput: true },
     ),
     false,
-  ).action(async (opts) => {
+  ).action(async (opts, command: Command) => {
+    if (opts.scorer?.length) checkScorerOptions(opts, command);
     await runScoreVariants({
       ...genomeArgs(opts),
       vcf: opts.vcf,
@@ -133,6 +140,7 @@ export function buildProgram(): Command {
       anchor: opts.anchor,
       genes: geneArgs(opts),
       stats: opts.stats,
+      scorers: opts.scorer,
     });
   });
 

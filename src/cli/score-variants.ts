@@ -15,6 +15,8 @@ import { ensembleOptions, jobFingerprint, resolveModels, type GenomeArgs } from 
 import type { Fingerprint } from '../tasks/job/job-dir.js';
 import { variantGeneJob, type GeneArgs } from './genes.js';
 import { isGeneTsvHeader } from '../formats/gene-score-writers.js';
+import { isVariantTsvHeader } from '../formats/score-tsv.js';
+import { variantScorerJob } from './variant-scorers.js';
 import type { Anchor } from '../tasks/variants/windows.js';
 import { checkWritableDir } from '../tasks/job/job-dir.js';
 
@@ -30,6 +32,8 @@ export interface ScoreVariantsArgs extends GenomeArgs {
   genes?: GeneArgs;
   /** --stats (gene scores). */
   stats?: string;
+  /** --scorer: AlphaGenome's variant scorers instead of SAD (with `genes.gtf` for the gene scorers). */
+  scorers?: string[];
 }
 
 type ScoreOutput = 'tsv' | 'parquet' | 'h5';
@@ -53,8 +57,10 @@ export async function runScoreVariants(args: ScoreVariantsArgs): Promise<void> {
   const models = await resolveModels(args);
   const genome = await openGenome(args.genome);
   let fp: Fingerprint | undefined;
-  const geneJob = args.genes
-    ? await variantGeneJob(args.genes, args.stats, args.out, () => fp!, (n) => process.stderr.write(`seq2track: resuming ${args.out} after ${n} records (${progressPath(args.out)})\n`))
+  const onResume = (n: number) => process.stderr.write(`seq2track: resuming ${args.out} after ${n} records (${progressPath(args.out)})\n`);
+  const scorerJob = args.scorers?.length ? await variantScorerJob(args.scorers, args.genes?.gtf, args.out, () => fp!, onResume) : undefined;
+  const geneJob = args.genes && !scorerJob
+    ? await variantGeneJob(args.genes, args.stats, args.out, () => fp!, onResume)
     : undefined;
   fp = await jobFingerprint(args, models, {
     '--vcf': vcf.identity,
@@ -63,6 +69,7 @@ export async function runScoreVariants(args: ScoreVariantsArgs): Promise<void> {
     '--brute-force': args.bruteForce,
     '--anchor': args.anchor,
     ...geneJob?.fingerprint,
+    ...scorerJob?.fingerprint,
   });
 
   const progress = new Progress('records');
@@ -78,7 +85,7 @@ export async function runScoreVariants(args: ScoreVariantsArgs): Promise<void> {
     if (kind === 'tsv') {
       const w = TsvScores.open(args.out, tracks, fp!.hash, fp!.args);
       tsv = w;
-      if (w.recordsDone > 0) process.stderr.write(`seq2track: resuming ${args.out} after ${w.recordsDone} records (${progressPath(args.out)})\n`);
+      if (w.recordsDone > 0) onResume(w.recordsDone);
       return { writer: w, recordsDone: w.recordsDone, commit: (n) => w.commit(n) };
     }
     const writer = kind === 'parquet' ? await openParquetScores(args.out, tracks) : await openH5Scores(args.out, tracks);
@@ -100,12 +107,16 @@ export async function runScoreVariants(args: ScoreVariantsArgs): Promise<void> {
         if (total !== undefined) progress.update(done, total);
       },
     };
-    const r = geneJob ? await scoreVcf({ ...common, expandTracks: geneJob.expandTracks, scoreChunk: geneJob.scoreChunk, openSink: geneJob.openSink }) : await scoreVcf({ ...common, openSink });
+    const r = scorerJob
+      ? await scorerJob.run(common)
+      : geneJob
+        ? await scoreVcf({ ...common, expandTracks: geneJob.expandTracks, scoreChunk: geneJob.scoreChunk, openSink: geneJob.openSink })
+        : await scoreVcf({ ...common, openSink });
     progress.done();
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     const ens = r.ensemble > 1 ? `, mean of ${r.ensemble} runs per window` : '';
     const skipped = r.skipped ? `, ${r.skipped} skipped` : '';
-    const what = geneJob ? ' (gene scores)' : '';
+    const what = geneJob ? ' (gene scores)' : scorerJob ? ` (${scorerJob.columns.join(', ')}${scorerJob.rows === 'gene' ? ', per gene' : ''})` : '';
     const tracks = geneJob ? geneJob.columnCount() : r.tracks;
     const resumed = r.resumedAt ? ` (resumed after ${r.resumedAt} records)` : '';
     const sh = shard ? ` shard ${shard.index}/${shard.count}:` : '';
@@ -115,6 +126,7 @@ export async function runScoreVariants(args: ScoreVariantsArgs): Promise<void> {
   } catch (e) {
     tsv?.abandon();
     await geneJob?.abandon();
+    await scorerJob?.abandon();
     await other?.abort?.().catch(() => {});
     throw e;
   } finally {
@@ -122,7 +134,7 @@ export async function runScoreVariants(args: ScoreVariantsArgs): Promise<void> {
   }
 }
 
-/** The SAD header, or the first shard's gene-score header (score-variants --gtf) when it has one. */
+/** The first shard's header when it is a score-variants header (SAD, --scorer or --gtf gene scores), else the SAD header. */
 async function mergeHeader(shard: string): Promise<string> {
   let first = '';
   try {
@@ -134,7 +146,7 @@ async function mergeHeader(shard: string): Promise<string> {
   } catch {
     return TSV_HEADER; // reported when the shard is read
   }
-  return isGeneTsvHeader(first) ? first : TSV_HEADER;
+  return isGeneTsvHeader(first) || isVariantTsvHeader(first) ? first : TSV_HEADER;
 }
 
 /** `seq2track merge OUT SHARD...` of score-variants shards: the shards' TSVs, in the order given, under one header. */

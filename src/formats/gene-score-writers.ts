@@ -45,9 +45,9 @@ export function geneTsvHeader(stats: readonly GeneStat[]): string {
   return ['chrom', 'pos', 'id', 'ref', 'alt', 'gene', 'gene_name', 'track', ...stats].join('\t') + '\n';
 }
 
-/** Whether a TSV's first line (with its newline) is a gene-score header. */
+/** Whether a TSV's first line (with its newline) is a gene-score header (borzoi_sed statistics or gene scorer columns). */
 export function isGeneTsvHeader(line: string): boolean {
-  return /^chrom\tpos\tid\tref\talt\tgene\tgene_name\ttrack(\t[A-Za-z0-9]+)+\n$/.test(line);
+  return /^chrom\tpos\tid\tref\talt\tgene\tgene_name\ttrack(\t[A-Za-z0-9_]+)+\n$/.test(line);
 }
 
 /** Rows of one variant as TSV text. */

@@ -3,6 +3,8 @@
  *
  *   chrom  pos  id  ref  alt  track  SAD  SAR  D2  SAX
  *
+ * (from `score-variants --scorer`, one column per scorer instead of SAD … SAX)
+ *
  * one row per variant (ALT) and track, numbers with 7 significant digits (float32 carries about
  * that many), so a rerun writes the same bytes. Rows are appended to `X.tsv.partial` as the run
  * goes; after each committed chunk a sidecar `X.tsv.progress` records (atomically, by rename) the
@@ -13,13 +15,22 @@
  * final name only ever holds a complete file.
  */
 import { closeSync, ftruncateSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
-import type { ScoreColumns, ScoreStat, ScoreTrack, ScoreWriter } from './score-writers.js';
+import { SCORE_STATS, type ScoreColumns, type ScoreTrack, type ScoreWriter } from './score-writers.js';
 import { formatValue } from './number-text.js';
 
 export class ResumeError extends Error {}
 
-export const TSV_HEADER = 'chrom\tpos\tid\tref\talt\ttrack\tSAD\tSAR\tD2\tSAX\n';
-const STAT_ORDER: ScoreStat[] = ['SAD', 'SAR', 'D2', 'SAX'];
+/** The header of a TSV with one row per variant and track and these value columns. */
+export function variantTsvHeader(stats: readonly string[]): string {
+  return ['chrom', 'pos', 'id', 'ref', 'alt', 'track', ...stats].join('\t') + '\n';
+}
+
+export const TSV_HEADER = variantTsvHeader(SCORE_STATS);
+
+/** Whether a TSV's first line (with its newline) is a variant × track header (SAD, or scorer columns). */
+export function isVariantTsvHeader(line: string): boolean {
+  return /^chrom\tpos\tid\tref\talt\ttrack(\t[A-Za-z0-9_]+)+\n$/.test(line);
+}
 
 /** Scores print as every value does (formats/number-text.ts). */
 export const formatScore = formatValue;
@@ -65,13 +76,17 @@ export class TsvScores implements ScoreWriter {
     private readonly args: Record<string, unknown>,
     /** Records already done by an earlier, interrupted run (0 for a fresh one). */
     readonly recordsDone: number,
+    /** Value columns of `write`, in order. */
+    private readonly stats: readonly string[],
   ) {}
 
   /**
    * Opens `path` for a run: resumes an unfinished run with the same fingerprint, refuses one with
-   * another, and otherwise starts a new file (replacing a finished one).
+   * another, and otherwise starts a new file (replacing a finished one). `stats` are the value
+   * columns `write` prints (default SAD … SAX); `header` the first line.
    */
-  static open(path: string, tracks: ScoreTrack[], fingerprint: string, args: Record<string, unknown>, header = TSV_HEADER): TsvScores {
+  static open(path: string, tracks: ScoreTrack[], fingerprint: string, args: Record<string, unknown>, header?: string, stats: readonly string[] = SCORE_STATS): TsvScores {
+    header ??= variantTsvHeader(stats);
     const ids = tracks.map((t) => t.identifier);
     const bad = ids.find((id) => /[\t\n\r]/.test(id));
     if (bad !== undefined) throw new ResumeError(`track identifier ${JSON.stringify(bad)} contains a tab or newline`);
@@ -94,18 +109,18 @@ export class TsvScores implements ScoreWriter {
       if (size < previous.bytes) throw new ResumeError(`${partial}: shorter (${size} bytes) than its progress file records (${previous.bytes}); delete ${progressPath(path)} to start over`);
       const fd = openSync(partial, 'r+');
       ftruncateSync(fd, previous.bytes);
-      return new TsvScores(path, fd, previous.bytes, ids, fingerprint, args, previous.records);
+      return new TsvScores(path, fd, previous.bytes, ids, fingerprint, args, previous.records, stats);
     }
     const fd = openSync(partialPath(path), 'w');
-    const w = new TsvScores(path, fd, 0, ids, fingerprint, args, 0);
+    const w = new TsvScores(path, fd, 0, ids, fingerprint, args, 0, stats);
     w.pending.push(header);
     w.commit(0);
     return w;
   }
 
-  async write(v: ScoreColumns, stats: Record<ScoreStat, Float32Array>): Promise<void> {
+  async write(v: ScoreColumns, stats: Record<string, Float32Array>): Promise<void> {
     const prefix = `${v.chrom}\t${v.pos}\t${v.id}\t${v.ref}\t${v.alt}\t`;
-    const rows = this.tracks.map((t, k) => `${prefix}${t}\t${STAT_ORDER.map((s) => formatScore(stats[s][k]!)).join('\t')}\n`);
+    const rows = this.tracks.map((t, k) => `${prefix}${t}\t${this.stats.map((s) => formatScore(stats[s]![k]!)).join('\t')}\n`);
     this.pending.push(rows.join(''));
   }
 

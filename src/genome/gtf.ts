@@ -9,6 +9,12 @@
  * RSS (it builds every transcript with its children and keeps attribute values quoted), this one
  * 3.6 s and 0.44 GB, and we need nothing of a GTF but exon rows.
  *
+ * With `transcripts`, each gene also keeps its transcripts (exons grouped by `transcript_id`) and
+ * their TSS as AlphaGenome's `extract_tss` places it (0-based, width 0: the transcript's start on
+ * "+" and ".", its end, one past its last base, on "−"), for the gene-mask variant scorers, which
+ * select genes by TSS. A transcript's extent is taken from its exons: in GENCODE and Ensembl the
+ * `transcript` row spans exactly its exons.
+ *
  * `GeneIndex` finds the genes with an exon overlapping an interval by binary search over genes
  * sorted by their first exon start, bounded by the longest gene, without rescanning the file.
  */
@@ -31,11 +37,24 @@ export interface Gene {
   exons: [number, number][];
   /** Order of first appearance in the GTF. */
   order: number;
+  /** Its transcripts, in order of first appearance (read with `transcripts: true`). */
+  transcripts?: Transcript[];
+}
+
+export interface Transcript {
+  /** `transcript_id` ('' for exons without one). */
+  id: string;
+  /** Sorted, disjoint, 0-based half-open exon intervals. */
+  exons: [number, number][];
+  /** 0-based TSS: the first exon's start on "+" and ".", the last exon's end (exclusive) on "−". */
+  tss: number;
 }
 
 export interface GtfOptions {
   /** One interval per gene, [min exon start, max exon end), instead of its exons. */
   span?: boolean;
+  /** Keep each gene's transcripts and their TSS (`Gene.transcripts`). */
+  transcripts?: boolean;
 }
 
 /** Merges overlapping or touching intervals (sorted copy). */
@@ -87,6 +106,7 @@ export async function readGtf(path: string, options: GtfOptions = {}): Promise<G
     chrom: string;
     strand: string;
     exons: [number, number][];
+    transcripts?: Map<string, [number, number][]>;
   }
   const genes = new Map<string, Building>();
   let n = 0;
@@ -114,6 +134,13 @@ export async function readGtf(path: string, options: GtfOptions = {}): Promise<G
         throw new GtfError(`${path}:${n}: gene ${id} has exons on ${g.chrom}${g.strand} and ${f[0]}${strand}`);
       }
       g.exons.push([start - 1, end]);
+      if (options.transcripts) {
+        g.transcripts ??= new Map();
+        const tid = attribute(f[8]!, 'transcript_id') ?? '';
+        const list = g.transcripts.get(tid);
+        if (list) list.push([start - 1, end]);
+        else g.transcripts.set(tid, [[start - 1, end]]);
+      }
     }
   } catch (e) {
     if (e instanceof GtfError) throw e;
@@ -125,7 +152,14 @@ export async function readGtf(path: string, options: GtfOptions = {}): Promise<G
     // Sorted and disjoint: the last interval ends furthest (no Math.max(...), whose argument count is bounded).
     const exons = unionIntervals(g.exons);
     const span: [number, number] = [exons[0]![0], exons[exons.length - 1]![1]];
-    return { id: g.id, name: g.name, chrom: g.chrom, strand: g.strand as Gene['strand'], exons: options.span ? [span] : exons, order: order++ };
+    const gene: Gene = { id: g.id, name: g.name, chrom: g.chrom, strand: g.strand as Gene['strand'], exons: options.span ? [span] : exons, order: order++ };
+    if (g.transcripts) {
+      gene.transcripts = [...g.transcripts].map(([id, list]) => {
+        const t = unionIntervals(list);
+        return { id, exons: t, tss: g.strand === '-' ? t[t.length - 1]![1] : t[0]![0] };
+      });
+    }
+    return gene;
   });
 }
 

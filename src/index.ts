@@ -28,6 +28,7 @@ export { ScorerError, type Scorer, type TrackScorer, type GeneScorer, type GeneM
 // Jobs: genes.
 export { predictGenes, type PredictGenesOptions, type PredictGenesResult, type GenePrediction } from './tasks/genes/predict-genes.js';
 export { geneGradients, gradientUntransform, geneWindowStart, DEFAULT_GRADIENT_TRANSFORM, type GradientTransform, type GeneGradientOptions, type GeneGradient } from './tasks/genes/gene-gradients.js';
+export { attributeGenes, geneNpzPaths, type GeneJobOptions, type GeneJobResult } from './tasks/genes/gene-job.js';
 export { untransform, untransformParams, strandColumns, trackStrand, exonBins, geneColumnStats, percentile25, parseGeneStats, GENE_STATS, UNTRANSFORM_MODES, GeneInputError, type GeneStat, type UntransformMode, type ExonBinRule, type StrandColumns } from './tasks/genes/gene-stats.js';
 // Jobs: attribution.
 export { attributeToFiles, integratedGradientsToFiles, ismToFiles, shuffleIsmToFiles, type AttributionInput, type AttributionFilesOptions, type AttributionFiles } from './tasks/attribution/to-files.js';

@@ -12,13 +12,13 @@ import type { VariantScorer } from '../tasks/variants/scorer.js';
 import { geneTsvHeader, geneTsvWriter, openGeneParquet, openSedH5, type GeneScoreRow, type GeneWriter } from '../formats/gene-score-writers.js';
 import { writeGenePredictions } from '../formats/gene-prediction-writers.js';
 import { TsvScores } from '../formats/score-tsv.js';
-import { ensembleOptions, ensembleOptionSet, GENOME_HELP, genomeArgs, modelOptions, resolveModels, type GenomeArgs } from './model-options.js';
+import { ensembleOptions, ensembleOptionSet, GENOME_HELP, genomeArgs, jobFingerprint, modelOptions, resolveModels, type GenomeArgs } from './model-options.js';
 import { positiveInteger, repeatable } from './parsers.js';
 import { fileIdentity } from '../tasks/job/fingerprint.js';
 import { UsageError } from './errors.js';
 import { Progress } from './progress.js';
-import { DEFAULT_GRADIENT_TRANSFORM, geneGradients, type GradientTransform } from '../tasks/genes/gene-gradients.js';
-import { writeGeneGradientsH5 } from '../formats/gene-gradients-h5.js';
+import { DEFAULT_GRADIENT_TRANSFORM, type GradientTransform } from '../tasks/genes/gene-gradients.js';
+import { attributeGenes, geneNpzPaths } from '../tasks/genes/gene-job.js';
 
 export interface GeneArgs {
   gtf: string;
@@ -198,17 +198,38 @@ export async function runAttributeGene(args: AttributeGeneArgs): Promise<void> {
   for (const key of select) genes.find(key);
   const models = await resolveModels(args);
   const genome = await openGenome(args.genome);
+  const npz = geneNpzPaths(args.out);
+  const fp = await jobFingerprint({ ...args, region: undefined, bed: undefined }, models, {
+    '--out': 'attribute-gene',
+    '--gtf': fileIdentity(args.gtf),
+    '--span': args.span,
+    '--gene': select,
+    '--untransform': args.transform,
+    '--pseudo': args.pseudo,
+    '--exon-bins': args.exonBins,
+  });
   const progress = new Progress('runs');
   try {
-    const e = ensembleOptions(args, models);
-    const r = await geneGradients({ ...e, genome, genes, select, transform: args.transform, pseudo: args.pseudo, exonBins: args.exonBins, onProgress: (d, t) => progress.update(d, t) });
+    const r = await attributeGenes({
+      ...ensembleOptions(args, models),
+      genome,
+      genes,
+      select,
+      transform: args.transform,
+      pseudo: args.pseudo,
+      exonBins: args.exonBins,
+      out: args.out,
+      npz,
+      fingerprint: fp,
+      onResume: (done, total) => process.stderr.write(`seq2track: resuming an interrupted run of this command: ${done} of ${total} model runs already done\n`),
+      onProgress: (d, t) => progress.update(d, t),
+    });
     progress.done();
-    await writeGeneGradientsH5(
-      args.out,
-      r.results.map((g) => ({ gene: g.gene.id, chrom: g.chrom, strand: g.gene.strand, start: g.start, end: g.end, sequence: g.sequence, grads: g.grads })),
-    );
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
-    process.stderr.write(`seq2track: gene gradients for ${r.results.length} gene${r.results.length === 1 ? '' : 's'} (${r.setup.geometry.length} bp windows) in ${seconds} s -> ${args.out}\n`);
+    const resumed = r.resumedAt > 0 ? ` (resumed: ${r.ran} model runs this time)` : '';
+    process.stderr.write(
+      `seq2track: gene gradients for ${r.genes} gene${r.genes === 1 ? '' : 's'} (${r.length} bp windows, ensemble of ${r.ensemble})${resumed} in ${seconds} s -> ${args.out}, ${npz.onehot}, ${npz.hypothetical}\n`,
+    );
   } finally {
     progress.done();
   }
@@ -249,7 +270,7 @@ export function registerGeneCommands(program: Command): void {
 
   modelOptions(
     geneSelection(
-      ensembleOptionSet(program.command('attribute-gene').description('gene-focused input gradients (borzoi_satg_gene.py): d log(summed untransformed exon coverage) / d one-hot, mean-centred'), {
+      ensembleOptionSet(program.command('attribute-gene').description('gene-focused input gradients (borzoi_satg_gene.py): d log(summed untransformed exon coverage) / d one-hot, mean-centred; a resumable job'), {
         model: 'model directory or published name; repeat or comma-separate to average replicates',
         tracks: 'tracks averaged in the objective (strand-matched to the gene; default: all)',
         head: 'head (default: the first, e.g. human)',
@@ -258,7 +279,8 @@ export function registerGeneCommands(program: Command): void {
       }),
     )
       .requiredOption('--gtf <file>', 'genes: GTF (GENCODE/Ensembl, plain or gzip)')
-      .requiredOption('--out <file>', 'X.h5: grads (G, L, 4), seqs, gene, chr, strand, start, end')
+      .requiredOption('--out <file>', 'X.h5: grads (G, L, 4), seqs, gene, chr, strand, start, end; beside it X.onehot.npz and X.hypothetical.npz (tfmodisco-lite\'s inputs); resumable (X.h5.partial/)')
+      .option('--batch-size <n>', 'gene runs per model run (default 1)', positiveInteger)
       .option('--span', 'a gene is its whole span instead of its exons')
       .addOption(new Option('--untransform <mode>', 'U(x) with one setting for all tracks: legacy (unclip(x/s)^(1/τ)) or new').choices(['legacy', 'new']).default('legacy'))
       .option('--track-scale <s>', 's of U (default 0.02)')

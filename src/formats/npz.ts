@@ -163,3 +163,43 @@ function zip64Extra(values: number[]): Buffer {
   values.forEach((v, i) => b.writeBigUInt64LE(BigInt(v), 4 + 8 * i));
   return b;
 }
+
+/**
+ * tfmodisco-lite's two inputs from per-record [L, 4] arrays (A, C, G, T per position): `onehot`
+ * and `hypothetical`, each float32 [N, 4, L] (`arr_0`), written one record at a time.
+ * `modisco motifs -s ONEHOT.npz -a HYPOTHETICAL.npz` reads them.
+ */
+export async function writeModiscoInputs(
+  paths: { onehot: string; hypothetical: string },
+  records: number,
+  length: number,
+  arrays: { onehot: (record: number) => ArrayLike<number> | Promise<ArrayLike<number>>; hypothetical: (record: number) => ArrayLike<number> | Promise<ArrayLike<number>> },
+): Promise<void> {
+  for (const which of ['onehot', 'hypothetical'] as const) {
+    const of = arrays[which];
+    const chunks = async function* () {
+      for (let r = 0; r < records; r++) {
+        const a = basesFirst(await of(r), length);
+        yield new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+      }
+    };
+    await writeNpz(paths[which], [{ name: 'arr_0', dtype: '<f4', shape: [records, 4, length], chunks }]);
+  }
+}
+
+/** [L, 4] → float32 [4, L]. */
+export function basesFirst(a: ArrayLike<number>, length: number): Float32Array {
+  const out = new Float32Array(4 * length);
+  for (let p = 0; p < length; p++) for (let k = 0; k < 4; k++) out[k * length + p] = a[p * 4 + k]!;
+  return out;
+}
+
+/** [L, 4]: each position's four values minus their mean (hypothetical contributions from a gradient). */
+export function centredOverBases(a: ArrayLike<number>, length: number): Float32Array {
+  const out = new Float32Array(4 * length);
+  for (let p = 0; p < length; p++) {
+    const m = (a[p * 4]! + a[p * 4 + 1]! + a[p * 4 + 2]! + a[p * 4 + 3]!) / 4;
+    for (let k = 0; k < 4; k++) out[p * 4 + k] = a[p * 4 + k]! - m;
+  }
+  return out;
+}

@@ -83,19 +83,32 @@ export const unitsPerBatch = (method: PerBaseMethod, batchSize: number): number 
  * shifted and reverse-complemented with the run like the sequence.
  */
 export async function perBaseRequest<U>(method: PerBaseMethod, model: Model, input: RunInput, batch: Batch<U>, objective: ResolvedObjective, baselineOf: (unit: U) => string): Promise<PerBaseItem[]> {
-  const run = batch.items[0]!.run;
-  const o = runObjective(objective, run.rc);
+  const L = input.input.length;
+  const n = L * 4;
   if (method.kind === 'gradient') {
-    const g = await model.inputGradients(input.input, o);
-    const n = input.input.length * 4;
-    return batch.items.map((_, j) => ({ values: g.grad.subarray(j * n, (j + 1) * n), objective: g.objective[j]!, baseline: 0 }));
+    // A batch may hold items of both strands (the BED job cuts windows × runs into batches): a
+    // reverse-complement run's objective reads the mirrored bins of the strand twins, so each
+    // strand's items are one call with their own objective.
+    const out: PerBaseItem[] = new Array(batch.items.length);
+    for (const rc of [false, true]) {
+      const js = batch.items.flatMap((it, j) => (it.run.rc === rc ? [j] : []));
+      if (js.length === 0) continue;
+      let x = input.input;
+      if (js.length < batch.items.length) {
+        const data = new Float32Array(js.length * n);
+        js.forEach((j, i) => data.set(input.input.data.subarray(j * n, (j + 1) * n), i * n));
+        x = { data, batch: js.length, length: L };
+      }
+      const g = await model.inputGradients(x, runObjective(objective, rc));
+      js.forEach((j, i) => (out[j] = { values: g.grad.subarray(i * n, (i + 1) * n), objective: g.objective[i]!, baseline: 0 }));
+    }
+    return out;
   }
   const out: PerBaseItem[] = [];
-  const L = input.input.length;
   for (const [j, it] of batch.items.entries()) {
-    const x = { data: input.input.data.subarray(j * L * 4, (j + 1) * L * 4), batch: 1, length: L };
+    const x = { data: input.input.data.subarray(j * n, (j + 1) * n), batch: 1, length: L };
     const x0 = Model.encode([runSequence(baselineOf(it.unit), it.run)]);
-    const r = await integratedGradients(model, x, x0, o, method.ig.steps, method.ig.pointsPerRun);
+    const r = await integratedGradients(model, x, x0, runObjective(objective, it.run.rc), method.ig.steps, method.ig.pointsPerRun);
     out.push({ values: r.ig, objective: r.objective, baseline: r.baseline });
   }
   return out;

@@ -17,7 +17,7 @@ import { loadavg } from 'node:os';
 import { Model } from '../models/model.js';
 import { WeightSet } from '../weights/weight-set.js';
 import { expectedAlphaGenomeWeights, parseAlphaGenomeConfig, type AlphaGenomeConfig } from '../models/alphagenome/config.js';
-import { alphaGenomeFlops } from '../models/alphagenome/flops.js';
+import { alphaGenomeFlops, alphaGenomeTensorBytes } from '../models/alphagenome/flops.js';
 import { AlphaGenomeModel } from '../models/alphagenome/model.js';
 import '../models/alphagenome/load.js';
 import { describeMachine, machineInfo } from './machine.js';
@@ -141,6 +141,11 @@ export async function benchAlphaGenome(o: AlphaGenomeBenchOptions, h: BenchHelpe
   const verdict = probes.verdict();
   console.log(verdictLine(verdict));
   console.log(`peak RSS: ${ourRss.toFixed(0)} MB; load average after the runs ${loads.map((l) => l.toFixed(2)).join(', ')} (${machine.cpus} CPUs)`);
+
+  for (const L of [...new Set([o.length, 1_048_576])]) {
+    const sizes = Object.entries(alphaGenomeTensorBytes(cfg, L, o.length === L ? o.queryChunks : Math.max(1, Math.ceil(L / 2048 / 32))));
+    console.log(`largest tensors at ${L} bp (GiB, float32, from shapes): ${sizes.map(([k, v]) => `${k} ${(v / 2 ** 30).toFixed(2)}`).join(', ')}`);
+  }
 
   let portFields = '';
   if (o.port) {

@@ -6,7 +6,7 @@
  * top-K (K sites per class, every tissue of the widest organism), what the graph computes.
  */
 import type { FlopCount } from '../architecture.js';
-import { TRACK_HEADS, type AlphaGenomeConfig } from './config.js';
+import { expectedAlphaGenomeWeights, TRACK_HEADS, type AlphaGenomeConfig } from './config.js';
 
 export function alphaGenomeFlops(cfg: AlphaGenomeConfig, length: number): FlopCount {
   const L = length;
@@ -96,4 +96,35 @@ export function alphaGenomeFlops(cfg: AlphaGenomeConfig, length: number): FlopCo
     splice_heads: splice + junctions,
   };
   return { total: Object.values(stages).reduce((a, b) => a + b, 0), stages };
+}
+
+/**
+ * Sizes in bytes (float32, batch 1) of the tensors that decide a whole-window forward's memory: what
+ * is alive together at its peak, the 1-bp embedding and heads, and the attention logits. An estimate
+ * from shapes, not a measurement: ONNX Runtime's planner reuses buffers, and each element-wise op
+ * between two of these holds one more of the same size.
+ */
+export function alphaGenomeTensorBytes(cfg: AlphaGenomeConfig, length: number, queryChunks = 1): Record<string, number> {
+  const L = length;
+  const S = L / 128;
+  const P = S / cfg.seq2pairPool;
+  const f = 4;
+  const oneBpTracks = TRACK_HEADS.filter((h) => cfg.trackResolutions[h].includes(1)).reduce((a, h) => a + cfg.tracks[h], 0);
+  const usage = Math.max(...cfg.spliceUsageTracks);
+  const T = Math.max(...cfg.junctionTissues);
+  return {
+    weights: expectedWeightCount(cfg) * f,
+    unet_skips: cfg.encoderChannels.reduce((a, c, i) => a + (c * L) / 2 ** i, 0) * f,
+    activation_1bp_decoder: cfg.decoderDim * L * f,
+    embeddings_1bp: cfg.embeddings1Dim * L * f,
+    outputs_1bp_tracks: oneBpTracks * L * f,
+    outputs_splice_usage: 2 * usage * L * f,
+    outputs_junctions: 2 * cfg.numSpliceSites ** 2 * 2 * T * f,
+    attention_logits: (cfg.mhaHeads * S * Math.ceil(S / queryChunks) * f),
+    row_attention_logits: P * P * P * f,
+  };
+}
+
+function expectedWeightCount(cfg: AlphaGenomeConfig): number {
+  return expectedAlphaGenomeWeights(cfg).reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0);
 }

@@ -156,7 +156,7 @@ export async function benchAlphaGenome(o: AlphaGenomeBenchOptions, h: BenchHelpe
       portFields = ' port_seconds=none';
     } else {
       const best = Math.min(...r.times_s);
-      console.log(`reference port (torch ${r.torch}, ${r.threads} threads, its own random init in ${r.init_s.toFixed(1)} s): ${r.times_s.map((t) => t.toFixed(1)).join(', ')} s per forward, peak RSS ${r.peak_rss_mb.toFixed(0)} MB; ours ${sp.median.toFixed(1)} s = ${(best / sp.median).toFixed(2)}× faster; load average now ${loadavg()[0]!.toFixed(2)}`);
+      console.log(`reference port (torch ${r.torch}, ${r.threads} threads, its own random init in ${r.init_s.toFixed(1)} s): ${r.times_s.map((t) => t.toFixed(1)).join(', ')} s per forward, peak RSS ${r.peak_rss_mb.toFixed(0)} MB; ours ${sp.median.toFixed(1)} s (port ÷ ours = ${(best / sp.median).toFixed(2)}); load average now ${loadavg()[0]!.toFixed(2)}`);
       portFields = ` port_seconds=${best.toFixed(3)} port_peak_rss_mb=${r.peak_rss_mb.toFixed(0)} speedup_vs_port=${(best / sp.median).toFixed(2)}`;
     }
   }

@@ -1,6 +1,7 @@
 /**
  * Full-size forward benchmark with random weights generated in memory (nothing downloaded or stored).
  *   npm run bench -- enformer|borzoi|flashzoi [--runs 5] [--threads N] [--layout 2d|1d] [--tile-length BP] [--length BP]
+ *   npm run bench -- alphagenome [--length 131072] [--runs N] [--port DIR] [--query-chunks N]   (full-size AlphaGenome, random weights; the reference port timed in a child process: alphagenome.ts)
  *   npm run bench -- variants [MODEL] [--variants 2]   (SNV scoring: brute force vs incremental)
  *   npm run bench -- ism [MODEL] [--substitutions 32] [--batch-size 4] [--brute 32]   (ISM: incremental vs brute force)
  *   npm run bench -- gradients [enformer|borzoi|flashzoi] [--runs 5] [--length BP] [--head-backward whole|checkpointed] [--activations saved|recompute]   (forward vs input gradients, default Enformer: src/bench/gradients.ts)
@@ -43,6 +44,7 @@ import { benchKernels } from './kernels.js';
 import { benchGenomeThroughput, genomeThroughputChild } from './genome-throughput.js';
 import { benchCrc32c } from './crc32c.js';
 import { benchAb } from './ab.js';
+import { benchAlphaGenome } from './alphagenome.js';
 import { machineProbes, probeNote, runsNote, spread, spreadFields, spreadText, STEADY_RUNS, verdictFields, verdictLine } from './steady.js';
 import { profileSummary } from './profile-summary.js';
 import { ProfilingEngine } from './profiling-engine.js';
@@ -158,6 +160,10 @@ async function main(): Promise<void> {
       windows: { type: 'string' },
       mode: { type: 'string' },
       out: { type: 'string' },
+      port: { type: 'string' },
+      'port-runs': { type: 'string', default: '1' },
+      'port-timeout': { type: 'string', default: '1800' },
+      'query-chunks': { type: 'string' },
     },
   });
   /** `--runs`, or the mode's default; an integer of at least `least`. */
@@ -172,6 +178,15 @@ async function main(): Promise<void> {
     const opt = (k: 'threads' | 'tile-length' | 'length') => (values[k] !== undefined ? Number(values[k]) : undefined);
     const random = MODELS[target] ? { arch: MODELS[target], filler: () => randomFiller(1234), sequence: randomSequence } : undefined;
     return benchQuantizedModel(target, { runs: runsOr(3), threads: opt('threads'), tileLength: opt('tile-length'), length: opt('length') }, random);
+  }
+  if (positionals[0] === 'alphagenome') {
+    const length = values.length !== undefined ? Number(values.length) : 131_072;
+    // Default: query chunks of at most 32 pair rows (512 tokens), so the logits stay ≤ 8 × 512 × S.
+    const chunks = values['query-chunks'] !== undefined ? Number(values['query-chunks']) : Math.max(1, Math.ceil(length / 2048 / 32));
+    return benchAlphaGenome(
+      { length, runs: runsOr(STEADY_RUNS), threads: values.threads ? Number(values.threads) : undefined, queryChunks: chunks, port: values.port, portRuns: Math.max(1, Number(values['port-runs'])), portTimeoutS: Number(values['port-timeout']) },
+      { randomFiller, randomSequence, peakRssMb },
+    );
   }
   if (positionals[0] === 'quantization') return benchQuantization({ rounds: Math.max(1, Number(values.rounds)), threads: values.threads ? Number(values.threads) : undefined, scale: Math.max(1, Number(values.scale)) });
   if (positionals[0] === 'profile-summary') return profileSummary(positionals.slice(1), values.ceiling ? Number(values.ceiling) : undefined, values.passes ? Number(values.passes) : undefined);

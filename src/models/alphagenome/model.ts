@@ -19,6 +19,13 @@ export interface AlphaGenomeOptions extends EngineOptions {
   intermediates?: boolean;
   /** Also make a session of the junction head alone (`junctionHead`). */
   junctionHead?: boolean;
+  /**
+   * Attend in this many query chunks (on pair-row boundaries; default 1, the whole [B, 8, S, S] logits
+   * at once): bounds the attention's memory to 1/chunks of it (at 1 Mb one logits tensor is 2 GiB).
+   * Each query row's softmax is computed the same way whichever chunk holds it. At most the window's
+   * pair positions (length / 2,048).
+   */
+  queryChunks?: number;
 }
 
 /** An organism name or index → its index, or an error naming the choices. */
@@ -53,7 +60,7 @@ export class AlphaGenomeModel {
       const { spec, offsets } = weights.pack(expected.map((t) => t.name));
       await eng.loadBlob('weights', spec);
       const graph = new Graph('alphagenome');
-      buildAlphaGenome(new LayerContext(graph, (n) => offsets.get(n), shapes, '1d'), config, { intermediates: options.intermediates });
+      buildAlphaGenome(new LayerContext(graph, (n) => offsets.get(n), shapes, '1d'), config, { intermediates: options.intermediates, queryChunks: options.queryChunks });
       await eng.createSession('alphagenome', graph.toModel(), ['weights']);
       if (options.junctionHead) {
         const junction = new Graph('alphagenome_junctions');
@@ -86,6 +93,8 @@ export class AlphaGenomeModel {
    */
   async predict(batch: OneHotBatch, organism: Organism | number | (Organism | number)[] = 'human', opts: { intermediates?: boolean } = {}): Promise<Record<string, TensorData>> {
     this.checkLength(batch.length);
+    const chunks = this.options.queryChunks ?? 1;
+    if (chunks > batch.length / this.config.pairResolution) throw new LengthError(`sequence has length ${batch.length} bp: fewer pair positions (${batch.length / this.config.pairResolution}) than the model's ${chunks} query chunks`);
     const organisms = Array.isArray(organism) ? organism : Array.from({ length: batch.batch }, () => organism);
     if (organisms.length !== batch.batch) throw new Error(`${organisms.length} organisms for a batch of ${batch.batch}`);
     if (opts.intermediates && !this.options.intermediates) throw new Error('intermediates need a model made with the `intermediates` option');

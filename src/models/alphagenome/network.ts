@@ -81,7 +81,7 @@ function outputTap(c: LayerContext, enabled: boolean): Tap {
 }
 
 /** Builds the whole model in `c`'s graph: inputs `dna` [B, L, 4] float32 and `organism_index` [B] int64. */
-export function buildAlphaGenome(c: LayerContext, cfg: AlphaGenomeConfig, opts: { intermediates?: boolean } = {}): void {
+export function buildAlphaGenome(c: LayerContext, cfg: AlphaGenomeConfig, opts: { intermediates?: boolean; queryChunks?: number } = {}): void {
   const g = c.g;
   const tap = outputTap(c, opts.intermediates === true);
   const dna = g.input(DNA_INPUT, 'float32', ['batch', 'length', 4]);
@@ -90,7 +90,7 @@ export function buildAlphaGenome(c: LayerContext, cfg: AlphaGenomeConfig, opts: 
   const { trunk, skips } = sequenceEncoder(c, cfg, g.op('Transpose', [dna], { perm: [0, 2, 1] }), tap);
   const towerInput = g.op('Add', [g.op('Transpose', [trunk], { perm: [0, 2, 1] }), g.op('Unsqueeze', [perOrganism(c, 'organism_embed.weight', organism), g.ints([1])])]);
   tap('tower_input', towerInput, 'as-is');
-  const tower = transformerTower(c, cfg, towerInput, tap);
+  const tower = transformerTower(c, cfg, towerInput, tap, { queryChunks: opts.queryChunks });
   const towerNcl = g.op('Transpose', [tower.x], { perm: [0, 2, 1] });
 
   const emb128Ncl = embed128(c, cfg, towerNcl, organism);

@@ -12,7 +12,8 @@ import type { Value } from '../../engine/graph.js';
 import type { LayerContext } from '../layers.js';
 import type { AlphaGenomeConfig } from './config.js';
 import { applyRope, erfGelu, layerNorm, linear, repeatInterleave, rmsBatchNorm, rmsNorm, ropeTables } from './layers.js';
-import type { Tap } from './taps.js';
+import { noTap, type Tap } from './taps.js';
+import { queryChunks } from '../attention.js';
 
 /** Length of axis `axis` of x as a scalar int64 value. */
 function axisLength(c: LayerContext, x: Value, axis: number): Value {
@@ -29,7 +30,7 @@ function range(c: LayerContext, n: Value): Value {
  * layer-normed per head; RoPE on q and k at positions 0..S-1; logits q·k / √qk + bias, soft-capped
  * tanh(x / cap)·cap; softmax; heads concatenated → linear → RMS batch norm.
  */
-function mhaBlock(c: LayerContext, cfg: AlphaGenomeConfig, x: Value, bias: Value, rope: { cos: Value; sin: Value }, prefix: string): Value {
+function mhaBlock(c: LayerContext, cfg: AlphaGenomeConfig, x: Value, bias: BiasSource, rope: { cos: Value; sin: Value }, prefix: string, chunks: number): Value {
   const g = c.g;
   const eps = cfg.normEps;
   const h = rmsBatchNorm(c, x, `${prefix}.norm`, eps, false);
@@ -37,11 +38,27 @@ function mhaBlock(c: LayerContext, cfg: AlphaGenomeConfig, x: Value, bias: Value
   const q = applyRope(c, heads('q', cfg.mhaHeads, cfg.mhaQkDim), rope.cos, rope.sin, cfg.mhaQkDim);
   const k = applyRope(c, heads('k', 1, cfg.mhaQkDim), rope.cos, rope.sin, cfg.mhaQkDim);
   const v = heads('v', 1, cfg.mhaVDim);
-  const logits = g.op('Div', [g.op('MatMul', [g.op('Transpose', [q], { perm: [0, 2, 1, 3] }), g.op('Transpose', [k], { perm: [0, 2, 3, 1] })]), g.scalar(Math.sqrt(cfg.mhaQkDim))]);
+  const qT = g.op('Transpose', [q], { perm: [0, 2, 1, 3] });
+  const kT = g.op('Transpose', [k], { perm: [0, 2, 3, 1] });
+  const vT = g.op('Transpose', [v], { perm: [0, 2, 1, 3] });
   const cap = g.scalar(cfg.logitsSoftCap);
-  const capped = g.op('Mul', [g.op('Tanh', [g.op('Div', [g.op('Add', [logits, bias]), cap])]), cap]);
-  const weights = g.op('Softmax', [capped], { axis: -1 });
-  const y = g.op('MatMul', [weights, g.op('Transpose', [v], { perm: [0, 2, 1, 3] })]);
+  // Rows of queries against every key: [B, H, rows, S] logits; each row's softmax is the same whichever chunk holds it.
+  const attend = (rows: Value, rowBias: Value) => {
+    const logits = g.op('Div', [g.op('MatMul', [rows, kT]), g.scalar(Math.sqrt(cfg.mhaQkDim))]);
+    const capped = g.op('Mul', [g.op('Tanh', [g.op('Div', [g.op('Add', [logits, rowBias]), cap])]), cap]);
+    return g.op('MatMul', [g.op('Softmax', [capped], { axis: -1 }), vT]);
+  };
+  let y: Value;
+  if (chunks <= 1) y = attend(qT, bias.full());
+  else {
+    // Query chunks on pair-row boundaries (16 tokens each), so each chunk's bias is built from its own pair rows.
+    const pool = g.ints([cfg.seq2pairPool]);
+    const parts = queryChunks(c, bias.pairRows, chunks).map(({ start, end }) => {
+      const rows = g.op('Slice', [qT, g.op('Mul', [start, pool]), g.op('Mul', [end, pool]), g.ints([2])]);
+      return attend(rows, bias.rows(start, end));
+    });
+    y = g.op('Concat', parts, { axis: 2 });
+  }
   const merged = g.op('Reshape', [g.op('Transpose', [y], { perm: [0, 2, 1, 3] }), g.ints([0, 0, cfg.mhaHeads * cfg.mhaVDim])]);
   return rmsBatchNorm(c, linear(c, merged, `${prefix}.linear_embedding`), `${prefix}.final_norm`, eps, false);
 }
@@ -53,12 +70,26 @@ function mlpBlock(c: LayerContext, cfg: AlphaGenomeConfig, x: Value, prefix: str
   return rmsBatchNorm(c, linear(c, hidden, `${prefix}.fc2`), `${prefix}.final_norm`, cfg.normEps, false);
 }
 
-/** erf-GELU(RMS batch norm(pair)) → Linear (no bias) to one value per head, each pair cell repeated over its 16 × 16 tokens: [B, heads, S, S]. */
-function attentionBias(c: LayerContext, cfg: AlphaGenomeConfig, pair: Value, prefix: string): Value {
+/** The attention bias of one block: whole ([B, heads, S, S]) or for query rows of pair rows [start, end) ([B, heads, 16·(end - start), S]). */
+interface BiasSource {
+  full(): Value;
+  rows(start: Value, end: Value): Value;
+  /** Pair positions P (1-D int64 [1]). */
+  pairRows: Value;
+}
+
+/** erf-GELU(RMS batch norm(pair)) → Linear (no bias) to one value per head, each pair cell repeated over its 16 × 16 tokens. */
+function attentionBias(c: LayerContext, cfg: AlphaGenomeConfig, pair: Value, prefix: string): BiasSource {
   const g = c.g;
   const h = linear(c, erfGelu(c, rmsBatchNorm(c, pair, `${prefix}.norm`, cfg.normEps, false)), `${prefix}.proj`, { bias: false });
-  const rows = repeatInterleave(c, g.op('Transpose', [h], { perm: [0, 3, 1, 2] }), 2, cfg.seq2pairPool, 4);
-  return repeatInterleave(c, rows, 3, cfg.seq2pairPool, 4);
+  const perHead = g.op('Transpose', [h], { perm: [0, 3, 1, 2] });
+  const spread = (v: Value) => repeatInterleave(c, repeatInterleave(c, v, 2, cfg.seq2pairPool, 4), 3, cfg.seq2pairPool, 4);
+  let whole: Value | undefined;
+  return {
+    full: () => (whole ??= spread(perHead)),
+    rows: (start, end) => spread(g.op('Slice', [perHead, start, end, g.ints([2])])),
+    pairRows: g.op('Shape', [pair], { start: 1, end: 2 }),
+  };
 }
 
 /**
@@ -149,7 +180,7 @@ function pairUpdate(c: LayerContext, cfg: AlphaGenomeConfig, x: Value, pair: Val
 }
 
 /** Tower input [B, S, D] (encoder output + organism embedding) → tower output and the last pair representation. */
-export function transformerTower(c: LayerContext, cfg: AlphaGenomeConfig, x: Value, tap: Tap): { x: Value; pair: Value } {
+export function transformerTower(c: LayerContext, cfg: AlphaGenomeConfig, x: Value, tap: Tap, opts: { queryChunks?: number } = {}): { x: Value; pair: Value } {
   const g = c.g;
   const positions = range(c, axisLength(c, x, 1));
   const tables = ropeTables(c, positions, cfg.mhaQkDim, cfg.ropeMaxPosition);
@@ -163,8 +194,8 @@ export function transformerTower(c: LayerContext, cfg: AlphaGenomeConfig, x: Val
       tap(`tower_block_${i}_pair`, pair, 'as-is');
     }
     const bias = attentionBias(c, cfg, pair!, `${p}.attn_bias`);
-    tap(`tower_block_${i}_attention_bias`, bias, 'as-is');
-    const attended = mhaBlock(c, cfg, x, bias, rope, `${p}.mha`);
+    if (tap !== noTap) tap(`tower_block_${i}_attention_bias`, bias.full(), 'as-is');
+    const attended = mhaBlock(c, cfg, x, bias, rope, `${p}.mha`, opts.queryChunks ?? 1);
     tap(`tower_block_${i}_mha_out`, attended, 'as-is');
     x = g.op('Add', [x, attended]);
     tap(`tower_block_${i}_after_mha`, x, 'as-is');

@@ -26,7 +26,12 @@ export interface MotifsDiscoverArgs {
   fdr?: number;
   orient?: boolean;
   quiet?: boolean;
+  /** A MEME motif database to name the motifs by (only with a `namerFor`). */
+  db?: string;
 }
+
+/** Builds the report's namer from a motif database file (the TomTom-style matcher). */
+export type NamerFactory = (db: string) => Promise<MotifNamer> | MotifNamer;
 
 function fraction(value: string): number {
   const n = Number(value);
@@ -56,19 +61,27 @@ export function discoverOptions(args: MotifsDiscoverArgs): DiscoveryFilesOptions
   };
 }
 
-export async function runMotifsDiscover(args: MotifsDiscoverArgs, o: { namer?: MotifNamer } = {}): Promise<DiscoveryFiles> {
+export async function runMotifsDiscover(args: MotifsDiscoverArgs, o: { namer?: MotifNamer; namerFor?: NamerFactory } = {}): Promise<DiscoveryFiles> {
   const options = discoverOptions(args);
+  let namer = o.namer;
+  if (args.db !== undefined) {
+    if (!o.namerFor) throw new UsageError('--db needs the motif matcher');
+    namer = await o.namerFor(args.db);
+  }
   const started = Date.now();
   const log = args.quiet ? undefined : (m: string) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(1)} s] ${m}\n`);
-  const r = await discoverToFiles({ ...options, namer: o.namer, onProgress: log });
+  const r = await discoverToFiles({ ...options, namer, onProgress: log });
   const count = (m: 'pos_patterns' | 'neg_patterns') => r.patterns.filter((p) => p.metacluster === m).length;
   if (!args.quiet) process.stdout.write(`${r.sequences} sequences of ${r.length} bp: ${count('pos_patterns')} positive and ${count('neg_patterns')} negative patterns → ${r.files.join(', ')}\n`);
   return r;
 }
 
-/** Adds `discover` to the `seq2track motifs` command (the namer, when given, names motifs in the report). */
-export function registerMotifsDiscover(motifs: Command, o: { namer?: MotifNamer } = {}): Command {
-  return motifs
+/**
+ * Adds `discover` to the `seq2track motifs` command. With `namerFor` (a MEME file → namer, e.g. the
+ * TomTom-style matcher), it also takes `--db FILE` and the report names each motif by its best matches.
+ */
+export function registerMotifsDiscover(motifs: Command, o: { namer?: MotifNamer; namerFor?: NamerFactory } = {}): Command {
+  const command = motifs
     .command('discover')
     .description("find motifs in contribution scores as TF-MoDISco-lite does (seqlets, Leiden clustering, patterns); writes modisco_results.h5 (tfmodisco-lite's layout), motifs.meme and report.html")
     .option('--scores <paths...>', 'seq2track attribute safetensors files, or directories of them (hypothetical contributions: the gradient centred over the bases)')
@@ -86,8 +99,9 @@ export function registerMotifsDiscover(motifs: Command, o: { namer?: MotifNamer 
     .option('--n-leiden <n>', 'Leiden runs with different seeds, best kept (default 2)', positiveInteger)
     .option('--fdr <x>', 'target false discovery rate of seqlet windows (default 0.05)', fraction)
     .option('--no-orient', "leave each pattern in the orientation clustering gave it (TF-MoDISco-lite's behaviour) instead of turning it to the strand most of its seqlets lie on")
-    .option('--quiet', 'no progress lines or summary')
-    .action(async (opts) => {
-      await runMotifsDiscover(opts as MotifsDiscoverArgs, o);
-    });
+    .option('--quiet', 'no progress lines or summary');
+  if (o.namerFor) command.option('--db <meme>', 'name each motif in the report by its best matches in this MEME motif file (JASPAR, HOCOMOCO, …)');
+  return command.action(async (opts) => {
+    await runMotifsDiscover(opts as MotifsDiscoverArgs, o);
+  });
 }

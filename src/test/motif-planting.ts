@@ -17,6 +17,8 @@ export interface PlantedMotif {
   frequency: number;
   /** Fraction of the sites on the reverse strand. */
   reverseFraction: number;
+  /** −1: the motif lowers the objective (negative contributions). */
+  sign?: 1 | -1;
 }
 
 export const PLANTED: PlantedMotif[] = [
@@ -79,7 +81,7 @@ export function plantedData(o: { n: number; length: number; seed: number; noise:
       }
       taken.push([start, start + w]);
       const reverse = random() < m.reverseFraction;
-      const strength = 0.6 + 0.8 * random();
+      const strength = (m.sign ?? 1) * (0.6 + 0.8 * random());
       for (let p = 0; p < w; p += 1) {
         // Motif row for genomic position start + p (reverse: read from the end, bases complemented).
         const row = reverse ? w - 1 - p : p;

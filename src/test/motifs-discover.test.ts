@@ -367,6 +367,13 @@ test('CLI: motifs discover on .npy inputs writes the h5, the MEME file and the r
     assert.equal(back.windowSize, 100);
     assert.match(await readFile(join(out, 'motifs.meme'), 'utf8'), /^MEME version 4/);
     assert.match(await readFile(join(out, 'report.html'), 'utf8'), /No patterns were found|<svg/);
+    // With a matcher: --db reaches the namer factory.
+    const withDb = new Command('seq2track').exitOverride().configureOutput({ writeErr: () => {}, writeOut: () => {} });
+    const dbs: string[] = [];
+    registerMotifsDiscover(withDb.command('motifs').exitOverride(), { namerFor: (db) => (dbs.push(db), () => []) });
+    await withDb.parseAsync(['node', 'seq2track', 'motifs', 'discover', '--npz-onehot', join(dir, 'oh.npy'), '--npz-attr', join(dir, 'attr.npy'), '--out', out, '--db', 'jaspar.meme', '--quiet']);
+    assert.deepEqual(dbs, ['jaspar.meme']);
+    await assert.rejects(run(['--npz-onehot', join(dir, 'oh.npy'), '--npz-attr', join(dir, 'attr.npy'), '--out', out, '--db', 'x.meme']), /unknown option '--db'/);
     await assert.rejects(run(['--npz-onehot', 'a.npz', '--out', out]), /--npz-onehot and --npz-attr go together/);
     await assert.rejects(run(['--out', out]), /give --scores DIR\|FILES/);
     await assert.rejects(run(['--scores', join(dir, 'missing'), '--out', out]), /--scores .*missing: cannot read \(ENOENT\)/);

@@ -18,25 +18,42 @@ export interface Csr {
   data: Float64Array;
 }
 
-/** A CSR matrix from (row, col, value) triples; duplicates are summed. */
-export function csrFromTriples(n: number, rows: ArrayLike<number>, cols: ArrayLike<number>, values: ArrayLike<number>): Csr {
-  const perRow: Map<number, number>[] = Array.from({ length: n }, () => new Map());
-  for (let t = 0; t < rows.length; t += 1) {
-    const m = perRow[rows[t]!]!;
-    m.set(cols[t]!, (m.get(cols[t]!) ?? 0) + values[t]!);
-  }
+/**
+ * A CSR matrix from (row, col, value) triples; duplicates are combined by `combine` ('sum', or
+ * 'mean' of the values given for that entry).
+ */
+export function csrFromTriples(n: number, rows: ArrayLike<number>, cols: ArrayLike<number>, values: ArrayLike<number>, combine: 'sum' | 'mean' = 'sum'): Csr {
+  const m = rows.length;
+  // Bucket the triples by row, then sort each row by column.
+  const start = new Int32Array(n + 1);
+  for (let t = 0; t < m; t += 1) start[rows[t]! + 1]! += 1;
+  for (let i = 0; i < n; i += 1) start[i + 1]! += start[i]!;
+  const fill = start.slice(0, n);
+  const order = new Int32Array(m);
+  for (let t = 0; t < m; t += 1) order[fill[rows[t]!]!++] = t;
   const indptr = new Int32Array(n + 1);
-  for (let i = 0; i < n; i += 1) indptr[i + 1] = indptr[i]! + perRow[i]!.size;
-  const indices = new Int32Array(indptr[n]!);
-  const data = new Float64Array(indptr[n]!);
+  const indices = new Int32Array(m);
+  const data = new Float64Array(m);
+  let nnz = 0;
   for (let i = 0; i < n; i += 1) {
-    const entries = [...perRow[i]!.entries()].sort((a, b) => a[0] - b[0]);
-    entries.forEach(([c, v], k) => {
-      indices[indptr[i]! + k] = c;
-      data[indptr[i]! + k] = v;
-    });
+    const row = order.subarray(start[i]!, start[i + 1]!).sort((a, b) => cols[a]! - cols[b]! || a - b);
+    let t = 0;
+    while (t < row.length) {
+      const c = cols[row[t]!]!;
+      let sum = 0;
+      let count = 0;
+      while (t < row.length && cols[row[t]!] === c) {
+        sum += values[row[t]!]!;
+        count += 1;
+        t += 1;
+      }
+      indices[nnz] = c;
+      data[nnz] = combine === 'mean' ? sum / count : sum;
+      nnz += 1;
+    }
+    indptr[i + 1] = nnz;
   }
-  return { n, indptr, indices, data };
+  return { n, indptr, indices: indices.slice(0, nnz), data: data.slice(0, nnz) };
 }
 
 /** Similarity → distance: max(log(1/(0.5 · max(s, 1e-7)) − 1), 0). */
@@ -87,29 +104,19 @@ export function densityAdaptation(similarities: Float64Array[], neighbors: Int32
     }
   }
   // Symmetrise: mean of the stored directions.
-  const sum = new Map<number, { value: number; count: number }>();
-  const keyOf = (i: number, j: number) => i * n + j;
-  for (let t = 0; t < rows.length; t += 1) {
-    for (const [a, b] of [
-      [rows[t]!, cols[t]!],
-      [cols[t]!, rows[t]!],
-    ] as const) {
-      const k = keyOf(a, b);
-      const e = sum.get(k) ?? { value: 0, count: 0 };
-      e.value += vals[t]!;
-      e.count += 1;
-      sum.set(k, e);
-    }
+  const m = rows.length;
+  const symRows = new Int32Array(2 * m);
+  const symCols = new Int32Array(2 * m);
+  const symVals = new Float64Array(2 * m);
+  for (let t = 0; t < m; t += 1) {
+    symRows[2 * t] = rows[t]!;
+    symCols[2 * t] = cols[t]!;
+    symRows[2 * t + 1] = cols[t]!;
+    symCols[2 * t + 1] = rows[t]!;
+    symVals[2 * t] = vals[t]!;
+    symVals[2 * t + 1] = vals[t]!;
   }
-  const sr: number[] = [];
-  const sc: number[] = [];
-  const sv: number[] = [];
-  for (const [k, e] of sum) {
-    sr.push(Math.floor(k / n));
-    sc.push(k % n);
-    sv.push(e.value / e.count);
-  }
-  const dist = csrFromTriples(n, sr, sc, sv);
+  const dist = csrFromTriples(n, symRows, symCols, symVals, 'mean');
   const betas = new Float64Array(n);
   const norms = new Float64Array(n);
   for (let i = 0; i < n; i += 1) {

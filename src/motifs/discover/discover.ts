@@ -1,14 +1,30 @@
 /**
  * Motif discovery from contribution scores, following TF-MoDISco-lite (Shrikumar et al.; the
- * `modiscolite` rewrite by Jacob Schreiber): seqlets are called where contributions are unusually
- * large (seqlets.ts), split by sign into two metaclusters, and each metacluster with more than
- * `minMetaclusterSize` seqlets is clustered into patterns (patterns.ts).
+ * `modiscolite` rewrite by Jacob Schreiber, version 2.4.0 read): seqlets are called where
+ * contributions are unusually large (seqlets.ts), split by sign into two metaclusters, and each
+ * metacluster with more than `minMetaclusterSize` seqlets is clustered into patterns (patterns.ts).
  *
  * The stages, one module each: track-set.ts (inputs, seqlets), seqlets.ts (calling), gapped-kmers.ts
  * (coarse similarity), affinity.ts (fine similarity, alignment), density.ts (graph), leiden.ts
  * (clustering), seqlet-set.ts and aggregate.ts (patterns), collapse.ts (merging), subclusters.ts,
  * patterns.ts; results.ts turns patterns into motifs, h5.ts writes `modisco_results.h5`,
  * report.ts the HTML report.
+ *
+ * Where we differ from tfmodisco-lite, and why:
+ *  - Leiden is ours (leiden.ts), seeded by our own generator: on the same graph it reaches the
+ *    partitions leidenalg reaches, but not draw for draw, so subpatterns (and, through the
+ *    subclusters of `_detect_spurious_merging`, occasionally a pattern's frame or a few seqlets)
+ *    can differ. Every other random draw (the Laplace null, the window and seqlet subsamples) is
+ *    NumPy's RandomState(1234) reproduced exactly.
+ *  - Final patterns are turned to the strand most of their seqlets lie on (`orientByStrand`,
+ *    default on; off: tfmodisco-lite's arbitrary orientation).
+ *  - A flank of 0 keeps the whole window as a seqlet's core (tfmodisco-lite's `[flank:-flank]`
+ *    slices are then empty and no seqlet is called).
+ *  - `is_revcomp` is stored as int8 0/1 (h5wasm cannot write h5py's boolean enum).
+ *  - Pattern-merge rounds stop when every merge of a round fails to polish (tfmodisco-lite would
+ *    retry the same merges forever).
+ * On the planted test set (160 sequences) the seqlets, thresholds and the two patterns (seqlets,
+ * strands, CWMs) equal tfmodisco-lite's exactly; see the test file for the numbers.
  */
 import { seqletsToPatterns, DEFAULT_PATTERN_OPTIONS, type PatternOptions } from './patterns.js';
 import { callSeqlets, DEFAULT_SEQLET_OPTIONS, type SeqletCalls, type SeqletOptions } from './seqlets.js';

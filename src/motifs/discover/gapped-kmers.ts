@@ -8,7 +8,7 @@
  * as the candidates for the fine similarity.
  */
 import type { Seqlet } from './track-set.js';
-import { argsortDescending } from './stats.js';
+import { argsortDescending, topKDescending } from './stats.js';
 
 export interface GappedKmerOptions {
   topn: number;
@@ -216,7 +216,7 @@ export function coarseNeighbors(seqlets: Seqlet[], sign: number, nNeighbors: num
       if (pr) for (let q = 0; q < pr.rows.length; q += 1) dotR[pr.rows[q]!]! += x * pr.values[q]!;
     }
     for (let j = 0; j < n; j += 1) best[j] = Math.max(dotF[j]!, dotR[j]!);
-    const order = argsortDescending(best).slice(0, k);
+    const order = topKDescending(best, k);
     neighbors.push(order);
     sims.push(Float64Array.from(order, (j) => best[j]!));
   }

@@ -251,29 +251,44 @@ function compact(ids: Int32Array): number {
 }
 
 function aggregate(g: Graph, groups: Int32Array, k: number): Graph {
-  const rows: Map<number, number>[] = Array.from({ length: k }, () => new Map());
-  for (let i = 0; i < g.n; i += 1) {
-    const a = groups[i]!;
-    for (let t = g.indptr[i]!; t < g.indptr[i + 1]!; t += 1) {
-      const b = groups[g.indices[t]!]!;
-      rows[a]!.set(b, (rows[a]!.get(b) ?? 0) + g.weights[t]!);
-    }
-  }
+  // Nodes by group (counting sort), then each group's edges summed per target group.
+  const start = new Int32Array(k + 1);
+  for (let i = 0; i < g.n; i += 1) start[groups[i]! + 1]! += 1;
+  for (let a = 0; a < k; a += 1) start[a + 1]! += start[a]!;
+  const fill = start.slice(0, k);
+  const members = new Int32Array(g.n);
+  for (let i = 0; i < g.n; i += 1) members[fill[groups[i]!]!++] = i;
+  const acc = new Float64Array(k);
+  const seen = new Uint8Array(k);
   const indptr = new Int32Array(k + 1);
-  for (let a = 0; a < k; a += 1) indptr[a + 1] = indptr[a]! + rows[a]!.size;
-  const indices = new Int32Array(indptr[k]!);
-  const weights = new Float64Array(indptr[k]!);
+  const outIdx: number[] = [];
+  const outW: number[] = [];
+  const touched: number[] = [];
   for (let a = 0; a < k; a += 1) {
-    let t = indptr[a]!;
-    for (const [b, w] of [...rows[a]!.entries()].sort((x, y) => x[0] - y[0])) {
-      indices[t] = b;
-      weights[t] = w;
-      t += 1;
+    for (let t = start[a]!; t < start[a + 1]!; t += 1) {
+      const i = members[t]!;
+      for (let e = g.indptr[i]!; e < g.indptr[i + 1]!; e += 1) {
+        const b = groups[g.indices[e]!]!;
+        if (!seen[b]) {
+          seen[b] = 1;
+          touched.push(b);
+        }
+        acc[b]! += g.weights[e]!;
+      }
     }
+    touched.sort((x, y) => x - y);
+    for (const b of touched) {
+      outIdx.push(b);
+      outW.push(acc[b]!);
+      acc[b] = 0;
+      seen[b] = 0;
+    }
+    touched.length = 0;
+    indptr[a + 1] = outIdx.length;
   }
   const degree = new Float64Array(k);
   for (let i = 0; i < g.n; i += 1) degree[groups[i]!]! += g.degree[i]!;
-  return { n: k, indptr, indices, weights, degree, total: g.total };
+  return { n: k, indptr, indices: Int32Array.from(outIdx), weights: Float64Array.from(outW), degree, total: g.total };
 }
 
 /** One Leiden pass from a starting membership of the original nodes. */

@@ -36,6 +36,7 @@ export interface PatternOptions {
   mergeThresholds: readonly (readonly [number, number])[];
   dealbreakerThresholds: readonly (readonly [number, number])[];
   subclusterPerplexity: number;
+  /** Kept for tfmodisco-lite's signature; it passes it on, but its collapser subsamples 1,000 seqlets (as we do). */
   mergingMaxSeqletsSubsample: number;
   finalMinClusterSize: number;
   minIcInWindow: number;

@@ -226,7 +226,10 @@ export function callSeqlets(tracks: TrackSet, options: Partial<SeqletOptions> = 
   }
 
   const weak = Math.min(Math.min(transformedPos, Math.abs(transformedNeg)) - 0.0001, o.weakThresholdForCountingSign);
-  const threshold = distribution[Math.min(distribution.length - 1, Math.max(0, Math.trunc(weak * distribution.length)))]!;
+  // Python indexing: a (rare) negative index counts from the end, as tfmodisco-lite's does.
+  let at = Math.trunc(weak * distribution.length);
+  if (at < 0) at += distribution.length;
+  const threshold = distribution[Math.min(distribution.length - 1, Math.max(0, at))]!;
 
   const positive: Seqlet[] = [];
   const negative: Seqlet[] = [];

@@ -214,6 +214,51 @@ export function argsortDescending(values: ArrayLike<number>): Int32Array {
   return idx.sort((a, b) => (key[a]! < key[b]! ? 1 : key[a]! > key[b]! ? -1 : a - b));
 }
 
+/**
+ * The indices of the k largest values, descending, ties in index order (the first k of
+ * `argsortDescending`), in O(n + k log k): a selection finds the k-th value, only the k are sorted.
+ */
+export function topKDescending(values: ArrayLike<number>, k: number): Int32Array {
+  const n = values.length;
+  if (k >= n) return argsortDescending(values);
+  if (k <= 0) return new Int32Array(0);
+  const key = new Float64Array(n);
+  for (let i = 0; i < n; i += 1) {
+    const v = values[i]!;
+    key[i] = Number.isNaN(v) ? -Infinity : v;
+  }
+  // Quickselect on a copy for the k-th largest value.
+  const work = key.slice();
+  let lo = 0;
+  let hi = n - 1;
+  const target = k - 1;
+  while (lo < hi) {
+    const pivot = work[(lo + hi) >>> 1]!;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (work[i]! > pivot) i += 1;
+      while (work[j]! < pivot) j -= 1;
+      if (i <= j) {
+        const t = work[i]!;
+        work[i] = work[j]!;
+        work[j] = t;
+        i += 1;
+        j -= 1;
+      }
+    }
+    if (target <= j) hi = j;
+    else if (target >= i) lo = i;
+    else break;
+  }
+  const cut = work[target]!;
+  const out = new Int32Array(k);
+  let m = 0;
+  for (let i = 0; i < n && m < k; i += 1) if (key[i]! > cut) out[m++] = i;
+  for (let i = 0; i < n && m < k; i += 1) if (key[i] === cut) out[m++] = i;
+  return out.sort((a, b) => (key[a]! < key[b]! ? 1 : key[a]! > key[b]! ? -1 : a - b));
+}
+
 /** Index of the first maximum (`np.argmax`). */
 export function argmax(values: ArrayLike<number>): number {
   let best = 0;

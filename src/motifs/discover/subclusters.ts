@@ -8,7 +8,7 @@ import { features, jaccardFlat } from './affinity.js';
 import { tsneAffinities } from './density.js';
 import { leidenCluster } from './leiden.js';
 import { SeqletSet } from './seqlet-set.js';
-import { argsortDescending } from './stats.js';
+import { topKDescending } from './stats.js';
 
 /** All-pairs continuous Jaccard of flat vectors; per row its k most similar (descending, ties in index order). */
 export function pairwiseJaccard(rows: Float64Array[], k: number): { sims: Float64Array[]; neighbors: Int32Array[] } {
@@ -24,7 +24,7 @@ export function pairwiseJaccard(rows: Float64Array[], k: number): { sims: Float6
   const sims: Float64Array[] = [];
   const neighbors: Int32Array[] = [];
   for (let i = 0; i < n; i += 1) {
-    const order = argsortDescending(full[i]!).slice(0, k);
+    const order = topKDescending(full[i]!, k);
     neighbors.push(order);
     sims.push(Float64Array.from(order, (j) => full[i]![j]!));
   }

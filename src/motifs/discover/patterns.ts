@@ -145,8 +145,11 @@ function filterByCorrelation(seqlets: Seqlet[], neighbors: Int32Array[], coarse:
   return { seqlets: outSeqlets, neighbors: outNeighbors, fine: outFine };
 }
 
-/** Patterns of one metacluster (`sign` 1: positive seqlets, −1: negative). */
-export function seqletsToPatterns(input: Seqlet[], tracks: TrackSet, sign: number, options: Partial<PatternOptions> = {}, progress?: PatternProgress): SeqletSet[] {
+/**
+ * Patterns of one metacluster (`sign` 1: positive seqlets, −1: negative); undefined when a round
+ * is left without seqlets (tfmodisco-lite's None: the metacluster gets no group in the results).
+ */
+export function seqletsToPatterns(input: Seqlet[], tracks: TrackSet, sign: number, options: Partial<PatternOptions> = {}, progress?: PatternProgress): SeqletSet[] | undefined {
   const o = { ...DEFAULT_PATTERN_OPTIONS, ...options };
   const background = backgroundOf(input);
   const polish = { minFrac: o.fracSupportToTrimTo, minNum: o.minNumToTrimTo, flank: o.initialFlankToAdd, windowSize: o.trimToWindowSize, background };
@@ -157,7 +160,7 @@ export function seqletsToPatterns(input: Seqlet[], tracks: TrackSet, sign: numbe
     .map((x) => x.s);
   let patterns: SeqletSet[] = [];
   for (let round = 0; round < 2; round += 1) {
-    if (seqlets.length === 0) return [];
+    if (seqlets.length === 0) return undefined;
     progress?.(`round ${round + 1}: similarities of ${seqlets.length} seqlets`);
     const coarse = coarseNeighbors(seqlets, sign, o.nearestNeighborsToCompute);
     let neighbors = coarse.neighbors;
@@ -167,7 +170,7 @@ export function seqletsToPatterns(input: Seqlet[], tracks: TrackSet, sign: numbe
       seqlets = f.seqlets;
       neighbors = f.neighbors;
       fine = f.fine;
-      if (seqlets.length === 0) return [];
+      if (seqlets.length === 0) return undefined;
     }
     const graph = densityAdaptation(fine, neighbors, o.tsnePerplexity);
     progress?.(`round ${round + 1}: clustering ${seqlets.length} seqlets`);

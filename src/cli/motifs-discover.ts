@@ -84,7 +84,7 @@ export function registerMotifsDiscover(motifs: Command, o: { namer?: MotifNamer;
   const command = motifs
     .command('discover')
     .description("find motifs in contribution scores as TF-MoDISco-lite does (seqlets, Leiden clustering, patterns); writes modisco_results.h5 (tfmodisco-lite's layout), motifs.meme and report.html")
-    .option('--scores <paths...>', 'seq2track attribute safetensors files, or directories of them (hypothetical contributions: the gradient centred over the bases)')
+    .option('--scores <paths...>', 'seq2track attribution outputs: an attribute --bed directory (onehot.npz + hypothetical.npz), attribute-gene X.h5 (X.onehot.npz + X.hypothetical.npz beside it), or attribute safetensors files / directories of them (the gradient centred over the bases)')
     .option('--fasta <file>', "--scores: the records the scores were computed on, for the one-hot (when the files hold no 'one_hot' tensor)")
     .option('--npz-onehot <file>', "tfmodisco-lite's -s input: one-hot sequences, [N, 4, L] .npz (arr_0) or .npy")
     .option('--npz-attr <file>', "tfmodisco-lite's -a input: hypothetical contributions, [N, 4, L]")

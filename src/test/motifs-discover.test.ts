@@ -112,7 +112,12 @@ test('.npz written by NumPy (stored and deflated) reads back; NumPy reads our .n
 a = (np.arange(2*4*5, dtype=np.float32).reshape(2, 4, 5) - 7) / 4
 np.savez(sys.argv[1] + '/plain.npz', a)
 np.savez_compressed(sys.argv[1] + '/packed.npz', a, other=np.ones(3))
-np.save(sys.argv[1] + '/f64.npy', a.astype('>f8'))`,
+np.save(sys.argv[1] + '/f64.npy', a.astype('>f8'))
+import os
+os.makedirs(sys.argv[1] + '/bed')
+oh = np.zeros((2, 4, 5), dtype=np.float32); oh[:, 1, :] = 1
+np.savez(sys.argv[1] + '/bed/onehot.npz', oh); np.savez(sys.argv[1] + '/bed/hypothetical.npz', a)
+np.savez(sys.argv[1] + '/X.onehot.npz', oh); np.savez(sys.argv[1] + '/X.hypothetical.npz', a)`,
       [dir],
     );
     const expected = Array.from({ length: 40 }, (_, i) => (i - 7) / 4);
@@ -120,6 +125,14 @@ np.save(sys.argv[1] + '/f64.npy', a.astype('>f8'))`,
       const a = await readNumpy(join(dir, f));
       assert.deepEqual(a.shape, [2, 4, 5], f);
       assert.deepEqual(Array.from(a.data), expected, f);
+    }
+    // attribute --bed's directory and attribute-gene's X.h5 (its X.onehot.npz and X.hypothetical.npz): [N, 4, L].
+    for (const scores of [[join(dir, 'bed')], [join(dir, 'X.h5')], [join(dir, 'X.onehot.npz'), join(dir, 'bed')]]) {
+      const t = await readAttributionInputs(scores);
+      assert.deepEqual([t.n, t.length], [2 * scores.length, 5]);
+      assert.equal(t.hypothetical[0 * 4 + 2], expected[2 * 5]); // sequence 0, position 0, base G
+      assert.equal(t.contrib[1 * 4 + 1], expected[1 * 5 + 1]); // position 1, base C (the one-hot's)
+      assert.equal(Math.abs(t.contrib[1 * 4 + 0]!), 0);
     }
     await assert.rejects(readNumpy(join(dir, 'packed.npz'), 'missing'), /no array 'missing' \(it holds arr_0, other\)/);
     await writeNpy(join(dir, 'ours.npy'), [2, 4, 5], Float32Array.from(expected));
@@ -159,6 +172,7 @@ test('inputs: [N, 4, L] and [N, L, 4] agree; the central window crops as modisco
     assert.deepEqual(Array.from(t.oneHot.subarray(16, 24)), [0, 0, 0, 0, 1, 0, 0, 0]); // N, then A
     assert.equal(t.contrib[1 * 4 + 1], -0.5 + 0); // C at position 1: its centred gradient
     await assert.rejects(readAttributionInputs([join(dir, 'a.safetensors')]), /no one-hot tensor; give --fasta/);
+    await assert.rejects(readAttributionInputs([join(dir, 'g.h5')]), /g\.onehot\.npz is missing/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

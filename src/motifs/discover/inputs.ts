@@ -4,12 +4,14 @@
  * central window (`modisco motifs -w`); read from
  *  - a pair of NumPy files (`.npz`, array 'arr_0' or the only one, or `.npy`), as `modisco motifs
  *    -s ONEHOT -a ATTR` reads them;
- *  - our attribution outputs (`attribute` safetensors: `grad` [R, L, 4]; hypothetical contributions
- *    are the gradient centred over the four bases, as the Borzoi paper uses them, or a
- *    `hypothetical_contribs` tensor as is), with the one-hot from a `one_hot` tensor when the file
- *    has one, else from the FASTA records the scores were computed on.
+ *  - our attribution outputs (`--scores`): a directory of `attribute --bed` (its onehot.npz and
+ *    hypothetical.npz), `attribute-gene`'s X.h5 (X.onehot.npz and X.hypothetical.npz beside it), an
+ *    `…onehot.npz` file (its `…hypothetical.npz` beside it), or `attribute` safetensors files (or
+ *    directories of them): `grad` [R, L, 4] centred over the four bases (the Borzoi paper's
+ *    hypothetical contributions) or a `hypothetical_contribs` tensor as is, with the one-hot from a
+ *    `one_hot` tensor when the file has one, else from the FASTA records the scores were computed on.
  */
-import { readdir, stat } from 'node:fs/promises';
+import { access, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readFastaRecords } from '../../genome/fasta.js';
 import { oneHotInto } from '../../genome/one-hot.js';
@@ -74,10 +76,35 @@ export async function readNpzInputs(oneHotPath: string, attrPath: string, o: { w
   return trackSetFromArrays(s, a, { layout: 'NCL', window: o.window, what: [oneHotPath, attrPath] });
 }
 
-/** Safetensors files named by `sources`: files, or directories whose *.safetensors files are taken in name order. */
-export async function expandScoreSources(sources: string[]): Promise<string[]> {
-  const out: string[] = [];
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** One `--scores` source: a pair of tfmodisco-lite .npz files, or safetensors files. */
+export type ScoreSource = { kind: 'npz'; oneHot: string; hypothetical: string } | { kind: 'safetensors'; path: string };
+
+/**
+ * What each `--scores` path names: a directory holding onehot.npz and hypothetical.npz
+ * (`attribute --bed`), else its *.safetensors files in name order; X.h5 / X.hdf5 with X.onehot.npz
+ * and X.hypothetical.npz beside it (`attribute-gene`); a …onehot.npz file with its
+ * …hypothetical.npz; a safetensors file.
+ */
+export async function expandScoreSources(sources: string[]): Promise<ScoreSource[]> {
+  const out: ScoreSource[] = [];
   for (const s of sources) {
+    const h5 = /^(.*)\.(h5|hdf5)$/i.exec(s);
+    const npz = /^(.*)onehot\.npz$/i.exec(s);
+    if (h5 || npz) {
+      const pair = h5 ? { kind: 'npz' as const, oneHot: `${h5[1]}.onehot.npz`, hypothetical: `${h5[1]}.hypothetical.npz` } : { kind: 'npz' as const, oneHot: s, hypothetical: `${npz![1]}hypothetical.npz` };
+      for (const f of [pair.oneHot, pair.hypothetical]) if (!(await exists(f))) throw new DiscoveryInputError(`--scores ${s}: ${f} is missing (the tfmodisco-lite inputs written beside it)`);
+      out.push(pair);
+      continue;
+    }
     let isDir: boolean;
     try {
       isDir = (await stat(s)).isDirectory();
@@ -85,10 +112,17 @@ export async function expandScoreSources(sources: string[]): Promise<string[]> {
       throw new DiscoveryInputError(`--scores ${s}: cannot read (${(e as NodeJS.ErrnoException).code ?? e})`);
     }
     if (isDir) {
+      const pair = { kind: 'npz' as const, oneHot: join(s, 'onehot.npz'), hypothetical: join(s, 'hypothetical.npz') };
+      if ((await exists(pair.oneHot)) && (await exists(pair.hypothetical))) {
+        out.push(pair);
+        continue;
+      }
       const files = (await readdir(s)).filter((f) => f.toLowerCase().endsWith('.safetensors')).sort();
-      if (files.length === 0) throw new DiscoveryInputError(`--scores ${s}: no .safetensors files in the directory`);
-      out.push(...files.map((f) => join(s, f)));
-    } else out.push(s);
+      if (files.length === 0) throw new DiscoveryInputError(`--scores ${s}: neither onehot.npz + hypothetical.npz nor .safetensors files in the directory`);
+      out.push(...files.map((f) => ({ kind: 'safetensors' as const, path: join(s, f) })));
+      continue;
+    }
+    out.push({ kind: 'safetensors', path: s });
   }
   return out;
 }
@@ -111,45 +145,66 @@ function hypotheticalOf(f: SafetensorsFile): { shape: number[]; data: Float32Arr
 }
 
 /**
- * Our attribution outputs as a track set. The one-hot comes from a `one_hot` tensor of each file, or
- * else from `fasta` (its records in order across the files, each as long as the scores).
+ * Our attribution outputs as a track set, the sources' sequences in order. Safetensors files without
+ * a `one_hot` tensor take their one-hot from `fasta` (its records in order across those files, each
+ * as long as the scores).
  */
 export async function readAttributionInputs(sources: string[], o: { fasta?: string; window?: number } = {}): Promise<TrackSet> {
-  const files = await expandScoreSources(sources);
+  const resolved = await expandScoreSources(sources);
   const hyps: Float32Array[] = [];
   const seqs: (Float32Array | undefined)[] = [];
+  const counts: number[] = [];
+  const names: string[] = [];
   let L = -1;
   let n = 0;
-  for (const path of files) {
-    const f = await SafetensorsFile.open(path);
-    const h = hypotheticalOf(f);
-    const t = toNLC(h.shape, h.data, path, 'NLC');
-    if (L >= 0 && t.length !== L) throw new DiscoveryInputError(`${path}: sequences of ${t.length} bp, the files before hold ${L} bp`);
-    L = t.length;
-    n += t.n;
-    hyps.push(t.data);
-    const seqName = ['one_hot', 'onehot'].find((k) => f.tensors.has(k));
-    if (seqName) {
-      const info = f.tensors.get(seqName)!;
-      const s = toNLC(info.shape, f.readFloat32(seqName), `${path}: ${seqName}`, 'NLC');
-      if (s.n !== t.n || s.length !== t.length) throw new DiscoveryInputError(`${path}: ${seqName} [${info.shape.join(', ')}] does not match the scores [${h.shape.join(', ')}]`);
-      seqs.push(s.data);
-    } else seqs.push(undefined);
+  for (const src of resolved) {
+    let h: { n: number; length: number; data: Float32Array };
+    let seq: Float32Array | undefined;
+    const name = src.kind === 'npz' ? src.hypothetical : src.path;
+    if (src.kind === 'npz') {
+      const [a, b] = await Promise.all([readNumpy(src.oneHot), readNumpy(src.hypothetical)]);
+      const s = toNLC(a.shape, a.data, src.oneHot, 'NCL');
+      h = toNLC(b.shape, b.data, src.hypothetical, 'NCL');
+      if (s.n !== h.n || s.length !== h.length) throw new DiscoveryInputError(`${src.oneHot} [${a.shape.join(', ')}] and ${src.hypothetical} [${b.shape.join(', ')}] differ in shape`);
+      seq = s.data;
+    } else {
+      const f = await SafetensorsFile.open(src.path);
+      const hyp = hypotheticalOf(f);
+      h = toNLC(hyp.shape, hyp.data, src.path, 'NLC');
+      const seqName = ['one_hot', 'onehot'].find((k) => f.tensors.has(k));
+      if (seqName) {
+        const info = f.tensors.get(seqName)!;
+        const s = toNLC(info.shape, f.readFloat32(seqName), `${src.path}: ${seqName}`, 'NLC');
+        if (s.n !== h.n || s.length !== h.length) throw new DiscoveryInputError(`${src.path}: ${seqName} [${info.shape.join(', ')}] does not match the scores [${hyp.shape.join(', ')}]`);
+        seq = s.data;
+      }
+    }
+    if (L >= 0 && h.length !== L) throw new DiscoveryInputError(`${name}: sequences of ${h.length} bp, the sources before hold ${L} bp`);
+    L = h.length;
+    n += h.n;
+    hyps.push(h.data);
+    seqs.push(seq);
+    counts.push(h.n);
+    names.push(name);
   }
-  const hyp = concat(hyps);
-  let oneHot: Float32Array;
-  if (seqs.every((s) => s !== undefined)) oneHot = concat(seqs as Float32Array[]);
-  else {
-    if (o.fasta === undefined) throw new DiscoveryInputError(`${files.find((_, i) => seqs[i] === undefined)}: no one-hot tensor; give --fasta with the records the scores were computed on`);
+  const missing = seqs.map((s, i) => (s === undefined ? i : -1)).filter((i) => i >= 0);
+  if (missing.length > 0) {
+    if (o.fasta === undefined) throw new DiscoveryInputError(`${names[missing[0]!]}: no one-hot tensor; give --fasta with the records the scores were computed on`);
     const records = await readFastaRecords(o.fasta);
-    if (records.length !== n) throw new DiscoveryInputError(`--fasta ${o.fasta}: ${records.length} records, the scores hold ${n} sequences`);
-    oneHot = new Float32Array(n * L * 4);
-    records.forEach((r, i) => {
-      if (r.sequence.length !== L) throw new DiscoveryInputError(`--fasta ${o.fasta}: record ${r.name} is ${r.sequence.length} bp, the scores ${L} bp`);
-      oneHotInto(r.sequence, oneHot, i * L * 4, `${o.fasta}: ${r.name}`);
-    });
+    const needed = missing.reduce((a, i) => a + counts[i]!, 0);
+    if (records.length !== needed) throw new DiscoveryInputError(`--fasta ${o.fasta}: ${records.length} records, the scores without a one-hot hold ${needed} sequences`);
+    let r = 0;
+    for (const i of missing) {
+      const part = new Float32Array(counts[i]! * L * 4);
+      for (let k = 0; k < counts[i]!; k += 1, r += 1) {
+        const rec = records[r]!;
+        if (rec.sequence.length !== L) throw new DiscoveryInputError(`--fasta ${o.fasta}: record ${rec.name} is ${rec.sequence.length} bp, the scores ${L} bp`);
+        oneHotInto(rec.sequence, part, k * L * 4, `${o.fasta}: ${rec.name}`);
+      }
+      seqs[i] = part;
+    }
   }
-  return trackSetFromArrays({ shape: [n, L, 4], data: oneHot }, { shape: [n, L, 4], data: hyp }, { layout: 'NLC', window: o.window });
+  return trackSetFromArrays({ shape: [n, L, 4], data: concat(seqs as Float32Array[]) }, { shape: [n, L, 4], data: concat(hyps) }, { layout: 'NLC', window: o.window });
 }
 
 function concat(parts: Float32Array[]): Float32Array {

@@ -1,6 +1,7 @@
-/** `seq2track motifs scan | match`: argument plumbing only; the work is in motifs/jobs.ts. */
+/** `seq2track motifs scan | match | discover`: argument plumbing only; the work is in motifs/jobs.ts and motifs/discover/. */
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { runMatchJob, runScanJob, regionsFrom, type BackgroundChoice } from '../motifs/jobs.js';
+import { databaseNamer, runMatchJob, runScanJob, regionsFrom, type BackgroundChoice } from '../motifs/jobs.js';
+import { registerMotifsDiscover } from './motifs-discover.js';
 import { COLUMN_DISTANCES } from '../motifs/tomtom.js';
 import { formatG } from '../motifs/scan.js';
 import { UsageError } from './errors.js';
@@ -33,7 +34,8 @@ function background(value: string): BackgroundChoice {
 }
 
 export function registerMotifCommands(program: Command): void {
-  const motifs = program.command('motifs').description('motif scanning (FIMO-style) and motif comparison (Tomtom-style) with MEME motif files');
+  const motifs = program.command('motifs').description('motif discovery in contribution scores (TF-MoDISco-lite), scanning (FIMO-style) and comparison (Tomtom-style) with MEME motif files');
+  registerMotifsDiscover(motifs, { namerFor: (db) => databaseNamer([db]) });
 
   motifs
     .command('scan')

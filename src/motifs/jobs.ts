@@ -10,6 +10,7 @@ import { readBed } from '../genome/bed.js';
 import { checkRegion, parseRegion, type Region } from '../genome/regions.js';
 import { readBackground, readMeme, type MemeMotif } from './meme-format.js';
 import { countBases, formatHitsTsv, MotifScanError, scanSequences, UNIFORM_BACKGROUND, type ScanResult, type SequenceRecord } from './scan.js';
+import type { Motif } from './motif.js';
 import { formatMatchesTsv, matchMotifs, type ColumnDistance, type MotifMatch } from './tomtom.js';
 
 /** Where the sequences come from: FASTA records, or regions of a genome (merged where they overlap). */
@@ -152,4 +153,17 @@ export async function regionsFrom(regionArgs: readonly string[] | undefined, bed
   const regions = (regionArgs ?? []).map(parseRegion);
   if (bed !== undefined) regions.push(...(await readBed(bed)));
   return regions;
+}
+
+/**
+ * Names discovered motifs by their best matches in MEME databases (the Tomtom-style matcher with its
+ * defaults), best first: what `motifs discover --db` puts in its report.
+ */
+export async function databaseNamer(db: readonly string[], top = 3): Promise<(motif: Motif) => { name: string; pValue: number; eValue: number; qValue: number; strand: '+' | '-' }[]> {
+  const targets: MemeMotif[] = [];
+  for (const path of db) targets.push(...(await readMeme(path)).motifs);
+  return (motif) =>
+    matchMotifs([motif], targets)[0]!
+      .slice(0, top)
+      .map((m) => ({ name: m.targetAlt ? `${m.targetId} ${m.targetAlt}` : m.targetId, pValue: m.pValue, eValue: m.eValue, qValue: m.qValue, strand: m.orientation }));
 }

@@ -22,7 +22,8 @@ import { readAttributionInputs, readNpzInputs, trackSetFromArrays } from '../mot
 import { callSeqlets } from '../motifs/discover/seqlets.js';
 import { discoverMotifs, type DiscoveryResult } from '../motifs/discover/discover.js';
 import { readModiscoH5, writeModiscoH5 } from '../motifs/discover/h5.js';
-import { memeText, patternMotif, summarizeResult, summarizeStored } from '../motifs/discover/results.js';
+import { patternMotif, summarizeResult, summarizeStored } from '../motifs/discover/results.js';
+import { formatMeme } from '../motifs/meme-format.js';
 import { reportHtml } from '../motifs/discover/report.js';
 import { registerMotifsDiscover } from '../cli/motifs-discover.js';
 import { writeSafetensors } from '../weights/safetensors.js';
@@ -337,7 +338,7 @@ print(json.dumps(out))`,
       assert.ok(html.includes(`<td class="name">${p.id}</td><td class="n">${p.nSeqlets}</td>`));
       assert.ok(html.includes(`match-of-${p.id} (+) p=1.00e-6`));
     }
-    const meme = memeText(patterns.map((p) => patternMotif(p)));
+    const meme = formatMeme(patterns.map((p) => patternMotif(p)));
     assert.match(meme, /^MEME version 4\n/);
     assert.equal((meme.match(/^MOTIF pos_patterns\.pattern_\d+$/gm) ?? []).length, patterns.length);
     const m0 = patternMotif(patterns[0]!);

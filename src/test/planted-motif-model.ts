@@ -12,6 +12,11 @@
  * max-pools keep a site's peak. Residual paths that add to the main path (the U-Net skips, the
  * transformer's attention and MLP outputs) are zero; the decoder's blocks pass channels 0 and 1
  * on. Track 0 of the human head reads channel 0 + channel 1, track 1 channel 0, track 2 channel 1.
+ *
+ * Channel 2 is the background a trained model has everywhere: seeded random stem weights in
+ * [-0.5, 0.5] with a bias that keeps it positive (GELU ≈ identity there), read by track 0 at 0.2.
+ * Without it every base off a site would have a gradient of exactly zero, and TF-MoDISco's null
+ * (a Laplace fit to the window sums) has nothing to fit.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -23,6 +28,8 @@ import type { Motif } from '../motifs/motif.js';
 export const PLANTED_CONSENSUS = { A: 'AGGTCAAGG', B: 'CCAATCAGC' } as const;
 
 const CONSENSUS_P = 0.85;
+/** The background channel. */
+const BACKGROUND = 2;
 
 /** The planted motif as a PWM: the consensus base at 0.85, the others at 0.05. */
 export function plantedMotif(name: keyof typeof PLANTED_CONSENSUS): Motif {
@@ -47,8 +54,8 @@ export async function writePlantedMotifModel(dir: string): Promise<string> {
     else if (/^transformer\.\d+\.\d+\.fn\.0\.weight$/.test(name)) data.fill(1); // LayerNorm scales (their branch's output is zero anyway)
     else if (name === 'conv_dna.conv_layer.weight') stemDetectors(data, shape);
     else if (name === 'conv_dna.conv_layer.bias') stemBias(data);
-    else if (/^(res_tower\.\d+|unet1\.1|upsampling_unet[01]\.0|final_joined_convs\.0)\.conv_layer\.weight$/.test(name)) passTwoChannels(data, shape);
-    else if (/^separable[01]\.conv_layer\.[01]\.weight$/.test(name)) passTwoChannels(data, shape);
+    else if (/^(res_tower\.\d+|unet1\.1|upsampling_unet[01]\.0|final_joined_convs\.0)\.conv_layer\.weight$/.test(name)) passChannels(data, shape);
+    else if (/^separable[01]\.conv_layer\.[01]\.weight$/.test(name)) passChannels(data, shape);
     else if (name === 'human_head.weight') {
       // [tracks, joined, 1]: track 0 = ch0 + ch1, track 1 = ch0, track 2 = ch1.
       const joined = shape[1]!;
@@ -56,6 +63,7 @@ export async function writePlantedMotifModel(dir: string): Promise<string> {
       data[0 * joined + 1] = 1;
       data[1 * joined + 0] = 1;
       data[2 * joined + 1] = 1;
+      data[0 * joined + BACKGROUND] = 0.2;
     }
     // Everything else (biases, horizontal skips, attention and MLP weights, the mouse head) stays zero.
     tensors.push({ name, dtype: 'F32', shape, data });
@@ -72,6 +80,9 @@ function stemDetectors(data: Float32Array, [out, , k]: number[]): void {
     const offset = Math.floor((k! - m.length) / 2);
     for (let i = 0; i < m.length; i++) for (let b = 0; b < 4; b++) data[(ch * 4 + b) * k! + offset + i] = Math.log2(m.probabilities[i * 4 + b]! / 0.25);
   });
+  let seed = 12345;
+  const next = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  for (let j = 0; j < 4 * k!; j++) data[BACKGROUND * 4 * k! + j] = next() - 0.5;
 }
 
 /** A consensus site scores 9·log2(0.85/0.25) ≈ 15.9; one mismatch costs ≈ 4.1. The bias leaves a site with one mismatch above zero and two below. */
@@ -79,11 +90,12 @@ function stemBias(data: Float32Array): void {
   const best = PLANTED_CONSENSUS.A.length * Math.log2(CONSENSUS_P / 0.25);
   data[0] = -(best - 6);
   data[1] = -(best - 6);
+  data[BACKGROUND] = 4;
 }
 
-/** Conv weights [out, in (or 1 for depthwise), k]: the centre tap passes channel c to channel c for c = 0, 1. */
-function passTwoChannels(data: Float32Array, shape: number[]): void {
+/** Conv weights [out, in (or 1 for depthwise), k]: the centre tap passes channel c to channel c for the two motif channels and the background. */
+function passChannels(data: Float32Array, shape: number[]): void {
   const [, inCh, k] = shape as [number, number, number];
   const centre = Math.floor(k / 2);
-  for (const c of [0, 1]) data[(c * inCh + (inCh === 1 ? 0 : c)) * k + centre] = 1;
+  for (const c of [0, 1, BACKGROUND]) data[(c * inCh + (inCh === 1 ? 0 : c)) * k + centre] = 1;
 }

@@ -13,7 +13,7 @@ import { renderSvg } from '../../plots/render.js';
 import { contributionSpan, patternMotif, type PatternSummary } from './results.js';
 
 /** One database match of a discovered motif. */
-export interface MotifMatch {
+export interface MotifName {
   /** Target motif name (e.g. its MEME id and alt name). */
   name: string;
   pValue?: number;
@@ -24,7 +24,7 @@ export interface MotifMatch {
 }
 
 /** Names a discovered motif: its best matches, best first (the report shows the first `topMatches`). */
-export type MotifNamer = (motif: Motif) => Promise<MotifMatch[]> | MotifMatch[];
+export type MotifNamer = (motif: Motif) => Promise<MotifName[]> | MotifName[];
 
 export interface ReportOptions {
   title?: string;

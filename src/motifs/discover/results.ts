@@ -102,15 +102,3 @@ export function patternMotif(p: PatternSummary, trimThreshold = 0.3): Motif {
   }
   return { id: p.id, probabilities, length, sites: p.nSeqlets };
 }
-
-/** MEME text (version 4, ACGT, uniform background) of the motifs. */
-export function memeText(motifs: readonly Motif[]): string {
-  const lines = ['MEME version 4', '', 'ALPHABET= ACGT', '', 'strands: + -', '', 'Background letter frequencies', 'A 0.25 C 0.25 G 0.25 T 0.25', ''];
-  for (const m of motifs) {
-    lines.push(`MOTIF ${m.id}${m.altName ? ` ${m.altName}` : ''}`);
-    lines.push(`letter-probability matrix: alength= 4 w= ${m.length} nsites= ${m.sites ?? 20} E= 0`);
-    for (let r = 0; r < m.length; r += 1) lines.push(Array.from(m.probabilities.subarray(r * 4, r * 4 + 4), (v) => ` ${v.toFixed(6)}`).join('\t'));
-    lines.push('');
-  }
-  return lines.join('\n');
-}

@@ -12,7 +12,8 @@ import type { Motif } from '../motif.js';
 import { discoverMotifs, type DiscoveryOptions, type DiscoveryResult } from './discover.js';
 import { writeModiscoH5 } from './h5.js';
 import { readAttributionInputs, readNpzInputs } from './inputs.js';
-import { memeText, patternMotif, summarizeResult, type PatternSummary } from './results.js';
+import { patternMotif, summarizeResult, type PatternSummary } from './results.js';
+import { formatMeme } from '../meme-format.js';
 import { writeReport, type MotifNamer } from './report.js';
 import type { TrackSet } from './track-set.js';
 
@@ -28,7 +29,7 @@ export interface DiscoveryFilesOptions extends Partial<DiscoveryOptions> {
   window?: number;
   /** Names each motif in the report (e.g. by its best database matches). */
   namer?: MotifNamer;
-  /** Writes the MEME file (default: results.ts's `memeText`). */
+  /** Writes the MEME file (default: meme-format.ts's writer, through an atomic write). */
   writeMeme?: (path: string, motifs: Motif[]) => Promise<void>;
 }
 
@@ -68,7 +69,7 @@ export async function discoverToFiles(o: DiscoveryFilesOptions): Promise<Discove
   const html = join(o.out, 'report.html');
   await writeModiscoH5(h5, result, tracks.length);
   if (o.writeMeme) await o.writeMeme(meme, motifs);
-  else await atomicWrite(meme, memeText(motifs));
+  else await atomicWrite(meme, formatMeme(motifs));
   const calls = result.seqlets;
   await writeReport(html, patterns, {
     title: 'seq2track motifs discover',

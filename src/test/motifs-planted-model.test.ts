@@ -11,96 +11,29 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertCliOk, runCli, skipUnless, tempDir } from './fixtures.js';
-import { rng, writeFastaFai } from './genome-files.js';
-import { PLANTED_CONSENSUS, plantedMotif, writePlantedMotifModel } from './planted-motif-model.js';
-import { formatMeme, readMeme } from '../motifs/meme-format.js';
-import type { Motif } from '../motifs/motif.js';
+import { PLANTED_CENTRE, PLANTED_CONSENSUS, writePlantedMotifExample } from './planted-motif-model.js';
+import { readMeme } from '../motifs/meme-format.js';
 
 const skip = skipUnless('borzoi-small');
-const WINDOW = 8192;
-const RECORDS = 24;
-/** Sites go in the central CENTRE bp of each window, and discovery reads only those (`--window`). */
-const CENTRE = 1024;
 let tmp: { dir: string; cleanup: () => void };
 const path = (name: string) => join(tmp.dir, name);
 const env = () => ({ SEQ2TRACK_CACHE: path('cache') });
 
-/** A site drawn from the motif's PWM (so seqlets vary as real sites do). */
-function sample(m: Motif, r: () => number): string {
-  let s = '';
-  for (let i = 0; i < m.length; i++) {
-    let u = r();
-    let b = 0;
-    while (b < 3 && u >= m.probabilities[i * 4 + b]!) u -= m.probabilities[i * 4 + b++]!;
-    s += 'ACGT'[b];
-  }
-  return s;
-}
-
-/** Decoys: each planted PWM with its columns shuffled, and random PWMs of the same width. */
-function decoys(r: () => number): Motif[] {
-  const out: Motif[] = [];
-  for (const name of ['A', 'B'] as const) {
-    const m = plantedMotif(name);
-    const order = Array.from({ length: m.length }, (_, i) => i).sort(() => r() - 0.5);
-    const p = new Float64Array(m.probabilities.length);
-    order.forEach((from, to) => p.set(m.probabilities.subarray(from * 4, from * 4 + 4), to * 4));
-    out.push({ id: `decoy_shuffled_${name}`, probabilities: p, length: m.length, sites: 100 });
-  }
-  for (let k = 0; k < 8; k++) {
-    const p = new Float64Array(9 * 4);
-    for (let i = 0; i < 9; i++) {
-      const w = Array.from({ length: 4 }, () => r() ** 3);
-      const sum = w.reduce((a, b) => a + b, 0);
-      w.forEach((v, b) => (p[i * 4 + b] = v / sum));
-    }
-    out.push({ id: `decoy_random_${k}`, probabilities: p, length: 9, sites: 100 });
-  }
-  return out;
-}
-
 before(async () => {
   tmp = tempDir('seq2track-planted-');
-  mkdirSync(path('model'));
-  await writePlantedMotifModel(path('model'));
-  // One chromosome of RECORDS windows; each window gets 1-2 sites of each motif in its central
-  // CENTRE bp, at least 100 bp apart.
-  const r = rng(21);
-  const motifs = [plantedMotif('A'), plantedMotif('B')];
-  let chrom = '';
-  const bed: string[] = [];
-  for (let w = 0; w < RECORDS; w++) {
-    const seq = Array.from({ length: WINDOW }, () => 'ACGT'[Math.floor(r() * 4)]!);
-    const taken: number[] = [];
-    for (const m of motifs) {
-      const n = 1 + Math.floor(r() * 2);
-      for (let k = 0; k < n; k++) {
-        let at: number;
-        do at = (WINDOW - CENTRE) / 2 + 20 + Math.floor(r() * (CENTRE - 60));
-        while (taken.some((t) => Math.abs(t - at) < 100));
-        taken.push(at);
-        const site = sample(m, r);
-        for (let i = 0; i < site.length; i++) seq[at + i] = site[i]!;
-      }
-    }
-    chrom += seq.join('');
-    bed.push(`chrP\t${w * WINDOW + WINDOW / 2 - 50}\t${w * WINDOW + WINDOW / 2 + 50}`);
-  }
-  writeFastaFai(path('g.fa'), new Map([['chrP', chrom]]));
-  writeFileSync(path('sites.bed'), bed.join('\n') + '\n');
-  writeFileSync(path('db.meme'), formatMeme([...motifs, ...decoys(rng(5))]));
+  await writePlantedMotifExample(tmp.dir);
 });
 
 after(() => tmp?.cleanup());
 
 test('planted motifs: attribute --bed → motifs discover → motifs match names both motifs on their planted strand (p < 1e-4), decoys behind', { skip }, async () => {
   // Objective: track 0 (channel A + channel B) summed over every output bin.
-  const attribute = runCli(['attribute', '--model', path('model'), '--genome', path('g.fa'), '--bed', path('sites.bed'), '--tracks', '0', '--bins', '0-223', '--aggregate', 'sum', '--batch-size', '4', '--threads', '2', '--out', path('attr/')], env());
+  const attribute = runCli(['attribute', '--model', path('model'), '--genome', path('genome.fa'), '--bed', path('sites.bed'), '--tracks', '0', '--bins', '0-223', '--aggregate', 'sum', '--batch-size', '4', '--threads', '2', '--out', path('attr/')], env());
   assertCliOk(await attribute);
-  const discover = runCli(['motifs', 'discover', '--scores', path('attr'), '--window', String(CENTRE), '--out', path('motifs'), '--db', path('db.meme')], env());
+  const discover = runCli(['motifs', 'discover', '--scores', path('attr'), '--window', String(PLANTED_CENTRE), '--out', path('motifs'), '--db', path('db.meme')], env());
   const discovered = assertCliOk(await discover);
   const found = readFileSync(path('motifs/motifs.meme'), 'utf8').includes('MOTIF') ? (await readMeme(path('motifs/motifs.meme'))).motifs : [];
   assert.ok(found.length >= 2, `discovered ${found.length} motifs: ${found.map((m) => m.id).join(', ')}\n${discovered.stderr}`);

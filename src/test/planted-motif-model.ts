@@ -18,11 +18,13 @@
  * Without it every base off a site would have a gradient of exactly zero, and TF-MoDISco's null
  * (a Laplace fit to the window sums) has nothing to fit.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SafetensorsFile, writeSafetensors, type TensorToWrite } from '../weights/safetensors.js';
 import { fixturePath } from './fixtures.js';
 import type { Motif } from '../motifs/motif.js';
+import { formatMeme } from '../motifs/meme-format.js';
+import { rng, writeFastaFai } from './genome-files.js';
 
 /** Two non-palindromic 9-mers (neither is close to the other or to its reverse complement). */
 export const PLANTED_CONSENSUS = { A: 'AGGTCAAGG', B: 'CCAATCAGC' } as const;
@@ -98,4 +100,78 @@ function passChannels(data: Float32Array, shape: number[]): void {
   const [, inCh, k] = shape as [number, number, number];
   const centre = Math.floor(k / 2);
   for (const c of [0, 1, BACKGROUND]) data[(c * inCh + (inCh === 1 ? 0 : c)) * k + centre] = 1;
+}
+
+const WINDOW = 8192;
+const RECORDS = 24;
+/** Sites go in the central PLANTED_CENTRE bp of each window: discovery reads only those (`--window`). */
+export const PLANTED_CENTRE = 1024;
+
+/** A site drawn from the motif's PWM (so seqlets vary as real sites do). */
+function sample(m: Motif, r: () => number): string {
+  let s = '';
+  for (let i = 0; i < m.length; i++) {
+    let u = r();
+    let b = 0;
+    while (b < 3 && u >= m.probabilities[i * 4 + b]!) u -= m.probabilities[i * 4 + b++]!;
+    s += 'ACGT'[b];
+  }
+  return s;
+}
+
+/** Decoys: each planted PWM with its columns shuffled, and random PWMs of the same width. */
+function decoys(r: () => number): Motif[] {
+  const out: Motif[] = [];
+  for (const name of ['A', 'B'] as const) {
+    const m = plantedMotif(name);
+    const order = Array.from({ length: m.length }, (_, i) => i).sort(() => r() - 0.5);
+    const p = new Float64Array(m.probabilities.length);
+    order.forEach((from, to) => p.set(m.probabilities.subarray(from * 4, from * 4 + 4), to * 4));
+    out.push({ id: `decoy_shuffled_${name}`, probabilities: p, length: m.length, sites: 100 });
+  }
+  for (let k = 0; k < 8; k++) {
+    const p = new Float64Array(9 * 4);
+    for (let i = 0; i < 9; i++) {
+      const w = Array.from({ length: 4 }, () => r() ** 3);
+      const sum = w.reduce((a, b) => a + b, 0);
+      w.forEach((v, b) => (p[i * 4 + b] = v / sum));
+    }
+    out.push({ id: `decoy_random_${k}`, probabilities: p, length: 9, sites: 100 });
+  }
+  return out;
+}
+
+/**
+ * The planted-motif example in `dir`: `model/` (writePlantedMotifModel), `genome.fa` (+ .fai): one
+ * chromosome of 24 random 8,192-bp windows, each with 1–2 sites of each motif (drawn from its PWM,
+ * forward strand, ≥ 100 bp apart) in its central 1,024 bp; `sites.bed`: one region at each window's
+ * centre; `db.meme`: the two planted PWMs and ten decoys. Seeded: the same files every time.
+ */
+export async function writePlantedMotifExample(dir: string): Promise<void> {
+  await mkdir(join(dir, 'model'), { recursive: true });
+  await writePlantedMotifModel(join(dir, 'model'));
+  const r = rng(21);
+  const motifs = [plantedMotif('A'), plantedMotif('B')];
+  let chrom = '';
+  const bed: string[] = [];
+  for (let w = 0; w < RECORDS; w++) {
+    const seq = Array.from({ length: WINDOW }, () => 'ACGT'[Math.floor(r() * 4)]!);
+    const taken: number[] = [];
+    for (const m of motifs) {
+      const n = 1 + Math.floor(r() * 2);
+      for (let k = 0; k < n; k++) {
+        let at: number;
+        do at = (WINDOW - PLANTED_CENTRE) / 2 + 20 + Math.floor(r() * (PLANTED_CENTRE - 60));
+        while (taken.some((t) => Math.abs(t - at) < 100));
+        taken.push(at);
+        const site = sample(m, r);
+        for (let i = 0; i < site.length; i++) seq[at + i] = site[i]!;
+      }
+    }
+    chrom += seq.join('');
+    bed.push(`chrP\t${w * WINDOW + WINDOW / 2 - 50}\t${w * WINDOW + WINDOW / 2 + 50}`);
+  }
+  writeFastaFai(join(dir, 'genome.fa'), new Map([['chrP', chrom]]));
+  await writeFile(join(dir, 'sites.bed'), bed.join('\n') + '\n');
+  await writeFile(join(dir, 'db.meme'), formatMeme([...motifs, ...decoys(rng(5))]));
 }

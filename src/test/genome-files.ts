@@ -10,17 +10,9 @@ import { deflateRawSync, crc32 } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import type { Reference } from '../genome/reference.js';
 
-/** A small deterministic PRNG (mulberry32), so failures reproduce. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small deterministic PRNG, so failures reproduce. */
+import { seededRandom as rng } from '../seeded-random.js';
+export { rng };
 
 /** A genome of one sequence held in memory, N past its ends: window arithmetic on short strings. */
 export function memoryReference(chrom: string, seq: string): Reference {

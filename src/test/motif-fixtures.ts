@@ -1,17 +1,8 @@
 /** Seeded random motifs for the motif tests. */
 import type { Motif } from '../motifs/motif.js';
 
-/** Deterministic PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG. */
+export { seededRandom as rng } from '../seeded-random.js';
 
 /** A random motif: each row Dirichlet-like (a sharp favourite letter), as a PWM. */
 export function randomMotif(id: string, width: number, random: () => number, sharp = 0.7): Motif {

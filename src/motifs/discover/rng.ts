@@ -78,14 +78,5 @@ export class MersenneTwister {
   }
 }
 
-/** A small seeded generator (mulberry32) for the clustering's node orders and random merges. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The clustering's node orders and random merges use the project's small seeded generator. */
+export { seededRandom } from '../../seeded-random.js';

@@ -16,17 +16,9 @@
  * a resumed job and in the tests' brute-force check.
  */
 
-/** A uniform generator in [0, 1) from a 32-bit seed (mulberry32). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../../seeded-random.js';
+
+export { seededRandom };
 
 /** A 32-bit seed mixed from integers (murmur3's finaliser after each part), e.g. (seed, record, window, sample). */
 export function seedOf(...parts: number[]): number {

@@ -61,6 +61,12 @@ export function similarityToDistance(s: number): number {
   return Math.max(Math.log(1 / (0.5 * Math.max(s, 1e-7)) - 1), 0);
 }
 
+/** One step of the precision search (both of tfmodisco-lite's): entropy too high → larger beta, doubling until bracketed, then halving the bracket. */
+function bisectBeta(diff: number, beta: number, betaMin: number, betaMax: number): [number, number, number] {
+  if (diff > 0) return [betaMax === Infinity ? beta * 2 : (beta + betaMax) / 2, beta, betaMax];
+  return [betaMin === -Infinity ? beta / 2 : (beta + betaMin) / 2, betaMin, beta];
+}
+
 /** TF-MoDISco-lite's `binary_search_perplexity`: β with exp(−d·β) of the given perplexity (a self term of 1 included). */
 export function binarySearchPerplexity(perplexity: number, distances: ArrayLike<number>): number {
   const desired = Math.log(perplexity);
@@ -76,13 +82,7 @@ export function binarySearchPerplexity(perplexity: number, distances: ArrayLike<
     const entropy = Math.log(sum) + beta * sumDP;
     const diff = entropy - desired;
     if (Math.abs(diff) <= 1e-5) break;
-    if (diff > 0) {
-      betaMin = beta;
-      beta = betaMax === Infinity ? beta * 2 : (beta + betaMax) / 2;
-    } else {
-      betaMax = beta;
-      beta = betaMin === -Infinity ? beta / 2 : (beta + betaMin) / 2;
-    }
+    [beta, betaMin, betaMax] = bisectBeta(diff, beta, betaMin, betaMax);
   }
   return beta;
 }
@@ -169,13 +169,7 @@ export function conditionalProbabilities(distances: Float32Array, perplexity: nu
     const entropy = Math.log(sum) + beta * sumDP;
     const diff = entropy - desired;
     if (Math.abs(diff) <= 1e-5) break;
-    if (diff > 0) {
-      betaMin = beta;
-      beta = betaMax === Infinity ? beta * 2 : (beta + betaMax) / 2;
-    } else {
-      betaMax = beta;
-      beta = betaMin === -Infinity ? beta / 2 : (beta + betaMin) / 2;
-    }
+    [beta, betaMin, betaMax] = bisectBeta(diff, beta, betaMin, betaMax);
   }
   return p;
 }

@@ -80,14 +80,17 @@ async function prepare(o: AttributionFilesOptions): Promise<Prepared> {
   return { kind: 'genome', records: [{ name: source, sequence: window.sequence }], source, window, bins };
 }
 
+/** The bases a per-base logo shows (genome windows with `--plot` only): the objective's bins and a margin, or `--plot-window`. */
+function logoWindow(p: Awaited<ReturnType<typeof prepare>>, o: AttributionFilesOptions): [number, number] | undefined {
+  if (p.kind !== 'genome' || o.plot === undefined) return undefined;
+  const [a, b] = binSpan(p.window, p.bins);
+  return plotWindow(p.window, o.plotWindow, [a - LOGO.margin, b + LOGO.margin], [0, p.window.length - 1], o.plotWindow ? LOGO.max : LOGO.byDefault);
+}
+
 /** Contribution scores (gradient, grad × input, centred grad × input) written as files. */
 export async function attributeToFiles(o: AttributionFilesOptions & { batchSize?: number }): Promise<AttributionFiles> {
   const p = await prepare(o);
-  let logo: [number, number] | undefined;
-  if (p.kind === 'genome' && o.plot !== undefined) {
-    const [a, b] = binSpan(p.window, p.bins);
-    logo = plotWindow(p.window, o.plotWindow, [a - LOGO.margin, b + LOGO.margin], [0, p.window.length - 1], o.plotWindow ? LOGO.max : LOGO.byDefault);
-  }
+  const logo = logoWindow(p, o);
   const r = await attributeRecords(p.records, p.source, { ...o, bins: p.bins });
   const L = r.length;
   const R = p.records.length;
@@ -172,11 +175,7 @@ export async function ismToFiles(o: AttributionFilesOptions & { window?: [number
 export async function integratedGradientsToFiles(o: AttributionFilesOptions & IgSettings & { batchSize?: number }): Promise<AttributionFiles & { gaps: Float64Array; settings: Required<IgSettings> }> {
   const p = await prepare(o);
   checkIgSettings(o);
-  let logo: [number, number] | undefined;
-  if (p.kind === 'genome' && o.plot !== undefined) {
-    const [a, b] = binSpan(p.window, p.bins);
-    logo = plotWindow(p.window, o.plotWindow, [a - LOGO.margin, b + LOGO.margin], [0, p.window.length - 1], o.plotWindow ? LOGO.max : LOGO.byDefault);
-  }
+  const logo = logoWindow(p, o);
   const r = await integratedGradientsRecords(p.records, p.source, { ...o, bins: p.bins });
   const L = r.length;
   const R = p.records.length;

@@ -57,7 +57,8 @@ export function modelOptions(command: Command, features: ModelFeatures = {}): Co
         'Enformer gamma positional features: tf (TensorFlow original; published weights; default), torch (enformer-pytorch use_tf_gamma=False, for checkpoints trained from scratch in that port since mid-2022) or torch-global-max (that port before 2022-05-31: EleutherAI enformer-preview, enformer-191k, enformer-corr_coef_obj); overrides config.json positional_gamma',
       ).choices([...GAMMA_NORMALISATIONS]),
     )
-    .addOption(new Option('--device <device>', 'execution provider').choices(['cpu', 'cuda']).default('cpu'));
+    .addOption(new Option('--device <device>', 'execution provider').choices(['cpu', 'cuda']).default('cpu'))
+    .addOption(new Option('--resolution <bp>', "AlphaGenome: per-position outputs at 128 bp (default: the track heads' 128-bp outputs) or 1 bp (the 1-bp tracks, splice-site probabilities and usage)").choices(['1', '128']));
   if (features.fullOutput) command.option('--full-output', 'Borzoi/Flashzoi: output all bins but 16 at each end (16,352 at 524,288 bp, upstream params_pred.json) instead of the centre 6,144');
   return command;
 }
@@ -74,6 +75,8 @@ export interface ModelArgs {
   device: 'cpu' | 'cuda';
   /** Borzoi: all bins but 16 each end instead of the centre crop. */
   fullOutput?: boolean;
+  /** AlphaGenome: output resolution in bp. */
+  resolution?: 1 | 128;
 }
 
 /** The ensemble a command averages and what it predicts. */
@@ -106,6 +109,7 @@ export function modelArgs(opts: Record<string, any>): ModelArgs {
     gamma: opts.gamma,
     device: opts.device,
     fullOutput: opts.fullOutput === true ? true : undefined,
+    resolution: opts.resolution === undefined ? undefined : (Number(opts.resolution) as 1 | 128),
   };
 }
 
@@ -127,8 +131,9 @@ export function genomeArgs(opts: Record<string, any>): GenomeArgs {
 }
 
 /** How ONNX Runtime runs a command's models. */
-export function loadOptions(a: ModelArgs, extra: Partial<LoadOptions> = {}): LoadOptions {
-  return { threads: a.threads, tileLength: a.tileLength, gammaTablePath: a.gammaTablePath, gamma: a.gamma, executionProvider: a.device, fullOutput: a.fullOutput, ...extra };
+export function loadOptions(a: ModelArgs & { head?: string }, extra: Partial<LoadOptions> = {}): LoadOptions {
+  // An AlphaGenome model is built for one organism, its one head: --head names it (other models ignore `organism`).
+  return { threads: a.threads, tileLength: a.tileLength, gammaTablePath: a.gammaTablePath, gamma: a.gamma, executionProvider: a.device, fullOutput: a.fullOutput, resolution: a.resolution, organism: a.head, ...extra };
 }
 
 /** `--model NAME|DIR …` as model directories, fetching published models on first use. */
@@ -180,6 +185,7 @@ export async function jobFingerprint(a: EnsembleArgs & Partial<Pick<GenomeArgs, 
     '--gamma': a.gamma,
     '--device': a.device,
     '--full-output': a.fullOutput,
+    '--resolution': a.resolution,
     ...extra,
   });
 }

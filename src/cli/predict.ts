@@ -57,8 +57,11 @@ export async function runPredict(args: PredictArgs): Promise<void> {
   }
 
   const dir = await resolveModelArg(args.model, args.cacheDir);
-  if (isAlphaGenomeConfig(await readConfig(join(dir, 'config.json')))) return runAlphaGenomePredict(args, dir, format, started);
-  if (args.head !== undefined) throw new UsageError('--head with --fasta selects the organism of an AlphaGenome model; for this model choose heads with --heads');
+  const alphaGenome = isAlphaGenomeConfig(await readConfig(join(dir, 'config.json')));
+  // AlphaGenome's whole set of outputs (contact maps, junctions too) unless per-position tracks are asked for: a TSV, --tracks, --resolution, --embeddings or maps.
+  const alphaGenomeTracks = format === 'tsv' || args.tracks !== undefined || args.resolution !== undefined || args.embeddings || args.maps?.attention !== undefined || args.maps?.plot !== undefined;
+  if (alphaGenome && !alphaGenomeTracks) return runAlphaGenomePredict(args, dir, format, started);
+  if (args.head !== undefined && !alphaGenome) throw new UsageError('--head with --fasta selects the organism of an AlphaGenome model; for this model choose heads with --heads');
   const attention = args.maps ? await attentionRequest(args.maps, dir) : undefined;
   const output = args.maps?.output ?? 'softplus';
   const model = await loadModel(dir, loadOptions(args, { attention: attention?.spec, logits: output === 'logits' }));
@@ -71,7 +74,7 @@ export async function runPredict(args: PredictArgs): Promise<void> {
       heads ??= [model.headNames[0]!];
       const head = heads[0]!;
       if (!model.headNames.includes(head)) throw new UsageError(`unknown head '${head}' (the model has: ${model.headNames.join(', ')})`);
-      tracks = selectTracks(await tableFor(model.arch.kind, head, model.arch.tracks(head), args.targets, args.cacheDir, dir), args.tracks);
+      tracks = selectTracks(await tableFor(model.arch.kind, head, model.arch.tracks(head), args.targets, args.cacheDir, dir, model.arch.defaultTrackTable?.(head)), args.tracks);
     }
     const p = await streamFastaPrediction(model, args.fasta, sink, {
       heads,
@@ -112,16 +115,8 @@ export async function runPredict(args: PredictArgs): Promise<void> {
  * output stacked over the records, written as X.safetensors (via X.safetensors.partial).
  */
 async function runAlphaGenomePredict(args: PredictArgs, dir: string, format: 'safetensors' | 'tsv', started: number): Promise<void> {
-  if (format !== 'safetensors') throw new UsageError(`--out ${args.out}: AlphaGenome writes its outputs (tracks, contact maps, splice junctions) as X.safetensors`);
-  const unsupported = [
-    ['--tracks', args.tracks],
-    ['--targets', args.targets],
-    ['--embeddings', args.embeddings || undefined],
-    ['--attention', args.maps?.attention],
-    ['--output logits', args.maps?.output === 'logits' ? true : undefined],
-    ['--plot', args.maps?.plot],
-  ].filter(([, v]) => v !== undefined);
-  if (unsupported.length) throw new UsageError(`${unsupported.map(([o]) => o).join(', ')}: not available for AlphaGenome models yet`);
+  if (args.targets !== undefined) throw new UsageError('--targets names the tracks of --tracks');
+  if (args.maps?.output === 'logits') throw new UsageError('--output logits: not offered for AlphaGenome models');
   const organism = (args.head ?? 'human') as Organism;
   if (!(ORGANISMS as readonly string[]).includes(organism)) throw new UsageError(`--head ${args.head}: an AlphaGenome organism is human or mouse`);
   const model = await loadAlphaGenome(dir, { threads: args.threads, executionProvider: args.device });

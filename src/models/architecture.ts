@@ -10,6 +10,7 @@
 import type { Value } from '../engine/graph.js';
 import type { TensorData } from '../engine/protocol.js';
 import type { ExpectedTensor } from '../weights/weight-set.js';
+import type { TargetsTable } from '../formats/track-selection.js';
 import type { LayerContext } from './layers.js';
 import type { AttentionMapSpec, AttentionMaps, TransformerShape } from './attention-maps.js';
 
@@ -97,6 +98,17 @@ export interface Architecture {
   /** A copy of `config.json` that declares one more output head of `tracks` tracks (for trained heads). */
   configWithHead(json: Record<string, unknown>, head: string, tracks: number): Record<string, unknown>;
   expectedWeights(): ExpectedTensor[];
+  /**
+   * Optional: expected weights this architecture's graphs leave out on purpose (a view of a larger
+   * model, e.g. AlphaGenome's 128-bp outputs without its 1-bp decoder). Any other expected weight that
+   * no graph reads is a model-code error.
+   */
+  unusedWeight?(name: string): boolean;
+  /**
+   * Optional: names for a head's tracks when no targets table applies (AlphaGenome: each track named
+   * by the output it belongs to). Without it tracks are `<head>_<i>`.
+   */
+  defaultTrackTable?(head: string): TargetsTable;
   canonicalName(name: string): string | null;
   /** Optional: adapt to the tensors present in a weights file (e.g. which output heads exist). */
   adaptToWeights?(shapes: ReadonlyMap<string, number[]>): void;

@@ -4,22 +4,31 @@ import { Enformer, parseEnformerConfig } from './enformer.js';
 import { Borzoi, parseBorzoiConfig } from './borzoi.js';
 import type { Architecture } from './architecture.js';
 import { referenceConfig } from './multimolecule-config.js';
+import { parseAlphaGenomeConfig } from './alphagenome/config.js';
+import { AlphaGenomeTracks, type AlphaGenomeTracksOptions } from './alphagenome/tracks-architecture.js';
 
 /**
  * Picks the architecture named by a config (`model_type` or `architectures`): Enformer, or Borzoi, which
  * is Flashzoi when `flashed` is true (the Flashzoi hub configs say model_type "borzoi", flashed true).
  * A MultiMolecule config (hidden_size, num_hidden_layers, …) is read through its mapping onto the
  * reference keys, so it builds the same network rather than the defaults of keys it lacks.
+ * AlphaGenome is seen through `alphaGenome` (its organism and output resolution: tracks-architecture.ts).
  */
-export function architectureFromConfig(config: Record<string, unknown>, source: string): Architecture {
+export function architectureFromConfig(config: Record<string, unknown>, source: string, alphaGenome: AlphaGenomeTracksOptions = {}): Architecture {
   const json = referenceConfig(config, source);
   const type = String(json.model_type ?? (Array.isArray(json.architectures) ? json.architectures[0] : '') ?? '').toLowerCase();
   if (type.includes('enformer')) return new Enformer(parseEnformerConfig(json, source));
   if (type.includes('flashzoi')) return new Borzoi(parseBorzoiConfig({ ...json, flashed: json.flashed ?? true }, source));
   if (type.includes('borzoi')) return new Borzoi(parseBorzoiConfig(json, source));
-  // AlphaGenome has its own model class (models/alphagenome/) and so far only `predict --fasta` runs it.
-  if (type === 'alphagenome') throw new ConfigError(`${source}: an AlphaGenome model; so far only \`seq2track predict --fasta\` (and loadAlphaGenome) run it`);
-  throw new ConfigError(`${source}: unknown model_type ${JSON.stringify(json.model_type ?? json.architectures)} (supported: enformer, borzoi, flashzoi)`);
+  if (type === 'alphagenome') {
+    try {
+      return new AlphaGenomeTracks(parseAlphaGenomeConfig(json, source), alphaGenome);
+    } catch (e) {
+      if (e instanceof ConfigError) throw e;
+      throw new ConfigError(`${source}: ${(e as Error).message}`);
+    }
+  }
+  throw new ConfigError(`${source}: unknown model_type ${JSON.stringify(json.model_type ?? json.architectures)} (supported: enformer, borzoi, flashzoi, alphagenome)`);
 }
 
 export class ModelDirError extends Error {}

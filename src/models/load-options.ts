@@ -17,5 +17,9 @@ export interface LoadOptions extends ModelOptions {
    * before that port's 2022-05-31 fix, e.g. EleutherAI's enformer-preview).
    */
   gamma?: GammaNormalisation;
+  /** AlphaGenome: the organism whose outputs the model gives (its one head; default human). */
+  organism?: string;
+  /** AlphaGenome: the resolution of its per-position outputs, 128 (default) or 1 bp. */
+  resolution?: 1 | 128;
 }
 

@@ -7,6 +7,7 @@ import { isLegacyEnformerLayout } from '../weights/enformer-legacy-names.js';
 import { isMultiMoleculeNames } from '../weights/multimolecule.js';
 import { Enformer } from './enformer.js';
 import { Borzoi } from './borzoi.js';
+import { AlphaGenomeTracks } from './alphagenome/tracks-architecture.js';
 import { architectureFromConfig, ModelDirError, parseConfigText, pickWeightsFile } from './from-config.js';
 import { Model } from './model.js';
 import type { Architecture, GammaTable } from './architecture.js';
@@ -76,10 +77,14 @@ export async function modelGammaTable(arch: Architecture, dir: string, options: 
  * The architecture of a model directory from its config alone (no weights read), as `loadModel` makes
  * it with these options: `fullOutput` and `gamma` override the config's crop and gamma features.
  */
-export async function architectureOf(dir: string, options: Pick<LoadOptions, 'fullOutput' | 'gamma'> = {}): Promise<Architecture> {
+export async function architectureOf(dir: string, options: Pick<LoadOptions, 'fullOutput' | 'gamma' | 'organism' | 'resolution'> = {}): Promise<Architecture> {
   const configPath = join(dir, 'config.json');
   const json = await readConfig(configPath);
-  const arch = architectureFromConfig({ ...json, ...(options.fullOutput ? { return_center_bins_only: false } : {}), ...(options.gamma ? { positional_gamma: options.gamma } : {}) }, configPath);
+  const arch = architectureFromConfig({ ...json, ...(options.fullOutput ? { return_center_bins_only: false } : {}), ...(options.gamma ? { positional_gamma: options.gamma } : {}) }, configPath, {
+    organism: options.organism,
+    resolution: options.resolution,
+  });
+  if (options.resolution !== undefined && !(arch instanceof AlphaGenomeTracks)) throw new ModelDirError(`${configPath}: --resolution is for AlphaGenome models (this is ${arch.kind})`);
   if (options.fullOutput && !(arch instanceof Borzoi)) throw new ModelDirError(`${configPath}: --full-output is for Borzoi/Flashzoi models (this is ${arch.kind})`);
   if (options.gamma && !(arch instanceof Enformer)) throw new ModelDirError(`${configPath}: --gamma is for Enformer models (this is ${arch.kind})`);
   return arch;
@@ -98,5 +103,7 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
   if (isMultiMoleculeNames(file.tensors.keys())) throw new ModelDirError(`${weightsPath}: MultiMolecule parameter names (model.encoder.*); convert the folder first: seq2track weights convert ${dir} --out NEW_DIR`);
   const weights = WeightSet.fromSafetensors(file, (n) => arch.canonicalName(n));
   const gammaTable = await modelGammaTable(arch, dir, options);
-  return Model.create(arch, weights, weightsPath, { ...options, gammaTable });
+  // AlphaGenome's tower has no chain of segments to checkpoint (tracks-architecture.ts headSegments).
+  const headBackward = arch instanceof AlphaGenomeTracks ? 'whole' : options.headBackward;
+  return Model.create(arch, weights, weightsPath, { ...options, gammaTable, headBackward });
 }

@@ -79,7 +79,7 @@ export class Model {
       return { id, names };
     });
     const used = new Set(parts.flatMap((p) => p.names));
-    const unused = [...shapes.keys()].filter((n) => !used.has(n));
+    const unused = [...shapes.keys()].filter((n) => !used.has(n) && !arch.unusedWeight?.(n));
     if (unused.length) throw new Error(`${arch.kind}: weights expected but used by no graph: ${unused.join(', ')}`);
     return parts;
   }

@@ -89,7 +89,9 @@ export function repeatInterleave(c: LayerContext, x: Value, axis: number, times:
   const ones = Array.from({ length: rank + 1 }, (_, i) => (i === axis + 1 ? times : 1));
   const wide = g.op('Expand', [g.op('Unsqueeze', [x, g.ints([axis + 1])]), g.ints(ones)]);
   const shape = g.op('Shape', [x]);
-  const target = g.op('Concat', [g.op('Slice', [shape, g.ints([0]), g.ints([axis])]), g.ints([-1]), g.op('Slice', [shape, g.ints([axis + 1]), g.ints([rank])])], { axis: 0 });
+  // The axis's new length spelled out, not -1: a query chunk may be empty (zero rows), which -1 cannot resolve.
+  const widened = g.op('Mul', [g.op('Slice', [shape, g.ints([axis]), g.ints([axis + 1])]), g.ints([times])]);
+  const target = g.op('Concat', [g.op('Slice', [shape, g.ints([0]), g.ints([axis])]), widened, g.op('Slice', [shape, g.ints([axis + 1]), g.ints([rank])])], { axis: 0 });
   return g.op('Reshape', [wide, target]);
 }
 

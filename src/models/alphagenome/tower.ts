@@ -13,7 +13,7 @@ import type { LayerContext } from '../layers.js';
 import type { AlphaGenomeConfig } from './config.js';
 import { applyRope, erfGelu, layerNorm, linear, repeatInterleave, rmsBatchNorm, rmsNorm, ropeTables } from './layers.js';
 import { noTap, type Tap } from './taps.js';
-import { queryChunks } from '../attention.js';
+import { queryChunks, type AttentionTap } from '../attention.js';
 
 /** Length of axis `axis` of x as a scalar int64 value. */
 function axisLength(c: LayerContext, x: Value, axis: number): Value {
@@ -30,7 +30,7 @@ function range(c: LayerContext, n: Value): Value {
  * layer-normed per head; RoPE on q and k at positions 0..S-1; logits q·k / √qk + bias, soft-capped
  * tanh(x / cap)·cap; softmax; heads concatenated → linear → RMS batch norm.
  */
-function mhaBlock(c: LayerContext, cfg: AlphaGenomeConfig, x: Value, bias: BiasSource, rope: { cos: Value; sin: Value }, prefix: string, chunks: number): Value {
+function mhaBlock(c: LayerContext, cfg: AlphaGenomeConfig, x: Value, bias: BiasSource, rope: { cos: Value; sin: Value }, prefix: string, chunks: number, mapTap?: AttentionTap): Value {
   const g = c.g;
   const eps = cfg.normEps;
   const h = rmsBatchNorm(c, x, `${prefix}.norm`, eps, false);
@@ -43,19 +43,22 @@ function mhaBlock(c: LayerContext, cfg: AlphaGenomeConfig, x: Value, bias: BiasS
   const vT = g.op('Transpose', [v], { perm: [0, 2, 1, 3] });
   const cap = g.scalar(cfg.logitsSoftCap);
   // Rows of queries against every key: [B, H, rows, S] logits; each row's softmax is the same whichever chunk holds it.
-  const attend = (rows: Value, rowBias: Value) => {
+  // `start`/`end` (token rows of the chunk) only feed an attention-map tap.
+  const attend = (rows: Value, rowBias: Value, start: () => Value, end: () => Value) => {
     const logits = g.op('Div', [g.op('MatMul', [rows, kT]), g.scalar(Math.sqrt(cfg.mhaQkDim))]);
     const capped = g.op('Mul', [g.op('Tanh', [g.op('Div', [g.op('Add', [logits, rowBias]), cap])]), cap]);
-    return g.op('MatMul', [g.op('Softmax', [capped], { axis: -1 }), vT]);
+    const weights = g.op('Softmax', [capped], { axis: -1 });
+    mapTap?.(weights, start(), end());
+    return g.op('MatMul', [weights, vT]);
   };
   let y: Value;
-  if (chunks <= 1) y = attend(qT, bias.full());
+  if (chunks <= 1) y = attend(qT, bias.full(), () => c.g.ints([0]), () => g.op('Shape', [x], { start: 1, end: 2 }));
   else {
     // Query chunks on pair-row boundaries (16 tokens each), so each chunk's bias is built from its own pair rows.
     const pool = g.ints([cfg.seq2pairPool]);
     const parts = queryChunks(c, bias.pairRows, chunks).map(({ start, end }) => {
       const rows = g.op('Slice', [qT, g.op('Mul', [start, pool]), g.op('Mul', [end, pool]), g.ints([2])]);
-      return attend(rows, bias.rows(start, end));
+      return attend(rows, bias.rows(start, end), () => g.op('Mul', [start, pool]), () => g.op('Mul', [end, pool]));
     });
     y = g.op('Concat', parts, { axis: 2 });
   }
@@ -180,7 +183,7 @@ function pairUpdate(c: LayerContext, cfg: AlphaGenomeConfig, x: Value, pair: Val
 }
 
 /** Tower input [B, S, D] (encoder output + organism embedding) → tower output and the last pair representation. */
-export function transformerTower(c: LayerContext, cfg: AlphaGenomeConfig, x: Value, tap: Tap, opts: { queryChunks?: number } = {}): { x: Value; pair: Value } {
+export function transformerTower(c: LayerContext, cfg: AlphaGenomeConfig, x: Value, tap: Tap, opts: { queryChunks?: number; attentionTap?: (block: number) => AttentionTap | undefined } = {}): { x: Value; pair: Value } {
   const g = c.g;
   const positions = range(c, axisLength(c, x, 1));
   const tables = ropeTables(c, positions, cfg.mhaQkDim, cfg.ropeMaxPosition);
@@ -195,7 +198,7 @@ export function transformerTower(c: LayerContext, cfg: AlphaGenomeConfig, x: Val
     }
     const bias = attentionBias(c, cfg, pair!, `${p}.attn_bias`);
     if (tap !== noTap) tap(`tower_block_${i}_attention_bias`, bias.full(), 'as-is');
-    const attended = mhaBlock(c, cfg, x, bias, rope, `${p}.mha`, opts.queryChunks ?? 1);
+    const attended = mhaBlock(c, cfg, x, bias, rope, `${p}.mha`, opts.queryChunks ?? 1, opts.attentionTap?.(i));
     tap(`tower_block_${i}_mha_out`, attended, 'as-is');
     x = g.op('Add', [x, attended]);
     tap(`tower_block_${i}_after_mha`, x, 'as-is');

@@ -47,6 +47,8 @@ export interface Setup {
   geometry: WindowGeometry;
   headTracks: number;
   kind: string;
+  /** The architecture's own track names when no targets table applies (see `Architecture.defaultTrackTable`). */
+  defaultTable?: TargetsTable;
 }
 
 export function family(kind: string): string {
@@ -63,7 +65,7 @@ export function setupFor(model: Model, head: string | undefined, windowLength: n
   if (rc && 2 * geometry.offset + geometry.bins * geometry.binSize !== length) {
     throw new JobError(`--rc needs output bins centred in the window; a ${length} bp window is cropped unevenly (choose another --window-length)`);
   }
-  return { head: h, geometry, headTracks: model.arch.tracks(h), kind: model.arch.kind };
+  return { head: h, geometry, headTracks: model.arch.tracks(h), kind: model.arch.kind, defaultTable: model.arch.defaultTrackTable?.(h) };
 }
 
 /** Throws unless two replicates agree on architecture family, head, tracks and bins. */

@@ -23,9 +23,9 @@ export function modelDirectories(dirs: string[], load: LoadOptions = {}): ModelS
 /**
  * The targets table of a head: `targets` (`--targets`), else `targets_<head>.txt` in the model
  * directory (as `finetune` writes it beside a trained head), else the published one when the track
- * count matches, else `<head>_<i>`.
+ * count matches, else the architecture's own names (`fallback`), else `<head>_<i>`.
  */
-export async function tableFor(kind: string, head: string, headTracks: number, targets: string | undefined, cache: string | undefined, modelDir: string | undefined): Promise<TargetsTable> {
+export async function tableFor(kind: string, head: string, headTracks: number, targets: string | undefined, cache: string | undefined, modelDir: string | undefined, fallback?: TargetsTable): Promise<TargetsTable> {
   const beside = modelDir === undefined ? undefined : join(modelDir, `targets_${head}.txt`);
   if (targets === undefined && beside !== undefined && existsSync(beside)) targets = beside;
   if (targets !== undefined) {
@@ -37,12 +37,12 @@ export async function tableFor(kind: string, head: string, headTracks: number, t
   }
   const published = PUBLISHED_TARGETS[family(kind)]?.[head];
   if (published && published.tracks === headTracks) return readTargets(published.url, cache);
-  return unnamedTracks(head, headTracks);
+  return fallback ?? unnamedTracks(head, headTracks);
 }
 
 /** `tableFor` as the run core asks for it. */
 export function tables(targets: string | undefined, cache: string | undefined): TableResolver {
-  return (setup: Setup, dir: string | undefined) => tableFor(setup.kind, setup.head, setup.headTracks, targets, cache, dir);
+  return (setup: Setup, dir: string | undefined) => tableFor(setup.kind, setup.head, setup.headTracks, targets, cache, dir, setup.defaultTable);
 }
 
 /** Opens the ensemble of a job's model directories (see openEnsemble). */

@@ -54,37 +54,19 @@ export function spliceSiteUsage(c: LayerContext, cfg: AlphaGenomeConfig, emb1: V
 }
 
 /**
- * Top-K positions of the four splice-site classes from probabilities [B, L, 5]: int64 [B, 4, K],
- * ascending, -1 where the probability is below the threshold (those sort last). Exact (TopK), as
- * the port's torch.topk; positions are sorted as float32, exact below 2^24.
+ * The splice-junction head on the chosen sites: their 1-bp embeddings [B, 4·K, E1] (class-major) and
+ * positions [B, 4, K] → pred_counts [B, K, K, 2T] (+ strand tissues, then − strand; rows donors,
+ * columns acceptors) and its 0/1 mask (both positions valid, tissue valid for the organism); counts
+ * are 0 where the mask is. The model gathers the embedding at the positions before the projection
+ * (a per-position linear map, so the same values as projecting all L positions first); a -1
+ * position's row is anything (masked).
  */
-export function spliceSitePositions(c: LayerContext, cfg: AlphaGenomeConfig, probs: Value): Value {
-  const g = c.g;
-  const k = g.ints([cfg.numSpliceSites]);
-  const sites = g.op('Slice', [probs, g.ints([0]), g.ints([4]), g.ints([2])]);
-  const [values, indices] = g.opMulti('TopK', [sites, k], 2, { axis: 1, largest: 1, sorted: 1 }) as [Value, Value];
-  const invalid = g.scalar(2 ** 24);
-  const marked = g.op('Where', [g.op('Less', [values, g.scalar(cfg.spliceThreshold)]), invalid, g.op('Cast', [indices], { to: 1 })]);
-  const [ascending] = g.opMulti('TopK', [marked, k], 2, { axis: 1, largest: 0, sorted: 1 }) as [Value, Value];
-  const padded = g.op('Where', [g.op('Equal', [ascending, invalid]), g.scalar(-1), ascending]);
-  return g.op('Transpose', [g.op('Cast', [padded], { to: 7 })], { perm: [0, 2, 1] });
-}
-
-/**
- * The splice-junction head: 1-bp embeddings [B, L, E1] and positions [B, 4, K] → pred_counts
- * [B, K, K, 2T] (+ strand tissues, then − strand; rows donors, columns acceptors) and its 0/1 mask
- * (both positions valid, tissue valid for the organism); counts are 0 where the mask is.
- * The embedding is gathered at the positions before the projection (a per-position linear map, so
- * the same values as projecting all L positions first); -1 positions read position 0, masked anyway.
- */
-export function spliceJunctions(c: LayerContext, cfg: AlphaGenomeConfig, emb1: Value, positions: Value, organism: Value): { counts: Value; mask: Value } {
+export function junctionsAtSites(c: LayerContext, cfg: AlphaGenomeConfig, gathered: Value, positions: Value, organism: Value): { counts: Value; mask: Value } {
   const g = c.g;
   const K = cfg.numSpliceSites;
   const H = cfg.junctionHiddenDim;
   const T = Math.max(...cfg.junctionTissues);
   const p = 'splice_sites_junction_head';
-  const flat = g.op('Reshape', [positions, g.ints([0, -1])]);
-  const gathered = g.op('GatherND', [emb1, g.op('Unsqueeze', [g.op('Max', [flat, g.ints([0], [])]), g.ints([-1])])], { batch_dims: 1 });
   const projected = g.op('Reshape', [multiOrganismConv(c, gathered, `${p}.conv`, organism), g.ints([0, 4, K, H])]);
   const kinds = JUNCTION_KINDS.map((kind, j) => {
     const row = (v: Value) => g.op('Squeeze', [g.op('Slice', [v, g.ints([j]), g.ints([j + 1]), g.ints([1])]), g.ints([1])]);

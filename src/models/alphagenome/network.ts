@@ -16,8 +16,15 @@
  * attention-bias block and the sequence-to-pair y branches; exact top-K; RoPE angles formed in float64
  * from the port's float32 frequency denominators (see layers.ts `ropeTables`).
  *
- * One graph computes everything for any input length that is a multiple of 2,048 bp (no position
- * tables are fed: the graph forms them from the length).
+ * The graphs come in four stages, so that the local ones can run on overlapping tiles (model.ts):
+ *   encoder   (local)  one-hot → U-Net skips and the 128-bp trunk
+ *   tower     (global) trunk → tower, 128-bp and pair embeddings, 128-bp heads, contact maps
+ *   decoder   (local)  tower, 128-bp embedding, skips → 1-bp embedding and heads, splice sites, usage
+ *   junctions          the top-K splice sites over the whole window (chosen in splice-site-selection.ts)
+ *                      → junction counts
+ * Each takes any input length that is a multiple of 2,048 bp (no position tables are fed: the tower
+ * forms them from the length). tracks-architecture.ts builds the same blocks as the model runner's
+ * trunk and head.
  */
 import type { Value } from '../../engine/graph.js';
 import type { LayerContext } from '../layers.js';
@@ -26,7 +33,7 @@ import { sequenceEncoder } from './encoder.js';
 import { transformerTower } from './tower.js';
 import { sequenceDecoder } from './decoder.js';
 import { embed1, embed128, embedPair } from './embeddings.js';
-import { contactMaps, genomeTracks, spliceJunctions, spliceSitePositions, spliceSites, spliceSiteUsage } from './heads.js';
+import { contactMaps, genomeTracks, junctionsAtSites, spliceSites, spliceSiteUsage } from './heads.js';
 import { noTap, type Tap } from './taps.js';
 import { perOrganism } from './layers.js';
 
@@ -80,32 +87,73 @@ function outputTap(c: LayerContext, enabled: boolean): Tap {
   };
 }
 
-/** Builds the whole model in `c`'s graph: inputs `dna` [B, L, 4] float32 and `organism_index` [B] int64. */
-export function buildAlphaGenome(c: LayerContext, cfg: AlphaGenomeConfig, opts: { intermediates?: boolean; queryChunks?: number } = {}): void {
+/** Names of the encoder stage's outputs: the U-Net skips at 1 … 64 bp (finest first), then the 128-bp trunk. */
+export const skipName = (level: number) => `skip_${2 ** level}bp`;
+export const TRUNK = 'trunk';
+/** The tower stage's outputs the decoder stage reads (channels-last, 128 bp). */
+export const TOWER_OUT = 'tower_out';
+export const EMBEDDINGS_128 = 'embeddings_128bp';
+
+/** The encoder (local: convolutions and pools): `dna` [B, L, 4] → the skips and the trunk, channels-last [B, positions, C]. */
+export function buildEncoderStage(c: LayerContext, cfg: AlphaGenomeConfig, opts: { skips: boolean; intermediates?: boolean }): void {
+  const g = c.g;
+  const dna = g.input(DNA_INPUT, 'float32', ['batch', 'length', 4]);
+  const { trunk, skips } = sequenceEncoder(c, cfg, g.op('Transpose', [dna], { perm: [0, 2, 1] }), outputTap(c, opts.intermediates === true));
+  const channelsLast = (v: Value) => g.op('Transpose', [v], { perm: [0, 2, 1] });
+  if (opts.skips) skips.forEach((v, level) => g.output(channelsLast(v), skipName(level), 'float32', ['batch', `positions_${level}`, cfg.encoderChannels[level]!]));
+  g.output(channelsLast(trunk), TRUNK, 'float32', ['batch', 'positions', cfg.trunkDim]);
+}
+
+/** The trunk [B, S, D] plus the organism's embedding, through the tower. */
+export function towerOf(c: LayerContext, cfg: AlphaGenomeConfig, trunk: Value, organism: Value, tap: Tap, opts: Parameters<typeof transformerTower>[4] = {}): { x: Value; pair: Value } {
+  const g = c.g;
+  const towerInput = g.op('Add', [trunk, g.op('Unsqueeze', [perOrganism(c, 'organism_embed.weight', organism), g.ints([1])])]);
+  tap('tower_input', towerInput, 'as-is');
+  return transformerTower(c, cfg, towerInput, tap, opts);
+}
+
+/**
+ * Everything at 128 bp and coarser (global: the whole window at once): `trunk` [B, S, D] and
+ * `organism_index` → the 128-bp track heads, contact maps, and what the decoder stage reads: the
+ * tower output and the 128-bp embedding (channels-last).
+ */
+export function buildTowerStage(c: LayerContext, cfg: AlphaGenomeConfig, opts: { intermediates?: boolean; queryChunks?: number } = {}): void {
   const g = c.g;
   const tap = outputTap(c, opts.intermediates === true);
-  const dna = g.input(DNA_INPUT, 'float32', ['batch', 'length', 4]);
+  const trunk = g.input(TRUNK, 'float32', ['batch', 'positions', cfg.trunkDim]);
   const organism = g.input(ORGANISM_INPUT, 'int64', ['batch']);
-
-  const { trunk, skips } = sequenceEncoder(c, cfg, g.op('Transpose', [dna], { perm: [0, 2, 1] }), tap);
-  const towerInput = g.op('Add', [g.op('Transpose', [trunk], { perm: [0, 2, 1] }), g.op('Unsqueeze', [perOrganism(c, 'organism_embed.weight', organism), g.ints([1])])]);
-  tap('tower_input', towerInput, 'as-is');
-  const tower = transformerTower(c, cfg, towerInput, tap, { queryChunks: opts.queryChunks });
-  const towerNcl = g.op('Transpose', [tower.x], { perm: [0, 2, 1] });
-
-  const emb128Ncl = embed128(c, cfg, towerNcl, organism);
-  tap('embeddings_128bp', emb128Ncl, 'ncl');
+  const tower = towerOf(c, cfg, trunk, organism, tap, { queryChunks: opts.queryChunks });
+  // The 128-bp embedding is an output of this stage under its intermediate's name (no tap of it).
+  const emb128Ncl = embed128(c, cfg, g.op('Transpose', [tower.x], { perm: [0, 2, 1] }), organism);
   const pairEmb = embedPair(c, cfg, tower.pair, organism);
   tap('embeddings_pair', pairEmb, 'as-is');
-  const decoded = sequenceDecoder(c, cfg, towerNcl, skips, tap);
-  const emb1Ncl = embed1(c, cfg, decoded, emb128Ncl, organism);
-  tap('embeddings_1bp', emb1Ncl, 'ncl');
-
   const emb128 = g.op('Transpose', [emb128Ncl], { perm: [0, 2, 1] });
-  const emb1 = g.op('Transpose', [emb1Ncl], { perm: [0, 2, 1] });
-  const out = (v: Value, name: string, rank: number, dtype: 'float32' | 'int64' = 'float32') => g.output(v, name, dtype, ['batch', ...Array.from({ length: rank - 1 }, (_, i) => `${name}_${i + 1}`)]);
-  for (const t of trackOutputs(cfg)) out(genomeTracks(c, cfg, t.resolution === 1 ? emb1 : emb128, t.head, t.resolution, organism), t.name, 3);
+  g.output(tower.x, TOWER_OUT, 'float32', ['batch', 'positions', cfg.trunkDim]);
+  g.output(emb128, EMBEDDINGS_128, 'float32', ['batch', 'positions', cfg.embeddings128Dim]);
+  const out = (v: Value, name: string, rank: number) => g.output(v, name, 'float32', ['batch', ...Array.from({ length: rank - 1 }, (_, i) => `${name}_${i + 1}`)]);
+  for (const t of trackOutputs(cfg)) if (t.resolution === 128) out(genomeTracks(c, cfg, emb128, t.head, 128, organism), t.name, 3);
   out(contactMaps(c, cfg, pairEmb, organism), 'contact_maps', 4);
+}
+
+/**
+ * Everything at 1 bp (local: the decoder's convolutions, per-position heads), so it may run on
+ * overlapping tiles: the tower output and the 128-bp embedding [B, S, C], the skips (channels-last)
+ * and `organism_index` → the 1-bp track heads, splice-site logits/probabilities, splice-site usage and
+ * the 1-bp embedding (the junction head's input).
+ */
+export function buildDecoderStage(c: LayerContext, cfg: AlphaGenomeConfig, opts: { intermediates?: boolean } = {}): void {
+  const g = c.g;
+  const tap = outputTap(c, opts.intermediates === true);
+  const channelsFirst = (v: Value) => g.op('Transpose', [v], { perm: [0, 2, 1] });
+  const tower = channelsFirst(g.input(TOWER_OUT, 'float32', ['batch', 'positions', cfg.trunkDim]));
+  const emb128 = channelsFirst(g.input(EMBEDDINGS_128, 'float32', ['batch', 'positions', cfg.embeddings128Dim]));
+  const skips = cfg.encoderChannels.map((ch, level) => channelsFirst(g.input(skipName(level), 'float32', ['batch', `positions_${level}`, ch])));
+  const organism = g.input(ORGANISM_INPUT, 'int64', ['batch']);
+  const emb1Ncl = embed1(c, cfg, sequenceDecoder(c, cfg, tower, skips, tap), emb128, organism);
+  const emb1 = g.op('Transpose', [emb1Ncl], { perm: [0, 2, 1] });
+  const out = (v: Value, name: string, rank: number) => g.output(v, name, 'float32', ['batch', ...Array.from({ length: rank - 1 }, (_, i) => `${name}_${i + 1}`)]);
+  g.output(emb1, 'embeddings_1bp', 'float32', ['batch', 'length', cfg.embeddings1Dim]);
+  for (const t of trackOutputs(cfg)) if (t.resolution === 1) out(genomeTracks(c, cfg, emb1, t.head, 1, organism), t.name, 3);
   const sites = spliceSites(c, emb1, organism);
   out(sites.logits, 'splice_sites_logits', 3);
   out(sites.probs, 'splice_sites_probs', 3);
@@ -113,20 +161,19 @@ export function buildAlphaGenome(c: LayerContext, cfg: AlphaGenomeConfig, opts: 
   out(usage.logits, 'splice_site_usage_logits', 3);
   out(usage.predictions, 'splice_site_usage_predictions', 3);
   out(usage.trackMask, 'splice_site_usage_track_mask', 3);
-  const positions = spliceSitePositions(c, cfg, sites.probs);
-  out(positions, 'splice_junctions_splice_site_positions', 3, 'int64');
-  const junctions = spliceJunctions(c, cfg, emb1, positions, organism);
-  out(junctions.counts, 'splice_junctions_pred_counts', 4);
-  out(junctions.mask, 'splice_junctions_mask', 4);
 }
 
-/** The junction head alone: inputs `embeddings_1bp` [B, L, E1], `splice_site_positions` [B, 4, K] int64, `organism_index` [B]. */
-export function buildJunctionHead(c: LayerContext, cfg: AlphaGenomeConfig): void {
+/**
+ * The junction head on the splice sites chosen over the whole window: their 1-bp embeddings
+ * `site_embeddings` [B, 4·K, E1] (class-major, K per class, any row for a -1 position),
+ * `splice_site_positions` [B, 4, K] int64 (absolute, for RoPE) and `organism_index`.
+ */
+export function buildJunctionStage(c: LayerContext, cfg: AlphaGenomeConfig): void {
   const g = c.g;
-  const emb1 = g.input('embeddings_1bp', 'float32', ['batch', 'length', cfg.embeddings1Dim]);
+  const sites = g.input('site_embeddings', 'float32', ['batch', 4 * cfg.numSpliceSites, cfg.embeddings1Dim]);
   const positions = g.input('splice_site_positions', 'int64', ['batch', 4, cfg.numSpliceSites]);
   const organism = g.input(ORGANISM_INPUT, 'int64', ['batch']);
-  const { counts, mask } = spliceJunctions(c, cfg, emb1, positions, organism);
+  const { counts, mask } = junctionsAtSites(c, cfg, sites, positions, organism);
   g.output(counts, 'splice_junctions_pred_counts', 'float32', ['batch', 'k', 'k', 'tissues']);
   g.output(mask, 'splice_junctions_mask', 'float32', ['batch', 'k', 'k', 'tissues']);
 }

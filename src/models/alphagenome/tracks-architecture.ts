@@ -24,13 +24,11 @@ import type { Architecture, FlopCount, HeadExtras, HeadParameters, HeadSegments,
 import { AttentionMaps, type TransformerShape } from '../attention-maps.js';
 import type { LayerContext } from '../layers.js';
 import { alphaGenomeLengthProblem, expectedAlphaGenomeWeights, ORGANISMS, trackOutputs, type AlphaGenomeConfig } from './config.js';
-import { sequenceEncoder } from './encoder.js';
-import { transformerTower } from './tower.js';
+import { buildEncoderStage, skipName, towerOf, TRUNK } from './network.js';
 import { sequenceDecoder } from './decoder.js';
 import { embed1, embed128 } from './embeddings.js';
 import { genomeTracks, spliceSites, spliceSiteUsage } from './heads.js';
 import { alphaGenomeFlops } from './flops.js';
-import { perOrganism } from './layers.js';
 import { noTap } from './taps.js';
 
 /** Resolutions AlphaGenome has per-position outputs at. */
@@ -51,9 +49,6 @@ export interface AlphaGenomeTracksOptions {
   queryChunks?: number;
 }
 
-const TRUNK = 'trunk';
-/** The encoder's U-Net skips as trunk outputs, finest first: `skip_1bp` … `skip_64bp`. */
-const skipName = (level: number) => `skip_${2 ** level}bp`;
 
 /** Wraps the per-organism weight gathers in the organism's constant index (a graph built for one organism). */
 export class AlphaGenomeTracks implements Architecture {
@@ -164,12 +159,7 @@ export class AlphaGenomeTracks implements Architecture {
   }
 
   buildTrunk(c: LayerContext): void {
-    const g = c.g;
-    const dna = g.input('dna', 'float32', ['batch', 'length', 4]);
-    const { trunk, skips } = sequenceEncoder(c, this.config, g.op('Transpose', [dna], { perm: [0, 2, 1] }), noTap);
-    const channelsLast = (v: Value) => g.op('Transpose', [v], { perm: [0, 2, 1] });
-    if (this.binSize === 1) skips.forEach((s, level) => g.output(channelsLast(s), skipName(level), 'float32', ['batch', `positions_${level}`, this.config.encoderChannels[level]!]));
-    g.output(channelsLast(trunk), TRUNK, 'float32', ['batch', 'positions', this.config.trunkDim]);
+    buildEncoderStage(c, this.config, { skips: this.binSize === 1 });
   }
 
   get transformer(): TransformerShape {
@@ -186,8 +176,7 @@ export class AlphaGenomeTracks implements Architecture {
     const crop = g.input('crop', 'int64', [2]);
 
     const maps = extras.attention ? new AttentionMaps(c, extras.attention) : undefined;
-    const towerInput = g.op('Add', [trunk, g.op('Unsqueeze', [perOrganism(c, 'organism_embed.weight', organism), g.ints([1])])]);
-    const tower = transformerTower(c, cfg, towerInput, noTap, { queryChunks: this.queryChunks, attentionTap: maps ? (j) => maps.tap(j) : undefined });
+    const tower = towerOf(c, cfg, trunk, organism, noTap, { queryChunks: this.queryChunks, attentionTap: maps ? (j) => maps.tap(j) : undefined });
     maps?.emit();
     const towerNcl = g.op('Transpose', [tower.x], { perm: [0, 2, 1] });
     const emb128Ncl = embed128(c, cfg, towerNcl, organism);

@@ -1,12 +1,10 @@
 /** `seq2track predict --fasta`: options in, FASTA records through the model, one output file out. */
-import { rename } from 'node:fs/promises';
 import { dirname, extname, join, resolve } from 'node:path';
 import { loadModel, readConfig } from '../models/load.js';
 import { isAlphaGenomeConfig, loadAlphaGenome } from '../models/alphagenome/load.js';
 import { ORGANISMS } from '../models/alphagenome/config.js';
 import type { Organism } from '../models/alphagenome/model.js';
 import { predictAlphaGenomeFasta } from '../tasks/predict/alphagenome-fasta.js';
-import { writeSafetensors } from '../weights/safetensors.js';
 import { readFasta } from '../genome/fasta.js';
 import { centreCrop } from '../genome/sequence.js';
 import { selectTracks, type Track } from '../formats/targets.js';
@@ -119,10 +117,10 @@ async function runAlphaGenomePredict(args: PredictArgs, dir: string, format: 'sa
   if (args.maps?.output === 'logits') throw new UsageError('--output logits: not offered for AlphaGenome models');
   const organism = (args.head ?? 'human') as Organism;
   if (!(ORGANISMS as readonly string[]).includes(organism)) throw new UsageError(`--head ${args.head}: an AlphaGenome organism is human or mouse`);
-  const model = await loadAlphaGenome(dir, { threads: args.threads, executionProvider: args.device });
+  const model = await loadAlphaGenome(dir, { threads: args.threads, executionProvider: args.device, tileLength: args.tileLength });
   const progress = new Progress('records');
   try {
-    const p = await predictAlphaGenomeFasta(model, args.fasta, {
+    const p = await predictAlphaGenomeFasta(model, args.fasta, args.out, {
       organism,
       heads: args.heads,
       batchSize: args.batchSize,
@@ -130,11 +128,8 @@ async function runAlphaGenomePredict(args: PredictArgs, dir: string, format: 'sa
       onProgress: (done, total) => progress.update(done, total),
     });
     progress.done();
-    const partial = `${args.out}.partial`;
-    await writeSafetensors(partial, p.tensors, { producer: 'seq2track predict --fasta', model: 'alphagenome', organism, records: p.records.map((r) => r.name).join(',') });
-    await rename(partial, args.out);
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
-    process.stderr.write(`seq2track: AlphaGenome (${organism}) on ${p.records.length} record${p.records.length === 1 ? '' : 's'} of ${p.records[0]!.length} bp (${p.tensors.map((t) => t.name).join(', ')}) in ${seconds} s -> ${args.out}\n`);
+    process.stderr.write(`seq2track: AlphaGenome (${organism}) on ${p.records.length} record${p.records.length === 1 ? '' : 's'} of ${p.records[0]!.length} bp (${p.tensors.join(', ')}) in ${seconds} s -> ${args.out}\n`);
   } finally {
     progress.done();
     await model.close();

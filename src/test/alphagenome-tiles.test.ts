@@ -7,13 +7,14 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SafetensorsFile } from '../weights/safetensors.js';
 import { loadAlphaGenome } from '../models/alphagenome/load.js';
 import type { AlphaGenomeModel, AlphaGenomeSink } from '../models/alphagenome/model.js';
 import type { OneHotBatch } from '../models/model-types.js';
 import type { TensorData } from '../engine/protocol.js';
-import { fixture, skipUnless } from './fixtures.js';
+import { assertCliOk, fixture, runCli, skipUnless, withTempDir } from './fixtures.js';
 
 const NAME = 'alphagenome-small';
 const skip = skipUnless(NAME);
@@ -82,4 +83,28 @@ test('AlphaGenome tiles: a sink receives each 1-bp output tile by tile (cores in
   assert.deepEqual(rows.get('atac_1bp'), [0, 2048, 2048, 4096, 4096, 6144, 6144, 8192]);
   assert.deepEqual([...rows.keys()].sort(), ['atac_1bp', 'cage_1bp', 'dnase_1bp', 'procap_1bp', 'rna_seq_1bp', 'splice_site_usage_logits', 'splice_site_usage_predictions', 'splice_sites_logits', 'splice_sites_probs']);
   for (const name of whole.outputNames) assert.ok(rows.has(name) !== wholes.has(name), `${name} comes once, by rows or whole`);
+});
+
+test('AlphaGenome tiles: predict --fasta --tile-length streams every output into its place in the file', { skip }, async () => {
+  const sequences = (JSON.parse(await readFile(join(dir, 'reference.json'), 'utf8')) as { inputs: { sequences: string[] } }).inputs.sequences;
+  const human = await whole.predict(x, 'human');
+  await withTempDir(async (tmp) => {
+    const fasta = join(tmp, 'x.fa');
+    await writeFile(fasta, sequences.map((s, i) => `>r${i}\n${s}\n`).join(''));
+    const out = join(tmp, 'x.safetensors');
+    assertCliOk(await runCli(['predict', '--model', dir, '--fasta', fasta, '--tile-length', '2048', '--batch-size', '1', '--out', out]));
+    const file = await SafetensorsFile.open(out);
+    assert.deepEqual([...file.tensors.keys()], whole.outputNames);
+    for (const name of whole.outputNames) {
+      const info = file.tensors.get(name)!;
+      assert.deepEqual(info.shape, human[name]!.dims, name);
+      const got: TensorData =
+        info.dtype === 'I64'
+          ? { dtype: 'int64', dims: info.shape, data: new BigInt64Array(file.readBytes(name).slice().buffer) }
+          : info.dtype === 'U8'
+            ? { dtype: 'float32', dims: info.shape, data: Float32Array.from(file.readBytes(name)) }
+            : { dtype: 'float32', dims: info.shape, data: file.readFloat32(name) };
+      assert.ok(scaledDiff(human[name]!, got) <= 1e-5, name);
+    }
+  });
 });

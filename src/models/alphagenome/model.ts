@@ -31,9 +31,10 @@ export interface AlphaGenomeOptions extends EngineOptions {
   /** Also output every intermediate of `intermediateNames` (layer-by-layer checks; the window then runs as one tile). */
   intermediates?: boolean;
   /**
-   * Attend in this many query chunks (on pair-row boundaries; default 1, the whole [B, 8, S, S] logits
-   * at once): bounds the attention's memory to 1/chunks of it (at 1 Mb one logits tensor is 2 GiB).
-   * Each query row's softmax is computed the same way whichever chunk holds it.
+   * Attend in this many query chunks (on pair-row boundaries; default 8; 1: the whole [B, 8, S, S]
+   * logits at once): bounds the attention's memory to 1/chunks of it (at 1 Mb one logits tensor is
+   * 2 GiB). Each query row's softmax is computed the same way whichever chunk holds it; chunks beyond
+   * a short window's pair rows are empty.
    */
   queryChunks?: number;
   /** Core length in bp of the encoder's and decoder's tiles (0: the whole window as one tile); default 32,768. */
@@ -162,7 +163,7 @@ export class AlphaGenomeModel {
       const intermediates = options.intermediates === true;
       const stages: [string, (c: LayerContext) => void][] = [
         ['encoder', (c) => buildEncoderStage(c, config, { skips: true, intermediates })],
-        ['tower', (c) => buildTowerStage(c, config, { intermediates, queryChunks: options.queryChunks })],
+        ['tower', (c) => buildTowerStage(c, config, { intermediates, queryChunks: options.queryChunks ?? 8 })],
         ['decoder', (c) => buildDecoderStage(c, config, { intermediates })],
         ['junctions', (c) => buildJunctionStage(c, config)],
       ];
@@ -198,8 +199,6 @@ export class AlphaGenomeModel {
   async predict(batch: OneHotBatch, organism: Organism | number | (Organism | number)[] = 'human', opts: { intermediates?: boolean; sink?: AlphaGenomeSink } = {}): Promise<Record<string, TensorData>> {
     const { length, batch: B } = batch;
     this.checkLength(length);
-    const chunks = this.options.queryChunks ?? 1;
-    if (chunks > length / this.config.pairResolution) throw new LengthError(`sequence has length ${length} bp: fewer pair positions (${length / this.config.pairResolution}) than the model's ${chunks} query chunks`);
     const organisms = Array.isArray(organism) ? organism : Array.from({ length: B }, () => organism);
     if (organisms.length !== B) throw new Error(`${organisms.length} organisms for a batch of ${B}`);
     if (opts.intermediates && !this.options.intermediates) throw new Error('intermediates need a model made with the `intermediates` option');

@@ -65,6 +65,16 @@ test('AlphaGenome tiles: four encoder and decoder tiles of 2,048 bp give the unt
   console.log(`tiled vs untiled (scaled): ${diffs.join(', ')}`);
 });
 
+test('AlphaGenome tiles: skips spilled to a temporary file between the encoder and decoder tiles give the same outputs', { skip }, async () => {
+  const spilled = await loadAlphaGenome(dir, { threads: 2, tileLength: 2048, skipMemory: 0 });
+  try {
+    const t = await spilled.predict(x, ['human', 'mouse']);
+    for (const name of whole.outputNames) assert.ok(scaledDiff(untiled[name]!, t[name]!) <= 1e-5, name);
+  } finally {
+    await spilled.close();
+  }
+});
+
 test('AlphaGenome tiles: a sink receives each 1-bp output tile by tile (cores in order, covering the window once) and the rest whole', { skip }, async () => {
   const rows = new Map<string, number[]>();
   const wholes = new Set<string>();

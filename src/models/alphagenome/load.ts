@@ -1,6 +1,7 @@
 /** Opens an AlphaGenome model directory (config.json with model_type "alphagenome" beside the port's safetensors state dict) on Node. */
 import { join } from 'node:path';
 import { Engine } from '../../engine/engine.js';
+import { openSpillFile } from '../../engine/spill-file.js';
 import { SafetensorsFile } from '../../weights/safetensors.js';
 import { WeightSet } from '../../weights/weight-set.js';
 import { findWeightsFile, readConfig } from '../load.js';
@@ -28,5 +29,5 @@ export async function loadAlphaGenome(dir: string, options: AlphaGenomeOptions =
   const config = await alphaGenomeConfigOf(dir);
   const weightsPath = await findWeightsFile(dir);
   const file = await SafetensorsFile.open(weightsPath);
-  return AlphaGenomeModel.create(config, WeightSet.fromSafetensors(file), weightsPath, options);
+  return AlphaGenomeModel.create(config, WeightSet.fromSafetensors(file), weightsPath, { openSpill: () => openSpillFile(), ...options });
 }

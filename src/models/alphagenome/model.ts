@@ -19,11 +19,13 @@ import type { SessionRunner } from '../../engine/runner.js';
 import { checkWeights, type WeightSet } from '../../weights/weight-set.js';
 import { LayerContext } from '../layers.js';
 import { LengthError, type OneHotBatch } from '../model-types.js';
-import { DEFAULT_TILE, TrunkTiler, type Tile } from '../trunk-tiler.js';
+import { DEFAULT_TILE, TrunkTiler } from '../trunk-tiler.js';
 import type { TrunkOutput } from '../architecture.js';
 import { alphaGenomeLengthProblem, expectedAlphaGenomeWeights, ORGANISMS, trackOutputs, type AlphaGenomeConfig } from './config.js';
 import { buildDecoderStage, buildEncoderStage, buildJunctionStage, buildTowerStage, DNA_INPUT, EMBEDDINGS_128, headOutputNames, intermediateNames, ORGANISM_INPUT, skipName, TOWER_OUT, TRUNK } from './network.js';
 import { SpliceSiteSelection } from './splice-site-selection.js';
+import { SkipStore } from './skip-store.js';
+import type { SpillFile } from '../../engine/tensor-store.js';
 
 export type Organism = (typeof ORGANISMS)[number];
 
@@ -39,6 +41,14 @@ export interface AlphaGenomeOptions extends EngineOptions {
   queryChunks?: number;
   /** Core length in bp of the encoder's and decoder's tiles (0: the whole window as one tile); default 32,768. */
   tileLength?: number;
+  /**
+   * Bytes of U-Net skips (≈ 6 KB per bp of a batch item) kept in memory between the encoder and the
+   * decoder tiles; a window with more spills them to `openSpill`'s file (default 1 GiB). Without
+   * `openSpill` they always stay in memory.
+   */
+  skipMemory?: number;
+  /** Opens the spill file for skips over `skipMemory` (Node: engine/spill-file.ts `openSpillFile`, set by load.ts). */
+  openSpill?: () => SpillFile;
 }
 
 /** Where a forward's outputs go, per batch item: position ranges of the per-position outputs as tiles finish, the rest whole. */
@@ -129,8 +139,9 @@ export class AlphaGenomeModel {
   static defaultRunner?: (options: EngineOptions) => SessionRunner;
 
   private readonly encoderTiler: TrunkTiler;
-  /** Tiles of the decoder, and the slicing of its inputs (tower output, 128-bp embedding, skips) into them. */
+  /** Tiles of the decoder (its grid and halo), and the slicing of its 128-bp inputs (tower output, 128-bp embedding) into them. */
   private readonly decoderTiler: TrunkTiler;
+  private readonly skips: TrunkOutput[];
   private readonly decoderOutputs: string[];
 
   private constructor(
@@ -144,8 +155,9 @@ export class AlphaGenomeModel {
     const skips: TrunkOutput[] = cfg.encoderChannels.map((channels, level) => ({ name: skipName(level), resolution: 2 ** level, channels }));
     const tile = options.intermediates ? 0 : (options.tileLength ?? DEFAULT_TILE);
     this.encoderTiler = new TrunkTiler({ kind: 'alphagenome encoder', trunkOutputs: [...skips, { name: TRUNK, resolution: 128, channels: cfg.trunkDim }], trunkHaloBp: ENCODER_HALO }, tile);
-    const decoderInputs: TrunkOutput[] = [...skips, { name: TOWER_OUT, resolution: 128, channels: cfg.trunkDim }, { name: EMBEDDINGS_128, resolution: 128, channels: cfg.embeddings128Dim }];
-    this.decoderTiler = new TrunkTiler({ kind: 'alphagenome decoder', trunkOutputs: decoderInputs, trunkHaloBp: decoderHaloBp() }, tile);
+    this.skips = skips;
+    const coarse: TrunkOutput[] = [{ name: TOWER_OUT, resolution: 128, channels: cfg.trunkDim }, { name: EMBEDDINGS_128, resolution: 128, channels: cfg.embeddings128Dim }];
+    this.decoderTiler = new TrunkTiler({ kind: 'alphagenome decoder', trunkOutputs: coarse, trunkHaloBp: decoderHaloBp() }, tile);
     this.decoderOutputs = [...trackOutputs(cfg).filter((t) => t.resolution === 1).map((t) => t.name), 'splice_sites_logits', 'splice_sites_probs', 'splice_site_usage_logits', 'splice_site_usage_predictions'];
   }
 
@@ -155,7 +167,9 @@ export class AlphaGenomeModel {
     checkWeights(weights, expected, source);
     const start = AlphaGenomeModel.defaultRunner;
     if (!engine && !start) throw new Error('no session runner: pass one to AlphaGenomeModel.create');
-    const eng = engine ?? start!(options);
+    // A function cannot cross into the engine's worker: the runner gets the plain options only.
+    const { openSpill: _spill, ...engineOptions } = options;
+    const eng = engine ?? start!(engineOptions);
     try {
       const shapes = new Map(expected.map((t) => [t.name, t.shape]));
       const { spec, offsets } = weights.pack(expected.map((t) => t.name));
@@ -212,11 +226,15 @@ export class AlphaGenomeModel {
     };
 
     const encoded = await this.encode(batch, taps, emitWhole);
-    const towerFetches = [TOWER_OUT, EMBEDDINGS_128, ...trackOutputs(this.config).filter((t) => t.resolution === 128).map((t) => t.name), 'contact_maps'];
-    const tower = await this.engine.run('tower', { [TRUNK]: encoded[TRUNK]!, [ORGANISM_INPUT]: org }, [...towerFetches, ...taps.filter((n) => n.startsWith('tower_') || n === 'embeddings_pair')]);
-    for (const [name, t] of Object.entries(tower)) if (name !== TOWER_OUT) await emitWhole(name, t);
     const selections = Array.from({ length: B }, () => SpliceSiteSelection.of(this.config));
-    await this.decode(batch, { ...encoded, [TOWER_OUT]: tower[TOWER_OUT]!, [EMBEDDINGS_128]: tower[EMBEDDINGS_128]! }, org, taps, selections, sink, emitWhole);
+    try {
+      const towerFetches = [TOWER_OUT, EMBEDDINGS_128, ...trackOutputs(this.config).filter((t) => t.resolution === 128).map((t) => t.name), 'contact_maps'];
+      const tower = await this.engine.run('tower', { [TRUNK]: encoded.trunk, [ORGANISM_INPUT]: org }, [...towerFetches, ...taps.filter((n) => n.startsWith('tower_') || n === 'embeddings_pair')]);
+      for (const [name, t] of Object.entries(tower)) if (name !== TOWER_OUT) await emitWhole(name, t);
+      await this.decode(batch, encoded.skips, { [TOWER_OUT]: tower[TOWER_OUT]!, [EMBEDDINGS_128]: tower[EMBEDDINGS_128]! }, org, taps, selections, sink, emitWhole);
+    } finally {
+      encoded.skips.close();
+    }
 
     const chosen = selections.map((s) => s.result());
     const K = this.config.numSpliceSites;
@@ -234,26 +252,36 @@ export class AlphaGenomeModel {
     return whole ? orderOutputs(whole.tensors, [...this.outputNames, ...taps]) : {};
   }
 
-  /** The encoder on its tiles: the skips and the trunk of the whole window (and its intermediates when run as one tile). */
-  private async encode(batch: OneHotBatch, taps: string[], emitWhole: (name: string, t: TensorData) => Promise<void>): Promise<Record<string, TensorData>> {
+  /** The encoder on its tiles: the trunk of the whole window and its skips in a store (and its intermediates when run as one tile). */
+  private async encode(batch: OneHotBatch, taps: string[], emitWhole: (name: string, t: TensorData) => Promise<void>): Promise<{ trunk: TensorData; skips: SkipStore }> {
+    const { length, batch: B } = batch;
     const tiler = this.encoderTiler;
-    const names = [...this.config.encoderChannels.map((_, level) => skipName(level)), TRUNK];
-    const tiles = tiler.tiles(batch.length);
-    const run = (tile: Tile, extra: string[]) => this.engine.run('encoder', { [DNA_INPUT]: { dtype: 'float32', dims: [batch.batch, tile.te - tile.ts, 4], data: tiler.input(batch, tile) } }, [...names, ...extra]);
-    if (tiles.length === 1) {
-      const out = await run(tiles[0]!, taps.filter((n) => n.startsWith('encoder_')));
-      for (const n of Object.keys(out)) if (!names.includes(n)) await emitWhole(n, out[n]!);
-      return out;
+    const names = [...this.skips.map((s) => s.name), TRUNK];
+    const tiles = tiler.tiles(length);
+    const spill = this.options.openSpill && SkipStore.bytes(this.skips, B, length) > (this.options.skipMemory ?? 2 ** 30) ? this.options.openSpill() : undefined;
+    const skips = new SkipStore(this.skips, B, length, spill);
+    const S = length / 128;
+    const trunk: TensorData = { dtype: 'float32', dims: [B, S, this.config.trunkDim], data: new Float32Array(B * S * this.config.trunkDim) };
+    for (const tile of tiles) {
+      const extra = tiles.length === 1 ? taps.filter((n) => n.startsWith('encoder_')) : [];
+      const out = await this.engine.run('encoder', { [DNA_INPUT]: { dtype: 'float32', dims: [B, tile.te - tile.ts, 4], data: tiler.input(batch, tile) } }, [...names, ...extra]);
+      skips.put(out, tile.ts, tile.te - tile.ts, tile.s, tile.e);
+      const D = this.config.trunkDim;
+      const tileRows = (tile.te - tile.ts) / 128;
+      for (let b = 0; b < B; b++) {
+        const from = (b * tileRows + (tile.s - tile.ts) / 128) * D;
+        (trunk.data as Float32Array).set((out[TRUNK]!.data as Float32Array).subarray(from, from + ((tile.e - tile.s) / 128) * D), (b * S + tile.s / 128) * D);
+      }
+      for (const n of extra) await emitWhole(n, out[n]!);
     }
-    const result = tiler.empty(batch.batch, batch.length);
-    for (const tile of tiles) tiler.place(await run(tile, []), batch.batch, batch.length, tile, result);
-    return result;
+    return { trunk, skips };
   }
 
   /** The decoder on its tiles: each tile's 1-bp outputs (its core) to the sink, its splice-site probabilities and embeddings to the selections. */
   private async decode(
     batch: OneHotBatch,
-    inputs: Record<string, TensorData>,
+    skips: SkipStore,
+    coarse: Record<string, TensorData>,
     org: TensorData,
     taps: string[],
     selections: SpliceSiteSelection[],
@@ -266,13 +294,14 @@ export class AlphaGenomeModel {
     const tiles = tiler.tiles(length);
     for (const [i, tile] of tiles.entries()) {
       const tileLength = tile.te - tile.ts;
-      let feeds = inputs;
+      let feeds: Record<string, TensorData> = coarse;
       if (tiles.length > 1) {
         feeds = tiler.empty(B, tileLength);
-        for (let b = 0; b < B; b++) tiler.copy({ outputs: inputs, length, item: b, at: tile.ts }, { outputs: feeds, length: tileLength, item: b, at: 0 }, tileLength);
+        for (let b = 0; b < B; b++) tiler.copy({ outputs: coarse, length, item: b, at: tile.ts }, { outputs: feeds, length: tileLength, item: b, at: 0 }, tileLength);
       }
+      const skipFeeds = skips.whole && tiles.length === 1 ? skips.whole : await this.skipTile(skips, B, tile.ts, tile.te);
       const extra = tiles.length === 1 ? taps.filter((n) => n.startsWith('decoder_')) : [];
-      const out = await this.engine.run('decoder', { ...feeds, [ORGANISM_INPUT]: org }, [...this.decoderOutputs, 'splice_site_usage_track_mask', 'embeddings_1bp', ...extra]);
+      const out = await this.engine.run('decoder', { ...feeds, ...skipFeeds, [ORGANISM_INPUT]: org }, [...this.decoderOutputs, 'splice_site_usage_track_mask', 'embeddings_1bp', ...extra]);
       const skip = tile.s - tile.ts;
       const rows = tile.e - tile.s;
       for (const name of this.decoderOutputs) {
@@ -290,6 +319,18 @@ export class AlphaGenomeModel {
       if (taps.includes('embeddings_1bp')) await emitWhole('embeddings_1bp', out.embeddings_1bp!);
       for (const n of extra) await emitWhole(n, out[n]!);
     }
+  }
+
+  /** The skips of bp [ts, te) of every batch item, as decoder feeds. */
+  private async skipTile(skips: SkipStore, B: number, ts: number, te: number): Promise<Record<string, TensorData>> {
+    const feeds: Record<string, TensorData> = {};
+    for (const { name, resolution, channels } of this.skips) {
+      const rows = (te - ts) / resolution;
+      const data = new Float32Array(B * rows * channels);
+      for (let b = 0; b < B; b++) await skips.read(name, b, ts / resolution, te / resolution, data, b * rows * channels);
+      feeds[name] = { dtype: 'float32', dims: [B, rows, channels], data };
+    }
+    return feeds;
   }
 
   /** The junction head alone on given 1-bp embeddings [B, L, E1] and splice-site positions [B, 4, K] (-1: none). */

@@ -1,7 +1,7 @@
 /**
  * Full-size forward benchmark with random weights generated in memory (nothing downloaded or stored).
  *   npm run bench -- enformer|borzoi|flashzoi [--runs 5] [--threads N] [--layout 2d|1d] [--tile-length BP] [--length BP]
- *   npm run bench -- alphagenome [--length 131072] [--runs N] [--port DIR] [--query-chunks N]   (full-size AlphaGenome, random weights; the reference port timed in a child process: alphagenome.ts)
+ *   npm run bench -- alphagenome [--length 131072] [--runs N (0: one cold run)] [--tile-length BP] [--port DIR] [--query-chunks N]   (full-size AlphaGenome, random weights; the reference port timed in a child process: alphagenome.ts)
  *   npm run bench -- variants [MODEL] [--variants 2]   (SNV scoring: brute force vs incremental)
  *   npm run bench -- ism [MODEL] [--substitutions 32] [--batch-size 4] [--brute 32]   (ISM: incremental vs brute force)
  *   npm run bench -- gradients [enformer|borzoi|flashzoi] [--runs 5] [--length BP] [--head-backward whole|checkpointed] [--activations saved|recompute]   (forward vs input gradients, default Enformer: src/bench/gradients.ts)
@@ -184,7 +184,7 @@ async function main(): Promise<void> {
     // Default: query chunks of at most 32 pair rows (512 tokens), so the logits stay ≤ 8 × 512 × S.
     const chunks = values['query-chunks'] !== undefined ? Number(values['query-chunks']) : Math.max(1, Math.ceil(length / 2048 / 32));
     return benchAlphaGenome(
-      { length, runs: runsOr(STEADY_RUNS), threads: values.threads ? Number(values.threads) : undefined, queryChunks: chunks, port: values.port, portRuns: Math.max(1, Number(values['port-runs'])), portTimeoutS: Number(values['port-timeout']) },
+      { length, runs: runsOr(STEADY_RUNS, 0), threads: values.threads ? Number(values.threads) : undefined, queryChunks: chunks, tileLength: values['tile-length'] !== undefined ? Number(values['tile-length']) : undefined, port: values.port, portRuns: Math.max(1, Number(values['port-runs'])), portTimeoutS: Number(values['port-timeout']) },
       { randomFiller, randomSequence, peakRssMb },
     );
   }

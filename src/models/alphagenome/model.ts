@@ -19,6 +19,8 @@ export interface AlphaGenomeOptions extends EngineOptions {
   intermediates?: boolean;
   /** Also make a session of the junction head alone (`junctionHead`). */
   junctionHead?: boolean;
+  /** `predict` also returns `embeddings_1bp` [B, L, E1] (for `junctionHead` on other splice sites). */
+  embeddings1bp?: boolean;
   /**
    * Attend in this many query chunks (on pair-row boundaries; default 1, the whole [B, 8, S, S] logits
    * at once): bounds the attention's memory to 1/chunks of it (at 1 Mb one logits tensor is 2 GiB).
@@ -60,7 +62,7 @@ export class AlphaGenomeModel {
       const { spec, offsets } = weights.pack(expected.map((t) => t.name));
       await eng.loadBlob('weights', spec);
       const graph = new Graph('alphagenome');
-      buildAlphaGenome(new LayerContext(graph, (n) => offsets.get(n), shapes, '1d'), config, { intermediates: options.intermediates, queryChunks: options.queryChunks });
+      buildAlphaGenome(new LayerContext(graph, (n) => offsets.get(n), shapes, '1d'), config, { intermediates: options.intermediates, queryChunks: options.queryChunks, embeddings1bp: options.embeddings1bp });
       await eng.createSession('alphagenome', graph.toModel(), ['weights']);
       if (options.junctionHead) {
         const junction = new Graph('alphagenome_junctions');
@@ -102,7 +104,8 @@ export class AlphaGenomeModel {
       [DNA_INPUT]: { dtype: 'float32', dims: [batch.batch, batch.length, 4], data: batch.data },
       [ORGANISM_INPUT]: { dtype: 'int64', dims: [batch.batch], data: BigInt64Array.from(organisms.map((o) => BigInt(organismIndex(o, this.config)))) },
     };
-    const fetches = [...this.outputNames, ...(opts.intermediates ? intermediateNames(this.config) : [])];
+    const embeddings = this.options.embeddings1bp && !opts.intermediates ? ['embeddings_1bp'] : [];
+    const fetches = [...this.outputNames, ...embeddings, ...(opts.intermediates ? intermediateNames(this.config) : [])];
     return this.engine.run('alphagenome', feeds, fetches);
   }
 

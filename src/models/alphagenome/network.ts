@@ -81,7 +81,7 @@ function outputTap(c: LayerContext, enabled: boolean): Tap {
 }
 
 /** Builds the whole model in `c`'s graph: inputs `dna` [B, L, 4] float32 and `organism_index` [B] int64. */
-export function buildAlphaGenome(c: LayerContext, cfg: AlphaGenomeConfig, opts: { intermediates?: boolean; queryChunks?: number } = {}): void {
+export function buildAlphaGenome(c: LayerContext, cfg: AlphaGenomeConfig, opts: { intermediates?: boolean; queryChunks?: number; embeddings1bp?: boolean } = {}): void {
   const g = c.g;
   const tap = outputTap(c, opts.intermediates === true);
   const dna = g.input(DNA_INPUT, 'float32', ['batch', 'length', 4]);
@@ -118,6 +118,8 @@ export function buildAlphaGenome(c: LayerContext, cfg: AlphaGenomeConfig, opts: 
   const junctions = spliceJunctions(c, cfg, emb1, positions, organism);
   out(junctions.counts, 'splice_junctions_pred_counts', 4);
   out(junctions.mask, 'splice_junctions_mask', 4);
+  // The junction head run again on given splice sites (variant scoring) needs the 1-bp embeddings.
+  if (opts.embeddings1bp && !opts.intermediates) out(emb1, 'embeddings_1bp', 3);
 }
 
 /** The junction head alone: inputs `embeddings_1bp` [B, L, E1], `splice_site_positions` [B, 4, K] int64, `organism_index` [B]. */

@@ -1,7 +1,8 @@
 /**
  * `score-variants --scorer SPEC …`: AlphaGenome's variant scorers on the variant job. Variant
  * scorers (CenterMask) write the SAD layout with one column per scorer; gene scorers (GeneMaskLFC,
- * GeneMaskActive; genes from --gtf) write the gene-score layout with one column per scorer.
+ * GeneMaskActive, GeneMaskSplicing; genes from --gtf) write the gene-score layout with one column
+ * per scorer.
  */
 import { extname } from 'node:path';
 import type { Command } from 'commander';
@@ -75,7 +76,11 @@ export async function variantScorerJob(
     binary = writer;
     return { writer, recordsDone: 0 };
   };
-  const trackList = (model: VariantScorer) => model.tracks.map((t) => ({ identifier: t.identifier, description: t.description }));
+  // Each scorer checks the model's tracks before any output is opened.
+  const trackList = (model: VariantScorer) => {
+    for (const s of set.scorers) s.checkTracks?.(model.tracks);
+    return model.tracks.map((t) => ({ identifier: t.identifier, description: t.description }));
+  };
 
   if (set.rows === 'variant') {
     return {

@@ -49,6 +49,8 @@ export interface AlphaGenomeOptions extends EngineOptions {
   skipMemory?: number;
   /** Opens the spill file for skips over `skipMemory` (Node: engine/spill-file.ts `openSpillFile`, set by load.ts). */
   openSpill?: () => SpillFile;
+  /** `predict` also gives `embeddings_1bp` [B, L, E1] (for `junctionHead` on other splice sites: variant-outputs.ts). */
+  embeddings1bp?: boolean;
 }
 
 /** Where a forward's outputs go, per batch item: position ranges of the per-position outputs as tiles finish, the rest whole. */
@@ -76,6 +78,7 @@ export function alphaGenomeOutputShapes(cfg: AlphaGenomeConfig, length: number):
   shapes.set('splice_junctions_splice_site_positions', { dims: [4, K], dtype: 'int64' });
   f('splice_junctions_pred_counts', K, K, 2 * Math.max(...cfg.junctionTissues));
   f('splice_junctions_mask', K, K, 2 * Math.max(...cfg.junctionTissues));
+  f('embeddings_1bp', length, cfg.embeddings1Dim);
   return shapes;
 }
 
@@ -317,6 +320,7 @@ export class AlphaGenomeModel {
       }
       if (i === 0) await emitWhole('splice_site_usage_track_mask', out.splice_site_usage_track_mask!);
       if (taps.includes('embeddings_1bp')) await emitWhole('embeddings_1bp', out.embeddings_1bp!);
+      else if (this.options.embeddings1bp) for (let b = 0; b < B; b++) await sink.rows('embeddings_1bp', b, tile.s, emb.subarray((b * tileLength + skip) * E, (b * tileLength + skip + rows) * E));
       for (const n of extra) await emitWhole(n, out[n]!);
     }
   }

@@ -34,7 +34,7 @@ export function scorerRows(scorers: readonly Scorer[], genes: GeneIndex | undefi
     if (!genes) throw new ScorerError(`--scorer ${gene[0]!.name} needs genes: give ${gtfOption} FILE`);
     return { rows: 'gene', scorers: gene, genes };
   }
-  if (genes) throw new ScorerError(`${gtfOption} is read by the gene scorers (GeneMaskLFC, GeneMaskActive) only`);
+  if (genes) throw new ScorerError(`${gtfOption} is read by the gene scorers (GeneMaskLFC, GeneMaskActive, GeneMaskSplicing) only`);
   return { rows: 'variant', scorers: track };
 }
 

@@ -3,29 +3,38 @@
  *
  *   AlphaGenome's:  CenterMask(width=2001, aggregation=DIFF_LOG2_SUM)   (width=None: the whole window;
  *                   `aggregation_type=` and a `Scorer` suffix are accepted too), GeneMaskLFC(),
- *                   GeneMaskActive()
+ *                   GeneMaskActive(), GeneMaskSplicing(width=None, requested_output=SPLICE_SITES)
+ *                   (both arguments optional; widths None, 101, 1001, 10001)
  *   short:          center-mask:2001:diff-log2-sum, center-mask:all:diff-mean, gene-mask-lfc,
- *                   gene-mask-active
+ *                   gene-mask-active, gene-mask-splicing[:W]
  *
  * Widths are AlphaGenome's (501, 2,001, 10,001, 100,001, 200,001 bp) or the whole window.
  */
 import { AGGREGATIONS, type Aggregation } from './aggregation.js';
 import { CENTER_MASK_WIDTHS, CenterMaskScorer } from './center-mask.js';
 import { GeneMaskActiveScorer, GeneMaskLFCScorer } from './gene-mask.js';
+import { GeneMaskSplicingScorer, SPLICE_OUTPUTS, SPLICING_WIDTHS, type SpliceOutput } from './gene-mask-splicing.js';
 import { ScorerError, type Scorer } from './types.js';
 
 const norm = (s: string) => s.trim().toUpperCase().replace(/-/g, '_');
 
-const KINDS = 'CenterMask(width=W, aggregation=A), GeneMaskLFC, GeneMaskActive';
+const KINDS = 'CenterMask(width=W, aggregation=A), GeneMaskLFC, GeneMaskActive, GeneMaskSplicing(width=W)';
 
-function width(text: string, spec: string): number | undefined {
+function width(text: string, spec: string, widths: readonly number[] = CENTER_MASK_WIDTHS): number | undefined {
   const t = norm(text);
   if (t === 'NONE' || t === 'ALL') return undefined;
   const n = Number(t.replace(/_/g, ''));
-  if (!(CENTER_MASK_WIDTHS as readonly number[]).includes(n)) {
-    throw new ScorerError(`--scorer ${spec}: width ${text.trim()} is not one of AlphaGenome's (${CENTER_MASK_WIDTHS.join(', ')}, or None / all for the whole window)`);
+  if (!widths.includes(n)) {
+    throw new ScorerError(`--scorer ${spec}: width ${text.trim()} is not one of AlphaGenome's (${widths.join(', ')}, or None / all for the whole window)`);
   }
   return n;
+}
+
+function spliceOutput(text: string | undefined, spec: string): SpliceOutput | undefined {
+  if (text === undefined) return undefined;
+  const t = norm(text).replace(/^OUTPUTTYPE\./, '').replace(/^OUTPUT_TYPE\./, '');
+  if (!(t in SPLICE_OUTPUTS)) throw new ScorerError(`--scorer ${spec}: requested_output ${text.trim()} is not one GeneMaskSplicing reads (${Object.keys(SPLICE_OUTPUTS).join(', ')})`);
+  return t as SpliceOutput;
 }
 
 function aggregation(text: string | undefined, spec: string): Aggregation {
@@ -68,8 +77,17 @@ export function parseScorer(spec: string): Scorer {
     if (args > 0) throw new ScorerError(`--scorer ${spec}: ${k === 'GENEMASKLFC' ? 'GeneMaskLFC' : 'GeneMaskActive'} takes no arguments (its genes come from --gtf)`);
     return k === 'GENEMASKLFC' ? new GeneMaskLFCScorer() : new GeneMaskActiveScorer();
   }
-  if (['GENEMASKSPLICING', 'SPLICEJUNCTION', 'CONTACTMAP', 'POLYADENYLATION', 'PAQTL'].includes(k)) {
-    throw new ScorerError(`--scorer ${spec}: needs AlphaGenome's splice, junction or contact-map outputs, which Enformer, Borzoi and Flashzoi do not have`);
+  if (k === 'GENEMASKSPLICING') {
+    const unknown = [...named.keys()].filter((n) => !['WIDTH', 'REQUESTED_OUTPUT'].includes(n));
+    if (unknown.length || positional.length > 1) throw new ScorerError(`--scorer ${spec}: GeneMaskSplicing takes width and requested_output (e.g. GeneMaskSplicing(width=None) or gene-mask-splicing:10001)`);
+    const w = named.get('WIDTH') ?? positional[0];
+    return new GeneMaskSplicingScorer(w === undefined ? undefined : width(w, spec, SPLICING_WIDTHS), spliceOutput(named.get('REQUESTED_OUTPUT'), spec));
+  }
+  if (['SPLICEJUNCTION', 'CONTACTMAP'].includes(k)) {
+    throw new ScorerError(`--scorer ${spec}: needs the whole AlphaGenome model's junction or contact-map outputs, which score-variants does not run yet (see docs/variants.md)`);
+  }
+  if (['POLYADENYLATION', 'PAQTL'].includes(k)) {
+    throw new ScorerError(`--scorer ${spec}: AlphaGenome's polyadenylation scorer needs its PAS annotation and is not implemented`);
   }
   throw new ScorerError(`--scorer ${spec}: unknown scorer (${KINDS})`);
 }

@@ -11,10 +11,10 @@
  *    prediction are computed once per variant (ScorerSet) and shared by every gene scorer, as
  *    AlphaGenome's gene scorers share one mask extractor.
  *
- * The AlphaGenome-only scorers fit the same shapes: GeneMaskSplicing is a `gene` scorer reading the
- * splice outputs, ContactMap a `variant` scorer reading the contact map; SpliceJunction needs rows
- * keyed by (gene, junction), a third layout. They need the AlphaGenome model's named outputs, which
- * would come in `OutputWindow` beside the head's tracks.
+ * GeneMaskSplicing is a `gene` scorer on AlphaGenome's 1-bp splice tracks (the generic runner's
+ * `--resolution 1` view). ContactMap and SpliceJunction read outputs that are not per-position
+ * tracks (contact maps, junction counts) from the whole AlphaGenome model: see contact-map.ts and
+ * splice-junction.ts.
  */
 import type { Gene } from '../../../genome/gtf.js';
 import type { Track } from '../../../formats/targets.js';
@@ -45,6 +45,8 @@ export interface TrackScorer {
   /** Output column: the name as an identifier, e.g. `CenterMask_501_DIFF_LOG2_SUM`. */
   readonly column: string;
   score(ref: Float64Array, alt: Float64Array, variant: ScoredVariant, window: OutputWindow): Float32Array;
+  /** Throws a ScorerError when the model's tracks are not the ones it reads (called once the model is open). */
+  checkTracks?(tracks: readonly Track[]): void;
 }
 
 /** The bins of one gene's mask and how many of its masked bases each holds. */
@@ -62,6 +64,8 @@ export interface GeneScorer {
   readonly column: string;
   /** Per mask (gene), one value per track; NaN where the track's strand is not the gene's (unstranded tracks count for both). */
   score(ref: Float64Array, alignedAlt: Float64Array, masks: readonly GeneMask[], window: OutputWindow): Float32Array[];
+  /** Throws a ScorerError when the model's tracks are not the ones it reads (called once the model is open). */
+  checkTracks?(tracks: readonly Track[]): void;
 }
 
 export type Scorer = TrackScorer | GeneScorer;

@@ -191,6 +191,8 @@ class Differentiator {
         return r0() + this.constInts(n.inputs[1]!).length;
       case 'Flatten':
         return 2;
+      case 'Range':
+        return 1;
       case 'Shape':
       case 'NonZero':
         return op === 'Shape' ? 1 : 2;

@@ -106,7 +106,7 @@ function objectiveValue(arch: Architecture, g: Graph, form: ObjectiveForm): Valu
 
 /** Whole head graph + objective [B] + the objective's gradient w.r.t. every trunk output (one session). */
 export function buildHeadObjectiveBackward(arch: Architecture, c: LayerContext, form: ObjectiveForm): void {
-  arch.buildHead(c);
+  arch.buildHead(c, { differentiated: true });
   const g = c.g;
   const objective = objectiveValue(arch, g, form);
   g.output(objective, 'objective', 'float32', ['batch']);

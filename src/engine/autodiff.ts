@@ -27,13 +27,17 @@ export interface BackwardOptions {
 
 export class AutodiffError extends Error {}
 
-/** Ops whose outputs never carry a gradient (shape and index arithmetic, comparisons). */
-const NON_DIFFERENTIABLE = new Set(['Shape', 'Size', 'ConstantOfShape', 'Equal', 'Greater', 'Less', 'GreaterOrEqual', 'LessOrEqual', 'Not', 'And', 'Or', 'NonZero', 'Cast', 'Range', 'ArgMax', 'ArgMin']);
+/**
+ * Ops whose outputs never carry a gradient: shape and index arithmetic, comparisons, and Sign (its
+ * derivative is 0 wherever it exists, so treating its output as a constant is exact).
+ */
+const NON_DIFFERENTIABLE = new Set(['Shape', 'Size', 'ConstantOfShape', 'Equal', 'Greater', 'Less', 'GreaterOrEqual', 'LessOrEqual', 'Not', 'And', 'Or', 'NonZero', 'Cast', 'Range', 'ArgMax', 'ArgMin', 'Sign']);
 
 /** Which inputs of an op carry gradient ('all': every input). */
 const DIFFERENTIABLE_INPUTS: Record<string, number[] | 'all'> = {
   Add: [0, 1], Sub: [0, 1], Mul: [0, 1], Div: [0, 1], Where: [1, 2],
   Identity: [0], Neg: [0], Relu: [0], Sigmoid: [0], Tanh: [0], Softplus: [0], Sqrt: [0], Exp: [0], Log: [0],
+  Reciprocal: [0], Erf: [0], Abs: [0], Cos: [0], Sin: [0], Pow: [0, 1], GatherElements: [0],
   Softmax: [0], Reshape: [0], Squeeze: [0], Unsqueeze: [0], Flatten: [0], Transpose: [0], Expand: [0],
   Slice: [0], Pad: [0], Concat: 'all', Split: [0], ReduceSum: [0], ReduceMean: [0], MaxPool: [0],
   Conv: [0, 1, 2], Gemm: [0, 1, 2], MatMul: [0, 1],
@@ -42,9 +46,9 @@ const DIFFERENTIABLE_INPUTS: Record<string, number[] | 'all'> = {
 
 /** Ops whose output rank equals their first input's. */
 const SAME_RANK = new Set([
-  'Identity', 'Neg', 'Relu', 'Sigmoid', 'Tanh', 'Softplus', 'Sqrt', 'Exp', 'Log', 'Reciprocal', 'Abs', 'Softmax', 'LogSoftmax',
+  'Identity', 'Neg', 'Relu', 'Sigmoid', 'Tanh', 'Softplus', 'Sqrt', 'Exp', 'Log', 'Reciprocal', 'Abs', 'Erf', 'Sign', 'Cos', 'Sin', 'Softmax', 'LogSoftmax',
   'LayerNormalization', 'BatchNormalization', 'Conv', 'ConvTranspose', 'MaxPool', 'AveragePool', 'Pad', 'Slice', 'Transpose',
-  'Concat', 'Split', 'Cast', 'Clip', 'ScatterElements', 'Not',
+  'Concat', 'Split', 'Cast', 'Clip', 'ScatterElements', 'GatherElements', 'Not',
 ]);
 const BROADCAST = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Where', 'Equal', 'Greater', 'Less', 'GreaterOrEqual', 'LessOrEqual', 'Max', 'Min', 'And', 'Or']);
 
@@ -54,7 +58,7 @@ type Grads = (Value | undefined)[];
 type Sym = number | string;
 
 /** Ops whose output has exactly their first input's shape. */
-const SAME_SHAPE = new Set(['Identity', 'Neg', 'Relu', 'Sigmoid', 'Tanh', 'Softplus', 'Sqrt', 'Exp', 'Log', 'Reciprocal', 'Abs', 'Softmax', 'LayerNormalization', 'BatchNormalization']);
+const SAME_SHAPE = new Set(['Identity', 'Neg', 'Relu', 'Sigmoid', 'Tanh', 'Softplus', 'Sqrt', 'Exp', 'Log', 'Reciprocal', 'Abs', 'Erf', 'Sign', 'Cos', 'Sin', 'Softmax', 'LayerNormalization', 'BatchNormalization']);
 
 /**
  * Appends to `graph` the nodes computing d(Σ output)/d(wrt) — or d(Σ <seed, output>)/d(wrt) with
@@ -187,6 +191,8 @@ class Differentiator {
         return r0() + this.constInts(n.inputs[1]!).length;
       case 'Flatten':
         return 2;
+      case 'Range':
+        return 1;
       case 'Shape':
       case 'NonZero':
         return op === 'Shape' ? 1 : 2;
@@ -505,6 +511,23 @@ class Differentiator {
         return [op('Mul', [g, y[0]!])];
       case 'Log':
         return [op('Div', [g, a])];
+      case 'Reciprocal':
+        // d(1/a) = -1/a² = -y²
+        return [op('Neg', [op('Mul', [g, op('Mul', [y[0]!, y[0]!])])])];
+      case 'Erf':
+        // d erf(a) = 2/√π · exp(-a²)
+        return [op('Mul', [g, op('Mul', [this.c(2 / Math.sqrt(Math.PI)), op('Exp', [op('Neg', [op('Mul', [a, a])])])])])];
+      case 'Abs':
+        // sign(a); 0 at the kink (as PyTorch)
+        return [op('Mul', [g, op('Sign', [a])])];
+      case 'Cos':
+        return [op('Neg', [op('Mul', [g, op('Sin', [a])])])];
+      case 'Sin':
+        return [op('Mul', [g, op('Cos', [a])])];
+      case 'Pow':
+        return this.powVjp(g, a, b, y[0]!, need);
+      case 'GatherElements':
+        return [this.gatherElementsVjp(n, g, a)];
       case 'Softmax': {
         const axis = Number(n.attrs.axis ?? -1);
         const gyy = op('Mul', [g, y[0]!]);
@@ -552,6 +575,30 @@ class Differentiator {
         return this.layerNormVjp(n, g, x, need);
     }
     throw new AutodiffError(`backward: no gradient rule for ${n.opType}`);
+  }
+
+  /**
+   * y = a^b: dy/da = b·a^(b−1) (computed as a power, not b·y/a, so a = 0 gives the limit, 0 for b > 1);
+   * dy/db = y·ln a where a > 0, else 0 (a^b for a ≤ 0 is only defined for integer b, where ONNX Pow
+   * has no derivative in b; 0^b = 0 for b > 0 has none either).
+   */
+  private powVjp(g: Value, a: Value, b: Value, y: Value, need: boolean[]): Grads {
+    const out: Grads = [undefined, undefined];
+    if (need[0]) out[0] = this.unbroadcast(this.op('Mul', [g, this.op('Mul', [b, this.op('Pow', [a, this.op('Sub', [b, this.c(1)])])])]), a, y);
+    if (need[1]) {
+      const slope = this.op('Where', [this.op('Greater', [a, this.zero()]), this.op('Mul', [y, this.op('Log', [a])]), this.zero()]);
+      out[1] = this.unbroadcast(this.op('Mul', [g, slope]), b, y);
+    }
+    return out;
+  }
+
+  /**
+   * GatherElements: each output element is one input element, so the gradient scatters g back onto
+   * the indices it was read from, summed where an index was read more than once.
+   */
+  private gatherElementsVjp(n: NodeSpec, g: Value, a: Value): Value {
+    const zeros = this.op('Expand', [this.zero(), this.shape(a)]);
+    return this.op('ScatterElements', [zeros, { name: n.inputs[1]! }, g], { axis: Number(n.attrs.axis ?? 0), reduction: 'add' });
   }
 
   /** Zero-pads the gradient of a unit-step Slice back to the input's shape (begin pad = clamped start). */

@@ -39,6 +39,11 @@ export interface HeadExtras {
   attention?: AttentionMapSpec;
   /** Each head's pre-softplus values as a second output, `logitsOutputName(head)`. */
   logits?: boolean;
+  /**
+   * The graph is built to be differentiated (a backward is appended to it): an architecture may then
+   * build an equal computation that differentiates (or runs its backward) better.
+   */
+  differentiated?: boolean;
 }
 
 /** The head graph's output with a head's pre-softplus values (the same Gemm the softplus reads). */

@@ -2,7 +2,9 @@
  * Backward graphs of a model for input gradients (contribution scores). Two parts, as for the forward:
  * - head backward: the head graph, the objective on one head's output, and d objective / d trunk
  *   features (the head sees the whole sequence, so it runs once). Either one graph for the whole head
- *   (ORT then holds every transformer layer's activations at once: ~0.5 GB per layer at full size),
+ *   (ORT then holds every transformer layer's activations at once: ~0.5 GB per layer at full-size
+ *   Enformer; AlphaGenome, whose tower passes a pair representation between blocks, only runs this
+ *   way: ~50 GiB at 128 bp and over 100 GiB at 1 bp for a full 1 Mb window, see docs/attribution.md),
  *   or checkpointed by segment (`HeadSegments`): the blocks' forward run one by one keeping only
  *   their inputs, then the tail's backward (tail + objective) and each block's backward in reverse,
  *   so memory holds one block's activations. All blocks share one forward and one backward graph
@@ -106,7 +108,7 @@ function objectiveValue(arch: Architecture, g: Graph, form: ObjectiveForm): Valu
 
 /** Whole head graph + objective [B] + the objective's gradient w.r.t. every trunk output (one session). */
 export function buildHeadObjectiveBackward(arch: Architecture, c: LayerContext, form: ObjectiveForm): void {
-  arch.buildHead(c);
+  arch.buildHead(c, { differentiated: true });
   const g = c.g;
   const objective = objectiveValue(arch, g, form);
   g.output(objective, 'objective', 'float32', ['batch']);

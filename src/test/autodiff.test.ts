@@ -11,7 +11,7 @@
  * - float32 graphs: ORT has no double Conv/ConvTranspose. Conv is bilinear in (x, w), so f(x + h v)
  *   is a quadratic in h and the central difference has no truncation error at all: we take h = 1 and
  *   only float32 round-off remains, ≈ 6e-8 per term, accumulated over ≤ a few hundred terms ⇒ 1e-4·scale.
- * - Softplus: ORT has no double kernel and it is not linear: h = 1e-2 in float32, truncation
+ * - Softplus, Erf: ORT has no double kernel and they are not linear: h = 1e-2 in float32, truncation
  *   h²/6·|f'''| ≲ 2e-6 and round-off ≈ 6e-8·|f|/h ≈ 1e-5 relative, so 1e-3·scale.
  * - Kinks (Relu, MaxPool) are kept away from the step: inputs are at least 0.05 from 0, and MaxPool
  *   inputs are distinct multiples of 0.01 (a step of 1e-4 cannot reorder them).
@@ -461,6 +461,79 @@ test('autodiff: gradients w.r.t. initializers (parameters), and zeros for an unu
 test('autodiff: an op without a rule is refused by name', () => {
   const g = new Graph('norule');
   const x = g.input('x', 'float32', [3]);
-  const y = g.op('Cos', [x]);
-  assert.throws(() => backward(g, y, [x]), /no gradient rule for Cos/);
+  const y = g.op('Atan', [x]);
+  assert.throws(() => backward(g, y, [x]), /no gradient rule for Atan/);
+});
+
+test('autodiff: Reciprocal, Erf, Abs, Cos, Sin (AlphaGenome: rsqrt, erf GELU)', async () => {
+  const ops: [string, CaseInput['kind'], Float][] = [['Reciprocal', 'large', 'float64'], ['Erf', 'any', 'float32'], ['Abs', 'awayFromZero', 'float64'], ['Cos', 'large', 'float64'], ['Sin', 'large', 'float64']];
+  for (const [op, kind, dtype] of ops) {
+    await property(anyRank(1, 3), (d) => ({ name: op, dtype, inputs: [{ dims: d, kind }], build: (g, [x]) => g.op(op, [x!]), float32Smooth: dtype === 'float32' }), 4);
+  }
+});
+
+test('autodiff: Pow w.r.t. base and exponent with broadcasting', async () => {
+  await property(fc.tuple(broadcastPair, fc.boolean()), ([[a, b], symbolic]) => ({
+    name: 'Pow',
+    dtype: 'float64',
+    symbolic,
+    // A positive base keeps a^b real for every exponent (and ln a finite for d/d exponent).
+    inputs: [{ dims: a!, kind: 'positive' }, { dims: b! }],
+    build: (g, [x, y]) => g.op('Pow', [x!, y!]),
+  }), 8);
+});
+
+test('autodiff: Pow at a zero base takes the limit (AlphaGenome squashing x^(4/3) of a clipped 0)', async () => {
+  const g = new Graph('pow0');
+  const x = g.input('x', 'float32', [3]);
+  const y = g.op('Pow', [x, g.scalar(1 / 0.75)]);
+  const [gx] = backward(g, y, [x]);
+  g.output(gx!, 'gx', 'float32', [3]);
+  const s = await session(g);
+  const out = await s.run({ x: new ort.Tensor('float32', Float32Array.from([0, 1, 8]), [3]) });
+  // d x^(4/3) = 4/3 · x^(1/3): 0, 4/3, 8/3.
+  const got = [...(out.gx!.data as Float32Array)];
+  [0, 4 / 3, 8 / 3].forEach((v, i) => assert.ok(Math.abs(got[i]! - v) < 1e-6, `Pow gradient at ${[0, 1, 8][i]}: ${got[i]} vs ${v}`));
+});
+
+test('autodiff: GatherElements (repeated and negative indices sum their gradients)', async () => {
+  const arb = anyRank(1, 3).chain((d) => fc.tuple(fc.constant(d), fc.integer({ min: 0, max: d.length - 1 }), fc.integer({ min: 1, max: 5 }), fc.array(fc.nat(), { minLength: 64, maxLength: 64 })));
+  await property(arb, ([d, axis, count, draws]) => {
+    const shape = d.map((v, i) => (i === axis ? count : v));
+    const size = shape.reduce((p, q) => p * q, 1);
+    // Indices in [-n, n): negative ones count from the end, as ONNX allows.
+    const n = d[axis]!;
+    const indices = Array.from({ length: size }, (_, i) => (draws[i % draws.length]! % (2 * n)) - n);
+    return {
+      name: 'GatherElements',
+      dtype: 'float64',
+      inputs: [{ dims: d }],
+      build: (g, [x]) => {
+        const picked = g.op('GatherElements', [x!, g.ints(indices, shape)], { axis });
+        return g.op('Mul', [picked, picked]);
+      },
+    };
+  });
+});
+
+test('autodiff: Sign passes no gradient (x·sign(x) = |x|), and inactive paths need no rules', async () => {
+  await property(anyRank(1, 3), (d) => ({
+    name: 'Sign',
+    dtype: 'float64',
+    inputs: [{ dims: d, kind: 'awayFromZero' }],
+    build: (g, [x]) => g.op('Mul', [x!, g.op('Sign', [x!])]),
+  }), 4);
+  // A table from positions (Range → Cast → Atan, an op without a rule) scales x: only x is active.
+  // (Its rank, which un-broadcasting reads, is stated by the Reshape.)
+  const g = new Graph('inactive');
+  const x = g.input('x', 'float32', [4]);
+  const n = g.op('Squeeze', [g.op('Shape', [x]), g.ints([0])]);
+  const angles = g.op('Atan', [g.op('Cast', [g.op('Range', [g.ints([0], []), n, g.ints([1], [])])], { to: 1 })]);
+  const table = g.op('Reshape', [angles, g.ints([-1])]);
+  const [gx] = backward(g, g.op('Mul', [x, table]), [x]);
+  g.output(gx!, 'gx', 'float32', [4]);
+  const s = await session(g);
+  const out = await s.run({ x: new ort.Tensor('float32', Float32Array.from([5, 6, 7, 8]), [4]) });
+  const got = [...(out.gx!.data as Float32Array)];
+  [0, 1, 2, 3].forEach((i) => assert.ok(Math.abs(got[i]! - Math.atan(i)) < 1e-6));
 });

@@ -166,6 +166,13 @@ export class AlphaGenomeTracks implements Architecture {
     return { layers: this.config.transformerBlocks, heads: this.config.mhaHeads, resolution: 128 };
   }
 
+  /**
+   * Differentiated (input gradients), the tower attends with all query rows at once: the backward of
+   * an empty query chunk (more chunks than pair rows, i.e. windows under 8 · 2,048 bp) has products
+   * over zero rows, which ONNX Runtime 1.30 computes wrongly once its MatmulTransposeFusion has
+   * fused them (garbage gradients; exact with that fusion disabled). Chunks would save no memory
+   * there anyway: a whole-graph backward keeps every chunk's attention weights for its backward.
+   */
   buildHead(c: LayerContext, extras: HeadExtras = {}): void {
     if (extras.logits) throw new Error('AlphaGenome: pre-softplus outputs (--output logits) are not offered');
     const g = c.g;
@@ -176,7 +183,8 @@ export class AlphaGenomeTracks implements Architecture {
     const crop = g.input('crop', 'int64', [2]);
 
     const maps = extras.attention ? new AttentionMaps(c, extras.attention) : undefined;
-    const tower = towerOf(c, cfg, trunk, organism, noTap, { queryChunks: this.queryChunks, attentionTap: maps ? (j) => maps.tap(j) : undefined });
+    // A backward's graph attends with every query row at once (see HeadExtras.differentiated).
+    const tower = towerOf(c, cfg, trunk, organism, noTap, { queryChunks: extras.differentiated ? 1 : this.queryChunks, attentionTap: maps ? (j) => maps.tap(j) : undefined });
     maps?.emit();
     const towerNcl = g.op('Transpose', [tower.x], { perm: [0, 2, 1] });
     const emb128Ncl = embed128(c, cfg, towerNcl, organism);

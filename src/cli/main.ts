@@ -41,7 +41,7 @@ function version(): string {
 
 export function buildProgram(): Command {
   const program = new Command('seq2track')
-    .description('Enformer/Borzoi genomics models on ONNX Runtime')
+    .description('Enformer, Borzoi, Flashzoi and AlphaGenome genomics models on ONNX Runtime')
     .version(version())
     .showSuggestionAfterError(true)
     .addHelpText('after', '\nAny command takes --debug (or SEQ2TRACK_DEBUG=1): a failure prints its full stack trace, engine worker included.')

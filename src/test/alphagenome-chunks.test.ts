@@ -11,12 +11,10 @@ import { SafetensorsFile } from '../weights/safetensors.js';
 import { loadAlphaGenome } from '../models/alphagenome/load.js';
 import type { AlphaGenomeModel } from '../models/alphagenome/model.js';
 import type { OneHotBatch } from '../models/model-types.js';
-import type { TensorData } from '../engine/protocol.js';
-import { fixture, skipUnless } from './fixtures.js';
+import { alphaGenomeDir, alphaGenomeSkip, scaledDiff } from './alphagenome-fixture.js';
 
-const NAME = 'alphagenome-small';
-const skip = skipUnless(NAME);
-const dir = fixture(NAME) ?? '';
+const skip = alphaGenomeSkip;
+const dir = alphaGenomeDir;
 
 let whole: AlphaGenomeModel;
 let chunked: AlphaGenomeModel;
@@ -36,16 +34,6 @@ after(async () => {
   await chunked?.close();
 });
 
-/** Max of |a - b| / max(|a|, 1) over a tensor. */
-function scaledDiff(a: TensorData, b: TensorData): number {
-  assert.deepEqual(a.dims, b.dims);
-  let worst = 0;
-  for (let i = 0; i < a.data.length; i++) {
-    const p = Number(a.data[i]!);
-    worst = Math.max(worst, Math.abs(p - Number(b.data[i]!)) / Math.max(Math.abs(p), 1));
-  }
-  return worst;
-}
 
 test('AlphaGenome: query-chunked attention equals the whole attention (3 chunks over 4 pair rows)', { skip }, async () => {
   const a = await whole.predict(x, 'human');

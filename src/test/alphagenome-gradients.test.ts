@@ -26,18 +26,18 @@ import { loadModel } from '../models/load.js';
 import { Model, type Objective, type OneHotBatch } from '../models/model.js';
 import { completenessGap, integratedGradients } from '../tasks/attribution/integrated-gradients.js';
 import { SafetensorsFile } from '../weights/safetensors.js';
-import { assertClose, assertCliOk, fixture, fixtureInput, runCli, skipUnless, withTempDir } from './fixtures.js';
+import { assertClose, assertCliOk, fixtureInput, runCli, withTempDir } from './fixtures.js';
+import { ALPHAGENOME, alphaGenomeDir, alphaGenomeSkip } from './alphagenome-fixture.js';
 import { randomGenome, writeFastaFai } from './genome-files.js';
 
-const NAME = 'alphagenome-small';
-const skip = skipUnless(NAME);
-const dir = fixture(NAME) ?? '';
+const skip = alphaGenomeSkip;
+const dir = alphaGenomeDir;
 const H = 1e-3;
 const FD_TOLERANCE = 1e-2;
 
 let x: OneHotBatch;
 before(async () => {
-  if (!skip) x = await fixtureInput(NAME);
+  if (!skip) x = await fixtureInput(ALPHAGENOME);
 });
 
 function maxAbs(a: ArrayLike<number>): number {

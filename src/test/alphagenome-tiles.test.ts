@@ -14,11 +14,11 @@ import { loadAlphaGenome } from '../models/alphagenome/load.js';
 import type { AlphaGenomeModel, AlphaGenomeSink } from '../models/alphagenome/model.js';
 import type { OneHotBatch } from '../models/model-types.js';
 import type { TensorData } from '../engine/protocol.js';
-import { assertCliOk, fixture, runCli, skipUnless, withTempDir } from './fixtures.js';
+import { assertCliOk, runCli, withTempDir } from './fixtures.js';
+import { alphaGenomeDir, alphaGenomeSkip, scaledDiff } from './alphagenome-fixture.js';
 
-const NAME = 'alphagenome-small';
-const skip = skipUnless(NAME);
-const dir = fixture(NAME) ?? '';
+const skip = alphaGenomeSkip;
+const dir = alphaGenomeDir;
 
 let whole: AlphaGenomeModel;
 let tiled: AlphaGenomeModel;
@@ -40,15 +40,6 @@ after(async () => {
   await tiled?.close();
 });
 
-function scaledDiff(a: TensorData, b: TensorData): number {
-  assert.deepEqual(a.dims, b.dims);
-  let worst = 0;
-  for (let i = 0; i < a.data.length; i++) {
-    const p = Number(a.data[i]!);
-    worst = Math.max(worst, Math.abs(p - Number(b.data[i]!)) / Math.max(Math.abs(p), 1));
-  }
-  return worst;
-}
 
 test('AlphaGenome tiles: four encoder and decoder tiles of 2,048 bp give the untiled outputs (a batch of two organisms)', { skip }, async () => {
   const t = await tiled.predict(x, ['human', 'mouse']);

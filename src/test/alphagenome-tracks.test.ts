@@ -21,16 +21,11 @@ import { WeightSet } from '../weights/weight-set.js';
 import { alphaGenomeConfigOf } from '../models/alphagenome/load.js';
 import { substitutionEffects } from '../tasks/attribution/ism.js';
 import { runObjective } from '../tasks/attribution/objective.js';
-import { assertCliError, assertCliOk, fixture, runCli, skipUnless, withTempDir } from './fixtures.js';
+import { assertCliError, assertCliOk, runCli, withTempDir } from './fixtures.js';
+import { alphaGenomeDir, alphaGenomeSkip, type Tolerance } from './alphagenome-fixture.js';
 
-const NAME = 'alphagenome-small';
-const skip = skipUnless(NAME);
-const dir = fixture(NAME) ?? '';
-
-interface Tolerance {
-  atol: number;
-  scaled: number;
-}
+const skip = alphaGenomeSkip;
+const dir = alphaGenomeDir;
 
 let outputs: SafetensorsFile;
 let x: { data: Float32Array; batch: number; length: number };

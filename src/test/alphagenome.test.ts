@@ -30,16 +30,11 @@ import { AlphaGenomeModel } from '../models/alphagenome/model.js';
 import { expectedAlphaGenomeWeights, parseAlphaGenomeConfig, type AlphaGenomeConfig } from '../models/alphagenome/config.js';
 import { headOutputNames, intermediateNames } from '../models/alphagenome/network.js';
 import type { TensorData } from '../engine/protocol.js';
-import { assertCliError, assertCliOk, fixture, runCli, skipUnless, withTempDir } from './fixtures.js';
+import { assertCliError, assertCliOk, runCli, withTempDir } from './fixtures.js';
+import { alphaGenomeDir, alphaGenomeSkip, type Tolerance } from './alphagenome-fixture.js';
 
-const NAME = 'alphagenome-small';
-const skip = skipUnless(NAME);
-const dir = fixture(NAME) ?? '';
-
-interface Tolerance {
-  atol: number;
-  scaled: number;
-}
+const skip = alphaGenomeSkip;
+const dir = alphaGenomeDir;
 
 let outputs: SafetensorsFile;
 let inputs: SafetensorsFile;

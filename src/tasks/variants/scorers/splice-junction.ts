@@ -28,25 +28,11 @@
  */
 import type { Gene, GeneIndex } from '../../../genome/gtf.js';
 import type { ScoredVariant } from './types.js';
+import { roundToHalf } from '../../../formats/half.js';
 
 /** Splice sites of each kind that upstream scores (MAX_SPLICE_SITES). */
 export const MAX_SPLICE_SITES = 256;
 
-/** `x` rounded to the nearest float16 (ties to even), as a number; ±Infinity past 65,504. */
-export function toFloat16(x: number): number {
-  if (!Number.isFinite(x) || x === 0) return x;
-  const a = Math.abs(x);
-  if (a >= 65520) return Math.sign(x) * Infinity;
-  // The spacing of float16 values around |x|: 2^(e − 10) for normal numbers, 2^−24 below 2^−14.
-  let e = Math.floor(Math.log2(a));
-  if (2 ** e > a) e--;
-  else if (2 ** (e + 1) <= a) e++;
-  const q = 2 ** (Math.max(e, -14) - 10);
-  const n = a / q;
-  let r = Math.round(n);
-  if (r - n === 0.5 && r % 2 === 1) r--; // Math.round rounds halves up: make them even
-  return Math.sign(x) * r * q;
-}
 
 /** One junction of a window with its scores (|Δ ln count|) in each track. */
 export interface Junction {
@@ -78,7 +64,7 @@ export function junctionScores(ref: ArrayLike<number>, alt: ArrayLike<number>, p
         const values = new Float32Array(tracks);
         for (let t = 0; t < tracks; t++) {
           const at = (i * K + j) * 2 * T + s * T + t;
-          values[t] = Math.abs(toFloat16(Math.log(alt[at]! + 1e-7) - Math.log(ref[at]! + 1e-7)));
+          values[t] = Math.abs(roundToHalf(Math.log(alt[at]! + 1e-7) - Math.log(ref[at]! + 1e-7)));
         }
         out.push({ strand: s === 0 ? '+' : '-', start, end, values });
       }),

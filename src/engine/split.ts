@@ -9,8 +9,7 @@
  * `expensive`, default: convolutions and matrix products with a long reduction) are saved; cheap ones
  * (elementwise ops, normalisations, reshapes, short reductions like depthwise or stem convs) are
  * recomputed inside the backward from what it has. Shapes the backward reads (Shape, Size) are
- * saved (a few integers, where recomputing them could mean recomputing the tensor itself) unless
- * the backward has their input anyway.
+ * saved: a few integers, where recomputing them could mean recomputing the tensor itself.
  */
 import { staticFacts, type StaticFacts } from './autodiff.js';
 import { Graph, type DType, type Dim, type NodeSpec } from './graph.js';
@@ -115,20 +114,6 @@ export function splitForwardBackward(graph: Graph, opts: SplitOptions): SplitGra
     }
     inBackward.add(at);
     stack.push(...n.inputs);
-  }
-
-  // A Shape or Size whose input the backward has anyway (recomputed there, saved, or a graph input)
-  // is computed in the backward instead of saved: saving it makes the forward hold that input until
-  // its Shape node runs, which ONNX Runtime may order after much else (every attention chunk's
-  // logits alive at once: +1.9 GB in a full-size Borzoi block's forward).
-  const available = (v: string) => saved.has(v) || !!graph.inputSpec(v) || !!graph.initializerSpec(v) || inBackward.has(producer.get(v) ?? -1);
-  for (const v of [...saved]) {
-    const at = producer.get(v)!;
-    const n = nodes[at]!;
-    if (!SHAPE_OPS.has(n.opType) || !n.inputs.every(available)) continue;
-    saved.delete(v);
-    inBackward.add(at);
-    for (const i of n.inputs) if (graph.inputSpec(i) && !late.has(i)) backwardInputs.add(i);
   }
 
   // The forward's nodes: what its outputs and the saved values need.

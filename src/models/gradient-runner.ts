@@ -3,8 +3,9 @@
  * the trunk forward on tiles, the head's backward on the whole window, the trunk backward on the same
  * tiles. The backward sessions are made on the first request, their weights re-packed from the
  * model's weight set (the forward's blobs were dropped once its sessions existed).
- * - Head backward, checkpointed (default): the transformer blocks' forward one by one, the tail's
- *   backward, each block's backward in reverse; all blocks share one forward and one backward graph
+ * - Head backward, checkpointed (default): the transformer blocks' and the tail stages' forward one
+ *   by one, the last stage's backward, each stage's (its forward recomputed inside) and block's
+ *   backward in reverse; all blocks share one forward and one backward graph
  *   whose weights are inputs, read for each run from the weight set into a blob in the worker and
  *   dropped after it, so these sessions hold no second copy of the blocks' weights. Or 'whole': one
  *   session for the whole head (every layer's activations at once).
@@ -103,7 +104,8 @@ export class GradientRunner {
   /**
    * The head's backward on trunk features: `objective` [B] and, for every trunk output o,
    * `gradName(o)` = d objective / d o. Whole: one session. Checkpointed: see `headChainBackward`; a
-   * block's weights are loaded into a blob for its run and dropped after it.
+   * block's weights are loaded into a blob for its run and dropped after it; the tail stages' sessions
+   * hold their own (small) weights.
    */
   private async headBackward(
     form: ObjectiveForm,
@@ -203,7 +205,7 @@ export class GradientRunner {
     return grad;
   }
 
-  /** The backward sessions for an objective form: the head's (whole, or the tail and the two block graphs) and the trunk's; returns the head (or tail) session's id. */
+  /** The backward sessions for an objective form: the head's (whole, or the tail stages and the two block graphs) and the trunk's; returns the head (or last tail stage's) session's id. */
   async prepare(form: ObjectiveForm): Promise<string> {
     const arch = this.m.arch;
     arch.tracks(form.head);

@@ -3,10 +3,11 @@
  * - head backward: the head graph, the objective on one head's output, and d objective / d trunk
  *   features (the head sees the whole sequence, so it runs once). Either one graph for the whole head
  *   (ORT then holds every transformer layer's activations at once: ~0.5 GB per layer at full size),
- *   or checkpointed by segment (`HeadSegments`): the blocks' forward run one by one keeping only
- *   their inputs, then the tail's backward (tail + objective) and each block's backward in reverse,
- *   so memory holds one block's activations. All blocks share one forward and one backward graph
- *   whose weights are inputs (`WeightInputs`), so these sessions hold no weights;
+ *   or checkpointed by segment (`HeadSegments`): the blocks' and the tail stages' forward run one by
+ *   one keeping only their inputs, then the last tail stage's backward (+ objective) and each
+ *   stage's and block's backward in reverse, so memory holds one segment's activations (Borzoi's
+ *   tail has three stages, `tailStages`; Enformer's is one). All blocks share one forward and one
+ *   backward graph whose weights are inputs (`WeightInputs`), so these sessions hold no weights;
  * - trunk backward: the trunk graph and d <cotangent, trunk features> / d one-hot input, run on the
  *   same tiles as the forward trunk (keeping every tile's whole forward would hold the whole window's
  *   conv activations, GBs at full size).

@@ -7,7 +7,7 @@
  * position); the head graph takes them as inputs of the same names, plus the positional feeds from
  * `positionFeeds` and an int64 `crop` = [start, end) in output bins.
  */
-import type { Value } from '../engine/graph.js';
+import type { Dim, Value } from '../engine/graph.js';
 import type { TensorData } from '../engine/protocol.js';
 import type { ExpectedTensor } from '../weights/weight-set.js';
 import type { TargetsTable } from '../formats/track-selection.js';
@@ -76,6 +76,25 @@ export interface HeadSegments {
   blocks(c: LayerContext, maps?: AttentionMaps): (x: Value, j: number) => Value;
   /** Declares the tail's other inputs (crop, trunk skip outputs) and builds it on x, with the head graph's outputs. */
   tail(c: LayerContext, x: Value, extras?: HeadExtras): void;
+  /**
+   * Optional: the tail cut into stages, `tail` being their composition. The checkpointed backward
+   * runs each stage's backward as a session of its own (gradients.ts), so memory holds one stage's
+   * activations rather than the whole tail's (Borzoi's U-Net decoder at full resolution). Absent: the
+   * tail is one stage.
+   */
+  readonly tailStages?: TailStage[];
+}
+
+/** One stage of a head's tail (`HeadSegments.tailStages`). */
+export interface TailStage {
+  /** Dims of the value entering the stage in c's layout (stage 0: the last block's output, [batch, positions, channels]). */
+  input(c: LayerContext): Dim[];
+  /**
+   * Builds the stage on x in c's graph, declaring the other inputs it reads (once per graph, however
+   * many stages read them); returns the value entering the next stage, or undefined from the last
+   * stage, which builds the head graph's outputs.
+   */
+  build(c: LayerContext, x: Value, extras?: HeadExtras): Value | undefined;
 }
 
 export interface Architecture {

@@ -5,8 +5,8 @@
  * - the trunk's backward on the same tiles, each seeded with its core's cotangent, taking back what
  *   its tile's forward saved;
  * - the checkpointed head: the transformer blocks' forward one by one, keeping each block's input
- *   here (and its saved activations in the worker), then the tail's backward, then each block's
- *   backward in reverse.
+ *   here (and its saved activations in the worker), then the tail stages' forward, the last stage's
+ *   backward, and every stage's and block's backward in reverse.
  * What the sessions compute (input or weight gradients) and where their weights come from is the
  * caller's: these loops only order the runs and route the stash.
  */
@@ -113,11 +113,20 @@ export interface HeadChain {
   onBlock?: (j: number, out: Record<string, TensorData>) => void;
 }
 
+/** One checkpointed segment of a chain: its forward, and its backward given the gradient leaving it. */
+export interface ChainLink {
+  forward(x: TensorData): Promise<TensorData>;
+  /** d <grad, forward(x)> / d x. */
+  backward(x: TensorData, grad: TensorData): Promise<TensorData>;
+}
+
 /**
- * The checkpointed head's backward: the `depth` blocks' forward one by one from `input` (each
- * block's input is kept here, [B, n, C]), then `tail` on the last block's output (it runs the tail's
- * backward and returns d/d its input), then each block's backward in reverse. Returns d/d `input`.
- * `positions`: the blocks' positional feeds.
+ * The checkpointed head's backward: the `depth` blocks' forward one by one from `input`, then the
+ * links of `tailLinks` (the tail's stages before its last, e.g. Borzoi's U-Net levels), each link's
+ * input kept here ([B, n, C] between blocks); then `tail` on the last output (it runs the last
+ * stage's backward and returns d/d its input), then each link's backward in reverse, so memory
+ * holds one link's activations at a time. Returns d/d `input`. `positions`: the blocks' positional
+ * feeds.
  */
 export async function headChainBackward(
   chain: HeadChain,
@@ -125,21 +134,30 @@ export async function headChainBackward(
   input: TensorData,
   positions: Record<string, TensorData>,
   tail: (x: TensorData) => Promise<TensorData>,
+  tailLinks: ChainLink[] = [],
 ): Promise<TensorData> {
-  const { sessions, forwardId, backwardId, saved, runBlock } = chain;
-  const blockFeeds = sessions.feeds(forwardId, positions);
+  const links = [...Array.from({ length: depth }, (_, j) => blockLink(chain, j, positions)), ...tailLinks];
   const inputs: TensorData[] = [input];
-  for (let j = 0; j < depth; j++) {
-    const keep = saved && { keep: { key: blockKey(saved.stash, j), names: saved.names } };
-    inputs.push((await runBlock(forwardId, j, { ...blockFeeds, [SEGMENT_IN]: inputs[j]! }, [SEGMENT_OUT], keep))[SEGMENT_OUT]!);
-  }
+  for (const link of links) inputs.push(await link.forward(inputs.at(-1)!));
   let grad = await tail(inputs.pop()!);
-  for (let j = depth - 1; j >= 0; j--) {
-    const feeds = sessions.feeds(backwardId, { ...positions, [SEGMENT_IN]: inputs.pop()!, [gradName(SEGMENT_OUT)]: grad });
-    const take = saved && { take: [blockKey(saved.stash, j)], prefetch: j > 0 ? [blockKey(saved.stash, j - 1)] : [] };
-    const out = await runBlock(backwardId, j, feeds, [gradName(SEGMENT_IN), ...(chain.blockFetches ?? [])], take);
-    chain.onBlock?.(j, out);
-    grad = out[gradName(SEGMENT_IN)]!;
-  }
+  for (let j = links.length - 1; j >= 0; j--) grad = await links[j]!.backward(inputs.pop()!, grad);
   return grad;
+}
+
+/** Transformer block j as a link: the shared block graphs run with its weights (and its stash entry). */
+function blockLink(chain: HeadChain, j: number, positions: Record<string, TensorData>): ChainLink {
+  const { sessions, forwardId, backwardId, saved, runBlock } = chain;
+  return {
+    forward: async (x) => {
+      const keep = saved && { keep: { key: blockKey(saved.stash, j), names: saved.names } };
+      return (await runBlock(forwardId, j, sessions.feeds(forwardId, { ...positions, [SEGMENT_IN]: x }), [SEGMENT_OUT], keep))[SEGMENT_OUT]!;
+    },
+    backward: async (x, grad) => {
+      const feeds = sessions.feeds(backwardId, { ...positions, [SEGMENT_IN]: x, [gradName(SEGMENT_OUT)]: grad });
+      const take = saved && { take: [blockKey(saved.stash, j)], prefetch: j > 0 ? [blockKey(saved.stash, j - 1)] : [] };
+      const out = await runBlock(backwardId, j, feeds, [gradName(SEGMENT_IN), ...(chain.blockFetches ?? [])], take);
+      chain.onBlock?.(j, out);
+      return out[gradName(SEGMENT_IN)]!;
+    },
+  };
 }

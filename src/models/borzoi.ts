@@ -23,7 +23,7 @@
  * rounding: ONNX Runtime's convs round a shorter span a few ulp differently); `fullDecoder` builds
  * the reference's order for checks and benchmarks.
  */
-import type { Value } from '../engine/graph.js';
+import type { Graph, Value } from '../engine/graph.js';
 import type { TensorData } from '../engine/protocol.js';
 import type { ExpectedTensor } from '../weights/weight-set.js';
 import { WeightList } from './weight-list.js';
@@ -31,7 +31,7 @@ import { relativeAttention, rotaryAttention, transformerBlock } from './attentio
 import { batchNorm, batchNormChannelsLast, conv, gelu, linear, maxPool, toChannelsFirst, toChannelsLast, upsampleNearest2, type LayerContext } from './layers.js';
 import { borzoiPositionalFeatures, rotaryTables } from './positional.js';
 import { ConfigError, optionalBool, optionalIntArray, readHeads, requireInt } from './config.js';
-import { logitsOutputName, type Architecture, type FlopCount, type HeadExtras, type HeadParameters, type HeadSegments, type TrunkOutput } from './architecture.js';
+import { logitsOutputName, type Architecture, type FlopCount, type HeadExtras, type HeadParameters, type HeadSegments, type TailStage, type TrunkOutput } from './architecture.js';
 import type { TransformerShape } from './attention-maps.js';
 import { buildSegmentedHead } from './segmented-head.js';
 
@@ -74,6 +74,77 @@ export function decoderWindow(start: number, end: number, n: number): { transfor
   const twice = (s: Span): Span => ({ lo: 2 * s.lo, hi: 2 * s.hi });
   return { transformer, unet1: twice(transformer), exact1, unet0: twice(exact1) };
 }
+
+/**
+ * The inputs Borzoi's decoder reads besides the transformer output (x_unet0, x_unet1, crop) and the
+ * spans of `decoderWindow`, computed from `crop` at run time (int64 [1] values; a span's end may pass
+ * the sequence end, where Slice stops it as decoderWindow's min does; no spans with `fullDecoder`:
+ * the whole window). Each is declared in the graph when a tail stage first reads it, so a stage's
+ * own graph declares only its inputs and the whole head shares one of each.
+ */
+class DecoderInputs {
+  private memo = new Map<string, unknown>();
+
+  constructor(
+    private readonly c: LayerContext,
+    private readonly unet0Channels: number,
+    private readonly dim: number,
+    private readonly fullDecoder: boolean,
+  ) {}
+
+  private once<T>(key: string, make: () => T): T {
+    if (!this.memo.has(key)) this.memo.set(key, make());
+    return this.memo.get(key) as T;
+  }
+
+  get unet0(): Value {
+    return this.once('unet0', () => this.c.g.input('x_unet0', 'float32', ['batch', 'bins', this.unet0Channels]));
+  }
+
+  get unet1(): Value {
+    return this.once('unet1', () => this.c.g.input('x_unet1', 'float32', ['batch', 'half_bins', this.dim]));
+  }
+
+  /** The kept bins [start, end) as int64 [1] values. */
+  get crop(): { start: Value; end: Value } {
+    return this.once('crop', () => {
+      const g = this.c.g;
+      const crop = g.input('crop', 'int64', [2]);
+      return { start: g.op('Slice', [crop, g.ints([0]), g.ints([1])]), end: g.op('Slice', [crop, g.ints([1]), g.ints([2])]) };
+    });
+  }
+
+  get spans(): DecoderSpans | undefined {
+    return this.once('spans', () => {
+      if (this.fullDecoder) return undefined;
+      const g = this.c.g;
+      const [reach, two] = [g.ints([SEPARABLE_REACH]), g.ints([2])];
+      const coarser = ([lo, hi]: Value[]) => [
+        g.op('Div', [g.op('Max', [g.op('Sub', [lo!, reach]), g.ints([0])]), two]),
+        g.op('Div', [g.op('Add', [hi!, g.ints([SEPARABLE_REACH + 1])]), two]),
+      ];
+      const twice = (s: Value[]) => s.map((v) => g.op('Mul', [v, two]));
+      const exact1 = coarser([this.crop.start, this.crop.end]);
+      const transformer = coarser(exact1);
+      return { transformer, unet1: twice(transformer), exact1, unet0: twice(exact1) };
+    });
+  }
+
+  /**
+   * Positions [lo, hi) of span `which` of a channels-last [B, positions, C] input, or of a
+   * channels-first value (positions last in both layouts) relative to its first position `from`.
+   */
+  take(v: Value, which: keyof DecoderSpans, axis: number, from?: Value): Value {
+    const span = this.spans?.[which];
+    if (!span) return v;
+    const g = this.c.g;
+    const [lo, hi] = from ? span.map((s) => g.op('Sub', [s, from])) : span;
+    return g.op('Slice', [v, lo!, hi!, g.ints([axis])]);
+  }
+}
+
+/** `decoderWindow`'s spans as int64 [1] graph values [lo, hi). */
+type DecoderSpans = Record<'transformer' | 'unet1' | 'exact1' | 'unet0', Value[]>;
 
 export interface BorzoiConfig {
   dim: number;
@@ -155,9 +226,17 @@ export class Borzoi implements Architecture {
    * their reach (`decoderWindow`); the same kept bins, for checks and benchmarks. Read when graphs are built.
    */
   fullDecoder = false;
+  /**
+   * Run the checkpointed backward's tail as its stages (`tailStages`: one stage's activations in
+   * memory at a time) rather than as one session; the same gradients, for checks and benchmarks.
+   * Read when the backward graphs are built.
+   */
+  stagedTail = true;
   /** How relative attention forms its positional logits (attention.ts `positionalProduct`); read when graphs are built. */
   positionalProduct: 'auto' | 'keys' | 'features' = 'auto';
   private outputHeads: Record<string, number>;
+  /** Per graph being built: the decoder inputs its tail stages share. */
+  private readonly decoders = new WeakMap<Graph, DecoderInputs>();
 
   constructor(readonly config: BorzoiConfig) {
     this.kind = config.flashed ? 'flashzoi' : 'borzoi';
@@ -299,7 +378,7 @@ export class Borzoi implements Architecture {
   }
 
   get headSegments(): HeadSegments {
-    const { dim, heads, attnDimKey, attnDimValue, finalJoinedChannels: joined } = this.config;
+    const { dim, heads, attnDimKey, attnDimValue } = this.config;
     return {
       input: 'transformer_in',
       channels: dim,
@@ -321,61 +400,75 @@ export class Borzoi implements Architecture {
       },
       // U-Net decoder on the transformer output and the trunk's skip outputs, centre crop, final convs, heads.
       tail: (c, x, extras = {}) => {
-        const g = c.g;
-        const unet0 = g.input('x_unet0', 'float32', ['batch', 'bins', this.channels[5]!]);
-        const unet1 = g.input('x_unet1', 'float32', ['batch', 'half_bins', dim]);
-        const crop = g.input('crop', 'int64', [2]);
-        const block = (v: Value, p: string) => conv(c, gelu(c, batchNorm(c, v, `${p}.norm`, EPS), GELU), `${p}.conv_layer`);
-        const start = g.op('Slice', [crop, g.ints([0]), g.ints([1])]);
-        const end = g.op('Slice', [crop, g.ints([1]), g.ints([2])]);
-
-        // The spans of decoderWindow, from `crop` at run time (int64 [1] values; a span's end may pass
-        // the sequence end, where Slice stops it as decoderWindow's min does). No spans: the whole window.
-        type Spans = { transformer: Value[]; unet1: Value[]; exact1: Value[]; unet0: Value[] };
-        let spans: Spans | undefined;
-        if (!this.fullDecoder) {
-          const [reach, two] = [g.ints([SEPARABLE_REACH]), g.ints([2])];
-          const coarser = ([lo, hi]: Value[]) => [
-            g.op('Div', [g.op('Max', [g.op('Sub', [lo!, reach]), g.ints([0])]), two]),
-            g.op('Div', [g.op('Add', [hi!, g.ints([SEPARABLE_REACH + 1])]), two]),
-          ];
-          const twice = (s: Value[]) => s.map((v) => g.op('Mul', [v, two]));
-          const exact1 = coarser([start, end]);
-          const transformer = coarser(exact1);
-          spans = { transformer, unet1: twice(transformer), exact1, unet0: twice(exact1) };
-        }
-        // Positions [lo, hi) of a channels-last [B, positions, C] input, or of a channels-first value
-        // (positions last in both layouts) relative to its first position `from`.
-        const take = (v: Value, span: Value[] | undefined, axis: number, from?: Value) => {
-          if (!span) return v;
-          const [lo, hi] = from ? span.map((s) => g.op('Sub', [s, from])) : span;
-          return g.op('Slice', [v, lo!, hi!, g.ints([axis])]);
-        };
-
-        // U-Net decoder, channels-first: upsample the deep path, add the skip path, separable conv.
-        const separable = (v: Value, p: string) => conv(c, conv(c, v, `${p}.conv_layer.0`, { bias: false, group: dim }), `${p}.conv_layer.1`);
-        let y = upsampleNearest2(c, block(toChannelsFirst(c, take(x, spans?.transformer, 1)), 'upsampling_unet1.0'));
-        y = separable(g.op('Add', [y, block(toChannelsFirst(c, take(unet1, spans?.unet1, 1)), 'horizontal_conv1')]), 'separable1');
-        // Only the exact positions go on: the span's edge positions saw artificial zero padding.
-        y = take(y, spans?.exact1, -1, spans?.unet1[0]);
-        y = upsampleNearest2(c, block(y, 'upsampling_unet0.0'));
-        y = separable(g.op('Add', [y, block(toChannelsFirst(c, take(unet0, spans?.unet0, 1)), 'horizontal_conv0')]), 'separable0');
-
-        // Centre crop (bins [crop[0], crop[1]), counted from the decoded span's first bin), then the
-        // pointwise layers channels-last.
-        const first = spans?.unet0[0];
-        const cropped = g.op('Slice', [toChannelsLast(c, y), first ? g.op('Sub', [start, first]) : start, first ? g.op('Sub', [end, first]) : end, g.ints([1])]);
-        const final = 'final_joined_convs.0';
-        let e = gelu(c, batchNormChannelsLast(c, cropped, `${final}.norm`, EPS), GELU);
-        e = gelu(c, linear(c, e, `${final}.conv_layer`, { weightDims: [joined, dim] }), GELU);
-        g.output(e, 'embeddings', 'float32', ['batch', 'targets', joined]);
-        for (const [head, tracks] of Object.entries(this.outputHeads)) {
-          const logits = linear(c, e, `${head}_head`, { weightDims: [tracks, joined] });
-          g.output(g.op('Softplus', [logits]), head, 'float32', ['batch', 'targets', tracks]);
-          if (extras.logits) g.output(logits, logitsOutputName(head), 'float32', ['batch', 'targets', tracks]);
-        }
+        let y: Value | undefined = x;
+        for (const stage of this.tailStages) y = stage.build(c, y!, extras);
       },
+      tailStages: this.stagedTail ? this.tailStages : undefined,
     };
+  }
+
+  /**
+   * The tail in three stages, cut where the values are smallest: the 64-bp U-Net level (transformer
+   * output and x_unet1 -> its exact positions, channels-first), the 32-bp level (and x_unet0 -> the
+   * cropped bins, channels-last), then the output layers (final convs, heads). The checkpointed
+   * backward runs each as a session of its own.
+   */
+  private get tailStages(): TailStage[] {
+    const { dim, finalJoinedChannels: joined } = this.config;
+    const block = (c: LayerContext, v: Value, p: string) => conv(c, gelu(c, batchNorm(c, v, `${p}.norm`, EPS), GELU), `${p}.conv_layer`);
+    const separable = (c: LayerContext, v: Value, p: string) => conv(c, conv(c, v, `${p}.conv_layer.0`, { bias: false, group: dim }), `${p}.conv_layer.1`);
+    return [
+      {
+        input: () => ['batch', 'positions', dim],
+        build: (c, x) => {
+          const d = this.decoderInputs(c);
+          const g = c.g;
+          // U-Net decoder, channels-first: upsample the deep path, add the skip path, separable conv.
+          const y = upsampleNearest2(c, block(c, toChannelsFirst(c, d.take(x, 'transformer', 1)), 'upsampling_unet1.0'));
+          const y1 = separable(c, g.op('Add', [y, block(c, toChannelsFirst(c, d.take(d.unet1, 'unet1', 1)), 'horizontal_conv1')]), 'separable1');
+          // Only the exact positions go on: the span's edge positions saw artificial zero padding.
+          return d.take(y1, 'exact1', -1, d.spans?.unet1[0]);
+        },
+      },
+      {
+        // Channels-first, as the decoder's convs read it (height 1 in the 2-D layout).
+        input: (c) => (c.layout === '2d' ? ['batch', dim, 1, 'exact_half_bins'] : ['batch', dim, 'exact_half_bins']),
+        build: (c, y1) => {
+          const d = this.decoderInputs(c);
+          const g = c.g;
+          const y = upsampleNearest2(c, block(c, y1, 'upsampling_unet0.0'));
+          const y0 = separable(c, g.op('Add', [y, block(c, toChannelsFirst(c, d.take(d.unet0, 'unet0', 1)), 'horizontal_conv0')]), 'separable0');
+          // Centre crop (bins [crop[0], crop[1]), counted from the decoded span's first bin), channels-last.
+          const { start, end } = d.crop;
+          const first = d.spans?.unet0[0];
+          return g.op('Slice', [toChannelsLast(c, y0), first ? g.op('Sub', [start, first]) : start, first ? g.op('Sub', [end, first]) : end, g.ints([1])]);
+        },
+      },
+      {
+        input: () => ['batch', 'targets', dim],
+        build: (c, cropped, extras = {}) => {
+          const g = c.g;
+          // The pointwise layers, channels-last.
+          const final = 'final_joined_convs.0';
+          let e = gelu(c, batchNormChannelsLast(c, cropped, `${final}.norm`, EPS), GELU);
+          e = gelu(c, linear(c, e, `${final}.conv_layer`, { weightDims: [joined, dim] }), GELU);
+          g.output(e, 'embeddings', 'float32', ['batch', 'targets', joined]);
+          for (const [head, tracks] of Object.entries(this.outputHeads)) {
+            const logits = linear(c, e, `${head}_head`, { weightDims: [tracks, joined] });
+            g.output(g.op('Softplus', [logits]), head, 'float32', ['batch', 'targets', tracks]);
+            if (extras.logits) g.output(logits, logitsOutputName(head), 'float32', ['batch', 'targets', tracks]);
+          }
+          return undefined;
+        },
+      },
+    ];
+  }
+
+  /** The decoder's skip and crop inputs of c's graph and the spans derived from them, made on first use. */
+  private decoderInputs(c: LayerContext): DecoderInputs {
+    let d = this.decoders.get(c.g);
+    if (!d) this.decoders.set(c.g, (d = new DecoderInputs(c, this.channels[5]!, this.config.dim, this.fullDecoder)));
+    return d;
   }
 
   /** Seven max-pools by 2 down to the transformer, and the decoder upsamples back by 2 twice. */

@@ -3,8 +3,9 @@
  * the trunk forward on tiles, the head's backward on the whole window, the trunk backward on the same
  * tiles. The backward sessions are made on the first request, their weights re-packed from the
  * model's weight set (the forward's blobs were dropped once its sessions existed).
- * - Head backward, checkpointed (default): the transformer blocks' forward one by one, the tail's
- *   backward, each block's backward in reverse; all blocks share one forward and one backward graph
+ * - Head backward, checkpointed (default): the transformer blocks' and the tail stages' forward one
+ *   by one, the last stage's backward, each stage's (its forward recomputed inside) and block's
+ *   backward in reverse; all blocks share one forward and one backward graph
  *   whose weights are inputs, read for each run from the weight set into a blob in the worker and
  *   dropped after it, so these sessions hold no second copy of the blocks' weights. Or 'whole': one
  *   session for the whole head (every layer's activations at once).
@@ -28,11 +29,16 @@ import {
   buildBlockForward,
   buildHeadObjectiveBackward,
   buildTailBackward,
+  buildTailStageBackward,
+  buildTailStageForward,
   buildTrunkBackward,
   gradName,
   objectiveSessionId,
   SEGMENT_IN,
   SEGMENT_OUT,
+  tailStageGradId,
+  tailStageId,
+  tailStages,
   WeightInputs,
   type ObjectiveForm,
 } from './gradients.js';
@@ -98,7 +104,8 @@ export class GradientRunner {
   /**
    * The head's backward on trunk features: `objective` [B] and, for every trunk output o,
    * `gradName(o)` = d objective / d o. Whole: one session. Checkpointed: see `headChainBackward`; a
-   * block's weights are loaded into a blob for its run and dropped after it.
+   * block's weights are loaded into a blob for its run and dropped after it; the tail stages' sessions
+   * hold their own (small) weights.
    */
   private async headBackward(
     form: ObjectiveForm,
@@ -121,7 +128,20 @@ export class GradientRunner {
     // saved values in the worker for its backward; else a plain block forward (recomputed later).
     const saved = this.savesActivations ? { names: this.sessions.split(BLOCK_BACKWARD_ID).saved, stash } : undefined;
     const tailId = objectiveSessionId('tail', form);
-    let tail: Record<string, TensorData> = {};
+    const tailFeeds = { ...features, crop };
+    // d objective / d each skip (trunk output read by the tail), summed over the stages that read it.
+    const skipGrads: Record<string, TensorData> = {};
+    const addSkipGrads = (out: Record<string, TensorData>) => {
+      for (const o of outputs) {
+        const g = out[gradName(o.name)];
+        if (!g || o.name === segments.input) continue;
+        const sum = skipGrads[o.name];
+        if (!sum) skipGrads[o.name] = g;
+        else (sum.data as Float32Array).forEach((v, i, a) => (a[i] = v + (g.data as Float32Array)[i]!));
+      }
+    };
+    const fetchesOf = (feeds: Record<string, TensorData>) => [gradName(SEGMENT_IN), ...outputs.filter((o) => o.name !== segments.input && feeds[o.name]).map((o) => gradName(o.name))];
+    let objectiveValue: TensorData | undefined;
     const grad = await headChainBackward(
       {
         sessions: this.sessions,
@@ -134,17 +154,29 @@ export class GradientRunner {
       features[segments.input]!,
       positions,
       async (x) => {
-        const tailFeeds = this.sessions.feeds(tailId, { ...features, ...positions, crop, ...objective, [SEGMENT_IN]: x });
-        const skips = outputs.filter((o) => o.name !== segments.input && tailFeeds[o.name]);
-        tail = await this.engine.run(tailId, tailFeeds, ['objective', gradName(SEGMENT_IN), ...skips.map((o) => gradName(o.name))]);
-        return tail[gradName(SEGMENT_IN)]!;
+        const feeds = this.sessions.feeds(tailId, { ...tailFeeds, ...positions, ...objective, [SEGMENT_IN]: x });
+        const out = await this.engine.run(tailId, feeds, ['objective', ...fetchesOf(feeds)]);
+        objectiveValue = out.objective;
+        addSkipGrads(out);
+        return out[gradName(SEGMENT_IN)]!;
       },
+      // The tail's stages before its last: forward keeping only their inputs here, backward with
+      // each stage's forward recomputed inside its session.
+      Array.from({ length: tailStages(arch).length - 1 }, (_, s) => ({
+        forward: async (x) => (await this.engine.run(tailStageId(s), this.sessions.feeds(tailStageId(s), { ...tailFeeds, [SEGMENT_IN]: x }), [SEGMENT_OUT]))[SEGMENT_OUT]!,
+        backward: async (x, g) => {
+          const feeds = this.sessions.feeds(tailStageGradId(s), { ...tailFeeds, [SEGMENT_IN]: x, [gradName(SEGMENT_OUT)]: g });
+          const out = await this.engine.run(tailStageGradId(s), feeds, fetchesOf(feeds));
+          addSkipGrads(out);
+          return out[gradName(SEGMENT_IN)]!;
+        },
+      })),
     );
-    const result: Record<string, TensorData> = { objective: tail.objective! };
+    const result: Record<string, TensorData> = { objective: objectiveValue! };
     for (const o of outputs) {
       const t = features[o.name]!;
       // A trunk output that neither enters the blocks nor the tail does not affect the objective.
-      result[gradName(o.name)] = o.name === segments.input ? grad : (tail[gradName(o.name)] ?? { dtype: 'float32', dims: [...t.dims], data: new Float32Array(t.data.length) });
+      result[gradName(o.name)] = o.name === segments.input ? grad : (skipGrads[o.name] ?? { dtype: 'float32', dims: [...t.dims], data: new Float32Array(t.data.length) });
     }
     return result;
   }
@@ -173,7 +205,7 @@ export class GradientRunner {
     return grad;
   }
 
-  /** The backward sessions for an objective form: the head's (whole, or the tail and the two block graphs) and the trunk's; returns the head (or tail) session's id. */
+  /** The backward sessions for an objective form: the head's (whole, or the tail stages and the two block graphs) and the trunk's; returns the head (or last tail stage's) session's id. */
   async prepare(form: ObjectiveForm): Promise<string> {
     const arch = this.m.arch;
     arch.tracks(form.head);
@@ -183,7 +215,12 @@ export class GradientRunner {
       await this.backwardSession(id, (c) => buildHeadObjectiveBackward(arch, c, form));
     } else {
       id = objectiveSessionId('tail', form);
-      await this.backwardSession(id, (c) => buildTailBackward(arch, c, form));
+      const stages = tailStages(arch).length;
+      await this.backwardSession(id, (c) => buildTailBackward(arch, c, form, stages - 1));
+      for (let s = 0; s < stages - 1; s++) {
+        await this.backwardSession(tailStageId(s), (c) => buildTailStageForward(arch, c, s));
+        await this.backwardSession(tailStageGradId(s), (c) => buildTailStageBackward(arch, c, s));
+      }
       if (this.savesActivations) {
         const seeds = [gradName(SEGMENT_OUT)];
         await this.backwardSession(BLOCK_BACKWARD_ID, (c) => buildBlockBackward(arch, c, { withOutput: true }), { weightInputs: true, splitAt: seeds });

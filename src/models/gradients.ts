@@ -5,10 +5,11 @@
  *   (ORT then holds every transformer layer's activations at once: ~0.5 GB per layer at full-size
  *   Enformer; AlphaGenome, whose tower passes a pair representation between blocks, only runs this
  *   way: ~50 GiB at 128 bp and over 100 GiB at 1 bp for a full 1 Mb window, see docs/attribution.md),
- *   or checkpointed by segment (`HeadSegments`): the blocks' forward run one by one keeping only
- *   their inputs, then the tail's backward (tail + objective) and each block's backward in reverse,
- *   so memory holds one block's activations. All blocks share one forward and one backward graph
- *   whose weights are inputs (`WeightInputs`), so these sessions hold no weights;
+ *   or checkpointed by segment (`HeadSegments`): the blocks' and the tail stages' forward run one by
+ *   one keeping only their inputs, then the last tail stage's backward (+ objective) and each
+ *   stage's and block's backward in reverse, so memory holds one segment's activations (Borzoi's
+ *   tail has three stages, `tailStages`; Enformer's is one). All blocks share one forward and one
+ *   backward graph whose weights are inputs (`WeightInputs`), so these sessions hold no weights;
  * - trunk backward: the trunk graph and d <cotangent, trunk features> / d one-hot input, run on the
  *   same tiles as the forward trunk (keeping every tile's whole forward would hold the whole window's
  *   conv activations, GBs at full size).
@@ -19,9 +20,9 @@
  * of a head (a second one only with/without the log transform).
  */
 import { backward } from '../engine/autodiff.js';
-import { Graph, type Value } from '../engine/graph.js';
+import { Graph, type Dim, type Value } from '../engine/graph.js';
 import type { TensorData } from '../engine/protocol.js';
-import type { Architecture } from './architecture.js';
+import type { Architecture, TailStage } from './architecture.js';
 import { LayerContext, type ConvLayout } from './layers.js';
 
 /**
@@ -224,36 +225,98 @@ export class BlockWeightTable {
 /**
  * The checkpointed head's tail on segment_in (the last block's output) + the objective [B] + its
  * gradient w.r.t. segment_in and w.r.t. the trunk outputs the tail reads (Borzoi's U-Net skips),
- * named `gradName`.
+ * named `gradName`. With `stage` (of `tailStages`; the last one): only that stage, segment_in being
+ * the value entering it.
  */
-export function buildTailBackward(arch: Architecture, c: LayerContext, form: ObjectiveForm): void {
-  tailBackward(arch, c, (g) => {
-    const objective = objectiveValue(arch, g, form);
-    g.output(objective, 'objective', 'float32', ['batch']);
-    return objective;
-  });
+export function buildTailBackward(arch: Architecture, c: LayerContext, form: ObjectiveForm, stage?: number): void {
+  tailBackward(
+    arch,
+    c,
+    (g) => {
+      const objective = objectiveValue(arch, g, form);
+      g.output(objective, 'objective', 'float32', ['batch']);
+      return objective;
+    },
+    undefined,
+    stage,
+  );
 }
 
 /**
  * The tail on segment_in, the scalar `value` computes from its outputs (declared as an output by
  * `value`), and d value / d segment_in and / d the trunk outputs the tail reads, named `gradName`.
  * `differentiate` gives those gradients (in the order of `inputs`); training's also outputs the
- * weights' gradients.
+ * weights' gradients. With `stage`: only that (last) stage of `tailStages`.
  */
 export function tailBackward(
   arch: Architecture,
   c: LayerContext,
   value: (g: Graph) => Value,
   differentiate: (g: Graph, value: Value, inputs: Value[]) => Value[] = (g, v, inputs) => backward(g, v, inputs),
+  stage?: number,
 ): void {
   const g = c.g;
   const segments = arch.headSegments;
-  const x = blockInput(arch, g);
-  segments.tail(c, x);
+  let x: Value;
+  if (stage === undefined) segments.tail(c, (x = blockInput(arch, g)));
+  else {
+    const stages = tailStages(arch);
+    if (stage !== stages.length - 1) throw new Error(`tailBackward: stage ${stage} is not the tail's last (${stages.length} stages)`);
+    stages[stage]!.build(c, (x = g.input(SEGMENT_IN, 'float32', stages[stage]!.input(c))));
+  }
   const v = value(g);
-  const skips = arch.trunkOutputs.filter((o) => o.name !== segments.input && g.inputSpec(o.name));
-  const grads = differentiate(g, v, [x, ...skips.map((o) => ({ name: o.name }))]);
-  g.output(grads[0]!, gradName(SEGMENT_IN), 'float32', ['batch', 'positions', segments.channels]);
+  inputGradients(arch, g, x, (inputs) => differentiate(g, v, inputs));
+}
+
+/**
+ * The tail's stages for the checkpointed backward (`HeadSegments.tailStages`), or the whole tail as
+ * one stage.
+ */
+export function tailStages(arch: Architecture): TailStage[] {
+  const segments = arch.headSegments;
+  return segments.tailStages ?? [{ input: () => ['batch', 'positions', segments.channels], build: (c, x, extras) => void segments.tail(c, x, extras) }];
+}
+
+/** Session ids of the shared graphs of tail stage s (not the last): its forward, and its backward. */
+export const tailStageId = (s: number) => `tail_stage_${s}`;
+export const tailStageGradId = (s: number) => `tail_stage_${s}_grad`;
+
+/** Tail stage `s` (not the last): segment_in -> segment_out, the value entering stage s + 1. */
+export function buildTailStageForward(arch: Architecture, c: LayerContext, s: number): void {
+  const { y, out } = tailStageGraph(arch, c, s);
+  c.g.output(y, SEGMENT_OUT, 'float32', out);
+}
+
+/**
+ * Tail stage `s` (not the last) + d <grad_segment_out, segment_out> / d segment_in and / d the trunk
+ * outputs the stage reads (named `gradName`), the stage's forward recomputed inside: the checkpointed
+ * tail keeps only the values between stages.
+ */
+export function buildTailStageBackward(arch: Architecture, c: LayerContext, s: number): void {
+  const g = c.g;
+  const { x, y, out } = tailStageGraph(arch, c, s);
+  const seed = g.input(gradName(SEGMENT_OUT), 'float32', out);
+  inputGradients(arch, g, x, (inputs) => backward(g, y, inputs, { seed }));
+}
+
+/** Stage s (not the last) of the tail on its input x; `out`: the dims of the value y it passes on. */
+function tailStageGraph(arch: Architecture, c: LayerContext, s: number): { x: Value; y: Value; out: Dim[] } {
+  const stages = tailStages(arch);
+  if (s >= stages.length - 1) throw new Error(`tail stage ${s} is not before the tail's last (${stages.length} stages)`);
+  const x = c.g.input(SEGMENT_IN, 'float32', stages[s]!.input(c));
+  const y = stages[s]!.build(c, x);
+  if (!y) throw new Error(`${arch.kind}: tail stage ${s} passes nothing on`);
+  return { x, y, out: stages[s + 1]!.input(c) };
+}
+
+/**
+ * Outputs d / d x (`gradName(SEGMENT_IN)`, x's dims) and d / d each trunk output that the graph
+ * reads besides the blocks' input (`gradName(o)`), as `differentiate` gives them for [x, ...those].
+ */
+function inputGradients(arch: Architecture, g: Graph, x: Value, differentiate: (inputs: Value[]) => Value[]): void {
+  const skips = arch.trunkOutputs.filter((o) => o.name !== arch.headSegments.input && g.inputSpec(o.name));
+  const grads = differentiate([x, ...skips.map((o) => ({ name: o.name }))]);
+  g.output(grads[0]!, gradName(SEGMENT_IN), 'float32', g.inputSpec(x.name)!.shape);
   skips.forEach((o, i) => g.output(grads[i + 1]!, gradName(o.name), 'float32', ['batch', `${o.name}_positions`, o.channels]));
 }
 

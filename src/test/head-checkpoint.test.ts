@@ -11,10 +11,14 @@
  * Borzoi, 1e-6 for Flashzoi) and the
  * objectives to 1e-6 relative (the free cotangent's objective, a sum that cancels, to 1e-7 of its
  * terms' total magnitude); far inside GRADS.md's tolerances (which gradients.test.ts checks).
+ * And Borzoi's checkpointed tail (its stages' backward one by one: borzoi.ts `tailStages`) against
+ * the same tail as one session (`stagedTail` false), to the same tolerances: the same operations on
+ * the same values, only fusions across the two stage cuts may round differently (observed: 0).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import type { Borzoi } from '../models/borzoi.js';
 import { loadModel } from '../models/load.js';
 import type { Model, Objective } from '../models/model.js';
 import { SafetensorsFile } from '../weights/safetensors.js';
@@ -30,6 +34,8 @@ for (const name of ['enformer-small', 'borzoi-small', 'flashzoi-small']) {
   const skip = skipUnless(name);
   let checkpointed: Model;
   let whole: Model;
+  /** Borzoi's checkpointed head with its tail in one session. */
+  let oneTail: Model | undefined;
 
   let batch: { data: Float32Array; batch: number; length: number };
 
@@ -38,6 +44,10 @@ for (const name of ['enformer-small', 'borzoi-small', 'flashzoi-small']) {
     const dir = fixture(name)!;
     checkpointed = await loadModel(dir, { tileLength: 0, threads: 2 });
     whole = await loadModel(dir, { tileLength: 0, threads: 2, headBackward: 'whole' });
+    if (name !== 'enformer-small') {
+      oneTail = await loadModel(dir, { tileLength: 0, threads: 2 });
+      (oneTail.arch as Borzoi).stagedTail = false;
+    }
     const inputs = await SafetensorsFile.open(join(dir, 'inputs.safetensors'));
     const [, length] = inputs.tensors.get('x')!.shape as [number, number];
     const x = inputs.readFloat32('x').subarray(0, length * 4);
@@ -53,6 +63,7 @@ for (const name of ['enformer-small', 'borzoi-small', 'flashzoi-small']) {
   after(async () => {
     await checkpointed?.close();
     await whole?.close();
+    await oneTail?.close();
   });
 
   /** `scale`: the objective's magnitude before cancellation (default |objective|). */
@@ -61,18 +72,24 @@ for (const name of ['enformer-small', 'borzoi-small', 'flashzoi-small']) {
     assertClose(a.grad, b.grad, { atol: 1e-5 * maxAbs(b.grad) }, `${name} ${what}: grad`);
   };
 
+  /** A reproducible cotangent of ±1-bounded values. */
+  const randomCotangent = (n: number) => {
+    const cotangent = new Float32Array(n);
+    let s = 11;
+    for (let i = 0; i < n; i++) {
+      s = (s * 1103515245 + 12345) >>> 0;
+      cotangent[i] = ((s >>> 8) / 2 ** 24) * 2 - 1;
+    }
+    return cotangent;
+  };
+
   test(`${name}: checkpointed head backward equals the whole-head backward`, { skip }, async () => {
     const bins = whole.outputBins(batch.length);
     const objective: Objective = { head: 'human', tracks: [0, 2], bins: [0, bins / 2, bins - 1], aggregate: 'sum', logPseudocount: 1 };
     same(await checkpointed.inputGradients(batch, objective), await whole.inputGradients(batch, objective), 'objective');
 
     const tracks = whole.arch.tracks('human');
-    const cotangent = new Float32Array(batch.batch * bins * tracks);
-    let s = 11;
-    for (let i = 0; i < cotangent.length; i++) {
-      s = (s * 1103515245 + 12345) >>> 0;
-      cotangent[i] = ((s >>> 8) / 2 ** 24) * 2 - 1;
-    }
+    const cotangent = randomCotangent(batch.batch * bins * tracks);
     // Σ cotangent · head over ±1 cotangents cancels (borzoi-small: |Σ| ≈ 5 of Σ|·| ≈ 550), so its
     // float32 rounding is relative to Σ |cotangent · head|: 1e-6 of |Σ| would be below float32's
     // resolution there and hold only when both sessions' outputs agree almost to the bit (with the
@@ -81,6 +98,15 @@ for (const name of ['enformer-small', 'borzoi-small', 'flashzoi-small']) {
     const magnitude = [0, 0];
     for (let i = 0; i < head.length; i++) magnitude[Math.floor(i / (bins * tracks))]! += Math.abs(head[i]! * cotangent[i]!);
     same(await checkpointed.cotangentGradients(batch, 'human', cotangent), await whole.cotangentGradients(batch, 'human', cotangent), 'cotangent', 0.1 * Math.max(...magnitude));
+  });
+
+  test(`${name}: the checkpointed tail's stages give the gradients of the tail in one session`, { skip: skip || (name === 'enformer-small' && 'Enformer: its tail is one stage') }, async () => {
+    const stages = oneTail!;
+    const bins = stages.outputBins(batch.length);
+    const objective: Objective = { head: 'human', tracks: [1, 2], bins: [1, bins / 2, bins - 2], aggregate: 'mean', logPseudocount: 0.5 };
+    same(await checkpointed.inputGradients(batch, objective), await stages.inputGradients(batch, objective), 'staged tail, objective');
+    const cotangent = randomCotangent(batch.batch * bins * stages.arch.tracks('human'));
+    same(await checkpointed.cotangentGradients(batch, 'human', cotangent), await stages.cotangentGradients(batch, 'human', cotangent), 'staged tail, cotangent');
   });
 }
 

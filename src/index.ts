@@ -14,7 +14,12 @@ export { streamFastaPrediction, type StreamFastaOptions, type StreamedFasta } fr
 export { writeAttentionFile, checkAttentionSize, AttentionSizeError, DEFAULT_ATTENTION_MAX_BYTES, type AttentionRequest } from './tasks/predict/attention-file.js';
 export { plotAttention, heatmapRows, AttentionPlotError } from './tasks/predict/attention-plot.js';
 // Jobs: variants.
-export { scoreVcf, parseShard, shardRange, type ScoreVcfOptions, type ScoreVcfResult } from './tasks/variants/score-vcf.js';
+export { scoreVcf, parseShard, shardRange, type ScoreVcfOptions, type ScoreVcfResult, type VariantModels } from './tasks/variants/score-vcf.js';
+export { AlphaGenomeVariantModel } from './tasks/variants/alphagenome-variants.js';
+export { scoreContactMapChunk, scoreJunctionChunk } from './tasks/variants/scorers/whole-model-set.js';
+export { ContactMapScorer, type ContactMapWindow } from './tasks/variants/scorers/contact-map.js';
+export { SpliceJunctionScorer, junctionScores, variantGenes, type Junction, type JunctionRow } from './tasks/variants/scorers/splice-junction.js';
+export { predictVariantOutputs, sharedSpliceSites, type VariantOutputs } from './models/alphagenome/variant-outputs.js';
 export { variantStats, VariantScorer, STATS, type Stats, type PreparedRecord, type ScorerOptions } from './tasks/variants/scorer.js';
 export { variantWindows, borzoiVariantWindows, altWindow, windowStart, type Anchor } from './tasks/variants/windows.js';
 export { geneRows, VariantGeneScoring, type GeneRow, type GeneScoreOptions } from './tasks/variants/gene-scores.js';
@@ -24,7 +29,7 @@ export { CenterMaskScorer, centerMaskBins, CENTER_MASK_WIDTHS } from './tasks/va
 export { GeneMaskLFCScorer, GeneMaskActiveScorer, geneMasks } from './tasks/variants/scorers/gene-mask.js';
 export { alignAlternate } from './tasks/variants/scorers/indel-alignment.js';
 export { aggregate, AGGREGATIONS, type Aggregation } from './tasks/variants/scorers/aggregation.js';
-export { ScorerError, type Scorer, type TrackScorer, type GeneScorer, type GeneMask, type OutputWindow, type ScoredVariant } from './tasks/variants/scorers/types.js';
+export { ScorerError, type Scorer, type TrackScorer, type GeneScorer, type GeneMask, type OutputWindow, type ScoredVariant, type WholeModelScorer } from './tasks/variants/scorers/types.js';
 // Jobs: genes.
 export { predictGenes, type PredictGenesOptions, type PredictGenesResult, type GenePrediction } from './tasks/genes/predict-genes.js';
 export { geneGradients, gradientUntransform, geneWindowStart, DEFAULT_GRADIENT_TRANSFORM, type GradientTransform, type GeneGradientOptions, type GeneGradient } from './tasks/genes/gene-gradients.js';

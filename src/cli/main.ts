@@ -122,7 +122,7 @@ export function buildProgram(): Command {
         .option('--stats <list>', `with --gtf: comma-separated gene statistics (${GENE_STATS.join(', ')}; default SED)`)
         .option(
           '--scorer <spec>',
-          "AlphaGenome's variant scorers instead of SAD, one column each; repeatable: CenterMask(width=501|2001|10001|100001|200001|None, aggregation=DIFF_MEAN|DIFF_SUM|DIFF_SUM_LOG2|DIFF_LOG2_SUM|L2_DIFF|L2_DIFF_LOG1P|ACTIVE_MEAN|ACTIVE_SUM) (short: center-mask:501:diff-log2-sum), GeneMaskLFC, GeneMaskActive, GeneMaskSplicing(width=None|101|1001|10001) (AlphaGenome --resolution 1 splice tracks) (genes from --gtf)",
+          "AlphaGenome's variant scorers instead of SAD, one column each; repeatable: CenterMask(width=501|2001|10001|100001|200001|None, aggregation=DIFF_MEAN|DIFF_SUM|DIFF_SUM_LOG2|DIFF_LOG2_SUM|L2_DIFF|L2_DIFF_LOG1P|ACTIVE_MEAN|ACTIVE_SUM) (short: center-mask:501:diff-log2-sum), GeneMaskLFC, GeneMaskActive, GeneMaskSplicing(width=None|101|1001|10001) (AlphaGenome --resolution 1 splice tracks) (genes from --gtf); ContactMap, SpliceJunction (genes from --gtf): the whole AlphaGenome model, one scorer a run",
           repeatable,
         ),
       { fullOutput: true },

@@ -16,6 +16,7 @@ import type { Fingerprint } from '../tasks/job/job-dir.js';
 import { variantGeneJob, type GeneArgs } from './genes.js';
 import { isGeneTsvHeader } from '../formats/gene-score-writers.js';
 import { isVariantTsvHeader } from '../formats/score-tsv.js';
+import { isJunctionTsvHeader } from '../formats/junction-score-writers.js';
 import { variantScorerJob } from './variant-scorers.js';
 import type { Anchor } from '../tasks/variants/windows.js';
 import { checkWritableDir } from '../tasks/job/job-dir.js';
@@ -116,7 +117,7 @@ export async function runScoreVariants(args: ScoreVariantsArgs): Promise<void> {
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     const ens = r.ensemble > 1 ? `, mean of ${r.ensemble} runs per window` : '';
     const skipped = r.skipped ? `, ${r.skipped} skipped` : '';
-    const what = geneJob ? ' (gene scores)' : scorerJob ? ` (${scorerJob.columns.join(', ')}${scorerJob.rows === 'gene' ? ', per gene' : ''})` : '';
+    const what = geneJob ? ' (gene scores)' : scorerJob ? ` (${scorerJob.columns.join(', ')}${scorerJob.rows === 'gene' ? ', per gene' : scorerJob.rows === 'junction' ? ', per gene and junction' : ''})` : '';
     const tracks = geneJob ? geneJob.columnCount() : r.tracks;
     const resumed = r.resumedAt ? ` (resumed after ${r.resumedAt} records)` : '';
     const sh = shard ? ` shard ${shard.index}/${shard.count}:` : '';
@@ -134,7 +135,7 @@ export async function runScoreVariants(args: ScoreVariantsArgs): Promise<void> {
   }
 }
 
-/** The first shard's header when it is a score-variants header (SAD, --scorer or --gtf gene scores), else the SAD header. */
+/** The first shard's header when it is a score-variants header (SAD, --scorer variant, gene or junction rows, --gtf gene scores), else the SAD header. */
 async function mergeHeader(shard: string): Promise<string> {
   let first = '';
   try {
@@ -146,7 +147,7 @@ async function mergeHeader(shard: string): Promise<string> {
   } catch {
     return TSV_HEADER; // reported when the shard is read
   }
-  return isGeneTsvHeader(first) || isVariantTsvHeader(first) ? first : TSV_HEADER;
+  return isGeneTsvHeader(first) || isVariantTsvHeader(first) || isJunctionTsvHeader(first) ? first : TSV_HEADER;
 }
 
 /** `seq2track merge OUT SHARD...` of score-variants shards: the shards' TSVs, in the order given, under one header. */

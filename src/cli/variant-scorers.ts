@@ -2,7 +2,9 @@
  * `score-variants --scorer SPEC …`: AlphaGenome's variant scorers on the variant job. Variant
  * scorers (CenterMask) write the SAD layout with one column per scorer; gene scorers (GeneMaskLFC,
  * GeneMaskActive, GeneMaskSplicing; genes from --gtf) write the gene-score layout with one column
- * per scorer.
+ * per scorer. The whole-model scorers run the job on AlphaGenome's whole model instead of the
+ * per-position runner: ContactMap writes the SAD layout on the contact-map tracks, SpliceJunction
+ * (genes from --gtf) the junction layout (formats/junction-score-writers.ts).
  */
 import { extname } from 'node:path';
 import type { Command } from 'commander';
@@ -14,7 +16,10 @@ import { fileIdentity } from '../tasks/job/fingerprint.js';
 import { scoreVcf, type RowWriter, type ScoreVcfOptions, type ScoreVcfResult, type Sink } from '../tasks/variants/score-vcf.js';
 import type { VariantScorer } from '../tasks/variants/scorer.js';
 import { parseScorers } from '../tasks/variants/scorers/spec.js';
-import { scoreGeneChunk, scoreTrackChunk, scorerRows, type GeneScores, type TrackScores } from '../tasks/variants/scorers/scorer-set.js';
+import { scoreGeneChunk, scoreTrackChunk, scorerRows, type GeneScores, type ScorerRows, type TrackScores } from '../tasks/variants/scorers/scorer-set.js';
+import { scoreContactMapChunk, scoreJunctionChunk } from '../tasks/variants/scorers/whole-model-set.js';
+import { AlphaGenomeVariantModel } from '../tasks/variants/alphagenome-variants.js';
+import { junctionTsvHeader, junctionTsvWriter, openJunctionParquet, type JunctionScoreRow } from '../formats/junction-score-writers.js';
 import { UsageError } from './errors.js';
 
 /** Gene options of `score-variants --gtf` that belong to borzoi_sed gene scores, not to --scorer. */
@@ -31,11 +36,11 @@ export function checkScorerOptions(opts: Record<string, unknown>, command: Pick<
 
 export interface ScorerJob {
   /** The variant job with the scorers' scoreChunk and sink. */
-  run: (opts: Omit<ScoreVcfOptions, 'scoreChunk' | 'openSink'>) => Promise<ScoreVcfResult>;
+  run: (opts: Omit<ScoreVcfOptions, 'scoreChunk' | 'openSink' | 'openModels' | 'onReady'>) => Promise<ScoreVcfResult>;
   fingerprint: Record<string, unknown>;
   /** Output columns' names, for the summary line. */
   columns: string[];
-  rows: 'variant' | 'gene';
+  rows: ScorerRows['rows'];
   abandon: () => Promise<void>;
 }
 
@@ -52,6 +57,7 @@ export async function variantScorerJob(
   const set = scorerRows(scorers, genes);
   const columns = set.scorers.map((s) => s.column);
   const kind = extname(out).toLowerCase();
+  if (set.rows === 'junction' && kind !== '.tsv' && kind !== '.parquet') throw new UsageError(`--out ${out}: ${set.scorers[0].name} writes junction rows as X.tsv or X.parquet (no HDF5 layout)`);
   let tsv: TsvScores | undefined;
   let binary: { abort?: () => Promise<void> } | undefined;
   const common = {
@@ -78,9 +84,40 @@ export async function variantScorerJob(
   };
   // Each scorer checks the model's tracks before any output is opened.
   const trackList = (model: VariantScorer) => {
-    for (const s of set.scorers) s.checkTracks?.(model.tracks);
+    for (const s of set.scorers) if ('checkTracks' in s) s.checkTracks?.(model.tracks);
     return model.tracks.map((t) => ({ identifier: t.identifier, description: t.description }));
   };
+
+  // The whole-model scorers: the job's model side is AlphaGenome's whole model.
+  if (set.rows === 'contact-map') {
+    const [scorer] = set.scorers;
+    return {
+      ...common,
+      run: (opts) =>
+        scoreVcf<TrackScores, AlphaGenomeVariantModel>({
+          ...opts,
+          openModels: () => AlphaGenomeVariantModel.open(opts, scorer),
+          scoreChunk: (side, chunk) => scoreContactMapChunk(scorer, side, chunk),
+          openSink: (side) =>
+            open<TrackScores>(side.tracks, variantTsvHeader(columns), (w) => w, () =>
+              kind === '.parquet' ? openParquetScores(out, side.tracks, { stats: columns }) : openH5Scores(out, side.tracks, { stats: columns }),
+            ),
+        }),
+    };
+  }
+  if (set.rows === 'junction') {
+    const [scorer] = set.scorers;
+    return {
+      ...common,
+      run: (opts) =>
+        scoreVcf<JunctionScoreRow[], AlphaGenomeVariantModel>({
+          ...opts,
+          openModels: () => AlphaGenomeVariantModel.open(opts, scorer),
+          scoreChunk: (side, chunk) => scoreJunctionChunk(scorer, set.genes, side, chunk),
+          openSink: (side) => open<JunctionScoreRow[]>(side.tracks, junctionTsvHeader(scorer.column), (w) => junctionTsvWriter(w, side.tracks), () => openJunctionParquet(out, side.tracks, scorer.column)),
+        }),
+    };
+  }
 
   if (set.rows === 'variant') {
     return {

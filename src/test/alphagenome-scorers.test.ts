@@ -1,12 +1,14 @@
 /**
  * AlphaGenome's splicing and whole-model variant scorers: GeneMaskSplicing (on the 1-bp splice
  * tracks of `--resolution 1`, through the CLI), ContactMap and SpliceJunction (pure scorers on the
- * whole model's outputs, `predictVariantOutputs`). Units on toy arrays, then against a brute-force
+ * whole model's outputs, `predictVariantOutputs`, then through `score-variants` on the whole-model
+ * side: writers, shards, resume, errors). Units on toy arrays, then against a brute-force
  * recomputation from whole-model predictions of hand-cut ref and alt windows.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseScorer } from '../tasks/variants/scorers/spec.js';
 import { GeneMaskSplicingScorer } from '../tasks/variants/scorers/gene-mask-splicing.js';
@@ -19,7 +21,9 @@ import type { AlphaGenomeModel } from '../models/alphagenome/model.js';
 import { Model } from '../models/model.js';
 import { GeneIndex, readGtf, type Gene } from '../genome/gtf.js';
 import type { Track } from '../formats/targets.js';
-import { assertCliError, assertCliOk, fixture, runCli, tempDir } from './fixtures.js';
+import { assertCliError, assertCliOk, CLI, fixture, runCli, tempDir } from './fixtures.js';
+import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
+import { withH5File } from './h5-files.js';
 import { randomGenome, writeFastaFai } from './genome-files.js';
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
@@ -252,6 +256,88 @@ test('alphagenome scorers: GeneMaskSplicing refuses models and outputs without t
   if (enformer) assertCliError(await runCli([...base, '--model', enformer, '--window-length', String(L)], env), /reads AlphaGenome's 1-bp splice outputs only/, 'Enformer');
 });
 
+/** A junction row as the brute force writes it: gene, junction (genome coordinates), |Δ| per tissue. */
+interface BruteJunction {
+  gene: string;
+  strand: '+' | '-';
+  start: number;
+  end: number;
+  values: number[];
+}
+
+/**
+ * The brute force of both whole-model scorers for one variant, from single-window (batch 1)
+ * predictions of hand-cut windows: ContactMap per track; SpliceJunction's splice sites chosen by
+ * repeated maximum, the junction head run per window, every junction written out, per gene the
+ * best junction per tissue.
+ */
+async function bruteForce(v: Variant): Promise<{ contact: number[]; junctions: BruteJunction[]; sites: number[] }> {
+  const cfg = model!.config;
+  const K = cfg.numSpliceSites;
+  const T = Math.max(...cfg.junctionTissues);
+  const tissues = cfg.junctionTissues[0]!;
+  const P = L / cfg.pairResolution;
+  const C = cfg.contactMapTracks;
+  const w = windows(v);
+  const [r, a] = [await single(w.ref), await single(w.alt)];
+
+  // ContactMap: the variant's 2,048-bp position, mean over rows of |alt − ref| (SNV-only upstream; scored here for every kind).
+  const c = Math.floor((v.pos - 1 - w.ws) / cfg.pairResolution);
+  const contact = range(C).map((k) => range(P).reduce((s, i) => s + Math.abs(a.contact_maps![(i * P + c) * C + k]! - r.contact_maps![(i * P + c) * C + k]!), 0) / P);
+
+  // Splice sites: per kind, repeatedly the best remaining position of max(ref, alt), then threshold and sort.
+  const sites: number[] = [];
+  for (let kind = 0; kind < 4; kind++) {
+    const score = (p: number) => Math.max(r.splice_sites_probs![p * 5 + kind]!, a.splice_sites_probs![p * 5 + kind]!);
+    const taken = new Set<number>();
+    for (let i = 0; i < K; i++) {
+      let best = -1;
+      for (let p = 0; p < L; p++) if (!taken.has(p) && (best < 0 || score(p) > score(best))) best = p;
+      taken.add(best);
+    }
+    const kept = [...taken].filter((p) => score(p) >= cfg.spliceThreshold).sort((x, y) => x - y);
+    sites.push(...kept, ...new Array<number>(K - kept.length).fill(-1));
+  }
+  const positions = { dtype: 'int64' as const, dims: [1, 4, K], data: BigInt64Array.from(sites, (p) => BigInt(p)) };
+  const emb = (o: Record<string, Float32Array>) => ({ dtype: 'float32' as const, dims: [1, L, cfg.embeddings1Dim], data: o.embeddings_1bp! });
+  const refCounts = (await model!.junctionHead(emb(r), positions)).splice_junctions_pred_counts!.data as Float32Array;
+  const altCounts = (await model!.junctionHead(emb(a), positions)).splice_junctions_pred_counts!.data as Float32Array;
+
+  // Every junction written out from the sites, its scores |f16(ln alt − ln ref)|, then per gene the best junction per tissue.
+  const valid = (row: number) => sites.slice(row * K, (row + 1) * K).filter((p) => p >= 0);
+  const all: Omit<BruteJunction, 'gene'>[] = [];
+  for (const [s, dRow, aRow] of [[0, 0, 1], [1, 2, 3]] as const) {
+    valid(dRow).forEach((d, i) =>
+      valid(aRow).forEach((acc, j) => {
+        const [start, end] = s === 0 ? [d + 1 + w.ws, acc + w.ws] : [acc + 1 + w.ws, d + w.ws];
+        if (start >= end || start <= 0) return;
+        const values = range(tissues).map((tt) => {
+          const at = (i * K + j) * 2 * T + s * T + tt;
+          return Math.abs(toFloat16(Math.log(altCounts[at]! + 1e-7) - Math.log(refCounts[at]! + 1e-7)));
+        });
+        all.push({ strand: s === 0 ? '+' : '-', start, end, values });
+      }),
+    );
+  }
+  // Genes whose body (first exon start … last exon end) holds the variant, in GTF order.
+  const vEnd = v.pos - 1 + Math.max(v.ref.length, v.alt.length);
+  const genes = [...new Set(TRANSCRIPTS.map((x) => x[0]))].flatMap((g) => {
+    const exons = TRANSCRIPTS.filter((x) => x[0] === g).flatMap((x) => x[3]);
+    const [gs, ge] = [Math.min(...exons.map((e) => e[0])), Math.max(...exons.map((e) => e[1]))];
+    return ge > v.pos - 1 && gs < vEnd ? [{ g, strand: TRANSCRIPTS.find((x) => x[0] === g)![1], gs, ge }] : [];
+  });
+  const junctions = genes.flatMap(({ g, strand, gs, ge }) => {
+    const inside = all.filter((j) => j.strand === strand && j.start > gs && j.end < ge).sort((x, y) => x.start - y.start || x.end - y.end);
+    const picked: typeof inside = [];
+    for (let tt = 0; tt < tissues && inside.length; tt++) {
+      const best = inside.reduce((b, j) => (j.values[tt]! > b.values[tt]! ? j : b));
+      if (!picked.includes(best)) picked.push(best);
+    }
+    return picked.map((j) => ({ gene: g, ...j }));
+  });
+  return { contact, junctions, sites };
+}
+
 test('alphagenome scorers: ContactMap and SpliceJunction on predictVariantOutputs equal a brute force from single-window predictions', { skip }, async (t) => {
   const cfg = model!.config;
   const K = cfg.numSpliceSites;
@@ -266,69 +352,137 @@ test('alphagenome scorers: ContactMap and SpliceJunction on predictVariantOutput
     const w = windows(v);
     const variant = { chrom: 'chr1', start: v.pos - 1, ref: v.ref, alt: v.alt };
     const got = await predictVariantOutputs(model!, Model.encode([w.ref, w.alt]));
-    const [r, a] = [await single(w.ref), await single(w.alt)];
+    const want = await bruteForce(v);
 
-    // ContactMap: the variant's 2,048-bp position, mean over rows of |alt − ref| (SNV-only upstream; scored here for every kind).
-    const c = Math.floor((v.pos - 1 - w.ws) / cfg.pairResolution);
     const cm = new ContactMapScorer().score(got.ref.contactMaps, got.alt.contactMaps, variant, { start: w.ws, positions: P, resolution: cfg.pairResolution, tracks: C });
-    for (let k = 0; k < C; k++) {
-      const want = range(P).reduce((s, i) => s + Math.abs(a.contact_maps![(i * P + c) * C + k]! - r.contact_maps![(i * P + c) * C + k]!), 0) / P;
-      worst.contact = Math.max(worst.contact, near(cm[k]!, want, 1e-5, 1e-4, `${v.id} ContactMap track ${k}`));
-    }
+    for (let k = 0; k < C; k++) worst.contact = Math.max(worst.contact, near(cm[k]!, want.contact[k]!, 1e-5, 1e-4, `${v.id} ContactMap track ${k}`));
 
-    // Splice sites: per kind, repeatedly the best remaining position of max(ref, alt), then threshold and sort.
-    const sites: number[] = [];
-    for (let kind = 0; kind < 4; kind++) {
-      const score = (p: number) => Math.max(r.splice_sites_probs![p * 5 + kind]!, a.splice_sites_probs![p * 5 + kind]!);
-      const taken = new Set<number>();
-      for (let i = 0; i < K; i++) {
-        let best = -1;
-        for (let p = 0; p < L; p++) if (!taken.has(p) && (best < 0 || score(p) > score(best))) best = p;
-        taken.add(best);
-      }
-      const kept = [...taken].filter((p) => score(p) >= cfg.spliceThreshold).sort((x, y) => x - y);
-      sites.push(...kept, ...new Array<number>(K - kept.length).fill(-1));
-    }
-    assert.deepEqual(Array.from(got.spliceSites), sites, `${v.id}: shared splice sites`);
-    const positions = { dtype: 'int64' as const, dims: [1, 4, K], data: BigInt64Array.from(sites, (p) => BigInt(p)) };
-    const emb = (o: Record<string, Float32Array>) => ({ dtype: 'float32' as const, dims: [1, L, cfg.embeddings1Dim], data: o.embeddings_1bp! });
-    const refCounts = (await model!.junctionHead(emb(r), positions)).splice_junctions_pred_counts!.data as Float32Array;
-    const altCounts = (await model!.junctionHead(emb(a), positions)).splice_junctions_pred_counts!.data as Float32Array;
-
-    // Every junction written out from the sites, its scores |f16(ln alt − ln ref)|, then per gene the best junction per tissue.
-    const valid = (row: number) => sites.slice(row * K, (row + 1) * K).filter((p) => p >= 0);
-    const all: { strand: '+' | '-'; start: number; end: number; values: number[] }[] = [];
-    for (const [s, dRow, aRow] of [[0, 0, 1], [1, 2, 3]] as const) {
-      valid(dRow).forEach((d, i) =>
-        valid(aRow).forEach((acc, j) => {
-          const [start, end] = s === 0 ? [d + 1 + w.ws, acc + w.ws] : [acc + 1 + w.ws, d + w.ws];
-          if (start >= end || start <= 0) return;
-          const values = range(tissues).map((tt) => {
-            const at = (i * K + j) * 2 * T + s * T + tt;
-            return Math.abs(toFloat16(Math.log(altCounts[at]! + 1e-7) - Math.log(refCounts[at]! + 1e-7)));
-          });
-          all.push({ strand: s === 0 ? '+' : '-', start, end, values });
-        }),
-      );
-    }
+    assert.deepEqual(Array.from(got.spliceSites), want.sites, `${v.id}: shared splice sites`);
     const genes = variantGenes(index, variant);
     assert.deepEqual(genes.map((g) => g.id), ['G1', 'G3'], `${v.id}: genes whose body holds the variant`);
-    const want = genes.flatMap((g) => {
-      const [gs, ge] = [g.exons[0]![0], g.exons.at(-1)![1]];
-      const inside = all.filter((j) => j.strand === g.strand && j.start > gs && j.end < ge).sort((x, y) => x.start - y.start || x.end - y.end);
-      const picked: typeof inside = [];
-      for (let tt = 0; tt < tissues && inside.length; tt++) {
-        const best = inside.reduce((b, j) => (j.values[tt]! > b.values[tt]! ? j : b));
-        if (!picked.includes(best)) picked.push(best);
-      }
-      return picked.map((j) => ({ gene: g.id, ...j }));
-    });
     const rows = new SpliceJunctionScorer().score(junctionScores(got.ref.junctionCounts, got.alt.junctionCounts, got.spliceSites, K, T, tissues, w.ws), genes);
-    assert.deepEqual(rows.map((x) => [x.gene.id, x.start, x.end]), want.map((x) => [x.gene, x.start, x.end]), `${v.id}: chosen junctions`);
+    assert.deepEqual(rows.map((x) => [x.gene.id, x.start, x.end]), want.junctions.map((x) => [x.gene, x.start, x.end]), `${v.id}: chosen junctions`);
     // Batch 2 against batch 1 can round a float16 the other way: one float16 step (2^-10 relative) apart at most.
-    rows.forEach((x, i) => x.values.forEach((y, tt) => (worst.junction = Math.max(worst.junction, near(y, want[i]!.values[tt]!, 1e-6, 2 ** -10, `${v.id} junction ${i} tissue ${tt}`)))));
+    rows.forEach((x, i) => x.values.forEach((y, tt) => (worst.junction = Math.max(worst.junction, near(y, want.junctions[i]!.values[tt]!, 1e-6, 2 ** -10, `${v.id} junction ${i} tissue ${tt}`)))));
     junctionRows += rows.length;
     assert.ok(rows.length > 0, `${v.id}: junctions scored`);
   }
   t.diagnostic(`ContactMap max |got − brute force| ${worst.contact.toExponential(2)}; SpliceJunction ${worst.junction.toExponential(2)} over ${junctionRows} rows`);
+});
+
+// --------------------------------------------------------------------- the whole-model scorers' CLI
+
+const cliEnv = () => ({ SEQ2TRACK_CACHE: path('cache') });
+const cliBase = () => ['score-variants', '--model', dir!, '--genome', path('g.fa'), '--vcf', path('v.vcf'), '--threads', '1'];
+const tsvRows = (file: string) => readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => l.split('\t'));
+
+test('alphagenome scorers: score-variants --scorer ContactMap (TSV, Parquet, HDF5) equals the brute force', { skip }, async (t) => {
+  const C = model!.config.contactMapTracks;
+  for (const ext of ['tsv', 'parquet', 'h5']) assertCliOk(await runCli([...cliBase(), '--scorer', 'ContactMap', '--out', path(`cm.${ext}`)], cliEnv()));
+  const [header, ...rows] = tsvRows(path('cm.tsv'));
+  assert.deepEqual(header, ['chrom', 'pos', 'id', 'ref', 'alt', 'track', 'ContactMap']);
+  assert.equal(rows.length, VARIANTS.length * C);
+  let worst = 0;
+  for (const [i, v] of VARIANTS.entries()) {
+    const want = (await bruteForce(v)).contact;
+    for (let k = 0; k < C; k++) {
+      const row = rows[i * C + k]!;
+      assert.deepEqual(row.slice(0, 6), ['chr1', String(v.pos), v.id, v.ref, v.alt, `contact_maps:${k}`]);
+      // One batch of 2 against two of 1, float32; the TSV's 7 significant digits.
+      worst = Math.max(worst, near(Number(row[6]), want[k]!, 1e-5, 1e-4, `${v.id} ContactMap track ${k}`));
+    }
+  }
+  assert.ok(rows.some((r) => Number(r[6]) > 1e-4), 'a variant changes a contact map');
+  // The binary writers hold the same values (float32, unrounded).
+  const pq = (await parquetReadObjects({ file: await asyncBufferFromFile(path('cm.parquet')) })) as Record<string, unknown>[];
+  assert.equal(pq.length, rows.length);
+  pq.forEach((r, i) => near(Number(r.ContactMap), Number(rows[i]![6]), 0, 1e-6, `parquet row ${i}`));
+  await withH5File(path('cm.h5'), (dataset) => {
+    assert.deepEqual(dataset('ContactMap').shape, [VARIANTS.length, C]);
+    assert.deepEqual(dataset('target_ids').value, range(C).map((k) => `contact_maps:${k}`));
+    (dataset('ContactMap').value as Float32Array).forEach((x, i) => near(x, Number(rows[i]![6]), 0, 1e-6, `h5 value ${i}`));
+  });
+  t.diagnostic(`ContactMap CLI: max |CLI − brute force| = ${worst.toExponential(2)} over ${rows.length} values`);
+});
+
+test('alphagenome scorers: score-variants --scorer SpliceJunction writes the brute force junction rows (TSV, Parquet; shards merge)', { skip }, async (t) => {
+  const tissues = model!.config.junctionTissues[0]!;
+  const cli = (...args: string[]) => runCli([...cliBase(), '--gtf', path('genes.gtf'), '--scorer', 'SpliceJunction', ...args], cliEnv());
+  assertCliOk(await cli('--out', path('sj.tsv')));
+  assertCliOk(await cli('--out', path('sj.parquet')));
+  const [header, ...rows] = tsvRows(path('sj.tsv'));
+  assert.deepEqual(header, ['chrom', 'pos', 'id', 'ref', 'alt', 'gene', 'gene_name', 'strand', 'junction_start', 'junction_end', 'track', 'SpliceJunction']);
+  const want = [];
+  for (const v of VARIANTS) for (const j of (await bruteForce(v)).junctions) for (let tt = 0; tt < tissues; tt++) want.push({ v, j, tt });
+  assert.equal(rows.length, want.length);
+  let worst = 0;
+  want.forEach(({ v, j, tt }, i) => {
+    const row = rows[i]!;
+    assert.deepEqual(row.slice(0, 11), ['chr1', String(v.pos), v.id, v.ref, v.alt, j.gene, j.gene, j.strand, String(j.start), String(j.end), `splice_junctions:${tt}`], `row ${i}`);
+    // One float16 step apart at most (batch 2 against batch 1), as for the pure scorer.
+    worst = Math.max(worst, near(Number(row[11]), j.values[tt]!, 1e-6, 2 ** -10, `${v.id} ${j.gene} ${j.start}-${j.end} tissue ${tt}`));
+  });
+  assert.ok(rows.some((r) => Number(r[11]) > 1e-3), 'a variant changes a junction count');
+  const pq = (await parquetReadObjects({ file: await asyncBufferFromFile(path('sj.parquet')) })) as Record<string, unknown>[];
+  assert.equal(pq.length, rows.length);
+  pq.forEach((r, i) => {
+    assert.deepEqual([r.gene, r.strand, String(r.junction_start), String(r.junction_end), r.track], [rows[i]![5], rows[i]![7], rows[i]![8], rows[i]![9], rows[i]![10]]);
+    near(Number(r.SpliceJunction), Number(rows[i]![11]), 0, 1e-6, `parquet row ${i}`);
+  });
+  // Shards (one record a chunk) merge into the unsharded run's bytes.
+  const shards = [1, 2].map((i) => path(`sj${i}.tsv`));
+  for (const [i, s] of shards.entries()) assertCliOk(await cli('--batch-size', '1', '--shard', `${i + 1}/2`, '--out', s));
+  assertCliOk(await runCli(['merge', path('sj-merged.tsv'), ...shards], cliEnv()));
+  assert.ok(readFileSync(path('sj-merged.tsv')).equals(readFileSync(path('sj.tsv'))), 'merged shards = unsharded run');
+  t.diagnostic(`SpliceJunction CLI: max |CLI − brute force| = ${worst.toExponential(2)} over ${rows.length} rows (${rows.length / tissues} junctions)`);
+});
+
+test('alphagenome scorers: a SpliceJunction run killed with SIGKILL and resumed writes the same bytes as an uninterrupted run', { skip }, async () => {
+  // 8 SNVs in G1's and G3's bodies, one record a chunk.
+  const lines = ['#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO'];
+  for (let i = 0; i < 8; i++) {
+    const pos = 9_810 + 50 * i;
+    const b = upper(pos - 1, pos);
+    lines.push(`chr1\t${pos}\ts${i}\t${b}\t${other(b)}\t.\t.\t.`);
+  }
+  writeFileSync(path('many.vcf'), lines.join('\n') + '\n');
+  const args = ['score-variants', '--model', dir!, '--genome', path('g.fa'), '--vcf', path('many.vcf'), '--threads', '1', '--gtf', path('genes.gtf'), '--scorer', 'SpliceJunction', '--batch-size', '1'];
+  assertCliOk(await runCli([...args, '--out', path('full.tsv')], cliEnv()));
+  const full = readFileSync(path('full.tsv'));
+
+  const out = path('killed.tsv');
+  const progress = `${out}.progress`;
+  const child = spawn(process.execPath, [CLI, ...args, '--out', out], { stdio: 'ignore', env: { ...process.env, ...cliEnv() } });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  // Killed once a chunk is committed and before the last one is.
+  const records = () => (existsSync(progress) ? (JSON.parse(readFileSync(progress, 'utf8')) as { records: number }).records : 0);
+  const started = Date.now();
+  while (Date.now() - started < 60_000 && records() < 2) await new Promise((r) => setTimeout(r, 10));
+  child.kill('SIGKILL');
+  await exited;
+  const done = records();
+  assert.ok(done >= 2 && done < 8 && !existsSync(out), `killed part-way (${done} of 8 records committed)`);
+  const r = await runCli([...args, '--out', out], cliEnv());
+  assertCliOk(r);
+  assert.match(r.stderr, new RegExp(`resuming .*killed\\.tsv after ${done} records`));
+  assert.ok(readFileSync(out).equals(full), 'resumed = uninterrupted');
+  assert.ok(full.toString().split('\n').length > 10, 'junction rows written');
+});
+
+test('alphagenome scorers: the whole-model scorers refuse what they cannot run, in one line', { skip }, async () => {
+  const fails = async (args: string[], pattern: RegExp, what: string) => assertCliError(await runCli([...cliBase(), ...args], cliEnv()), pattern, what);
+  const enformer = fixture('enformer-small');
+  if (enformer) {
+    const onEnformer = ['score-variants', '--model', enformer, '--genome', path('g.fa'), '--vcf', path('v.vcf'), '--window-length', String(L)];
+    assertCliError(await runCli([...onEnformer, '--scorer', 'ContactMap', '--out', path('e.tsv')], cliEnv()), /--scorer ContactMap\(\) reads the whole AlphaGenome model's outputs; .*config\.json is not an AlphaGenome model/, 'ContactMap on Enformer');
+    assertCliError(await runCli([...onEnformer, '--gtf', path('genes.gtf'), '--scorer', 'SpliceJunction', '--out', path('e.tsv')], cliEnv()), /--scorer SpliceJunction\(\) reads the whole AlphaGenome model's outputs; .*is not an AlphaGenome model/, 'SpliceJunction on Enformer');
+  }
+  await fails(['--scorer', 'SpliceJunction', '--out', path('e.tsv')], /--scorer SpliceJunction\(\) needs genes: give --gtf FILE/, 'no genes');
+  await fails(['--scorer', 'ContactMap', '--gtf', path('genes.gtf'), '--out', path('e.tsv')], /--gtf is read by the gene scorers/, 'ContactMap with --gtf');
+  await fails(['--gtf', path('genes.gtf'), '--scorer', 'SpliceJunction', '--out', path('e.h5')], /SpliceJunction\(\) writes junction rows as X\.tsv or X\.parquet/, 'junctions as HDF5');
+  await fails(['--scorer', 'ContactMap', '--scorer', 'center-mask:501:diff-sum', '--out', path('e.tsv')], /ContactMap\(\) reads the whole AlphaGenome model's outputs and CenterMask\(width=501, aggregation=DIFF_SUM\) reads the per-position tracks; score them in two runs/, 'with CenterMask');
+  await fails(['--gtf', path('genes.gtf'), '--scorer', 'ContactMap', '--scorer', 'SpliceJunction', '--out', path('e.tsv')], /gives rows of another layout; score them in two runs/, 'both');
+  await fails(['--scorer', 'ContactMap', '--rc', '--out', path('e.tsv')], /--rc: not offered with --scorer ContactMap\(\)/, '--rc');
+  await fails(['--scorer', 'ContactMap', '--resolution', '1', '--out', path('e.tsv')], /--resolution: not offered with --scorer ContactMap\(\)/, '--resolution');
+  await fails(['--scorer', 'ContactMap', '--window-length', '5000', '--out', path('e.tsv')], /--window-length 5000: AlphaGenome needs a multiple of 2048 bp/, 'window length');
 });

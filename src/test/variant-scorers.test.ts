@@ -140,7 +140,9 @@ test('scorers: --scorer syntax (AlphaGenome names and the short form) and its er
   assert.throws(() => parseScorer('CenterMask(width=501)'), /CenterMask needs a width and an aggregation/);
   assert.throws(() => parseScorer('CenterMask(width=501, aggregation=DIFF_SUM, requested_output=ATAC)'), /takes width and aggregation \(not requested_output\)/);
   assert.throws(() => parseScorer('GeneMaskLFC(x=1)'), /takes no arguments/);
-  assert.throws(() => parseScorer('SpliceJunction'), /needs the whole AlphaGenome model's junction or contact-map outputs/);
+  assert.deepEqual([parseScorer('SpliceJunction').name, parseScorer('splice-junction').column], ['SpliceJunction()', 'SpliceJunction']);
+  assert.deepEqual([parseScorer('ContactMapScorer()').name, parseScorer('contact-map').column], ['ContactMap()', 'ContactMap']);
+  assert.throws(() => parseScorer('ContactMap(width=2048)'), /ContactMap takes no arguments/);
   assert.throws(() => parseScorer('sad'), /unknown scorer/);
 });
 
@@ -455,5 +457,5 @@ test('scorers: bad combinations are one clear line', { skip }, async () => {
   await fails(['--scorer', 'gene-mask-lfc', '--gtf', path('genes.gtf'), '--untransform', 'none'], /--untransform is for borzoi_sed gene scores/);
   await fails(['--scorer', 'center-mask:501:diff-sum', '--anchor', 'borzoi'], /--scorer builds windows as AlphaGenome does/);
   await fails(['--scorer', 'center-mask:500:diff-sum'], /width 500 is not one of AlphaGenome's/);
-  await fails(['--scorer', 'ContactMap'], /needs the whole AlphaGenome model's junction or contact-map outputs/);
+  await fails(['--scorer', 'ContactMap'], /--scorer ContactMap\(\) reads the whole AlphaGenome model's outputs; .*is not an AlphaGenome model/);
 });

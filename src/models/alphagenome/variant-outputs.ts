@@ -7,7 +7,7 @@
  */
 import type { TensorData } from '../../engine/protocol.js';
 import type { OneHotBatch } from '../model-types.js';
-import type { AlphaGenomeModel, Organism } from './model.js';
+import { alphaGenomeOutputShapes, type AlphaGenomeModel, type AlphaGenomeSink, type Organism } from './model.js';
 
 /**
  * Splice sites [4, k] from probabilities [L, 5] (classes donor+, acceptor+, donor−, acceptor−,
@@ -41,11 +41,37 @@ export interface VariantOutputs {
   spliceSites: Int32Array;
 }
 
-/** Batch item `i` of a tensor. */
-function item(t: TensorData, i: number): Float32Array {
-  const n = t.dims.slice(1).reduce((a, b) => a * b, 1);
-  return (t.data as Float32Array).slice(i * n, (i + 1) * n);
+/**
+ * Keeps only the outputs the variant scorers read (contact maps, splice-site probabilities, 1-bp
+ * embeddings), each one [B, …] buffer: the 1-bp track heads, the largest outputs of a full-size
+ * window, are dropped as their tiles arrive instead of being assembled.
+ */
+class KeptOutputs implements AlphaGenomeSink {
+  readonly tensors = new Map<string, Float32Array>();
+
+  constructor(
+    private readonly batch: number,
+    private readonly shapes: Map<string, { dims: number[] }>,
+  ) {}
+
+  /** Batch item `item` of output `name`. */
+  item(name: string, item: number): Float32Array {
+    const per = this.shapes.get(name)!.dims.reduce((x, y) => x * y, 1);
+    let t = this.tensors.get(name);
+    if (!t) this.tensors.set(name, (t = new Float32Array(this.batch * per)));
+    return t.subarray(item * per, (item + 1) * per);
+  }
+
+  rows(name: string, item: number, first: number, data: Float32Array): void {
+    if (KEPT.includes(name)) this.item(name, item).set(data, first * this.shapes.get(name)!.dims.at(-1)!);
+  }
+
+  whole(name: string, item: number, data: Float32Array | BigInt64Array): void {
+    if (KEPT.includes(name)) this.item(name, item).set(data as Float32Array);
+  }
 }
+
+const KEPT = ['contact_maps', 'splice_sites_probs', 'embeddings_1bp'];
 
 /**
  * Ref and alt outputs of one variant: `windows` holds the ref then the alt window (one-hot, batch
@@ -53,14 +79,17 @@ function item(t: TensorData, i: number): Float32Array {
  */
 export async function predictVariantOutputs(model: AlphaGenomeModel, windows: OneHotBatch, organism: Organism | number = 'human'): Promise<VariantOutputs> {
   if (windows.batch !== 2) throw new Error(`predictVariantOutputs takes a ref and an alt window, not ${windows.batch}`);
-  const out = await model.predict(windows, organism);
-  const emb = out.embeddings_1bp;
+  const L = windows.length;
+  const kept = new KeptOutputs(2, alphaGenomeOutputShapes(model.config, L));
+  await model.predict(windows, organism, { sink: kept });
+  const emb = kept.tensors.get('embeddings_1bp');
   if (!emb) throw new Error('predictVariantOutputs needs an AlphaGenome model made with the embeddings1bp option');
-  const probs = out.splice_sites_probs!;
   const K = model.config.numSpliceSites;
-  const sites = sharedSpliceSites(item(probs, 0), item(probs, 1), windows.length, K, model.config.spliceThreshold);
+  const sites = sharedSpliceSites(kept.item('splice_sites_probs', 0), kept.item('splice_sites_probs', 1), L, K, model.config.spliceThreshold);
   const positions: TensorData = { dtype: 'int64', dims: [2, 4, K], data: BigInt64Array.from([...sites, ...sites], (p) => BigInt(p)) };
-  const junctions = await model.junctionHead(emb, positions, organism);
-  const allele = (i: number): AlleleOutputs => ({ contactMaps: item(out.contact_maps!, i), junctionCounts: item(junctions.splice_junctions_pred_counts!, i) });
+  const junctions = await model.junctionHead({ dtype: 'float32', dims: [2, L, model.config.embeddings1Dim], data: emb }, positions, organism);
+  const counts = junctions.splice_junctions_pred_counts!;
+  const per = counts.data.length / 2;
+  const allele = (i: number): AlleleOutputs => ({ contactMaps: kept.item('contact_maps', i), junctionCounts: (counts.data as Float32Array).subarray(i * per, (i + 1) * per) });
   return { ref: allele(0), alt: allele(1), spliceSites: sites };
 }

@@ -7,6 +7,10 @@
  * restricted) VCF, B = batch size; `--shard i/N` (1-based) takes chunks [⌊(i−1)·C/N⌋, ⌊i·C/N⌋) of
  * the C chunks, a contiguous block, so the shards' outputs concatenated in order are the unsharded
  * output. A resumed run starts at a chunk boundary (the writer commits whole chunks).
+ *
+ * The model side is pluggable (`openModels`): the per-position runner (`VariantScorer`, the
+ * default: SAD and the track and gene scorers) or AlphaGenome's whole model (ContactMap,
+ * SpliceJunction); the VCF stream, windows, chunks, shards, resume and writers stay this one loop.
  */
 import type { Reference } from '../../genome/reference.js';
 import { alleles, type VcfReader, type VcfRecord } from '../../genome/vcf.js';
@@ -39,7 +43,20 @@ export interface PendingRecord {
   prepared: PreparedRecord;
 }
 
-export interface ScoreVcfOptions<R = Stats> extends ScorerOptions {
+/** What the job needs of a model side, beyond what its own `scoreChunk` and `openSink` read. */
+export interface VariantModels {
+  /** Window length in bp (the variant's first REF base at index ⌊L/2⌋). */
+  readonly windowLength: number;
+  /** What the summary line names: the head scored. */
+  readonly head: string;
+  /** Tracks per variant, for the summary line. */
+  readonly trackCount: number;
+  /** Model runs averaged per window. */
+  readonly ensemble: number;
+  close(): Promise<void>;
+}
+
+export interface ScoreVcfOptions<R = Stats, M extends VariantModels = VariantScorer> extends ScorerOptions {
   genome: Reference;
   vcf: VcfReader;
   /** A REF mismatch (or unknown chromosome) stops the run instead of being skipped. */
@@ -49,14 +66,17 @@ export interface ScoreVcfOptions<R = Stats> extends ScorerOptions {
   count?: boolean;
   /** Window placement (default 'center', ours). */
   anchor?: Anchor;
+  /** Opens the model side (default: `VariantScorer.open` of these options); another side needs its own `scoreChunk`. */
+  openModels?: () => Promise<M>;
+  // NoInfer: the model side's type comes from openModels (else VariantScorer), never from a hook's parameter.
   /** Scores a chunk: per record, per scored ALT (default: the SAD statistics). */
-  scoreChunk?: (scorer: VariantScorer, chunk: PendingRecord[]) => Promise<R[][]>;
+  scoreChunk?: (models: NoInfer<M>, chunk: PendingRecord[]) => Promise<R[][]>;
   /** Opens the output once the tracks are known. */
-  openSink: (scorer: VariantScorer) => Promise<Sink<R>>;
+  openSink: (models: NoInfer<M>) => Promise<Sink<R>>;
   warn: (line: string) => void;
   onProgress?: (done: number, total: number | undefined) => void;
   /** Called once the models are loaded. */
-  onReady?: (scorer: VariantScorer) => void;
+  onReady?: (models: NoInfer<M>) => void;
 }
 
 export interface ScoreVcfResult {
@@ -72,16 +92,18 @@ export interface ScoreVcfResult {
 
 type Pending = PendingRecord;
 
-export async function scoreVcf<R = Stats>(opts: ScoreVcfOptions<R>): Promise<ScoreVcfResult> {
+export async function scoreVcf<R = Stats, M extends VariantModels = VariantScorer>(opts: ScoreVcfOptions<R, M>): Promise<ScoreVcfResult> {
+  if (opts.openModels && !opts.scoreChunk) throw new Error('scoreVcf: a model side of its own (openModels) needs its scoreChunk');
   const batch = opts.batchSize ?? 1;
   const total = opts.shard || opts.count ? await opts.vcf.count() : undefined;
   const [first, end] = total === undefined ? [0, Infinity] : shardRange(total, batch, opts.shard);
-  const scorer = await VariantScorer.open(opts);
+  // Without openModels, M is VariantScorer (the default type argument).
+  const scorer = opts.openModels ? await opts.openModels() : ((await VariantScorer.open(opts)) as unknown as M);
   try {
     opts.onReady?.(scorer);
     const L = scorer.windowLength;
     const sink = await opts.openSink(scorer);
-    const result: ScoreVcfResult = { head: scorer.setup.head, tracks: scorer.tracks.length, ensemble: scorer.ensemble, records: 0, scored: 0, skipped: 0, resumedAt: sink.recordsDone };
+    const result: ScoreVcfResult = { head: scorer.head, tracks: scorer.trackCount, ensemble: scorer.ensemble, records: 0, scored: 0, skipped: 0, resumedAt: sink.recordsDone };
     const runTotal = total === undefined ? undefined : end - first;
     const start = first + sink.recordsDone;
     let done = sink.recordsDone;
@@ -113,7 +135,7 @@ export async function scoreVcf<R = Stats>(opts: ScoreVcfOptions<R>): Promise<Sco
 
     let chunk: Pending[] = [];
     const flush = async (recordsDone: number) => {
-      const score = opts.scoreChunk ?? (async (s: VariantScorer, c: Pending[]) => (await s.score(c.map((p) => p.prepared))) as R[][]);
+      const score = opts.scoreChunk ?? (async (s: M, c: Pending[]) => (await (s as unknown as VariantScorer).score(c.map((p) => p.prepared))) as R[][]);
       const stats = chunk.length ? await score(scorer, chunk) : [];
       for (const [i, p] of chunk.entries()) {
         for (const [j, a] of p.prepared.alts.entries()) {

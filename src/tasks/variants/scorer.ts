@@ -21,6 +21,7 @@ import { accumulate, checkBatchSize, runSequence, type EnsembleOptions, type Set
 import { openModels } from '../job/model-dirs.js';
 import { runBatches, type Batch, type Ensemble } from '../job/run-core.js';
 import { diffRange } from './windows.js';
+import type { VariantModels } from './score-vcf.js';
 
 export const STATS = ['SAD', 'SAR', 'D2', 'SAX'] as const;
 export type StatName = (typeof STATS)[number];
@@ -87,7 +88,7 @@ function groups<T>(items: T[], size: number): T[][] {
  * through every model: a resident schedule of the run core), with the head, tracks and window they
  * agree on.
  */
-export class VariantScorer {
+export class VariantScorer implements VariantModels {
   private constructor(
     private readonly models: Ensemble,
     private readonly batchSize: number,
@@ -113,6 +114,14 @@ export class VariantScorer {
 
   get windowLength(): number {
     return this.setup.geometry.length;
+  }
+
+  get head(): string {
+    return this.setup.head;
+  }
+
+  get trackCount(): number {
+    return this.tracks.length;
   }
 
   /** Model runs averaged per window (models × shifts × strands). */

@@ -24,7 +24,10 @@ export interface ContactMapWindow {
 }
 
 export class ContactMapScorer {
+  /** The variant × track layout of CenterMask, its tracks the contact-map tracks. */
   readonly rows = 'variant';
+  /** Read from the whole model (predictVariantOutputs), not the per-position runner. */
+  readonly input = 'whole-model';
   readonly name = 'ContactMap()';
   readonly column = 'ContactMap';
 

@@ -4,7 +4,9 @@
  * forward strand, exactly what SAD is computed from); every scorer then reads them. Gene scorers
  * share one set of gene masks per record and one aligned alt per ALT.
  *
- * A run writes one row layout, so its scorers are all `variant` scorers or all `gene` scorers.
+ * A run writes one row layout from one model side, so its scorers are all `variant` scorers, all
+ * `gene` scorers, or one whole-model scorer (ContactMap: the variant layout on the contact-map
+ * tracks; SpliceJunction: junction rows), which whole-model-set.ts applies.
  */
 import type { GeneIndex } from '../../../genome/gtf.js';
 import type { GeneScoreRow } from '../../../formats/gene-score-writers.js';
@@ -12,6 +14,8 @@ import type { PendingRecord } from '../score-vcf.js';
 import type { VariantScorer } from '../scorer.js';
 import { geneMasks } from './gene-mask.js';
 import { alignAlternate } from './indel-alignment.js';
+import { ContactMapScorer } from './contact-map.js';
+import { SpliceJunctionScorer } from './splice-junction.js';
 import { ScorerError, type GeneScorer, type OutputWindow, type Scorer, type ScoredVariant, type TrackScorer } from './types.js';
 
 /** Scores of one variant from `variant` scorers: per column, one value per track. */
@@ -20,11 +24,33 @@ export type TrackScores = Record<string, Float32Array>;
 /** Scores of one variant for one gene from `gene` scorers: per column, one value per track (the gene-score writers' row). */
 export type GeneScores = GeneScoreRow;
 
-export type ScorerRows = { rows: 'variant'; scorers: TrackScorer[] } | { rows: 'gene'; scorers: GeneScorer[]; genes: GeneIndex };
+export type ScorerRows =
+  | { rows: 'variant'; scorers: TrackScorer[] }
+  | { rows: 'gene'; scorers: GeneScorer[]; genes: GeneIndex }
+  /** Written in the variant layout, one row per contact-map track. */
+  | { rows: 'contact-map'; scorers: [ContactMapScorer] }
+  | { rows: 'junction'; scorers: [SpliceJunctionScorer]; genes: GeneIndex };
 
-/** Checks a run's scorers: one row layout, genes given exactly when gene scorers need them. */
+const GENE_SCORERS = 'GeneMaskLFC, GeneMaskActive, GeneMaskSplicing, SpliceJunction';
+
+/** Checks a run's scorers: one row layout and one model side, genes given exactly when gene or junction scorers need them. */
 export function scorerRows(scorers: readonly Scorer[], genes: GeneIndex | undefined, gtfOption = '--gtf'): ScorerRows {
   if (scorers.length === 0) throw new ScorerError('no scorer given');
+  const whole = scorers.filter((s) => s instanceof ContactMapScorer || s instanceof SpliceJunctionScorer);
+  if (whole.length) {
+    const other = scorers.find((s) => s.name !== whole[0]!.name);
+    if (other) {
+      const why = whole.includes(other as ContactMapScorer) ? 'gives rows of another layout' : 'reads the per-position tracks';
+      throw new ScorerError(`--scorer: ${whole[0]!.name} reads the whole AlphaGenome model's outputs and ${other.name} ${why}; score them in two runs`);
+    }
+    const s = whole[0]!;
+    if (s instanceof ContactMapScorer) {
+      if (genes) throw new ScorerError(`${gtfOption} is read by the gene scorers (${GENE_SCORERS}) only`);
+      return { rows: 'contact-map', scorers: [s] };
+    }
+    if (!genes) throw new ScorerError(`--scorer ${s.name} needs genes: give ${gtfOption} FILE`);
+    return { rows: 'junction', scorers: [s as SpliceJunctionScorer], genes };
+  }
   const gene = scorers.filter((s): s is GeneScorer => s.rows === 'gene');
   const track = scorers.filter((s): s is TrackScorer => s.rows === 'variant');
   if (gene.length && track.length) {
@@ -34,7 +60,7 @@ export function scorerRows(scorers: readonly Scorer[], genes: GeneIndex | undefi
     if (!genes) throw new ScorerError(`--scorer ${gene[0]!.name} needs genes: give ${gtfOption} FILE`);
     return { rows: 'gene', scorers: gene, genes };
   }
-  if (genes) throw new ScorerError(`${gtfOption} is read by the gene scorers (GeneMaskLFC, GeneMaskActive, GeneMaskSplicing) only`);
+  if (genes) throw new ScorerError(`${gtfOption} is read by the gene scorers (${GENE_SCORERS}) only`);
   return { rows: 'variant', scorers: track };
 }
 

@@ -4,9 +4,10 @@
  *   AlphaGenome's:  CenterMask(width=2001, aggregation=DIFF_LOG2_SUM)   (width=None: the whole window;
  *                   `aggregation_type=` and a `Scorer` suffix are accepted too), GeneMaskLFC(),
  *                   GeneMaskActive(), GeneMaskSplicing(width=None, requested_output=SPLICE_SITES)
- *                   (both arguments optional; widths None, 101, 1001, 10001)
+ *                   (both arguments optional; widths None, 101, 1001, 10001), ContactMap(),
+ *                   SpliceJunction() (no settings; the whole AlphaGenome model's outputs)
  *   short:          center-mask:2001:diff-log2-sum, center-mask:all:diff-mean, gene-mask-lfc,
- *                   gene-mask-active, gene-mask-splicing[:W]
+ *                   gene-mask-active, gene-mask-splicing[:W], contact-map, splice-junction
  *
  * Widths are AlphaGenome's (501, 2,001, 10,001, 100,001, 200,001 bp) or the whole window.
  */
@@ -14,11 +15,13 @@ import { AGGREGATIONS, type Aggregation } from './aggregation.js';
 import { CENTER_MASK_WIDTHS, CenterMaskScorer } from './center-mask.js';
 import { GeneMaskActiveScorer, GeneMaskLFCScorer } from './gene-mask.js';
 import { GeneMaskSplicingScorer, SPLICE_OUTPUTS, SPLICING_WIDTHS, type SpliceOutput } from './gene-mask-splicing.js';
+import { ContactMapScorer } from './contact-map.js';
+import { SpliceJunctionScorer } from './splice-junction.js';
 import { ScorerError, type Scorer } from './types.js';
 
 const norm = (s: string) => s.trim().toUpperCase().replace(/-/g, '_');
 
-const KINDS = 'CenterMask(width=W, aggregation=A), GeneMaskLFC, GeneMaskActive, GeneMaskSplicing(width=W)';
+const KINDS = 'CenterMask(width=W, aggregation=A), GeneMaskLFC, GeneMaskActive, GeneMaskSplicing(width=W), ContactMap, SpliceJunction';
 
 function width(text: string, spec: string, widths: readonly number[] = CENTER_MASK_WIDTHS): number | undefined {
   const t = norm(text);
@@ -83,8 +86,10 @@ export function parseScorer(spec: string): Scorer {
     const w = named.get('WIDTH') ?? positional[0];
     return new GeneMaskSplicingScorer(w === undefined ? undefined : width(w, spec, SPLICING_WIDTHS), spliceOutput(named.get('REQUESTED_OUTPUT'), spec));
   }
-  if (['SPLICEJUNCTION', 'CONTACTMAP'].includes(k)) {
-    throw new ScorerError(`--scorer ${spec}: needs the whole AlphaGenome model's junction or contact-map outputs, which score-variants does not run yet (see docs/variants.md)`);
+  if (k === 'SPLICEJUNCTION' || k === 'CONTACTMAP') {
+    const name = k === 'CONTACTMAP' ? 'ContactMap' : 'SpliceJunction';
+    if (args > 0) throw new ScorerError(`--scorer ${spec}: ${name} takes no arguments${k === 'SPLICEJUNCTION' ? ' (its genes come from --gtf)' : ''}`);
+    return k === 'CONTACTMAP' ? new ContactMapScorer() : new SpliceJunctionScorer();
   }
   if (['POLYADENYLATION', 'PAQTL'].includes(k)) {
     throw new ScorerError(`--scorer ${spec}: AlphaGenome's polyadenylation scorer needs its PAS annotation and is not implemented`);

@@ -100,6 +100,8 @@ export interface JunctionRow {
 
 export class SpliceJunctionScorer {
   readonly rows = 'junction';
+  /** Read from the whole model (predictVariantOutputs), not the per-position runner. */
+  readonly input = 'whole-model';
   readonly name = 'SpliceJunction()';
   readonly column = 'SpliceJunction';
 

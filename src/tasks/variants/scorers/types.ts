@@ -12,12 +12,16 @@
  *    AlphaGenome's gene scorers share one mask extractor.
  *
  * GeneMaskSplicing is a `gene` scorer on AlphaGenome's 1-bp splice tracks (the generic runner's
- * `--resolution 1` view). ContactMap and SpliceJunction read outputs that are not per-position
- * tracks (contact maps, junction counts) from the whole AlphaGenome model: see contact-map.ts and
- * splice-junction.ts.
+ * `--resolution 1` view). ContactMap and SpliceJunction (`WholeModelScorer`) read outputs that are
+ * not per-position tracks (contact maps, junction counts) from the whole AlphaGenome model, a model
+ * side of their own (alphagenome-variants.ts): ContactMap writes the `variant` layout with the
+ * contact-map tracks, SpliceJunction a third, `junction` layout (see contact-map.ts and
+ * splice-junction.ts).
  */
 import type { Gene } from '../../../genome/gtf.js';
 import type { Track } from '../../../formats/targets.js';
+import type { ContactMapScorer } from './contact-map.js';
+import type { SpliceJunctionScorer } from './splice-junction.js';
 
 /** The variant being scored (one ALT), in genome coordinates. */
 export interface ScoredVariant {
@@ -68,6 +72,9 @@ export interface GeneScorer {
   checkTracks?(tracks: readonly Track[]): void;
 }
 
-export type Scorer = TrackScorer | GeneScorer;
+/** Scorers on the whole AlphaGenome model's outputs (not per-position tracks). */
+export type WholeModelScorer = ContactMapScorer | SpliceJunctionScorer;
+
+export type Scorer = TrackScorer | GeneScorer | WholeModelScorer;
 
 export class ScorerError extends Error {}

@@ -6,7 +6,9 @@
  * (proportional set size of all Chromium processes, and of the largest one: the page's renderer,
  * which holds the engine worker and its WebAssembly heap), Node's peak RSS, and how far apart the two
  * outputs are.
- *   npm run bench -- browser [enformer|borzoi] [--threads N] [--tile-length BP]
+ *   npm run bench -- browser [enformer|borzoi|alphagenome] [--threads N] [--tile-length BP] [--length BP] [--resolution 128|1]
+ * AlphaGenome (full size: 450.6 M parameters) runs for human at 128 bp (default) or 1 bp, 16,384 bp
+ * by default: its published 1 Mb does not fit WebAssembly's 4 GB (src/models/alphagenome/wasm-fit.ts).
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -24,6 +26,7 @@ const CONFIGS: Record<string, { config: Record<string, unknown>; length: number 
     length: 196_608,
   },
   borzoi: { config: { model_type: 'borzoi' }, length: 524_288 },
+  alphagenome: { config: { model_type: 'alphagenome' }, length: 16_384 },
 };
 
 export interface BrowserBenchTools {
@@ -86,19 +89,22 @@ function childrenPss(): { total: number; largest: number } {
 /** Every `stride`-th value of each head, to compare the two runtimes without moving 6 M floats. */
 const STRIDE = 101;
 
-export async function benchBrowser(name: string, options: { threads?: number; tileLength?: number }, tools: BrowserBenchTools): Promise<void> {
+export async function benchBrowser(name: string, options: { threads?: number; tileLength?: number; length?: number; resolution?: 1 | 128 }, tools: BrowserBenchTools): Promise<void> {
   const spec = CONFIGS[name];
   if (!spec) throw new Error(`browser bench: unknown model '${name}' (known: ${Object.keys(CONFIGS).join(', ')})`);
+  if (options.resolution !== undefined && name !== 'alphagenome') throw new Error('browser bench: --resolution is for alphagenome');
+  const length = options.length ?? spec.length;
+  const resolution = options.resolution;
   const dir = mkdtempSync(join(tmpdir(), `seq2track-bench-${name}-`));
   try {
     const t0 = performance.now();
     const bytes = await writeRandomModel(dir, spec.config, tools.fill);
     console.log(`${name}: random weights written (${(bytes / 2 ** 20).toFixed(0)} MB) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-    const sequence = tools.sequence(spec.length, 42);
+    const sequence = tools.sequence(length, 42);
 
     // Node, first, so its peak RSS is its own.
     const n0 = performance.now();
-    const model = await loadModel(dir, { threads: options.threads, tileLength: options.tileLength });
+    const model = await loadModel(dir, { threads: options.threads, tileLength: options.tileLength, resolution });
     const n1 = performance.now();
     const nodeOut = await model.predict([sequence]);
     const n2 = performance.now();
@@ -125,33 +131,38 @@ export async function benchBrowser(name: string, options: { threads?: number; ti
       });
       const b0 = performance.now();
       await page.evaluate(async (args) => {
-        const w = globalThis as unknown as { seq2track: { loadModel(a: { model: string; tileLength?: number }): Promise<unknown> } };
+        const w = globalThis as unknown as { seq2track: { loadModel(a: { model: string; tileLength?: number; resolution?: number }): Promise<unknown> } };
         await w.seq2track.loadModel(args);
-      }, { model: name, tileLength: options.tileLength });
+      }, { model: name, tileLength: options.tileLength, resolution });
       const b1 = performance.now();
       const sample = await page.evaluate(
-        async ({ model, fasta, stride, tileLength }) => {
+        async ({ model, fasta, stride, tileLength, resolution }) => {
           const w = globalThis as unknown as { seq2track: { predictFasta(a: object): Promise<Record<string, { data: Float32Array }>> } };
-          const out = await w.seq2track.predictFasta({ model, fasta, tileLength });
+          const out = await w.seq2track.predictFasta({ model, fasta, tileLength, resolution });
           return Object.fromEntries(Object.entries(out).map(([h, t]) => [h, Array.from(t.data.filter((_, i) => i % stride === 0))]));
         },
-        { model: name, fasta: `>window\n${sequence}\n`, stride: STRIDE, tileLength: options.tileLength },
+        { model: name, fasta: `>window\n${sequence}\n`, stride: STRIDE, tileLength: options.tileLength, resolution },
       );
       const b2 = performance.now();
       clearInterval(sampler);
       peak = { total: Math.max(peak.total, childrenPss().total), largest: Math.max(peak.largest, childrenPss().largest) };
       let maxAbs = 0;
+      let maxRel = 0;
       for (const [h, values] of Object.entries(sample)) {
         const ref = nodeOut.heads[h]!.data;
-        values.forEach((v, k) => (maxAbs = Math.max(maxAbs, Math.abs(v - ref[k * STRIDE]!))));
+        values.forEach((v, k) => {
+          const d = Math.abs(v - ref[k * STRIDE]!);
+          maxAbs = Math.max(maxAbs, d);
+          maxRel = Math.max(maxRel, d / Math.max(Math.abs(ref[k * STRIDE]!), 1));
+        });
       }
       const load = (b1 - b0) / 1000;
       const run = (b2 - b1) / 1000;
       console.log(`browser (headless Chromium, onnxruntime-web WASM, ${threads} threads): model loaded in ${load.toFixed(1)} s; one window ${run.toFixed(2)} s`);
       console.log(`browser peak memory (PSS): all Chromium processes ${peak.total.toFixed(0)} MB, page renderer ${peak.largest.toFixed(0)} MB`);
-      console.log(`browser vs node outputs: max abs difference ${maxAbs.toExponential(2)} over every ${STRIDE}th value`);
+      console.log(`browser vs node outputs: max abs difference ${maxAbs.toExponential(2)} (relative to max(|node|, 1): ${maxRel.toExponential(2)}) over every ${STRIDE}th value`);
       console.log(
-        `RESULT model=${name} mode=browser browser_load_s=${load.toFixed(1)} browser_window_s=${run.toFixed(2)} browser_peak_pss_mb=${peak.total.toFixed(0)} renderer_peak_pss_mb=${peak.largest.toFixed(0)} node_load_s=${nodeLoad.toFixed(1)} node_window_s=${nodeRun.toFixed(2)} node_peak_rss_mb=${nodeRss.toFixed(0)} ratio=${(run / nodeRun).toFixed(2)} max_abs_diff=${maxAbs.toExponential(2)}`,
+        `RESULT model=${name} mode=browser length=${length}${resolution ? ` resolution=${resolution}` : ''} browser_load_s=${load.toFixed(1)} browser_window_s=${run.toFixed(2)} browser_peak_pss_mb=${peak.total.toFixed(0)} renderer_peak_pss_mb=${peak.largest.toFixed(0)} node_load_s=${nodeLoad.toFixed(1)} node_window_s=${nodeRun.toFixed(2)} node_peak_rss_mb=${nodeRss.toFixed(0)} ratio=${(run / nodeRun).toFixed(2)} max_abs_diff=${maxAbs.toExponential(2)} max_rel_diff=${maxRel.toExponential(2)}`,
       );
     } finally {
       clearInterval(sampler);

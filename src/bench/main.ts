@@ -7,7 +7,7 @@
  *   npm run bench -- gradients [enformer|borzoi|flashzoi] [--runs 5] [--length BP] [--head-backward whole|checkpointed] [--activations saved|recompute]   (forward vs input gradients, default Enformer: src/bench/gradients.ts)
  *   npm run bench -- enformer --attention central|all   (forward plus head-mean attention maps of every layer)
  *   npm run bench -- train [--runs 3] [--models enformer,borzoi] [--whole-runs 1] [--whole-length BP]   (training steps: head only, and whole-model steps vs the forward; src/bench/train.ts)
- *   npm run bench -- browser [enformer|borzoi]   (one window in headless Chromium beside Node: browser.ts)
+ *   npm run bench -- browser [enformer|borzoi|alphagenome] [--length BP] [--resolution 128|1]   (one window in headless Chromium beside Node: browser.ts)
  *   npm run bench -- genome-rss [MODEL_DIR] [--lengths 250000,1000000,4000000]   (predict --genome peak RSS vs region length)
  *   npm run bench -- genome-throughput [enformer|borzoi|flashzoi] [--windows 8]   (genome job windows/s with and without trunk reuse: genome-throughput.ts)
  *   npm run bench -- quantization [--rounds 3] [--threads N] [--scale 1]   (float32 vs int8/float16 layers: quantization.ts)
@@ -134,6 +134,7 @@ async function main(): Promise<void> {
       layout: { type: 'string', default: '2d' },
       'tile-length': { type: 'string' },
       length: { type: 'string' },
+      resolution: { type: 'string' },
       profile: { type: 'string' },
       variants: { type: 'string', default: '2' },
       attention: { type: 'string' },
@@ -211,7 +212,12 @@ async function main(): Promise<void> {
   }
   if (positionals[0] === 'crc32c') return benchCrc32c({ mb: Math.max(1, Number(values.mb)), runs: runsOr(3) });
   if (positionals[0] === 'kernels') return benchKernels({ runs: runsOr(3), threadsList: values['threads-list']!.split(',').map(Number) });
-  if (positionals[0] === 'browser') return benchBrowser(positionals[1] ?? 'enformer', { threads: values.threads ? Number(values.threads) : undefined, tileLength: values['tile-length'] ? Number(values['tile-length']) : undefined }, { fill: randomFiller(1234), sequence: randomSequence });
+  if (positionals[0] === 'browser') {
+    const resolution = values.resolution === undefined ? undefined : (Number(values.resolution) as 1 | 128);
+    if (resolution !== undefined && ![1, 128].includes(resolution)) throw new Error(`--resolution ${values.resolution}: AlphaGenome's outputs are at 128 or 1 bp`);
+    const o = { threads: values.threads ? Number(values.threads) : undefined, tileLength: values['tile-length'] ? Number(values['tile-length']) : undefined, length: values.length ? Number(values.length) : undefined, resolution };
+    return benchBrowser(positionals[1] ?? 'enformer', o, { fill: randomFiller(1234), sequence: randomSequence });
+  }
   if (positionals[0] === 'genome-rss') {
     const model = positionals[1] ?? new URL('../../../shared/fixtures/enformer-small', import.meta.url).pathname;
     const lengths = (values.lengths ?? '250000,1000000,4000000').split(',').map(Number);

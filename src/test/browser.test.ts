@@ -13,6 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { SafetensorsFile } from '../weights/safetensors.js';
+import { loadModel } from '../models/load.js';
+import { predictRecords } from '../tasks/predict/records.js';
+import { parseFastaText } from '../genome/fasta-parse.js';
 import { brokenModelDir, compare, fixture, REPO_ROOT, runCli } from './fixtures.js';
 import { launchChromium, skipWithoutChromium, startServe, type ServeProcess } from './chromium.js';
 import { colourCount, decodePng } from './png.js';
@@ -27,7 +30,7 @@ declare const window: {
   seq2track: {
     ready: Promise<void>;
     models(): string[];
-    predictFasta(args: { model: string; fasta: string; tileLength?: number }): Promise<Record<string, HookHead>>;
+    predictFasta(args: { model: string; fasta: string; tileLength?: number; organism?: string; resolution?: 1 | 128 }): Promise<Record<string, HookHead>>;
     predictRegion(args: { model: string; region: string; tracks?: string }): Promise<{ tracks: string[]; start: number; binSize: number; bins: number; values: Float32Array }>;
   };
 };
@@ -36,6 +39,9 @@ declare const crossOriginIsolated: boolean;
 
 const FIXTURES = ['enformer-small', 'borzoi-small', 'flashzoi-small'].filter((n) => fixture(n));
 const skip = skipWithoutChromium() || (FIXTURES.length === 3 ? false : 'fixtures ../shared/fixtures/*-small not found');
+/** AlphaGenome's fixture is optional on its own: its tests skip without it, the others run. */
+const AG = 'alphagenome-small';
+const agSkip = skip || (fixture(AG) ? false : `fixture ../shared/fixtures/${AG} not found`);
 const SCREENSHOTS = join(REPO_ROOT, 'dist', 'test', 'screenshots');
 const VIEWPORT = { width: 1280, height: 900 };
 
@@ -60,7 +66,7 @@ before(async () => {
   const mismatched = join(tmp, 'mismatched');
   mkdirSync(mismatched);
   await brokenModelDir(mismatched);
-  const models = FIXTURES.map((n) => `--model=${n}=${fixture(n)}`);
+  const models = [...FIXTURES, ...(agSkip ? [] : [AG])].map((n) => `--model=${n}=${fixture(n)}`);
   serve = await startServe([...models, `--model=no-weights=${noWeights}`, `--model=bad-config=${badConfig}`, `--model=mismatched=${mismatched}`]);
   browser = await launchChromium();
   page = await browser.newPage({ viewport: VIEWPORT });
@@ -115,6 +121,45 @@ for (const name of FIXTURES) {
       assert.ok(got[h]!.isF32, 'the hook returns Float32Array data');
       const c = compare(got[h]!.data, ref.readFloat32(h), 5e-5, 1e-4);
       assert.ok(c.ok, `${name} ${h}: element ${c.worst} is ${got[h]!.data[c.worst]}, max abs diff ${c.maxAbs.toExponential(2)}`);
+    }
+  });
+}
+
+/**
+ * AlphaGenome through the page equals the Node model on the same records: the fixture's two 8,192-bp
+ * sequences, human, at 128 bp (every 128-bp track head) and at 1 bp (the 1-bp heads and the splice
+ * outputs), trunk tiled at 4,096 bp in both. The bound is the CLI's (atol 5e-5 + rtol 1e-4 of the
+ * Node value): WASM and native kernels differ by float32 summation order only, but the 128-bp tracks
+ * are in experimental scale (up to ≈ 9,000), so the relative term carries it.
+ */
+for (const resolution of [128, 1] as const) {
+  test(`browser: ${AG} at ${resolution} bp through window.seq2track.predictFasta equals the Node model`, { skip: agSkip }, async () => {
+    const dir = fixture(AG)!;
+    const sequences: string[] = JSON.parse(readFileSync(join(dir, 'reference.json'), 'utf8')).inputs.sequences;
+    const fasta = sequences.map((s, i) => `>seq${i + 1}\n${s}\n`).join('');
+    const t0 = performance.now();
+    const got = await page.evaluate(
+      async ({ model, fasta, resolution }) => {
+        const r = await window.seq2track.predictFasta({ model, fasta, tileLength: 4096, resolution });
+        return Object.fromEntries(Object.entries(r).map(([h, t]) => [h, { dims: t.dims, data: Array.from(t.data) }]));
+      },
+      { model: AG, fasta, resolution },
+    );
+    const pageSeconds = (performance.now() - t0) / 1000;
+    const model = await loadModel(dir, { resolution, tileLength: 4096, threads: 1 });
+    try {
+      const want = await predictRecords(model, parseFastaText(fasta, 'FASTA'), 'FASTA');
+      assert.deepEqual(Object.keys(got), ['human']);
+      assert.deepEqual(got.human!.dims, want.heads.human!.shape);
+      const T = model.arch.tracks('human');
+      assert.deepEqual(want.heads.human!.shape, [2, 8192 / resolution, T]);
+      const c = compare(got.human!.data, want.heads.human!.data, 5e-5, 1e-4);
+      let rel = 0;
+      want.heads.human!.data.forEach((w, i) => (rel = Math.max(rel, Math.abs(got.human!.data[i]! - w) / Math.max(Math.abs(w), 1))));
+      console.log(`# ${AG} ${resolution} bp: ${got.human!.data.length} values, page vs Node max abs diff ${c.maxAbs.toExponential(2)}, max rel ${rel.toExponential(2)}; page ${pageSeconds.toFixed(1)} s (load + run)`);
+      assert.ok(c.ok, `${AG} ${resolution} bp: element ${c.worst} is ${got.human!.data[c.worst]} in the page, ${want.heads.human!.data[c.worst]} on Node (max abs diff ${c.maxAbs.toExponential(2)})`);
+    } finally {
+      await model.close();
     }
   });
 }

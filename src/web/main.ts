@@ -12,6 +12,8 @@ import { variantWindows } from '../tasks/variants/windows.js';
 import { parseTargets, selectTracks, unnamedTracks, TargetsError, type TargetsTable } from '../formats/track-selection.js';
 import { CancelledError, WebEngine } from '../engine/web/engine.js';
 import { openModel, type ModelLocation } from './model-loader.js';
+import { AlphaGenomeTracks, type AlphaGenomeResolution } from '../models/alphagenome/tracks-architecture.js';
+import { pageWindowLength } from './window-length.js';
 import { GenomeView, type WigTrack } from './view.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -21,6 +23,7 @@ const ui = {
   modelFiles: $<HTMLInputElement>('model-files'),
   modelUrl: $<HTMLInputElement>('model-url'),
   backend: $<HTMLSelectElement>('backend'),
+  resolution: $<HTMLSelectElement>('resolution'),
   genomeFiles: $<HTMLInputElement>('genome-files'),
   genomeUrl: $<HTMLInputElement>('genome-url'),
   genomeOpen: $<HTMLButtonElement>('genome-open'),
@@ -29,6 +32,7 @@ const ui = {
   tracks: $<HTMLInputElement>('tracks'),
   targets: $<HTMLInputElement>('targets'),
   variant: $<HTMLInputElement>('variant'),
+  window: $<HTMLInputElement>('window'),
   predict: $<HTMLButtonElement>('predict'),
   cancel: $<HTMLButtonElement>('cancel'),
   progress: $<HTMLProgressElement>('progress'),
@@ -42,7 +46,7 @@ const THREADS = crossOriginIsolated ? Math.max(1, navigator.hardwareConcurrency 
 const MAX_SHOWN = 24;
 
 let served: { name: string; files: string[] }[] = [];
-let current: { key: string; model: Model } | undefined;
+let current: { key: string; alphaGenome: string; model: Model } | undefined;
 let busy = false;
 /** Set by Cancel: the running job's failure (whichever call notices the ended worker) is a cancel. */
 let cancelled = false;
@@ -105,18 +109,27 @@ async function webgpuAdapter(): Promise<boolean> {
   return gpu ? (await gpu.requestAdapter().catch(() => null)) !== null : false;
 }
 
+/** How a model is loaded: the trunk tile, and for AlphaGenome its organism (its one head) and output resolution. */
+interface UseOptions {
+  tileLength?: number;
+  organism?: string;
+  resolution?: AlphaGenomeResolution;
+}
+
 /**
  * The model of a location, loaded once. A new model's sessions replace the last one's in the worker
- * (same session names), so one model is in memory at a time.
+ * (same session names), so one model is in memory at a time. The organism and resolution build
+ * AlphaGenome's graphs, so only an AlphaGenome model is reloaded when they change.
  */
-async function useModel(loc: ModelLocation, tileLength?: number): Promise<Model> {
-  const key = `${locationKey(loc)} tile ${tileLength ?? 'default'}`;
-  if (current?.key === key) return current.model;
+async function useModel(loc: ModelLocation, options: UseOptions = {}): Promise<Model> {
+  const key = `${locationKey(loc)} tile ${options.tileLength ?? 'default'}`;
+  const alphaGenome = `${options.organism ?? 'human'} ${options.resolution ?? 128}`;
+  if (current?.key === key && (!(current.model.arch instanceof AlphaGenomeTracks) || current.alphaGenome === alphaGenome)) return current.model;
   current = undefined;
   say(`Loading model ${loc.name}…`);
   const eng = await useEngine();
-  const { model } = await openModel(loc, eng, { threads: THREADS, tileLength });
-  current = { key, model };
+  const { model } = await openModel(loc, eng, { threads: THREADS, tileLength: options.tileLength, alphaGenome: { organism: options.organism, resolution: options.resolution } });
+  current = { key, alphaGenome, model };
   return model;
 }
 
@@ -154,11 +167,12 @@ export interface HeadOutput {
 
 /**
  * The hook: every FASTA record through a served model; heads after softplus, [records, bins, tracks].
- * `tileLength` sets the trunk tile (bp) as the CLI's --tile-length does.
+ * `tileLength` sets the trunk tile (bp) as the CLI's --tile-length does; for an AlphaGenome model,
+ * `organism` (default human) is its one head and `resolution` (128, default, or 1 bp) its outputs'.
  */
-async function predictFasta(args: { model: string; fasta: string; heads?: string[]; tileLength?: number }): Promise<Record<string, HeadOutput>> {
+async function predictFasta(args: { model: string; fasta: string; heads?: string[]; tileLength?: number; organism?: string; resolution?: AlphaGenomeResolution }): Promise<Record<string, HeadOutput>> {
   return job(`Predicting with ${args.model}`, async () => {
-    const model = await useModel(servedLocation(args.model), args.tileLength);
+    const model = await useModel(servedLocation(args.model), args);
     const records = parseFastaText(args.fasta, 'FASTA');
     const p = await predictRecords(model, records, 'FASTA', { heads: args.heads, onProgress: progress });
     say(`Predicted ${records.length} record(s) with ${args.model}.`);
@@ -167,9 +181,9 @@ async function predictFasta(args: { model: string; fasta: string; heads?: string
 }
 
 /** Loads a served model ahead of predictions (timings, notebooks); resolves with its heads. */
-async function loadModel(args: { model: string; tileLength?: number }): Promise<{ heads: string[] }> {
+async function loadModel(args: { model: string; tileLength?: number; organism?: string; resolution?: AlphaGenomeResolution }): Promise<{ heads: string[] }> {
   return job(`Loading ${args.model}`, async () => {
-    const model = await useModel(servedLocation(args.model), args.tileLength);
+    const model = await useModel(servedLocation(args.model), args);
     say(`Model ${args.model} loaded.`);
     return { heads: model.headNames };
   });
@@ -202,21 +216,27 @@ async function targetsTable(head: string, count: number): Promise<TargetsTable> 
 const COLORS = { ref: '#1f77b4', alt: '#d62728', diff: '#2ca02c' };
 
 /** A region of the open genome through the run core, tiled into windows as the CLI's genome job tiles it. */
-function predictOpenRegion(model: Model, head: string, table: TargetsTable, tracks: string | undefined, region: { chr: string; start: number; end: number }) {
+function predictOpenRegion(model: Model, head: string, table: TargetsTable, tracks: string | undefined, region: { chr: string; start: number; end: number }, windowLength: number) {
   const label = `${region.chr}:${region.start + 1}-${region.end}`;
-  return predictRegionsOn(loadedModels([model]), async () => table, { genome: view.reference(), regions: [{ chrom: region.chr, start: region.start, end: region.end, label }], head, tracks, onProgress: progress });
+  return predictRegionsOn(loadedModels([model]), async () => table, { genome: view.reference(), regions: [{ chrom: region.chr, start: region.start, end: region.end, label }], head, tracks, windowLength, onProgress: progress });
+}
+
+/** The controls' AlphaGenome choices: the head field names the organism (its one head), the select the resolution. */
+function controlOptions(): UseOptions {
+  return { organism: ui.head.value.trim() || undefined, resolution: Number(ui.resolution.value) as AlphaGenomeResolution };
 }
 
 /**
  * The hook for a region: the open genome's region through a served model, as the CLI's genome job
  * predicts it; the selected tracks' values [bins, tracks] and the first bin's 0-based start.
  */
-async function predictRegion(args: { model: string; region: string; head?: string; tracks?: string }): Promise<{ tracks: string[]; start: number; binSize: number; bins: number; values: Float32Array }> {
+async function predictRegion(args: { model: string; region: string; head?: string; tracks?: string; resolution?: AlphaGenomeResolution; windowLength?: number }): Promise<{ tracks: string[]; start: number; binSize: number; bins: number; values: Float32Array }> {
   return job(`Predicting with ${args.model}`, async () => {
     if (!view.ready) throw new Error('open a genome first');
-    const model = await useModel(servedLocation(args.model));
+    const model = await useModel(servedLocation(args.model), { organism: args.head, resolution: args.resolution });
     const head = args.head ?? model.headNames[0]!;
-    const r = await predictOpenRegion(model, head, await targetsTable(head, model.arch.tracks(head)), args.tracks, parseRegion(args.region));
+    const length = pageWindowLength(model.arch, args.windowLength).length;
+    const r = await predictOpenRegion(model, head, await targetsTable(head, model.arch.tracks(head)), args.tracks, parseRegion(args.region), length);
     const { plan, values } = r.results[0]!;
     say(`Predicted ${args.region} with ${args.model}.`);
     return { tracks: r.tracks.map((t) => t.identifier), start: plan.coverStart + plan.firstBin * r.binSize, binSize: r.binSize, bins: plan.bins, values };
@@ -231,7 +251,7 @@ async function predictRegion(args: { model: string; region: string; head?: strin
 async function predictView(): Promise<void> {
   await job('Predicting', async () => {
     if (!view.ready) throw new Error('open a genome first');
-    const model = await useModel(chosenLocation());
+    const model = await useModel(chosenLocation(), controlOptions());
     const head = ui.head.value.trim() || model.headNames[0]!;
     if (!model.headNames.includes(head)) throw new Error(`unknown head '${head}' (the model has: ${model.headNames.join(', ')})`);
     const table = await targetsTable(head, model.arch.tracks(head));
@@ -240,13 +260,15 @@ async function predictView(): Promise<void> {
     const variant = variantText ? parseVariant(variantText) : undefined;
     const region = ui.region.value.trim() ? parseRegion(ui.region.value) : undefined;
     if (!region && !variant) throw new Error('give a region (chr:start-end) or a variant');
+    const windowText = ui.window.value.replace(/,/g, '').trim();
+    const window = pageWindowLength(model.arch, windowText === '' ? undefined : Number(windowText));
     const binSize = model.binSize;
     const wig: WigTrack[] = [];
     let shown: number;
     let selected: number;
     if (!variant) {
       const label = `${region!.chr}:${region!.start + 1}-${region!.end}`;
-      const r = await predictOpenRegion(model, head, table, selection, region!);
+      const r = await predictOpenRegion(model, head, table, selection, region!, window.length);
       const { plan, values } = r.results[0]!;
       const K = r.tracks.length;
       const start = plan.coverStart + plan.firstBin * binSize;
@@ -254,10 +276,10 @@ async function predictView(): Promise<void> {
       tracks.forEach((t, k) => wig.push({ chr: region!.chr, start, binSize, name: t.identifier, values: Float32Array.from({ length: plan.bins }, (_, b) => values[b * K + k]!), color: COLORS.ref }));
       await view.show(wig, label);
       [shown, selected] = [tracks.length, r.tracks.length];
-      say(`Showing ${shown} track(s)${selected > shown ? ` (the first ${shown} of ${selected} selected)` : ''} of head ${head}: ${plan.bins} bins of ${binSize} bp in ${plan.windows.length} window(s) from ${region!.chr}:${start + 1}.`);
+      say(`Showing ${shown} track(s)${selected > shown ? ` (the first ${shown} of ${selected} selected)` : ''} of head ${head}: ${plan.bins} bins of ${binSize} bp in ${plan.windows.length} window(s) from ${region!.chr}:${start + 1}.${window.note}`);
       return;
     }
-    const length = model.arch.defaultSequenceLength;
+    const length = window.length;
     const w = await variantWindows(view.reference(), variant.chr, variant.pos - 1, variant.ref, [variant.alt], length);
     if (w.genomeRef !== variant.ref) throw new Error(`variant ${variantText}: REF ${variant.ref} does not match the genome (${w.genomeRef}) at ${variant.chr}:${variant.pos}`);
     const tracks = selectTracks(table, selection);
@@ -287,7 +309,7 @@ async function predictView(): Promise<void> {
     const locus = region ? `${region.chr}:${region.start + 1}-${region.end}` : `${variant.chr}:${start + 1}-${start + bins * binSize}`;
     await view.show(wig, locus);
     [shown, selected] = [shownTracks.length, tracks.length];
-    say(`Showing ${shown} track(s)${selected > shown ? ` (the first ${shown} of ${selected} selected)` : ''} of head ${head}: ${bins} bins of ${binSize} bp from ${variant.chr}:${start + 1}, variant ${variantText}.`);
+    say(`Showing ${shown} track(s)${selected > shown ? ` (the first ${shown} of ${selected} selected)` : ''} of head ${head}: ${bins} bins of ${binSize} bp from ${variant.chr}:${start + 1}, variant ${variantText}.${window.note}`);
   });
 }
 

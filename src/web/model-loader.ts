@@ -9,6 +9,7 @@ import { architectureFromConfig, ModelDirError, parseConfigText, pickWeightsFile
 import { Enformer } from '../models/enformer.js';
 import { MAX_HEADER, SafetensorsError, parseSafetensorsHeader, toFloat32, type TensorInfo } from '../weights/safetensors-format.js';
 import { WeightSet } from '../weights/weight-set.js';
+import type { AlphaGenomeTracksOptions } from '../models/alphagenome/tracks-architecture.js';
 import type { WebEngine } from '../engine/web/engine.js';
 import type { ByteSource } from '../engine/web/protocol.js';
 
@@ -97,14 +98,20 @@ export interface LoadedModel {
   label: string;
 }
 
+/** Options of the page's loads: the model's, and for an AlphaGenome model its organism and resolution (ignored by the others). */
+export interface OpenOptions extends ModelOptions {
+  alphaGenome?: AlphaGenomeTracksOptions;
+}
+
 /** Reads the config and weights header, then builds the model's sessions on `engine`. */
-export async function openModel(loc: ModelLocation, engine: WebEngine, options: ModelOptions = {}): Promise<LoadedModel> {
+export async function openModel(loc: ModelLocation, engine: WebEngine, options: OpenOptions = {}): Promise<LoadedModel> {
   const label = loc.kind === 'url' ? loc.base : loc.name;
   const dir = await directory(loc);
   const configBytes = await dir.open('config.json');
   if (!configBytes) throw new ModelDirError(`${label}: no config.json in the model directory`);
   const configLabel = configBytes.label;
-  const arch = architectureFromConfig(parseConfigText(await readText(configBytes), configLabel), configLabel);
+  const { alphaGenome, ...modelOptions } = options;
+  const arch = architectureFromConfig(parseConfigText(await readText(configBytes), configLabel), configLabel, alphaGenome);
   const weightsName = pickWeightsFile(dir.names, label);
   const weightsBytes = await dir.open(weightsName);
   if (!weightsBytes) throw new ModelDirError(`${label}: ${weightsName} is listed but cannot be read`);
@@ -119,13 +126,13 @@ export async function openModel(loc: ModelLocation, engine: WebEngine, options: 
   const key = weightsBytes.label;
   await engine.addSource(key, weightsBytes.source);
   const weights = WeightSet.fromSafetensors({ path: key, tensors, readBytes: (name) => converted.get(name)! }, (n) => arch.canonicalName(n));
-  let gammaTable = options.gammaTable;
+  let gammaTable = modelOptions.gammaTable;
   if (!gammaTable && arch instanceof Enformer && arch.config.useTfGamma && dir.names.includes('tf_gammas.safetensors')) {
     const g = (await dir.open('tf_gammas.safetensors'))!;
     const info = (await readHeader(g)).get('tf_gammas');
     if (!info || info.shape.length !== 2) throw new ModelDirError(`${g.label}: expected a tensor 'tf_gammas' of shape [2n-1, features]`);
     gammaTable = { n: (info.shape[0]! + 1) / 2, values: toFloat32(await g.read(info.offset, info.length), info.dtype, g.label) };
   }
-  const model = await Model.create(arch, weights, key, { ...options, gammaTable }, engine);
+  const model = await Model.create(arch, weights, key, { ...modelOptions, gammaTable }, engine);
   return { model, label };
 }

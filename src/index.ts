@@ -66,7 +66,8 @@ export { Model, LengthError, type Prediction, type PredictOptions, type OneHotBa
 export { Enformer, parseEnformerConfig, type EnformerConfig } from './models/enformer.js';
 export { Borzoi, parseBorzoiConfig, type BorzoiConfig } from './models/borzoi.js';
 export { loadAlphaGenome, alphaGenomeConfigOf, isAlphaGenomeConfig } from './models/alphagenome/load.js';
-export { AlphaGenomeModel, type AlphaGenomeOptions, type Organism } from './models/alphagenome/model.js';
+export { AlphaGenomeModel, alphaGenomeOutputShapes, type AlphaGenomeOptions, type AlphaGenomeSink, type Organism } from './models/alphagenome/model.js';
+export { AlphaGenomeTracks, type AlphaGenomeResolution, type TrackGroup } from './models/alphagenome/tracks-architecture.js';
 export { parseAlphaGenomeConfig, type AlphaGenomeConfig } from './models/alphagenome/config.js';
 export { predictAlphaGenomeFasta } from './tasks/predict/alphagenome-fasta.js';
 export type { Architecture, FlopCount, TrunkOutput, GammaTable } from './models/architecture.js';

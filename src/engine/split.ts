@@ -158,21 +158,7 @@ export function splitForwardBackward(graph: Graph, opts: SplitOptions): SplitGra
     }
   };
   copyInputsAndInitializers(forward, inForward, forwardOutputs.map((o) => o.name));
-  // A saved Shape/Size goes right after the node whose output it measures. `backward()` appended it
-  // at the end of the graph, and ONNX Runtime runs nodes in that order where it can: a tensor it
-  // measures (e.g. each attention chunk's logits) would stay alive until the end, all chunks at once.
-  const measuredBy = new Map<number, number[]>();
-  for (const at of inForward) {
-    const n = nodes[at]!;
-    const input = producer.get(n.inputs[0] ?? '');
-    if (SHAPE_OPS.has(n.opType) && input !== undefined && n.outputs.some((o) => saved.has(o))) measuredBy.set(input, [...(measuredBy.get(input) ?? []), at]);
-  }
-  const moved = new Set([...measuredBy.values()].flat());
-  nodes.forEach((n, at) => {
-    if (!inForward.has(at) || moved.has(at)) return;
-    forward.copyNode(n);
-    for (const m of measuredBy.get(at) ?? []) forward.copyNode(nodes[m]!);
-  });
+  nodes.forEach((n, at) => inForward.has(at) && forward.copyNode(n));
   for (const o of forwardOutputs) forward.declareOutput(o.name, o.dtype, [...o.shape]);
   for (const s of savedList) {
     if (s.name !== s.value) forward.op('Identity', [{ name: s.value }], {}, s.name);

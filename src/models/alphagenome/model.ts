@@ -157,7 +157,8 @@ export class AlphaGenomeModel {
     const cfg = config;
     const skips: TrunkOutput[] = cfg.encoderChannels.map((channels, level) => ({ name: skipName(level), resolution: 2 ** level, channels }));
     const tile = options.intermediates ? 0 : (options.tileLength ?? DEFAULT_TILE);
-    this.encoderTiler = new TrunkTiler({ kind: 'alphagenome encoder', trunkOutputs: [...skips, { name: TRUNK, resolution: 128, channels: cfg.trunkDim }], trunkHaloBp: ENCODER_HALO }, tile);
+    // The tiler places the 128-bp trunk; the skips go to a SkipStore (in memory or spilled).
+    this.encoderTiler = new TrunkTiler({ kind: 'alphagenome encoder', trunkOutputs: [{ name: TRUNK, resolution: 128, channels: cfg.trunkDim }], trunkHaloBp: ENCODER_HALO }, tile);
     this.skips = skips;
     const coarse: TrunkOutput[] = [{ name: TOWER_OUT, resolution: 128, channels: cfg.trunkDim }, { name: EMBEDDINGS_128, resolution: 128, channels: cfg.embeddings128Dim }];
     this.decoderTiler = new TrunkTiler({ kind: 'alphagenome decoder', trunkOutputs: coarse, trunkHaloBp: decoderHaloBp() }, tile);
@@ -263,21 +264,15 @@ export class AlphaGenomeModel {
     const tiles = tiler.tiles(length);
     const spill = this.options.openSpill && SkipStore.bytes(this.skips, B, length) > (this.options.skipMemory ?? 2 ** 30) ? this.options.openSpill() : undefined;
     const skips = new SkipStore(this.skips, B, length, spill);
-    const S = length / 128;
-    const trunk: TensorData = { dtype: 'float32', dims: [B, S, this.config.trunkDim], data: new Float32Array(B * S * this.config.trunkDim) };
+    const trunk = tiler.empty(B, length);
     for (const tile of tiles) {
       const extra = tiles.length === 1 ? taps.filter((n) => n.startsWith('encoder_')) : [];
       const out = await this.engine.run('encoder', { [DNA_INPUT]: { dtype: 'float32', dims: [B, tile.te - tile.ts, 4], data: tiler.input(batch, tile) } }, [...names, ...extra]);
       skips.put(out, tile.ts, tile.te - tile.ts, tile.s, tile.e);
-      const D = this.config.trunkDim;
-      const tileRows = (tile.te - tile.ts) / 128;
-      for (let b = 0; b < B; b++) {
-        const from = (b * tileRows + (tile.s - tile.ts) / 128) * D;
-        (trunk.data as Float32Array).set((out[TRUNK]!.data as Float32Array).subarray(from, from + ((tile.e - tile.s) / 128) * D), (b * S + tile.s / 128) * D);
-      }
+      tiler.place(out, B, length, tile, trunk);
       for (const n of extra) await emitWhole(n, out[n]!);
     }
-    return { trunk, skips };
+    return { trunk: trunk[TRUNK]!, skips };
   }
 
   /** The decoder on its tiles: each tile's 1-bp outputs (its core) to the sink, its splice-site probabilities and embeddings to the selections. */

@@ -4,7 +4,8 @@
  * probabilities), the K positions of highest probability among those at or above the threshold,
  * ties to the lower position (ONNX TopK's and torch.topk's order), then listed ascending and padded
  * with -1 — what the port's top-K over the whole window gives. Each tile offers its core; the K best
- * so far are kept with their 1-bp embeddings, so the window's embeddings are never held whole.
+ * so far are kept with their 1-bp embeddings (when given), so the window's embeddings are never held
+ * whole.
  */
 import type { AlphaGenomeConfig } from './config.js';
 
@@ -13,6 +14,8 @@ interface Kept {
   positions: number[];
   rows: Float32Array[];
 }
+
+const EMPTY = new Float32Array(0);
 
 export class SpliceSiteSelection {
   private readonly kept: Kept[] = Array.from({ length: 4 }, () => ({ values: [], positions: [], rows: [] }));
@@ -28,10 +31,10 @@ export class SpliceSiteSelection {
   }
 
   /**
-   * Offers `count` positions starting at absolute position `at`: `probs` [count, 5] and `embeddings`
-   * [count, E] (views of one batch item's rows).
+   * Offers `count` positions starting at absolute position `at`: `probs` [count, 5] and, to keep the
+   * chosen sites' rows, `embeddings` [count, E] (views of one batch item's rows).
    */
-  offer(at: number, count: number, probs: Float32Array, embeddings: Float32Array): void {
+  offer(at: number, count: number, probs: Float32Array, embeddings?: Float32Array): void {
     const E = this.embeddingSize;
     for (let cls = 0; cls < 4; cls++) {
       const kept = this.kept[cls]!;
@@ -39,7 +42,7 @@ export class SpliceSiteSelection {
       for (let i = 0; i < count; i++) {
         const value = probs[i * 5 + cls]!;
         if (!(value >= this.threshold)) continue;
-        candidates.push({ value, position: at + i, row: () => embeddings.slice(i * E, (i + 1) * E) });
+        candidates.push({ value, position: at + i, row: () => embeddings?.slice(i * E, (i + 1) * E) ?? EMPTY });
       }
       if (candidates.length === kept.values.length) continue;
       candidates.sort((a, b) => b.value - a.value || a.position - b.position);
@@ -48,7 +51,7 @@ export class SpliceSiteSelection {
     }
   }
 
-  /** Positions [4, K] (ascending, -1 padded) and their embeddings [4·K, E] in the same order (zeros for -1). */
+  /** Positions [4, K] (ascending, -1 padded) and their embeddings [4·K, E] in the same order (zeros for -1; empty rows when none were offered). */
   result(): { positions: BigInt64Array; embeddings: Float32Array } {
     const { k, embeddingSize: E } = this;
     const positions = new BigInt64Array(4 * k).fill(-1n);

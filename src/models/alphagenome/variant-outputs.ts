@@ -8,22 +8,19 @@
 import type { TensorData } from '../../engine/protocol.js';
 import type { OneHotBatch } from '../model-types.js';
 import { alphaGenomeOutputShapes, type AlphaGenomeModel, type AlphaGenomeSink, type Organism } from './model.js';
+import { SpliceSiteSelection } from './splice-site-selection.js';
 
 /**
  * Splice sites [4, k] from probabilities [L, 5] (classes donor+, acceptor+, donor−, acceptor−,
- * none) of ref and alt: per kind, the k positions of largest max(ref, alt) (lower position first on
- * ties, as ONNX TopK), those below `threshold` dropped, ascending, padded with −1.
+ * none) of ref and alt: the junction head's top-K rule (splice-site-selection.ts: per kind the k
+ * largest at or above `threshold`, lower position first on ties, ascending, padded with −1) on the
+ * elementwise max(ref, alt).
  */
 export function sharedSpliceSites(ref: ArrayLike<number>, alt: ArrayLike<number>, length: number, k: number, threshold: number): Int32Array {
-  const out = new Int32Array(4 * k).fill(-1);
-  const order = Array.from({ length }, (_, p) => p);
-  for (let kind = 0; kind < 4; kind++) {
-    const v = (p: number) => Math.max(ref[p * 5 + kind]!, alt[p * 5 + kind]!);
-    const top = [...order].sort((a, b) => v(b) - v(a) || a - b).slice(0, k);
-    const kept = top.filter((p) => v(p) >= threshold).sort((a, b) => a - b);
-    out.set(kept, kind * k);
-  }
-  return out;
+  const both = Float32Array.from({ length: length * 5 }, (_, i) => Math.max(ref[i]!, alt[i]!));
+  const selection = new SpliceSiteSelection(k, threshold, 0);
+  selection.offer(0, length, both);
+  return Int32Array.from(selection.result().positions, Number);
 }
 
 /** The outputs the whole-model scorers read, of one allele. */

@@ -140,6 +140,8 @@ export interface Architecture {
   /** Transformer layers, heads per layer and bp per transformer position. */
   readonly transformer: TransformerShape;
   buildHead(c: LayerContext, extras?: HeadExtras): void;
+  /** Optional: how the head's backward runs when the options do not say ('whole' for a head that has no segments to checkpoint); default 'checkpointed'. */
+  readonly defaultHeadBackward?: 'checkpointed' | 'whole';
   /** The head's segments (the same computation as `buildHead`, cut at the transformer blocks). */
   readonly headSegments: HeadSegments;
   lengthProblem(length: number): string | null;

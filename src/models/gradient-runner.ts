@@ -84,7 +84,7 @@ export class GradientRunner {
   }
 
   private get wholeHeadBackward(): boolean {
-    return (this.m.options.headBackward ?? 'checkpointed') === 'whole';
+    return (this.m.options.headBackward ?? this.m.arch.defaultHeadBackward ?? 'checkpointed') === 'whole';
   }
 
   /** Trunk forward (saving activations unless they are recomputed), head backward, trunk backward. */

@@ -103,7 +103,5 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
   if (isMultiMoleculeNames(file.tensors.keys())) throw new ModelDirError(`${weightsPath}: MultiMolecule parameter names (model.encoder.*); convert the folder first: seq2track weights convert ${dir} --out NEW_DIR`);
   const weights = WeightSet.fromSafetensors(file, (n) => arch.canonicalName(n));
   const gammaTable = await modelGammaTable(arch, dir, options);
-  // AlphaGenome's tower has no chain of segments to checkpoint (tracks-architecture.ts headSegments).
-  const headBackward = arch instanceof AlphaGenomeTracks ? 'whole' : options.headBackward;
-  return Model.create(arch, weights, weightsPath, { ...options, gammaTable, headBackward });
+  return Model.create(arch, weights, weightsPath, { ...options, gammaTable });
 }

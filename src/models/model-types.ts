@@ -37,7 +37,8 @@ export interface ModelOptions extends EngineOptions {
    * How the head's backward runs: 'checkpointed' (default) segment by segment, each transformer
    * block's forward recomputed inside its backward, so memory holds one block's activations (and no
    * second copy of the blocks' weights); 'whole': one session for the whole head, one head forward
-   * less but every layer's activations at once (~0.5 GB per layer for full-size Enformer).
+   * less but every layer's activations at once (~0.5 GB per layer for full-size Enformer). Unset:
+   * the architecture's `defaultHeadBackward` (AlphaGenome: 'whole'), else 'checkpointed'.
    */
   headBackward?: 'checkpointed' | 'whole';
   /**

@@ -205,8 +205,10 @@ export class AlphaGenomeTracks implements Architecture {
   }
 
   /** The tower carries a pair representation from block to block, which a chain of [B, n, C] segments cannot: gradients run the whole head at once. */
+  readonly defaultHeadBackward = 'whole';
+
   get headSegments(): HeadSegments {
-    throw new Error("AlphaGenome's tower passes a pair representation between blocks: its gradients need the whole-head backward (headBackward 'whole'), which loadModel sets for AlphaGenome");
+    throw new Error("AlphaGenome's tower passes a pair representation between blocks: its gradients need the whole-head backward (headBackward 'whole', its default)");
   }
 
   lengthProblem(length: number): string | null {

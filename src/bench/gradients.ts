@@ -11,7 +11,10 @@
  * src/bench/steady.ts). CPU seconds (all threads) and the load average are printed per run.
  * The random weights are streamed to a temporary safetensors file first (deleted at the end): the
  * backward sessions re-read their part's weights when first needed, as they do for a real model, so
- * the main thread never holds the weights.
+ * the main thread never holds the weights. The gradients run on a gradients-only model (no prediction
+ * sessions: `attribute`'s load) and the forwards in a child process that loads the same file
+ * (forward-child.ts), so `peak_rss_mb` is the gradient job's own and `forward_peak_rss_mb` the
+ * prediction's.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -23,10 +26,12 @@ import { Model, type ModelOptions, type Objective } from '../models/model.js';
 import { encodeSafetensorsHeader, SafetensorsFile } from '../weights/safetensors.js';
 import { WeightSet } from '../weights/weight-set.js';
 import { ProfilingEngine } from './profiling-engine.js';
+import { ForwardChild } from './forward-child.js';
 import { describeMachine, machineInfo } from './machine.js';
 import { machineProbes, probeNote, runsNote, spread, spreadFields, spreadText, verdictFields, verdictLine } from './steady.js';
 
 export interface GradientBenchOptions {
+  /** The bench's model name (main.ts `MODELS`): the forward child builds its architecture from it. */
   name: string;
   arch: Architecture;
   fill: (name: string, shape: number[], data: Float32Array) => void;
@@ -76,10 +81,13 @@ export async function benchGradients(o: GradientBenchOptions): Promise<void> {
     console.log(`${o.name}: random weights written in ${seconds(t).toFixed(1)} s`);
     const weights = WeightSet.fromSafetensors(await SafetensorsFile.open(path), (n) => o.arch.canonicalName(n));
     t = performance.now();
-    const options: ModelOptions = { threads: o.threads, tileLength: o.tileLength, layout: o.layout, headBackward: o.headBackward, backwardActivations: o.activations };
+    const forwards_ = await ForwardChild.start({ model: o.name, weightsPath: path, length: o.sequence.length, threads: o.threads, tileLength: o.tileLength, layout: o.layout });
+    console.log(`forward process: sessions ready in ${seconds(t).toFixed(1)} s, its RSS ${forwards_.readyRssMb.toFixed(0)} MB`);
+    t = performance.now();
+    const options: ModelOptions = { threads: o.threads, tileLength: o.tileLength, layout: o.layout, headBackward: o.headBackward, backwardActivations: o.activations, gradientsOnly: true };
     const profiling = o.profilePrefix !== undefined ? new ProfilingEngine(options, o.profilePrefix) : undefined;
     const model = await Model.create(o.arch, weights, `${o.name} (random weights)`, options, profiling);
-    console.log(`forward sessions ready in ${seconds(t).toFixed(1)} s, RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB`);
+    console.log(`gradients-only model loaded in ${seconds(t).toFixed(1)} s, RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB`);
 
     const batch = Model.encode([o.sequence]);
     const length = batch.length;
@@ -99,14 +107,13 @@ export async function benchGradients(o: GradientBenchOptions): Promise<void> {
     const peak = probes.first();
     if ('problem' in peak) console.log(`FMA peak: not measured (${peak.problem})`);
     else console.log(`FMA peak (measured, 8-wide FP32 FMA, ${peak.threads} threads): ${peak.gflops.toFixed(1)} GFLOP/s`);
+    let forwardPeakMb = 0;
     const timeForward = async (which: string) => {
       const before = probes.last;
-      const c = process.cpuUsage();
-      const t0 = performance.now();
-      await model.predict(batch);
-      const r = { wall: seconds(t0), cpu: cpuSeconds(c) };
+      const r = await forwards_.forward();
+      forwardPeakMb = Math.max(forwardPeakMb, r.peakRssMb);
       const around = probeNote(before, await probes.after());
-      console.log(`forward ${which}: ${r.wall.toFixed(2)} s (${r.cpu.toFixed(1)} CPU s), load ${load()}, peak RSS ${peakRssMb().toFixed(0)} MB${around}`);
+      console.log(`forward ${which}: ${r.wall.toFixed(2)} s (${r.cpu.toFixed(1)} CPU s), load ${load()}, forward process peak RSS ${r.peakRssMb.toFixed(0)} MB${around}`);
       return r;
     };
     const timeGradient = async (which: string) => {
@@ -132,6 +139,7 @@ export async function benchGradients(o: GradientBenchOptions): Promise<void> {
       gradients.push(await timeGradient(`${round} (warm)`));
     }
     forwards.push(await timeForward('closing'));
+    await forwards_.close();
     await model.close();
     // A model closes only an engine it started itself; this one writes the profiles as it closes.
     await profiling?.close();
@@ -157,10 +165,10 @@ export async function benchGradients(o: GradientBenchOptions): Promise<void> {
     console.log(verdictLine(verdict));
     const saved = r.savedActivations;
     if (saved) console.log(`saved activations: ${(saved.bytes / 2 ** 20).toFixed(0)} MB, ${(saved.spilledBytes / 2 ** 20).toFixed(0)} MB of them spilled to a temporary file`);
-    console.log(`peak RSS: ${peakRssMb().toFixed(0)} MB`);
+    console.log(`peak RSS: ${peakRssMb().toFixed(0)} MB (gradients-only process); forward process ${forwardPeakMb.toFixed(0)} MB`);
     const peakField = probes.peak === undefined ? '' : ` fma_peak_gflops=${probes.peak.toFixed(1)}`;
     console.log(
-      `RESULT model=${o.name} task=gradients seconds_per_seq=${g.median.toFixed(3)} forward_seconds=${f.median.toFixed(3)} peak_rss_mb=${peakRssMb().toFixed(0)} ` +
+      `RESULT model=${o.name} task=gradients seconds_per_seq=${g.median.toFixed(3)} forward_seconds=${f.median.toFixed(3)} peak_rss_mb=${peakRssMb().toFixed(0)} forward_peak_rss_mb=${forwardPeakMb.toFixed(0)} ` +
         `runs=${g.count} ${spreadFields('seconds', g)} forward_runs=${f.count} ${spreadFields('forward_seconds', f)} gradient_over_forward=${(g.median / f.median).toFixed(3)} ` +
         `cold_seconds=${cold.gradient.wall.toFixed(3)} cold_over_forward=${(cold.gradient.wall / cold.forward).toFixed(3)}${peakField} ${verdictFields(verdict)}`,
     );

@@ -35,6 +35,7 @@ import { benchVariants } from './variants.js';
 import { describeMachine, machineInfo, measureGemmCeiling } from './machine.js';
 import { benchIsm } from './ism.js';
 import { benchGradients } from './gradients.js';
+import { forwardChildMain, type ForwardChildSpec } from './forward-child.js';
 import { benchTrain, benchWholeStep } from './train.js';
 import { benchBrowser } from './browser.js';
 import { benchGenomeRss } from './genome-rss.js';
@@ -165,6 +166,7 @@ async function main(): Promise<void> {
       'port-runs': { type: 'string', default: '1' },
       'port-timeout': { type: 'string', default: '1800' },
       'query-chunks': { type: 'string' },
+      spec: { type: 'string' },
     },
   });
   /** `--runs`, or the mode's default; an integer of at least `least`. */
@@ -234,6 +236,13 @@ async function main(): Promise<void> {
   if (positionals[0] === 'train-whole') {
     const wholeLength = values['whole-length'] !== undefined ? Number(values['whole-length']) : undefined;
     return benchWholeStep(positionals[1] ?? 'enformer', { runs: Math.max(1, Number(values['whole-runs'])), threads: values.threads ? Number(values.threads) : undefined, length: wholeLength }, { randomFiller, randomSequence, peakRssMb });
+  }
+  if (positionals[0] === 'gradients-forward-child') {
+    // The gradients bench's forward process (forward-child.ts), not a bench of its own.
+    const spec = JSON.parse(values.spec ?? 'null') as ForwardChildSpec | null;
+    const make = spec && MODELS[spec.model];
+    if (!spec || !make) throw new Error('gradients-forward-child is started by the gradients bench (--spec JSON)');
+    return forwardChildMain(spec, make().arch, randomSequence(spec.length, 42));
   }
   if (positionals[0] === 'gradients') {
     const modelName = positionals[1] ?? 'enformer';

@@ -18,6 +18,7 @@ import { checkObjective, objectiveFeeds, type Objective, type ObjectiveForm } fr
 import { GradientRunner } from './gradient-runner.js';
 import { DEFAULT_TILE, TrunkTiler, type Tile } from './trunk-tiler.js';
 import { StretchTrunk } from './stretch-trunk.js';
+import { SessionSet } from './session-set.js';
 import { LengthError, type AttentionMap, type InputGradients, type KnownTrunk, type ModelOptions, type OneHotBatch, type Prediction, type PredictOptions, type Track3D } from './model-types.js';
 
 export type { Objective } from './gradients.js';
@@ -38,6 +39,9 @@ export class Model {
   private positions: PositionFeeds | undefined;
   private readonly tiler: TrunkTiler;
   private readonly gradientRunner: GradientRunner;
+  /** The prediction sessions, trunk and head: made at load, or with `gradientsOnly` on first need. */
+  private readonly forwardSessions: SessionSet;
+  private partWeights?: Map<SessionPart, string[]>;
 
   private constructor(
     readonly arch: Architecture,
@@ -46,8 +50,9 @@ export class Model {
     private readonly ownsEngine: boolean,
     private readonly options: ModelOptions,
     /** Kept to re-pack weights for the gradients' sessions (file ranges are re-read then). */
-    weights: WeightSet,
+    private readonly weights: WeightSet,
   ) {
+    this.forwardSessions = new SessionSet(engine);
     this.tiler = new TrunkTiler(arch, options.tileLength ?? DEFAULT_TILE);
     this.gradientRunner = new GradientRunner({
       arch,
@@ -86,34 +91,50 @@ export class Model {
 
   /**
    * Checks the weights against the architecture, then makes the two sessions inside a session runner
-   * (`engine`, else a new default runner that the model owns and closes).
-   * Each session gets its own weight blob, dropped once ONNX Runtime has copied it, so peak memory
-   * holds at most one part twice.
+   * (`engine`, else a new default runner that the model owns and closes); with `gradientsOnly` the
+   * sessions are made when a prediction first needs them instead.
    */
   static async create(arch: Architecture, weights: WeightSet, source: string, options: ModelOptions = {}, engine?: SessionRunner): Promise<Model> {
     arch.adaptToWeights?.(weights.shapes());
-    const expected = arch.expectedWeights();
-    checkWeights(weights, expected, source);
-    const shapes = new Map(expected.map((t) => [t.name, t.shape]));
-    const layout = options.layout ?? '2d';
+    checkWeights(weights, arch.expectedWeights(), source);
     if (options.attention) checkAttentionSpec(options.attention, arch.transformer);
     const start = Model.defaultRunner;
     if (!engine && !start) throw new Error('no session runner: pass one to Model.create');
     const eng = engine ?? start!(options);
+    const model = new Model(arch, source, eng, !engine, options, weights);
+    // Every expected weight must be read by some graph: checked at load even when no session is made yet.
+    model.sessionWeights();
+    if (options.gradientsOnly) return model;
     try {
-      for (const { id, names } of Model.weightParts(arch, layout)) {
-        const { spec, offsets } = weights.pack(names);
-        const graph = new Graph(`${arch.kind}_${id}`);
-        buildPart(arch, id, new LayerContext(graph, (n) => offsets.get(n), shapes, layout, id), { attention: options.attention, logits: options.logits });
-        await eng.loadBlob(id, spec);
-        await eng.createSession(id, graph.toModel(), [id]);
-        await eng.dropBlob(id, { poison: options.poisonWeightBlob });
-      }
+      for (const part of SESSION_PARTS) await model.predictionSession(part);
     } catch (e) {
       if (!engine) await eng.close();
       throw e;
     }
-    return new Model(arch, source, eng, !engine, options, weights);
+    return model;
+  }
+
+  /** The weights each prediction session reads (`weightParts`, worked out once). */
+  private sessionWeights(): Map<SessionPart, string[]> {
+    return (this.partWeights ??= new Map(Model.weightParts(this.arch, this.options.layout ?? '2d').map((p) => [p.id, p.names])));
+  }
+
+  /**
+   * Makes a prediction session once (a failure is retried on the next call). Its weights get their own
+   * blob, dropped once ONNX Runtime has copied it, so peak memory holds at most one part twice.
+   */
+  private predictionSession(part: SessionPart): Promise<void> {
+    return this.forwardSessions.once(part, async () => {
+      const { arch, weights, options } = this;
+      const layout = options.layout ?? '2d';
+      const shapes = new Map(arch.expectedWeights().map((t) => [t.name, t.shape]));
+      const { spec, offsets } = weights.pack(this.sessionWeights().get(part)!);
+      const graph = new Graph(`${arch.kind}_${part}`);
+      buildPart(arch, part, new LayerContext(graph, (n) => offsets.get(n), shapes, layout, part), { attention: options.attention, logits: options.logits });
+      await this.engine.loadBlob(part, spec);
+      await this.engine.createSession(part, graph.toModel(), [part]);
+      await this.engine.dropBlob(part, { poison: options.poisonWeightBlob });
+    });
   }
 
   get headNames(): string[] {
@@ -242,7 +263,8 @@ export class Model {
     return this.arch.trunkStages.reduce((a, s) => a + (stages[s] ?? 0), 0);
   }
 
-  private runTrunk(data: Float32Array, batch: number, length: number): Promise<Record<string, TensorData>> {
+  private async runTrunk(data: Float32Array, batch: number, length: number): Promise<Record<string, TensorData>> {
+    await this.predictionSession('trunk');
     const names = this.arch.trunkOutputs.map((o) => o.name);
     return this.engine.run('trunk', { dna: { dtype: 'float32', dims: [batch, length, 4], data } }, names);
   }
@@ -279,6 +301,7 @@ export class Model {
     };
     // A head graph with attention outputs always takes rows; none selected costs nothing.
     if (spec) feeds[ATTENTION_ROWS] = { dtype: 'int64', dims: [rows?.length ?? 0], data: BigInt64Array.from((rows ?? []).map(BigInt)) };
+    await this.predictionSession('head');
     const out = await this.engine.run('head', feeds, fetches);
     const asTrack = (t: TensorData): Track3D => ({ data: t.data as Float32Array, shape: t.dims as [number, number, number] });
     const result: Prediction = { heads: {} };

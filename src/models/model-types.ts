@@ -52,6 +52,13 @@ export interface ModelOptions extends EngineOptions {
    * Enformer window.
    */
   backwardActivations?: 'saved' | 'recompute';
+  /**
+   * Make the prediction sessions (trunk, head) only when a prediction first needs them, not at load.
+   * For jobs that only take input gradients (`attribute`): their path never runs those sessions, which
+   * otherwise stay resident beside the gradient's own (~1.8 GB of ONNX Runtime memory at full-size
+   * Borzoi, ~1 GB at Enformer). The weights are still checked at load.
+   */
+  gradientsOnly?: boolean;
   /** Testing aid: overwrite the weight blob after the sessions are made (proves ORT holds its own copy). */
   poisonWeightBlob?: boolean;
 }

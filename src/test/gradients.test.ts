@@ -13,9 +13,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadModel } from '../models/load.js';
+import { architectureOf, findWeightsFile, loadModel } from '../models/load.js';
+import { SafetensorsFile } from '../weights/safetensors.js';
+import { WeightSet } from '../weights/weight-set.js';
+import type { SessionRunner } from '../engine/runner.js';
 import { Model, type Objective } from '../models/model.js';
-import { assertClose, fixture, readRef, skipUnless } from './fixtures.js';
+import { assertClose, fixture, fixtureInput, readRef, skipUnless } from './fixtures.js';
 import { tiledPair } from './fixture-models.js';
 import { gradsOf } from './attribution-fixtures.js';
 
@@ -142,5 +145,51 @@ test('inputGradients: a bad objective is a one-line error naming it', { skip: sk
     await assert.rejects(model.inputGradients(batch, { ...base, bins: [] }), /objective: no bins selected/);
   } finally {
     await model.close();
+  }
+});
+
+/**
+ * `gradientsOnly`: the gradient path never makes the prediction sessions (recorded through a runner
+ * that notes every session made), its gradients are the default load's (same sessions, so within
+ * 1e-6 of max|grad|: observed identical), and a prediction made afterwards builds them on demand
+ * and matches the default load's prediction exactly (same graphs, same weights).
+ */
+test('enformer-small: a gradients-only load makes no prediction session, same gradients, predicts on demand', { skip: skipUnless('enformer-small') }, async () => {
+  const dir = fixture('enformer-small')!;
+  const made: string[] = [];
+  const start = Model.defaultRunner!;
+  const engine = start({ threads: 1 });
+  const recording: SessionRunner = {
+    loadBlob: (...a) => engine.loadBlob(...a),
+    dropBlob: (...a) => engine.dropBlob(...a),
+    createSession: (id, model, blobs) => {
+      made.push(id);
+      return engine.createSession(id, model, blobs);
+    },
+    run: (...a) => engine.run(...a),
+    dropStash: (...a) => engine.dropStash(...a),
+    release: (...a) => engine.release(...a),
+    close: () => engine.close(),
+  };
+  const plain = await loadModel(dir, { threads: 1 });
+  try {
+    const arch = await architectureOf(dir);
+    const weights = WeightSet.fromSafetensors(await SafetensorsFile.open(await findWeightsFile(dir)), (n) => arch.canonicalName(n));
+    const model = await Model.create(arch, weights, 'enformer-small', { threads: 1, gradientsOnly: true }, recording);
+    const g = await gradsOf('enformer-small');
+    const [first, last] = g.bins;
+    const objective: Objective = { head: 'human', tracks: [g.track], bins: Array.from({ length: last - first + 1 }, (_, i) => first + i), aggregate: 'mean' };
+    const x = await fixtureInput('enformer-small');
+    const a = await model.inputGradients(x, objective);
+    assert.ok(!made.includes('trunk') && !made.includes('head'), `prediction sessions made by the gradient path: ${made.join(', ')}`);
+    const b = await plain.inputGradients(x, objective);
+    assertClose(a.grad, b.grad, { atol: 1e-6 * maxAbs(b.grad) }, 'gradients-only vs default load');
+    const p = await model.predict(x);
+    assert.ok(made.includes('trunk') && made.includes('head'), 'predict made the prediction sessions');
+    const q = await plain.predict(x);
+    assert.deepEqual(p.heads.human!.data, q.heads.human!.data);
+  } finally {
+    await plain.close();
+    await engine.close();
   }
 });

@@ -114,6 +114,11 @@ export async function perBaseRequest<U>(method: PerBaseMethod, model: Model, inp
   return out;
 }
 
+/** Per-base methods run the input-gradient path only (IG's baseline too): their models never make the prediction sessions. */
+export function gradientsOnlyLoad<O extends AttributionOptions>(opts: O): O {
+  return { ...opts, load: { ...opts.load, gradientsOnly: true } };
+}
+
 /** Adds item `j`'s result into a record's sum: [L, 4] values (forward coordinates), then f(x), f(x₀). */
 export function addPerBase(sum: Float64Array, at: number, r: PerBaseItem[], j: number, length: number, run: EnsembleRun): void {
   addForward(sum, at, r[j]!.values, 0, length, run);
@@ -146,7 +151,7 @@ export async function perBaseRecords(records: SequenceRecord[], source: string, 
   const groups = batches(records, unitsPerBatch(method, batchSize)).map(([start, end]) => Array.from({ length: end - start }, (_, j) => start + j));
   const baselines = method.kind === 'integrated-gradients' ? records.map((r, i) => baselineSequence(r.sequence, method.ig, i)) : [];
   const job = await runRecords(
-    opts,
+    gradientsOnlyLoad(opts),
     records,
     length,
     source,

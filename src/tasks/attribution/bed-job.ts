@@ -34,7 +34,7 @@ import type { Fingerprint } from '../job/job-dir.js';
 import { recentSequences, SlotJob } from '../job/slot-job.js';
 import type { SlotUnit } from '../job/slot-passes.js';
 import type { Item } from '../job/run-core.js';
-import { addPerBase, contributionScores, perBaseRequest, perBaseSlot, sumOverBases, unitsPerBatch, type PerBaseMethod } from './attribute.js';
+import { addPerBase, contributionScores, gradientsOnlyLoad, perBaseRequest, perBaseSlot, sumOverBases, unitsPerBatch, type PerBaseMethod } from './attribute.js';
 import { baselineSequence } from './integrated-gradients.js';
 import { jobMetadata } from './outputs.js';
 import { openAttribution, type AttributionOptions } from './runs.js';
@@ -84,7 +84,7 @@ export async function attributeBed(o: BedAttributionOptions): Promise<BedAttribu
   const batchSize = checkBatchSize(o.batchSize);
 
   return SlotJob.run(o.out, o.fingerprint, async (job) => {
-    const { ensemble, job: prepared } = await openAttribution(o, L, `${o.out}: windows`);
+    const { ensemble, job: prepared } = await openAttribution(gradientsOnlyLoad(o), L, `${o.out}: windows`);
     const S = perBaseSlot(L);
     const items: Item<SlotUnit>[] = [];
     windows.forEach((_, slot) => ensemble.runs.forEach((run, i) => items.push({ unit: { slot, last: i === ensemble.runs.length - 1 }, run })));

@@ -6,7 +6,9 @@
  *
  * The m interpolation points go through the model's input-gradient path (`Model.inputGradients`,
  * tiled or not as the model is loaded) `pointsPerRun` at a time; the k = m point is x itself, so
- * f(x) comes with its gradient and only f(x₀) needs a forward pass of its own. Completeness says
+ * f(x) comes with its gradient, and x₀ (k = 0) rides along as one more point whose gradient is not
+ * summed: f(x₀) then needs no prediction sessions (a gradients-only model never makes them; one more
+ * point costs 1/m of the job, those sessions ~1–2 GB of memory at full size). Completeness says
  * Σ IG = f(x) − f(x₀) as m → ∞; the gap |Σ IG − (f(x) − f(x₀))| is the Riemann error (O(1/m) for
  * a smooth path) plus float32 round-off, and is reported per record.
  *
@@ -16,7 +18,7 @@
  * gradients, and x − x₀ maps the same way.
  */
 import type { Model, OneHotBatch } from '../../models/model.js';
-import { objectiveOf, type Objective } from './objective.js';
+import type { Objective } from './objective.js';
 import { dinucShuffle, seededRandom, seedOf } from './shuffle.js';
 
 export type IgBaseline = 'zero' | 'shuffle';
@@ -65,7 +67,9 @@ export async function integratedGradients(model: Model, x: OneHotBatch, x0: OneH
   const n = x.length * 4;
   const sum = new Float64Array(n);
   let fx = NaN;
-  for (let k0 = 1; k0 <= steps; k0 += pointsPerRun) {
+  let fx0 = NaN;
+  // Points k = 0 … m in runs of `pointsPerRun`: k = 0 is x₀ (its objective only), k = m is x.
+  for (let k0 = 0; k0 <= steps; k0 += pointsPerRun) {
     const count = Math.min(pointsPerRun, steps - k0 + 1);
     const data = new Float32Array(count * n);
     for (let j = 0; j < count; j++) {
@@ -73,14 +77,13 @@ export async function integratedGradients(model: Model, x: OneHotBatch, x0: OneH
       for (let i = 0; i < n; i++) data[j * n + i] = x0.data[i]! + a * (x.data[i]! - x0.data[i]!);
     }
     const g = await model.inputGradients({ data, batch: count, length: x.length }, objective);
-    for (let j = 0; j < count; j++) for (let i = 0; i < n; i++) sum[i] += g.grad[j * n + i]!;
+    for (let j = k0 === 0 ? 1 : 0; j < count; j++) for (let i = 0; i < n; i++) sum[i] += g.grad[j * n + i]!;
+    if (k0 === 0) fx0 = g.objective[0]!;
     if (k0 + count - 1 === steps) fx = g.objective[count - 1]!;
   }
   const ig = new Float32Array(n);
   for (let i = 0; i < n; i++) ig[i] = ((x.data[i]! - x0.data[i]!) * sum[i]!) / steps;
-  const out = (await model.predict(x0, { heads: [objective.head] })).heads[objective.head]!.data;
-  const baseline = objectiveOf(out, 0, model.outputBins(x.length), model.arch.tracks(objective.head), objective);
-  return { ig, objective: fx, baseline };
+  return { ig, objective: fx, baseline: fx0 };
 }
 
 /** |Σ IG − (f(x) − f(x₀))| of one record. */

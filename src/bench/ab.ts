@@ -1,11 +1,15 @@
 /**
  * A/B timing of two builds of this project in one process, runs alternating (A, B, A, B, …), so that
  * load from other work on the machine falls on both alike:
- *   npm run bench -- ab --a DIST_A [--b DIST_B] [MODEL] [--part trunk|head|full] [--length BP] [--runs 4] [--threads N] [--spinning-a 0|1] [--spinning-b 0|1]
+ *   npm run bench -- ab --a DIST_A [--b DIST_B] [MODEL] [--part trunk|head|full|gradient] [--length BP] [--runs 4] [--threads N] [--spinning-a 0|1] [--spinning-b 0|1] [--stash-mb MB]
  * DIST_A / DIST_B are `dist` folders of two builds (B defaults to this one), e.g. made with
  * `git stash && npm run build && cp -r dist /tmp/dist-a && git stash pop && npm run build`.
  * Each side builds its own full-size model (its own code for graphs and weights; the same random
  * weights and sequence), and the outputs of both are compared (max abs difference).
+ * `gradient`: each side's input gradient (the gradients bench's objective: track 0, the 4 central
+ * bins) on a gradients-only load of one random-weights safetensors file written here (the backward
+ * sessions re-read their weights, so in-memory weights would not do); both models stay resident, so
+ * memory is the two sides' sum.
  * Prints per-run seconds of each side, the medians, B/A, and a RESULT line.
  */
 import { resolve } from 'node:path';
@@ -13,6 +17,11 @@ import { pathToFileURL } from 'node:url';
 import { loadavg } from 'node:os';
 import { spinningOptions } from './session-options.js';
 import { median } from './steady.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeRandomWeights } from './gradients.js';
+import { benchArchitecture } from './models.js';
 
 interface Side {
   label: string;
@@ -26,8 +35,12 @@ export interface AbOptions {
   a: string;
   b: string;
   model: string;
-  /** trunk: the trunk's tiles; head: the head graph on trunk features computed once; full: both. */
-  part: 'trunk' | 'head' | 'full';
+  /** trunk: the trunk's tiles; head: the head graph on trunk features computed once; full: both; gradient: input gradients. */
+  part: 'trunk' | 'head' | 'full' | 'gradient';
+  /** `gradient`: the random weights' safetensors file (written by `benchAb`). */
+  weightsFile?: string;
+  /** `gradient`: bytes of saved activations in memory (EngineOptions.stashMemory). */
+  stashMemory?: number;
   length?: number;
   runs: number;
   threads?: number;
@@ -52,12 +65,22 @@ async function side(label: string, dist: string, o: AbOptions, deps: { randomFil
   const shapes = new Map<string, number[]>(arch.expectedWeights().map((t: { name: string; shape: number[] }) => [t.name, t.shape]));
   const parts = Model.weightParts(arch, '2d') as { id: string; names: string[] }[];
   const groups = parts.map((p) => p.names.map((n) => ({ name: n, shape: shapes.get(n)! })));
-  const weights = WeightSet.allocatePacked(groups, deps.randomFiller(1234));
+  const gradient = o.part === 'gradient';
+  const weights = gradient
+    ? WeightSet.fromSafetensors(await (await load('weights/safetensors.js')).SafetensorsFile.open(o.weightsFile!), (n: string) => arch.canonicalName(n))
+    : WeightSet.allocatePacked(groups, deps.randomFiller(1234));
   const spinning = o.spinning?.[label as 'A' | 'B'];
   // Both forms of the switch: builds before EngineOptions.sessionOptions read `spinning`, later ones ignore it.
   const switches = spinning === undefined ? {} : { spinning, sessionOptions: spinningOptions(spinning) };
-  const model = await Model.create(arch, weights, `${o.model} (${label})`, { threads: o.threads, tileLength: o.tileLength, ...switches });
+  // Builds from before `gradientsOnly` ignore it (and hold their prediction sessions too).
+  const extra = gradient ? { gradientsOnly: true, stashMemory: o.stashMemory } : {};
+  const model = await Model.create(arch, weights, `${o.model} (${label})`, { threads: o.threads, tileLength: o.tileLength, ...switches, ...extra });
   const batch = Model.encode([deps.randomSequence(length, 42)]);
+  if (gradient) {
+    const bins = model.outputBins(length) as number;
+    const objective = { head: model.headNames[0], tracks: [0], bins: [bins / 2 - 2, bins / 2 - 1, bins / 2, bins / 2 + 1], aggregate: 'mean' };
+    return { label, run: async () => [(await model.inputGradients(batch, objective)).grad as Float32Array], close: () => model.close() };
+  }
   const cached = o.part === 'head' ? await model.trunk(batch) : undefined;
   return {
     label,
@@ -89,6 +112,19 @@ function maxAbsDiff(a: Float32Array[], b: Float32Array[]): number {
 export async function benchAb(o: AbOptions, deps: { randomFiller: (seed: number) => Filler; randomSequence: (n: number, seed: number) => string; peakRssMb: () => number }): Promise<void> {
   const spin = (l: 'A' | 'B') => (o.spinning?.[l] === undefined ? '' : ` (spinning ${o.spinning[l] ? 'on' : 'off'})`);
   console.log(`A = ${o.a}${spin('A')}, B = ${o.b}${spin('B')}; ${o.model}, part ${o.part}, load average ${loadavg()[0]!.toFixed(2)}`);
+  const dir = o.part === 'gradient' ? mkdtempSync(join(tmpdir(), 'seq2track-ab-')) : undefined;
+  try {
+    if (dir) {
+      o = { ...o, weightsFile: join(dir, 'weights.safetensors') };
+      await writeRandomWeights(o.weightsFile!, benchArchitecture(o.model), deps.randomFiller(1234));
+    }
+    await alternate(o, deps);
+  } finally {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function alternate(o: AbOptions, deps: { randomFiller: (seed: number) => Filler; randomSequence: (n: number, seed: number) => string; peakRssMb: () => number }): Promise<void> {
   const a = await side('A', o.a, o, deps);
   const b = await side('B', o.b, o, deps);
   const times: Record<string, number[]> = { A: [], B: [] };

@@ -2,7 +2,7 @@
  * Gradient benchmark: full-size model with random weights, one window; forward and input-gradient
  * times in the same run (their ratio is the figure that survives a loaded machine), peak RSS.
  *   npm run bench -- gradients [enformer|borzoi|flashzoi] [--runs 5] [--threads N] [--tile-length BP] [--length BP]
- *     [--head-backward whole|checkpointed] [--activations saved|recompute]
+ *     [--head-backward whole|checkpointed] [--activations saved|recompute] [--stash-mb MB]
  * One cold round of forward + gradient (the first runs of their sessions: the warm-up), then `--runs`
  * warm rounds (default 5), then a closing forward; the RESULT line gives the warm medians with their
  * min and max (`seconds_min/max`, `forward_seconds_min/max`; the cold round's ratio, to the mean of
@@ -45,9 +45,12 @@ export interface GradientBenchOptions {
   runs: number;
   /** Write ONNX Runtime's JSON profile of every session with this file prefix. */
   profilePrefix?: string;
+  /** Bytes of saved activations held in memory (`EngineOptions.stashMemory`; the engine's default when unset). */
+  stashMemory?: number;
 }
 
-async function writeRandomWeights(path: string, arch: Architecture, fill: GradientBenchOptions['fill']): Promise<void> {
+/** Streams random weights for `arch` into a safetensors file (the main thread holds one tensor at a time). */
+export async function writeRandomWeights(path: string, arch: Architecture, fill: GradientBenchOptions['fill']): Promise<void> {
   const tensors = arch.expectedWeights();
   const header = encodeSafetensorsHeader(tensors.map((t) => ({ name: t.name, dtype: 'F32' as const, shape: t.shape, length: t.shape.reduce((a, b) => a * b, 1) * 4 })));
   const out = await open(path, 'w');
@@ -84,7 +87,7 @@ export async function benchGradients(o: GradientBenchOptions): Promise<void> {
     const forwards_ = await ForwardChild.start({ model: o.name, weightsPath: path, length: o.sequence.length, threads: o.threads, tileLength: o.tileLength, layout: o.layout });
     console.log(`forward process: sessions ready in ${seconds(t).toFixed(1)} s, its RSS ${forwards_.readyRssMb.toFixed(0)} MB`);
     t = performance.now();
-    const options: ModelOptions = { threads: o.threads, tileLength: o.tileLength, layout: o.layout, headBackward: o.headBackward, backwardActivations: o.activations, gradientsOnly: true };
+    const options: ModelOptions = { threads: o.threads, tileLength: o.tileLength, layout: o.layout, headBackward: o.headBackward, backwardActivations: o.activations, stashMemory: o.stashMemory, gradientsOnly: true };
     const profiling = o.profilePrefix !== undefined ? new ProfilingEngine(options, o.profilePrefix) : undefined;
     const model = await Model.create(o.arch, weights, `${o.name} (random weights)`, options, profiling);
     console.log(`gradients-only model loaded in ${seconds(t).toFixed(1)} s, RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB`);

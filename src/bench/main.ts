@@ -25,9 +25,6 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { cpus } from 'node:os';
-import { Enformer, parseEnformerConfig } from '../models/enformer.js';
-import { Borzoi, parseBorzoiConfig } from '../models/borzoi.js';
-import type { Architecture } from '../models/architecture.js';
 import { Model, type ModelOptions } from '../models/model.js';
 import { WeightSet } from '../weights/weight-set.js';
 import type { ConvLayout } from '../models/layers.js';
@@ -50,25 +47,7 @@ import { machineProbes, probeNote, runsNote, spread, spreadFields, spreadText, S
 import { profileSummary } from './profile-summary.js';
 import { ProfilingEngine } from './profiling-engine.js';
 import { xorshift32 } from './xorshift.js';
-
-interface BenchModel {
-  arch: Architecture;
-  length: number;
-  /** The model name of the reference port's recorded timings for this exact model, if any were recorded. */
-  baselineModel?: string;
-}
-
-const MODELS: Record<string, () => BenchModel> = {
-  enformer: () => ({
-    arch: new Enformer(parseEnformerConfig({ dim: 1536, depth: 11, heads: 8, output_heads: { human: 5313, mouse: 1643 }, target_length: 896, attn_dim_key: 64, num_downsamples: 7, dim_divisible_by: 128 }, 'enformer full size')),
-    length: 196_608,
-    baselineModel: 'enformer',
-  }),
-  // The published replicates: human head (7,611 tracks), 524,288 bp in, 6,144 bins out.
-  borzoi: () => ({ arch: new Borzoi(parseBorzoiConfig({}, 'borzoi full size')), length: 524_288, baselineModel: 'borzoi' }),
-  // No reference timing of Flashzoi was recorded: Borzoi's would be a different model's.
-  flashzoi: () => ({ arch: new Borzoi(parseBorzoiConfig({ flashed: true }, 'flashzoi full size')), length: 524_288 }),
-};
+import { MODELS } from './models.js';
 
 /** xorshift32 uniform with unit variance: cheap, deterministic, scale-correct random weights. */
 function randomFiller(seed: number) {
@@ -167,6 +146,7 @@ async function main(): Promise<void> {
       'port-timeout': { type: 'string', default: '1800' },
       'query-chunks': { type: 'string' },
       spec: { type: 'string' },
+      'stash-mb': { type: 'string' },
     },
   });
   /** `--runs`, or the mode's default; an integer of at least `least`. */
@@ -197,7 +177,7 @@ async function main(): Promise<void> {
     if (!values.a) throw new Error('ab needs --a DIST (the dist folder of the build to compare against)');
     const opt = (k: 'threads' | 'tile-length' | 'length') => (values[k] !== undefined ? Number(values[k]) : undefined);
     const flag = (v: string | undefined) => (v === undefined ? undefined : v === '1');
-    return benchAb({ a: values.a, b: values.b ?? new URL('..', import.meta.url).pathname, model: positionals[1] ?? 'enformer', part: values.part === 'trunk' || values.part === 'head' ? values.part : 'full', length: opt('length'), runs: runsOr(3), threads: opt('threads'), tileLength: opt('tile-length'), spinning: { A: flag(values['spinning-a']), B: flag(values['spinning-b']) } }, { randomFiller, randomSequence, peakRssMb });
+    return benchAb({ a: values.a, b: values.b ?? new URL('..', import.meta.url).pathname, model: positionals[1] ?? 'enformer', part: values.part === 'trunk' || values.part === 'head' || values.part === 'gradient' ? values.part : 'full', stashMemory: values['stash-mb'] !== undefined ? Number(values['stash-mb']) * 2 ** 20 : undefined, length: opt('length'), runs: runsOr(3), threads: opt('threads'), tileLength: opt('tile-length'), spinning: { A: flag(values['spinning-a']), B: flag(values['spinning-b']) } }, { randomFiller, randomSequence, peakRssMb });
   }
   if (positionals[0] === 'genome-throughput' || positionals[0] === 'genome-throughput-run') {
     const name = positionals[1] ?? 'enformer';
@@ -255,7 +235,7 @@ async function main(): Promise<void> {
     const activations = values.activations;
     if (activations !== undefined && activations !== 'saved' && activations !== 'recompute') throw new Error(`--activations must be saved or recompute, not '${activations}'`);
     // --runs: timed (warm) rounds after the cold one, STEADY_RUNS unless given.
-    return benchGradients({ activations, runs: runsOr(STEADY_RUNS), name: modelName, arch, fill: randomFiller(1234), sequence: randomSequence(opt('length') ?? length, 42), threads: opt('threads'), tileLength: opt('tile-length'), layout: values.layout as ConvLayout, headBackward, profilePrefix: values.profile });
+    return benchGradients({ activations, runs: runsOr(STEADY_RUNS), name: modelName, arch, fill: randomFiller(1234), sequence: randomSequence(opt('length') ?? length, 42), threads: opt('threads'), tileLength: opt('tile-length'), layout: values.layout as ConvLayout, headBackward, profilePrefix: values.profile, stashMemory: values['stash-mb'] !== undefined ? Number(values['stash-mb']) * 2 ** 20 : undefined });
   }
   const mode = positionals[0] === 'variants' || positionals[0] === 'ism' ? positionals[0] : 'forward';
   // `variants [MODEL]` scores SNVs on MODEL (default enformer); otherwise the argument is the model.

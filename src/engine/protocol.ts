@@ -43,8 +43,15 @@ export interface RunStash {
   prefetch?: string[];
 }
 
-/** `EngineOptions.stashMemory` when not set. */
-export const DEFAULT_STASH_MEMORY = 1536 * 2 ** 20;
+/**
+ * `EngineOptions.stashMemory` when not set: a quarter of the memory the system reports available when
+ * the first value is stashed (what the saved activations may take from what is left beside the
+ * sessions), and at least 512 MiB. Measured (BENCHMARKS.md): a value read back from the spill file
+ * costs about what recomputing it would, so a machine with memory to spare keeps them all in memory.
+ */
+export function defaultStashMemory(availableBytes: number): number {
+  return Math.max(512 * 2 ** 20, Math.floor(availableBytes / 4));
+}
 
 /**
  * ONNX Runtime session options, as onnxruntime-common's `InferenceSession.SessionOptions` names them,
@@ -61,8 +68,9 @@ export interface EngineOptions {
    */
   executionProvider?: 'cpu' | 'cuda' | 'wasm' | 'webgpu';
   /**
-   * Bytes of stashed tensors (`RunStash`) the worker holds in memory (default 512 MiB); the rest goes
-   * to a temporary file, unlinked at once (Node; the browser holds them in memory).
+   * Bytes of stashed tensors (`RunStash`) the worker holds in memory (default `defaultStashMemory`: a
+   * quarter of the available memory); the rest goes to a temporary file, unlinked at once (Node; the
+   * browser holds them in memory).
    */
   stashMemory?: number;
   /**

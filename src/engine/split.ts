@@ -32,10 +32,11 @@ export interface SplitGraphs {
 
 /**
  * Reductions shorter than this are recomputed (a depthwise conv, a stem conv on 4 bases, q·kᵀ per
- * head, 1×1 convs of < 1,024 channels). Measured trade (BENCHMARKS.md): recomputing a conv output
- * costs ~2K FLOPs per value; keeping it costs 4 bytes of memory, or a write and a read of the spill
- * file, which at ~300 MB/s breaks even near K = 1,000 — and a full-size window's values of smaller K
- * (1.6 GB for Enformer) would not fit beside the rest under 6 GB.
+ * head, 1×1 convs of < 1,024 channels, e.g. Enformer's attention-pool gates in its first two stages;
+ * its residual 1×1 convs are not recomputed: the add onto them is saved, see `addsToProduct`).
+ * Measured trade (BENCHMARKS.md): recomputing a conv output costs ~2K FLOPs per value; keeping it
+ * costs 4 bytes of memory, or a write and a read of the spill file, which at ~300 MB/s breaks even
+ * near K = 1,000.
  */
 const SHORT_REDUCTION = 1024;
 
@@ -69,6 +70,7 @@ export function isExpensive(n: NodeSpec, facts: StaticFacts, graph: Graph): bool
 }
 
 const SHAPE_OPS = new Set(['Shape', 'Size']);
+const PRODUCT_OPS = new Set(['Conv', 'MatMul', 'Gemm', 'ConvTranspose']);
 
 export function splitForwardBackward(graph: Graph, opts: SplitOptions): SplitGraphs {
   const expensive = opts.expensive ?? isExpensive;
@@ -90,6 +92,20 @@ export function splitForwardBackward(graph: Graph, opts: SplitOptions): SplitGra
   const backwardOutputs = outputs.filter((o) => late.has(o.name));
   const forwardOutputs = outputs.filter((o) => !late.has(o.name));
 
+  // An Add onto a layer's product (a residual or bias add onto a dense convolution, or onto an
+  // expensive matrix product) is saved itself rather than recomputed: the backward reads the sum (the
+  // next layer's input), not the product, so one tensor is kept either way, the backward redoes
+  // neither the add nor the product (a 1×1 convolution below the reduction threshold would be
+  // recomputed for it), and the forward keeps ONNX Runtime's fused Conv+Add kernel, which an output
+  // taken between the two would break. Not onto products of two computed values (attention logits).
+  const layerProduct = (n: NodeSpec) => (n.opType === 'Conv' && Number(n.attrs.group ?? 1) === 1) || (PRODUCT_OPS.has(n.opType) && expensive(n, facts, graph));
+  const addsToProduct = (n: NodeSpec) =>
+    n.opType === 'Add' &&
+    n.inputs.some((i) => {
+      const p = producer.get(i);
+      return p !== undefined && !isLate[p] && layerProduct(nodes[p]!);
+    });
+
   // The backward's nodes: seed-dependent ones it needs, plus cheap forward nodes it recomputes.
   const inBackward = new Set<number>();
   const saved = new Set<string>();
@@ -108,7 +124,7 @@ export function splitForwardBackward(graph: Graph, opts: SplitOptions): SplitGra
     const at = producer.get(v);
     if (at === undefined) throw new Error(`split: '${v}' has no producer in graph ${graph.name}`);
     const n = nodes[at]!;
-    if (!isLate[at] && (SHAPE_OPS.has(n.opType) || expensive(n, facts, graph))) {
+    if (!isLate[at] && (SHAPE_OPS.has(n.opType) || expensive(n, facts, graph) || addsToProduct(n))) {
       saved.add(v);
       continue;
     }

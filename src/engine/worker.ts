@@ -6,8 +6,9 @@ import { parentPort } from 'node:worker_threads';
 import { openSync, readSync, closeSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import v8 from 'node:v8';
+import { freemem } from 'node:os';
 import { runInNewContext } from 'node:vm';
-import { DEFAULT_STASH_MEMORY, type BlobSpec, type Reply, type Request, type TensorData } from './protocol.js';
+import { defaultStashMemory, type BlobSpec, type Reply, type Request, type TensorData } from './protocol.js';
 import { blobFeedViews } from './blob-feeds.js';
 import { transferable } from './tensor-copy.js';
 import { keepStashed, takeStashed } from './run-stash.js';
@@ -24,7 +25,7 @@ const sessions = new Map<string, ort.InferenceSession>();
 /** Stashed run outputs; made on first use with the options of the sessions made before (`stashMemory`). */
 let stash: TensorStore | undefined;
 let stashMemory: number | undefined;
-const theStash = () => (stash ??= new TensorStore({ memoryBudget: stashMemory ?? DEFAULT_STASH_MEMORY, openSpill: () => openSpillFile() }));
+const theStash = () => (stash ??= new TensorStore({ memoryBudget: stashMemory ?? defaultStashMemory(freemem()), openSpill: () => openSpillFile() }));
 
 /** A dropped blob's memory kept for the next blob of its size (`dropBlob` with `reuse`). */
 let spare: Uint8Array | undefined;

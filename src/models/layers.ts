@@ -75,11 +75,15 @@ export class LayerContext {
 
 export type Gelu = 'sigmoid' | 'tanh';
 
-/** Enformer's x·σ(1.702x) or Keras' tanh approximation used by Borzoi. */
+/**
+ * Enformer's x·σ(1.702x) or Keras' tanh approximation used by Borzoi. Both are written in the node
+ * pattern ONNX Runtime fuses into one kernel (QuickGelu; FastGelu, whose pattern wants x³ as Pow(x, 3))
+ * where a value inside is not needed elsewhere, e.g. in every forward session: one pass instead of 6–8.
+ */
 export function gelu(c: LayerContext, x: Value, kind: Gelu): Value {
   const g = c.g;
   if (kind === 'sigmoid') return g.op('Mul', [x, g.op('Sigmoid', [g.op('Mul', [x, g.scalar(1.702)])])]);
-  const inner = g.op('Mul', [g.op('Add', [x, g.op('Mul', [g.op('Mul', [g.op('Mul', [x, x]), x]), g.scalar(0.044715)])]), g.scalar(Math.sqrt(2 / Math.PI))]);
+  const inner = g.op('Mul', [g.op('Add', [x, g.op('Mul', [g.op('Pow', [x, g.scalar(3)]), g.scalar(0.044715)])]), g.scalar(Math.sqrt(2 / Math.PI))]);
   return g.op('Mul', [g.op('Mul', [x, g.scalar(0.5)]), g.op('Add', [g.op('Tanh', [inner]), g.scalar(1)])]);
 }
 

@@ -48,7 +48,7 @@ export interface ModelOptions extends EngineOptions {
    * tile's or block's backward, which recomputes only the cheap layers (normalisation, activations,
    * pooling, attention logits) from them; 'recompute' each tile's and block's whole forward is
    * recomputed inside its backward (one forward more, nothing kept). Saved activations stay in the
-   * engine worker, beyond `stashMemory` bytes in a temporary file: about 1.5 GB for a full-size
+   * engine worker, beyond `stashMemory` bytes in a temporary file: about 2.5 GB for a full-size
    * Enformer window.
    */
   backwardActivations?: 'saved' | 'recompute';

@@ -14,7 +14,7 @@ import { Engine } from '../engine/engine.js';
 import { Graph, type Value } from '../engine/graph.js';
 import { backward } from '../engine/autodiff.js';
 import { splitForwardBackward } from '../engine/split.js';
-import type { TensorData } from '../engine/protocol.js';
+import { defaultStashMemory, type TensorData } from '../engine/protocol.js';
 
 /** Deterministic values in (-1, 1). */
 function values(n: number, seed: number): Float32Array {
@@ -33,7 +33,7 @@ const L = 24;
  * conv (expensive: 256 × 5 taps), a residual add, stride-2 depthwise pair convs (cheap), a pooling
  * gate (256 × 1: cheap), then a matrix product with a 256 × 256 weight (cheap), layer norm, softmax over positions.
  */
-function miniature(g: Graph): { x: Value; y: Value; convOut: Value; stemOut: Value } {
+function miniature(g: Graph): { x: Value; y: Value; convOut: Value; stemOut: Value; res: Value } {
   // Weights scaled by 1/√fan-in keep the activations O(1).
   const f = (name: string, dims: number[], seed: number) => {
     const fanIn = dims.length > 1 ? dims.slice(1).reduce((a, b) => a * b, 1) : 1;
@@ -53,19 +53,19 @@ function miniature(g: Graph): { x: Value; y: Value; convOut: Value; stemOut: Val
   const proj = g.op('MatMul', [rows, f('proj_w', [C, C], 10)]);
   const normed = g.op('LayerNormalization', [proj, f('ln_s', [C], 11), f('ln_b', [C], 12)], { axis: -1 });
   const y = g.op('Softmax', [normed], { axis: 1 });
-  return { x, y, convOut, stemOut };
+  return { x, y, convOut, stemOut, res };
 }
 
-function forwardAndBackward(declareConvOutput: boolean): { graph: Graph; convOut: string; stemOut: string } {
+function forwardAndBackward(declareConvOutput: boolean): { graph: Graph; convOut: string; stemOut: string; res: string } {
   const g = new Graph('miniature');
-  const { x, y, convOut, stemOut } = miniature(g);
+  const { x, y, convOut, stemOut, res } = miniature(g);
   g.output(y, 'y', 'float32', ['batch', L / 2, C]);
   // Declared as is (no Identity): the saved value then is a forward output too and travels under an alias.
   if (declareConvOutput) g.declareOutput(convOut.name, 'float32', ['batch', C, 1, L]);
   const seed = g.input('grad_y', 'float32', ['batch', L / 2, C]);
   const [grad] = backward(g, y, [x], { seed });
   g.output(grad!, 'grad_x', 'float32', ['batch', 4, 1, L]);
-  return { graph: g, convOut: convOut.name, stemOut: stemOut.name };
+  return { graph: g, convOut: convOut.name, stemOut: stemOut.name, res: res.name };
 }
 
 const tensor = (dims: number[], seed: number): TensorData => ({ dtype: 'float32', dims, data: values(dims.reduce((a, b) => a * b, 1), seed) });
@@ -79,17 +79,21 @@ function assertClose(actual: Float32Array, expected: Float32Array): void {
 
 for (const declareConvOutput of [false, true]) {
   test(`split: forward saves the expensive outputs, backward reads them, gradients as unsplit${declareConvOutput ? ' (a saved value that is also an output)' : ''}`, async () => {
-    const { graph, convOut, stemOut } = forwardAndBackward(declareConvOutput);
+    const { graph, convOut, stemOut, res } = forwardAndBackward(declareConvOutput);
     const parts = splitForwardBackward(graph, { seeds: ['grad_y'] });
     const savedNames = parts.saved.map((s) => s.name);
-    // The k=5 conv is saved (under an alias when it is also an output); the 4-channel stem conv is recomputed.
-    assert.ok(savedNames.includes(declareConvOutput ? `saved:${convOut}` : convOut), `saved: ${savedNames.join(', ')}`);
+    // The residual add onto the k=5 conv is saved (the backward reads the sum, not the conv's output,
+    // which it then needs neither saved nor recomputed); the 4-channel stem conv is recomputed.
+    assert.ok(savedNames.includes(res), `saved: ${savedNames.join(', ')}`);
+    assert.ok(!savedNames.includes(convOut) && !savedNames.includes(`saved:${convOut}`), `saved: ${savedNames.join(', ')}`);
     assert.ok(!savedNames.includes(stemOut));
+    // The pooling gate's 1×1 conv (256 terms) is below the reduction threshold: recomputed, not saved.
+    assert.ok(parts.backward.nodeList.some((n) => n.opType === 'Conv' && n.inputs[1]!.startsWith('gate_w')), 'the gate conv is recomputed');
     assert.ok(parts.saved.every((s) => s.dtype === 'float32' || s.dtype === 'int64'));
     assert.deepEqual(parts.backwardInputs, ['x']);
     assert.ok(!parts.forward.inputList.some((i) => i.name === 'grad_y'), 'the forward does not read the seed');
     const expensiveInBackward = parts.backward.nodeList.filter((n) => n.outputs.includes(convOut) && n.opType !== 'Identity');
-    assert.deepEqual(expensiveInBackward, [], 'the backward does not recompute the saved conv');
+    assert.deepEqual(expensiveInBackward, [], 'the backward does not recompute the k=5 conv');
 
     const engine = Engine.start({ threads: 1, stashMemory: 0 });
     try {
@@ -136,4 +140,10 @@ test('stash: held in memory under the budget; dropStash forgets a group and repo
   } finally {
     await engine.close();
   }
+});
+
+test('stash: the default memory budget is a quarter of the available memory, at least 512 MiB', () => {
+  assert.equal(defaultStashMemory(24 * 2 ** 30), 6 * 2 ** 30);
+  assert.equal(defaultStashMemory(2 ** 30), 512 * 2 ** 20);
+  assert.equal(defaultStashMemory(0), 512 * 2 ** 20);
 });

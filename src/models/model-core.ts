@@ -102,11 +102,10 @@ export class Model {
     if (!engine && !start) throw new Error('no session runner: pass one to Model.create');
     const eng = engine ?? start!(options);
     const model = new Model(arch, source, eng, !engine, options, weights);
-    // Every expected weight must be read by some graph: checked at load even when no session is made yet.
-    model.sessionWeights();
-    if (options.gradientsOnly) return model;
     try {
-      for (const part of SESSION_PARTS) await model.predictionSession(part);
+      // Every expected weight must be read by some graph: checked at load even when no session is made yet.
+      model.sessionWeights();
+      if (!options.gradientsOnly) for (const part of SESSION_PARTS) await model.predictionSession(part);
     } catch (e) {
       if (!engine) await eng.close();
       throw e;

@@ -20,7 +20,7 @@ import { median } from './steady.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeRandomWeights } from './gradients.js';
+import { benchObjective, writeRandomWeights } from './gradients.js';
 import { benchArchitecture } from './models.js';
 
 interface Side {
@@ -77,8 +77,7 @@ async function side(label: string, dist: string, o: AbOptions, deps: { randomFil
   const model = await Model.create(arch, weights, `${o.model} (${label})`, { threads: o.threads, tileLength: o.tileLength, ...switches, ...extra });
   const batch = Model.encode([deps.randomSequence(length, 42)]);
   if (gradient) {
-    const bins = model.outputBins(length) as number;
-    const objective = { head: model.headNames[0], tracks: [0], bins: [bins / 2 - 2, bins / 2 - 1, bins / 2, bins / 2 + 1], aggregate: 'mean' };
+    const objective = benchObjective(model.headNames[0] as string, model.outputBins(length) as number);
     return { label, run: async () => [(await model.inputGradients(batch, objective)).grad as Float32Array], close: () => model.close() };
   }
   const cached = o.part === 'head' ? await model.trunk(batch) : undefined;

@@ -5,7 +5,7 @@
  * - weight inputs: the shared block graph of the checkpointed gradient, weights fed from a blob;
  * - gradient forward: the forward half of the split block backward (weight inputs), its saved values
  *   kept in the stash as a gradient keeps them (and dropped after each run).
- * Random weights (1/√fan-in, norms' scales 1), one random block input at the published length. Prints
+ * The benches' random weights (1/√fan-in), one random block input at the published length. Prints
  * each way's median with its runs, the saved values by the op that makes them, and peak RSS: what
  * the gradient's block forward costs beyond the prediction's, and why.
  */
@@ -20,7 +20,7 @@ import { MODELS } from './models.js';
 import { median } from './steady.js';
 import { xorshift32 } from './xorshift.js';
 
-export async function benchBlock(model: string, o: { runs: number; threads?: number }): Promise<void> {
+export async function benchBlock(model: string, o: { runs: number; threads?: number; fill: (name: string, shape: number[], data: Float32Array) => void }): Promise<void> {
   const make = MODELS[model];
   if (!make) throw new Error(`block: unknown model '${model}' (${Object.keys(MODELS).join(', ')})`);
   const { arch, length } = make();
@@ -35,20 +35,14 @@ export async function benchBlock(model: string, o: { runs: number; threads?: num
     offsets.set(n, { offset: size, length: bytes });
     size += Math.ceil(bytes / 64) * 64;
   }
-  const next = xorshift32(99);
-  // Uniform with unit variance.
-  const random = () => (next() / 2 ** 32 - 0.5) * 2 * Math.sqrt(3);
   const weightBuffer = () => {
     const buffer = new ArrayBuffer(size);
-    for (const n of names) {
-      const s = shapes.get(n)!;
-      const fanIn = s.length > 1 ? s.slice(1).reduce((a, b) => a * b, 1) : 1;
-      const a = new Float32Array(buffer, offsets.get(n)!.offset, offsets.get(n)!.length / 4);
-      const scale = /norm/.test(n) && n.endsWith('weight');
-      for (let i = 0; i < a.length; i++) a[i] = scale ? 1 : random() / Math.sqrt(fanIn);
-    }
+    for (const n of names) o.fill(n, shapes.get(n)!, new Float32Array(buffer, offsets.get(n)!.offset, offsets.get(n)!.length / 4));
     return buffer;
   };
+  const next = xorshift32(99);
+  // The block's input: uniform with unit variance.
+  const random = () => (next() / 2 ** 32 - 0.5) * 2 * Math.sqrt(3);
 
   const engine = Engine.start({ threads: o.threads });
   try {

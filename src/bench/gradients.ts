@@ -66,6 +66,11 @@ export async function writeRandomWeights(path: string, arch: Architecture, fill:
   }
 }
 
+/** The gradient benches' objective: track 0 of `head`, the mean of the 4 central output bins. */
+export function benchObjective(head: string, bins: number): Objective {
+  return { head, tracks: [0], bins: [bins / 2 - 2, bins / 2 - 1, bins / 2, bins / 2 + 1], aggregate: 'mean' };
+}
+
 const peakRssMb = () => process.resourceUsage().maxRSS / 1024;
 const seconds = (t0: number) => (performance.now() - t0) / 1000;
 /** CPU seconds of the whole process (every thread: ONNX Runtime's pool included) since `from`. */
@@ -84,8 +89,8 @@ export async function benchGradients(o: GradientBenchOptions): Promise<void> {
     console.log(`${o.name}: random weights written in ${seconds(t).toFixed(1)} s`);
     const weights = WeightSet.fromSafetensors(await SafetensorsFile.open(path), (n) => o.arch.canonicalName(n));
     t = performance.now();
-    const forwards_ = await ForwardChild.start({ model: o.name, weightsPath: path, length: o.sequence.length, threads: o.threads, tileLength: o.tileLength, layout: o.layout });
-    console.log(`forward process: sessions ready in ${seconds(t).toFixed(1)} s, its RSS ${forwards_.readyRssMb.toFixed(0)} MB`);
+    const forwardProcess = await ForwardChild.start({ model: o.name, weightsPath: path, length: o.sequence.length, threads: o.threads, tileLength: o.tileLength, layout: o.layout });
+    console.log(`forward process: sessions ready in ${seconds(t).toFixed(1)} s, its RSS ${forwardProcess.readyRssMb.toFixed(0)} MB`);
     t = performance.now();
     const options: ModelOptions = { threads: o.threads, tileLength: o.tileLength, layout: o.layout, headBackward: o.headBackward, backwardActivations: o.activations, stashMemory: o.stashMemory, gradientsOnly: true };
     const profiling = o.profilePrefix !== undefined ? new ProfilingEngine(options, o.profilePrefix) : undefined;
@@ -96,7 +101,7 @@ export async function benchGradients(o: GradientBenchOptions): Promise<void> {
     const length = batch.length;
     const bins = model.outputBins(length);
     const head = model.headNames[0]!;
-    const objective: Objective = { head, tracks: [0], bins: [bins / 2 - 2, bins / 2 - 1, bins / 2, bins / 2 + 1], aggregate: 'mean' };
+    const objective = benchObjective(head, bins);
 
     // Round 1 is cold: the first runs of the forward and of the backward sessions (first-touch
     // allocation: the forward bench's warm-up effect applies to both alike); the backward sessions
@@ -113,7 +118,7 @@ export async function benchGradients(o: GradientBenchOptions): Promise<void> {
     let forwardPeakMb = 0;
     const timeForward = async (which: string) => {
       const before = probes.last;
-      const r = await forwards_.forward();
+      const r = await forwardProcess.forward();
       forwardPeakMb = Math.max(forwardPeakMb, r.peakRssMb);
       const around = probeNote(before, await probes.after());
       console.log(`forward ${which}: ${r.wall.toFixed(2)} s (${r.cpu.toFixed(1)} CPU s), load ${load()}, forward process peak RSS ${r.peakRssMb.toFixed(0)} MB${around}`);
@@ -142,7 +147,7 @@ export async function benchGradients(o: GradientBenchOptions): Promise<void> {
       gradients.push(await timeGradient(`${round} (warm)`));
     }
     forwards.push(await timeForward('closing'));
-    await forwards_.close();
+    await forwardProcess.close();
     await model.close();
     // A model closes only an engine it started itself; this one writes the profiles as it closes.
     await profiling?.close();

@@ -219,7 +219,7 @@ async function main(): Promise<void> {
     const wholeLength = values['whole-length'] !== undefined ? Number(values['whole-length']) : undefined;
     return benchWholeStep(positionals[1] ?? 'enformer', { runs: Math.max(1, Number(values['whole-runs'])), threads: values.threads ? Number(values.threads) : undefined, length: wholeLength }, { randomFiller, randomSequence, peakRssMb });
   }
-  if (positionals[0] === 'block') return benchBlock(positionals[1] ?? 'borzoi', { runs: runsOr(STEADY_RUNS), threads: values.threads ? Number(values.threads) : undefined });
+  if (positionals[0] === 'block') return benchBlock(positionals[1] ?? 'borzoi', { runs: runsOr(STEADY_RUNS), threads: values.threads ? Number(values.threads) : undefined, fill: randomFiller(1234) });
   if (positionals[0] === 'gradients-forward-child') {
     // The gradients bench's forward process (forward-child.ts), not a bench of its own.
     const spec = JSON.parse(values.spec ?? 'null') as ForwardChildSpec | null;

@@ -1,10 +1,11 @@
 /**
  * One transformer block of a full-size model's head, its forward three ways, alternating in one engine:
- *   npm run bench -- block [borzoi|flashzoi|enformer] [--runs 5] [--threads N]
+ *   npm run bench -- block [borzoi|flashzoi|enformer] [--runs 5] [--threads N] [--profile PREFIX]
  * - prediction: the block's weights as initializers (the prediction head's form);
  * - weight inputs: the shared block graph of the checkpointed gradient, weights fed from a blob;
  * - gradient forward: the forward half of the split block backward (weight inputs), its saved values
- *   kept in the stash as a gradient keeps them (and dropped after each run).
+ *   kept in the stash as a gradient keeps them (and dropped after each run);
+ * - gradient backward: the backward half on those saved values and a random cotangent (timed alone).
  * The benches' random weights (1/√fan-in), one random block input at the published length. Prints
  * each way's median with its runs, the saved values by the op that makes them, and peak RSS: what
  * the gradient's block forward costs beyond the prediction's, and why.
@@ -17,10 +18,11 @@ import { PositionFeeds } from '../models/architecture.js';
 import { blockWeightInput, buildBlockBackward, buildBlockForward, gradName, SEGMENT_IN, SEGMENT_OUT, WeightInputs } from '../models/gradients.js';
 import { LayerContext } from '../models/layers.js';
 import { MODELS } from './models.js';
+import { ProfilingEngine } from './profiling-engine.js';
 import { median } from './steady.js';
 import { xorshift32 } from './xorshift.js';
 
-export async function benchBlock(model: string, o: { runs: number; threads?: number; fill: (name: string, shape: number[], data: Float32Array) => void }): Promise<void> {
+export async function benchBlock(model: string, o: { runs: number; threads?: number; profilePrefix?: string; fill: (name: string, shape: number[], data: Float32Array) => void }): Promise<void> {
   const make = MODELS[model];
   if (!make) throw new Error(`block: unknown model '${model}' (${Object.keys(MODELS).join(', ')})`);
   const { arch, length } = make();
@@ -44,7 +46,7 @@ export async function benchBlock(model: string, o: { runs: number; threads?: num
   // The block's input: uniform with unit variance.
   const random = () => (next() / 2 ** 32 - 0.5) * 2 * Math.sqrt(3);
 
-  const engine = Engine.start({ threads: o.threads });
+  const engine = o.profilePrefix !== undefined ? new ProfilingEngine({ threads: o.threads }, o.profilePrefix) : Engine.start({ threads: o.threads });
   try {
     await engine.loadBlob('block', { size, pieces: [], buffer: weightBuffer() });
     const prediction = new Graph('prediction');
@@ -58,23 +60,35 @@ export async function benchBlock(model: string, o: { runs: number; threads?: num
     buildBlockBackward(arch, new WeightInputs(whole, shapes, '2d'), { withOutput: true });
     const split = splitForwardBackward(whole, { seeds: [gradName(SEGMENT_OUT)] });
     const splitInputs = (await engine.createSession('gradient_forward', split.forward.toModel(), [])).inputs;
+    const backwardInputs = (await engine.createSession('gradient_backward', split.backward.toModel(), [])).inputs;
     const saved = split.saved.map((s) => s.name);
     await engine.loadBlob('weights', { size, pieces: [], buffer: weightBuffer() });
-    const blobFeeds = { blob: 'weights', tensors: Object.fromEntries(names.map((n, i) => [blockWeightInput(i), { offset: offsets.get(n)!.offset, dims: shapes.get(n)! }])) };
+    // A session takes only the weights its graph reads (a backward reads no biases, say).
+    const blobFeeds = (inputs: string[]) => ({ blob: 'weights', tensors: Object.fromEntries(names.map((n, i) => [blockWeightInput(i), { offset: offsets.get(n)!.offset, dims: shapes.get(n)! }]).filter(([input]) => inputs.includes(input as string))) });
 
     const positions = length / arch.transformer.resolution;
     const channels = arch.headSegments.channels;
-    const x: TensorData = { dtype: 'float32', dims: [1, positions, channels], data: Float32Array.from({ length: positions * channels }, random) };
-    const all: Record<string, TensorData> = { ...new PositionFeeds(arch).feeds(length), [SEGMENT_IN]: x };
+    const block = (): TensorData => ({ dtype: 'float32', dims: [1, positions, channels], data: Float32Array.from({ length: positions * channels }, random) });
+    const all: Record<string, TensorData> = { ...new PositionFeeds(arch).feeds(length), [SEGMENT_IN]: block(), [gradName(SEGMENT_OUT)]: block() };
     const feeds = (inputs: string[]) => Object.fromEntries(Object.entries(all).filter(([k]) => inputs.includes(k)));
     let call = 0;
     const ways: Record<string, () => Promise<unknown>> = {
       prediction: () => engine.run('prediction', feeds(predictionInputs), [SEGMENT_OUT]),
-      'weight inputs': () => engine.run('weight_inputs', feeds(sharedInputs), [SEGMENT_OUT], blobFeeds),
+      'weight inputs': () => engine.run('weight_inputs', feeds(sharedInputs), [SEGMENT_OUT], blobFeeds(sharedInputs)),
       'gradient forward': async () => {
         const group = `block${call++}`;
-        await engine.run('gradient_forward', feeds(splitInputs), [SEGMENT_OUT], blobFeeds, { keep: { key: `${group}/0`, names: saved } });
+        await engine.run('gradient_forward', feeds(splitInputs), [SEGMENT_OUT], blobFeeds(splitInputs), { keep: { key: `${group}/0`, names: saved } });
         await engine.dropStash(group);
+      },
+      // Times the backward alone: its forward (untimed) saves what it reads.
+      'gradient backward': async () => {
+        const group = `block${call++}`;
+        await engine.run('gradient_forward', feeds(splitInputs), [SEGMENT_OUT], blobFeeds(splitInputs), { keep: { key: `${group}/0`, names: saved } });
+        const t0 = performance.now();
+        await engine.run('gradient_backward', feeds(backwardInputs), [gradName(SEGMENT_IN)], blobFeeds(backwardInputs), { take: [`${group}/0`] });
+        const seconds = (performance.now() - t0) / 1000;
+        await engine.dropStash(group);
+        return seconds;
       },
     };
     const times: Record<string, number[]> = Object.fromEntries(Object.keys(ways).map((k) => [k, []]));
@@ -82,8 +96,8 @@ export async function benchBlock(model: string, o: { runs: number; threads?: num
     for (let r = 0; r < o.runs; r++) {
       for (const [way, run] of Object.entries(ways)) {
         const t0 = performance.now();
-        await run();
-        times[way]!.push((performance.now() - t0) / 1000);
+        const timed = await run();
+        times[way]!.push(typeof timed === 'number' ? timed : (performance.now() - t0) / 1000);
       }
     }
     console.log(`${model}: one transformer block at ${positions} positions × ${channels} channels, ${o.threads ?? 'all'} threads`);
@@ -98,7 +112,7 @@ export async function benchBlock(model: string, o: { runs: number; threads?: num
     console.log(`gradient forward saves ${saved.length} values: ${[...byOp].map(([op, n]) => `${n} ${op}`).join(', ')}`);
     console.log(`peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
     const m = (k: string) => median(times[k]!);
-    console.log(`RESULT mode=block model=${model} prediction_s=${m('prediction').toFixed(3)} weight_inputs_s=${m('weight inputs').toFixed(3)} gradient_forward_s=${m('gradient forward').toFixed(3)} saved=${saved.length}`);
+    console.log(`RESULT mode=block model=${model} prediction_s=${m('prediction').toFixed(3)} weight_inputs_s=${m('weight inputs').toFixed(3)} gradient_forward_s=${m('gradient forward').toFixed(3)} gradient_backward_s=${m('gradient backward').toFixed(3)} saved=${saved.length}`);
   } finally {
     await engine.close();
   }

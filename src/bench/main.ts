@@ -4,7 +4,7 @@
  *   npm run bench -- alphagenome [--length 131072] [--runs N (0: one cold run)] [--tile-length BP] [--port DIR] [--query-chunks N]   (full-size AlphaGenome, random weights; the reference port timed in a child process: alphagenome.ts)
  *   npm run bench -- variants [MODEL] [--variants 2]   (SNV scoring: brute force vs incremental)
  *   npm run bench -- ism [MODEL] [--substitutions 32] [--batch-size 4] [--brute 32]   (ISM: incremental vs brute force)
- *   npm run bench -- block [borzoi|flashzoi|enformer] [--runs 5]   (one head block: prediction vs the gradient's forward: src/bench/block.ts)
+ *   npm run bench -- block [borzoi|flashzoi|enformer] [--runs 5] [--profile P]   (one head block: prediction vs the gradient's forward: src/bench/block.ts)
  *   npm run bench -- gradients [enformer|borzoi|flashzoi] [--runs 5] [--length BP] [--head-backward whole|checkpointed] [--activations saved|recompute]   (forward vs input gradients, default Enformer: src/bench/gradients.ts)
  *   npm run bench -- enformer --attention central|all   (forward plus head-mean attention maps of every layer)
  *   npm run bench -- train [--runs 3] [--models enformer,borzoi] [--whole-runs 1] [--whole-length BP]   (training steps: head only, and whole-model steps vs the forward; src/bench/train.ts)
@@ -219,7 +219,7 @@ async function main(): Promise<void> {
     const wholeLength = values['whole-length'] !== undefined ? Number(values['whole-length']) : undefined;
     return benchWholeStep(positionals[1] ?? 'enformer', { runs: Math.max(1, Number(values['whole-runs'])), threads: values.threads ? Number(values.threads) : undefined, length: wholeLength }, { randomFiller, randomSequence, peakRssMb });
   }
-  if (positionals[0] === 'block') return benchBlock(positionals[1] ?? 'borzoi', { runs: runsOr(STEADY_RUNS), threads: values.threads ? Number(values.threads) : undefined, fill: randomFiller(1234) });
+  if (positionals[0] === 'block') return benchBlock(positionals[1] ?? 'borzoi', { runs: runsOr(STEADY_RUNS), threads: values.threads ? Number(values.threads) : undefined, profilePrefix: values.profile, fill: randomFiller(1234) });
   if (positionals[0] === 'gradients-forward-child') {
     // The gradients bench's forward process (forward-child.ts), not a bench of its own.
     const spec = JSON.parse(values.spec ?? 'null') as ForwardChildSpec | null;

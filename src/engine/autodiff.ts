@@ -58,7 +58,7 @@ type Grads = (Value | undefined)[];
 type Sym = number | string;
 
 /** Ops whose output has exactly their first input's shape. */
-const SAME_SHAPE = new Set(['Identity', 'Neg', 'Relu', 'Sigmoid', 'Tanh', 'Softplus', 'Sqrt', 'Exp', 'Log', 'Reciprocal', 'Abs', 'Erf', 'Sign', 'Cos', 'Sin', 'Softmax', 'LayerNormalization', 'BatchNormalization']);
+export const SAME_SHAPE: ReadonlySet<string> = new Set(['Identity', 'Neg', 'Relu', 'Sigmoid', 'Tanh', 'Softplus', 'Sqrt', 'Exp', 'Log', 'Reciprocal', 'Abs', 'Erf', 'Sign', 'Cos', 'Sin', 'Softmax', 'LayerNormalization', 'BatchNormalization']);
 
 /**
  * Appends to `graph` the nodes computing d(Σ output)/d(wrt) — or d(Σ <seed, output>)/d(wrt) with
@@ -80,6 +80,8 @@ export interface StaticFacts {
   rank(name: string): number;
   /** Static shape (numbers, or symbols for run-time dims), or null when unknown. */
   shapeOf(name: string): (number | string)[] | null;
+  /** Values of a small int64 constant (axes, pads); throws an AutodiffError when `name` is not one. */
+  constInts(name: string): number[];
 }
 
 /** Static facts about `graph`'s values as they are now (ranks and shapes from declarations and op rules). */
@@ -148,7 +150,7 @@ class Differentiator {
       });
     }
     const result = wrt.map((v) => grads.get(v.name) ?? this.g.op('Expand', [this.zero(), this.g.op('Shape', [v])]));
-    // Shapes of forward activations are read right after they are made, not when the backward needs them.
+    // Shapes of forward activations placed right after them in node order (see Graph.hoist).
     this.g.hoist(nodes.length, new Set(['Shape', 'Size']));
     return result;
   }

@@ -196,9 +196,11 @@ export class Graph {
 
   /**
    * Moves each node at index ≥ `from` whose op is in `ops` and whose inputs all exist before `from`
-   * to just after the last of their producers. Runtimes free a tensor after its last reader in node
-   * order, so a backward pass's Shape of a forward activation, placed early, no longer keeps that
-   * activation alive until the backward reaches it.
+   * to just after the last of their producers. A runtime that runs nodes in the graph's order frees a
+   * tensor after its last reader, so a backward pass's Shape of a forward activation, placed early,
+   * no longer keeps that activation alive until the backward reaches it. ONNX Runtime orders the
+   * nodes itself (depth first from the graph's leaves) and does not keep this placement: for it the
+   * split computes such shapes from the inputs' shapes instead (shape-algebra.ts).
    */
   hoist(from: number, ops: ReadonlySet<string>): void {
     const producedAt = new Map<string, number>();
@@ -231,6 +233,11 @@ export class Graph {
 
   get initializerCount(): number {
     return this.initializers.size;
+  }
+
+  /** Initializers in declaration order (graph transformations copy them). */
+  get initializerList(): readonly [string, InitializerSpec][] {
+    return [...this.initializers];
   }
 
   /** Serialises to ONNX ModelProto bytes. External refs name their blob as the external-data location. */

@@ -8,11 +8,13 @@
  * value either as a saved input, or by recomputing it from values it has. Expensive nodes (by
  * `expensive`, default: convolutions and matrix products with a long reduction) are saved; cheap ones
  * (elementwise ops, normalisations, reshapes, short reductions like depthwise or stem convs) are
- * recomputed inside the backward from what it has. Shapes the backward reads (Shape, Size) are
- * saved: a few integers, where recomputing them could mean recomputing the tensor itself.
+ * recomputed inside the backward from what it has. Shapes the backward reads are first rewritten
+ * as arithmetic on the inputs' shapes (`shapesByAlgebra`); a Shape read that remains is saved: a few
+ * integers, where recomputing them could mean recomputing the tensor itself.
  */
 import { staticFacts, type StaticFacts } from './autodiff.js';
 import { Graph, type DType, type Dim, type NodeSpec } from './graph.js';
+import { shapesByAlgebra } from './shape-algebra.js';
 
 export interface SplitOptions {
   /** Graph inputs the backward starts from (the cotangents): what the forward graph must not read. */
@@ -72,7 +74,10 @@ export function isExpensive(n: NodeSpec, facts: StaticFacts, graph: Graph): bool
 const SHAPE_OPS = new Set(['Shape', 'Size']);
 const PRODUCT_OPS = new Set(['Conv', 'MatMul', 'Gemm', 'ConvTranspose']);
 
-export function splitForwardBackward(graph: Graph, opts: SplitOptions): SplitGraphs {
+export function splitForwardBackward(unsplit: Graph, opts: SplitOptions): SplitGraphs {
+  // Shapes from the inputs' shapes: a Shape read of an activation, saved or in the backward, would
+  // keep the activation alive (shape-algebra.ts).
+  const graph = shapesByAlgebra(unsplit);
   const expensive = opts.expensive ?? isExpensive;
   const facts = staticFacts(graph);
   const nodes = graph.nodeList;

@@ -341,8 +341,8 @@ test('autodiff: x·σ(c·x) as one op (Enformer GELU), and left to the per-node 
   }));
 });
 
-test('autodiff: MaxPool (pairs as in Borzoi, and overlapping windows)', async () => {
-  const arb = fc.tuple(fc.boolean(), fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 5 }), fc.constantFrom([2, 2], [3, 1], [3, 2]));
+test('autodiff: MaxPool (pairs as in Borzoi, blocks of 3 with an unread tail, and overlapping windows)', async () => {
+  const arb = fc.tuple(fc.boolean(), fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 5 }), fc.constantFrom([2, 2], [3, 3], [3, 1], [3, 2]));
   await property(arb, ([twoD, b, c, n, [k, s]]) => {
     const h = twoD ? [1] : [];
     return {
@@ -363,6 +363,13 @@ test('autodiff: MaxPool ties send the gradient to the first maximum (as PyTorch)
   const s = await session(g);
   const out = await s.run({ x: new ort.Tensor('float32', Float32Array.from([3, 3, -1, -1]), [1, 1, 4]) });
   assert.deepEqual([...(out.gx!.data as Float32Array)], [1, 0, 1, 0]);
+  // Blocks of 3, a three-way tie, and a last position no block reads.
+  const g3 = new Graph('ties3');
+  const x3 = g3.input('x', 'float32', [1, 1, 7]);
+  const [gx3] = backward(g3, g3.op('MaxPool', [x3], { kernel_shape: [3], strides: [3] }), [x3]);
+  g3.output(gx3!, 'gx', 'float32', [1, 1, 7]);
+  const out3 = await (await session(g3)).run({ x: new ort.Tensor('float32', Float32Array.from([2, 5, 5, 1, 1, 1, 7]), [1, 1, 7]) });
+  assert.deepEqual([...(out3.gx!.data as Float32Array)], [0, 1, 0, 1, 0, 0, 0]);
 });
 
 test('autodiff: Reshape, Transpose, Squeeze, Unsqueeze, Flatten, Expand', async () => {

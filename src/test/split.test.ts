@@ -147,3 +147,51 @@ test('stash: the default memory budget is a quarter of the available memory, at 
   assert.equal(defaultStashMemory(2 ** 30), 512 * 2 ** 20);
   assert.equal(defaultStashMemory(0), 512 * 2 ** 20);
 });
+
+test('split: the shapes the backward reads come from the inputs\' shapes, not from activations', async () => {
+  // Attention in two query chunks beside a shape-preserving branch: the backward reads the shape of
+  // each chunk's product (Concat's backward) and of the softmax's chunks (Split's). Taken from those
+  // tensors, the reads would keep them alive (or their saved shapes would, in the forward); worked
+  // out from x's shape and the split sizes, no Shape node reads an activation, and nothing is saved
+  // but the weight product and x's shape.
+  const n = 6;
+  const g = new Graph('chunks');
+  const x = g.input('x', 'float32', ['batch', n, 8]);
+  const a = g.op('MatMul', [x, g.floats('w', [8, 8], values(64, 41).map((v) => v / Math.sqrt(8)))]);
+  const probs = g.op('Softmax', [g.op('MatMul', [a, g.op('Transpose', [x], { perm: [0, 2, 1] })])], { axis: -1 });
+  const [c0, c1] = g.opMulti('Split', [probs, g.ints([2, 4])], 2, { axis: 1 });
+  const chunk0 = g.op('MatMul', [c0!, x]);
+  const chunk1 = g.op('MatMul', [c1!, x]);
+  g.output(g.op('Concat', [g.op('Neg', [a]), chunk0, chunk1], { axis: 1 }), 'y', 'float32', ['batch', 2 * n, 8]);
+  const seed = g.input('grad_y', 'float32', ['batch', 2 * n, 8]);
+  const [grad] = backward(g, { name: 'y' }, [x], { seed });
+  g.output(grad!, 'grad_x', 'float32', ['batch', n, 8]);
+
+  // The weight product counts as expensive (saved); products of two computed values are recomputed.
+  const parts = splitForwardBackward(g, { seeds: ['grad_y'], expensive: (node) => node.opType === 'MatMul' && node.inputs[1]!.startsWith('w') });
+  const activations = new Set([a.name, probs.name, c0!.name, c1!.name, chunk0.name, chunk1.name]);
+  for (const part of [parts.forward, parts.backward]) {
+    const reads = part.nodeList.filter((node) => (node.opType === 'Shape' || node.opType === 'Size') && activations.has(node.inputs[0]!));
+    assert.deepEqual(reads.map((node) => node.inputs[0]), [], `${part.name} reads activations' shapes`);
+  }
+  const forwardProducer = new Map(parts.forward.nodeList.flatMap((node) => node.outputs.map((o) => [o, node] as const)));
+  const saved = parts.saved.map((s) => forwardProducer.get(s.name)!);
+  assert.deepEqual(saved.filter((node) => node.opType !== 'Shape').map((node) => node.outputs[0]), [a.name]);
+  assert.deepEqual(saved.filter((node) => node.opType === 'Shape').map((node) => node.inputs[0]), ['x']);
+
+  const engine = Engine.start({ threads: 1 });
+  try {
+    await engine.createSession('whole', g.toModel(), []);
+    await engine.createSession('fwd', parts.forward.toModel(), []);
+    await engine.createSession('bwd', parts.backward.toModel(), []);
+    const feeds = { x: tensor([2, n, 8], 42) };
+    const gy = tensor([2, 2 * n, 8], 43);
+    const whole = await engine.run('whole', { ...feeds, grad_y: gy }, ['grad_x']);
+    const names = parts.saved.map((s) => s.name);
+    await engine.run('fwd', feeds, ['y', ...names], undefined, { keep: { key: 'c/0', names } });
+    const split = await engine.run('bwd', { ...feeds, grad_y: gy }, ['grad_x'], undefined, { take: ['c/0'] });
+    assertClose(split.grad_x!.data as Float32Array, whole.grad_x!.data as Float32Array);
+  } finally {
+    await engine.close();
+  }
+});

@@ -60,6 +60,16 @@ type Sym = number | string;
 /** Ops whose output has exactly their first input's shape. */
 export const SAME_SHAPE: ReadonlySet<string> = new Set(['Identity', 'Neg', 'Relu', 'Sigmoid', 'Tanh', 'Softplus', 'Sqrt', 'Exp', 'Log', 'Reciprocal', 'Abs', 'Erf', 'Sign', 'Cos', 'Sin', 'Softmax', 'LayerNormalization', 'BatchNormalization']);
 
+/** A Conv's or pool's padding, dilations and strides over `spatial` axes, with ONNX's defaults (0, 1, 1). */
+export function windowAttrs(n: NodeSpec, spatial: number): { pads: number[]; dil: number[]; strides: number[] } {
+  const ones = Array<number>(spatial).fill(1);
+  return {
+    pads: (n.attrs.pads as number[] | undefined) ?? Array<number>(2 * spatial).fill(0),
+    dil: (n.attrs.dilations as number[] | undefined) ?? ones,
+    strides: (n.attrs.strides as number[] | undefined) ?? ones,
+  };
+}
+
 /**
  * Appends to `graph` the nodes computing d(Σ output)/d(wrt) — or d(Σ <seed, output>)/d(wrt) with
  * `opts.seed` — and returns the gradient values in `wrt` order. `wrt` may hold graph inputs,
@@ -294,9 +304,7 @@ class Differentiator {
         const spatial = x.length - 2;
         const kernel = (n.attrs.kernel_shape as number[] | undefined) ?? w?.slice(2);
         if (!kernel || kernel.some((k) => typeof k !== 'number')) return null;
-        const pads = (n.attrs.pads as number[] | undefined) ?? Array<number>(2 * spatial).fill(0);
-        const dil = (n.attrs.dilations as number[] | undefined) ?? Array<number>(spatial).fill(1);
-        const strides = (n.attrs.strides as number[] | undefined) ?? Array<number>(spatial).fill(1);
+        const { pads, dil, strides } = windowAttrs(n, spatial);
         const dims = x.slice(2).map((d, i) => {
           const shrink = dil[i]! * ((kernel[i] as number) - 1) - pads[i]! - pads[i + spatial]!;
           if (strides[i] === 1 && shrink === 0) return d;
@@ -695,10 +703,7 @@ class Differentiator {
     const wInit = this.g.initializerSpec(w.name);
     const kernel = (n.attrs.kernel_shape as number[] | undefined) ?? wInit?.dims.slice(2);
     if (!kernel) throw new AutodiffError('backward: Conv needs kernel_shape (or a constant weight)');
-    const ones = Array<number>(spatial).fill(1);
-    const pads = (n.attrs.pads as number[] | undefined) ?? Array<number>(2 * spatial).fill(0);
-    const dil = (n.attrs.dilations as number[] | undefined) ?? ones;
-    const strides = (n.attrs.strides as number[] | undefined) ?? ones;
+    const { pads, dil, strides } = windowAttrs(n, spatial);
     const group = Number(n.attrs.group ?? 1);
     const out: Grads = [undefined, undefined, undefined];
 

@@ -14,13 +14,16 @@
  *
  * A value made by an op without a rule here keeps a Shape read of itself (correct, only not free).
  */
-import { AutodiffError, SAME_SHAPE, staticFacts, type StaticFacts } from './autodiff.js';
+import { AutodiffError, SAME_SHAPE, staticFacts, windowAttrs, type StaticFacts } from './autodiff.js';
 import { Graph, type NodeSpec, type Value } from './graph.js';
 
 /** Ops whose output shape is the broadcast of their inputs' shapes (numpy rules). */
 const BROADCASTING = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min', 'Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'And', 'Or', 'Where']);
 /** Ops whose first output has their first input's shape. */
 const SHAPE_KEEPING = new Set([...SAME_SHAPE, 'Cast', 'Not']);
+
+/** An axis as ONNX allows it (negative: from the end) at rank r, made non-negative. */
+const axisAt = (a: number, r: number) => (a < 0 ? a + r : a);
 
 /** No rule for this value's op (or its operands are not constants where the rule needs them). */
 class NoRule extends Error {}
@@ -168,7 +171,7 @@ class ShapeAlgebra {
         const r = rank(input(0));
         if (!n.inputs[3]) throw new NoRule();
         if (n.inputs[4] && this.constants(input(4)).some((s) => s !== 1)) throw new NoRule();
-        const axes = this.constants(input(3)).map((a) => (a < 0 ? a + r : a));
+        const axes = this.constants(input(3)).map((a) => axisAt(a, r));
         const sx = this.shapeOf(input(0));
         const dims = this.op('Gather', [sx, g.ints(axes)], { axis: 0 });
         // ONNX Slice bounds: negative ones count from the end, then both are clamped to [0, dim].
@@ -178,7 +181,7 @@ class ShapeAlgebra {
       }
       case 'Concat': {
         const r = rank(input(0));
-        const axis = Number(n.attrs.axis) < 0 ? Number(n.attrs.axis) + r : Number(n.attrs.axis);
+        const axis = axisAt(Number(n.attrs.axis), r);
         const parts = n.inputs.filter((i) => i !== '').map((v) => this.shapeOf(v));
         const along = parts.map((s) => this.slice(s, axis, axis + 1)).reduce((a, b) => this.op('Add', [a, b]));
         return this.op('ScatterElements', [parts[0]!, g.ints([axis]), along], { axis: 0 });
@@ -199,13 +202,10 @@ class ShapeAlgebra {
         const w = op === 'Conv' ? this.staticDims(input(1)) : undefined;
         const kernel = (n.attrs.kernel_shape as number[] | undefined) ?? w?.slice(2);
         if (!kernel || (op === 'Conv' && !w)) throw new NoRule();
-        const ones = Array<number>(spatial).fill(1);
-        const pads = (n.attrs.pads as number[] | undefined) ?? Array<number>(2 * spatial).fill(0);
-        const dil = (n.attrs.dilations as number[] | undefined) ?? ones;
-        const strides = (n.attrs.strides as number[] | undefined) ?? ones;
+        const { pads, dil, strides } = windowAttrs(n, spatial);
         const sx = this.shapeOf(input(0));
         const shrink = kernel.map((k, i) => pads[i]! + pads[i + spatial]! - dil[i]! * (k - 1) - 1);
-        const dims = this.op('Add', [this.op('Div', [this.op('Add', [this.slice(sx, 2, r), this.g.ints(shrink)]), this.g.ints(strides)]), this.g.ints(ones)]);
+        const dims = this.op('Add', [this.op('Div', [this.op('Add', [this.slice(sx, 2, r), this.g.ints(shrink)]), this.g.ints(strides)]), this.g.ints(strides.map(() => 1))]);
         const channels = w ? this.g.ints([w[0]!]) : this.slice(sx, 1, 2);
         return this.op('Concat', [this.slice(sx, 0, 1), channels, dims], { axis: 0 });
       }
@@ -217,7 +217,7 @@ class ShapeAlgebra {
         const r = rank(input(0));
         const listed = op === 'ReduceSum' ? (n.inputs[1] ? this.constants(input(1)) : undefined) : (n.attrs.axes as number[] | undefined);
         if (listed?.length === 0 && Number(n.attrs.noop_with_empty_axes ?? 0) === 1) return this.shapeOf(input(0));
-        const axes = listed?.length ? listed.map((a) => (a < 0 ? a + r : a)) : Array.from({ length: r }, (_, i) => i);
+        const axes = listed?.length ? listed.map((a) => axisAt(a, r)) : Array.from({ length: r }, (_, i) => i);
         const sx = this.shapeOf(input(0));
         if (Number(n.attrs.keepdims ?? 1) === 1) return this.op('ScatterElements', [sx, this.g.ints(axes), this.g.ints(axes.map(() => 1))], { axis: 0 });
         const kept = Array.from({ length: r }, (_, i) => i).filter((i) => !axes.includes(i));
@@ -231,7 +231,7 @@ class ShapeAlgebra {
         const [rx, ro] = [rank(input(0)), rank(name)];
         const sx = this.shapeOf(input(0));
         const unsqueeze = op === 'Unsqueeze';
-        const axes = this.constants(input(1)).map((a) => (a < 0 ? a + (unsqueeze ? ro : rx) : a));
+        const axes = this.constants(input(1)).map((a) => axisAt(a, unsqueeze ? ro : rx));
         const pieces: Value[] = [];
         if (unsqueeze) {
           let next = 0;
@@ -249,7 +249,7 @@ class ShapeAlgebra {
   private splitPart(n: NodeSpec, name: string): Value {
     if (!n.inputs[1]) throw new NoRule();
     const r = this.facts.rank(n.inputs[0]!);
-    const axis = Number(n.attrs.axis ?? 0) < 0 ? Number(n.attrs.axis) + r : Number(n.attrs.axis ?? 0);
+    const axis = axisAt(Number(n.attrs.axis ?? 0), r);
     const k = n.outputs.indexOf(name);
     return this.op('ScatterElements', [this.shapeOf(n.inputs[0]!), this.g.ints([axis]), this.slice({ name: n.inputs[1] }, k, k + 1)], { axis: 0 });
   }

@@ -5,7 +5,9 @@
  * - weight inputs: the shared block graph of the checkpointed gradient, weights fed from a blob;
  * - gradient forward: the forward half of the split block backward (weight inputs), its saved values
  *   kept in the stash as a gradient keeps them (and dropped after each run);
- * - gradient backward: the backward half on those saved values and a random cotangent (timed alone).
+ * - gradient backward: the backward half on those saved values and a random cotangent (timed alone),
+ *   with the gradient's session options for it (`blockBackwardSessionOpts`: the memory arena where
+ *   memory allows).
  * The benches' random weights (1/√fan-in), one random block input at the published length. Prints
  * each way's median with its runs, the saved values by the op that makes them, and peak RSS: what
  * the gradient's block forward costs beyond the prediction's, and why.
@@ -15,7 +17,7 @@ import { Graph } from '../engine/graph.js';
 import type { TensorData } from '../engine/protocol.js';
 import { splitForwardBackward } from '../engine/split.js';
 import { PositionFeeds } from '../models/architecture.js';
-import { blockWeightInput, buildBlockBackward, buildBlockForward, gradName, SEGMENT_IN, SEGMENT_OUT, WeightInputs } from '../models/gradients.js';
+import { blockBackwardSessionOpts, blockWeightInput, buildBlockBackward, buildBlockForward, gradName, SEGMENT_IN, SEGMENT_OUT, WeightInputs } from '../models/gradients.js';
 import { LayerContext } from '../models/layers.js';
 import { MODELS } from './models.js';
 import { ProfilingEngine } from './profiling-engine.js';
@@ -60,7 +62,7 @@ export async function benchBlock(model: string, o: { runs: number; threads?: num
     buildBlockBackward(arch, new WeightInputs(whole, shapes, '2d'), { withOutput: true });
     const split = splitForwardBackward(whole, { seeds: [gradName(SEGMENT_OUT)] });
     const splitInputs = (await engine.createSession('gradient_forward', split.forward.toModel(), [])).inputs;
-    const backwardInputs = (await engine.createSession('gradient_backward', split.backward.toModel(), [])).inputs;
+    const backwardInputs = (await engine.createSession('gradient_backward', split.backward.toModel(), [], blockBackwardSessionOpts(arch))).inputs;
     const saved = split.saved.map((s) => s.name);
     await engine.loadBlob('weights', { size, pieces: [], buffer: weightBuffer() });
     // A session takes only the weights its graph reads (a backward reads no biases, say).

@@ -47,6 +47,8 @@ export interface GradientBenchOptions {
   profilePrefix?: string;
   /** Bytes of saved activations held in memory (`EngineOptions.stashMemory`; the engine's default when unset). */
   stashMemory?: number;
+  /** `ModelOptions.backwardArena` (unset: by available memory). */
+  backwardArena?: boolean;
 }
 
 /** Streams random weights for `arch` into a safetensors file (the main thread holds one tensor at a time). */
@@ -92,7 +94,7 @@ export async function benchGradients(o: GradientBenchOptions): Promise<void> {
     const forwardProcess = await ForwardChild.start({ model: o.name, weightsPath: path, length: o.sequence.length, threads: o.threads, tileLength: o.tileLength, layout: o.layout });
     console.log(`forward process: sessions ready in ${seconds(t).toFixed(1)} s, its RSS ${forwardProcess.readyRssMb.toFixed(0)} MB`);
     t = performance.now();
-    const options: ModelOptions = { threads: o.threads, tileLength: o.tileLength, layout: o.layout, headBackward: o.headBackward, backwardActivations: o.activations, stashMemory: o.stashMemory, gradientsOnly: true };
+    const options: ModelOptions = { threads: o.threads, tileLength: o.tileLength, layout: o.layout, headBackward: o.headBackward, backwardActivations: o.activations, stashMemory: o.stashMemory, backwardArena: o.backwardArena, gradientsOnly: true };
     const profiling = o.profilePrefix !== undefined ? new ProfilingEngine(options, o.profilePrefix) : undefined;
     const model = await Model.create(o.arch, weights, `${o.name} (random weights)`, options, profiling);
     console.log(`gradients-only model loaded in ${seconds(t).toFixed(1)} s, RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB`);
@@ -155,7 +157,7 @@ export async function benchGradients(o: GradientBenchOptions): Promise<void> {
     const r = gradients.at(-1)!.result;
     let nonzero = 0;
     for (const v of r.grad) if (v !== 0) nonzero++;
-    const variant = `head backward ${o.headBackward ?? 'checkpointed'}, activations ${o.activations ?? 'saved'}`;
+    const variant = `head backward ${o.headBackward ?? 'checkpointed'}, activations ${o.activations ?? 'saved'}${o.backwardArena === undefined ? '' : `, block backward arena ${o.backwardArena ? 'on' : 'off'}`}`;
     console.log(`objective ${r.objective[0]!.toPrecision(6)}, ${nonzero} nonzero gradient entries of ${r.grad.length}`);
     // Cold: the first gradient against the mean of the forwards around it (the earlier sessions' method).
     const cold = { gradient: gradients[0]!, forward: (forwards[0]!.wall + forwards[1]!.wall) / 2, forwardCpu: (forwards[0]!.cpu + forwards[1]!.cpu) / 2 };

@@ -5,7 +5,7 @@
  *   npm run bench -- variants [MODEL] [--variants 2]   (SNV scoring: brute force vs incremental)
  *   npm run bench -- ism [MODEL] [--substitutions 32] [--batch-size 4] [--brute 32]   (ISM: incremental vs brute force)
  *   npm run bench -- block [borzoi|flashzoi|enformer] [--runs 5] [--profile P]   (one head block: prediction vs the gradient's forward: src/bench/block.ts)
- *   npm run bench -- gradients [enformer|borzoi|flashzoi] [--runs 5] [--length BP] [--head-backward whole|checkpointed] [--activations saved|recompute]   (forward vs input gradients, default Enformer: src/bench/gradients.ts)
+ *   npm run bench -- gradients [enformer|borzoi|flashzoi] [--runs 5] [--length BP] [--head-backward whole|checkpointed] [--activations saved|recompute] [--backward-arena on|off]   (forward vs input gradients, default Enformer: src/bench/gradients.ts)
  *   npm run bench -- enformer --attention central|all   (forward plus head-mean attention maps of every layer)
  *   npm run bench -- train [--runs 3] [--models enformer,borzoi] [--whole-runs 1] [--whole-length BP]   (training steps: head only, and whole-model steps vs the forward; src/bench/train.ts)
  *   npm run bench -- browser [enformer|borzoi|alphagenome] [--length BP] [--resolution 128|1]   (one window in headless Chromium beside Node: browser.ts)
@@ -99,6 +99,13 @@ export function baselineLine(model: string | undefined, file: BaselineFile): str
   return `baseline (reference PyTorch port, ${best.blas}, recorded on ${where}; this machine: ${here}): ${best.times_s.map((t) => t.toFixed(1)).join(', ')} s, peak RSS ${best.peak_rss_mb.toFixed(0)} MB`;
 }
 
+/** An on/off switch (unset: undefined, the default's choice). */
+function onOff(v: string | undefined): boolean | undefined {
+  if (v === undefined) return undefined;
+  if (v === 'on' || v === 'off') return v === 'on';
+  throw new Error(`expected on or off, got '${v}'`);
+}
+
 function recordedBaseline(model: string | undefined): string | null {
   const path = new URL('../../../shared/fixtures/cpu-baseline.json', import.meta.url);
   if (model === undefined || !existsSync(path)) return null;
@@ -129,6 +136,7 @@ async function main(): Promise<void> {
       lengths: { type: 'string' },
       outputs: { type: 'string' },
       'head-backward': { type: 'string' },
+      'backward-arena': { type: 'string' },
       'activations': { type: 'string' },
       rounds: { type: 'string', default: '3' },
       scale: { type: 'string', default: '1' },
@@ -238,7 +246,7 @@ async function main(): Promise<void> {
     const activations = values.activations;
     if (activations !== undefined && activations !== 'saved' && activations !== 'recompute') throw new Error(`--activations must be saved or recompute, not '${activations}'`);
     // --runs: timed (warm) rounds after the cold one, STEADY_RUNS unless given.
-    return benchGradients({ activations, runs: runsOr(STEADY_RUNS), name: modelName, arch, fill: randomFiller(1234), sequence: randomSequence(opt('length') ?? length, 42), threads: opt('threads'), tileLength: opt('tile-length'), layout: values.layout as ConvLayout, headBackward, profilePrefix: values.profile, stashMemory: values['stash-mb'] !== undefined ? Number(values['stash-mb']) * 2 ** 20 : undefined });
+    return benchGradients({ activations, runs: runsOr(STEADY_RUNS), name: modelName, arch, fill: randomFiller(1234), sequence: randomSequence(opt('length') ?? length, 42), threads: opt('threads'), tileLength: opt('tile-length'), layout: values.layout as ConvLayout, headBackward, profilePrefix: values.profile, stashMemory: values['stash-mb'] !== undefined ? Number(values['stash-mb']) * 2 ** 20 : undefined, backwardArena: onOff(values['backward-arena']) });
   }
   const mode = positionals[0] === 'variants' || positionals[0] === 'ism' ? positionals[0] : 'forward';
   // `variants [MODEL]` scores SNVs on MODEL (default enformer); otherwise the argument is the model.

@@ -5,6 +5,7 @@
  * its worker without releasing anything: so close() first releases every session still open.
  */
 import { Engine, type EngineOptions } from '../engine/engine.js';
+import type { SessionOpts } from '../engine/protocol.js';
 import { profilingOptions } from './session-options.js';
 
 export class ProfilingEngine extends Engine {
@@ -17,12 +18,12 @@ export class ProfilingEngine extends Engine {
     super(options);
   }
 
-  override createSession(id: string, model: Uint8Array, blobs: string[]): Promise<{ inputs: string[]; outputs: string[] }> {
+  override createSession(id: string, model: Uint8Array, blobs: string[], opts: SessionOpts = {}): Promise<{ inputs: string[]; outputs: string[] }> {
     this.open.add(id);
     // The session id in the name tells the parts apart (profile-summary.ts reads trunk and head),
     // also when two sessions are made within the same millisecond (the time in ORT's file name).
     const sessionOptions = { ...this.options.sessionOptions, ...profilingOptions(`${this.prefix}_${id}`) };
-    return this.call({ op: 'session', id, model, blobs, options: { ...this.options, sessionOptions } });
+    return this.call({ op: 'session', id, model, blobs, options: { ...this.options, sessionOptions }, ...opts });
   }
 
   override release(id: string): Promise<void> {

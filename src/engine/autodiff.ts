@@ -353,6 +353,8 @@ class Differentiator {
       case 'Max':
       case 'Min':
         return Math.max(...n.inputs.map((i) => this.length(i)));
+      case 'Where':
+        return Math.max(this.length(n.inputs[1]!), this.length(n.inputs[2]!));
       case 'Identity':
       case 'Cast':
         return this.length(n.inputs[0]!);
@@ -435,6 +437,22 @@ class Differentiator {
   /** Per-channel [C] vector viewed as [C, 1, …, 1] to broadcast against a rank-r channels-first tensor. */
   private channelView(v: Value, r: number): Value {
     return r > 2 ? this.op('Unsqueeze', [v, this.g.ints(Array.from({ length: r - 2 }, (_, i) => i + 1))]) : v;
+  }
+
+  /**
+   * Whether a matrix product's operand `target` has the product's whole batch shape (the other
+   * operand broadcasts against it, never it against the other), as far as the static shapes tell:
+   * then its gradient needs no un-broadcasting, whose run-time form (a ReduceSum over no axes) still
+   * copies the tensor: attention's [B, H, rows, n] weights' gradient, once per query chunk.
+   */
+  private holdsBatch(target: Value, other: Value): boolean {
+    const t = this.shapeOf(target.name);
+    const o = this.shapeOf(other.name);
+    if (!t || !o || t.length < 2 || o.length < 2 || t.length < o.length) return false;
+    const tb = t.slice(0, -2);
+    const ob = o.slice(0, -2);
+    const offset = tb.length - ob.length;
+    return ob.every((d, i) => d === 1 || d === tb[i + offset]);
   }
 
   private swapLast(v: Value): Value {
@@ -574,11 +592,10 @@ class Differentiator {
         return this.convVjp(n, g, x, need);
       case 'Gemm':
         return this.gemmVjp(n, g, x, need);
-      case 'MatMul':
-        return [
-          need[0] ? this.unbroadcast(op('MatMul', [g, this.swapLast(b)]), a) : undefined,
-          need[1] ? this.unbroadcast(op('MatMul', [this.swapLast(a), g]), b) : undefined,
-        ];
+      case 'MatMul': {
+        const fit = (grad: Value, target: Value, other: Value) => (this.holdsBatch(target, other) ? grad : this.unbroadcast(grad, target));
+        return [need[0] ? fit(op('MatMul', [g, this.swapLast(b)]), a, b) : undefined, need[1] ? fit(op('MatMul', [this.swapLast(a), g]), b, a) : undefined];
+      }
       case 'BatchNormalization':
         return this.batchNormVjp(n, g, x as Value[], need);
       case 'LayerNormalization':
@@ -635,8 +652,24 @@ class Differentiator {
       begins.push(s);
       ends.push(this.op('Sub', [this.op('Sub', [dim, s]), this.shape(g, axis, axis + 1)]));
     }
+    if (axes.length === 1) return this.zeroExtend(g, axes[0]!, begins[axes[0]!]!, ends[axes[0]!]!);
     const pads = this.op('Concat', [...begins, ...ends], { axis: 0 });
     return this.op('Pad', [g, pads]);
+  }
+
+  /**
+   * g with `before` and `after` zeros added along `axis` (1-element int64 counts): a Concat with two
+   * zero blocks, not a Pad. ONNX Runtime's Concat copies whole blocks, its Pad took about twice as
+   * long on large tensors (the relative shift's backward widens [B, H, rows, n] logits twice per
+   * query chunk: BENCHMARKS.md, "Fresh pages in the block backward").
+   */
+  private zeroExtend(g: Value, axis: number, before: Value, after: Value): Value {
+    const r = this.rank(g.name);
+    const zeros = (count: Value) => {
+      const dims = [...(axis > 0 ? [this.shape(g, 0, axis)] : []), count, ...(axis + 1 < r ? [this.shape(g, axis + 1)] : [])];
+      return this.op('Expand', [this.zero(), this.op('Concat', dims, { axis: 0 })]);
+    };
+    return this.op('Concat', [zeros(before), g, zeros(after)], { axis });
   }
 
   private padVjp(n: NodeSpec, g: Value, a: Value): Value {

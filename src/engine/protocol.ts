@@ -80,10 +80,30 @@ export interface EngineOptions {
   sessionOptions?: OrtSessionOptions;
 }
 
+/** What one session asks of the runtime beyond the engine's options. */
+export interface SessionOpts {
+  /**
+   * Keep the session's freed buffers for its later tensors (ONNX Runtime's CPU memory arena) instead
+   * of returning them to the system: `true`, or `{ ifAvailable: bytes }` when the system reports at
+   * least that much memory available as the session is made (Node; the browser's WASM heap never
+   * shrinks anyway, so there it stays off). Off by default, since the arena keeps its high-water mark
+   * (rounded up to powers of two) for the session's lifetime. Worth it where a session runs many times
+   * with large intermediates: without it each one above glibc's mmap threshold (32 MiB) comes as
+   * fresh pages, a page fault at every first write (BENCHMARKS.md, "Fresh pages in the block backward").
+   */
+  memoryArena?: boolean | { ifAvailable: number };
+}
+
+/** Whether a session with `opts` keeps an arena, `available` bytes being free now. */
+export function wantsArena(opts: SessionOpts, available: number): boolean {
+  const a = opts.memoryArena;
+  return a === true || (typeof a === 'object' && available >= a.ifAvailable);
+}
+
 export type Request =
   | { op: 'blob'; name: string; spec: BlobSpec }
   | { op: 'dropBlob'; name: string; poison?: boolean; reuse?: boolean }
-  | { op: 'session'; id: string; model: Uint8Array; blobs: string[]; options: EngineOptions }
+  | ({ op: 'session'; id: string; model: Uint8Array; blobs: string[]; options: EngineOptions } & SessionOpts)
   | { op: 'run'; id: string; feeds: Record<string, TensorData>; fetches: string[]; blobFeeds?: BlobFeeds; stash?: RunStash }
   | { op: 'dropStash'; group: string }
   | { op: 'release'; id: string };

@@ -4,7 +4,7 @@
  * `Engine` (onnxruntime-node in a worker thread, engine.ts) and `WebEngine` (onnxruntime-web in a
  * Web Worker, web/engine.ts). Models see only this interface.
  */
-import type { BlobFeeds, BlobSpec, EngineOptions, Reply, Request, RunStash, TensorData } from './protocol.js';
+import type { BlobFeeds, BlobSpec, EngineOptions, Reply, Request, RunStash, SessionOpts, TensorData } from './protocol.js';
 import type { StashTotals } from './tensor-store.js';
 
 export interface SessionRunner {
@@ -15,7 +15,7 @@ export interface SessionRunner {
    * of the same size (weights loaded block after block), instead of a fresh allocation each time.
    */
   dropBlob(name: string, opts?: { poison?: boolean; reuse?: boolean }): Promise<void>;
-  createSession(id: string, model: Uint8Array, blobs: string[]): Promise<{ inputs: string[]; outputs: string[] }>;
+  createSession(id: string, model: Uint8Array, blobs: string[], opts?: SessionOpts): Promise<{ inputs: string[]; outputs: string[] }>;
   /**
    * Runs a session; `blobFeeds` adds inputs read from a loaded blob (e.g. weights of a session that
    * holds none); `stash` keeps outputs in the worker for a later run, or feeds ones kept before.
@@ -89,8 +89,8 @@ export class WorkerHost<R extends { op: string } = Request> implements SessionRu
     return this.call({ op: 'dropBlob', name, poison: opts.poison, reuse: opts.reuse });
   }
 
-  createSession(id: string, model: Uint8Array, blobs: string[]): Promise<{ inputs: string[]; outputs: string[] }> {
-    return this.call({ op: 'session', id, model, blobs, options: this.options });
+  createSession(id: string, model: Uint8Array, blobs: string[], opts: SessionOpts = {}): Promise<{ inputs: string[]; outputs: string[] }> {
+    return this.call({ op: 'session', id, model, blobs, options: this.options, ...opts });
   }
 
   run(id: string, feeds: Record<string, TensorData>, fetches: string[], blobFeeds?: BlobFeeds, stash?: RunStash): Promise<Record<string, TensorData>> {

@@ -8,7 +8,7 @@ import * as ort from 'onnxruntime-node';
 import v8 from 'node:v8';
 import { freemem } from 'node:os';
 import { runInNewContext } from 'node:vm';
-import { defaultStashMemory, type BlobSpec, type Reply, type Request, type TensorData } from './protocol.js';
+import { defaultStashMemory, wantsArena, type BlobSpec, type Reply, type Request, type TensorData } from './protocol.js';
 import { blobFeedViews } from './blob-feeds.js';
 import { transferable } from './tensor-copy.js';
 import { keepStashed, takeStashed } from './run-stash.js';
@@ -94,8 +94,8 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: ArrayB
         executionProviders: [o.executionProvider ?? 'cpu'],
         interOpNumThreads: 1,
         graphOptimizationLevel: 'all',
-        // The arena keeps the high-water mark of long inputs allocated for the process lifetime.
-        enableCpuMemArena: false,
+        // Off unless asked: the arena keeps its high-water mark for the session's lifetime.
+        enableCpuMemArena: wantsArena(req, freemem()),
         externalData,
       };
       if (o.threads !== undefined) sessionOptions.intraOpNumThreads = o.threads;

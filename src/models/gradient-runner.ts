@@ -15,7 +15,7 @@
  *   tile's or block's whole forward inside its session.
  */
 import { Graph } from '../engine/graph.js';
-import type { RunStash, TensorData } from '../engine/protocol.js';
+import type { RunStash, SessionOpts, TensorData } from '../engine/protocol.js';
 import type { SessionRunner } from '../engine/runner.js';
 import type { WeightSet } from '../weights/weight-set.js';
 import type { Architecture } from './architecture.js';
@@ -23,6 +23,7 @@ import { headChainBackward, trunkBackwardTiles, trunkForwardSaving, withStash } 
 import {
   BLOCK_BACKWARD_ID,
   BLOCK_FORWARD_ID,
+  blockBackwardSessionOpts,
   blockWeightInput,
   BlockWeightTable,
   buildBlockBackward,
@@ -223,7 +224,7 @@ export class GradientRunner {
       }
       if (this.savesActivations) {
         const seeds = [gradName(SEGMENT_OUT)];
-        await this.backwardSession(BLOCK_BACKWARD_ID, (c) => buildBlockBackward(arch, c, { withOutput: true }), { weightInputs: true, splitAt: seeds });
+        await this.backwardSession(BLOCK_BACKWARD_ID, (c) => buildBlockBackward(arch, c, { withOutput: true }), { weightInputs: true, splitAt: seeds, backwardOpts: blockBackwardSessionOpts(arch, this.m.options.backwardArena) });
       } else {
         await this.backwardSession(BLOCK_FORWARD_ID, (c) => buildBlockForward(arch, c), { weightInputs: true });
         await this.backwardSession(BLOCK_BACKWARD_ID, (c) => buildBlockBackward(arch, c), { weightInputs: true });
@@ -275,7 +276,7 @@ export class GradientRunner {
    * into their own blob, dropped once the session exists. With `weightInputs` the graph reads its
    * weights from inputs (`WeightInputs`) and the session holds none.
    */
-  private backwardSession(id: string, build: (c: LayerContext) => void, opts: { weightInputs?: boolean; splitAt?: string[] } = {}): Promise<void> {
+  private backwardSession(id: string, build: (c: LayerContext) => void, opts: { weightInputs?: boolean; splitAt?: string[]; backwardOpts?: SessionOpts } = {}): Promise<void> {
     return this.sessions.once(id, async () => {
       const { arch, weights } = this.m;
       const layout = this.m.options.layout ?? '2d';
@@ -283,7 +284,7 @@ export class GradientRunner {
       const graph = new Graph(`${arch.kind}_${id}`);
       if (opts.weightInputs) {
         build(new WeightInputs(graph, shapes, layout));
-        await this.sessions.create(id, graph, [], opts.splitAt);
+        await this.sessions.create(id, graph, [], opts.splitAt, opts.backwardOpts);
         return;
       }
       const names: string[] = [];

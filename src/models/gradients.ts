@@ -21,7 +21,7 @@
  */
 import { backward } from '../engine/autodiff.js';
 import { Graph, type Dim, type Value } from '../engine/graph.js';
-import type { TensorData } from '../engine/protocol.js';
+import type { SessionOpts, TensorData } from '../engine/protocol.js';
 import type { Architecture, TailStage } from './architecture.js';
 import { LayerContext, type ConvLayout } from './layers.js';
 
@@ -125,6 +125,23 @@ export const SEGMENT_OUT = 'segment_out';
 /** Session ids of the shared transformer-block graphs (weights as inputs). */
 export const BLOCK_FORWARD_ID = 'head_block';
 export const BLOCK_BACKWARD_ID = 'head_block_grad';
+
+/**
+ * Session options of the transformer blocks' backward (the split block graph's backward half, run
+ * once per block per gradient or training step, on the same shapes every time): ONNX Runtime's
+ * memory arena, so each query chunk's [B, H, rows, n] products reuse the last chunk's buffers instead
+ * of faulting in fresh pages (Borzoi's gradient 0.825× with it, BENCHMARKS.md "Fresh pages in the
+ * block backward"). The arena keeps its high-water mark, measured at about six times the block's
+ * attention weights (B = 1: heads × n² floats at the default length; ~3 GB for Borzoi), so by
+ * default it is taken where the system has twice a rounded-up eight times that available (8 GB for
+ * Borzoi, 1.2 GB for Enformer); `choice` decides instead.
+ */
+export function blockBackwardSessionOpts(arch: Architecture, choice?: boolean): SessionOpts {
+  if (choice !== undefined) return { memoryArena: choice };
+  const n = arch.defaultSequenceLength / arch.transformer.resolution;
+  const retained = 8 * arch.transformer.heads * n * n * 4;
+  return { memoryArena: { ifAvailable: 2 * retained } };
+}
 
 /** Input name of a block graph's i-th weight (in the order the block first reads its weights). */
 export const blockWeightInput = (i: number) => `block_weight_${i}`;

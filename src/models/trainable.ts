@@ -20,7 +20,7 @@ import { Engine, type EngineOptions, type TensorData } from '../engine/engine.js
 import type { BlobFeeds } from '../engine/protocol.js';
 import { PositionFeeds, type Architecture, type GammaTable } from './architecture.js';
 import { headChainBackward, trunkBackwardTiles, trunkForwardSaving, withStash } from './backward-passes.js';
-import { blockWeightInput, BlockWeightTable, gradName, SEGMENT_IN, SEGMENT_OUT, WeightInputs } from './gradients.js';
+import { blockBackwardSessionOpts, blockWeightInput, BlockWeightTable, gradName, SEGMENT_IN, SEGMENT_OUT, WeightInputs } from './gradients.js';
 import type { ConvLayout, WeightRef } from './layers.js';
 import type { OneHotBatch } from './model-types.js';
 import { SessionSet } from './session-set.js';
@@ -51,6 +51,8 @@ export interface TrainerOptions extends EngineOptions {
   tileLength?: number;
   /** Enformer `use_tf_gamma`: the TF gamma table, used at its own length as `Model` does. */
   gammaTable?: GammaTable;
+  /** As `ModelOptions.backwardArena`. */
+  backwardArena?: boolean;
 }
 
 /** Where `lossAndGradients` adds the gradients: `grads` (per weight; missing ones are made) += scale · gradient. */
@@ -146,7 +148,7 @@ export class WholeModelTrainer {
     const frozenLayout = blobLayout(frozen, params);
     const offsets = new Map(frozen.map((n) => [n, { offset: frozenLayout.offsets.get(n)!, length: params.get(n)!.byteLength }]));
     const context = (name: string) => new TrainingWeights(new Graph(`${arch.kind}_${name}`), shapes, layout, (n) => offsets.get(n));
-    const { layout: _l, tileLength: _t, gammaTable: _g, ...engineOptions } = options;
+    const { layout: _l, tileLength: _t, gammaTable: _g, backwardArena: _a, ...engineOptions } = options;
     const engine = Engine.start({ ...engineOptions, stashMemory: engineOptions.stashMemory ?? TRAINING_STASH_MEMORY });
     try {
       await engine.loadBlob(FROZEN_BLOB, { size: frozenLayout.size, pieces: [], buffer: packed(frozenLayout, params) });
@@ -170,7 +172,7 @@ export class WholeModelTrainer {
       const seeds = arch.trunkOutputs.map((o) => gradName(o.name));
       await trainer.sessions.create(TRUNK, trunk.g, [FROZEN_BLOB], seeds);
       await trainer.sessions.create(TAIL, tail.g, [FROZEN_BLOB]);
-      await trainer.sessions.create(BLOCK, blockGraph, [], [gradName(SEGMENT_OUT)]);
+      await trainer.sessions.create(BLOCK, blockGraph, [], [gradName(SEGMENT_OUT)], blockBackwardSessionOpts(arch, options.backwardArena));
       return trainer;
     } catch (e) {
       await engine.close();

@@ -405,6 +405,23 @@ test('autodiff: Slice with negative, clamped and run-time starts', async () => {
   }));
 });
 
+// A slice along one axis gets its gradient by concatenating zero blocks (the test above, empty
+// slices included), along several by one Pad: here non-empty slices of two axes, negative starts
+// and clamped ends among them.
+test('autodiff: Slice along two axes at once', async () => {
+  const bounds = (d: number) => fc.tuple(fc.integer({ min: 0, max: d - 1 }), fc.integer({ min: 1, max: d + 2 }), fc.boolean()).map(([s, len, negative]) => [negative ? s - d : s, s + len] as const);
+  const arb = anyRank(2, 3, 5).chain((d) => fc.tuple(fc.constant(d), bounds(d[0]!), bounds(d[d.length - 1]!)));
+  await property(arb, ([d, [s0, e0], [s1, e1]]) => ({
+    name: 'Slice (2 axes)',
+    dtype: 'float64',
+    inputs: [{ dims: d }],
+    build: (g, [x]) => {
+      const sliced = g.op('Slice', [x!, g.ints([s0, s1]), g.ints([e0, e1]), g.ints([0, d.length - 1])]);
+      return g.op('Concat', [g.op('Reshape', [g.op('Mul', [sliced, sliced]), g.ints([-1])]), g.op('Reshape', [x!, g.ints([-1])])], { axis: 0 });
+    },
+  }));
+});
+
 test('autodiff: Pad (constant) and Concat / Split along a random axis', async () => {
   const arb = anyRank(1, 4).chain((d) => fc.tuple(fc.constant(d), fc.integer({ min: 0, max: d.length - 1 }), fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 2 * d.length, maxLength: 2 * d.length })));
   await property(arb, ([d, axis, pads]) => ({

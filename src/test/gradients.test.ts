@@ -17,6 +17,7 @@ import { architectureOf, findWeightsFile, loadModel } from '../models/load.js';
 import { SafetensorsFile } from '../weights/safetensors.js';
 import { WeightSet } from '../weights/weight-set.js';
 import type { SessionRunner } from '../engine/runner.js';
+import type { SessionOpts } from '../engine/protocol.js';
 import { Model, type Objective } from '../models/model.js';
 import { assertClose, fixture, fixtureInput, readRef, skipUnless } from './fixtures.js';
 import { tiledPair } from './fixture-models.js';
@@ -157,20 +158,8 @@ test('inputGradients: a bad objective is a one-line error naming it', { skip: sk
 test('enformer-small: a gradients-only load makes no prediction session, same gradients, predicts on demand', { skip: skipUnless('enformer-small') }, async () => {
   const dir = fixture('enformer-small')!;
   const made: string[] = [];
-  const start = Model.defaultRunner!;
-  const engine = start({ threads: 1 });
-  const recording: SessionRunner = {
-    loadBlob: (...a) => engine.loadBlob(...a),
-    dropBlob: (...a) => engine.dropBlob(...a),
-    createSession: (id, model, blobs) => {
-      made.push(id);
-      return engine.createSession(id, model, blobs);
-    },
-    run: (...a) => engine.run(...a),
-    dropStash: (...a) => engine.dropStash(...a),
-    release: (...a) => engine.release(...a),
-    close: () => engine.close(),
-  };
+  const engine = Model.defaultRunner!({ threads: 1 });
+  const recording = recordingRunner(engine, (id) => made.push(id));
   const plain = await loadModel(dir, { threads: 1 });
   try {
     const arch = await architectureOf(dir);
@@ -193,3 +182,54 @@ test('enformer-small: a gradients-only load makes no prediction session, same gr
     await engine.close();
   }
 });
+
+/**
+ * The blocks' backward keeps ONNX Runtime's memory arena as `backwardArena` says (by default where
+ * memory allows: an `ifAvailable` figure), and no other session does; the arena changes where
+ * tensors live, not what is computed: the gradients are identical with it and without.
+ */
+test('enformer-small: the blocks backward keeps a memory arena as backwardArena says, same gradients', { skip: skipUnless('enformer-small') }, async () => {
+  const dir = fixture('enformer-small')!;
+  const arch = await architectureOf(dir);
+  const g = await gradsOf('enformer-small');
+  const [first, last] = g.bins;
+  const objective: Objective = { head: 'human', tracks: [g.track], bins: Array.from({ length: last - first + 1 }, (_, i) => first + i), aggregate: 'mean' };
+  const x = await fixtureInput('enformer-small');
+  const gradientsWith = async (backwardArena: boolean | undefined) => {
+    const arenas = new Map<string, SessionOpts['memoryArena']>();
+    const recording = recordingRunner(Model.defaultRunner!({ threads: 1 }), (id, opts) => arenas.set(id, opts?.memoryArena));
+    try {
+      const weights = WeightSet.fromSafetensors(await SafetensorsFile.open(await findWeightsFile(dir)), (n) => arch.canonicalName(n));
+      const model = await Model.create(arch, weights, 'enformer-small', { threads: 1, gradientsOnly: true, backwardArena }, recording);
+      return { grad: (await model.inputGradients(x, objective)).grad, arenas };
+    } finally {
+      await recording.close();
+    }
+  };
+  const on = await gradientsWith(true);
+  const off = await gradientsWith(false);
+  const auto = await gradientsWith(undefined);
+  assert.equal(on.arenas.get('head_block_grad_backward'), true);
+  assert.equal(off.arenas.get('head_block_grad_backward'), false);
+  const byMemory = auto.arenas.get('head_block_grad_backward');
+  assert.ok(typeof byMemory === 'object' && byMemory.ifAvailable > 0, `default: by available memory, got ${JSON.stringify(byMemory)}`);
+  for (const [id, arena] of on.arenas) if (id !== 'head_block_grad_backward') assert.equal(arena, undefined, `${id} keeps no arena`);
+  assert.deepEqual(on.grad, off.grad);
+  assert.deepEqual(auto.grad, off.grad);
+});
+
+/** A runner that hands everything to `engine` and tells `onCreate` of every session made. */
+function recordingRunner(engine: SessionRunner, onCreate: (id: string, opts?: SessionOpts) => void): SessionRunner {
+  return {
+    loadBlob: (...a) => engine.loadBlob(...a),
+    dropBlob: (...a) => engine.dropBlob(...a),
+    createSession: (id, model, blobs, opts) => {
+      onCreate(id, opts);
+      return engine.createSession(id, model, blobs, opts);
+    },
+    run: (...a) => engine.run(...a),
+    dropStash: (...a) => engine.dropStash(...a),
+    release: (...a) => engine.release(...a),
+    close: () => engine.close(),
+  };
+}

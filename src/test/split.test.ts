@@ -14,7 +14,9 @@ import { Engine } from '../engine/engine.js';
 import { Graph, type Value } from '../engine/graph.js';
 import { backward } from '../engine/autodiff.js';
 import { splitForwardBackward } from '../engine/split.js';
-import { defaultStashMemory, type TensorData } from '../engine/protocol.js';
+import { defaultStashMemory, wantsArena, type TensorData } from '../engine/protocol.js';
+import { blockBackwardSessionOpts } from '../models/gradients.js';
+import { benchArchitecture } from '../bench/models.js';
 
 /** Deterministic values in (-1, 1). */
 function values(n: number, seed: number): Float32Array {
@@ -194,4 +196,16 @@ test('split: the shapes the backward reads come from the inputs\' shapes, not fr
   } finally {
     await engine.close();
   }
+});
+
+test('memory arena: on, off, or where the available memory reaches the figure asked', () => {
+  assert.equal(wantsArena({}, 2 ** 40), false);
+  assert.equal(wantsArena({ memoryArena: true }, 0), true);
+  assert.equal(wantsArena({ memoryArena: false }, 2 ** 40), false);
+  assert.equal(wantsArena({ memoryArena: { ifAvailable: 8 * 2 ** 30 } }, 8 * 2 ** 30), true);
+  assert.equal(wantsArena({ memoryArena: { ifAvailable: 8 * 2 ** 30 } }, 8 * 2 ** 30 - 1), false);
+  // Borzoi's blocks: 8 heads × 4,096² floats retained ~8×, asked twice over: 8 GiB; Enformer's 1,536 positions: 1.1 GiB.
+  assert.deepEqual(blockBackwardSessionOpts(benchArchitecture('borzoi')), { memoryArena: { ifAvailable: 8 * 2 ** 30 } });
+  assert.deepEqual(blockBackwardSessionOpts(benchArchitecture('enformer')).memoryArena, { ifAvailable: 2 * 8 * 8 * 1536 * 1536 * 4 });
+  assert.deepEqual(blockBackwardSessionOpts(benchArchitecture('borzoi'), false), { memoryArena: false });
 });

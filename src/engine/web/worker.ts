@@ -118,6 +118,7 @@ async function handle(req: WebRequest): Promise<{ result: unknown; transfer: Arr
         // Ops WebGPU has no kernel for run on the WASM provider (ORT assigns them node by node).
         executionProviders: ep === 'webgpu' ? ['webgpu', 'wasm'] : ['wasm'],
         graphOptimizationLevel: 'all',
+        // WASM memory only grows: an arena would save no page faults (SessionOpts.memoryArena).
         enableCpuMemArena: false,
         externalData,
         ...req.options.sessionOptions,

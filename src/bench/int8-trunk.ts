@@ -13,7 +13,7 @@
 import { Graph, type Value } from '../engine/graph.js';
 import type { Engine } from '../engine/engine.js';
 import type { SessionRunner } from '../engine/runner.js';
-import type { BlobFeeds, BlobSpec, RunStash, TensorData } from '../engine/protocol.js';
+import type { BlobFeeds, BlobSpec, RunStash, SessionOpts, TensorData } from '../engine/protocol.js';
 import type { StashTotals } from '../engine/tensor-store.js';
 import { LayerContext, type ConvLayout, type ConvSite, type WeightRef } from '../models/layers.js';
 import { Model, type ModelOptions, type OneHotBatch } from '../models/model.js';
@@ -252,8 +252,8 @@ class Int8TrunkRunner implements SessionRunner {
     return this.inner.close();
   }
 
-  async createSession(id: string, model: Uint8Array, blobs: string[]): Promise<{ inputs: string[]; outputs: string[] }> {
-    if (id !== 'trunk') return this.inner.createSession(id, model, blobs);
+  async createSession(id: string, model: Uint8Array, blobs: string[], opts?: SessionOpts): Promise<{ inputs: string[]; outputs: string[] }> {
+    if (id !== 'trunk') return this.inner.createSession(id, model, blobs, opts);
     const calibration = new Graph('trunk_calibration');
     const taps = new CalibrationTaps();
     this.build(this.context(calibration, taps));

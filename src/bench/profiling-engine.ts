@@ -18,12 +18,15 @@ export class ProfilingEngine extends Engine {
     super(options);
   }
 
-  override createSession(id: string, model: Uint8Array, blobs: string[], opts: SessionOpts = {}): Promise<{ inputs: string[]; outputs: string[] }> {
+  override createSession(id: string, model: Uint8Array, blobs: string[], opts?: SessionOpts): Promise<{ inputs: string[]; outputs: string[] }> {
     this.open.add(id);
+    return super.createSession(id, model, blobs, opts);
+  }
+
+  protected override sessionEngineOptions(id: string): EngineOptions {
     // The session id in the name tells the parts apart (profile-summary.ts reads trunk and head),
     // also when two sessions are made within the same millisecond (the time in ORT's file name).
-    const sessionOptions = { ...this.options.sessionOptions, ...profilingOptions(`${this.prefix}_${id}`) };
-    return this.call({ op: 'session', id, model, blobs, options: { ...this.options, sessionOptions }, ...opts });
+    return { ...this.options, sessionOptions: { ...this.options.sessionOptions, ...profilingOptions(`${this.prefix}_${id}`) } };
   }
 
   override release(id: string): Promise<void> {

@@ -90,7 +90,12 @@ export class WorkerHost<R extends { op: string } = Request> implements SessionRu
   }
 
   createSession(id: string, model: Uint8Array, blobs: string[], opts: SessionOpts = {}): Promise<{ inputs: string[]; outputs: string[] }> {
-    return this.call({ op: 'session', id, model, blobs, options: this.options, ...opts });
+    return this.call({ op: 'session', id, model, blobs, options: this.sessionEngineOptions(id), ...opts });
+  }
+
+  /** The engine options session `id` is made with (a subclass may add its own, e.g. profiling's). */
+  protected sessionEngineOptions(_id: string): EngineOptions {
+    return this.options;
   }
 
   run(id: string, feeds: Record<string, TensorData>, fetches: string[], blobFeeds?: BlobFeeds, stash?: RunStash): Promise<Record<string, TensorData>> {

@@ -115,7 +115,7 @@ export async function benchAlphaGenome(o: AlphaGenomeBenchOptions, h: BenchHelpe
   const probes = machineProbes(machine.vectorWidth, threads);
   const peak = probes.first();
   if ('problem' in peak) console.log(`FMA peak: not measured (${peak.problem})`);
-  else console.log(`FMA peak (measured, ${machine.vectorWidth} FP32 FMA, ${peak.threads} threads): ${peak.gflops.toFixed(1)} GFLOP/s (one thread got ${peak.clockGhz.toFixed(2)} G cycles/s)`);
+  else console.log(`FMA peak (measured, ${peak.width}-wide FP32 FMA, ${peak.threads} threads): ${peak.gflops.toFixed(1)} GFLOP/s (one thread got ${peak.clockGhz.toFixed(2)} G cycles/s)`);
   const batch = Model.encode([h.randomSequence(o.length, 42)]);
   const flops = alphaGenomeFlops(cfg, o.length);
   const loads: number[] = [];

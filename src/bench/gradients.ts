@@ -116,7 +116,7 @@ export async function benchGradients(o: GradientBenchOptions): Promise<void> {
     console.log(describeMachine(machine));
     const peak = probes.first();
     if ('problem' in peak) console.log(`FMA peak: not measured (${peak.problem})`);
-    else console.log(`FMA peak (measured, 8-wide FP32 FMA, ${peak.threads} threads): ${peak.gflops.toFixed(1)} GFLOP/s`);
+    else console.log(`FMA peak (measured, ${peak.width}-wide FP32 FMA, ${peak.threads} threads): ${peak.gflops.toFixed(1)} GFLOP/s`);
     let forwardPeakMb = 0;
     const timeForward = async (which: string) => {
       const before = probes.last;

@@ -10,7 +10,7 @@
 import { Graph, type Value } from '../engine/graph.js';
 import { Engine } from '../engine/engine.js';
 import { describeMachine, machineInfo } from './machine.js';
-import { fmaPeakTool, measureFmaPeak, type FmaPeak } from './fma-peak.js';
+import { fmaPeakTool, fmaWidth, measureFmaPeak, type FmaPeak } from './fma-peak.js';
 import { loadavg } from 'node:os';
 
 export interface Kernel {
@@ -125,10 +125,10 @@ export async function benchKernels(opts: { runs: number; threadsList: number[] }
   // Other work on the machine changes what a core delivers from one second to the next, so the FMA
   // peak is measured again right before each kernel, with the kernel's thread count, and each
   // kernel's fraction is of that figure.
-  const peakNow = (threads: number): FmaPeak | undefined => ('path' in tool ? measureFmaPeak(tool.path, threads, 0.5) : undefined);
+  const peakNow = (threads: number): FmaPeak | undefined => ('path' in tool ? measureFmaPeak(tool.path, threads, 0.5, fmaWidth(m.vectorWidth)) : undefined);
   for (const t of opts.threadsList) {
     const p = peakNow(t);
-    if (p) console.log(`FMA peak (8-wide FP32, 12 chains/thread), ${t} thread${t > 1 ? 's' : ''}: ${p.gflops.toFixed(1)} GFLOP/s; one thread got ${p.clockGhz.toFixed(2)} G cycles/s (the core clock when nothing else runs)`);
+    if (p) console.log(`FMA peak (${p.width}-wide FP32, 12 chains/thread), ${t} thread${t > 1 ? 's' : ''}: ${p.gflops.toFixed(1)} GFLOP/s; one thread got ${p.clockGhz.toFixed(2)} G cycles/s (the core clock when nothing else runs)`);
   }
   const n = opts.threadsList.length;
   const header = ['kernel', 'GFLOP', ...opts.threadsList.map((t) => `${t} thr: GFLOP/s (of FMA peak just before)`), ...(n > 1 ? [`${n} sessions × 1 thr side by side`] : [])];

@@ -316,7 +316,7 @@ async function main(): Promise<void> {
   const probes = machineProbes(machine.vectorWidth, threads ?? machine.cpus);
   const peak = probes.first();
   if ('problem' in peak) console.log(`FMA peak: not measured (${peak.problem})`);
-  else console.log(`FMA peak (measured, 8-wide FP32 FMA, ${peak.threads} threads): ${peak.gflops.toFixed(1)} GFLOP/s (one thread got ${peak.clockGhz.toFixed(2)} G cycles/s: the core clock when nothing else runs); ORT SGEMM = ${(ceiling.gflops / peak.gflops).toFixed(2)} of it`);
+  else console.log(`FMA peak (measured, ${peak.width}-wide FP32 FMA, ${peak.threads} threads): ${peak.gflops.toFixed(1)} GFLOP/s (one thread got ${peak.clockGhz.toFixed(2)} G cycles/s: the core clock when nothing else runs); ORT SGEMM = ${(ceiling.gflops / peak.gflops).toFixed(2)} of it`);
   const batch = Model.encode([randomSequence(length, 42)]);
   const flops = arch.flops(length);
   const times: number[] = [];

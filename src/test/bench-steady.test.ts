@@ -1,6 +1,8 @@
 /** The steady-benchmark statistics (src/bench/steady.ts): median/min/max of timed runs, the disturbed verdict of the FMA probes. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { fmaPeakTool, fmaWidth, measureFmaPeak } from '../bench/fma-peak.js';
+import { machineInfo } from '../bench/machine.js';
 import { DISTURBED_RATIO, FmaProbes, median, probeNote, probeVerdict, runsNote, spread, spreadFields, spreadText, STEADY_RUNS, verdictFields, verdictLine } from '../bench/steady.js';
 
 test('steady: median of odd and even counts, whatever the order', () => {
@@ -64,7 +66,7 @@ test('steady: fewer than two probes give no verdict', () => {
 test('steady: FmaProbes keeps every probe, the highest is the peak, and the verdict covers them all', async () => {
   const seq = [200, 195, 210, 178];
   const asked: number[] = [];
-  const probes = new FmaProbes((seconds) => (asked.push(seconds), { threads: 2, gflops: seq.shift()!, clockGhz: 3 }), 0);
+  const probes = new FmaProbes((seconds) => (asked.push(seconds), { threads: 2, width: 8, gflops: seq.shift()!, clockGhz: 3 }), 0);
   const first = probes.first();
   assert.ok(!('problem' in first) && first.gflops === 200);
   assert.equal(await probes.after(), 195);
@@ -97,4 +99,16 @@ test('steady: fewer runs than a steady figure are noted', () => {
   assert.equal(runsNote(5), null);
   assert.equal(runsNote(7), null);
   assert.match(runsNote(2)!, /2 timed runs, fewer than the 5/);
+});
+
+test('fma-peak: the probe is 16 floats wide where the CPU has AVX-512, else 8, and the tool reports its width', (t) => {
+  assert.equal(fmaWidth('AVX-512'), 16);
+  assert.equal(fmaWidth('AVX2+FMA'), 8);
+  const m = machineInfo();
+  if (m.vectorWidth !== 'AVX-512' && m.vectorWidth !== 'AVX2+FMA') return t.skip(`no AVX2+FMA here (${m.vectorWidth})`);
+  const tool = fmaPeakTool();
+  if ('problem' in tool) return t.skip(tool.problem);
+  const r = measureFmaPeak(tool.path, 1, 0.02, fmaWidth(m.vectorWidth));
+  assert.equal(r.width, fmaWidth(m.vectorWidth));
+  assert.ok(r.gflops > 0 && r.clockGhz > 0, JSON.stringify(r));
 });

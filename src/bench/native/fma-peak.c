@@ -1,12 +1,17 @@
 /*
- * Measured FP32 FMA peak of this machine (AVX2 + FMA, 8-wide) and the effective core clock.
- *   fma-peak THREADS SECONDS
- * Each thread (pinned to CPU i when the OS allows) runs 12 independent chains of 8-wide fused
- * multiply-adds: more chains than FMA latency x FMA ports on current x86 cores (4 x 2), so the FMA
- * units, not latency, bound the rate. 16 FLOP per 8-wide FMA. The clock is measured separately
- * with a chain of dependent integer adds (1 cycle each on every x86 core since the Pentium 4).
- * Output, one line per figure: "threads=T gflops=X" and "clock_ghz=Y".
- * Built on demand by src/bench/fma-peak.ts (gcc -O2 -mavx2 -mfma -pthread); not part of the package.
+ * Measured FP32 FMA peak of this machine and the effective core clock.
+ *   fma-peak THREADS SECONDS [WIDTH]
+ * Each thread (pinned to CPU i when the OS allows) runs 12 independent chains of fused multiply-adds,
+ * WIDTH floats each: 8 (AVX2 + FMA, the default) or 16 (AVX-512F). 12 chains are more than FMA
+ * latency x FMA ports on current x86 cores (4 x 2), so the FMA units, not latency, bound the rate.
+ * The 16-wide loop is the peak of a machine with AVX-512: ONNX Runtime's kernels use 512-bit FMAs
+ * there, and cores with full-width 512-bit units (Zen 5, Intel's server cores) do twice the FLOPs
+ * per cycle of the 8-wide loop (Zen 4 splits each into two 256-bit halves: the same rate).
+ * The clock is measured separately with a chain of dependent integer adds (1 cycle each on every
+ * x86 core since the Pentium 4).
+ * Output, one line per figure: "threads=T width=W gflops=X" and "clock_ghz=Y".
+ * Built on demand by src/bench/fma-peak.ts (gcc -O2 -mavx2 -mfma -pthread; the 16-wide loop is
+ * compiled for AVX-512F by its target attribute and runs only when asked); not part of the package.
  */
 #define _GNU_SOURCE
 #include <immintrin.h>
@@ -24,6 +29,7 @@ static double now(void) {
 
 struct job {
   int cpu;
+  int width;
   long iterations;
   double seconds;
   float sink;
@@ -41,12 +47,7 @@ struct job {
         "+x"(acc7), "+x"(acc8), "+x"(acc9), "+x"(acc10), "+x"(acc11)                               \
       : "x"(m), "x"(c))
 
-static void *fma_loop(void *arg) {
-  struct job *j = arg;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(j->cpu, &set);
-  sched_setaffinity(0, sizeof set, &set); /* best effort: unpinned still measures */
+static void fma_loop8(struct job *j) {
   const __m256 m = _mm256_set1_ps(0.999f), c = _mm256_set1_ps(1e-3f);
   __m256 acc0 = _mm256_set1_ps(0.0f), acc1 = acc0, acc2 = acc0, acc3 = acc0, acc4 = acc0, acc5 = acc0;
   __m256 acc6 = acc0, acc7 = acc0, acc8 = acc0, acc9 = acc0, acc10 = acc0, acc11 = acc0;
@@ -61,6 +62,44 @@ static void *fma_loop(void *arg) {
   float out[8];
   _mm256_storeu_ps(out, s);
   j->sink = out[0];
+}
+
+/* The same with 512-bit registers ("v": any of zmm0-31). */
+#define FMA12_512()                                                                               \
+  __asm__ volatile(                                                                               \
+      "vfmadd213ps %13, %12, %0\n\tvfmadd213ps %13, %12, %1\n\tvfmadd213ps %13, %12, %2\n\t"   \
+      "vfmadd213ps %13, %12, %3\n\tvfmadd213ps %13, %12, %4\n\tvfmadd213ps %13, %12, %5\n\t"   \
+      "vfmadd213ps %13, %12, %6\n\tvfmadd213ps %13, %12, %7\n\tvfmadd213ps %13, %12, %8\n\t"   \
+      "vfmadd213ps %13, %12, %9\n\tvfmadd213ps %13, %12, %10\n\tvfmadd213ps %13, %12, %11"      \
+      : "+v"(acc0), "+v"(acc1), "+v"(acc2), "+v"(acc3), "+v"(acc4), "+v"(acc5), "+v"(acc6),        \
+        "+v"(acc7), "+v"(acc8), "+v"(acc9), "+v"(acc10), "+v"(acc11)                               \
+      : "v"(m), "v"(c))
+
+__attribute__((target("avx512f"))) static void fma_loop16(struct job *j) {
+  const __m512 m = _mm512_set1_ps(0.999f), c = _mm512_set1_ps(1e-3f);
+  __m512 acc0 = _mm512_set1_ps(0.0f), acc1 = acc0, acc2 = acc0, acc3 = acc0, acc4 = acc0, acc5 = acc0;
+  __m512 acc6 = acc0, acc7 = acc0, acc8 = acc0, acc9 = acc0, acc10 = acc0, acc11 = acc0;
+  double t0 = now();
+  for (long n = 0; n < j->iterations; n++) {
+    FMA12_512();
+  }
+  j->seconds = now() - t0;
+  __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3)),
+                           _mm512_add_ps(_mm512_add_ps(acc4, acc5), _mm512_add_ps(acc6, acc7)));
+  s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(acc8, acc9), _mm512_add_ps(acc10, acc11)));
+  j->sink = _mm512_reduce_add_ps(s);
+}
+
+static void *fma_loop(void *arg) {
+  struct job *j = arg;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(j->cpu, &set);
+  sched_setaffinity(0, sizeof set, &set); /* best effort: unpinned still measures */
+  if (j->width == 16)
+    fma_loop16(j);
+  else
+    fma_loop8(j);
   return NULL;
 }
 
@@ -81,12 +120,13 @@ static double clock_ghz(long iterations) {
 int main(int argc, char **argv) {
   int threads = argc > 1 ? atoi(argv[1]) : 1;
   double seconds = argc > 2 ? atof(argv[2]) : 1.0;
-  if (threads < 1 || threads > 256 || seconds <= 0) {
-    fprintf(stderr, "usage: fma-peak THREADS SECONDS\n");
+  int width = argc > 3 ? atoi(argv[3]) : 8;
+  if (threads < 1 || threads > 256 || seconds <= 0 || (width != 8 && width != 16)) {
+    fprintf(stderr, "usage: fma-peak THREADS SECONDS [8|16]\n");
     return 2;
   }
-  /* Calibrate: ~1 ns per iteration of 12 FMAs at a few GHz; scale to the requested time. */
-  struct job probe = {0, 10000000, 0, 0};
+  /* Calibrate: a few ns per iteration of 12 FMAs; scale to the requested time. */
+  struct job probe = {0, width, 10000000, 0, 0};
   fma_loop(&probe);
   long iterations = (long)(probe.iterations * seconds / probe.seconds);
   if (iterations < 1000) iterations = 1000;
@@ -95,7 +135,7 @@ int main(int argc, char **argv) {
   pthread_t *ids = calloc(threads, sizeof *ids);
   double t0 = now();
   for (int i = 0; i < threads; i++) {
-    jobs[i] = (struct job){i, iterations, 0, 0};
+    jobs[i] = (struct job){i, width, iterations, 0, 0};
     pthread_create(&ids[i], NULL, fma_loop, &jobs[i]);
   }
   float sink = 0;
@@ -104,8 +144,8 @@ int main(int argc, char **argv) {
     sink += jobs[i].sink;
   }
   double wall = now() - t0;
-  double flops = 16.0 * CHAINS * (double)iterations * threads;
-  printf("threads=%d gflops=%.2f seconds=%.3f sink=%g\n", threads, flops / wall / 1e9, wall, sink);
+  double flops = 2.0 * width * CHAINS * (double)iterations * threads;
+  printf("threads=%d width=%d gflops=%.2f seconds=%.3f sink=%g\n", threads, width, flops / wall / 1e9, wall, sink);
   long adds = (long)(5e8 * seconds);
   printf("clock_ghz=%.3f\n", clock_ghz(adds / 64));
   free(jobs);

@@ -157,7 +157,7 @@ export async function benchGradients(o: GradientBenchOptions): Promise<void> {
     const r = gradients.at(-1)!.result;
     let nonzero = 0;
     for (const v of r.grad) if (v !== 0) nonzero++;
-    const variant = `head backward ${o.headBackward ?? 'checkpointed'}, activations ${o.activations ?? 'saved'}${o.backwardArena === undefined ? '' : `, block backward arena ${o.backwardArena ? 'on' : 'off'}`}`;
+    const variant = `head backward ${o.headBackward ?? 'checkpointed'}, activations ${o.activations ?? 'saved'}${o.backwardArena === undefined ? '' : `, backward arenas ${o.backwardArena ? 'on' : 'off'}`}`;
     console.log(`objective ${r.objective[0]!.toPrecision(6)}, ${nonzero} nonzero gradient entries of ${r.grad.length}`);
     // Cold: the first gradient against the mean of the forwards around it (the earlier sessions' method).
     const cold = { gradient: gradients[0]!, forward: (forwards[0]!.wall + forwards[1]!.wall) / 2, forwardCpu: (forwards[0]!.cpu + forwards[1]!.cpu) / 2 };

@@ -24,6 +24,7 @@ import {
   BLOCK_BACKWARD_ID,
   BLOCK_FORWARD_ID,
   blockBackwardSessionOpts,
+  trunkBackwardSessionOpts,
   blockWeightInput,
   BlockWeightTable,
   buildBlockBackward,
@@ -46,7 +47,7 @@ import {
 import { LayerContext } from './layers.js';
 import type { InputGradients, ModelOptions, OneHotBatch } from './model-types.js';
 import { SessionSet } from './session-set.js';
-import type { TrunkTiler } from './trunk-tiler.js';
+import { DEFAULT_TILE, type TrunkTiler } from './trunk-tiler.js';
 
 /** Id of the trunk's backward session(s): one graph, or `${TRUNK_GRAD}_forward` and `_backward` when split. */
 const TRUNK_GRAD = 'trunk_grad';
@@ -231,7 +232,8 @@ export class GradientRunner {
       }
     }
     const seeds = arch.trunkOutputs.map((o) => gradName(o.name));
-    await this.backwardSession(TRUNK_GRAD, (c) => buildTrunkBackward(arch, c), this.savesActivations ? { splitAt: seeds } : {});
+    const trunkOpts = trunkBackwardSessionOpts(arch, this.m.options.tileLength ?? DEFAULT_TILE, this.m.options.backwardArena);
+    await this.backwardSession(TRUNK_GRAD, (c) => buildTrunkBackward(arch, c), { ...(this.savesActivations ? { splitAt: seeds } : {}), backwardOpts: trunkOpts });
     return id;
   }
 
@@ -299,7 +301,7 @@ export class GradientRunner {
       build(new LayerContext(graph, (n) => offsets.get(n), shapes, layout, id));
       await this.engine.loadBlob(id, spec);
       try {
-        await this.sessions.create(id, graph, [id], opts.splitAt);
+        await this.sessions.create(id, graph, [id], opts.splitAt, opts.backwardOpts);
       } finally {
         await this.engine.dropBlob(id);
       }

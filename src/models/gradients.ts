@@ -137,10 +137,36 @@ export const BLOCK_BACKWARD_ID = 'head_block_grad';
  * Borzoi, 1.2 GB for Enformer); `choice` decides instead.
  */
 export function blockBackwardSessionOpts(arch: Architecture, choice?: boolean): SessionOpts {
-  if (choice !== undefined) return { memoryArena: choice };
   const n = arch.defaultSequenceLength / arch.transformer.resolution;
-  const retained = 8 * arch.transformer.heads * n * n * 4;
-  return { memoryArena: { ifAvailable: 2 * retained } };
+  return arenaSessionOpts(8 * arch.transformer.heads * n * n * 4, choice);
+}
+
+/**
+ * Session options of the trunk's backward (the split trunk graph's backward half, run once per tile
+ * on the same shapes): the memory arena, for the reason the blocks' backward has one: each tile's
+ * full-resolution cotangents (the stem's channels × the tile with its halo, 102 MB at Enformer's
+ * 768 × 33,152) and the elementwise passes over them otherwise come as fresh pages every tile
+ * (Enformer's trunk backward 11 → 7.8 s per gradient with it, BENCHMARKS.md "Fresh pages in the
+ * trunk backward"). Its high-water mark measured ≈ 5 such tensors (520 MB at Enformer); asked: twice
+ * a rounded-up 8 available (1.6 GB at Enformer, 1.1 GB at Borzoi). `tileLength` as
+ * `ModelOptions.tileLength`; `choice` decides instead.
+ */
+export function trunkBackwardSessionOpts(arch: Architecture, tileLength: number, choice?: boolean): SessionOpts {
+  // A tile length of 0 or less is one tile (TrunkTiler).
+  const core = tileLength > 0 ? Math.min(tileLength, arch.defaultSequenceLength) : arch.defaultSequenceLength;
+  return arenaSessionOpts(8 * stemChannels(arch) * (core + 2 * arch.trunkHaloBp) * 4, choice);
+}
+
+/** The arena where `choice` says, else where twice `retained` bytes are available. */
+function arenaSessionOpts(retained: number, choice: boolean | undefined): SessionOpts {
+  return choice !== undefined ? { memoryArena: choice } : { memoryArena: { ifAvailable: 2 * retained } };
+}
+
+/** Channels of the trunk's full-resolution activations: the output channels of the convolution that reads the one-hot DNA (4 input channels). */
+function stemChannels(arch: Architecture): number {
+  const stem = arch.expectedWeights().find((t) => t.shape.length >= 3 && t.shape[1] === 4);
+  if (!stem) throw new Error(`${arch.kind}: no convolution reads the one-hot DNA`);
+  return stem.shape[0]!;
 }
 
 /** Input name of a block graph's i-th weight (in the order the block first reads its weights). */

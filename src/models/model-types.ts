@@ -53,10 +53,13 @@ export interface ModelOptions extends EngineOptions {
    */
   backwardActivations?: 'saved' | 'recompute';
   /**
-   * Whether the transformer blocks' backward keeps ONNX Runtime's memory arena (faster: Borzoi's
-   * input gradient ≈ 0.83× the time; more memory: its peak RSS ≈ 3 GB higher). Unset: kept where the
-   * system reports enough memory available when the backward is first made (`blockBackwardSessionOpts`);
-   * set `false` where that figure overstates what the process may use (a container's memory limit).
+   * Whether the backward sessions that run once per transformer block and once per trunk tile keep
+   * ONNX Runtime's memory arena (faster: Borzoi's input gradient ≈ 0.83× the time with the blocks',
+   * Enformer's trunk backward ≈ 0.7× with the trunk's; more memory: the arenas keep their high-water
+   * marks, ≈ 3 GB at Borzoi's blocks, ≈ 0.5 GB at Enformer's trunk). Unset: each is kept where the
+   * system reports enough memory available when it is made (`blockBackwardSessionOpts`,
+   * `trunkBackwardSessionOpts`); set `false` where that figure overstates what the process may use
+   * (a container's memory limit).
    */
   backwardArena?: boolean;
   /**

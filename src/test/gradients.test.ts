@@ -184,11 +184,11 @@ test('enformer-small: a gradients-only load makes no prediction session, same gr
 });
 
 /**
- * The blocks' backward keeps ONNX Runtime's memory arena as `backwardArena` says (by default where
- * memory allows: an `ifAvailable` figure), and no other session does; the arena changes where
- * tensors live, not what is computed: the gradients are identical with it and without.
+ * The blocks' and the trunk's backward keep ONNX Runtime's memory arena as `backwardArena` says (by
+ * default where memory allows: an `ifAvailable` figure), and no other session does; the arena changes
+ * where tensors live, not what is computed: the gradients are identical with it and without.
  */
-test('enformer-small: the blocks backward keeps a memory arena as backwardArena says, same gradients', { skip: skipUnless('enformer-small') }, async () => {
+test('enformer-small: the blocks and trunk backward keep a memory arena as backwardArena says, same gradients', { skip: skipUnless('enformer-small') }, async () => {
   const dir = fixture('enformer-small')!;
   const arch = await architectureOf(dir);
   const g = await gradsOf('enformer-small');
@@ -209,11 +209,14 @@ test('enformer-small: the blocks backward keeps a memory arena as backwardArena 
   const on = await gradientsWith(true);
   const off = await gradientsWith(false);
   const auto = await gradientsWith(undefined);
-  assert.equal(on.arenas.get('head_block_grad_backward'), true);
-  assert.equal(off.arenas.get('head_block_grad_backward'), false);
-  const byMemory = auto.arenas.get('head_block_grad_backward');
-  assert.ok(typeof byMemory === 'object' && byMemory.ifAvailable > 0, `default: by available memory, got ${JSON.stringify(byMemory)}`);
-  for (const [id, arena] of on.arenas) if (id !== 'head_block_grad_backward') assert.equal(arena, undefined, `${id} keeps no arena`);
+  const withArena = ['head_block_grad_backward', 'trunk_grad_backward'];
+  for (const id of withArena) {
+    assert.equal(on.arenas.get(id), true, id);
+    assert.equal(off.arenas.get(id), false, id);
+    const byMemory = auto.arenas.get(id);
+    assert.ok(typeof byMemory === 'object' && byMemory.ifAvailable > 0, `${id} by default: by available memory, got ${JSON.stringify(byMemory)}`);
+  }
+  for (const [id, arena] of on.arenas) if (!withArena.includes(id)) assert.equal(arena, undefined, `${id} keeps no arena`);
   assert.deepEqual(on.grad, off.grad);
   assert.deepEqual(auto.grad, off.grad);
 });

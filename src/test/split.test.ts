@@ -15,7 +15,7 @@ import { Graph, type Value } from '../engine/graph.js';
 import { backward } from '../engine/autodiff.js';
 import { splitForwardBackward } from '../engine/split.js';
 import { defaultStashMemory, wantsArena, type TensorData } from '../engine/protocol.js';
-import { blockBackwardSessionOpts } from '../models/gradients.js';
+import { blockBackwardSessionOpts, trunkBackwardSessionOpts } from '../models/gradients.js';
 import { benchArchitecture } from '../bench/models.js';
 
 /** Deterministic values in (-1, 1). */
@@ -208,4 +208,13 @@ test('memory arena: on, off, or where the available memory reaches the figure as
   assert.deepEqual(blockBackwardSessionOpts(benchArchitecture('borzoi')), { memoryArena: { ifAvailable: 8 * 2 ** 30 } });
   assert.deepEqual(blockBackwardSessionOpts(benchArchitecture('enformer')).memoryArena, { ifAvailable: 2 * 8 * 8 * 1536 * 1536 * 4 });
   assert.deepEqual(blockBackwardSessionOpts(benchArchitecture('borzoi'), false), { memoryArena: false });
+  // The trunk's backward: 8 of the stem's full-resolution tensors (its channels × the tile with its halo), asked twice over.
+  const enformer = benchArchitecture('enformer');
+  const tileAsk = (channels: number, columns: number) => ({ memoryArena: { ifAvailable: 2 * 8 * channels * columns * 4 } });
+  assert.deepEqual(trunkBackwardSessionOpts(enformer, 32_768), tileAsk(768, 32_768 + 2 * enformer.trunkHaloBp));
+  assert.deepEqual(trunkBackwardSessionOpts(benchArchitecture('borzoi'), 32_768), tileAsk(512, 32_768 + 2 * benchArchitecture('borzoi').trunkHaloBp));
+  // One tile (0) and tiles longer than the window: the window with its halo.
+  assert.deepEqual(trunkBackwardSessionOpts(enformer, 0), tileAsk(768, 196_608 + 2 * enformer.trunkHaloBp));
+  assert.deepEqual(trunkBackwardSessionOpts(enformer, 1 << 20), trunkBackwardSessionOpts(enformer, 0));
+  assert.deepEqual(trunkBackwardSessionOpts(enformer, 32_768, true), { memoryArena: true });
 });

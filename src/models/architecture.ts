@@ -44,11 +44,23 @@ export interface HeadExtras {
    * build an equal computation that differentiates (or runs its backward) better.
    */
   differentiated?: boolean;
+  /**
+   * The graph reads only these tracks of one head (`select`: a [tracks, selected] matrix of 0/1
+   * columns, one 1 each, as `objectiveFeeds` makes): an architecture whose heads are softplus(Linear)
+   * may then output just those tracks, `selectedOutputName(head)`, and no other head or embedding
+   * (output-heads.ts). The objective of an input gradient reads a few tracks of thousands.
+   */
+  selectTracks?: { head: string; select: Value };
 }
 
 /** The head graph's output with a head's pre-softplus values (the same Gemm the softplus reads). */
 export function logitsOutputName(head: string): string {
   return `${head}.logits`;
+}
+
+/** The head graph's output with the tracks `HeadExtras.selectTracks` selects of a head. */
+export function selectedOutputName(head: string): string {
+  return `${head}.selected`;
 }
 
 /** A softplus output head's parameters: Linear(embedding -> tracks) stored under the family's names. */

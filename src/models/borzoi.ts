@@ -29,9 +29,10 @@ import type { ExpectedTensor } from '../weights/weight-set.js';
 import { WeightList } from './weight-list.js';
 import { relativeAttention, rotaryAttention, transformerBlock } from './attention.js';
 import { batchNorm, batchNormChannelsLast, conv, gelu, linear, maxPool, toChannelsFirst, toChannelsLast, upsampleNearest2, type LayerContext } from './layers.js';
+import { softplusHeads } from './output-heads.js';
 import { borzoiPositionalFeatures, rotaryTables } from './positional.js';
 import { ConfigError, optionalBool, optionalIntArray, readHeads, requireInt } from './config.js';
-import { logitsOutputName, type Architecture, type FlopCount, type HeadExtras, type HeadParameters, type HeadSegments, type TailStage, type TrunkOutput } from './architecture.js';
+import { type Architecture, type FlopCount, type HeadExtras, type HeadParameters, type HeadSegments, type TailStage, type TrunkOutput } from './architecture.js';
 import type { TransformerShape } from './attention-maps.js';
 import { buildSegmentedHead } from './segmented-head.js';
 
@@ -447,17 +448,12 @@ export class Borzoi implements Architecture {
       {
         input: () => ['batch', 'targets', dim],
         build: (c, cropped, extras = {}) => {
-          const g = c.g;
           // The pointwise layers, channels-last.
           const final = 'final_joined_convs.0';
           let e = gelu(c, batchNormChannelsLast(c, cropped, `${final}.norm`, EPS), GELU);
           e = gelu(c, linear(c, e, `${final}.conv_layer`, { weightDims: [joined, dim] }), GELU);
-          g.output(e, 'embeddings', 'float32', ['batch', 'targets', joined]);
-          for (const [head, tracks] of Object.entries(this.outputHeads)) {
-            const logits = linear(c, e, `${head}_head`, { weightDims: [tracks, joined] });
-            g.output(g.op('Softplus', [logits]), head, 'float32', ['batch', 'targets', tracks]);
-            if (extras.logits) g.output(logits, logitsOutputName(head), 'float32', ['batch', 'targets', tracks]);
-          }
+          const heads = Object.entries(this.outputHeads).map(([name, tracks]) => ({ name, tracks, prefix: `${name}_head`, weightDims: [tracks, joined] as [number, number] }));
+          softplusHeads(c, e, joined, heads, extras);
           return undefined;
         },
       },

@@ -14,10 +14,11 @@ import type { ExpectedTensor } from '../weights/weight-set.js';
 import { WeightList } from './weight-list.js';
 import { relativeAttention, transformerBlock } from './attention.js';
 import { attentionPool, batchNorm, batchNormChannelsLast, conv, gelu, linear, maxPool, toChannelsFirst, toChannelsLast, type LayerContext } from './layers.js';
+import { softplusHeads } from './output-heads.js';
 import { enformerPositionalFeatures, GAMMA_NORMALISATIONS, type GammaNormalisation } from './positional.js';
 import { ConfigError, optionalBool, optionalInt, optionalString, readHeads, requireInt } from './config.js';
 import { exponentialLinspaceInt } from './schedule.js';
-import { logitsOutputName, type Architecture, type FlopCount, type GammaTable, type HeadExtras, type HeadParameters, type HeadSegments, type TrunkOutput } from './architecture.js';
+import { type Architecture, type FlopCount, type GammaTable, type HeadExtras, type HeadParameters, type HeadSegments, type TrunkOutput } from './architecture.js';
 import type { TransformerShape } from './attention-maps.js';
 import { buildSegmentedHead } from './segmented-head.js';
 import type { TensorData } from '../engine/protocol.js';
@@ -271,12 +272,7 @@ export class Enformer implements Architecture {
         const pointwise = 'final_pointwise.1';
         let e = gelu(c, batchNormChannelsLast(c, x, `${pointwise}.0`, EPS), this.gelu);
         e = gelu(c, linear(c, e, `${pointwise}.2`, { weightDims: [2 * dim, dim] }), this.gelu);
-        g.output(e, 'embeddings', 'float32', ['batch', 'targets', 2 * dim]);
-        for (const [head, tracks] of Object.entries(this.config.outputHeads)) {
-          const logits = linear(c, e, `_heads.${head}.0`);
-          g.output(g.op('Softplus', [logits]), head, 'float32', ['batch', 'targets', tracks]);
-          if (extras.logits) g.output(logits, logitsOutputName(head), 'float32', ['batch', 'targets', tracks]);
-        }
+        softplusHeads(c, e, 2 * dim, Object.entries(this.config.outputHeads).map(([name, tracks]) => ({ name, tracks, prefix: `_heads.${name}.0` })), extras);
       },
     };
   }

@@ -22,7 +22,7 @@
 import { backward } from '../engine/autodiff.js';
 import { Graph, type Dim, type Value } from '../engine/graph.js';
 import type { SessionOpts, TensorData } from '../engine/protocol.js';
-import type { Architecture, TailStage } from './architecture.js';
+import { selectedOutputName, type Architecture, type HeadExtras, type TailStage } from './architecture.js';
 import { LayerContext, type ConvLayout } from './layers.js';
 
 /**
@@ -87,31 +87,42 @@ export function objectiveSessionId(part: 'head' | 'tail', form: ObjectiveForm): 
 /**
  * The objective [B] on the head output named `form.head` of `g`:
  * - selection: mean over the selected tracks of (log of) the bin-weighted sum of head[b, bin, track],
- *   inputs `objective_tracks` [tracks, selected], `objective_bins` [bins, 1] (, `objective_pseudocount`);
+ *   inputs `objective_tracks` [tracks, selected] (`selection`, made before the head: the head may
+ *   output only the selected tracks, `HeadExtras.selectTracks`), `objective_bins` [bins, 1]
+ *   (, `objective_pseudocount`);
  * - cotangent: Σ_{bin, track} objective_cotangent[b, bin, track] · head[b, bin, track]. With the
  *   cotangent set to d f / d head (computed outside from a forward pass), this backpropagates any
  *   differentiable function f of the predictions (chain rule), e.g. one with an untransform that
  *   varies per bin and track.
  */
-function objectiveValue(arch: Architecture, g: Graph, form: ObjectiveForm): Value {
+function objectiveValue(arch: Architecture, g: Graph, form: ObjectiveForm, selection: Value | undefined): Value {
   const tracks = arch.tracks(form.head);
   const prediction: Value = { name: form.head };
   if (form.kind === 'cotangent') {
     const cotangent = g.input('objective_cotangent', 'float32', ['batch', 'targets', tracks]);
     return g.op('ReduceSum', [g.op('Mul', [prediction, cotangent]), g.ints([1, 2])], { keepdims: 0 });
   }
-  const select = g.input('objective_tracks', 'float32', [tracks, 'selected']);
+  if (!selection) throw new Error('objective: a selection needs its objective_tracks input (objectiveSelection)');
   const weights = g.input('objective_bins', 'float32', ['targets', 1]);
-  let a = g.op('ReduceSum', [g.op('Mul', [g.op('MatMul', [prediction, select]), weights]), g.ints([1])], { keepdims: 0 });
+  // The head's selected tracks where the architecture built them alone, else the selection of all.
+  const selected = g.outputList.some((o) => o.name === selectedOutputName(form.head)) ? { name: selectedOutputName(form.head) } : g.op('MatMul', [prediction, selection]);
+  let a = g.op('ReduceSum', [g.op('Mul', [selected, weights]), g.ints([1])], { keepdims: 0 });
   if (form.log) a = g.op('Log', [g.op('Add', [a, g.input('objective_pseudocount', 'float32', [])])]);
   return g.op('ReduceMean', [a], { axes: [1], keepdims: 0 });
 }
 
+/** The selection form's `objective_tracks` input [tracks, selected], made before the head that may read it; none for a cotangent. */
+function objectiveSelection(arch: Architecture, g: Graph, form: ObjectiveForm): HeadExtras {
+  if (form.kind !== 'selection') return {};
+  return { selectTracks: { head: form.head, select: g.input('objective_tracks', 'float32', [arch.tracks(form.head), 'selected']) } };
+}
+
 /** Whole head graph + objective [B] + the objective's gradient w.r.t. every trunk output (one session). */
 export function buildHeadObjectiveBackward(arch: Architecture, c: LayerContext, form: ObjectiveForm): void {
-  arch.buildHead(c, { differentiated: true });
   const g = c.g;
-  const objective = objectiveValue(arch, g, form);
+  const extras = objectiveSelection(arch, g, form);
+  arch.buildHead(c, { differentiated: true, ...extras });
+  const objective = objectiveValue(arch, g, form, extras.selectTracks?.select);
   g.output(objective, 'objective', 'float32', ['batch']);
   const outputs = arch.trunkOutputs;
   const grads = backward(g, objective, outputs.map((o) => ({ name: o.name })));
@@ -272,16 +283,18 @@ export class BlockWeightTable {
  * the value entering it.
  */
 export function buildTailBackward(arch: Architecture, c: LayerContext, form: ObjectiveForm, stage?: number): void {
+  const extras = objectiveSelection(arch, c.g, form);
   tailBackward(
     arch,
     c,
     (g) => {
-      const objective = objectiveValue(arch, g, form);
+      const objective = objectiveValue(arch, g, form, extras.selectTracks?.select);
       g.output(objective, 'objective', 'float32', ['batch']);
       return objective;
     },
     undefined,
     stage,
+    extras,
   );
 }
 
@@ -289,7 +302,7 @@ export function buildTailBackward(arch: Architecture, c: LayerContext, form: Obj
  * The tail on segment_in, the scalar `value` computes from its outputs (declared as an output by
  * `value`), and d value / d segment_in and / d the trunk outputs the tail reads, named `gradName`.
  * `differentiate` gives those gradients (in the order of `inputs`); training's also outputs the
- * weights' gradients. With `stage`: only that (last) stage of `tailStages`.
+ * weights' gradients. With `stage`: only that (last) stage of `tailStages`. `extras` go to the tail's build.
  */
 export function tailBackward(
   arch: Architecture,
@@ -297,15 +310,16 @@ export function tailBackward(
   value: (g: Graph) => Value,
   differentiate: (g: Graph, value: Value, inputs: Value[]) => Value[] = (g, v, inputs) => backward(g, v, inputs),
   stage?: number,
+  extras?: HeadExtras,
 ): void {
   const g = c.g;
   const segments = arch.headSegments;
   let x: Value;
-  if (stage === undefined) segments.tail(c, (x = blockInput(arch, g)));
+  if (stage === undefined) segments.tail(c, (x = blockInput(arch, g)), extras);
   else {
     const stages = tailStages(arch);
     if (stage !== stages.length - 1) throw new Error(`tailBackward: stage ${stage} is not the tail's last (${stages.length} stages)`);
-    stages[stage]!.build(c, (x = g.input(SEGMENT_IN, 'float32', stages[stage]!.input(c))));
+    stages[stage]!.build(c, (x = g.input(SEGMENT_IN, 'float32', stages[stage]!.input(c))), extras);
   }
   const v = value(g);
   inputGradients(arch, g, x, (inputs) => differentiate(g, v, inputs));

@@ -22,6 +22,10 @@ import { Model, type Objective } from '../models/model.js';
 import { assertClose, fixture, fixtureInput, readRef, skipUnless } from './fixtures.js';
 import { tiledPair } from './fixture-models.js';
 import { gradsOf } from './attribution-fixtures.js';
+import { Graph } from '../engine/graph.js';
+import { selectedOutputName } from '../models/architecture.js';
+import { buildTailBackward, tailStages, type ObjectiveForm } from '../models/gradients.js';
+import { LayerContext } from '../models/layers.js';
 
 interface Tolerances {
   objective: number;
@@ -236,3 +240,28 @@ function recordingRunner(engine: SessionRunner, onCreate: (id: string, opts?: Se
     close: () => engine.close(),
   };
 }
+
+/**
+ * A selection objective reads a few tracks of one head: the tail backward graph outputs those alone
+ * (`HeadExtras.selectTracks`), no full head and no embeddings; a cotangent objective reads the whole
+ * head. (The gradients on this path are the fixtures' above, within their tolerances.)
+ */
+test('borzoi-small and enformer-small: a selection objective builds only the selected tracks of its head', { skip: skipUnless('borzoi-small') || skipUnless('enformer-small') }, async () => {
+  for (const name of ['borzoi-small', 'enformer-small']) {
+    const arch = await architectureOf(fixture(name)!);
+    const shapes = new Map(arch.expectedWeights().map((t) => [t.name, t.shape]));
+    const outputsOf = (form: ObjectiveForm) => {
+      const g = new Graph('tail');
+      const context = new LayerContext(g, (n) => (shapes.has(n) ? { offset: 0, length: shapes.get(n)!.reduce((a, b) => a * b, 1) * 4 } : undefined), shapes, '2d', 'tail');
+      buildTailBackward(arch, context, form, tailStages(arch).length - 1);
+      return g.outputList.map((o) => o.name);
+    };
+    for (const log of [false, true]) {
+      const selection = outputsOf({ kind: 'selection', head: 'human', log });
+      assert.ok(selection.includes(selectedOutputName('human')), `${name}: ${selection.join(', ')}`);
+      for (const full of ['human', 'mouse', 'embeddings']) assert.ok(!selection.includes(full), `${name}: no '${full}' output with a selection`);
+    }
+    const cotangent = outputsOf({ kind: 'cotangent', head: 'human' });
+    assert.ok(cotangent.includes('human') && !cotangent.includes(selectedOutputName('human')), `${name}: ${cotangent.join(', ')}`);
+  }
+});

@@ -288,9 +288,31 @@ class Differentiator {
         return x.filter((_, i) => !axes.includes(i));
       }
       case 'Reshape': {
-        // Constant targets only; 0 copies a dim; -1 becomes a symbol named by what determines it.
+        // A constant target: 0 copies a dim; -1 becomes a symbol named by what determines it. A
+        // target assembled from other values' shapes (`linear`'s leading dims + [out]) is read
+        // symbolically, without -1 or 0 entries.
+        const symbolic = this.shapeVector(n.inputs[1]!);
+        if (symbolic && symbolic.every((t) => t !== -1 && t !== 0)) return symbolic;
         const target = this.constInts(n.inputs[1]!);
         return target.map((t, i) => (t === 0 ? x[i]! : t === -1 ? `reshape(${JSON.stringify(x)},${target.join(',')})` : t));
+      }
+      case 'Gemm': {
+        const w = this.shapeOf(n.inputs[1]!);
+        if (!w || x.length !== 2 || w.length !== 2) return null;
+        return [Number(n.attrs.transA ?? 0) ? x[1]! : x[0]!, Number(n.attrs.transB ?? 0) ? w[0]! : w[1]!];
+      }
+      case 'MatMul': {
+        const w = this.shapeOf(n.inputs[1]!);
+        if (!w || x.length < 2 || w.length < 2) return null;
+        const batch = [x.slice(0, -2), w.slice(0, -2)];
+        const rank = Math.max(...batch.map((b) => b.length));
+        const out: Sym[] = [];
+        for (let d = 0; d < rank; d++) {
+          const dims = batch.map((b) => b[b.length - rank + d]).filter((v): v is Sym => v !== undefined && v !== 1);
+          const distinct = [...new Set(dims)];
+          out.push(distinct.length === 0 ? 1 : distinct.length === 1 ? distinct[0]! : this.freshSym());
+        }
+        return [...out, x[x.length - 2]!, w[w.length - 1]!];
       }
       case 'ReduceSum':
       case 'ReduceMean': {
@@ -313,6 +335,29 @@ class Differentiator {
         });
         return [x[0]!, op === 'Conv' ? (w?.[0] ?? this.freshSym()) : x[1]!, ...dims];
       }
+    }
+    return null;
+  }
+
+  /**
+   * A 1-D int64 shape value as symbolic dims, where it is assembled from constants and slices of
+   * values' shapes (`Shape` with start/end, `Concat`); null otherwise.
+   */
+  private shapeVector(name: string): Sym[] | null {
+    const init = this.g.initializerSpec(name);
+    if (init) return init.dtype === 'int64' && init.data.kind === 'inline' ? this.constInts(name) : null;
+    const n = this.producerOf(name);
+    if (!n) return null;
+    if (n.opType === 'Shape') {
+      const x = this.shapeOf(n.inputs[0]!);
+      if (!x) return null;
+      const r = x.length;
+      const clamp = (v: number) => Math.min(r, Math.max(0, v < 0 ? v + r : v));
+      return x.slice(clamp(Number(n.attrs.start ?? 0)), clamp(Number(n.attrs.end ?? r)));
+    }
+    if (n.opType === 'Concat' && Number(n.attrs.axis ?? 0) === 0) {
+      const parts = n.inputs.map((i) => this.shapeVector(i));
+      return parts.every((p) => p !== null) ? parts.flatMap((p) => p!) : null;
     }
     return null;
   }

@@ -326,6 +326,44 @@ test('autodiff: a residual conv block with symbolic dims (shapes proven equal sk
   });
 });
 
+/** A Linear layer as the models write it (layers.ts `linear`): flatten, Gemm, the leading dims back from the input's shape. */
+function linearLayer(g: Graph, x: Value, w: Value, channels: number, out: number): Value {
+  const flat = g.op('Reshape', [x, g.ints([-1, channels])]);
+  const y = g.op('Gemm', [flat, w], { transB: 1 });
+  return g.op('Reshape', [y, g.op('Concat', [g.op('Shape', [x], { start: 0, end: -1 }), g.ints([out])], { axis: 0 })]);
+}
+
+/** Linear → tanh GELU → MatMul: elementwise ops on a value whose shape is read off another's at run time. */
+function linearGeluBuild(channels: number, out: number) {
+  return (g: Graph, [x, w, v]: Value[]) => {
+    const y = linearLayer(g, x!, w!, channels, out);
+    const inner = g.op('Mul', [g.op('Add', [y, g.op('Mul', [g.op('Pow', [y, g.scalar(3)]), g.scalar(0.044715)])]), g.scalar(0.79788456)]);
+    const gelu = g.op('Mul', [g.op('Mul', [y, g.scalar(0.5)]), g.op('Add', [g.op('Tanh', [inner]), g.scalar(1)])]);
+    return g.op('MatMul', [gelu, v!]);
+  };
+}
+
+test('autodiff: a linear layer\'s shape read off its input (Reshape to Shape + [out], Gemm, MatMul) is known statically: gradients right, no run-time un-broadcasting', async () => {
+  const arb = fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 2, max: 4 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 3 }));
+  await property(arb, ([b, t, c, out, k]) => ({
+    name: 'linear + GELU',
+    dtype: 'float32',
+    float32Smooth: true,
+    symbolic: true,
+    inputs: [{ dims: [b, t, c] }, { dims: [out, c] }, { dims: [out, k] }],
+    build: linearGeluBuild(c, out),
+  }));
+  // The same graph with symbolic dims, differentiated w.r.t. x: every elementwise op's operands
+  // provably have the result's shape, so no ReduceSum over run-time axes (NonZero) is emitted.
+  const g = new Graph('linear');
+  const inputs = [g.input('x', 'float32', ['batch', 'positions', 3]), g.input('w', 'float32', [5, 3]), g.input('v', 'float32', [5, 2])];
+  const y = linearGeluBuild(3, 5)(g, inputs);
+  const before = g.nodeList.length;
+  backward(g, y, [inputs[0]!]);
+  const added = g.nodeList.slice(before).map((n) => n.opType);
+  assert.ok(!added.includes('NonZero') && !added.includes('ReduceSum'), `backward ops: ${added.join(' ')}`);
+});
+
 test('autodiff: x·σ(c·x) as one op (Enformer GELU), and left to the per-node rules when σ(c·x) is read elsewhere', async () => {
   const arb = fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 7 }), fc.constantFrom(1.702, -0.5, 3), fc.boolean(), fc.boolean());
   await property(arb, ([b, n, c, shared, swapped]) => ({

@@ -10,7 +10,7 @@
  * The clock is measured separately with a chain of dependent integer adds (1 cycle each on every
  * x86 core since the Pentium 4).
  * Output, one line per figure: "threads=T width=W gflops=X" and "clock_ghz=Y".
- * Built on demand by src/bench/fma-peak.ts (gcc -O2 -mavx2 -mfma -pthread; the 16-wide loop is
+ * Built on demand by src/bench/fma-peak.ts (cc -O2 -mavx2 -mfma -pthread; the 16-wide loop is
  * compiled for AVX-512F by its target attribute and runs only when asked); not part of the package.
  */
 #define _GNU_SOURCE
@@ -36,59 +36,44 @@ struct job {
 };
 
 #define CHAINS 12
-/* In assembly, so that no compiler merges, reorders or folds the chains: acc = acc * m + c. */
-#define FMA12()                                                                                   \
+/*
+ * In assembly, so that no compiler merges, reorders or folds the chains: acc = acc * m + c. R is the
+ * register constraint: "x" for ymm registers, "v" (any of zmm0-31) for zmm.
+ */
+#define FMA12(R)                                                                                  \
   __asm__ volatile(                                                                               \
       "vfmadd213ps %13, %12, %0\n\tvfmadd213ps %13, %12, %1\n\tvfmadd213ps %13, %12, %2\n\t"   \
       "vfmadd213ps %13, %12, %3\n\tvfmadd213ps %13, %12, %4\n\tvfmadd213ps %13, %12, %5\n\t"   \
       "vfmadd213ps %13, %12, %6\n\tvfmadd213ps %13, %12, %7\n\tvfmadd213ps %13, %12, %8\n\t"   \
       "vfmadd213ps %13, %12, %9\n\tvfmadd213ps %13, %12, %10\n\tvfmadd213ps %13, %12, %11"      \
-      : "+x"(acc0), "+x"(acc1), "+x"(acc2), "+x"(acc3), "+x"(acc4), "+x"(acc5), "+x"(acc6),        \
-        "+x"(acc7), "+x"(acc8), "+x"(acc9), "+x"(acc10), "+x"(acc11)                               \
-      : "x"(m), "x"(c))
+      : "+" R(acc0), "+" R(acc1), "+" R(acc2), "+" R(acc3), "+" R(acc4), "+" R(acc5), "+" R(acc6), \
+        "+" R(acc7), "+" R(acc8), "+" R(acc9), "+" R(acc10), "+" R(acc11)                          \
+      : R(m), R(c))
 
-static void fma_loop8(struct job *j) {
-  const __m256 m = _mm256_set1_ps(0.999f), c = _mm256_set1_ps(1e-3f);
-  __m256 acc0 = _mm256_set1_ps(0.0f), acc1 = acc0, acc2 = acc0, acc3 = acc0, acc4 = acc0, acc5 = acc0;
-  __m256 acc6 = acc0, acc7 = acc0, acc8 = acc0, acc9 = acc0, acc10 = acc0, acc11 = acc0;
-  double t0 = now();
-  for (long n = 0; n < j->iterations; n++) {
-    FMA12();
+/* The timed loop for one vector type: its set1/add intrinsics, register constraint and lane sum. */
+#define DEFINE_FMA_LOOP(ATTR, NAME, VEC, SET1, ADD, R, SUM)                                      \
+  ATTR static void NAME(struct job *j) {                                                          \
+    const VEC m = SET1(0.999f), c = SET1(1e-3f);                                                 \
+    VEC acc0 = SET1(0.0f), acc1 = acc0, acc2 = acc0, acc3 = acc0, acc4 = acc0, acc5 = acc0;       \
+    VEC acc6 = acc0, acc7 = acc0, acc8 = acc0, acc9 = acc0, acc10 = acc0, acc11 = acc0;           \
+    double t0 = now();                                                                            \
+    for (long n = 0; n < j->iterations; n++) {                                                    \
+      FMA12(R);                                                                                   \
+    }                                                                                             \
+    j->seconds = now() - t0;                                                                      \
+    VEC s = ADD(ADD(ADD(acc0, acc1), ADD(acc2, acc3)), ADD(ADD(acc4, acc5), ADD(acc6, acc7)));    \
+    j->sink = SUM(ADD(s, ADD(ADD(acc8, acc9), ADD(acc10, acc11))));                               \
   }
-  j->seconds = now() - t0;
-  __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)),
-                           _mm256_add_ps(_mm256_add_ps(acc4, acc5), _mm256_add_ps(acc6, acc7)));
-  s = _mm256_add_ps(s, _mm256_add_ps(_mm256_add_ps(acc8, acc9), _mm256_add_ps(acc10, acc11)));
+
+static float sum8(__m256 s) {
   float out[8];
   _mm256_storeu_ps(out, s);
-  j->sink = out[0];
+  return out[0] + out[1] + out[2] + out[3] + out[4] + out[5] + out[6] + out[7];
 }
 
-/* The same with 512-bit registers ("v": any of zmm0-31). */
-#define FMA12_512()                                                                               \
-  __asm__ volatile(                                                                               \
-      "vfmadd213ps %13, %12, %0\n\tvfmadd213ps %13, %12, %1\n\tvfmadd213ps %13, %12, %2\n\t"   \
-      "vfmadd213ps %13, %12, %3\n\tvfmadd213ps %13, %12, %4\n\tvfmadd213ps %13, %12, %5\n\t"   \
-      "vfmadd213ps %13, %12, %6\n\tvfmadd213ps %13, %12, %7\n\tvfmadd213ps %13, %12, %8\n\t"   \
-      "vfmadd213ps %13, %12, %9\n\tvfmadd213ps %13, %12, %10\n\tvfmadd213ps %13, %12, %11"      \
-      : "+v"(acc0), "+v"(acc1), "+v"(acc2), "+v"(acc3), "+v"(acc4), "+v"(acc5), "+v"(acc6),        \
-        "+v"(acc7), "+v"(acc8), "+v"(acc9), "+v"(acc10), "+v"(acc11)                               \
-      : "v"(m), "v"(c))
-
-__attribute__((target("avx512f"))) static void fma_loop16(struct job *j) {
-  const __m512 m = _mm512_set1_ps(0.999f), c = _mm512_set1_ps(1e-3f);
-  __m512 acc0 = _mm512_set1_ps(0.0f), acc1 = acc0, acc2 = acc0, acc3 = acc0, acc4 = acc0, acc5 = acc0;
-  __m512 acc6 = acc0, acc7 = acc0, acc8 = acc0, acc9 = acc0, acc10 = acc0, acc11 = acc0;
-  double t0 = now();
-  for (long n = 0; n < j->iterations; n++) {
-    FMA12_512();
-  }
-  j->seconds = now() - t0;
-  __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3)),
-                           _mm512_add_ps(_mm512_add_ps(acc4, acc5), _mm512_add_ps(acc6, acc7)));
-  s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(acc8, acc9), _mm512_add_ps(acc10, acc11)));
-  j->sink = _mm512_reduce_add_ps(s);
-}
+DEFINE_FMA_LOOP(, fma_loop8, __m256, _mm256_set1_ps, _mm256_add_ps, "x", sum8)
+/* Compiled for AVX-512F by its target attribute alone; it runs only where the CPU has it. */
+DEFINE_FMA_LOOP(__attribute__((target("avx512f"))), fma_loop16, __m512, _mm512_set1_ps, _mm512_add_ps, "v", _mm512_reduce_add_ps)
 
 static void *fma_loop(void *arg) {
   struct job *j = arg;

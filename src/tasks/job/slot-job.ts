@@ -2,24 +2,18 @@
  * A resumable job of slots on disk, as `attribute --bed` and `attribute-gene` run: the staging
  * directory `<out>.partial/` (job-dir.ts) holds the fingerprint, the progress, the scratch file of
  * slots (slot-file.ts, `records.bin`) and the running sum of the one unit a batch boundary splits
- * (`pending.f64`); the model passes are job/slot-passes.ts's. The job writes its outputs into the
+ * (pending-sum.ts); the model passes are job/slot-passes.ts's. The job writes its outputs into the
  * staging directory from the scratch and `publish` moves them to their final names, so a final name
  * appears only complete. A run killed at any point and started again with the same command continues
  * from the recorded progress and writes the same bytes; another command is refused (JobDir).
  */
-import { mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { mkdirSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { JobError } from './ensemble.js';
-import { JobDir, writeAtomic, type Fingerprint } from './job-dir.js';
+import { JobDir, type Fingerprint } from './job-dir.js';
+import { PendingSum, type SplitProgress } from './pending-sum.js';
 import type { ModelSchedule } from './run-core.js';
 import { SlotFile } from './slot-file.js';
 import { runSlotPasses, type SlotPasses, type SlotUnit } from './slot-passes.js';
-
-interface Progress {
-  model: number;
-  batches: number;
-  pending?: number;
-}
 
 export interface SlotJobPasses<U extends SlotUnit, R> extends Omit<SlotPasses<U, R>, 'store' | 'start' | 'commit' | 'schedule'> {
   schedule: ModelSchedule;
@@ -30,14 +24,14 @@ export interface SlotJobPasses<U extends SlotUnit, R> extends Omit<SlotPasses<U,
 export class SlotJob {
   private slots: SlotFile | undefined;
 
-  private constructor(private readonly dir: JobDir<Progress>) {}
+  private constructor(private readonly dir: JobDir<SplitProgress>) {}
 
   /**
    * Opens (or resumes) the staging directory of `out` and runs `body` on it. On failure the scratch
    * is closed and a job that never recorded progress leaves nothing behind (one that did stays for a resume).
    */
   static async run<T>(out: string, fingerprint: Fingerprint, body: (job: SlotJob) => Promise<T>): Promise<T> {
-    const job = new SlotJob(JobDir.open<Progress>(out, fingerprint));
+    const job = new SlotJob(JobDir.open<SplitProgress>(out, fingerprint));
     try {
       return await body(job);
     } catch (e) {
@@ -54,25 +48,11 @@ export class SlotJob {
    */
   async passes<U extends SlotUnit, R>(p: SlotJobPasses<U, R>): Promise<{ store: SlotFile; resumedAt: number; ran: number; total: number }> {
     const { dir } = this;
-    const pendingFile = dir.file('pending.f64');
     try {
       const store = new SlotFile(dir.file('records.bin'), p.slotValues, p.schedule.count, p.ensemble, dir.path);
       this.slots = store;
-      const earlier = dir.resumed;
-      const run = await runSlotPasses({
-        ...p,
-        store,
-        start: earlier && {
-          model: earlier.model,
-          batches: earlier.batches,
-          pending: earlier.pending === undefined ? undefined : { slot: earlier.pending, sum: readFloat64(pendingFile) },
-        },
-        commit: (q) => {
-          if (q.pending) writeAtomic(pendingFile, new Uint8Array(q.pending.sum.buffer, q.pending.sum.byteOffset, q.pending.sum.byteLength));
-          else rmSync(pendingFile, { force: true });
-          dir.commit({ model: q.model, batches: q.batches, pending: q.pending?.slot });
-        },
-      });
+      const pending = new PendingSum(dir);
+      const run = await runSlotPasses({ ...p, store, start: pending.start(), commit: (q) => pending.commit(q) });
       return { store, ...run };
     } finally {
       await p.schedule.close();
@@ -93,12 +73,6 @@ export class SlotJob {
     this.dir.remove();
     return outputs.map(([, to]) => to);
   }
-}
-
-function readFloat64(path: string): Float64Array {
-  const bytes = readFileSync(path);
-  if (bytes.byteLength % 8 !== 0) throw new JobError(`${path}: not a float64 file`);
-  return new Float64Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 8).slice();
 }
 
 /**

@@ -15,11 +15,11 @@
  * Shards (`shard`, genome-shards.ts): the same job on a block of the one run's windows, writing a
  * shard file (its rows) instead of the track files; `seq2track merge` writes the tracks from them.
  */
-import { readFileSync, rmSync } from 'node:fs';
 import { regionChromSizes } from '../../genome/regions.js';
 import type { Track } from '../../formats/targets.js';
 import { checkBatchSize, JobError } from '../job/ensemble.js';
-import { JobDir, writeAtomic, type Fingerprint } from '../job/job-dir.js';
+import { JobDir, type Fingerprint } from '../job/job-dir.js';
+import { PendingSum, type SplitProgress } from '../job/pending-sum.js';
 import { modelDirectories, tables } from '../job/model-dirs.js';
 import { checkRegionJob, runRegionJob, type RegionAttention } from './region-job.js';
 import { emitRegionOutputs } from './region-writers.js';
@@ -56,31 +56,17 @@ export interface GenomeJobResult {
   ran: number;
 }
 
-interface JobProgress {
-  /** Model pass in progress (= models when every model run is done). */
-  model: number;
-  /** Batches of that pass done. */
-  batches: number;
-  /** A window split by the batch boundary: its running sum is in `pending.f64`. */
-  pending?: number;
-}
-
 export async function runGenomeJob(opts: GenomeJobOptions): Promise<GenomeJobResult> {
   if (opts.models.length === 0) throw new JobError('no model given');
   checkRegionJob(opts);
   const chromSizes = await regionChromSizes(opts.genome, opts.regions);
 
   // The output's place is checked (and claimed) before any model is loaded.
-  const job = JobDir.open<JobProgress>(opts.out, opts.fingerprint);
+  const job = JobDir.open<SplitProgress>(opts.out, opts.fingerprint);
   let windows: ScratchWindows | undefined;
   let maps: ScratchMaps | undefined;
   try {
-    const pendingFile = job.file('pending.f64');
-    const earlier = job.resumed;
-    const pendingSum = () => {
-      const bytes = readFileSync(pendingFile);
-      return new Float64Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 8).slice();
-    };
+    const pending = new PendingSum(job);
     const run = await runRegionJob(opts, {
       models: modelDirectories(opts.models, regionLoadOptions(opts)),
       tables: tables(opts.targets, opts.cacheDir),
@@ -93,12 +79,8 @@ export async function runGenomeJob(opts: GenomeJobOptions): Promise<GenomeJobRes
           windows,
           maps,
           resume: {
-            start: { model: earlier?.model ?? 0, batches: earlier?.batches ?? 0, pending: earlier?.pending === undefined ? undefined : { slot: earlier.pending, sum: pendingSum() } },
-            commit: (p) => {
-              if (p.pending) writeAtomic(pendingFile, new Uint8Array(p.pending.sum.buffer, p.pending.sum.byteOffset, p.pending.sum.byteLength));
-              else rmSync(pendingFile, { force: true });
-              job.commit({ model: p.model, batches: p.batches, pending: p.pending?.slot });
-            },
+            start: pending.start() ?? { model: 0, batches: 0 },
+            commit: (p) => pending.commit(p),
             onResume: opts.onResume,
           },
         };

@@ -62,7 +62,6 @@ function synthetic(float64: boolean, labels: string[]) {
   const random = rng(5);
   const scratch = float64 ? new Float64Array(slots * g.bins * K) : new Float32Array(slots * g.bins * K);
   for (let i = 0; i < scratch.length; i++) scratch[i] = (random() - 0.4) * 100;
-  writeFileSync(path(`scratch-${float64}`), new Uint8Array(scratch.buffer));
   let slot = 0;
   const results = plans.map((plan) => {
     const values = new Float32Array(plan.bins * K);
@@ -73,6 +72,11 @@ function synthetic(float64: boolean, labels: string[]) {
   const tracks = [0, 1, 2].map((i) => ({ index: i, identifier: `t/${i}`, description: `track "${i}"`, strandPair: i }));
   const result: RegionJobResult = { head: 'human', binSize: 128, windowLength: 4096, tracks, table: { tracks } as unknown as RegionJobResult['table'], results, chromSizes: sizes, ensemble, windows: slots };
   const layout: WindowLayout = { plans, range: [0, slots], windowBins: g.bins, tracks: K, models: float64 ? 2 : 1, ensemble };
+  // The scratch as the last model pass leaves it: float64 sums, or float32 means of ensemble × value.
+  const file = new ScratchWindows(path(`scratch-${float64}`), layout, path('staging'));
+  const per = g.bins * K;
+  for (let i = 0; i < slots; i++) file.save(i, layout.models - 1, Float64Array.from(scratch.subarray(i * per, (i + 1) * per), (v) => (float64 ? v : v * ensemble)));
+  file.close();
   return { result, layout, scratch: path(`scratch-${float64}`) };
 }
 

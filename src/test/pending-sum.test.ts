@@ -1,4 +1,4 @@
-/** The split unit's running sum beside a resumable job's progress (src/tasks/job/pending-sum.ts). */
+/** What a resumable job keeps on disk so that a kill at any point resumes to the same bytes: the split unit's running sum (src/tasks/job/pending-sum.ts), the slots' sums by pass (slot-file.ts). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JobDir, stagingPath, type Fingerprint } from '../tasks/job/job-dir.js';
 import { PendingSum, type SplitProgress } from '../tasks/job/pending-sum.js';
+import { SlotFile } from '../tasks/job/slot-file.js';
 
 const fp: Fingerprint = { hash: 'h', args: {} };
 const sum = (...v: number[]) => Float64Array.from(v);
@@ -46,6 +47,33 @@ test('pending sum: a progress file of an earlier version (no pendingFile) reads 
     assert.deepEqual(resumed.start(), { model: 0, batches: 2, pending: { slot: 1, sum: sum(5, 6) } });
     resumed.commit({ model: 0, batches: 3, pending: { slot: 1, sum: sum(7, 8) } });
     assert.ok(!existsSync(join(job.path, 'pending.f64')), 'the old name goes once the new progress is written');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('slot file: with several models a pass reads the sum of the pass before and writes its own, so a re-run batch reads the same', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'seq2track-slots-'));
+  try {
+    const store = new SlotFile(join(dir, 'records.bin'), 2, 3, 4, dir);
+    store.save(0, 0, sum(1, 2));
+    store.save(1, 0, sum(10, 20));
+    // Pass 1 adds to what pass 0 left, saves; the same batch again (a kill before its progress) reads pass 0's sums still.
+    store.save(0, 1, sum(3, 4));
+    assert.deepEqual(store.load(0, 1), sum(1, 2));
+    assert.deepEqual(store.load(0, 2), sum(3, 4));
+    store.save(0, 2, sum(6, 8));
+    store.save(1, 1, sum(11, 21));
+    store.save(1, 2, sum(12, 24));
+    // The means are of the last pass's sums (÷ the 4 runs of the ensemble).
+    assert.deepEqual(store.mean(0), Float32Array.of(1.5, 2));
+    assert.deepEqual(store.mean(1, 1, 2), Float32Array.of(6));
+    store.close();
+    // One model: float32 means, one per slot.
+    const single = new SlotFile(join(dir, 'single.bin'), 2, 1, 2, dir);
+    single.save(0, 0, sum(1, 3));
+    assert.deepEqual(single.mean(0), Float32Array.of(0.5, 1.5));
+    single.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

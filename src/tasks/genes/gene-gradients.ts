@@ -178,7 +178,7 @@ export async function geneGradients(opts: GeneGradientOptions): Promise<{ setup:
       items: geneItems(windows.length, ensemble.runs),
       batchSize: checkBatchSize(opts.batchSize),
       slotValues: length * 4,
-      store: { load: (slot) => sums.get(slot)!, save: (slot, sum) => sums.set(slot, sum) },
+      store: { load: (slot) => sums.get(slot)!, save: (slot, _pass, sum) => sums.set(slot, sum) },
       onProgress: opts.onProgress,
       sequence: (u) => sequences[u.slot]!,
       request: geneRequest(setup, (u: SlotUnit) => windows[u.slot]!, transform, pseudo),

@@ -29,7 +29,7 @@ export class SlotFile {
     /** Values per slot. */
     readonly slotValues: number,
     /** Models averaged (more than one: float64 sums). */
-    models: number,
+    private readonly models: number,
     /** Runs averaged per slot: a float32 slot holds sum / ensemble. */
     readonly ensemble: number,
     /** Named in the error when the file is shorter than its progress says. */
@@ -40,15 +40,24 @@ export class SlotFile {
     this.fd = openSync(path, existsSync(path) ? 'r+' : 'w+');
   }
 
-  /** The running sum earlier model passes left in a slot (float64 files only). */
-  load(slot: number): Float64Array {
+  /**
+   * Where a slot's sum after model pass `pass` lives. Float64 files keep two per slot, by the pass's
+   * parity: a pass reads the sum of the pass before while it writes its own, so a batch re-run after a
+   * kill (its saves done, its progress not) reads what it read the first time.
+   */
+  private offset(slot: number, pass: number): number {
+    return this.float64 ? (slot * 2 + (pass % 2)) * this.slotBytes : slot * this.slotBytes;
+  }
+
+  /** The running sum the model passes before `pass` left in a slot (float64 files only). */
+  load(slot: number, pass: number): Float64Array {
     const buf = Buffer.alloc(this.slotBytes);
-    readFully(this.fd, buf, slot * this.slotBytes, () => `${this.path}: the scratch file is shorter than its progress records; delete ${this.staging} to start over`);
+    readFully(this.fd, buf, this.offset(slot, pass - 1), () => `${this.path}: the scratch file is shorter than its progress records; delete ${this.staging} to start over`);
     return new Float64Array(buf.buffer, buf.byteOffset, this.slotValues).slice();
   }
 
-  /** A slot's sum after a model pass (every run of that model added). */
-  save(slot: number, sum: Float64Array): void {
+  /** A slot's sum after model pass `pass` (every run of that model added). */
+  save(slot: number, pass: number, sum: Float64Array): void {
     let bytes: Uint8Array;
     if (this.float64) bytes = new Uint8Array(sum.buffer, sum.byteOffset, sum.byteLength);
     else {
@@ -56,14 +65,14 @@ export class SlotFile {
       for (let i = 0; i < sum.length; i++) values[i] = sum[i]! / this.ensemble;
       bytes = new Uint8Array(values.buffer);
     }
-    writeFully(this.fd, bytes, slot * this.slotBytes);
+    writeFully(this.fd, bytes, this.offset(slot, pass));
   }
 
   /** Values [from, to) of a complete slot as float32 means (what the outputs are made of). */
   mean(slot: number, from = 0, to = this.slotValues): Float32Array {
     const per = this.float64 ? 8 : 4;
     const buf = Buffer.alloc((to - from) * per);
-    readFully(this.fd, buf, slot * this.slotBytes + from * per, () => `${this.path}: shorter than its slots`);
+    readFully(this.fd, buf, this.offset(slot, this.models - 1) + from * per, () => `${this.path}: shorter than its slots`);
     if (!this.float64) return new Float32Array(buf.buffer, buf.byteOffset, to - from);
     const sums = new Float64Array(buf.buffer, buf.byteOffset, to - from);
     const values = new Float32Array(sums.length);

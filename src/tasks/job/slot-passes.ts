@@ -27,10 +27,10 @@ export interface SlotProgress {
 }
 
 export interface SlotStore {
-  /** The running sum earlier model passes left in a slot. */
-  load(slot: number): Float64Array;
-  /** A slot's sum after a model pass. */
-  save(slot: number, sum: Float64Array): void;
+  /** The running sum the model passes before `pass` left in a slot. */
+  load(slot: number, pass: number): Float64Array;
+  /** A slot's sum after model pass `pass` (written where a re-run of the pass does not read: slot-file.ts). */
+  save(slot: number, pass: number, sum: Float64Array): void;
 }
 
 export interface SlotPasses<U extends SlotUnit, R> {
@@ -78,7 +78,7 @@ export async function runSlotPasses<U extends SlotUnit, R>(p: SlotPasses<U, R>):
   if (start.pending) sums.set(start.pending.slot, start.pending.sum);
   const sumOf = (slot: number, m: number) => {
     let s = sums.get(slot);
-    if (!s) sums.set(slot, (s = m === 0 ? new Float64Array(p.slotValues) : p.store.load(slot)));
+    if (!s) sums.set(slot, (s = m === 0 ? new Float64Array(p.slotValues) : p.store.load(slot, m)));
     return s;
   };
   await runBatches({
@@ -93,7 +93,7 @@ export async function runSlotPasses<U extends SlotUnit, R>(p: SlotPasses<U, R>):
       p.also?.(result, batch);
       for (const it of batch.items) {
         if (!it.unit.last) continue;
-        p.store.save(it.unit.slot, sums.get(it.unit.slot)!);
+        p.store.save(it.unit.slot, m, sums.get(it.unit.slot)!);
         sums.delete(it.unit.slot);
       }
       // Items are in unit order: at most one unit is open at a batch boundary.

@@ -92,10 +92,10 @@ export interface WindowLayout {
 }
 
 export interface WindowStore {
-  /** The running sum earlier model passes left in a window. */
-  load(slot: number): Float64Array;
-  /** A window's sum after a model pass (every run of that model added). */
-  save(slot: number, sum: Float64Array): void;
+  /** The running sum the model passes before `pass` left in a window. */
+  load(slot: number, pass: number): Float64Array;
+  /** A window's sum after model pass `pass` (every run of that model added). */
+  save(slot: number, pass: number, sum: Float64Array): void;
 }
 
 export interface MapStore {

@@ -71,11 +71,12 @@ export async function predictRegionsOn(models: ModelSource, tables: TableResolve
 export class MemoryWindows implements WindowStore {
   private readonly sums: Float64Array[] = [];
 
-  load(slot: number): Float64Array {
+  // No resume in memory: one sum per window, whatever the pass.
+  load(slot: number, _pass: number): Float64Array {
     return this.sums[slot]!;
   }
 
-  save(slot: number, sum: Float64Array): void {
+  save(slot: number, _pass: number, sum: Float64Array): void {
     this.sums[slot] = sum;
   }
 

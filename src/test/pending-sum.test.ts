@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { JobDir, stagingPath, type Fingerprint } from '../tasks/job/job-dir.js';
 import { PendingSum, type SplitProgress } from '../tasks/job/pending-sum.js';
 import { SlotFile } from '../tasks/job/slot-file.js';
+import { fingerprint } from '../tasks/job/fingerprint.js';
 
 const fp: Fingerprint = { hash: 'h', args: {} };
 const sum = (...v: number[]) => Float64Array.from(v);
@@ -74,6 +75,19 @@ test('slot file: with several models a pass reads the sum of the pass before and
     single.save(0, 0, sum(1, 3));
     assert.deepEqual(single.mean(0), Float32Array.of(0.5, 1.5));
     single.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a staging directory from a version with another scratch layout is refused, naming it', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'seq2track-layout-'));
+  try {
+    const out = join(dir, 'x.tsv');
+    // What an earlier version wrote: the same options, no scratch layout among them.
+    const earlier = JobDir.open<SplitProgress>(out, { hash: 'earlier', args: { '--batch-size': 4 } });
+    earlier.commit({ model: 0, batches: 1 });
+    assert.throws(() => JobDir.open<SplitProgress>(out, fingerprint({ '--batch-size': 4 })), /scratch layout/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

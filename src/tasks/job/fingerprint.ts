@@ -67,6 +67,14 @@ export function fileIdentity(p: string | undefined): unknown {
 /** The hash cache file under a cache directory. */
 export const hashCacheFile = (cache: string) => join(cache, 'hashes.json');
 
+/**
+ * The layout of a job's scratch files (slot-file.ts; 2: several models' float64 sums kept by the
+ * pass's parity): a staging directory written with another layout is not resumed but refused, its
+ * fingerprint differing in this entry.
+ */
+const SCRATCH_LAYOUT = 2;
+
 export function fingerprint(args: Record<string, unknown>): Fingerprint {
-  return { hash: createHash('sha256').update(JSON.stringify(args)).digest('hex'), args };
+  const all = { ...args, 'scratch layout': SCRATCH_LAYOUT };
+  return { hash: createHash('sha256').update(JSON.stringify(all)).digest('hex'), args: all };
 }

@@ -37,22 +37,6 @@ test('pending sum: each progress names its own sum file; a kill before the progr
   }
 });
 
-test('pending sum: a progress file of an earlier version (no pendingFile) reads pending.f64', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'seq2track-pending-'));
-  try {
-    const out = join(dir, 'x.tsv');
-    const job = JobDir.open<SplitProgress>(out, fp);
-    writeFileSync(join(job.path, 'pending.f64'), new Uint8Array(sum(5, 6).buffer));
-    job.commit({ model: 0, batches: 2, pending: 1 });
-    const resumed = new PendingSum(JobDir.open<SplitProgress>(out, fp));
-    assert.deepEqual(resumed.start(), { model: 0, batches: 2, pending: { slot: 1, sum: sum(5, 6) } });
-    resumed.commit({ model: 0, batches: 3, pending: { slot: 1, sum: sum(7, 8) } });
-    assert.ok(!existsSync(join(job.path, 'pending.f64')), 'the old name goes once the new progress is written');
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
-
 test('slot file: with several models a pass reads the sum of the pass before and writes its own, so a re-run batch reads the same', () => {
   const dir = mkdtempSync(join(tmpdir(), 'seq2track-slots-'));
   try {

@@ -18,7 +18,7 @@ export interface SplitProgress {
   batches: number;
   /** The slot of a unit split by the batch boundary: its running sum is in `pendingFile`. */
   pending?: number;
-  /** The file with that sum (`pending.f64` in progress files of earlier versions). */
+  /** The file with that sum. */
   pendingFile?: string;
 }
 
@@ -35,7 +35,8 @@ export class PendingSum {
 
   constructor(private readonly dir: JobDir<SplitProgress>) {
     const earlier = dir.resumed;
-    this.name = earlier?.pending === undefined ? undefined : (earlier.pendingFile ?? 'pending.f64');
+    this.name = earlier?.pending === undefined ? undefined : earlier.pendingFile;
+    if (earlier?.pending !== undefined && this.name === undefined) throw new JobError(`${dir.file('progress.json')}: a split unit without its sum's file; delete ${dir.path} to start over`);
   }
 
   /** Where an earlier run of the job stopped, or undefined for a fresh job. */

@@ -47,7 +47,7 @@ import {
 import { LayerContext } from './layers.js';
 import type { InputGradients, ModelOptions, OneHotBatch } from './model-types.js';
 import { SessionSet } from './session-set.js';
-import { DEFAULT_TILE, type TrunkTiler } from './trunk-tiler.js';
+import type { TrunkTiler } from './trunk-tiler.js';
 
 /** Id of the trunk's backward session(s): one graph, or `${TRUNK_GRAD}_forward` and `_backward` when split. */
 const TRUNK_GRAD = 'trunk_grad';
@@ -232,7 +232,7 @@ export class GradientRunner {
       }
     }
     const seeds = arch.trunkOutputs.map((o) => gradName(o.name));
-    const trunkOpts = trunkBackwardSessionOpts(arch, this.m.options.tileLength ?? DEFAULT_TILE, this.m.options.backwardArena);
+    const trunkOpts = trunkBackwardSessionOpts(arch, this.m.options.tileLength, this.m.options.backwardArena);
     await this.backwardSession(TRUNK_GRAD, (c) => buildTrunkBackward(arch, c), { ...(this.savesActivations ? { splitAt: seeds } : {}), backwardOpts: trunkOpts });
     return id;
   }

@@ -24,6 +24,7 @@ import { Graph, type Dim, type Value } from '../engine/graph.js';
 import type { SessionOpts, TensorData } from '../engine/protocol.js';
 import { selectedOutputName, type Architecture, type HeadExtras, type TailStage } from './architecture.js';
 import { LayerContext, type ConvLayout } from './layers.js';
+import { DEFAULT_TILE } from './trunk-tiler.js';
 
 /**
  * What to differentiate, per sequence b: for each listed track t, a_t = aggregate (mean or sum) of
@@ -160,9 +161,9 @@ export function blockBackwardSessionOpts(arch: Architecture, choice?: boolean): 
  * (Enformer's trunk backward 11 → 7.8 s per gradient with it, BENCHMARKS.md "Fresh pages in the
  * trunk backward"). Its high-water mark measured ≈ 5 such tensors (520 MB at Enformer); asked: twice
  * a rounded-up 8 available (1.6 GB at Enformer, 1.1 GB at Borzoi). `tileLength` as
- * `ModelOptions.tileLength`; `choice` decides instead.
+ * `ModelOptions.tileLength` (unset: the default tile); `choice` decides instead.
  */
-export function trunkBackwardSessionOpts(arch: Architecture, tileLength: number, choice?: boolean): SessionOpts {
+export function trunkBackwardSessionOpts(arch: Architecture, tileLength = DEFAULT_TILE, choice?: boolean): SessionOpts {
   // A tile length of 0 or less is one tile (TrunkTiler).
   const core = tileLength > 0 ? Math.min(tileLength, arch.defaultSequenceLength) : arch.defaultSequenceLength;
   return arenaSessionOpts(8 * stemChannels(arch) * (core + 2 * arch.trunkHaloBp) * 4, choice);

@@ -170,7 +170,7 @@ export class WholeModelTrainer {
 
       const trainer = new WholeModelTrainer(arch, params, engine, head, trunk.used, tail.used, trainable, options, offsets);
       const seeds = arch.trunkOutputs.map((o) => gradName(o.name));
-      await trainer.sessions.create(TRUNK, trunk.g, [FROZEN_BLOB], seeds, trunkBackwardSessionOpts(arch, options.tileLength ?? DEFAULT_TILE, options.backwardArena));
+      await trainer.sessions.create(TRUNK, trunk.g, [FROZEN_BLOB], seeds, trunkBackwardSessionOpts(arch, options.tileLength, options.backwardArena));
       await trainer.sessions.create(TAIL, tail.g, [FROZEN_BLOB]);
       await trainer.sessions.create(BLOCK, blockGraph, [], [gradName(SEGMENT_OUT)], blockBackwardSessionOpts(arch, options.backwardArena));
       return trainer;

@@ -9,6 +9,7 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { JobError } from './ensemble.js';
 import { writeAtomic, type JobDir } from './job-dir.js';
+import type { SlotProgress } from './slot-passes.js';
 
 /** Progress through the model passes of a job of slots in batches. */
 export interface SplitProgress {
@@ -22,13 +23,6 @@ export interface SplitProgress {
   pendingFile?: string;
 }
 
-/** Where a pass stands, with the split unit's running sum. */
-export interface PassPoint {
-  model: number;
-  batches: number;
-  pending?: { slot: number; sum: Float64Array };
-}
-
 export class PendingSum {
   /** The file the last committed progress names. */
   private name: string | undefined;
@@ -40,7 +34,7 @@ export class PendingSum {
   }
 
   /** Where an earlier run of the job stopped, or undefined for a fresh job. */
-  start(): PassPoint | undefined {
+  start(): SlotProgress | undefined {
     const earlier = this.dir.resumed;
     if (!earlier) return undefined;
     const pending = earlier.pending === undefined ? undefined : { slot: earlier.pending, sum: readFloat64(this.dir.file(this.name!)) };
@@ -48,7 +42,7 @@ export class PendingSum {
   }
 
   /** Records `point` as the job's progress (call only after the data it describes is written). */
-  commit(point: PassPoint): void {
+  commit(point: SlotProgress): void {
     const name = point.pending ? `pending-${point.model}-${point.batches}.f64` : undefined;
     if (point.pending) writeAtomic(this.dir.file(name!), new Uint8Array(point.pending.sum.buffer, point.pending.sum.byteOffset, point.pending.sum.byteLength));
     this.dir.commit({ model: point.model, batches: point.batches, pending: point.pending?.slot, pendingFile: name });

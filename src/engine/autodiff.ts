@@ -48,7 +48,7 @@ const DIFFERENTIABLE_INPUTS: Record<string, number[] | 'all'> = {
 const SAME_RANK = new Set([
   'Identity', 'Neg', 'Relu', 'Sigmoid', 'Tanh', 'Softplus', 'Sqrt', 'Exp', 'Log', 'Reciprocal', 'Abs', 'Erf', 'Sign', 'Cos', 'Sin', 'Softmax', 'LogSoftmax',
   'LayerNormalization', 'BatchNormalization', 'Conv', 'ConvTranspose', 'MaxPool', 'AveragePool', 'Pad', 'Slice', 'Transpose',
-  'Concat', 'Split', 'Cast', 'Clip', 'ScatterElements', 'GatherElements', 'Not',
+  'Concat', 'Split', 'Cast', 'Clip', 'ScatterElements', 'GatherElements', 'Not', 'MaxUnpool',
 ]);
 const BROADCAST = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Where', 'Equal', 'Greater', 'Less', 'GreaterOrEqual', 'LessOrEqual', 'Max', 'Min', 'And', 'Or']);
 
@@ -286,6 +286,11 @@ class Differentiator {
       case 'Squeeze': {
         const axes = this.constInts(n.inputs[1]!).map((a) => (a < 0 ? a + x.length : a));
         return x.filter((_, i) => !axes.includes(i));
+      }
+      case 'MaxUnpool': {
+        // Only with its output_shape input (as the MaxPool backward writes it).
+        const symbolic = n.inputs[2] ? this.shapeVector(n.inputs[2]) : null;
+        return symbolic ?? null;
       }
       case 'Reshape': {
         // A constant target: 0 copies a dim; -1 becomes a symbol named by what determines it. A
@@ -761,11 +766,20 @@ class Differentiator {
 
   /**
    * MaxPool: the gradient goes to the first maximal element of each window (as PyTorch does, and as
-   * ONNX Runtime's argmax indices choose), scattered back with summation where windows overlap.
+   * ONNX Runtime's argmax indices choose). Windows that do not overlap (Borzoi's k = stride = 2) have
+   * one gradient per index: MaxUnpool writes them (a plain store per element; ORT's ScatterElements
+   * with summation took ≈ 6× as long on Borzoi's trunk tiles, BENCHMARKS.md). Overlapping windows
+   * are scattered back with summation.
    */
   private maxPoolVjp(n: NodeSpec, g: Value, a: Value): Value {
     if (n.attrs.auto_pad !== undefined && n.attrs.auto_pad !== 'NOTSET') throw new AutodiffError('backward: MaxPool auto_pad is not supported');
     const [, indices] = this.g.opMulti('MaxPool', [a], 2, n.attrs);
+    const kernel = n.attrs.kernel_shape as number[];
+    const { pads, dil, strides } = windowAttrs(n, kernel.length);
+    // ONNX Runtime's MaxUnpool is float32 only.
+    if (this.dtype === 'float32' && kernel.every((k, i) => dil[i] === 1 && strides[i]! >= k)) {
+      return this.op('MaxUnpool', [g, indices!, this.shape(a)], { kernel_shape: kernel, strides, pads });
+    }
     const flat = this.g.ints([-1]);
     const zeros = this.op('Expand', [this.zero(), this.op('Reshape', [this.op('Size', [a]), this.g.ints([1])])]);
     const scattered = this.op('ScatterElements', [zeros, this.op('Reshape', [indices!, flat]), this.op('Reshape', [g, flat])], { axis: 0, reduction: 'add' });

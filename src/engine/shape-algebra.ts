@@ -154,6 +154,11 @@ class ShapeAlgebra {
         const tb = Number(n.attrs.transB ?? 0) === 1;
         return this.op('Concat', [this.slice(sa, ta ? 1 : 0, ta ? 2 : 1), this.slice(sb, tb ? 0 : 1, tb ? 1 : 2)], { axis: 0 });
       }
+      case 'MaxUnpool': {
+        // Its output_shape input is its shape; without one, the shape follows the windows (no rule).
+        if (!n.inputs[2]) throw new NoRule();
+        return { name: input(2) };
+      }
       case 'Reshape': {
         if (Number(n.attrs.allowzero ?? 0) !== 0) throw new NoRule();
         const [rx, rt] = [rank(input(0)), rank(name)];

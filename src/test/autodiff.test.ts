@@ -410,6 +410,35 @@ test('autodiff: MaxPool ties send the gradient to the first maximum (as PyTorch)
   assert.deepEqual([...(out3.gx!.data as Float32Array)], [0, 1, 0, 1, 0, 0, 0]);
 });
 
+test('autodiff: MaxPool in float32 (ORT has MaxUnpool only for float): windows that do not overlap unpool, overlapping ones scatter; the same gradient as float64', async () => {
+  const random = rng(7);
+  for (const [twoD, k, s, n] of [[false, 2, 2, 6], [true, 2, 2, 5], [false, 3, 3, 4], [true, 3, 2, 4]] as const) {
+    const h = twoD ? [1] : [];
+    // Blocks of 3 leave an unread tail (n · 3 + 1 positions).
+    const dims = [2, 3, ...h, n * s + (k === s ? 1 : k - s)];
+    const size = dims.reduce((a, b) => a * b, 1);
+    // A random permutation of distinct values: one maximum per window.
+    const x = Array.from({ length: size }, (_, i) => i * 0.25).sort(() => random() - 0.5);
+    const grads: number[][] = [];
+    for (const dtype of ['float32', 'float64'] as const) {
+      const g = new Graph(`maxpool_${dtype}`);
+      const xv = g.input('x', dtype, dims);
+      const y = g.op('MaxPool', [xv], { kernel_shape: [...h, k], strides: [...h, s] });
+      const yDims = [2, 3, ...h, Math.floor((dims.at(-1)! - k) / s) + 1];
+      const seed = g.input('seed', dtype, yDims);
+      const [gx] = backward(g, y, [xv], { seed, dtype });
+      g.output(gx!, 'gx', dtype, dims);
+      const ops = new Set(g.nodeList.map((node) => node.opType));
+      if (dtype === 'float32') assert.equal(ops.has('MaxUnpool'), k === s, `k ${k} s ${s}: ${[...ops].join(', ')}`);
+      else assert.ok(!ops.has('MaxUnpool'), 'no double MaxUnpool in ORT');
+      const seedData = Array.from({ length: yDims.reduce((a, b) => a * b, 1) }, (_, i) => (i % 7) - 3);
+      const out = await (await session(g)).run({ x: tensor(dtype, dims, x), seed: tensor(dtype, yDims, seedData) });
+      grads.push([...(out.gx!.data as Float32Array | Float64Array)]);
+    }
+    assert.deepEqual(grads[0], grads[1], `k ${k} s ${s}${twoD ? ' 2-D' : ''}`);
+  }
+});
+
 test('autodiff: Reshape, Transpose, Squeeze, Unsqueeze, Flatten, Expand', async () => {
   await property(anyRank(2, 4).chain((d) => fc.tuple(fc.constant(d), fc.shuffledSubarray(d.map((_, i) => i), { minLength: d.length, maxLength: d.length }))), ([d, perm]) => ({
     name: 'shape ops',

@@ -14,6 +14,7 @@ import { transferable } from './tensor-copy.js';
 import { keepStashed, takeStashed } from './run-stash.js';
 import { openSpillFile } from './spill-file.js';
 import { TensorStore } from './tensor-store.js';
+import { OutputScratch } from './output-scratch.js';
 
 const blobs = new Map<string, Uint8Array>();
 
@@ -25,6 +26,12 @@ const sessions = new Map<string, ort.InferenceSession>();
 /** Stashed run outputs; made on first use with the options of the sessions made before (`stashMemory`). */
 let stash: TensorStore | undefined;
 let stashMemory: number | undefined;
+/**
+ * Where kept outputs are written, run after run (output-scratch.ts), for the sessions made with the
+ * memory arena: those that trade retained memory for warm pages.
+ */
+const scratch = new OutputScratch();
+const reusesOutputs = new Set<string>();
 const theStash = () => (stash ??= new TensorStore({ memoryBudget: stashMemory ?? defaultStashMemory(freemem()), openSpill: () => openSpillFile() }));
 
 /** A dropped blob's memory kept for the next blob of its size (`dropBlob` with `reuse`). */
@@ -90,18 +97,22 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: ArrayB
       });
       const o = req.options;
       stashMemory = o.stashMemory;
+      const arena = wantsArena(req, freemem());
       const sessionOptions: ort.InferenceSession.SessionOptions = {
         executionProviders: [o.executionProvider ?? 'cpu'],
         interOpNumThreads: 1,
         graphOptimizationLevel: 'all',
         // Off unless asked: the arena keeps its high-water mark for the session's lifetime.
-        enableCpuMemArena: wantsArena(req, freemem()),
+        enableCpuMemArena: arena,
         externalData,
       };
       if (o.threads !== undefined) sessionOptions.intraOpNumThreads = o.threads;
       Object.assign(sessionOptions, o.sessionOptions);
       const session = await ort.InferenceSession.create(req.model, sessionOptions);
       sessions.get(req.id)?.release();
+      scratch.release(req.id);
+      if (arena) reusesOutputs.add(req.id);
+      else reusesOutputs.delete(req.id);
       sessions.set(req.id, session);
       return { result: { inputs: session.inputNames, outputs: session.outputNames }, transfer: [] };
     }
@@ -113,7 +124,16 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: ArrayB
       if (req.blobFeeds) {
         for (const [k, v] of Object.entries(blobFeedViews(req.blobFeeds, blobs))) feeds[k] = new ort.Tensor('float32', v.data, v.dims);
       }
-      const out = await session.run(feeds, [...new Set([...req.fetches, ...(req.stash?.keep?.names ?? [])])]);
+      const keepNames = reusesOutputs.has(req.id) ? (req.stash?.keep?.names ?? []) : [];
+      // Kept outputs go into this session's reused buffers; the rest are the runtime's (null).
+      const preset = scratch.outputs(req.id, feeds, keepNames);
+      const fetches: Record<string, ort.Tensor | null> = {};
+      for (const name of new Set([...req.fetches, ...(req.stash?.keep?.names ?? [])])) fetches[name] = preset[name] ? new ort.Tensor('float32', preset[name].data, preset[name].dims) : null;
+      const out: Record<string, ort.Tensor> = { ...(await session.run(feeds, fetches)) } as Record<string, ort.Tensor>;
+      scratch.learn(req.id, feeds, out, keepNames);
+      // onnxruntime-node returns copies of pre-allocated outputs; a runtime that hands back the buffer
+      // itself would have the next run overwrite what is kept, so that one is copied here.
+      for (const [name, t] of Object.entries(preset)) if ((out[name]!.data as Float32Array).buffer === t.data.buffer) out[name] = new ort.Tensor('float32', new Float32Array(t.data), t.dims);
       const kept = await keepStashed(theStash(), req.stash, Object.fromEntries(Object.entries(out).map(([k, t]) => [k, viewOf(t)])));
       const result: Record<string, TensorData> = {};
       for (const name of req.fetches) if (!kept.has(name)) result[name] = transferable(out[name]!);
@@ -126,6 +146,8 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: ArrayB
       // Also where ONNX Runtime completes a profiled session's JSON profile.
       await sessions.get(req.id)?.release();
       sessions.delete(req.id);
+      scratch.release(req.id);
+      reusesOutputs.delete(req.id);
       return { result: null, transfer: [] };
   }
 }

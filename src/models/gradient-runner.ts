@@ -24,7 +24,7 @@ import {
   BLOCK_BACKWARD_ID,
   BLOCK_FORWARD_ID,
   blockBackwardSessionOpts,
-  trunkBackwardSessionOpts,
+  trunkGradientSessionOpts,
   blockWeightInput,
   BlockWeightTable,
   buildBlockBackward,
@@ -232,8 +232,8 @@ export class GradientRunner {
       }
     }
     const seeds = arch.trunkOutputs.map((o) => gradName(o.name));
-    const trunkOpts = trunkBackwardSessionOpts(arch, this.m.options.tileLength, this.m.options.backwardArena);
-    await this.backwardSession(TRUNK_GRAD, (c) => buildTrunkBackward(arch, c), { ...(this.savesActivations ? { splitAt: seeds } : {}), backwardOpts: trunkOpts });
+    const trunkOpts = trunkGradientSessionOpts(arch, this.m.options.tileLength, this.m.options.backwardArena);
+    await this.backwardSession(TRUNK_GRAD, (c) => buildTrunkBackward(arch, c), { ...(this.savesActivations ? { splitAt: seeds } : {}), backwardOpts: trunkOpts, forwardOpts: trunkOpts });
     return id;
   }
 
@@ -278,7 +278,7 @@ export class GradientRunner {
    * into their own blob, dropped once the session exists. With `weightInputs` the graph reads its
    * weights from inputs (`WeightInputs`) and the session holds none.
    */
-  private backwardSession(id: string, build: (c: LayerContext) => void, opts: { weightInputs?: boolean; splitAt?: string[]; backwardOpts?: SessionOpts } = {}): Promise<void> {
+  private backwardSession(id: string, build: (c: LayerContext) => void, opts: { weightInputs?: boolean; splitAt?: string[]; backwardOpts?: SessionOpts; forwardOpts?: SessionOpts } = {}): Promise<void> {
     return this.sessions.once(id, async () => {
       const { arch, weights } = this.m;
       const layout = this.m.options.layout ?? '2d';
@@ -301,7 +301,7 @@ export class GradientRunner {
       build(new LayerContext(graph, (n) => offsets.get(n), shapes, layout, id));
       await this.engine.loadBlob(id, spec);
       try {
-        await this.sessions.create(id, graph, [id], opts.splitAt, opts.backwardOpts);
+        await this.sessions.create(id, graph, [id], opts.splitAt, opts.backwardOpts, opts.forwardOpts);
       } finally {
         await this.engine.dropBlob(id);
       }

@@ -154,16 +154,18 @@ export function blockBackwardSessionOpts(arch: Architecture, choice?: boolean): 
 }
 
 /**
- * Session options of the trunk's backward (the split trunk graph's backward half, run once per tile
- * on the same shapes): the memory arena, for the reason the blocks' backward has one: each tile's
- * full-resolution cotangents (the stem's channels × the tile with its halo, 102 MB at Enformer's
+ * Session options of both halves of the trunk's split gradient graph (each run once per tile on the
+ * same shapes): the memory arena, for the reason the blocks' backward has one: each tile's
+ * full-resolution tensors (the stem's channels × the tile with its halo, 102 MB at Enformer's
  * 768 × 33,152) and the elementwise passes over them otherwise come as fresh pages every tile
  * (Enformer's trunk backward 11 → 7.8 s per gradient with it, BENCHMARKS.md "Fresh pages in the
- * trunk backward"). Its high-water mark measured ≈ 5 such tensors (520 MB at Enformer); asked: twice
- * a rounded-up 8 available (1.6 GB at Enformer, 1.1 GB at Borzoi). `tileLength` as
+ * trunk backward"). A session with the arena also writes the outputs the worker keeps (the forward's
+ * saved activations) into buffers reused from tile to tile (engine/output-scratch.ts). The
+ * backward's high-water mark measured ≈ 5 such tensors (520 MB at Enformer); asked: twice a
+ * rounded-up 8 available (1.6 GB at Enformer, 1.1 GB at Borzoi). `tileLength` as
  * `ModelOptions.tileLength` (unset: the default tile); `choice` decides instead.
  */
-export function trunkBackwardSessionOpts(arch: Architecture, tileLength = DEFAULT_TILE, choice?: boolean): SessionOpts {
+export function trunkGradientSessionOpts(arch: Architecture, tileLength = DEFAULT_TILE, choice?: boolean): SessionOpts {
   // A tile length of 0 or less is one tile (TrunkTiler).
   const core = tileLength > 0 ? Math.min(tileLength, arch.defaultSequenceLength) : arch.defaultSequenceLength;
   return arenaSessionOpts(8 * stemChannels(arch) * (core + 2 * arch.trunkHaloBp) * 4, choice);

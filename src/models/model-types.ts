@@ -58,7 +58,7 @@ export interface ModelOptions extends EngineOptions {
    * Enformer's trunk backward ≈ 0.7× with the trunk's; more memory: the arenas keep their high-water
    * marks, ≈ 3 GB at Borzoi's blocks, ≈ 0.5 GB at Enformer's trunk). Unset: each is kept where the
    * system reports enough memory available when it is made (`blockBackwardSessionOpts`,
-   * `trunkBackwardSessionOpts`); set `false` where that figure overstates what the process may use
+   * `trunkGradientSessionOpts`); set `false` where that figure overstates what the process may use
    * (a container's memory limit).
    */
   backwardArena?: boolean;

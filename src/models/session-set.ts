@@ -37,13 +37,14 @@ export class SessionSet {
   /**
    * Makes the session `id` for `graph`, or with `splitAt` (its seeds) the two sessions of its split:
    * `${id}_forward` (saves activations) and `${id}_backward` (reads them). `backwardOpts`: the
-   * session options of the backward (the whole graph's when not split).
+   * session options of the backward (the whole graph's when not split); `forwardOpts`: the split
+   * forward's.
    */
-  async create(id: string, graph: Graph, blobs: string[], splitAt?: string[], backwardOpts?: SessionOpts): Promise<void> {
+  async create(id: string, graph: Graph, blobs: string[], splitAt?: string[], backwardOpts?: SessionOpts, forwardOpts?: SessionOpts): Promise<void> {
     const make = async (sessionId: string, g: Graph, opts?: SessionOpts) => this.inputs.set(sessionId, new Set((await this.engine.createSession(sessionId, g.toModel(), blobs, opts)).inputs));
     if (!splitAt) return void (await make(id, graph, backwardOpts));
     const parts = splitForwardBackward(graph, { seeds: splitAt });
-    await make(`${id}_forward`, parts.forward);
+    await make(`${id}_forward`, parts.forward, forwardOpts);
     await make(`${id}_backward`, parts.backward, backwardOpts);
     this.splits.set(id, { saved: parts.saved.map((v) => v.name), backwardInputs: parts.backwardInputs });
   }

@@ -192,7 +192,7 @@ test('enformer-small: a gradients-only load makes no prediction session, same gr
  * default where memory allows: an `ifAvailable` figure), and no other session does; the arena changes
  * where tensors live, not what is computed: the gradients are identical with it and without.
  */
-test('enformer-small: the blocks and trunk backward keep a memory arena as backwardArena says, same gradients', { skip: skipUnless('enformer-small') }, async () => {
+test('enformer-small: the blocks\' backward and both halves of the trunk\'s keep a memory arena as backwardArena says, same gradients', { skip: skipUnless('enformer-small') }, async () => {
   const dir = fixture('enformer-small')!;
   const arch = await architectureOf(dir);
   const g = await gradsOf('enformer-small');
@@ -213,7 +213,7 @@ test('enformer-small: the blocks and trunk backward keep a memory arena as backw
   const on = await gradientsWith(true);
   const off = await gradientsWith(false);
   const auto = await gradientsWith(undefined);
-  const withArena = ['head_block_grad_backward', 'trunk_grad_backward'];
+  const withArena = ['head_block_grad_backward', 'trunk_grad_forward', 'trunk_grad_backward'];
   for (const id of withArena) {
     assert.equal(on.arenas.get(id), true, id);
     assert.equal(off.arenas.get(id), false, id);

@@ -15,7 +15,7 @@ import { Graph, type Value } from '../engine/graph.js';
 import { backward } from '../engine/autodiff.js';
 import { splitForwardBackward } from '../engine/split.js';
 import { defaultStashMemory, wantsArena, type TensorData } from '../engine/protocol.js';
-import { blockBackwardSessionOpts, trunkBackwardSessionOpts } from '../models/gradients.js';
+import { blockBackwardSessionOpts, trunkGradientSessionOpts } from '../models/gradients.js';
 import { benchArchitecture } from '../bench/models.js';
 
 /** Deterministic values in (-1, 1). */
@@ -144,6 +144,30 @@ test('stash: held in memory under the budget; dropStash forgets a group and repo
   }
 });
 
+test('stash: a session with the arena writes kept outputs into reused buffers after the first run of a shape; each run keeps its own values', async () => {
+  const { graph } = forwardAndBackward(false);
+  const parts = splitForwardBackward(graph, { seeds: ['grad_y'] });
+  const saved = parts.saved.map((s) => s.name);
+  const engine = Engine.start({ threads: 1 });
+  try {
+    await engine.createSession('whole', graph.toModel(), []);
+    // The forward with the memory arena: such sessions reuse their kept outputs' buffers.
+    await engine.createSession('fwd', parts.forward.toModel(), [], { memoryArena: true });
+    await engine.createSession('bwd', parts.backward.toModel(), []);
+    // Three runs of one shape (the second and third write into the first's learned buffers), one of
+    // another batch size (a buffer of the first shape's size serves it), all kept before any is read back.
+    const inputs = [1, 1, 1, 2].map((b, i) => ({ x: tensor([b, 4, 1, L], 40 + i), gy: tensor([b, L / 2, C], 50 + i) }));
+    for (const [i, { x }] of inputs.entries()) await engine.run('fwd', { x }, ['y'], undefined, { keep: { key: `r/${i}`, names: saved } });
+    for (const [i, { x, gy }] of inputs.entries()) {
+      const whole = await engine.run('whole', { x, grad_y: gy }, ['grad_x']);
+      const bwd = await engine.run('bwd', { x, grad_y: gy }, ['grad_x'], undefined, { take: [`r/${i}`] });
+      assertClose(bwd.grad_x!.data as Float32Array, whole.grad_x!.data as Float32Array);
+    }
+  } finally {
+    await engine.close();
+  }
+});
+
 test('stash: the default memory budget is a quarter of the available memory, at least 512 MiB', () => {
   assert.equal(defaultStashMemory(24 * 2 ** 30), 6 * 2 ** 30);
   assert.equal(defaultStashMemory(2 ** 30), 512 * 2 ** 20);
@@ -211,10 +235,10 @@ test('memory arena: on, off, or where the available memory reaches the figure as
   // The trunk's backward: 8 of the stem's full-resolution tensors (its channels × the tile with its halo), asked twice over.
   const enformer = benchArchitecture('enformer');
   const tileAsk = (channels: number, columns: number) => ({ memoryArena: { ifAvailable: 2 * 8 * channels * columns * 4 } });
-  assert.deepEqual(trunkBackwardSessionOpts(enformer, 32_768), tileAsk(768, 32_768 + 2 * enformer.trunkHaloBp));
-  assert.deepEqual(trunkBackwardSessionOpts(benchArchitecture('borzoi'), 32_768), tileAsk(512, 32_768 + 2 * benchArchitecture('borzoi').trunkHaloBp));
+  assert.deepEqual(trunkGradientSessionOpts(enformer, 32_768), tileAsk(768, 32_768 + 2 * enformer.trunkHaloBp));
+  assert.deepEqual(trunkGradientSessionOpts(benchArchitecture('borzoi'), 32_768), tileAsk(512, 32_768 + 2 * benchArchitecture('borzoi').trunkHaloBp));
   // One tile (0) and tiles longer than the window: the window with its halo.
-  assert.deepEqual(trunkBackwardSessionOpts(enformer, 0), tileAsk(768, 196_608 + 2 * enformer.trunkHaloBp));
-  assert.deepEqual(trunkBackwardSessionOpts(enformer, 1 << 20), trunkBackwardSessionOpts(enformer, 0));
-  assert.deepEqual(trunkBackwardSessionOpts(enformer, 32_768, true), { memoryArena: true });
+  assert.deepEqual(trunkGradientSessionOpts(enformer, 0), tileAsk(768, 196_608 + 2 * enformer.trunkHaloBp));
+  assert.deepEqual(trunkGradientSessionOpts(enformer, 1 << 20), trunkGradientSessionOpts(enformer, 0));
+  assert.deepEqual(trunkGradientSessionOpts(enformer, 32_768, true), { memoryArena: true });
 });

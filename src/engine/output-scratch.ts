@@ -1,0 +1,77 @@
+/**
+ * Buffers a session's kept outputs are written into, reused from run to run (Node worker).
+ *
+ * A run whose outputs the worker keeps (a forward's saved activations, hundreds of MB per trunk
+ * tile) would otherwise have ONNX Runtime allocate each of them afresh: large allocations are mmap'd
+ * and every page faults in zeroed on first write, which costs more than the write itself
+ * (BENCHMARKS.md "Fresh pages"). Given a pre-allocated output, ORT writes into it; onnxruntime-node
+ * then still returns a copy in a new buffer, so one buffer per output name serves every run: the
+ * runtime writes warm pages, and only the copy is fresh.
+ *
+ * An output's dims are learned from the session's last run with the same input dims, so the first
+ * run of each input shape allocates as before. A buffer grows to the largest size asked and is
+ * shared by every shape of that output (tiles of different lengths).
+ */
+export interface ScratchOutput {
+  data: Float32Array;
+  dims: number[];
+}
+
+export class OutputScratch {
+  private readonly buffers = new Map<string, Float32Array>();
+  /** Output dims by session and input dims. */
+  private readonly shapes = new Map<string, Map<string, number[]>>();
+
+  /**
+   * The pre-allocated outputs for a run of session `id` on `feeds`: each of `names` whose dims a run
+   * on the same input dims showed (float32 only); the rest are left to the runtime.
+   */
+  outputs(id: string, feeds: Record<string, { dims: readonly number[] }>, names: string[]): Record<string, ScratchOutput> {
+    const known = this.shapes.get(signature(id, feeds));
+    const out: Record<string, ScratchOutput> = {};
+    if (!known) return out;
+    for (const name of names) {
+      const dims = known.get(name);
+      if (!dims) continue;
+      const size = dims.reduce((a, b) => a * b, 1);
+      const key = bufferKey(id, name);
+      let buffer = this.buffers.get(key);
+      if (!buffer || buffer.length < size) this.buffers.set(key, (buffer = new Float32Array(size)));
+      out[name] = { data: buffer.subarray(0, size), dims };
+    }
+    return out;
+  }
+
+  /** Records the dims of a run's float32 outputs among `names`, for the next run on the same input dims. */
+  learn(id: string, feeds: Record<string, { dims: readonly number[] }>, outputs: Readonly<Record<string, { type: string; dims: readonly number[] }>>, names: string[]): void {
+    const sig = signature(id, feeds);
+    const known = this.shapes.get(sig) ?? new Map<string, number[]>();
+    for (const name of names) {
+      const t = outputs[name];
+      if (t?.type === 'float32') known.set(name, [...t.dims]);
+    }
+    this.shapes.set(sig, known);
+  }
+
+  /** Forgets a session's buffers (it was released or replaced). */
+  release(id: string): void {
+    for (const key of [...this.buffers.keys()]) if (key.startsWith(`${id}\0`)) this.buffers.delete(key);
+    for (const key of [...this.shapes.keys()]) if (key.startsWith(`${id}\0`)) this.shapes.delete(key);
+  }
+
+  /** Bytes held in buffers. */
+  get bytes(): number {
+    let n = 0;
+    for (const b of this.buffers.values()) n += b.byteLength;
+    return n;
+  }
+}
+
+const bufferKey = (id: string, name: string) => `${id}\0${name}`;
+
+function signature(id: string, feeds: Record<string, { dims: readonly number[] }>): string {
+  const parts = Object.keys(feeds)
+    .sort()
+    .map((k) => `${k}:${feeds[k]!.dims.join('x')}`);
+  return `${id}\0${parts.join(',')}`;
+}

@@ -33,6 +33,9 @@ export class AutodiffError extends Error {}
  */
 const NON_DIFFERENTIABLE = new Set(['Shape', 'Size', 'ConstantOfShape', 'Equal', 'Greater', 'Less', 'GreaterOrEqual', 'LessOrEqual', 'Not', 'And', 'Or', 'NonZero', 'Cast', 'Range', 'ArgMax', 'ArgMin', 'Sign']);
 
+/** Input channels up to which a convolution's input gradient is a product and shifted sums (`thinConvInputGrad`). */
+const THIN_CONV_CHANNELS = 8;
+
 /** Which inputs of an op carry gradient ('all': every input). */
 const DIFFERENTIABLE_INPUTS: Record<string, number[] | 'all'> = {
   Add: [0, 1], Sub: [0, 1], Mul: [0, 1], Div: [0, 1], Where: [1, 2],
@@ -50,7 +53,7 @@ const SAME_RANK = new Set([
   'LayerNormalization', 'BatchNormalization', 'Conv', 'ConvTranspose', 'MaxPool', 'AveragePool', 'Pad', 'Slice', 'Transpose',
   'Concat', 'Split', 'Cast', 'Clip', 'ScatterElements', 'GatherElements', 'Not', 'MaxUnpool',
 ]);
-const BROADCAST = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Where', 'Equal', 'Greater', 'Less', 'GreaterOrEqual', 'LessOrEqual', 'Max', 'Min', 'And', 'Or']);
+const BROADCAST = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Sum', 'Where', 'Equal', 'Greater', 'Less', 'GreaterOrEqual', 'LessOrEqual', 'Max', 'Min', 'And', 'Or']);
 
 type Grads = (Value | undefined)[];
 
@@ -808,7 +811,21 @@ class Differentiator {
         wInit.dims[1] === 1 &&
         kernel.every((k, i) => strides[i] === k && dil[i] === 1 && (k === 1 || i === spatial - 1)) &&
         pads.every((p) => p === 0);
-      out[0] = depthwiseBlocks ? this.blockDepthwiseInputGrad(g, input, w, kernel[spatial - 1]!, spatial) : this.convInputGrad(g, input, w, { kernel, pads, dil, strides, group, spatial });
+      const inputDims = this.shapeOf(input.name);
+      const wDims = this.shapeOf(w.name);
+      const thin =
+        group === 1 &&
+        typeof wDims?.[0] === 'number' &&
+        typeof wDims[1] === 'number' &&
+        wDims[1] <= THIN_CONV_CHANNELS &&
+        strides.every((st) => st === 1) &&
+        dil.every((d) => d === 1) &&
+        kernel.every((k, i) => i === spatial - 1 || (k === 1 && pads[i] === 0 && pads[i + spatial] === 0 && inputDims?.[i + 2] === 1));
+      out[0] = depthwiseBlocks
+        ? this.blockDepthwiseInputGrad(g, input, w, kernel[spatial - 1]!, spatial)
+        : thin
+          ? this.thinConvInputGrad(g, w, wDims[0] as number, wDims[1] as number, kernel[spatial - 1]!, pads[spatial - 1]!, pads[2 * spatial - 1]!, spatial)
+          : this.convInputGrad(g, input, w, { kernel, pads, dil, strides, group, spatial });
     }
     if (need[1]) {
       // dW[o, i, k] = Σ_b,l g[b, o, l] · x_pad[b, group(o)·Cg + i, l·s + k·d]: a convolution of x
@@ -863,6 +880,28 @@ class Differentiator {
     const cut = this.op('Slice', [full, starts, this.op('Add', [this.shape(input, 2), starts]), this.g.ints(axes)]);
     const missing = this.op('Sub', [this.shape(input, 2), this.shape(cut, 2)]);
     return this.op('Pad', [cut, this.op('Concat', [this.g.ints(Array(spatial + 4).fill(0)), missing], { axis: 0 })]);
+  }
+
+  /**
+   * dx of a convolution with few input channels (the stem's one-hot DNA: 4), stride 1, no dilation,
+   * a kernel along the last axis only, on inputs of height 1 there: the product P = Wᵀ · g
+   * ([C_in·K, C_out] × [C_out, positions], one GEMM of the convolution's FLOPs) and then
+   * dx[c, l] = Σ_k P[c·K + k, l + padBegin − k], K shifted slices of P (zero outside it) summed. As a
+   * convolution of g, ORT's NCHWc kernel pads the C_in outputs to its channel block (16 on AVX-512)
+   * and ran Enformer's stem at 42–63 ms per tile, a quarter of the peak (BENCHMARKS.md).
+   */
+  private thinConvInputGrad(g: Value, w: Value, cOut: number, cIn: number, k: number, padBegin: number, padEnd: number, spatial: number): Value {
+    const wT = this.op('Transpose', [this.op('Reshape', [w, this.g.ints([cOut, cIn * k])])], { perm: [1, 0] });
+    const rows = this.op('Reshape', [g, this.g.ints([0, cOut, -1])]);
+    const p = this.op('MatMul', [wT, rows]);
+    const padded = this.op('Pad', [p, this.g.ints([0, 0, k - 1, 0, 0, k - 1])]);
+    // Tap j reads padded positions [padBegin + K − 1 − j, len − padEnd − j): both bounds constant.
+    const taps = Array.from({ length: k }, (_, j) => {
+      const end = padEnd + j === 0 ? Number.MAX_SAFE_INTEGER : -(padEnd + j);
+      return this.op('Slice', [padded, this.g.ints([j, padBegin + k - 1 - j]), this.g.ints([cIn * k, end]), this.g.ints([1, 2]), this.g.ints([k, 1])]);
+    });
+    const sum = taps.length === 1 ? taps[0]! : this.op('Sum', taps);
+    return spatial === 1 ? sum : this.op('Unsqueeze', [sum, this.g.ints(Array.from({ length: spatial - 1 }, (_, i) => i + 2))]);
   }
 
   /**

@@ -75,3 +75,20 @@ function signature(id: string, feeds: Record<string, { dims: readonly number[] }
     .map((k) => `${k}:${feeds[k]!.dims.join('x')}`);
   return `${id}\0${parts.join(',')}`;
 }
+
+/**
+ * Whether two float arrays are views of the same memory (tested by flipping a's first element's bits
+ * and restoring them): a runtime may wrap a pre-allocated output's memory in a new ArrayBuffer of its
+ * own, so buffer identity alone cannot tell.
+ */
+export function sharesMemory(a: Float32Array, b: Float32Array): boolean {
+  if (a.buffer === b.buffer) return true;
+  if (a.length === 0 || b.length === 0) return false;
+  const bitsA = new Uint32Array(a.buffer, a.byteOffset, 1);
+  const bitsB = new Uint32Array(b.buffer, b.byteOffset, 1);
+  const saved = bitsA[0]!;
+  bitsA[0] = ~bitsB[0]! >>> 0;
+  const shared = bitsA[0] === bitsB[0];
+  bitsA[0] = saved;
+  return shared;
+}

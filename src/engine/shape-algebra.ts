@@ -18,7 +18,7 @@ import { AutodiffError, SAME_SHAPE, staticFacts, windowAttrs, type StaticFacts }
 import { Graph, type NodeSpec, type Value } from './graph.js';
 
 /** Ops whose output shape is the broadcast of their inputs' shapes (numpy rules). */
-const BROADCASTING = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min', 'Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'And', 'Or', 'Where']);
+const BROADCASTING = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Sum', 'Max', 'Min', 'Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'And', 'Or', 'Where']);
 /** Ops whose first output has their first input's shape. */
 const SHAPE_KEEPING = new Set([...SAME_SHAPE, 'Cast', 'Not']);
 

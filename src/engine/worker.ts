@@ -14,7 +14,7 @@ import { transferable } from './tensor-copy.js';
 import { keepStashed, takeStashed } from './run-stash.js';
 import { openSpillFile } from './spill-file.js';
 import { TensorStore } from './tensor-store.js';
-import { OutputScratch } from './output-scratch.js';
+import { OutputScratch, sharesMemory } from './output-scratch.js';
 
 const blobs = new Map<string, Uint8Array>();
 
@@ -131,9 +131,9 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: ArrayB
       for (const name of new Set([...req.fetches, ...(req.stash?.keep?.names ?? [])])) fetches[name] = preset[name] ? new ort.Tensor('float32', preset[name].data, preset[name].dims) : null;
       const out: Record<string, ort.Tensor> = { ...(await session.run(feeds, fetches)) } as Record<string, ort.Tensor>;
       scratch.learn(req.id, feeds, out, keepNames);
-      // onnxruntime-node returns copies of pre-allocated outputs; a runtime that hands back the buffer
-      // itself would have the next run overwrite what is kept, so that one is copied here.
-      for (const [name, t] of Object.entries(preset)) if ((out[name]!.data as Float32Array).buffer === t.data.buffer) out[name] = new ort.Tensor('float32', new Float32Array(t.data), t.dims);
+      // onnxruntime-node 1.30 returns copies of pre-allocated outputs; one that hands back their memory
+      // would have the next run overwrite what is kept, so that is copied here.
+      for (const [name, t] of Object.entries(preset)) if (sharesMemory(t.data, out[name]!.data as Float32Array)) out[name] = new ort.Tensor('float32', new Float32Array(t.data), t.dims);
       const kept = await keepStashed(theStash(), req.stash, Object.fromEntries(Object.entries(out).map(([k, t]) => [k, viewOf(t)])));
       const result: Record<string, TensorData> = {};
       for (const name of req.fetches) if (!kept.has(name)) result[name] = transferable(out[name]!);

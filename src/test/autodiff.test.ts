@@ -379,6 +379,36 @@ test('autodiff: x·σ(c·x) as one op (Enformer GELU), and left to the per-node 
   }));
 });
 
+test('autodiff: Conv with few input channels (the stem on one-hot DNA) takes its input gradient as a product and shifted sums', async () => {
+  const arb = fc.record({
+    twoD: fc.boolean(),
+    ...integers({ cin: [1, 8], cout: [1, 24], k: [1, 15], padA: [0, 14], padB: [0, 14], extra: [0, 12] }),
+    symbolic: fc.boolean(),
+  });
+  await property(arb, (p) => {
+    const padA = Math.min(p.padA, p.k - 1);
+    const padB = Math.min(p.padB, p.k - 1);
+    const length = Math.max(1, p.k - padA - padB) + p.extra;
+    const h = p.twoD ? [1] : [];
+    return {
+      name: 'thin Conv',
+      dtype: 'float32',
+      // A symbolic height would not be known to be 1: the 2-D cases keep static dims.
+      symbolic: p.symbolic && !p.twoD,
+      inputs: [{ dims: [2, p.cin, ...h, length] }, { dims: [p.cout, p.cin, ...h, p.k], fixed: true }],
+      build: (g, [x, w]) => g.op('Conv', [x!, w!], { kernel_shape: [...h, p.k], pads: p.twoD ? [0, padA, 0, padB] : [padA, padB] }),
+    };
+  });
+  // The stem's shapes (2-D layout): no convolution in the input gradient, one product.
+  const g = new Graph('stem');
+  const x = g.input('dna', 'float32', [1, 4, 1, 64]);
+  const y = g.op('Conv', [x, g.floats('w', [32, 4, 1, 15], new Float32Array(32 * 60).fill(0.1))], { kernel_shape: [1, 15], pads: [0, 7, 0, 7] });
+  const before = g.nodeList.length;
+  backward(g, y, [x]);
+  const ops = g.nodeList.slice(before).map((n) => n.opType);
+  assert.ok(!ops.includes('Conv') && ops.filter((o) => o === 'MatMul').length === 1, ops.join(', '));
+});
+
 test('autodiff: MaxPool (pairs as in Borzoi, blocks of 3 with an unread tail, and overlapping windows)', async () => {
   const arb = fc.tuple(fc.boolean(), fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 5 }), fc.constantFrom([2, 2], [3, 3], [3, 1], [3, 2]));
   await property(arb, ([twoD, b, c, n, [k, s]]) => {

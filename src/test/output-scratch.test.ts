@@ -1,7 +1,7 @@
 /** `OutputScratch`: the buffers a session's kept outputs are written into, reused from run to run. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { OutputScratch } from '../engine/output-scratch.js';
+import { OutputScratch, sharesMemory } from '../engine/output-scratch.js';
 
 const feeds = (length: number) => ({ dna: { dims: [1, length, 4] } });
 const out = (dims: number[], type = 'float32') => ({ type, dims });
@@ -39,4 +39,20 @@ test('output scratch: only float32 outputs; a released session forgets its buffe
   assert.deepEqual(s.outputs('fwd', feeds(10), ['a']), {});
   assert.equal(Object.keys(s.outputs('bwd', feeds(10), ['a'])).length, 1, 'other sessions keep theirs');
   assert.equal(s.bytes, 40);
+});
+
+test('output scratch: sharesMemory tells views of one memory from copies, and leaves both unchanged', () => {
+  const a = Float32Array.of(1.5, -2, 3);
+  const copy = new Float32Array(a);
+  assert.equal(sharesMemory(a, copy), false);
+  assert.equal(sharesMemory(a, a.subarray(0)), true);
+  assert.equal(sharesMemory(a, new Float32Array(a.buffer, 0, 3)), true);
+  assert.equal(sharesMemory(a, new Float32Array(0)), false);
+  assert.deepEqual([...a], [1.5, -2, 3]);
+  assert.deepEqual([...copy], [1.5, -2, 3]);
+  // NaN payloads survive the flip.
+  const n = new Float32Array(1);
+  new Uint32Array(n.buffer)[0] = 0x7fc00001;
+  assert.equal(sharesMemory(n, new Float32Array(1)), false);
+  assert.equal(new Uint32Array(n.buffer)[0], 0x7fc00001);
 });

@@ -887,8 +887,8 @@ class Differentiator {
    * a kernel along the last axis only, on inputs of height 1 there: the product P = Wᵀ · g
    * ([C_in·K, C_out] × [C_out, positions], one GEMM of the convolution's FLOPs) and then
    * dx[c, l] = Σ_k P[c·K + k, l + padBegin − k], K shifted slices of P (zero outside it) summed. As a
-   * convolution of g, ORT's NCHWc kernel pads the C_in outputs to its channel block (16 on AVX-512)
-   * and ran Enformer's stem at 42–63 ms per tile, a quarter of the peak (BENCHMARKS.md).
+   * convolution of g, ORT's NCHWc kernel pads the C_in outputs to its channel block (16 on AVX-512):
+   * Enformer's stem input gradient took 63 ms per tile that way, 40 ms this way (BENCHMARKS.md).
    */
   private thinConvInputGrad(g: Value, w: Value, cOut: number, cIn: number, k: number, padBegin: number, padEnd: number, spatial: number): Value {
     const wT = this.op('Transpose', [this.op('Reshape', [w, this.g.ints([cOut, cIn * k])])], { perm: [1, 0] });

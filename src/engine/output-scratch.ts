@@ -8,8 +8,9 @@
  * then still returns a copy in a new buffer, so one buffer per output name serves every run: the
  * runtime writes warm pages, and only the copy is fresh.
  *
- * An output's dims are learned from the session's last run with the same input dims, so the first
- * run of each input shape allocates as before. A buffer grows to the largest size asked and is
+ * An output's dims are learned from the session's last run with the same input dims (the graphs
+ * seq2track splits have no data-dependent shapes), so the first run of each input shape allocates
+ * as before. A buffer grows to the largest size asked and is
  * shared by every shape of that output (tiles of different lengths).
  */
 export interface ScratchOutput {

@@ -8,11 +8,18 @@
  * then still returns a copy in a new buffer, so one buffer per output name serves every run: the
  * runtime writes warm pages, and only the copy is fresh.
  *
- * An output's dims are learned from the session's last run with the same input dims (the graphs
- * seq2track splits have no data-dependent shapes), so the first run of each input shape allocates
- * as before. A buffer grows to the largest size asked and is
+ * An output's dims are learned from the session's last run with the same input dims and the same
+ * values of its small int64 inputs (a crop's bounds, say: the shapes that values decide), so the
+ * first run of each input shape allocates as before. A buffer grows to the largest size asked and is
  * shared by every shape of that output (tiles of different lengths).
  */
+/** What the buffers are chosen by: a feed's dims, and for a small int64 feed its values. */
+export interface FeedShape {
+  dims: readonly number[];
+  type?: string;
+  data?: unknown;
+}
+
 export interface ScratchOutput {
   data: Float32Array;
   dims: number[];
@@ -27,7 +34,7 @@ export class OutputScratch {
    * The pre-allocated outputs for a run of session `id` on `feeds`: each of `names` whose dims a run
    * on the same input dims showed (float32 only); the rest are left to the runtime.
    */
-  outputs(id: string, feeds: Record<string, { dims: readonly number[] }>, names: string[]): Record<string, ScratchOutput> {
+  outputs(id: string, feeds: Record<string, FeedShape>, names: string[]): Record<string, ScratchOutput> {
     const known = this.shapes.get(signature(id, feeds));
     const out: Record<string, ScratchOutput> = {};
     if (!known) return out;
@@ -44,7 +51,7 @@ export class OutputScratch {
   }
 
   /** Records the dims of a run's float32 outputs among `names`, for the next run on the same input dims. */
-  learn(id: string, feeds: Record<string, { dims: readonly number[] }>, outputs: Readonly<Record<string, { type: string; dims: readonly number[] }>>, names: string[]): void {
+  learn(id: string, feeds: Record<string, FeedShape>, outputs: Readonly<Record<string, { type: string; dims: readonly number[] }>>, names: string[]): void {
     const sig = signature(id, feeds);
     const known = this.shapes.get(sig) ?? new Map<string, number[]>();
     for (const name of names) {
@@ -70,10 +77,17 @@ export class OutputScratch {
 
 const bufferKey = (id: string, name: string) => `${id}\0${name}`;
 
-function signature(id: string, feeds: Record<string, { dims: readonly number[] }>): string {
+/** Int64 feeds up to this many elements count by their values too. */
+const VALUE_FEED_ELEMENTS = 16;
+
+function signature(id: string, feeds: Record<string, FeedShape>): string {
   const parts = Object.keys(feeds)
     .sort()
-    .map((k) => `${k}:${feeds[k]!.dims.join('x')}`);
+    .map((k) => {
+      const f = feeds[k]!;
+      const values = f.type === 'int64' && f.data instanceof BigInt64Array && f.data.length <= VALUE_FEED_ELEMENTS ? `=${f.data.join(' ')}` : '';
+      return `${k}:${f.dims.join('x')}${values}`;
+    });
   return `${id}\0${parts.join(',')}`;
 }
 

@@ -56,3 +56,11 @@ test('output scratch: sharesMemory tells views of one memory from copies, and le
   assert.equal(sharesMemory(n, new Float32Array(1)), false);
   assert.equal(new Uint32Array(n.buffer)[0], 0x7fc00001);
 });
+
+test('output scratch: small int64 inputs count by their values (a crop decides the output shape)', () => {
+  const s = new OutputScratch();
+  const crop = (a: number, b: number) => ({ dims: [2], type: 'int64', data: BigInt64Array.from([BigInt(a), BigInt(b)]) });
+  s.learn('tail', { x: { dims: [1, 100] }, crop: crop(10, 90) }, { y: out([1, 80]) }, ['y']);
+  assert.deepEqual(s.outputs('tail', { x: { dims: [1, 100] }, crop: crop(10, 90) }, ['y']).y!.dims, [1, 80]);
+  assert.deepEqual(s.outputs('tail', { x: { dims: [1, 100] }, crop: crop(0, 100) }, ['y']), {}, 'another crop is learned first');
+});

@@ -29,12 +29,22 @@ export class OutputScratch {
   private readonly buffers = new Map<string, Float32Array>();
   /** Output dims by session and input dims. */
   private readonly shapes = new Map<string, Map<string, number[]>>();
+  /** The sessions whose kept outputs go into buffers here. */
+  private readonly reusing = new Set<string>();
+
+  /** A session (re)made: forgets what an earlier one of that id had; `reuse` says whether its kept outputs use buffers here. */
+  open(id: string, reuse: boolean): void {
+    this.release(id);
+    if (reuse) this.reusing.add(id);
+  }
 
   /**
    * The pre-allocated outputs for a run of session `id` on `feeds`: each of `names` whose dims a run
-   * on the same input dims showed (float32 only); the rest are left to the runtime.
+   * on the same input dims showed (float32 only); the rest are left to the runtime. None for a
+   * session not opened to reuse.
    */
   outputs(id: string, feeds: Record<string, FeedShape>, names: string[]): Record<string, ScratchOutput> {
+    if (!this.reusing.has(id)) return {};
     const known = this.shapes.get(signature(id, feeds));
     const out: Record<string, ScratchOutput> = {};
     if (!known) return out;
@@ -52,6 +62,7 @@ export class OutputScratch {
 
   /** Records the dims of a run's float32 outputs among `names`, for the next run on the same input dims. */
   learn(id: string, feeds: Record<string, FeedShape>, outputs: Readonly<Record<string, { type: string; dims: readonly number[] }>>, names: string[]): void {
+    if (!this.reusing.has(id)) return;
     const sig = signature(id, feeds);
     const known = this.shapes.get(sig) ?? new Map<string, number[]>();
     for (const name of names) {
@@ -63,6 +74,7 @@ export class OutputScratch {
 
   /** Forgets a session's buffers (it was released or replaced). */
   release(id: string): void {
+    this.reusing.delete(id);
     for (const key of [...this.buffers.keys()]) if (key.startsWith(`${id}\0`)) this.buffers.delete(key);
     for (const key of [...this.shapes.keys()]) if (key.startsWith(`${id}\0`)) this.shapes.delete(key);
   }

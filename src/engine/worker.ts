@@ -31,7 +31,6 @@ let stashMemory: number | undefined;
  * memory arena: those that trade retained memory for warm pages.
  */
 const scratch = new OutputScratch();
-const reusesOutputs = new Set<string>();
 const theStash = () => (stash ??= new TensorStore({ memoryBudget: stashMemory ?? defaultStashMemory(freemem()), openSpill: () => openSpillFile() }));
 
 /** A dropped blob's memory kept for the next blob of its size (`dropBlob` with `reuse`). */
@@ -110,9 +109,7 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: ArrayB
       Object.assign(sessionOptions, o.sessionOptions);
       const session = await ort.InferenceSession.create(req.model, sessionOptions);
       sessions.get(req.id)?.release();
-      scratch.release(req.id);
-      if (arena) reusesOutputs.add(req.id);
-      else reusesOutputs.delete(req.id);
+      scratch.open(req.id, arena);
       sessions.set(req.id, session);
       return { result: { inputs: session.inputNames, outputs: session.outputNames }, transfer: [] };
     }
@@ -124,11 +121,11 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: ArrayB
       if (req.blobFeeds) {
         for (const [k, v] of Object.entries(blobFeedViews(req.blobFeeds, blobs))) feeds[k] = new ort.Tensor('float32', v.data, v.dims);
       }
-      const keepNames = reusesOutputs.has(req.id) ? (req.stash?.keep?.names ?? []) : [];
-      // Kept outputs go into this session's reused buffers; the rest are the runtime's (null).
+      const keepNames = req.stash?.keep?.names ?? [];
+      // Kept outputs go into this session's reused buffers (arena sessions); the rest are the runtime's (null).
       const preset = scratch.outputs(req.id, feeds, keepNames);
       const fetches: Record<string, ort.Tensor | null> = {};
-      for (const name of new Set([...req.fetches, ...(req.stash?.keep?.names ?? [])])) fetches[name] = preset[name] ? new ort.Tensor('float32', preset[name].data, preset[name].dims) : null;
+      for (const name of new Set([...req.fetches, ...keepNames])) fetches[name] = preset[name] ? new ort.Tensor('float32', preset[name].data, preset[name].dims) : null;
       const out: Record<string, ort.Tensor> = { ...(await session.run(feeds, fetches)) } as Record<string, ort.Tensor>;
       scratch.learn(req.id, feeds, out, keepNames);
       // onnxruntime-node 1.30 returns copies of pre-allocated outputs; one that hands back their memory
@@ -147,7 +144,6 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: ArrayB
       await sessions.get(req.id)?.release();
       sessions.delete(req.id);
       scratch.release(req.id);
-      reusesOutputs.delete(req.id);
       return { result: null, transfer: [] };
   }
 }

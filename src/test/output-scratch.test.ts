@@ -8,6 +8,8 @@ const out = (dims: number[], type = 'float32') => ({ type, dims });
 
 test('output scratch: nothing before a run of the shape; then one buffer per output name, shared by shapes and grown to the largest', () => {
   const s = new OutputScratch();
+  s.open('fwd', true);
+  s.open('other', true);
   assert.deepEqual(s.outputs('fwd', feeds(100), ['a', 'b']), {}, 'the first run of a shape allocates as before');
   s.learn('fwd', feeds(100), { a: out([1, 8, 100]), b: out([1, 8, 50]), y: out([1, 2]) }, ['a', 'b']);
   const first = s.outputs('fwd', feeds(100), ['a', 'b']);
@@ -31,6 +33,8 @@ test('output scratch: nothing before a run of the shape; then one buffer per out
 
 test('output scratch: only float32 outputs; a released session forgets its buffers and shapes', () => {
   const s = new OutputScratch();
+  s.open('fwd', true);
+  s.open('bwd', true);
   s.learn('fwd', feeds(10), { shape: out([3], 'int64'), a: out([1, 10]) }, ['shape', 'a']);
   s.learn('bwd', feeds(10), { a: out([1, 10]) }, ['a']);
   assert.deepEqual(Object.keys(s.outputs('fwd', feeds(10), ['shape', 'a'])), ['a']);
@@ -59,8 +63,18 @@ test('output scratch: sharesMemory tells views of one memory from copies, and le
 
 test('output scratch: small int64 inputs count by their values (a crop decides the output shape)', () => {
   const s = new OutputScratch();
+  s.open('tail', true);
   const crop = (a: number, b: number) => ({ dims: [2], type: 'int64', data: BigInt64Array.from([BigInt(a), BigInt(b)]) });
   s.learn('tail', { x: { dims: [1, 100] }, crop: crop(10, 90) }, { y: out([1, 80]) }, ['y']);
   assert.deepEqual(s.outputs('tail', { x: { dims: [1, 100] }, crop: crop(10, 90) }, ['y']).y!.dims, [1, 80]);
   assert.deepEqual(s.outputs('tail', { x: { dims: [1, 100] }, crop: crop(0, 100) }, ['y']), {}, 'another crop is learned first');
+});
+
+test('output scratch: a session opened without reuse gets no buffers', () => {
+  const s = new OutputScratch();
+  s.open('plain', false);
+  s.learn('plain', feeds(10), { a: out([1, 10]) }, ['a']);
+  assert.deepEqual(s.outputs('plain', feeds(10), ['a']), {});
+  s.open('plain', true);
+  assert.deepEqual(s.outputs('plain', feeds(10), ['a']), {}, 're-opened: nothing learned yet');
 });

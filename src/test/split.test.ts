@@ -14,7 +14,7 @@ import { Engine } from '../engine/engine.js';
 import { Graph, type Value } from '../engine/graph.js';
 import { backward } from '../engine/autodiff.js';
 import { splitForwardBackward } from '../engine/split.js';
-import { defaultStashMemory, wantsArena, type TensorData } from '../engine/protocol.js';
+import { defaultStashMemory, wantsArena, type SessionOpts, type TensorData } from '../engine/protocol.js';
 import { blockBackwardSessionOpts, trunkGradientSessionOpts } from '../models/gradients.js';
 import { benchArchitecture } from '../bench/models.js';
 
@@ -121,14 +121,20 @@ for (const declareConvOutput of [false, true]) {
   });
 }
 
-test('stash: held in memory under the budget; dropStash forgets a group and reports what it stored', async () => {
+/** An engine with the miniature's split sessions 'fwd' (made with `forwardOpts`) and 'bwd', and the unsplit 'whole'. */
+async function splitSessions(forwardOpts?: SessionOpts): Promise<{ engine: Engine; saved: string[] }> {
   const { graph } = forwardAndBackward(false);
   const parts = splitForwardBackward(graph, { seeds: ['grad_y'] });
-  const saved = parts.saved.map((s) => s.name);
   const engine = Engine.start({ threads: 1 });
+  await engine.createSession('whole', graph.toModel(), []);
+  await engine.createSession('fwd', parts.forward.toModel(), [], forwardOpts);
+  await engine.createSession('bwd', parts.backward.toModel(), []);
+  return { engine, saved: parts.saved.map((v) => v.name) };
+}
+
+test('stash: held in memory under the budget; dropStash forgets a group and reports what it stored', async () => {
+  const { engine, saved } = await splitSessions();
   try {
-    await engine.createSession('fwd', parts.forward.toModel(), []);
-    await engine.createSession('bwd', parts.backward.toModel(), []);
     const x = tensor([1, 4, 1, L], 31);
     await engine.run('fwd', { x }, ['y', ...saved], undefined, { keep: { key: 'a/0', names: saved } });
     await engine.run('fwd', { x }, ['y', ...saved], undefined, { keep: { key: 'b/0', names: saved } });
@@ -145,17 +151,11 @@ test('stash: held in memory under the budget; dropStash forgets a group and repo
 });
 
 test('stash: a session with the arena writes kept outputs into reused buffers after the first run of a shape; each run keeps its own values', async () => {
-  const { graph } = forwardAndBackward(false);
-  const parts = splitForwardBackward(graph, { seeds: ['grad_y'] });
-  const saved = parts.saved.map((s) => s.name);
-  const engine = Engine.start({ threads: 1 });
+  // The forward with the memory arena: such sessions reuse their kept outputs' buffers.
+  const { engine, saved } = await splitSessions({ memoryArena: true });
   try {
-    await engine.createSession('whole', graph.toModel(), []);
-    // The forward with the memory arena: such sessions reuse their kept outputs' buffers.
-    await engine.createSession('fwd', parts.forward.toModel(), [], { memoryArena: true });
-    await engine.createSession('bwd', parts.backward.toModel(), []);
     // Three runs of one shape (the second and third write into the first's learned buffers), one of
-    // another batch size (a buffer of the first shape's size serves it), all kept before any is read back.
+    // another batch size (its first run allocates as before), all kept before any is read back.
     const inputs = [1, 1, 1, 2].map((b, i) => ({ x: tensor([b, 4, 1, L], 40 + i), gy: tensor([b, L / 2, C], 50 + i) }));
     for (const [i, { x }] of inputs.entries()) await engine.run('fwd', { x }, ['y'], undefined, { keep: { key: `r/${i}`, names: saved } });
     for (const [i, { x, gy }] of inputs.entries()) {

@@ -111,6 +111,19 @@ export function splitForwardBackward(unsplit: Graph, opts: SplitOptions): SplitG
       return p !== undefined && !isLate[p] && layerProduct(nodes[p]!);
     });
 
+  // A Sigmoid that is the only reader of a layer's product (Enformer's attention-pool gates) is saved
+  // itself rather than the product: its backward reads only its own output, so one tensor is kept
+  // either way, the backward recomputes neither the sigmoid nor the product (a 1×1 convolution
+  // below the reduction threshold, e.g. the 768-channel gates, would be recomputed for it), and the
+  // forward keeps ONNX Runtime's fused Conv+Sigmoid kernel.
+  const readers = new Map<string, number>();
+  for (const n of nodes) for (const i of n.inputs) readers.set(i, (readers.get(i) ?? 0) + 1);
+  const gatesProduct = (n: NodeSpec) => {
+    if (n.opType !== 'Sigmoid') return false;
+    const p = producer.get(n.inputs[0]!);
+    return p !== undefined && !isLate[p] && layerProduct(nodes[p]!) && readers.get(n.inputs[0]!) === 1;
+  };
+
   // The backward's nodes: seed-dependent ones it needs, plus cheap forward nodes it recomputes.
   const inBackward = new Set<number>();
   const saved = new Set<string>();
@@ -129,7 +142,7 @@ export function splitForwardBackward(unsplit: Graph, opts: SplitOptions): SplitG
     const at = producer.get(v);
     if (at === undefined) throw new Error(`split: '${v}' has no producer in graph ${graph.name}`);
     const n = nodes[at]!;
-    if (!isLate[at] && (SHAPE_OPS.has(n.opType) || expensive(n, facts, graph) || addsToProduct(n))) {
+    if (!isLate[at] && (SHAPE_OPS.has(n.opType) || expensive(n, facts, graph) || addsToProduct(n) || gatesProduct(n))) {
       saved.add(v);
       continue;
     }

@@ -15,7 +15,7 @@ import { Graph, type Value } from '../engine/graph.js';
 import { backward } from '../engine/autodiff.js';
 import { splitForwardBackward } from '../engine/split.js';
 import { defaultStashMemory, wantsArena, type SessionOpts, type TensorData } from '../engine/protocol.js';
-import { blockBackwardSessionOpts, trunkGradientSessionOpts } from '../models/gradients.js';
+import { blockBackwardSessionOpts, blockForwardSessionOpts, trunkGradientSessionOpts } from '../models/gradients.js';
 import { benchArchitecture } from '../bench/models.js';
 
 /** Deterministic values in (-1, 1). */
@@ -89,8 +89,16 @@ for (const declareConvOutput of [false, true]) {
     assert.ok(savedNames.includes(res), `saved: ${savedNames.join(', ')}`);
     assert.ok(!savedNames.includes(convOut) && !savedNames.includes(`saved:${convOut}`), `saved: ${savedNames.join(', ')}`);
     assert.ok(!savedNames.includes(stemOut));
-    // The pooling gate's 1×1 conv (256 terms) is below the reduction threshold: recomputed, not saved.
-    assert.ok(parts.backward.nodeList.some((n) => n.opType === 'Conv' && n.inputs[1]!.startsWith('gate_w')), 'the gate conv is recomputed');
+    // The pooling gate's sigmoid, the only reader of its 1×1 conv (256 terms, below the reduction
+    // threshold), is saved itself: the backward recomputes neither the conv nor the sigmoid.
+    const gate = graph.nodeList.find((n) => n.opType === 'Conv' && n.inputs[1]!.startsWith('gate_w'))!;
+    const gateSigmoid = graph.nodeList.find((n) => n.opType === 'Sigmoid' && n.inputs[0] === gate.outputs[0])!;
+    assert.ok(savedNames.includes(gateSigmoid.outputs[0]!), `saved: ${savedNames.join(', ')}`);
+    assert.ok(!savedNames.includes(gate.outputs[0]!), 'the gate conv itself is not saved');
+    assert.ok(!parts.backward.nodeList.some((n) => n.opType === 'Conv' && n.inputs[1]!.startsWith('gate_w')), 'the gate conv is not recomputed');
+    assert.ok(!parts.backward.nodeList.some((n) => n.opType === 'Sigmoid' && n.inputs[0] === gate.outputs[0]), 'nor its sigmoid');
+    // The GELU's sigmoid reads a Mul, not a product: recomputed.
+    assert.ok(parts.backward.nodeList.some((n) => n.opType === 'Sigmoid'), 'the GELU sigmoid is recomputed');
     assert.ok(parts.saved.every((s) => s.dtype === 'float32' || s.dtype === 'int64'));
     assert.deepEqual(parts.backwardInputs, ['x']);
     assert.ok(!parts.forward.inputList.some((i) => i.name === 'grad_y'), 'the forward does not read the seed');
@@ -120,6 +128,31 @@ for (const declareConvOutput of [false, true]) {
     }
   });
 }
+
+test('split: a sigmoid is saved in place of the product it reads only when it is that product\'s one reader', () => {
+  const build = (productReadTwice: boolean) => {
+    const g = new Graph('gate');
+    const x = g.input('x', 'float32', ['batch', C, 1, L]);
+    const w = g.floats('gate_w', [C, C, 1, 1], values(C * C, 3));
+    const logits = g.op('Conv', [x, w]);
+    let y = g.op('Mul', [x, g.op('Sigmoid', [logits])]);
+    if (productReadTwice) y = g.op('Add', [y, g.op('Tanh', [logits])]);
+    g.output(y, 'y', 'float32', ['batch', C, 1, L]);
+    const seed = g.input('grad_y', 'float32', ['batch', C, 1, L]);
+    g.output(backward(g, y, [x], { seed })[0]!, 'grad_x', 'float32', ['batch', C, 1, L]);
+    const parts = splitForwardBackward(g, { seeds: ['grad_y'] });
+    const producer = new Map(g.nodeList.flatMap((n) => n.outputs.map((o) => [o, n.opType] as const)));
+    return { saved: parts.saved.map((v) => producer.get(v.name)), backwardOps: parts.backward.nodeList.map((n) => n.opType) };
+  };
+  const once = build(false);
+  assert.ok(once.saved.includes('Sigmoid'), `saved: ${once.saved.join(', ')}`);
+  assert.ok(!once.backwardOps.includes('Sigmoid'));
+  // The product has a second reader (its tanh): the sigmoid is not saved in its place, and the
+  // 1×1 conv below the reduction threshold is recomputed as before.
+  const twice = build(true);
+  assert.ok(!twice.saved.includes('Sigmoid'), `saved: ${twice.saved.join(', ')}`);
+  assert.ok(twice.backwardOps.includes('Sigmoid') && twice.backwardOps.includes('Conv'));
+});
 
 /** An engine with the miniature's split sessions 'fwd' (made with `forwardOpts`) and 'bwd', and the unsplit 'whole'. */
 async function splitSessions(forwardOpts?: SessionOpts): Promise<{ engine: Engine; saved: string[] }> {
@@ -232,6 +265,11 @@ test('memory arena: on, off, or where the available memory reaches the figure as
   assert.deepEqual(blockBackwardSessionOpts(benchArchitecture('borzoi')), { memoryArena: { ifAvailable: 8 * 2 ** 30 } });
   assert.deepEqual(blockBackwardSessionOpts(benchArchitecture('enformer')).memoryArena, { ifAvailable: 2 * 8 * 8 * 1536 * 1536 * 4 });
   assert.deepEqual(blockBackwardSessionOpts(benchArchitecture('borzoi'), false), { memoryArena: false });
+  // The blocks' forward: the same ask where that figure is under 1 GiB (Enformer), none above (Borzoi), unless chosen.
+  assert.deepEqual(blockForwardSessionOpts(benchArchitecture('enformer')), blockBackwardSessionOpts(benchArchitecture('enformer')));
+  assert.deepEqual(blockForwardSessionOpts(benchArchitecture('borzoi')), { memoryArena: false });
+  assert.deepEqual(blockForwardSessionOpts(benchArchitecture('borzoi'), true), { memoryArena: true });
+  assert.deepEqual(blockForwardSessionOpts(benchArchitecture('enformer'), false), { memoryArena: false });
   // The trunk's backward: 8 of the stem's full-resolution tensors (its channels × the tile with its halo), asked twice over.
   const enformer = benchArchitecture('enformer');
   const tileAsk = (channels: number, columns: number) => ({ memoryArena: { ifAvailable: 2 * 8 * channels * columns * 4 } });

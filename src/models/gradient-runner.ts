@@ -24,6 +24,7 @@ import {
   BLOCK_BACKWARD_ID,
   BLOCK_FORWARD_ID,
   blockBackwardSessionOpts,
+  blockForwardSessionOpts,
   trunkGradientSessionOpts,
   blockWeightInput,
   BlockWeightTable,
@@ -225,7 +226,7 @@ export class GradientRunner {
       }
       if (this.savesActivations) {
         const seeds = [gradName(SEGMENT_OUT)];
-        await this.backwardSession(BLOCK_BACKWARD_ID, (c) => buildBlockBackward(arch, c, { withOutput: true }), { weightInputs: true, splitAt: seeds, backwardOpts: blockBackwardSessionOpts(arch, this.m.options.backwardArena) });
+        await this.backwardSession(BLOCK_BACKWARD_ID, (c) => buildBlockBackward(arch, c, { withOutput: true }), { weightInputs: true, splitAt: seeds, backwardOpts: blockBackwardSessionOpts(arch, this.m.options.backwardArena), forwardOpts: blockForwardSessionOpts(arch, this.m.options.backwardArena) });
       } else {
         await this.backwardSession(BLOCK_FORWARD_ID, (c) => buildBlockForward(arch, c), { weightInputs: true });
         await this.backwardSession(BLOCK_BACKWARD_ID, (c) => buildBlockBackward(arch, c), { weightInputs: true });
@@ -286,7 +287,7 @@ export class GradientRunner {
       const graph = new Graph(`${arch.kind}_${id}`);
       if (opts.weightInputs) {
         build(new WeightInputs(graph, shapes, layout));
-        await this.sessions.create(id, graph, [], opts.splitAt, opts.backwardOpts);
+        await this.sessions.create(id, graph, [], opts.splitAt, opts.backwardOpts, opts.forwardOpts);
         return;
       }
       const names: string[] = [];

@@ -154,6 +154,23 @@ export function blockBackwardSessionOpts(arch: Architecture, choice?: boolean): 
 }
 
 /**
+ * Session options of the split block graph's forward half (every block's forward of a gradient or
+ * training step, with its saved values): the memory arena where the block's attention is small
+ * enough that the arena's high-water mark (counted as the backward's: eight times the attention
+ * weights) stays under 1 GiB, and memory is available as for the backward. Measured
+ * (BENCHMARKS.md "The blocks' forward with the arena; the attention-pool gates saved"): Enformer's
+ * blocks' forward 4.47 → 3.84 s per gradient (1,536 positions: ≈ 0.6 GB); Borzoi's gradient no
+ * faster with it (2.74× against 2.72× the forward) for 0.8 GB more peak RSS (4,096 positions: ≈ 4.3 GB).
+ * `choice` decides instead.
+ */
+export function blockForwardSessionOpts(arch: Architecture, choice?: boolean): SessionOpts {
+  const n = arch.defaultSequenceLength / arch.transformer.resolution;
+  const retained = 8 * arch.transformer.heads * n * n * 4;
+  if (choice === undefined && retained > 2 ** 30) return { memoryArena: false };
+  return arenaSessionOpts(retained, choice);
+}
+
+/**
  * Session options of both halves of the trunk's split gradient graph (each run once per tile on the
  * same shapes): the memory arena, for the reason the blocks' backward has one: each tile's
  * full-resolution tensors (the stem's channels × the tile with its halo, 102 MB at Enformer's

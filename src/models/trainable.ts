@@ -20,7 +20,7 @@ import { Engine, type EngineOptions, type TensorData } from '../engine/engine.js
 import type { BlobFeeds } from '../engine/protocol.js';
 import { PositionFeeds, type Architecture, type GammaTable } from './architecture.js';
 import { headChainBackward, trunkBackwardTiles, trunkForwardSaving, withStash } from './backward-passes.js';
-import { blockBackwardSessionOpts, trunkGradientSessionOpts, blockWeightInput, BlockWeightTable, gradName, SEGMENT_IN, SEGMENT_OUT, WeightInputs } from './gradients.js';
+import { blockBackwardSessionOpts, blockForwardSessionOpts, trunkGradientSessionOpts, blockWeightInput, BlockWeightTable, gradName, SEGMENT_IN, SEGMENT_OUT, WeightInputs } from './gradients.js';
 import type { ConvLayout, WeightRef } from './layers.js';
 import type { OneHotBatch } from './model-types.js';
 import { SessionSet } from './session-set.js';
@@ -173,7 +173,7 @@ export class WholeModelTrainer {
       const trunkOpts = trunkGradientSessionOpts(arch, options.tileLength, options.backwardArena);
       await trainer.sessions.create(TRUNK, trunk.g, [FROZEN_BLOB], seeds, trunkOpts, trunkOpts);
       await trainer.sessions.create(TAIL, tail.g, [FROZEN_BLOB]);
-      await trainer.sessions.create(BLOCK, blockGraph, [], [gradName(SEGMENT_OUT)], blockBackwardSessionOpts(arch, options.backwardArena));
+      await trainer.sessions.create(BLOCK, blockGraph, [], [gradName(SEGMENT_OUT)], blockBackwardSessionOpts(arch, options.backwardArena), blockForwardSessionOpts(arch, options.backwardArena));
       return trainer;
     } catch (e) {
       await engine.close();

@@ -188,11 +188,12 @@ test('enformer-small: a gradients-only load makes no prediction session, same gr
 });
 
 /**
- * The blocks' and the trunk's backward keep ONNX Runtime's memory arena as `backwardArena` says (by
- * default where memory allows: an `ifAvailable` figure), and no other session does; the arena changes
+ * Both halves of the blocks' and of the trunk's split graphs keep ONNX Runtime's memory arena as
+ * `backwardArena` says (by default where memory allows: an `ifAvailable` figure; the blocks' forward
+ * only where a block's attention is small, as here), and no other session does; the arena changes
  * where tensors live, not what is computed: the gradients are identical with it and without.
  */
-test('enformer-small: the blocks\' backward and both halves of the trunk\'s keep a memory arena as backwardArena says, same gradients', { skip: skipUnless('enformer-small') }, async () => {
+test('enformer-small: both halves of the blocks\' and of the trunk\'s split keep a memory arena as backwardArena says, same gradients', { skip: skipUnless('enformer-small') }, async () => {
   const dir = fixture('enformer-small')!;
   const arch = await architectureOf(dir);
   const g = await gradsOf('enformer-small');
@@ -213,7 +214,7 @@ test('enformer-small: the blocks\' backward and both halves of the trunk\'s keep
   const on = await gradientsWith(true);
   const off = await gradientsWith(false);
   const auto = await gradientsWith(undefined);
-  const withArena = ['head_block_grad_backward', 'trunk_grad_forward', 'trunk_grad_backward'];
+  const withArena = ['head_block_grad_forward', 'head_block_grad_backward', 'trunk_grad_forward', 'trunk_grad_backward'];
   for (const id of withArena) {
     assert.equal(on.arenas.get(id), true, id);
     assert.equal(off.arenas.get(id), false, id);

@@ -10,7 +10,9 @@
  * bins) on a gradients-only load of one random-weights safetensors file written here (the backward
  * sessions re-read their weights, so in-memory weights would not do); both models stay resident, so
  * memory is the two sides' sum.
- * Prints per-run seconds of each side, the medians, B/A, and a RESULT line.
+ * Prints per-run seconds of each side, the medians, B/A, each engine session's median wall seconds
+ * per run on each side (where the two builds differ) and the time outside the engine's runs, and a
+ * RESULT line.
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -27,6 +29,8 @@ interface Side {
   label: string;
   run(): Promise<Float32Array[]>;
   close(): Promise<void>;
+  /** Wall seconds of the engine's runs per session id since the last `resetSessions` (where the side's engine could be wrapped). */
+  sessions: Map<string, number>;
 }
 
 type Filler = (name: string, shape: number[], data: Float32Array) => void;
@@ -74,11 +78,28 @@ async function side(label: string, dist: string, o: AbOptions, deps: { randomFil
   const switches = spinning === undefined ? {} : { spinning, sessionOptions: spinningOptions(spinning) };
   // Builds from before `gradientsOnly` ignore it (and hold their prediction sessions too).
   const extra = gradient ? { gradientsOnly: true, stashMemory: o.stashMemory } : {};
-  const model = await Model.create(arch, weights, `${o.model} (${label})`, { threads: o.threads, tileLength: o.tileLength, ...switches, ...extra });
+  // The side's own engine, its runs timed per session (wall time, the copies of feeds and outputs included).
+  const { Engine } = await load('engine/engine.js');
+  const engine = Engine.start({ threads: o.threads, ...switches, ...extra });
+  const sessions = new Map<string, number>();
+  const run = engine.run.bind(engine);
+  engine.run = async (id: string, ...rest: unknown[]) => {
+    const t0 = performance.now();
+    try {
+      return await run(id, ...rest);
+    } finally {
+      sessions.set(id, (sessions.get(id) ?? 0) + (performance.now() - t0) / 1000);
+    }
+  };
+  const model = await Model.create(arch, weights, `${o.model} (${label})`, { threads: o.threads, tileLength: o.tileLength, ...switches, ...extra }, engine);
+  const close = async () => {
+    await model.close();
+    await engine.close();
+  };
   const batch = Model.encode([deps.randomSequence(length, 42)]);
   if (gradient) {
     const objective = benchObjective(model.headNames[0] as string, model.outputBins(length) as number);
-    return { label, run: async () => [(await model.inputGradients(batch, objective)).grad as Float32Array], close: () => model.close() };
+    return { label, run: async () => [(await model.inputGradients(batch, objective)).grad as Float32Array], close, sessions };
   }
   const cached = o.part === 'head' ? await model.trunk(batch) : undefined;
   return {
@@ -92,7 +113,8 @@ async function side(label: string, dist: string, o: AbOptions, deps: { randomFil
       }
       return outs;
     },
-    close: () => model.close(),
+    close,
+    sessions,
   };
 }
 
@@ -127,6 +149,8 @@ async function alternate(o: AbOptions, deps: { randomFiller: (seed: number) => F
   const a = await side('A', o.a, o, deps);
   const b = await side('B', o.b, o, deps);
   const times: Record<string, number[]> = { A: [], B: [] };
+  // Per side, per session id: the wall seconds of its runs in each timed round.
+  const bySession: Record<string, Map<string, number[]>> = { A: new Map(), B: new Map() };
   let diff = 0;
   // Warm-up of each, then alternate; which side starts flips every round.
   const ra = await a.run();
@@ -134,16 +158,24 @@ async function alternate(o: AbOptions, deps: { randomFiller: (seed: number) => F
   diff = maxAbsDiff(ra, rb);
   for (let i = 0; i < o.runs; i++) {
     for (const s of i % 2 === 0 ? [a, b] : [b, a]) {
+      s.sessions.clear();
       const t0 = performance.now();
       await s.run();
       const t = (performance.now() - t0) / 1000;
       times[s.label]!.push(t);
+      for (const [id, sec] of s.sessions) bySession[s.label]!.set(id, [...(bySession[s.label]!.get(id) ?? []), sec]);
       console.log(`run ${i + 1} ${s.label}: ${t.toFixed(2)} s (load ${loadavg()[0]!.toFixed(2)})`);
     }
   }
   await a.close();
   await b.close();
   const [ma, mb] = [median(times.A!), median(times.B!)];
+  // Where the two differ: each session's median wall seconds per round (runs, copies and waits in the engine).
+  const ids = [...new Set([...bySession.A!.keys(), ...bySession.B!.keys()])];
+  const cell = (l: string, id: string) => (bySession[l]!.has(id) ? median(bySession[l]!.get(id)!).toFixed(2) : '-');
+  for (const id of ids) console.log(`  session ${id}: A ${cell('A', id)} s, B ${cell('B', id)} s`);
+  const outside = (l: string) => median(times[l]!.map((t, i) => t - [...bySession[l]!.values()].reduce((sum, v) => sum + (v[i] ?? 0), 0)));
+  console.log(`  outside the engine's runs: A ${outside('A').toFixed(2)} s, B ${outside('B').toFixed(2)} s`);
   console.log(`median A ${ma.toFixed(2)} s, B ${mb.toFixed(2)} s, B/A ${(mb / ma).toFixed(3)}; max |A − B| over the outputs ${diff.toExponential(2)}; peak RSS ${deps.peakRssMb().toFixed(0)} MB`);
   console.log(`RESULT mode=ab model=${o.model} part=${o.part} a_s=${ma.toFixed(3)} b_s=${mb.toFixed(3)} b_over_a=${(mb / ma).toFixed(3)} max_abs_diff=${diff.toExponential(2)} load_end=${loadavg()[0]!.toFixed(2)}`);
 }

@@ -34,8 +34,8 @@ export interface SplitGraphs {
 
 /**
  * Reductions shorter than this are recomputed (a depthwise conv, a stem conv on 4 bases, q·kᵀ per
- * head, 1×1 convs of < 1,024 channels, e.g. Enformer's attention-pool gates in its first two stages;
- * its residual 1×1 convs are not recomputed: the add onto them is saved, see `addsToProduct`).
+ * head, 1×1 convs of < 1,024 channels; not Enformer's residual 1×1 convs, the add onto them is saved,
+ * see `addsToProduct`, nor its attention-pool gates, whose sigmoid is saved, see `gatesProduct`).
  * Measured trade (BENCHMARKS.md): recomputing a conv output costs ~2K FLOPs per value; keeping it
  * costs 4 bytes of memory, or a write and a read of the spill file, which at ~300 MB/s breaks even
  * near K = 1,000.

@@ -158,10 +158,10 @@ export function blockBackwardSessionOpts(arch: Architecture, choice?: boolean): 
  * training step, with its saved values): the memory arena where the block's attention is small
  * enough that the arena's high-water mark (counted as the backward's: eight times the attention
  * weights) stays under 1 GiB, and memory is available as for the backward. Measured
- * (BENCHMARKS.md "The blocks' forward with the arena; the attention-pool gates saved"): Enformer's
- * blocks' forward 4.47 → 3.84 s per gradient (1,536 positions: ≈ 0.6 GB); Borzoi's gradient no
- * faster with it (2.74× against 2.72× the forward) for 0.8 GB more peak RSS (4,096 positions: ≈ 4.3 GB).
- * `choice` decides instead.
+ * (BENCHMARKS.md "The blocks' forward with the memory arena"): Enformer's blocks' forward 4.80 →
+ * 3.14 s of ONNX Runtime's run time per 1.5 gradients (1,536 positions: ≈ 0.6 GB); Borzoi's gradient
+ * no faster with it in runs of one model (2.74× and 2.76× the forward against 2.72×) for 0.8 GB more
+ * peak RSS (4,096 positions: ≈ 4.3 GB). `choice` decides instead.
  */
 export function blockForwardSessionOpts(arch: Architecture, choice?: boolean): SessionOpts {
   const n = arch.defaultSequenceLength / arch.transformer.resolution;

@@ -55,13 +55,15 @@ export interface ModelOptions extends EngineOptions {
   /**
    * Whether the backward sessions that run once per transformer block and both halves of the trunk's
    * (once per tile) keep ONNX Runtime's memory arena, the trunk's forward also writing its saved
-   * activations into buffers reused from tile to tile (faster: Borzoi's input gradient ≈ 0.83× the
-   * time with the blocks', Enformer's trunk backward ≈ 0.7× with the trunk's; more memory: the
-   * arenas keep their high-water marks, ≈ 3 GB at Borzoi's blocks, ≈ 0.5 GB at Enformer's trunk
-   * backward and ≈ 0.9 GB at its forward with those buffers). Unset: each is kept where the
+   * activations into buffers reused from tile to tile, and the blocks' forward where a block's
+   * attention is small (faster: Borzoi's input gradient ≈ 0.83× the time with the blocks' backward
+   * arena, Enformer's trunk backward ≈ 0.7× with the trunk's, its blocks' forward ≈ 0.7–0.86×; more
+   * memory: the arenas keep their high-water marks, ≈ 3 GB at Borzoi's blocks, ≈ 0.5 GB at Enformer's
+   * trunk backward and ≈ 0.9 GB at its forward with those buffers). Unset: each is kept where the
    * system reports enough memory available when it is made (`blockBackwardSessionOpts`,
-   * `trunkGradientSessionOpts`); set `false` where that figure overstates what the process may use
-   * (a container's memory limit).
+   * `blockForwardSessionOpts`, `trunkGradientSessionOpts`); `true` also gives Borzoi's blocks'
+   * forward one; set `false` where that figure overstates what the process may use (a container's
+   * memory limit).
    */
   backwardArena?: boolean;
   /**

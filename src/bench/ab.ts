@@ -9,7 +9,8 @@
  * `gradient`: each side's input gradient (the gradients bench's objective: track 0, the 4 central
  * bins) on a gradients-only load of one random-weights safetensors file written here (the backward
  * sessions re-read their weights, so in-memory weights would not do); both models stay resident, so
- * memory is the two sides' sum.
+ * memory is the two sides' sum (at Borzoi's size the pressure makes fresh pages dearer than in a run
+ * of one model: a memory arena's gain looks larger here than it is, BENCHMARKS.md "A/B runs").
  * Prints per-run seconds of each side, the medians, B/A, each engine session's median wall seconds
  * per run on each side (where the two builds differ) and the time outside the engine's runs, and a
  * RESULT line.

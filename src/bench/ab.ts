@@ -30,7 +30,7 @@ interface Side {
   label: string;
   run(): Promise<Float32Array[]>;
   close(): Promise<void>;
-  /** Wall seconds of the engine's runs per session id since the last `resetSessions` (where the side's engine could be wrapped). */
+  /** Wall seconds of the engine's runs per session id since it was last cleared (each timed round clears it). */
   sessions: Map<string, number>;
 }
 

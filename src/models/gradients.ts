@@ -149,8 +149,7 @@ export const BLOCK_BACKWARD_ID = 'head_block_grad';
  * Borzoi, 1.2 GB for Enformer); `choice` decides instead.
  */
 export function blockBackwardSessionOpts(arch: Architecture, choice?: boolean): SessionOpts {
-  const n = arch.defaultSequenceLength / arch.transformer.resolution;
-  return arenaSessionOpts(8 * arch.transformer.heads * n * n * 4, choice);
+  return arenaSessionOpts(blockArenaBytes(arch), choice);
 }
 
 /**
@@ -164,10 +163,15 @@ export function blockBackwardSessionOpts(arch: Architecture, choice?: boolean): 
  * peak RSS (4,096 positions: ≈ 4.3 GB). `choice` decides instead.
  */
 export function blockForwardSessionOpts(arch: Architecture, choice?: boolean): SessionOpts {
-  const n = arch.defaultSequenceLength / arch.transformer.resolution;
-  const retained = 8 * arch.transformer.heads * n * n * 4;
+  const retained = blockArenaBytes(arch);
   if (choice === undefined && retained > 2 ** 30) return { memoryArena: false };
   return arenaSessionOpts(retained, choice);
+}
+
+/** A block session's arena high-water mark, as measured for the backward: eight times a block's attention weights (B = 1, the default length). */
+function blockArenaBytes(arch: Architecture): number {
+  const n = arch.defaultSequenceLength / arch.transformer.resolution;
+  return 8 * arch.transformer.heads * n * n * 4;
 }
 
 /**
